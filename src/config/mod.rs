@@ -1,0 +1,1 @@
+//! Configuration: schema, located errors, ${VAR} interpolation, presets.

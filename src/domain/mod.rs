@@ -1,0 +1,340 @@
+//! Plain data shared by every layer. No tokio, no ratatui, no rusqlite in here: the UI renders
+//! these, the store persists them, the engine produces them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch. Wall-clock instants cross process boundaries (the store,
+/// JSON output), so they are plain integers rather than `Instant`s.
+pub type UnixMs = i64;
+
+pub fn now_ms() -> UnixMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// One authorized account of a connector. The fleet is made of these.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConnectionKey {
+    pub connector: String,
+    pub account: String,
+}
+
+impl ConnectionKey {
+    pub fn new(connector: impl Into<String>, account: impl Into<String>) -> Self {
+        Self {
+            connector: connector.into(),
+            account: account.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConnectionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.account == DEFAULT_ACCOUNT {
+            f.write_str(&self.connector)
+        } else {
+            write!(f, "{}/{}", self.connector, self.account)
+        }
+    }
+}
+
+/// Where a connection stands, worst first when sorting by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// A human must re-authorize; nothing automatic will fix it.
+    NeedsReauth,
+    /// Probes are failing.
+    Down,
+    /// Some probes fail, or the primary transport is down but a fallback answers.
+    Degraded,
+    /// Configured but never authorized: `switchboard auth` is the next step.
+    Unauthorized,
+    /// The config refers to an environment variable that is not set.
+    NotConfigured,
+    /// No probe has finished yet.
+    Pending,
+    Up,
+}
+
+impl Health {
+    pub const ALL: [Health; 7] = [
+        Health::Up,
+        Health::Degraded,
+        Health::Down,
+        Health::NeedsReauth,
+        Health::Unauthorized,
+        Health::NotConfigured,
+        Health::Pending,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+            Health::NeedsReauth => "needs re-auth",
+            Health::Unauthorized => "not authorized",
+            Health::NotConfigured => "not configured",
+            Health::Pending => "pending",
+        }
+    }
+
+    /// Lower is more urgent.
+    pub fn severity(self) -> u8 {
+        match self {
+            Health::NeedsReauth => 0,
+            Health::Down => 1,
+            Health::Degraded => 2,
+            Health::Unauthorized => 3,
+            Health::NotConfigured => 4,
+            Health::Pending => 5,
+            Health::Up => 6,
+        }
+    }
+}
+
+/// What kind of failure it was, so the operator knows what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// 401/403, insufficient scope, a refused grant.
+    Auth,
+    /// 429; `retry_after_ms` on the outcome says when to come back.
+    RateLimited,
+    /// 5xx.
+    Server,
+    Timeout,
+    /// Refused, DNS, TLS, reset.
+    Connection,
+    /// Malformed JSON-RPC, SSE or token response.
+    Protocol,
+    /// 410: the API was retired.
+    Gone,
+    /// Anything else a peer answered that we did not expect (other 4xx).
+    Client,
+    /// Our side: misconfiguration, a missing token.
+    Config,
+}
+
+impl ErrorClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorClass::Auth => "auth",
+            ErrorClass::RateLimited => "rate limited",
+            ErrorClass::Server => "server",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Connection => "connection",
+            ErrorClass::Protocol => "protocol",
+            ErrorClass::Gone => "gone",
+            ErrorClass::Client => "client",
+            ErrorClass::Config => "config",
+        }
+    }
+
+    /// Worth retrying automatically with backoff.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::RateLimited
+                | ErrorClass::Server
+                | ErrorClass::Timeout
+                | ErrorClass::Connection
+        )
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A failure with its class and an operator-facing message (never containing a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub class: ErrorClass,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl Failure {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.class, self.message)
+    }
+}
+
+/// Which path a probe took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeVia {
+    Mcp,
+    Rest,
+    /// The MCP probe failed and the REST fallback was tried.
+    RestFallback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub at: UnixMs,
+    pub via: ProbeVia,
+    pub latency_ms: u64,
+    /// `None` on success.
+    pub failure: Option<Failure>,
+    /// Set when `via` is `RestFallback`: why the MCP side failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_failure: Option<Failure>,
+}
+
+impl ProbeResult {
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// What the fleet view knows about a token, without the token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenMeta {
+    /// `None` when the token does not expire or its lifetime is unknown.
+    pub expires_at: Option<UnixMs>,
+    pub issued_at: Option<UnixMs>,
+    pub has_refresh_token: bool,
+    pub scopes: Vec<String>,
+}
+
+/// Who asked for an operation; recorded in the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    Scheduler,
+    Console,
+    Cli,
+    Daemon,
+    Demo,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Scheduler => "scheduler",
+            Actor::Console => "console",
+            Actor::Cli => "cli",
+            Actor::Daemon => "daemon",
+            Actor::Demo => "demo",
+        }
+    }
+}
+
+/// One row of the fleet: everything a front-end shows about a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    pub key: ConnectionKey,
+    /// Display name from the config, else the connector id.
+    pub name: String,
+    /// "mcp/streamable-http", "mcp/stdio", "mcp/sse", "rest".
+    pub transport: String,
+    /// "none", "bearer", "oauth2", "client-credentials", "mcp".
+    pub auth: String,
+    pub health: Health,
+    /// Why the health is what it is, in a few words ("set JIRA_CLIENT_ID", "MCP down, REST fallback up").
+    pub detail: Option<String>,
+    pub token: Option<TokenMeta>,
+    pub next_refresh_at: Option<UnixMs>,
+    pub last_refresh_at: Option<UnixMs>,
+    pub refresh_count: u64,
+    /// Success rate over the last hour in 0.0..=1.0, `None` before any probe.
+    pub success_rate_1h: Option<f64>,
+    pub probes_1h: u32,
+    pub last_probe: Option<ProbeResult>,
+    pub last_error: Option<Failure>,
+    /// A refresh or probe is running right now.
+    pub busy: bool,
+}
+
+/// The fleet at one instant. Cheap to clone behind an `Arc`; front-ends read only this.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub generated_at: UnixMs,
+    pub connections: Vec<ConnectionView>,
+    /// True when this process runs the scheduler; false when another process leads and this one
+    /// only watches.
+    pub leader: bool,
+}
+
+impl Snapshot {
+    pub fn count(&self, health: Health) -> usize {
+        self.connections
+            .iter()
+            .filter(|c| c.health == health)
+            .count()
+    }
+
+    pub fn get(&self, key: &ConnectionKey) -> Option<&ConnectionView> {
+        self.connections.iter().find(|c| &c.key == key)
+    }
+}
+
+/// "in 4m 10s", "12s", "expired 3s ago": the countdown text used by every front-end.
+pub fn format_expires_in(expires_at: UnixMs, now: UnixMs) -> String {
+    let delta = expires_at - now;
+    if delta <= 0 {
+        return format!("expired {} ago", format_duration_ms((-delta) as u64));
+    }
+    format_duration_ms(delta as u64)
+}
+
+/// Compact human duration: "45s", "4m 10s", "2h 5m", "3d 4h".
+pub fn format_duration_ms(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_countdown() {
+        assert_eq!(format_duration_ms(0), "0s");
+        assert_eq!(format_duration_ms(59_999), "59s");
+        assert_eq!(format_duration_ms(250_000), "4m 10s");
+        assert_eq!(format_duration_ms(7_500_000), "2h 05m");
+        assert_eq!(format_duration_ms(3 * 86_400_000 + 4 * 3_600_000), "3d 4h");
+        assert_eq!(format_expires_in(10_000, 4_000), "6s");
+        assert_eq!(format_expires_in(1_000, 4_000), "expired 3s ago");
+    }
+
+    #[test]
+    fn default_account_is_implicit_in_display() {
+        assert_eq!(ConnectionKey::new("jira", "default").to_string(), "jira");
+        assert_eq!(ConnectionKey::new("jira", "alice").to_string(), "jira/alice");
+    }
+
+    #[test]
+    fn severity_orders_urgent_first() {
+        assert!(Health::NeedsReauth.severity() < Health::Down.severity());
+        assert!(Health::Down.severity() < Health::Up.severity());
+    }
+}

@@ -1,0 +1,146 @@
+//! The one API every front-end uses: `Command`s in, `Event`s out, and a read-only snapshot.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
+
+/// What a front-end can ask of the engine. Every command is answered through `reply` when one is
+/// given, and also shows up as `Event`s for everyone watching.
+#[derive(Debug)]
+pub enum Command {
+    /// Refresh the connection's token now, even if it is still valid.
+    Refresh {
+        key: ConnectionKey,
+        actor: Actor,
+        reply: Option<oneshot::Sender<Result<TokenMeta, Failure>>>,
+    },
+    /// Probe the connection now.
+    Probe {
+        key: ConnectionKey,
+        actor: Actor,
+        reply: Option<oneshot::Sender<ProbeResult>>,
+    },
+    /// Stop the scheduler and every task; the engine's `run` returns.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// What happened. Front-ends show these as flash messages; the snapshot carries the state.
+#[derive(Debug, Clone)]
+pub enum Event {
+    RefreshStarted {
+        key: ConnectionKey,
+    },
+    Refreshed {
+        key: ConnectionKey,
+        result: Result<TokenMeta, Failure>,
+    },
+    ProbeStarted {
+        key: ConnectionKey,
+    },
+    Probed {
+        key: ConnectionKey,
+        result: ProbeResult,
+    },
+    /// The grant is gone; a human must run `switchboard auth`.
+    NeedsReauth {
+        key: ConnectionKey,
+    },
+    Notice {
+        level: Level,
+        text: String,
+    },
+}
+
+/// A cheap, cloneable handle on a running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) snapshot: watch::Receiver<Arc<Snapshot>>,
+    pub(crate) events: broadcast::Sender<Event>,
+}
+
+impl EngineHandle {
+    /// Build a handle over raw channels. The engine uses this; so do front-end tests that play the
+    /// engine's part.
+    pub fn from_parts(
+        commands: mpsc::Sender<Command>,
+        snapshot: watch::Receiver<Arc<Snapshot>>,
+        events: broadcast::Sender<Event>,
+    ) -> Self {
+        Self {
+            commands,
+            snapshot,
+            events,
+        }
+    }
+
+    /// Queue a command without waiting. Returns false when the engine has stopped.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands.try_send(command).is_ok()
+    }
+
+    pub async fn send_wait(&self, command: Command) -> bool {
+        self.commands.send(command).await.is_ok()
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Changes whenever the fleet changes; `changed().await` to wait for the next one.
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Refresh now and wait for the outcome.
+    pub async fn refresh(&self, key: ConnectionKey, actor: Actor) -> Result<TokenMeta, Failure> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self
+            .send_wait(Command::Refresh {
+                key,
+                actor,
+                reply: Some(tx),
+            })
+            .await;
+        if !sent {
+            return Err(stopped());
+        }
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Probe now and wait for the outcome.
+    pub async fn probe(&self, key: ConnectionKey, actor: Actor) -> Option<ProbeResult> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self
+            .send_wait(Command::Probe {
+                key,
+                actor,
+                reply: Some(tx),
+            })
+            .await;
+        if !sent {
+            return None;
+        }
+        rx.await.ok()
+    }
+}
+
+fn stopped() -> Failure {
+    Failure::new(
+        crate::domain::ErrorClass::Config,
+        "the engine stopped before answering",
+    )
+}

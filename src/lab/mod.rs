@@ -1,0 +1,1 @@
+//! The demo fleet on loopback: OAuth AS, MCP servers, flaky REST endpoint.

@@ -1,0 +1,13 @@
+//! switchboard: a terminal operations console for OAuth-authenticated connectors.
+//!
+//! Layout: `domain` is plain data; `engine` is the one API every front-end uses (`Command` in,
+//! `Event` out, a read-only `Snapshot`); `auth` owns every token through one broker; `store` is
+//! the single SQLite owner; `tui`, the CLI and the daemon are front-ends; `lab` is the loopback
+//! demo fleet that `switchboard demo` and the tests run against.
+
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod lab;
+pub mod secret;
+pub mod tui;

@@ -1,0 +1,1 @@
+//! The console: terminal setup, event loop, state reducer, views, theme.
