@@ -10,4 +10,5 @@ pub mod domain;
 pub mod engine;
 pub mod lab;
 pub mod secret;
+pub mod store;
 pub mod tui;

@@ -1,0 +1,127 @@
+//! Versioned schema. Each entry runs once, in order, inside a transaction; `user_version` records
+//! how far a database has come. Never edit a shipped migration: add a new one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the walking skeleton.
+    r#"
+    CREATE TABLE connections (
+        connector    TEXT NOT NULL,
+        account      TEXT NOT NULL,
+        state        TEXT NOT NULL DEFAULT 'active',   -- active | needs_reauth
+        state_reason TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (connector, account)
+    );
+    CREATE TABLE tokens (
+        connector   TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        generation  INTEGER NOT NULL,     -- bumped on every write, so readers can tell a rotation
+        sealed      BLOB NOT NULL,        -- vault-encrypted JSON of the secrets
+        expires_at  INTEGER,
+        issued_at   INTEGER NOT NULL,
+        has_refresh INTEGER NOT NULL,
+        scopes      TEXT NOT NULL DEFAULT '',
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (connector, account)
+    );
+    CREATE TABLE probes (
+        id             INTEGER PRIMARY KEY,
+        connector      TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        at             INTEGER NOT NULL,
+        via            TEXT NOT NULL,
+        ok             INTEGER NOT NULL,
+        latency_ms     INTEGER NOT NULL,
+        class          TEXT,
+        message        TEXT,
+        retry_after_ms INTEGER,
+        primary_class  TEXT,
+        primary_message TEXT
+    );
+    CREATE INDEX probes_by_connection ON probes (connector, account, at);
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        connector  TEXT,
+        account    TEXT,
+        kind       TEXT NOT NULL,     -- refresh | probe | reauth | auth | tool_call | lease | ...
+        actor      TEXT NOT NULL,     -- scheduler | console | cli | daemon | demo
+        outcome    TEXT NOT NULL,     -- ok | failed | skipped
+        latency_ms INTEGER,
+        class      TEXT,
+        detail     TEXT
+    );
+    CREATE INDEX events_by_connection ON events (connector, account, at);
+    CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    "#,
+];
+
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database up to date. Refuses a database from a newer switchboard rather than
+/// guessing at a schema it does not know.
+pub fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if current > latest() {
+        return Err(format!(
+            "the database has schema version {current} but this switchboard knows up to {}; upgrade switchboard or use another --data-dir",
+            latest()
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql)
+            .map_err(|e| format!("migration {version} failed: {e}"))?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        migrate(&mut c).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest());
+        c.pragma_update(None, "user_version", latest() + 1).unwrap();
+        assert!(migrate(&mut c).unwrap_err().contains("upgrade switchboard"));
+    }
+
+    #[test]
+    fn event_log_rejects_updates() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        c.execute(
+            "INSERT INTO events (at, kind, actor, outcome) VALUES (1, 'probe', 'cli', 'ok')",
+            [],
+        )
+        .unwrap();
+        let err = c
+            .execute("UPDATE events SET outcome = 'failed'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"));
+    }
+}

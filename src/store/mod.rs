@@ -1,0 +1,183 @@
+//! The single owner of the SQLite file. One thread holds the connection; everything else sends it
+//! closures (`Store::call`). WAL lets other processes read while this one writes.
+
+mod migrations;
+mod queries;
+pub mod vault;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+pub use queries::{EventRecord, LeaseOutcome, NewToken, StoredConnection, StoredToken};
+pub use vault::{KeySource, Vault, VaultError};
+
+pub const DB_FILE: &str = "switchboard.db";
+pub const DATA_DIR_ENV: &str = "SWITCHBOARD_DATA_DIR";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot use the data directory {path}: {source}; pass --data-dir or set {DATA_DIR_ENV} to a writable directory"
+    )]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("database error: {0}; if it persists, check the disk and run `switchboard status`")]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("the store has shut down")]
+    Closed,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Cheap to clone; every clone talks to the same owner thread.
+#[derive(Clone)]
+pub struct Store {
+    jobs: std::sync::mpsc::Sender<Job>,
+    vault: Arc<Vault>,
+    path: Arc<PathBuf>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// `--data-dir`, else `$SWITCHBOARD_DATA_DIR`, else the platform data directory.
+pub fn resolve_data_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    directories::ProjectDirs::from("", "", "switchboard")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".switchboard"))
+}
+
+/// Creates the directory private to its user (0700), or tightens an existing one we own.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(err)?;
+    let meta = std::fs::metadata(dir).map_err(err)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`, migrated and ready.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        ensure_private_dir(data_dir)?;
+        let env_key = std::env::var(vault::KEY_ENV).ok().filter(|k| !k.is_empty());
+        let vault = Vault::open(data_dir, env_key.as_deref())?;
+        Self::open_with_vault(data_dir, vault)
+    }
+
+    pub fn open_with_vault(data_dir: &Path, vault: Vault) -> Result<Store, StoreError> {
+        ensure_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        // Create the file 0600 ourselves: SQLite gives the -wal and -shm files the same mode.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| StoreError::Dir {
+                path: path.clone(),
+                source,
+            })?;
+        let open_err = |message: String| StoreError::Open {
+            path: path.clone(),
+            message,
+        };
+        let mut conn = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| open_err(e.to_string()))?;
+        migrations::migrate(&mut conn).map_err(open_err)?;
+        for suffix in ["-wal", "-shm"] {
+            let side = data_dir.join(format!("{DB_FILE}{suffix}"));
+            if side.exists() {
+                let _ = std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("switchboard-store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| open_err(format!("cannot start the store thread: {e}")))?;
+        Ok(Store {
+            jobs: tx,
+            vault: Arc::new(vault),
+            path: Arc::new(path),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// Runs `f` on the store thread and waits for its answer.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// For synchronous callers outside the runtime (one-shot commands, tests).
+    pub fn call_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::Closed)?
+    }
+}
