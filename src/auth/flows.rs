@@ -1,0 +1,245 @@
+//! Human-driven authorization: authorization code with PKCE over a loopback redirect (RFC 8252).
+//! The result is a `NewToken` that the caller installs through the broker.
+
+use std::time::Duration;
+
+use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::oauth::{self, TokenRequestContext};
+use super::spec::{OAuthSpec, discover};
+use crate::domain::{ErrorClass, Failure};
+use crate::store::NewToken;
+
+/// `state` and the listener live this long (the 15 minutes).
+pub const STATE_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How the authorization URL reaches a browser.
+#[derive(Clone)]
+pub enum Opener {
+    /// `$BROWSER`, else the platform opener; the URL is always printed too.
+    System,
+    /// Fetch the URL with this client and follow redirects (the demo's AS approves at once, so
+    /// the redirect lands on our listener). No browser involved.
+    Internal(reqwest::Client),
+    /// Print only; the operator opens it on another machine.
+    PrintOnly,
+}
+
+pub struct AuthCodeOutcome {
+    pub token: NewToken,
+    pub redirect_uri: String,
+}
+
+/// Runs the whole flow: listener, URL, browser, callback, code exchange.
+pub async fn authorization_code(
+    http: &reqwest::Client,
+    spec: &OAuthSpec,
+    opener: Opener,
+    on_url: &(dyn Fn(&str) + Send + Sync),
+) -> Result<AuthCodeOutcome, Failure> {
+    let endpoints = match (&spec.endpoints, &spec.issuer) {
+        (Some(e), _) => e.clone(),
+        (None, Some(issuer)) => discover(http, issuer).await?,
+        (None, None) => {
+            return Err(Failure::new(
+                ErrorClass::Config,
+                "no authorize_url, issuer or provider is configured",
+            ));
+        }
+    };
+    if endpoints.authorize.is_none() {
+        return Err(Failure::new(
+            ErrorClass::Config,
+            "the authorization server has no authorization endpoint; use client-credentials or set authorize_url",
+        ));
+    }
+    let client = oauth::build_client(&endpoints, &spec.client_id, spec.client_secret.as_ref())
+        .map_err(|m| Failure::new(ErrorClass::Config, m))?;
+
+    let listener = TcpListener::bind(("127.0.0.1", spec.redirect_port.unwrap_or(0)))
+        .await
+        .map_err(|e| Failure::new(ErrorClass::Config, format!("cannot listen on 127.0.0.1 for the redirect: {e}; free the port or change redirect_port")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Failure::new(ErrorClass::Config, e.to_string()))?
+        .port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .map_err(|e| Failure::new(ErrorClass::Config, e.to_string()))?
+        .add_scopes(spec.scopes.iter().map(|s| Scope::new(s.clone())))
+        .set_redirect_uri(std::borrow::Cow::Owned(
+            oauth2::RedirectUrl::new(redirect_uri.clone())
+                .map_err(|e| Failure::new(ErrorClass::Config, e.to_string()))?,
+        ));
+    if spec.pkce {
+        request = request.set_pkce_challenge(challenge);
+    }
+    for (k, v) in &spec.extra_params {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    let (url, state) = request.url();
+    on_url(url.as_str());
+    open(&opener, url.as_str());
+
+    let code = tokio::time::timeout(STATE_TTL, wait_for_code(&listener, state.secret()))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                ErrorClass::Timeout,
+                "no authorization arrived within 15 minutes; run the command again",
+            )
+        })??;
+    drop(listener);
+
+    let ctx = TokenRequestContext {
+        http,
+        client: &client,
+        scopes: &spec.scopes,
+        extra: &[],
+        timeout: Duration::from_secs(30),
+    };
+    let verifier = spec.pkce.then_some(verifier);
+    let token = oauth::exchange_code(&ctx, code, verifier, &redirect_uri)
+        .await
+        .map_err(|e| e.failure())?;
+    Ok(AuthCodeOutcome {
+        token,
+        redirect_uri,
+    })
+}
+
+fn open(opener: &Opener, url: &str) {
+    match opener {
+        Opener::PrintOnly => {}
+        Opener::Internal(client) => {
+            let (client, url) = (client.clone(), url.to_string());
+            tokio::spawn(async move {
+                if let Err(e) = client.get(&url).send().await {
+                    tracing::warn!("the internal browser could not complete the login: {e}");
+                }
+            });
+        }
+        Opener::System => {
+            let browser = std::env::var("BROWSER")
+                .ok()
+                .filter(|b| !b.trim().is_empty());
+            let (program, args): (String, Vec<String>) = match browser {
+                Some(b) => {
+                    let mut parts = b.split_whitespace().map(str::to_string);
+                    let program = parts.next().unwrap_or_default();
+                    (program, parts.chain([url.to_string()]).collect())
+                }
+                None if cfg!(target_os = "macos") => ("open".into(), vec![url.into()]),
+                None => ("xdg-open".into(), vec![url.into()]),
+            };
+            let spawned = std::process::Command::new(&program)
+                .args(&args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            if let Err(e) = spawned {
+                tracing::info!("could not start a browser ({program}): {e}; the URL was printed");
+            }
+        }
+    }
+}
+
+/// Serves the loopback listener until a callback with the right `state` arrives. Callbacks with
+/// a wrong or missing state are answered 400 and ignored: nothing is exchanged or stored.
+async fn wait_for_code(listener: &TcpListener, expected_state: &str) -> Result<String, Failure> {
+    loop {
+        let (mut stream, _) = listener.accept().await.map_err(|e| {
+            Failure::new(
+                ErrorClass::Connection,
+                format!("redirect listener failed: {e}"),
+            )
+        })?;
+        let Some(target) = read_request_target(&mut stream).await else {
+            continue;
+        };
+        let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
+            respond(&mut stream, 400, "Malformed request.").await;
+            continue;
+        };
+        if url.path() != "/callback" {
+            respond(&mut stream, 404, "Not the switchboard callback.").await;
+            continue;
+        }
+        let param = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        if param("state").as_deref() != Some(expected_state) {
+            respond(&mut stream, 400, "This authorization response does not match the login in progress (state mismatch). Nothing was stored.").await;
+            continue;
+        }
+        if let Some(err) = param("error") {
+            let desc = param("error_description").unwrap_or_default();
+            respond(
+                &mut stream,
+                400,
+                &format!("Authorization failed: {err} {desc}"),
+            )
+            .await;
+            return Err(Failure::new(
+                ErrorClass::Auth,
+                format!("the authorization server refused: {err} {desc}")
+                    .trim()
+                    .to_string(),
+            ));
+        }
+        let Some(code) = param("code") else {
+            respond(&mut stream, 400, "No authorization code in the response.").await;
+            continue;
+        };
+        respond(
+            &mut stream,
+            200,
+            "switchboard is authorized. You can close this tab.",
+        )
+        .await;
+        return Ok(code);
+    }
+}
+
+async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let line = text.lines().next()?;
+    let mut parts = line.split_whitespace();
+    (parts.next()? == "GET").then_some(())?;
+    parts.next().map(str::to_string)
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, message: &str) {
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Bad Request",
+    };
+    let body = format!("<!doctype html><title>switchboard</title><p>{message}</p>");
+    let resp = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(resp.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,10 @@
+//! Every token lives here. `Broker` is the one path to an access token and the only code that
+//! refreshes; `flows` runs the human-driven authorizations whose results the broker installs.
+
+pub mod broker;
+pub mod flows;
+pub mod oauth;
+pub mod spec;
+
+pub use broker::{Broker, BrokerNotice, Credential, Need};
+pub use spec::{AuthSpec, OAuthEndpoints, OAuthSpec};

@@ -1,0 +1,323 @@
+//! Token endpoint requests through the `oauth2` crate, carried by our reqwest client. The HTTP
+//! closure turns 429 and 5xx into transport errors before `oauth2` sees them, so the broker can
+//! tell "back off and keep the token" from "the grant is dead".
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
+    HttpRequest, HttpResponse, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse, TokenUrl,
+};
+
+use super::spec::OAuthEndpoints;
+use crate::domain::{ErrorClass, Failure, UnixMs, now_ms};
+use crate::secret::Secret;
+use crate::store::NewToken;
+
+pub type OAuthClient =
+    BasicClient<EndpointMaybeSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet>;
+
+/// How a token request failed, in the terms the broker acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenError {
+    /// `invalid_grant`: the refresh token (or code) is dead. Maybe another process rotated it;
+    /// otherwise a human must re-authorize.
+    InvalidGrant(String),
+    /// The AS refused us for a reason retrying will not fix (invalid_client, unauthorized_client,
+    /// invalid_scope...): the configuration needs a look.
+    Refused(Failure),
+    /// Timeout, refused connection, 5xx, 429: keep the token and back off.
+    Transient(Failure),
+}
+
+impl TokenError {
+    pub fn failure(&self) -> Failure {
+        match self {
+            TokenError::InvalidGrant(m) => Failure::new(
+                ErrorClass::Auth,
+                format!("the authorization server refused the grant (invalid_grant: {m})"),
+            ),
+            TokenError::Refused(f) | TokenError::Transient(f) => f.clone(),
+        }
+    }
+}
+
+/// The transport-level failure our HTTP closure reports to `oauth2`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct HttpFailure(pub Failure);
+
+pub fn build_client(
+    endpoints: &OAuthEndpoints,
+    client_id: &str,
+    secret: Option<&Secret>,
+) -> Result<OAuthClient, String> {
+    let token = TokenUrl::new(endpoints.token.clone())
+        .map_err(|e| format!("token_url {:?} is not a URL: {e}", endpoints.token))?;
+    let auth = match &endpoints.authorize {
+        Some(a) => Some(
+            AuthUrl::new(a.clone())
+                .map_err(|e| format!("authorize_url {a:?} is not a URL: {e}"))?,
+        ),
+        None => None,
+    };
+    let mut client = BasicClient::new(ClientId::new(client_id.to_string()))
+        .set_auth_uri_option(auth)
+        .set_token_uri_option(Some(token));
+    if let Some(s) = secret {
+        client = client.set_client_secret(ClientSecret::new(s.expose().to_string()));
+    }
+    if endpoints.client_secret_post {
+        client = client.set_auth_type(oauth2::AuthType::RequestBody);
+    }
+    Ok(client)
+}
+
+/// Sends one `oauth2` request over reqwest, classifying failures that are not OAuth answers.
+pub async fn send(http: &reqwest::Client, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
+    let (parts, body) = req.into_parts();
+    let url = parts.uri.to_string();
+    let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
+        .unwrap_or(reqwest::Method::POST);
+    let mut builder = http.request(method, &url).body(body);
+    for (name, value) in &parts.headers {
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    let response = builder
+        .send()
+        .await
+        .map_err(|e| HttpFailure(classify_reqwest(&e)))?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| s * 1000);
+    if status == 429 || status >= 500 {
+        let class = if status == 429 {
+            ErrorClass::RateLimited
+        } else {
+            ErrorClass::Server
+        };
+        let mut f = Failure::new(class, format!("token endpoint answered HTTP {status}"));
+        f.retry_after_ms = retry_after;
+        return Err(HttpFailure(f));
+    }
+    let mut out = oauth2::http::Response::builder().status(status);
+    for (name, value) in response.headers() {
+        out = out.header(name.as_str(), value.as_bytes());
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| HttpFailure(classify_reqwest(&e)))?;
+    out.body(bytes.to_vec()).map_err(|e| {
+        HttpFailure(Failure::new(
+            ErrorClass::Protocol,
+            format!("bad token endpoint response: {e}"),
+        ))
+    })
+}
+
+pub fn classify_reqwest(e: &reqwest::Error) -> Failure {
+    // reqwest's Display includes the URL, which never holds a secret here (tokens travel in
+    // bodies and headers), but the chain is long; keep the innermost cause.
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    let detail = source.to_string();
+    if e.is_timeout() {
+        Failure::new(ErrorClass::Timeout, "timed out")
+    } else if e.is_connect() {
+        Failure::new(ErrorClass::Connection, format!("cannot connect: {detail}"))
+    } else if e.is_decode() || e.is_body() {
+        Failure::new(ErrorClass::Protocol, format!("bad response body: {detail}"))
+    } else {
+        Failure::new(ErrorClass::Connection, detail)
+    }
+}
+
+type OAuthResult =
+    Result<BasicTokenResponse, RequestTokenError<HttpFailure, oauth2::basic::BasicErrorResponse>>;
+
+fn map_error(err: RequestTokenError<HttpFailure, oauth2::basic::BasicErrorResponse>) -> TokenError {
+    match err {
+        RequestTokenError::ServerResponse(resp) => {
+            let desc = resp.error_description().cloned().unwrap_or_default();
+            match resp.error() {
+                BasicErrorResponseType::InvalidGrant => TokenError::InvalidGrant(desc),
+                other => TokenError::Refused(Failure::new(
+                    ErrorClass::Auth,
+                    format!(
+                        "the authorization server refused the request ({}){}",
+                        other.as_ref(),
+                        if desc.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {desc}")
+                        }
+                    ),
+                )),
+            }
+        }
+        RequestTokenError::Request(HttpFailure(f)) => TokenError::Transient(f),
+        RequestTokenError::Parse(e, _) => TokenError::Transient(Failure::new(
+            ErrorClass::Protocol,
+            format!(
+                "the token endpoint sent a response that is not an OAuth token response ({})",
+                e.path()
+            ),
+        )),
+        RequestTokenError::Other(m) => TokenError::Transient(Failure::new(ErrorClass::Protocol, m)),
+    }
+}
+
+/// Turns a token response into what the store keeps. A response without a refresh token keeps
+/// the one we had (RFC 6749 §6 allows the AS to omit it).
+pub fn to_new_token(
+    resp: &BasicTokenResponse,
+    previous_refresh: Option<&Secret>,
+    requested_scopes: &[String],
+) -> NewToken {
+    let issued_at = now_ms();
+    let access = Secret::from(resp.access_token().secret().as_str());
+    let expires_at = resp
+        .expires_in()
+        .map(|d| issued_at + d.as_millis() as i64)
+        .or_else(|| jwt_exp_ms(access.expose()));
+    let scopes = resp
+        .scopes()
+        .map(|s| s.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_else(|| requested_scopes.to_vec());
+    NewToken {
+        access,
+        refresh: resp
+            .refresh_token()
+            .map(|r| Secret::from(r.secret().as_str()))
+            .or_else(|| previous_refresh.cloned()),
+        expires_at,
+        issued_at,
+        scopes,
+    }
+}
+
+/// The `exp` claim of a JWT access token, in ms. Only read for scheduling, never trusted for
+/// anything else, so the signature is not checked.
+pub fn jwt_exp_ms(token: &str) -> Option<UnixMs> {
+    let mut parts = token.split('.');
+    let (_h, payload, _s) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("exp")?.as_i64().map(|s| s * 1000)
+}
+
+pub struct TokenRequestContext<'a> {
+    pub http: &'a reqwest::Client,
+    pub client: &'a OAuthClient,
+    pub scopes: &'a [String],
+    pub extra: &'a [(String, String)],
+    pub timeout: Duration,
+}
+
+async fn with_timeout(
+    timeout: Duration,
+    fut: impl std::future::Future<Output = OAuthResult>,
+) -> Result<BasicTokenResponse, TokenError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r.map_err(map_error),
+        Err(_) => Err(TokenError::Transient(Failure::new(
+            ErrorClass::Timeout,
+            "the token endpoint did not answer in time",
+        ))),
+    }
+}
+
+pub async fn refresh(
+    ctx: &TokenRequestContext<'_>,
+    refresh_token: &Secret,
+) -> Result<NewToken, TokenError> {
+    let rt = RefreshToken::new(refresh_token.expose().to_string());
+    let http = |req| send(ctx.http, req);
+    let mut request = ctx
+        .client
+        .exchange_refresh_token(&rt)
+        .map_err(config_error)?;
+    for (k, v) in ctx.extra {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    let resp = with_timeout(ctx.timeout, request.request_async(&http)).await?;
+    Ok(to_new_token(&resp, Some(refresh_token), ctx.scopes))
+}
+
+pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToken, TokenError> {
+    let http = |req| send(ctx.http, req);
+    let mut request = ctx
+        .client
+        .exchange_client_credentials()
+        .map_err(config_error)?
+        .add_scopes(ctx.scopes.iter().map(|s| Scope::new(s.clone())));
+    for (k, v) in ctx.extra {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    let resp = with_timeout(ctx.timeout, request.request_async(&http)).await?;
+    Ok(to_new_token(&resp, None, ctx.scopes))
+}
+
+pub async fn exchange_code(
+    ctx: &TokenRequestContext<'_>,
+    code: String,
+    verifier: Option<PkceCodeVerifier>,
+    redirect_uri: &str,
+) -> Result<NewToken, TokenError> {
+    let http = |req| send(ctx.http, req);
+    let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| {
+        TokenError::Refused(Failure::new(
+            ErrorClass::Config,
+            format!("bad redirect URI: {e}"),
+        ))
+    })?;
+    let mut request = ctx
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(config_error)?
+        .set_redirect_uri(std::borrow::Cow::Owned(redirect));
+    if let Some(v) = verifier {
+        request = request.set_pkce_verifier(v);
+    }
+    for (k, v) in ctx.extra {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    let resp = with_timeout(ctx.timeout, request.request_async(&http)).await?;
+    Ok(to_new_token(&resp, None, ctx.scopes))
+}
+
+fn config_error(e: oauth2::ConfigurationError) -> TokenError {
+    TokenError::Refused(Failure::new(
+        ErrorClass::Config,
+        format!("the connector's OAuth settings are incomplete: {e}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_exp_from_a_jwt_without_trusting_it() {
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":1700000000}"#);
+        assert_eq!(
+            jwt_exp_ms(&format!("e30.{payload}.sig")),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(jwt_exp_ms("opaque-token"), None);
+        assert_eq!(jwt_exp_ms("a.!!.c"), None);
+    }
+}

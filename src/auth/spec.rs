@@ -1,0 +1,182 @@
+//! How a connection gets its credential: resolved once from config (preset merged, variables
+//! interpolated), with endpoints discovered from the issuer when they are not spelled out.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::{ErrorClass, Failure};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthEndpoints {
+    pub authorize: Option<String>,
+    pub token: String,
+    pub revoke: Option<String>,
+    pub device: Option<String>,
+    /// Send client credentials in the body (client_secret_post) instead of Basic auth.
+    pub client_secret_post: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthSpec {
+    /// `None` until discovered from `issuer`.
+    pub endpoints: Option<OAuthEndpoints>,
+    pub issuer: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    pub pkce: bool,
+    /// Extra authorization request parameters (audience, prompt, access_type...).
+    pub extra_params: Vec<(String, String)>,
+    pub redirect_port: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthSpec {
+    None,
+    Bearer(Secret),
+    /// Authorization code (+ PKCE), then refresh tokens.
+    OAuth(OAuthSpec),
+    /// Client credentials: "refreshing" is asking for a new token.
+    ClientCredentials(OAuthSpec),
+}
+
+impl AuthSpec {
+    pub fn label(&self) -> &'static str {
+        match self {
+            AuthSpec::None => "none",
+            AuthSpec::Bearer(_) => "bearer",
+            AuthSpec::OAuth(_) => "oauth2",
+            AuthSpec::ClientCredentials(_) => "client-credentials",
+        }
+    }
+
+    pub fn oauth(&self) -> Option<&OAuthSpec> {
+        match self {
+            AuthSpec::OAuth(s) | AuthSpec::ClientCredentials(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether tokens come and go (and so the scheduler has deadlines for this connection).
+    pub fn is_managed(&self) -> bool {
+        self.oauth().is_some()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    authorization_endpoint: Option<String>,
+    token_endpoint: String,
+    #[serde(default)]
+    revocation_endpoint: Option<String>,
+    #[serde(default)]
+    device_authorization_endpoint: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+/// RFC 8414 first, then OpenID Connect discovery, both at the issuer's well-known paths.
+pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<OAuthEndpoints, Failure> {
+    let base = issuer.trim_end_matches('/');
+    let candidates = [
+        well_known(issuer, "oauth-authorization-server"),
+        format!("{base}/.well-known/openid-configuration"),
+    ];
+    let mut last = Failure::new(
+        ErrorClass::Config,
+        format!("no metadata found for issuer {issuer}"),
+    );
+    for url in candidates {
+        let resp = match http.get(&url).timeout(Duration::from_secs(10)).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                last = super::oauth::classify_reqwest(&e);
+                last.message = format!("discovery at {url} failed: {}", last.message);
+                continue;
+            }
+        };
+        if !resp.status().is_success() {
+            last = Failure::new(
+                ErrorClass::Config,
+                format!(
+                    "discovery at {url} answered HTTP {}",
+                    resp.status().as_u16()
+                ),
+            );
+            continue;
+        }
+        let meta: Metadata = match resp.json().await {
+            Ok(m) => m,
+            Err(e) => {
+                last = Failure::new(
+                    ErrorClass::Protocol,
+                    format!("discovery at {url}: not metadata JSON ({e})"),
+                );
+                continue;
+            }
+        };
+        if let Some(found) = &meta.issuer
+            && found.trim_end_matches('/') != base
+        {
+            // RFC 8414 §3.3: a mismatched issuer means the document is not for this issuer.
+            return Err(Failure::new(
+                ErrorClass::Config,
+                format!(
+                    "discovery at {url} names issuer {found}, not {issuer}; check the issuer setting"
+                ),
+            ));
+        }
+        let basic = meta.token_endpoint_auth_methods_supported.is_empty()
+            || meta
+                .token_endpoint_auth_methods_supported
+                .iter()
+                .any(|m| m == "client_secret_basic");
+        return Ok(OAuthEndpoints {
+            authorize: meta.authorization_endpoint,
+            token: meta.token_endpoint,
+            revoke: meta.revocation_endpoint,
+            device: meta.device_authorization_endpoint,
+            client_secret_post: !basic,
+        });
+    }
+    Err(last)
+}
+
+/// RFC 8414 §3.1: the well-known segment goes between host and path.
+fn well_known(issuer: &str, name: &str) -> String {
+    match url::Url::parse(issuer) {
+        Ok(u) if u.path() != "/" && !u.path().is_empty() => {
+            let origin = u.origin().ascii_serialization();
+            format!(
+                "{origin}/.well-known/{name}{}",
+                u.path().trim_end_matches('/')
+            )
+        }
+        _ => format!("{}/.well-known/{name}", issuer.trim_end_matches('/')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_goes_before_the_issuer_path() {
+        assert_eq!(
+            well_known("https://as.example.com", "oauth-authorization-server"),
+            "https://as.example.com/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            well_known(
+                "https://as.example.com/tenant1/",
+                "oauth-authorization-server"
+            ),
+            "https://as.example.com/.well-known/oauth-authorization-server/tenant1"
+        );
+    }
+}
