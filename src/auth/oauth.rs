@@ -76,8 +76,25 @@ pub fn build_client(
     Ok(client)
 }
 
+/// `oauth2`'s HTTP client: a named type over an owned (cheaply cloned) reqwest client whose
+/// futures are `'static + Send`. A closure borrowing the client would make every future above it
+/// fail rustc's "Send is not general enough" check once spawned.
+pub struct Http(pub reqwest::Client);
+
+type BoxedResponse =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send>>;
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Http {
+    type Error = HttpFailure;
+    type Future = BoxedResponse;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(send(self.0.clone(), request))
+    }
+}
+
 /// Sends one `oauth2` request over reqwest, classifying failures that are not OAuth answers.
-pub async fn send(http: &reqwest::Client, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
+pub async fn send(http: reqwest::Client, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
     let (parts, body) = req.into_parts();
     let url = parts.uri.to_string();
     let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
@@ -244,7 +261,7 @@ pub async fn refresh(
     refresh_token: &Secret,
 ) -> Result<NewToken, TokenError> {
     let rt = RefreshToken::new(refresh_token.expose().to_string());
-    let http = |req| send(ctx.http, req);
+    let http = Http(ctx.http.clone());
     let mut request = ctx
         .client
         .exchange_refresh_token(&rt)
@@ -257,7 +274,7 @@ pub async fn refresh(
 }
 
 pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToken, TokenError> {
-    let http = |req| send(ctx.http, req);
+    let http = Http(ctx.http.clone());
     let mut request = ctx
         .client
         .exchange_client_credentials()
@@ -276,7 +293,7 @@ pub async fn exchange_code(
     verifier: Option<PkceCodeVerifier>,
     redirect_uri: &str,
 ) -> Result<NewToken, TokenError> {
-    let http = |req| send(ctx.http, req);
+    let http = Http(ctx.http.clone());
     let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| {
         TokenError::Refused(Failure::new(
             ErrorClass::Config,

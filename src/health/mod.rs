@@ -1,0 +1,233 @@
+//! Rolling probe windows and the health verdict derived from them. Pure: the engine feeds probe
+//! results in and asks for a verdict at render time.
+
+use std::collections::VecDeque;
+
+use crate::domain::{Failure, Health, ProbeResult, ProbeVia, UnixMs};
+
+pub const WINDOW_MS: i64 = 60 * 60 * 1000;
+/// This many failures in a row and the connection is down rather than degraded.
+pub const DOWN_AFTER: u32 = 3;
+/// Below this success rate over the window a connection is degraded even if the last probe passed.
+pub const DEGRADED_BELOW: f64 = 0.8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sample {
+    at: UnixMs,
+    ok: bool,
+}
+
+/// The last hour of probes for one connection. Bounded by time, and by count so a
+/// misconfigured one-second probe cannot grow it without limit.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeWindow {
+    samples: VecDeque<Sample>,
+    consecutive_failures: u32,
+    last: Option<ProbeResult>,
+    last_failure: Option<Failure>,
+}
+
+const MAX_SAMPLES: usize = 4096;
+
+impl ProbeWindow {
+    pub fn push(&mut self, result: ProbeResult) {
+        let ok = result.ok();
+        self.samples.push_back(Sample { at: result.at, ok });
+        if self.samples.len() > MAX_SAMPLES {
+            self.samples.pop_front();
+        }
+        if ok {
+            self.consecutive_failures = 0;
+        } else {
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+            self.last_failure = result.failure.clone();
+        }
+        if result.via == ProbeVia::RestFallback {
+            self.last_failure = result.primary_failure.clone().or(self.last_failure.take());
+        }
+        self.last = Some(result);
+    }
+
+    pub fn prune(&mut self, now: UnixMs) {
+        while self.samples.front().is_some_and(|s| s.at < now - WINDOW_MS) {
+            self.samples.pop_front();
+        }
+    }
+
+    /// (success rate, sample count) over the last hour as of `now`.
+    pub fn success_rate(&self, now: UnixMs) -> (Option<f64>, u32) {
+        let recent = self.samples.iter().filter(|s| s.at >= now - WINDOW_MS);
+        let (mut n, mut ok) = (0u32, 0u32);
+        for s in recent {
+            n += 1;
+            ok += s.ok as u32;
+        }
+        ((n > 0).then(|| ok as f64 / n as f64), n)
+    }
+
+    pub fn last(&self) -> Option<&ProbeResult> {
+        self.last.as_ref()
+    }
+
+    pub fn last_failure(&self) -> Option<&Failure> {
+        self.last_failure.as_ref()
+    }
+
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+}
+
+/// Everything the verdict depends on besides the window.
+#[derive(Debug, Clone, Default)]
+pub struct Standing {
+    pub missing_env: Vec<String>,
+    pub needs_reauth: bool,
+    /// The connection needs a token and has none.
+    pub unauthorized: bool,
+    pub connector: String,
+    pub account_flag: String,
+}
+
+pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Health, Option<String>) {
+    if !standing.missing_env.is_empty() {
+        return (
+            Health::NotConfigured,
+            Some(format!(
+                "not configured: set {}",
+                standing.missing_env.join(", ")
+            )),
+        );
+    }
+    if standing.needs_reauth {
+        return (
+            Health::NeedsReauth,
+            Some(format!(
+                "run `switchboard auth {}{}`",
+                standing.connector, standing.account_flag
+            )),
+        );
+    }
+    if standing.unauthorized {
+        return (
+            Health::Unauthorized,
+            Some(format!(
+                "run `switchboard auth {}{}`",
+                standing.connector, standing.account_flag
+            )),
+        );
+    }
+    let Some(last) = window.last() else {
+        return (Health::Pending, None);
+    };
+    if last.via == ProbeVia::RestFallback && last.ok() {
+        return (Health::Degraded, Some("MCP down, REST fallback up".into()));
+    }
+    if !last.ok() {
+        if window.consecutive_failures() >= DOWN_AFTER {
+            return (Health::Down, None);
+        }
+        return (Health::Degraded, None);
+    }
+    match window.success_rate(now).0 {
+        Some(rate) if rate < DEGRADED_BELOW => (
+            Health::Degraded,
+            Some(format!(
+                "{:.0}% of probes passed in the last hour",
+                rate * 100.0
+            )),
+        ),
+        _ => (Health::Up, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ErrorClass;
+
+    fn probe(at: UnixMs, ok: bool) -> ProbeResult {
+        ProbeResult {
+            at,
+            via: ProbeVia::Rest,
+            latency_ms: 10,
+            failure: (!ok).then(|| Failure::new(ErrorClass::Server, "HTTP 503")),
+            primary_failure: None,
+        }
+    }
+
+    #[test]
+    fn rate_counts_only_the_last_hour() {
+        let mut w = ProbeWindow::default();
+        w.push(probe(0, false));
+        for i in 1..=4 {
+            w.push(probe(WINDOW_MS / 2 + i, true));
+        }
+        assert_eq!(w.success_rate(WINDOW_MS / 2 + 10), (Some(0.8), 5));
+        assert_eq!(w.success_rate(WINDOW_MS + 10), (Some(1.0), 4));
+        w.prune(WINDOW_MS + 10);
+        assert_eq!(w.samples.len(), 4);
+    }
+
+    #[test]
+    fn failures_degrade_then_go_down_then_recover() {
+        let s = Standing::default();
+        let mut w = ProbeWindow::default();
+        assert_eq!(verdict(&s, &w, 0).0, Health::Pending);
+        w.push(probe(1, true));
+        assert_eq!(verdict(&s, &w, 1).0, Health::Up);
+        w.push(probe(2, false));
+        assert_eq!(verdict(&s, &w, 2).0, Health::Degraded);
+        w.push(probe(3, false));
+        w.push(probe(4, false));
+        assert_eq!(verdict(&s, &w, 4).0, Health::Down);
+        assert_eq!(w.last_failure().map(|f| f.class), Some(ErrorClass::Server));
+        for t in 5..20 {
+            w.push(probe(t, true));
+        }
+        assert_eq!(verdict(&s, &w, 20).0, Health::Up);
+    }
+
+    #[test]
+    fn human_states_win_over_probes() {
+        let mut w = ProbeWindow::default();
+        w.push(probe(1, true));
+        let s = Standing {
+            needs_reauth: true,
+            connector: "jira".into(),
+            ..Standing::default()
+        };
+        let (h, detail) = verdict(&s, &w, 1);
+        assert_eq!(h, Health::NeedsReauth);
+        assert_eq!(detail.as_deref(), Some("run `switchboard auth jira`"));
+        let s = Standing {
+            missing_env: vec!["JIRA_CLIENT_ID".into()],
+            needs_reauth: true,
+            ..Standing::default()
+        };
+        assert_eq!(
+            verdict(&s, &w, 1),
+            (
+                Health::NotConfigured,
+                Some("not configured: set JIRA_CLIENT_ID".into())
+            )
+        );
+    }
+
+    #[test]
+    fn fallback_success_is_degraded_with_a_reason() {
+        let mut w = ProbeWindow::default();
+        let mut p = probe(1, true);
+        p.via = ProbeVia::RestFallback;
+        p.primary_failure = Some(Failure::new(ErrorClass::Connection, "refused"));
+        w.push(p);
+        assert_eq!(
+            verdict(&Standing::default(), &w, 1),
+            (Health::Degraded, Some("MCP down, REST fallback up".into()))
+        );
+        assert_eq!(
+            w.last_failure().map(|f| f.class),
+            Some(ErrorClass::Connection)
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! rmcp's streamable HTTP client trait over the token broker: every request carries the token
+//! the broker holds *now*, so a refresh is picked up without reconnecting, and a 401 asks the
+//! broker for a newer token exactly once before it is reported.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use reqwest::header::{HeaderName, HeaderValue};
+use rmcp::model::ClientJsonRpcMessage;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+};
+use sse_stream::{Error as SseError, Sse};
+
+use crate::auth::{Broker, Credential, Need};
+use crate::domain::{Actor, ConnectionKey};
+
+#[derive(Clone)]
+pub struct BrokeredHttpClient {
+    inner: reqwest::Client,
+    broker: Arc<Broker>,
+    key: ConnectionKey,
+}
+
+impl BrokeredHttpClient {
+    pub fn new(inner: reqwest::Client, broker: Arc<Broker>, key: ConnectionKey) -> Self {
+        Self { inner, broker, key }
+    }
+
+    async fn token(&self, need: Option<Need>) -> Option<String> {
+        let need = need.unwrap_or(Need::ValidFor(crate::auth::broker::EXPIRY_SKEW_MS));
+        let result = self.broker.obtain(&self.key, Actor::Scheduler, need).await;
+        match result {
+            Ok(Credential::Bearer(t)) => Some(t.expose().to_string()),
+            Ok(Credential::None) => None,
+            Err(f) => {
+                tracing::debug!("no token for {}: {f}", self.key);
+                None
+            }
+        }
+    }
+
+    /// The need for a token newer than the one that was just refused.
+    fn newer(&self) -> Need {
+        let generation = self.broker.meta(&self.key).map(|(_, g)| g).unwrap_or(0);
+        Need::Newer {
+            than_generation: generation,
+        }
+    }
+}
+
+fn is_auth_error<E: std::error::Error + Send + Sync + 'static>(e: &StreamableHttpError<E>) -> bool {
+    matches!(e, StreamableHttpError::AuthRequired(_))
+}
+
+impl StreamableHttpClient for BrokeredHttpClient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        let token = self.token(None).await;
+        let first = self
+            .inner
+            .post_message(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+            .await;
+        match first {
+            Err(e) if is_auth_error(&e) => {
+                let token = self.token(Some(self.newer())).await;
+                self.inner
+                    .post_message(uri, message, session_id, token, custom_headers)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), StreamableHttpError<Self::Error>> {
+        let token = self.token(None).await;
+        self.inner
+            .delete_session(uri, session_id, token, custom_headers)
+            .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        let token = self.token(None).await;
+        let first = self
+            .inner
+            .get_stream(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+            .await;
+        match first {
+            Err(e) if is_auth_error(&e) => {
+                let token = self.token(Some(self.newer())).await;
+                self.inner
+                    .get_stream(uri, session_id, last_event_id, token, custom_headers)
+                    .await
+            }
+            other => other,
+        }
+    }
+}
