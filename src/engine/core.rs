@@ -1,0 +1,192 @@
+//! The engine's shared state and its operations: refresh, probe, and publishing snapshots.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, broadcast, watch};
+
+use super::api::{Event, Level};
+use super::fleet::ConnectorSpec;
+use crate::auth::{AuthSpec, Broker};
+use crate::domain::{
+    Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult, Snapshot, TokenMeta, UnixMs,
+    now_ms,
+};
+use crate::health::{ProbeWindow, Standing, verdict};
+use crate::mcp::McpPool;
+use crate::probe::Prober;
+use crate::store::{EventRecord, Store};
+
+#[derive(Default)]
+pub(crate) struct Row {
+    pub window: ProbeWindow,
+    pub refreshing: bool,
+    pub probing: bool,
+    pub last_refresh_at: Option<UnixMs>,
+    pub refresh_count: u64,
+    pub last_error: Option<(UnixMs, Failure)>,
+    pub next_refresh_at: Option<UnixMs>,
+}
+
+pub struct Engine {
+    pub(crate) specs: HashMap<String, ConnectorSpec>,
+    pub(crate) keys: Vec<ConnectionKey>,
+    pub(crate) broker: Arc<Broker>,
+    pub(crate) prober: Prober,
+    pub(crate) mcp: Arc<McpPool>,
+    pub(crate) store: Store,
+    pub(crate) rows: Mutex<HashMap<ConnectionKey, Row>>,
+    pub(crate) snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    pub(crate) events_tx: broadcast::Sender<Event>,
+    pub(crate) leader: AtomicBool,
+    /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
+    pub(crate) rearm: Notify,
+}
+
+impl Engine {
+    pub fn spec(&self, key: &ConnectionKey) -> Option<&ConnectorSpec> {
+        self.specs.get(&key.connector)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn with_row<R>(&self, key: &ConnectionKey, f: impl FnOnce(&mut Row) -> R) -> Option<R> {
+        let mut rows = self.rows.lock().ok()?;
+        rows.get_mut(key).map(f)
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = self.events_tx.send(event);
+    }
+
+    fn unknown(&self, key: &ConnectionKey) -> Failure {
+        let known: Vec<String> = self.specs.keys().cloned().collect();
+        Failure::new(ErrorClass::Config, format!("no connection `{key}`; configured connectors: {}", known.join(", ")))
+    }
+
+    /// Refreshes now through the broker (the only refresher). Coalesced: while one refresh of a
+    /// connection runs, another request joins the broker's single flight rather than queueing.
+    pub async fn refresh(&self, key: &ConnectionKey, actor: Actor) -> Result<TokenMeta, Failure> {
+        let spec = self.spec(key).ok_or_else(|| self.unknown(key))?;
+        if let Some(p) = not_runnable(spec) {
+            return Err(p);
+        }
+        self.with_row(key, |r| r.refreshing = true);
+        self.emit(Event::RefreshStarted { key: key.clone() });
+        self.publish();
+        let result = self.broker.refresh_now(key, actor).await;
+        self.with_row(key, |r| {
+            r.refreshing = false;
+            if let Err(f) = &result {
+                r.last_error = Some((now_ms(), f.clone()));
+            }
+        });
+        self.emit(Event::Refreshed { key: key.clone(), result: result.clone() });
+        self.rearm.notify_one();
+        self.publish();
+        result
+    }
+
+    /// Probes now, records the result, updates health.
+    pub async fn probe(&self, key: &ConnectionKey, actor: Actor) -> Result<ProbeResult, Failure> {
+        let spec = self.spec(key).ok_or_else(|| self.unknown(key))?;
+        if let Some(p) = not_runnable(spec) {
+            return Err(p);
+        }
+        if self.broker.needs_reauth(key) {
+            return Err(Failure::new(ErrorClass::Auth, format!("{key} needs re-auth; probing would only fail")));
+        }
+        self.with_row(key, |r| r.probing = true);
+        self.emit(Event::ProbeStarted { key: key.clone() });
+        self.publish();
+        let result = self.prober.probe(key, &spec.plan, actor).await;
+        if let Err(e) = self.store.record_probe(key, &result).await {
+            tracing::warn!("could not record a probe of {key}: {e}");
+        }
+        let outcome = if result.ok() { "ok" } else { "failed" };
+        let mut record = EventRecord::new(Some(key), "probe", actor, outcome).latency(result.latency_ms);
+        if let Some(f) = &result.failure {
+            record = record.failure(f);
+        }
+        if let Err(e) = self.store.append_event(record).await {
+            tracing::warn!("could not record an event: {e}");
+        }
+        self.with_row(key, |r| {
+            r.probing = false;
+            if let Some(f) = result.failure.as_ref().or(result.primary_failure.as_ref()) {
+                r.last_error = Some((result.at, f.clone()));
+            }
+            r.window.push(result.clone());
+        });
+        self.emit(Event::Probed { key: key.clone(), result: result.clone() });
+        self.publish();
+        Ok(result)
+    }
+
+    pub(crate) fn notice(&self, level: Level, text: impl Into<String>) {
+        self.emit(Event::Notice { level, text: text.into() });
+    }
+
+    /// Rebuilds the snapshot and hands it to every watcher.
+    pub fn publish(&self) {
+        let snapshot = self.build_snapshot(now_ms());
+        self.snapshot_tx.send_replace(Arc::new(snapshot));
+    }
+
+    pub fn build_snapshot(&self, now: UnixMs) -> Snapshot {
+        let Ok(mut rows) = self.rows.lock() else { return Snapshot::default() };
+        let mut connections = Vec::with_capacity(self.keys.len());
+        for key in &self.keys {
+            let Some(spec) = self.spec(key) else { continue };
+            let row = rows.entry(key.clone()).or_default();
+            row.window.prune(now);
+            let meta = self.broker.meta(key).map(|(m, _)| m);
+            let needs_reauth = self.broker.needs_reauth(key);
+            let standing = Standing {
+                missing_env: match &spec.problem {
+                    Some(p) => vec![p.clone()],
+                    None => spec.missing_env.clone(),
+                },
+                needs_reauth,
+                unauthorized: matches!(spec.auth, AuthSpec::OAuth(_)) && meta.is_none(),
+                connector: key.connector.clone(),
+                account_flag: if key.account == DEFAULT_ACCOUNT { String::new() } else { format!(" --account {}", key.account) },
+            };
+            let (health, mut detail) = verdict(&standing, &row.window, now);
+            if spec.problem.is_some() {
+                detail = spec.problem.as_ref().map(|p| format!("config: {p}"));
+            }
+            let (rate, n) = row.window.success_rate(now);
+            connections.push(ConnectionView {
+                key: key.clone(),
+                name: spec.name.clone(),
+                transport: spec.transport.clone(),
+                auth: spec.auth.label().to_string(),
+                health,
+                detail,
+                token: meta,
+                next_refresh_at: row.next_refresh_at,
+                last_refresh_at: row.last_refresh_at,
+                refresh_count: row.refresh_count,
+                success_rate_1h: rate,
+                probes_1h: n,
+                last_probe: row.window.last().cloned(),
+                last_error: row.last_error.as_ref().map(|(_, f)| f.clone()),
+                busy: row.refreshing || row.probing,
+            });
+        }
+        Snapshot { generated_at: now, connections, leader: self.is_leader() }
+    }
+}
+
+fn not_runnable(spec: &ConnectorSpec) -> Option<Failure> {
+    if let Some(p) = &spec.problem {
+        return Some(Failure::new(ErrorClass::Config, format!("connector {} is misconfigured: {p}", spec.id)));
+    }
+    (!spec.missing_env.is_empty()).then(|| {
+        Failure::new(ErrorClass::Config, format!("connector {} is not configured: set {}", spec.id, spec.missing_env.join(", ")))
+    })
+}

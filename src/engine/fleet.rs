@@ -1,0 +1,125 @@
+//! The fleet as the engine sees it: one `ConnectorSpec` per configured connector, resolved from
+//! config once (preset merged, variables interpolated), with no config types past this point.
+
+use std::time::Duration;
+
+use crate::auth::{AuthSpec, OAuthEndpoints, OAuthSpec};
+use crate::config::{AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule};
+use crate::mcp::Target;
+use crate::probe::{ProbePlan, RestTarget};
+
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct ConnectorSpec {
+    pub id: String,
+    pub name: String,
+    pub transport: String,
+    pub auth: AuthSpec,
+    pub plan: ProbePlan,
+    pub probe: ProbeSchedule,
+    pub refresh_lead: Duration,
+    /// Non-empty: shown as "not configured: set VAR" and never probed or refreshed.
+    pub missing_env: Vec<String>,
+    /// Set when the spec could not be built (e.g. a bad URL); shown like missing_env.
+    pub problem: Option<String>,
+}
+
+impl ConnectorSpec {
+    pub fn runnable(&self) -> bool {
+        self.missing_env.is_empty() && self.problem.is_none()
+    }
+}
+
+pub fn from_config(config: &Config) -> Vec<ConnectorSpec> {
+    config.connectors.iter().map(connector_spec).collect()
+}
+
+fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
+    let mcp = match (&c.kind, &c.mcp) {
+        (ConnectorKind::Mcp, Some(m)) => Some(match m.transport {
+            McpTransport::StreamableHttp => Target::StreamableHttp { url: m.url.clone().unwrap_or_default() },
+            McpTransport::Sse => Target::Sse { url: m.url.clone().unwrap_or_default() },
+            McpTransport::Stdio => Target::Stdio {
+                command: m.command.clone().unwrap_or_default(),
+                args: m.args.clone(),
+                env: m.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            },
+        }),
+        _ => None,
+    };
+    let rest = c.rest.as_ref().map(|r| RestTarget {
+        url: join_url(&r.base_url, &r.health_path),
+        expect_status: r.expect_status.clone(),
+    });
+    let (auth, problem) = match auth_spec(c) {
+        Ok(a) => (a, None),
+        Err(p) => (AuthSpec::None, Some(p)),
+    };
+    ConnectorSpec {
+        id: c.id.clone(),
+        name: c.display_name().to_string(),
+        transport: c.transport_label(),
+        auth,
+        plan: ProbePlan { mcp, rest, timeout: PROBE_TIMEOUT },
+        probe: c.schedule.probe.clone(),
+        refresh_lead: c.schedule.refresh_lead,
+        missing_env: c.missing_env.clone(),
+        problem,
+    }
+}
+
+fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
+    let r = c.auth.resolved();
+    let oauth = || -> Result<OAuthSpec, String> {
+        let endpoints = match (&r.token_url, &r.issuer) {
+            (Some(token), _) => Some(OAuthEndpoints {
+                authorize: r.authorize_url.clone(),
+                token: token.clone(),
+                revoke: r.revoke_url.clone(),
+                device: r.device_url.clone(),
+                client_secret_post: false,
+            }),
+            (None, Some(_)) => None,
+            (None, None) => return Err("set token_url, issuer or provider".into()),
+        };
+        Ok(OAuthSpec {
+            endpoints,
+            issuer: r.issuer.clone(),
+            client_id: r.client_id.clone().ok_or("set client_id")?,
+            client_secret: r.client_secret.clone(),
+            scopes: r.scopes.clone(),
+            pkce: r.pkce,
+            extra_params: r.extra_params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            redirect_port: r.redirect_port,
+        })
+    };
+    Ok(match r.kind {
+        AuthType::None => AuthSpec::None,
+        AuthType::Bearer => AuthSpec::Bearer(r.token.clone().ok_or("set token")?),
+        AuthType::Oauth2 => AuthSpec::OAuth(oauth()?),
+        AuthType::ClientCredentials => AuthSpec::ClientCredentials(oauth()?),
+        // MCP authorization discovery (RFC 9728) is not built yet; with explicit endpoints or an
+        // issuer it works like oauth2.
+        AuthType::Mcp => AuthSpec::OAuth(oauth().map_err(|e| format!("auth type \"mcp\" needs explicit endpoints for now: {e}"))?),
+    })
+}
+
+fn join_url(base: &str, path: &str) -> String {
+    if path.is_empty() {
+        return base.to_string();
+    }
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_base_and_path_with_one_slash() {
+        assert_eq!(join_url("http://a/api/", "/me"), "http://a/api/me");
+        assert_eq!(join_url("http://a/api", "me"), "http://a/api/me");
+        assert_eq!(join_url("http://a/api", ""), "http://a/api");
+    }
+}

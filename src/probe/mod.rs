@@ -1,0 +1,162 @@
+//! Probes: is the connection usable right now? Every failure gets a class the operator can act
+//! on. Tokens come from the broker; a 401 asks it for a newer token once, then reports.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::auth::{Broker, Credential, Need};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, ProbeResult, ProbeVia, now_ms};
+use crate::mcp::{McpPool, Target};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestTarget {
+    pub url: String,
+    /// Empty: any 2xx is up.
+    pub expect_status: Vec<u16>,
+}
+
+/// What to probe for one connection: MCP, REST, or MCP with a REST fallback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbePlan {
+    pub mcp: Option<Target>,
+    pub rest: Option<RestTarget>,
+    pub timeout: Duration,
+}
+
+pub struct Prober {
+    broker: Arc<Broker>,
+    mcp: Arc<McpPool>,
+    http: reqwest::Client,
+}
+
+impl Prober {
+    pub fn new(broker: Arc<Broker>, mcp: Arc<McpPool>, http: reqwest::Client) -> Self {
+        Self { broker, mcp, http }
+    }
+
+    pub async fn probe(&self, key: &ConnectionKey, plan: &ProbePlan, actor: Actor) -> ProbeResult {
+        let at = now_ms();
+        let started = Instant::now();
+        let elapsed = |s: Instant| s.elapsed().as_millis() as u64;
+        match (&plan.mcp, &plan.rest) {
+            (Some(target), rest) => {
+                let mcp = self.probe_mcp(key, target, plan.timeout).await;
+                match (mcp, rest) {
+                    (Ok(()), _) => ProbeResult { at, via: ProbeVia::Mcp, latency_ms: elapsed(started), failure: None, primary_failure: None },
+                    (Err(primary), Some(rest)) => {
+                        let fallback_started = Instant::now();
+                        let failure = self.probe_rest(key, rest, plan.timeout, actor).await.err();
+                        ProbeResult { at, via: ProbeVia::RestFallback, latency_ms: elapsed(fallback_started), failure, primary_failure: Some(primary) }
+                    }
+                    (Err(f), None) => ProbeResult { at, via: ProbeVia::Mcp, latency_ms: elapsed(started), failure: Some(f), primary_failure: None },
+                }
+            }
+            (None, Some(rest)) => {
+                let failure = self.probe_rest(key, rest, plan.timeout, actor).await.err();
+                ProbeResult { at, via: ProbeVia::Rest, latency_ms: elapsed(started), failure, primary_failure: None }
+            }
+            (None, None) => ProbeResult {
+                at,
+                via: ProbeVia::Rest,
+                latency_ms: 0,
+                failure: Some(Failure::new(ErrorClass::Config, "nothing to probe: add [connectors.mcp] or [connectors.rest]")),
+                primary_failure: None,
+            },
+        }
+    }
+
+    async fn probe_mcp(&self, key: &ConnectionKey, target: &Target, timeout: Duration) -> Result<(), Failure> {
+        match tokio::time::timeout(timeout * 2, self.mcp.ping(key, target, timeout)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.mcp.drop_session(key).await;
+                Err(Failure::new(ErrorClass::Timeout, format!("MCP probe took longer than {} ms", (timeout * 2).as_millis())))
+            }
+        }
+    }
+
+    async fn probe_rest(&self, key: &ConnectionKey, rest: &RestTarget, timeout: Duration, actor: Actor) -> Result<(), Failure> {
+        let credential = self.broker.access_token(key, actor).await?;
+        let mut result = self.get(&rest.url, &credential, timeout).await;
+        if let (Err(f), Credential::Bearer(_)) = (&result, &credential)
+            && f.class == ErrorClass::Auth
+            && f.message.starts_with("HTTP 401")
+        {
+            // The token may have been revoked or rotated elsewhere: one newer token, one retry.
+            let generation = self.broker.meta(key).map(|(_, g)| g).unwrap_or(0);
+            let newer = self.broker.obtain(key, actor, Need::Newer { than_generation: generation }).await?;
+            result = self.get(&rest.url, &newer, timeout).await;
+        }
+        let status = result?;
+        if rest.expect_status.is_empty() || rest.expect_status.contains(&status) {
+            Ok(())
+        } else {
+            Err(Failure::new(ErrorClass::Client, format!("HTTP {status}, expected one of {:?}", rest.expect_status)))
+        }
+    }
+
+    /// GET with the credential; Ok(status) for any 2xx, else a classified failure.
+    async fn get(&self, url: &str, credential: &Credential, timeout: Duration) -> Result<u16, Failure> {
+        let mut req = self.http.get(url).timeout(timeout);
+        if let Credential::Bearer(t) = credential {
+            req = req.bearer_auth(t.expose());
+        }
+        let resp = req.send().await.map_err(|e| crate::auth::oauth::classify_reqwest(&e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let www = resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+        match classify_status(status, retry_after, www.as_deref()) {
+            None => Ok(status),
+            Some(f) => Err(f),
+        }
+    }
+}
+
+/// The class of a non-2xx HTTP answer, or `None` for success.
+pub fn classify_status(status: u16, retry_after_s: Option<u64>, www_authenticate: Option<&str>) -> Option<Failure> {
+    let f = match status {
+        200..=299 => return None,
+        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted"),
+        403 if www_authenticate.is_some_and(|w| w.contains("insufficient_scope")) => {
+            Failure::new(ErrorClass::Auth, "HTTP 403: insufficient scope; add the scope and re-authorize")
+        }
+        403 => Failure::new(ErrorClass::Auth, "HTTP 403: forbidden for this account"),
+        410 => Failure::new(ErrorClass::Gone, "HTTP 410: the endpoint was retired; move to the provider's newer API"),
+        429 => {
+            let mut f = Failure::new(
+                ErrorClass::RateLimited,
+                match retry_after_s {
+                    Some(s) => format!("HTTP 429: rate limited, retry after {s}s"),
+                    None => "HTTP 429: rate limited".to_string(),
+                },
+            );
+            f.retry_after_ms = retry_after_s.map(|s| s * 1000);
+            f
+        }
+        500..=599 => Failure::new(ErrorClass::Server, format!("HTTP {status} from the server")),
+        _ => Failure::new(ErrorClass::Client, format!("HTTP {status}")),
+    };
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_get_actionable_classes() {
+        assert_eq!(classify_status(204, None, None), None);
+        assert_eq!(classify_status(401, None, None).map(|f| f.class), Some(ErrorClass::Auth));
+        let scope = classify_status(403, None, Some(r#"Bearer error="insufficient_scope""#)).unwrap();
+        assert!(scope.message.contains("insufficient scope"));
+        assert_eq!(classify_status(410, None, None).map(|f| f.class), Some(ErrorClass::Gone));
+        let limited = classify_status(429, Some(2), None).unwrap();
+        assert_eq!((limited.class, limited.retry_after_ms), (ErrorClass::RateLimited, Some(2000)));
+        assert_eq!(classify_status(503, None, None).map(|f| f.class), Some(ErrorClass::Server));
+        assert_eq!(classify_status(418, None, None).map(|f| f.class), Some(ErrorClass::Client));
+    }
+}
