@@ -130,9 +130,11 @@ impl App {
             Event::Refreshed { key, result } => {
                 let ours = self.requested_refresh.remove(key);
                 match result {
-                    Err(failure) => {
-                        self.set_flash(Level::Error, format!("{key}: refresh failed: {failure}"), now)
-                    }
+                    Err(failure) => self.set_flash(
+                        Level::Error,
+                        format!("{key}: refresh failed: {failure}"),
+                        now,
+                    ),
                     Ok(meta) if ours => {
                         let expiry = meta.expires_at.map_or_else(
                             || "no expiry".to_owned(),
@@ -151,7 +153,11 @@ impl App {
                     None => format!("{key}: probe ok in {} ms", result.latency_ms),
                     Some(failure) => format!("{key}: probe failed: {failure}"),
                 };
-                let level = if result.ok() { Level::Info } else { Level::Warn };
+                let level = if result.ok() {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
                 self.set_flash(level, text, now);
             }
             Event::NeedsReauth { key } => self.set_flash(

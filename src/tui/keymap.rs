@@ -49,7 +49,7 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         keys: &[(KeyCode::Char('g'), NONE), (KeyCode::Home, NONE)],
-        label: "g",
+        label: "g/Home",
         hint: "top",
         description: "select the first connection",
         intent: Intent::Top,
@@ -57,7 +57,7 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         keys: &[(KeyCode::Char('G'), NONE), (KeyCode::End, NONE)],
-        label: "G",
+        label: "G/End",
         hint: "bottom",
         description: "select the last connection",
         intent: Intent::Bottom,
@@ -117,7 +117,11 @@ pub fn lookup(key: &KeyEvent) -> Option<Intent> {
     };
     KEYMAP
         .iter()
-        .find(|b| b.keys.iter().any(|&(code, m)| code == key.code && m == mods))
+        .find(|b| {
+            b.keys
+                .iter()
+                .any(|&(code, m)| code == key.code && m == mods)
+        })
         .map(|b| b.intent)
 }
 

@@ -25,7 +25,7 @@ pub use app::{Action, App};
 pub use theme::{Theme, ThemeError};
 
 use crate::domain::now_ms;
-use crate::engine::{EngineHandle, Level};
+use crate::engine::{Command, EngineHandle, Level};
 
 /// Why the loop ended, so `run` can explain itself after the terminal is restored.
 enum Exit {
@@ -84,19 +84,9 @@ async fn event_loop(
         tokio::select! {
             input_event = input.next() => match input_event {
                 Some(Ok(TermEvent::Key(key))) => {
-                    let action = app.handle_key(key, now_ms());
-                    match action {
+                    match app.handle_key(key, now_ms()) {
                         Some(Action::Quit) => return Ok(Exit::Quit),
-                        Some(Action::Send(command)) => {
-                            if !engine.send(command) {
-                                app.set_flash(
-                                    Level::Error,
-                                    "the engine is not accepting commands (busy or stopped)"
-                                        .to_owned(),
-                                    now_ms(),
-                                );
-                            }
-                        }
+                        Some(Action::Send(command)) => send(engine, &mut app, command),
                         None => {}
                     }
                     dirty = true;
@@ -131,5 +121,12 @@ async fn event_loop(
                 dirty = true;
             }
         }
+    }
+}
+
+fn send(engine: &EngineHandle, app: &mut App, command: Command) {
+    if !engine.send(command) {
+        let text = "the engine is not accepting commands (busy or stopped)";
+        app.set_flash(Level::Error, text.to_owned(), now_ms());
     }
 }

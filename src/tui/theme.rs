@@ -33,7 +33,7 @@ macro_rules! roles {
         impl ThemeFile {
             fn apply(self, base: &Theme) -> Theme {
                 Theme {
-                    $($role: self.$role.map_or(base.$role, StyleSpec::to_style),)*
+                    $($role: self.$role.map_or(base.$role, StyleSpec::into_style),)*
                 }
             }
 
@@ -81,7 +81,7 @@ struct StyleSpec {
 }
 
 impl StyleSpec {
-    fn to_style(self) -> Style {
+    fn into_style(self) -> Style {
         let mut style = Style::new();
         if let Some(fg) = self.fg {
             style = style.fg(fg.0);
@@ -174,8 +174,12 @@ impl Theme {
     pub fn builtin_default() -> Theme {
         // The embedded file is checked by a unit test, so the fallback to plain text can only
         // be reached by a broken build; a console without colour still works.
-        parse(DEFAULT_TOML, Path::new("themes/default.toml"), &Theme::unstyled())
-            .unwrap_or_else(|_| Theme::unstyled())
+        parse(
+            DEFAULT_TOML,
+            Path::new("themes/default.toml"),
+            &Theme::unstyled(),
+        )
+        .unwrap_or_else(|_| Theme::unstyled())
     }
 
     /// Finds `<dir>/<name>.toml` in the first dir that has it. A `name` that looks like a path
@@ -265,7 +269,12 @@ mod tests {
             }
             let text = std::fs::read_to_string(&path).expect("readable theme");
             let file = parse_file(&text, &path).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(file.missing_roles(), Vec::<&str>::new(), "{}", path.display());
+            assert_eq!(
+                file.missing_roles(),
+                Vec::<&str>::new(),
+                "{}",
+                path.display()
+            );
             seen += 1;
         }
         assert!(seen >= 3, "expected default, high-contrast and mono");
@@ -290,7 +299,10 @@ mod tests {
     #[test]
     fn missing_theme_names_the_dirs_searched() {
         let err = Theme::load("nope", &[themes_dir()]).expect_err("not there");
-        assert!(err.to_string().contains("theme \"nope\" not found"), "{err}");
+        assert!(
+            err.to_string().contains("theme \"nope\" not found"),
+            "{err}"
+        );
     }
 
     #[test]

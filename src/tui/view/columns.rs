@@ -123,7 +123,12 @@ fn try_plan(width: u16, ideal: &Ideal, attempt: &Attempt) -> Option<Plan> {
     }
     let columns = 2 + u16::from(transport.is_some()) + tail.len() as u16;
     let columns = columns + u16::from(attempt.detail_min.is_some());
-    let used: u16 = fixed.iter().chain(&tail).chain(&transport).map(|c| c.1).sum();
+    let used: u16 = fixed
+        .iter()
+        .chain(&tail)
+        .chain(&transport)
+        .map(|c| c.1)
+        .sum();
     let avail = width.checked_sub(used + SPACING * (columns - 1))?;
 
     let name_ideal = ideal.name.clamp(NAME_MIN, NAME_MAX);
@@ -204,10 +209,18 @@ mod tests {
     }
 
     #[test]
-    fn eighty_columns_keeps_detail_by_abbreviating_transport() {
-        let p = plan(76, &IDEAL);
+    fn detail_shrinks_and_transport_abbreviates_before_detail_goes() {
+        let p = plan(90, &IDEAL);
         assert!(p.short_transport);
         assert!(cols(&p).contains(&Col::Detail));
+    }
+
+    #[test]
+    fn eighty_columns_drops_detail_and_gives_the_slack_to_names() {
+        let p = plan(76, &IDEAL);
+        assert!(p.short_transport);
+        assert!(!cols(&p).contains(&Col::Detail));
+        assert!(p.cols.contains(&(Col::Name, 20)), "{p:?}");
     }
 
     #[test]

@@ -35,28 +35,53 @@ pub fn health_symbol(health: Health) -> &'static str {
 }
 
 pub fn render_header(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: &Theme) {
-    let mut spans = vec![Span::styled("switchboard", theme.accent)];
-    for health in Health::ALL {
-        let n = snapshot.count(health);
-        if n == 0 && !matches!(health, Health::Up | Health::Down) {
-            continue;
-        }
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(health_symbol(health), theme.health(health)));
-        spans.push(Span::raw(format!(" {n} {}", health.label())));
-    }
     let role = if snapshot.leader {
         "leader"
     } else {
         "watching: another process leads"
     };
-    let right = Line::from(Span::styled(role, theme.muted));
+    let room = area.width.saturating_sub(text_width(role) + 1);
+    // Richest form that fits; the bare symbols are decoded by the legend in the help popup.
+    let candidates = [(true, true), (false, true), (true, false), (false, false)];
+    let counts = candidates
+        .iter()
+        .map(|&(title, labels)| header_counts(snapshot, theme, title, labels))
+        .find(|line| line.width() <= usize::from(room));
+    let Some(counts) = counts else {
+        frame.render_widget(header_counts(snapshot, theme, false, false), area);
+        return;
+    };
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(text_width(role))])
             .spacing(1)
             .areas(area);
-    frame.render_widget(Line::from(spans), left_area);
-    frame.render_widget(right.right_aligned(), right_area);
+    frame.render_widget(counts, left_area);
+    let right = Line::from(Span::styled(role, theme.muted)).right_aligned();
+    frame.render_widget(right, right_area);
+}
+
+fn header_counts(snapshot: &Snapshot, theme: &Theme, title: bool, labels: bool) -> Line<'static> {
+    let mut spans = Vec::new();
+    if title {
+        spans.push(Span::styled("switchboard", theme.accent));
+    }
+    for health in Health::ALL {
+        let n = snapshot.count(health);
+        if n == 0 && !matches!(health, Health::Up | Health::Down) {
+            continue;
+        }
+        if !spans.is_empty() {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(health_symbol(health), theme.health(health)));
+        let text = if labels {
+            format!(" {n} {}", health.label())
+        } else {
+            format!(" {n}")
+        };
+        spans.push(Span::raw(text));
+    }
+    Line::from(spans)
 }
 
 pub fn render_table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: UnixMs) {
@@ -77,11 +102,13 @@ pub fn render_table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now
         inner_width.saturating_sub(text_width(HIGHLIGHT)),
         &ideal(snapshot, now),
     );
-    let header = Row::new(plan.cols.iter().map(|(col, _)| Cell::from(col.title()))).style(theme.header);
+    let header =
+        Row::new(plan.cols.iter().map(|(col, _)| Cell::from(col.title()))).style(theme.header);
     let rows = snapshot.connections.iter().map(|conn| {
-        let cells = plan.cols.iter().map(|&(col, width)| {
-            cell(col, width, conn, plan.short_transport, theme, now)
-        });
+        let cells = plan
+            .cols
+            .iter()
+            .map(|&(col, width)| cell(col, width, conn, plan.short_transport, theme, now));
         Row::new(cells)
     });
     let widths = plan.cols.iter().map(|&(_, w)| Constraint::Length(w));

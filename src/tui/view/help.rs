@@ -23,7 +23,11 @@ pub fn hint_bar(theme: &Theme) -> Line<'static> {
 }
 
 pub fn render_popup(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let key_width = KEYMAP.iter().map(|b| b.label.chars().count()).max().unwrap_or(0);
+    let key_width = KEYMAP
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut lines: Vec<Line> = KEYMAP
         .iter()
         .map(|b| {
