@@ -37,7 +37,14 @@ enum Exit {
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
 /// errors included.
 pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(err) => {
+            // Setup can fail halfway (raw mode on, alternate screen refused): undo what took.
+            ratatui::restore();
+            return Err(err).context("cannot set up the terminal");
+        }
+    };
     let result = event_loop(&mut terminal, &engine, &theme).await;
     ratatui::restore();
     match result? {

@@ -125,3 +125,20 @@ fn header_counts_hide_empty_states_except_up_and_down() {
     assert!(header.contains("✗ 0 down"), "{header}");
     assert!(!header.contains("degraded"), "{header}");
 }
+
+#[test]
+fn columns_hold_still_while_countdowns_tick() {
+    let mut rows = fleet();
+    rows.retain(|c| c.key.connector == "github");
+    if let Some(token) = rows[0].token.as_mut() {
+        token.expires_at = Some(NOW + 600_000);
+    }
+    let app = App::new(snapshot(rows));
+    let header = |now| {
+        let terminal = draw(&app, 120, 40, now);
+        let screen = text(terminal.backend().buffer());
+        screen.lines().nth(2).map(str::to_owned)
+    };
+    // "10m 00s" then "9m 59s": one character narrower, same layout.
+    assert_eq!(header(NOW), header(NOW + 1_000));
+}

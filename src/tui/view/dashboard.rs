@@ -138,10 +138,27 @@ fn ideal(snapshot: &Snapshot, now: UnixMs) -> Ideal {
         name: max(Col::Name, &display_name),
         transport: max(Col::Transport, &|c| c.transport.clone()),
         transport_short: max(Col::Transport, &|c| short_transport(&c.transport)),
-        expires: max(Col::Expires, &|c| expires(c, now).0),
+        expires: expires_width(snapshot, now),
         rate: max(Col::Rate, &|c| rate(c).0),
         latency: max(Col::Latency, &latency),
     }
+}
+
+/// Sized by the shape of the countdowns, not their current text, so columns do not shift
+/// every second as "10m 00s" becomes "9m 59s".
+fn expires_width(snapshot: &Snapshot, now: UnixMs) -> u16 {
+    let any_expired = snapshot.connections.iter().any(|c| {
+        c.token
+            .as_ref()
+            .and_then(|t| t.expires_at)
+            .is_some_and(|at| at <= now)
+    });
+    let widest = if any_expired {
+        "expired 59m 59s ago"
+    } else {
+        "59m 59s"
+    };
+    text_width(widest).max(text_width(Col::Expires.title()))
 }
 
 fn cell(
