@@ -1,0 +1,233 @@
+//! Console state and its pure reducer: keys, engine events and snapshots in; state changes and
+//! `Action`s out. Nothing here does I/O or reads a clock; the loop passes `now` in.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crossterm::event::{KeyEvent, KeyEventKind};
+
+use super::keymap::{self, Intent};
+use crate::domain::{Actor, ConnectionKey, Snapshot, UnixMs, format_expires_in};
+use crate::engine::{Command, Event, Level};
+
+/// What the loop must do on the reducer's behalf.
+#[derive(Debug)]
+pub enum Action {
+    Quit,
+    Send(Command),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub level: Level,
+    pub text: String,
+    pub until: UnixMs,
+}
+
+/// How long a flash stays; errors linger so a glance away does not miss them.
+fn flash_ttl_ms(level: Level) -> i64 {
+    match level {
+        Level::Info => 4_000,
+        Level::Warn => 8_000,
+        Level::Error => 15_000,
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct App {
+    snapshot: Arc<Snapshot>,
+    /// Selection is a key, not an index, so it follows its row when the engine reorders.
+    selected: Option<ConnectionKey>,
+    /// Where the selection was, for when its row disappears.
+    selected_index: usize,
+    flash: Option<Flash>,
+    help_visible: bool,
+    /// Operations this console asked for: their successes are worth a flash, whereas the
+    /// scheduler's routine ones would be noise.
+    requested_refresh: HashSet<ConnectionKey>,
+    requested_probe: HashSet<ConnectionKey>,
+}
+
+impl App {
+    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+        let mut app = App::default();
+        app.on_snapshot(snapshot);
+        app
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    pub fn selected_key(&self) -> Option<&ConnectionKey> {
+        self.selected.as_ref()
+    }
+
+    /// Row index of the selection in the current snapshot.
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.as_ref()?;
+        Some(self.selected_index)
+    }
+
+    pub fn help_visible(&self) -> bool {
+        self.help_visible
+    }
+
+    /// The flash message, if it has not expired at `now`.
+    pub fn flash(&self, now: UnixMs) -> Option<&Flash> {
+        self.flash.as_ref().filter(|f| f.until > now)
+    }
+
+    pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        self.snapshot = snapshot;
+        let rows = &self.snapshot.connections;
+        let found = self
+            .selected
+            .as_ref()
+            .and_then(|key| rows.iter().position(|c| &c.key == key));
+        match found {
+            Some(index) => self.selected_index = index,
+            None if rows.is_empty() => {
+                self.selected = None;
+                self.selected_index = 0;
+            }
+            None => self.select(self.selected_index.min(rows.len() - 1)),
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent, now: UnixMs) -> Option<Action> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        let intent = keymap::lookup(&key)?;
+        if self.help_visible {
+            // The popup is modal: acting on a row the operator cannot see would surprise them.
+            return match intent {
+                Intent::Quit => Some(Action::Quit),
+                Intent::Help | Intent::Close => {
+                    self.help_visible = false;
+                    None
+                }
+                _ => None,
+            };
+        }
+        let last = self.snapshot.connections.len().saturating_sub(1);
+        match intent {
+            Intent::Quit => return Some(Action::Quit),
+            Intent::Up => self.select(self.selected_index.saturating_sub(1)),
+            Intent::Down => self.select((self.selected_index + 1).min(last)),
+            Intent::Top => self.select(0),
+            Intent::Bottom => self.select(last),
+            Intent::Help => self.help_visible = true,
+            Intent::Close => self.flash = None,
+            Intent::Refresh | Intent::Probe => return self.request(intent, now),
+        }
+        None
+    }
+
+    pub fn on_event(&mut self, event: &Event, now: UnixMs) {
+        match event {
+            Event::Refreshed { key, result } => {
+                let ours = self.requested_refresh.remove(key);
+                match result {
+                    Err(failure) => self.set_flash(
+                        Level::Error,
+                        format!("{key}: refresh failed: {failure}"),
+                        now,
+                    ),
+                    Ok(meta) if ours => {
+                        let expiry = meta.expires_at.map_or_else(
+                            || "no expiry".to_owned(),
+                            |at| format!("expires in {}", format_expires_in(at, now)),
+                        );
+                        self.set_flash(Level::Info, format!("{key}: refreshed, {expiry}"), now)
+                    }
+                    Ok(_) => {}
+                }
+            }
+            Event::Probed { key, result } => {
+                if !self.requested_probe.remove(key) {
+                    return;
+                }
+                let text = match &result.failure {
+                    None => format!("{key}: probe ok in {} ms", result.latency_ms),
+                    Some(failure) => format!("{key}: probe failed: {failure}"),
+                };
+                let level = if result.ok() {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
+                self.set_flash(level, text, now);
+            }
+            Event::NeedsReauth { key } => self.set_flash(
+                Level::Error,
+                format!("{key}: grant lost; run `switchboard auth {key}`"),
+                now,
+            ),
+            Event::Notice { level, text } => self.set_flash(*level, text.clone(), now),
+            Event::RefreshStarted { .. } | Event::ProbeStarted { .. } => {}
+        }
+    }
+
+    /// Flashes a message unless it would hide a more severe one that is still showing.
+    pub fn set_flash(&mut self, level: Level, text: String, now: UnixMs) {
+        let rank = |l: Level| match l {
+            Level::Info => 0,
+            Level::Warn => 1,
+            Level::Error => 2,
+        };
+        if let Some(current) = self.flash(now)
+            && rank(current.level) > rank(level)
+        {
+            return;
+        }
+        let until = now + flash_ttl_ms(level);
+        self.flash = Some(Flash { level, text, until });
+    }
+
+    /// Drops an expired flash; returns true when that changed what is on screen.
+    pub fn expire_flash(&mut self, now: UnixMs) -> bool {
+        let expired = self.flash.as_ref().is_some_and(|f| f.until <= now);
+        if expired {
+            self.flash = None;
+        }
+        expired
+    }
+
+    fn select(&mut self, index: usize) {
+        match self.snapshot.connections.get(index) {
+            Some(row) => {
+                self.selected = Some(row.key.clone());
+                self.selected_index = index;
+            }
+            None => self.selected = None,
+        }
+    }
+
+    fn request(&mut self, intent: Intent, now: UnixMs) -> Option<Action> {
+        let Some(key) = self.selected.clone() else {
+            self.set_flash(Level::Warn, "no connection selected".to_owned(), now);
+            return None;
+        };
+        let (verb, command) = if intent == Intent::Refresh {
+            self.requested_refresh.insert(key.clone());
+            let command = Command::Refresh {
+                key: key.clone(),
+                actor: Actor::Console,
+                reply: None,
+            };
+            ("refreshing", command)
+        } else {
+            self.requested_probe.insert(key.clone());
+            let command = Command::Probe {
+                key: key.clone(),
+                actor: Actor::Console,
+                reply: None,
+            };
+            ("probing", command)
+        };
+        self.set_flash(Level::Info, format!("{key}: {verb}…"), now);
+        Some(Action::Send(command))
+    }
+}

@@ -1,0 +1,155 @@
+//! The one keymap: dispatch, the hint bar and the help popup all read this table, so a key can
+//! never do something the help does not mention (the gitui lesson).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Quit,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    Refresh,
+    Probe,
+    Help,
+    Close,
+}
+
+pub struct Binding {
+    pub keys: &'static [(KeyCode, KeyModifiers)],
+    /// How the keys are written in the hint bar and help.
+    pub label: &'static str,
+    /// Short word for the hint bar.
+    pub hint: &'static str,
+    pub description: &'static str,
+    pub intent: Intent,
+    /// Shown in the always-visible hint bar; the rest live in the help popup only.
+    pub in_hint_bar: bool,
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        keys: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
+        label: "↑/k",
+        hint: "up",
+        description: "select the previous connection",
+        intent: Intent::Up,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
+        label: "↓/j",
+        hint: "down",
+        description: "select the next connection",
+        intent: Intent::Down,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('g'), NONE), (KeyCode::Home, NONE)],
+        label: "g/Home",
+        hint: "top",
+        description: "select the first connection",
+        intent: Intent::Top,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('G'), NONE), (KeyCode::End, NONE)],
+        label: "G/End",
+        hint: "bottom",
+        description: "select the last connection",
+        intent: Intent::Bottom,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('r'), NONE)],
+        label: "r",
+        hint: "refresh",
+        description: "refresh the selected connection's token now",
+        intent: Intent::Refresh,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('p'), NONE)],
+        label: "p",
+        hint: "probe",
+        description: "probe the selected connection now",
+        intent: Intent::Probe,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('?'), NONE)],
+        label: "?",
+        hint: "help",
+        description: "show or hide this help",
+        intent: Intent::Help,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Esc, NONE)],
+        label: "Esc",
+        hint: "close",
+        description: "close the popup, or clear the message",
+        intent: Intent::Close,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Char('q'), NONE),
+            (KeyCode::Char('c'), KeyModifiers::CONTROL),
+        ],
+        label: "q",
+        hint: "quit",
+        description: "quit (also Ctrl-C)",
+        intent: Intent::Quit,
+        in_hint_bar: true,
+    },
+];
+
+pub fn lookup(key: &KeyEvent) -> Option<Intent> {
+    // Terminals disagree on whether `G` or `?` carry SHIFT; the character already says it.
+    let mods = if matches!(key.code, KeyCode::Char(_)) {
+        key.modifiers - KeyModifiers::SHIFT
+    } else {
+        key.modifiers
+    };
+    KEYMAP
+        .iter()
+        .find(|b| {
+            b.keys
+                .iter()
+                .any(|&(code, m)| code == key.code && m == mods)
+        })
+        .map(|b| b.intent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shifted_letters_match_with_or_without_shift_flag() {
+        let plain = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::NONE);
+        let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(&plain), Some(Intent::Bottom));
+        assert_eq!(lookup(&shifted), Some(Intent::Bottom));
+    }
+
+    #[test]
+    fn ctrl_c_quits_but_plain_c_does_nothing() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(&ctrl_c), Some(Intent::Quit));
+        let c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE);
+        assert_eq!(lookup(&c), None);
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let all: Vec<_> = KEYMAP.iter().flat_map(|b| b.keys.iter()).collect();
+        for (i, k) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(k), "{k:?} bound twice");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Reducer and view tests over a hand-built fleet with a fixed clock.
+
+mod fixtures;
+mod reducer;
+mod view;
