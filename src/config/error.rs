@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
-use super::locate::{KeyPath, Located, closest, line_col, path_at};
+use super::locate::{KeyPath, Located, Seg, closest, line_col, path_at, path_before};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -81,7 +81,17 @@ pub(crate) fn from_toml(err: &toml::de::Error, root: Option<&DeTable<'_>>, text:
         (Some(span), Some(root)) => path_at(root, span.start),
         (Some(span), None) => {
             let (recovered, _) = DeTable::parse_recoverable(text);
-            path_at(recovered.get_ref(), span.start)
+            let root = recovered.get_ref();
+            let exact = path_at(root, span.start);
+            match text.get(span.clone()) {
+                Some(key) if exact.is_empty() && err.message() == "duplicate key" => {
+                    let mut path = path_before(root, span.start);
+                    path.0.pop();
+                    path.push(Seg::Key(key.trim_matches(['"', '\'']).to_owned()));
+                    path
+                }
+                _ => exact,
+            }
         }
         (None, _) => KeyPath::default(),
     };

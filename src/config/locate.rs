@@ -119,6 +119,37 @@ pub(crate) fn path_at(root: &DeTable<'_>, offset: usize) -> KeyPath {
     best
 }
 
+/// The path of the last key that starts before `offset`: for a duplicate key, which the
+/// recovered tree does not contain, this is its earlier sibling.
+pub(crate) fn path_before(root: &DeTable<'_>, offset: usize) -> KeyPath {
+    fn walk(t: &DeTable<'_>, offset: usize, cur: &mut KeyPath, best: &mut (usize, KeyPath)) {
+        for (k, v) in t.iter() {
+            cur.push(Seg::Key(k.get_ref().to_string()));
+            let start = k.span().start;
+            if start < offset && (best.1.is_empty() || start >= best.0) {
+                *best = (start, cur.clone());
+            }
+            match v.get_ref() {
+                DeValue::Table(t) => walk(t, offset, cur, best),
+                DeValue::Array(a) => {
+                    for (i, item) in a.iter().enumerate() {
+                        if let DeValue::Table(t) = item.get_ref() {
+                            cur.push(Seg::Index(i));
+                            walk(t, offset, cur, best);
+                            cur.0.pop();
+                        }
+                    }
+                }
+                _ => {}
+            }
+            cur.0.pop();
+        }
+    }
+    let mut best = (0, KeyPath::default());
+    walk(root, offset, &mut KeyPath::default(), &mut best);
+    best.1
+}
+
 fn hit(span: Range<usize>, offset: usize) -> bool {
     span.contains(&offset) || (span.is_empty() && span.start == offset)
 }

@@ -329,7 +329,10 @@ mod tests {
     #[test]
     fn default_account_is_implicit_in_display() {
         assert_eq!(ConnectionKey::new("jira", "default").to_string(), "jira");
-        assert_eq!(ConnectionKey::new("jira", "alice").to_string(), "jira/alice");
+        assert_eq!(
+            ConnectionKey::new("jira", "alice").to_string(),
+            "jira/alice"
+        );
     }
 
     #[test]
