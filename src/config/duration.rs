@@ -24,10 +24,10 @@ fn parse_duration_why(s: &str) -> Result<Duration, String> {
         use humantime::DurationError as E;
         let why = match e {
             E::Empty => "it is empty".to_owned(),
-            E::UnknownUnit { unit, .. } => format!("unknown unit `{unit}`"),
-            E::NumberExpected(_) if trimmed.chars().all(|c| c.is_ascii_digit()) => {
-                "a unit is missing".to_owned()
+            E::UnknownUnit { unit, .. } if unit.is_empty() => {
+                "a unit is missing: ms, s, m, h or d".to_owned()
             }
+            E::UnknownUnit { unit, .. } => format!("unknown unit `{unit}`"),
             E::NumberExpected(_) => "a number is missing".to_owned(),
             E::InvalidCharacter(at) => {
                 let c = trimmed[at..].chars().next().unwrap_or(' ');

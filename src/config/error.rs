@@ -126,7 +126,8 @@ fn improve(message: &str) -> String {
             }
         }
     }
-    message.to_owned()
+    // serde names Rust types; a TOML user thinks in ranges.
+    message.replacen("expected u16", "expected an integer from 0 to 65535", 1)
 }
 
 #[cfg(test)]

@@ -74,7 +74,11 @@ fn walk(
             }
         }
         DeValue::Table(table) => {
-            for (k, v) in table.iter_mut() {
+            // The map is sorted by key; walk in document order so `missing_env` reads the way
+            // the file does.
+            let mut entries: Vec<_> = table.iter_mut().collect();
+            entries.sort_by_key(|(k, _)| k.span().start);
+            for (k, v) in entries {
                 path.push(Seg::Key(k.get_ref().to_string()));
                 walk(v, env, path, missing, first_missing)?;
                 path.0.pop();

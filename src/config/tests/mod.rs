@@ -26,7 +26,9 @@ pub(super) fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, Co
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    parse_str(text, Some(Path::new("config.toml")), &|k| env.get(k).cloned())
+    parse_str(text, Some(Path::new("config.toml")), &|k| {
+        env.get(k).cloned()
+    })
 }
 
 pub(super) fn parse(text: &str) -> Config {
@@ -51,7 +53,13 @@ pub(super) fn error(text: &str) -> ConfigError {
 
 /// Asserts the location and key of an error, and that its message contains every fragment.
 #[track_caller]
-pub(super) fn assert_error(e: &ConfigError, line: usize, column: usize, key: &str, fragments: &[&str]) {
+pub(super) fn assert_error(
+    e: &ConfigError,
+    line: usize,
+    column: usize,
+    key: &str,
+    fragments: &[&str],
+) {
     assert_eq!(
         (e.line, e.column, e.key.as_deref()),
         (Some(line), Some(column), Some(key)),
