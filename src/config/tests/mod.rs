@@ -2,6 +2,7 @@
 
 mod errors;
 mod example;
+mod fixtures;
 mod interp;
 mod presets;
 mod schedule;
