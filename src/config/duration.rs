@@ -22,7 +22,7 @@ fn parse_duration_why(s: &str) -> Result<Duration, String> {
     let trimmed = s.trim();
     humantime::parse_duration(trimmed).map_err(|e| {
         use humantime::DurationError as E;
-        let why = match e {
+        match e {
             E::Empty => "it is empty".to_owned(),
             E::UnknownUnit { unit, .. } if unit.is_empty() => {
                 "a unit is missing: ms, s, m, h or d".to_owned()
@@ -30,12 +30,11 @@ fn parse_duration_why(s: &str) -> Result<Duration, String> {
             E::UnknownUnit { unit, .. } => format!("unknown unit `{unit}`"),
             E::NumberExpected(_) => "a number is missing".to_owned(),
             E::InvalidCharacter(at) => {
-                let c = trimmed[at..].chars().next().unwrap_or(' ');
-                format!("unexpected character `{c}`")
+                let c = trimmed.get(at..).and_then(|t| t.chars().next());
+                format!("unexpected character `{}`", c.unwrap_or(' '))
             }
             E::NumberOverflow => "the number is too large".to_owned(),
-        };
-        why
+        }
     })
 }
 

@@ -87,6 +87,12 @@ impl ConnectorConfig {
     pub fn is_configured(&self) -> bool {
         self.missing_env.is_empty()
     }
+
+    /// `not configured: set A, B` — one wording for the console, the CLI and the logs.
+    pub fn not_configured(&self) -> Option<String> {
+        (!self.missing_env.is_empty())
+            .then(|| format!("not configured: set {}", self.missing_env.join(", ")))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]

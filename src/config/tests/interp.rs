@@ -117,6 +117,11 @@ fn unset_variable_disables_only_its_connector() {
     );
     let c = parse_with(&text, &[("TOKEN_A", "t")]).unwrap();
     assert!(c.connectors[0].is_configured());
+    assert_eq!(c.connectors[0].not_configured(), None);
+    assert_eq!(
+        c.connectors[1].not_configured().as_deref(),
+        Some("not configured: set HOST_B, ID_B")
+    );
     assert_eq!(c.connectors[1].missing_env, ["HOST_B", "ID_B"]);
     assert_eq!(c.connectors[1].auth.client_id.as_deref(), Some("${ID_B}"));
 }
