@@ -1,1 +1,69 @@
 //! Configuration: schema, located errors, ${VAR} interpolation, presets.
+//!
+//! Loading is a pipeline over one spanned document: parse to a `DeTable` (every key and value
+//! keeps its byte span), interpolate `${VAR}` in place, deserialize the typed `Config` from
+//! that same tree, then run the semantic checks. Because the tree is kept, every error —
+//! syntax, serde or semantic — is reported as one line with file, line, column and key path.
+
+mod duration;
+mod error;
+mod interp;
+mod locate;
+mod presets;
+mod schema;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::de::DeTable;
+
+pub use duration::{ProbeSchedule, parse_duration, validate_cron};
+pub use error::ConfigError;
+pub use presets::{Preset, ResolvedAuth, preset, preset_names};
+pub use schema::{
+    AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, McpConfig,
+    McpTransport, RestConfig, ScheduleConfig,
+};
+
+/// Reads, parses, interpolates (from the process environment) and validates a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+    parse_str(&text, Some(path), &|name| std::env::var(name).ok())
+}
+
+/// Like [`load`] but from text, with the environment supplied by the caller so tests never
+/// touch the process environment.
+pub fn parse_str(
+    text: &str,
+    source: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let located = |loc| ConfigError::from_located(loc, text, source);
+
+    let mut root = DeTable::parse(text).map_err(|e| located(error::from_toml(&e, None, text)))?;
+    let missing = interp::interpolate(root.get_mut(), env).map_err(located)?;
+
+    // The deserializer consumes its tree; keep a copy to locate semantic errors afterwards.
+    let tree = root.get_ref().clone();
+    let mut config = Config::deserialize(toml::de::Deserializer::from(root))
+        .map_err(|e| located(error::from_toml(&e, Some(&tree), text)))?;
+
+    for (connector, missing) in config.connectors.iter_mut().zip(missing) {
+        connector.missing_env = missing;
+    }
+    validate::validate(&config, &tree, text).map_err(located)?;
+    config.source = source.map(Path::to_owned);
+    Ok(config)
+}
+
+/// `<platform config dir>/switchboard/config.toml` (e.g. `~/.config/switchboard/config.toml`
+/// on Linux), or `./config.toml` when no home directory can be determined.
+pub fn default_config_path() -> PathBuf {
+    directories::ProjectDirs::from("", "", "switchboard")
+        .map(|d| d.config_dir().join("config.toml"))
+        .unwrap_or_else(|| PathBuf::from("config.toml"))
+}

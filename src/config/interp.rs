@@ -1,0 +1,151 @@
+//! `${VAR}` interpolation, done on the spanned document before deserialization so every value
+//! keeps its original span for error reporting and no typed field can be forgotten.
+
+use toml::de::{DeTable, DeValue};
+
+use super::locate::{KeyPath, Located, Seg};
+
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Interpolates `[console]` (unset variables are errors: there is no fleet to keep running)
+/// and every connector (unset variables are collected, one list per connector, so that one
+/// missing secret disables one connector rather than the whole console).
+pub(crate) fn interpolate(
+    root: &mut DeTable<'_>,
+    env: Env<'_>,
+) -> Result<Vec<Vec<String>>, Located> {
+    if let Some(console) = root.get_mut("console") {
+        let mut missing = Vec::new();
+        let mut path = KeyPath::key("console");
+        let mut first_missing = None;
+        walk(console, env, &mut path, &mut missing, &mut first_missing)?;
+        if let (Some(var), Some((span, path))) = (missing.first(), first_missing) {
+            return Err(Located {
+                span: Some(span),
+                path,
+                message: format!("environment variable `{var}` is not set"),
+            });
+        }
+    }
+    let mut per_connector = Vec::new();
+    if let Some(connectors) = root.get_mut("connectors")
+        && let DeValue::Array(items) = connectors.get_mut()
+    {
+        for (i, item) in items.iter_mut().enumerate() {
+            let mut missing = Vec::new();
+            let mut path = KeyPath::connector(i, "");
+            walk(item, env, &mut path, &mut missing, &mut None)?;
+            per_connector.push(missing);
+        }
+    }
+    Ok(per_connector)
+}
+
+type FirstMissing = Option<(std::ops::Range<usize>, KeyPath)>;
+
+fn walk(
+    value: &mut toml::Spanned<DeValue<'_>>,
+    env: Env<'_>,
+    path: &mut KeyPath,
+    missing: &mut Vec<String>,
+    first_missing: &mut FirstMissing,
+) -> Result<(), Located> {
+    let span = value.span();
+    match value.get_mut() {
+        DeValue::String(s) => {
+            let before = missing.len();
+            let expanded = expand(s, env, missing).map_err(|message| Located {
+                span: Some(span.clone()),
+                path: path.clone(),
+                message,
+            })?;
+            if missing.len() > before && first_missing.is_none() {
+                *first_missing = Some((span, path.clone()));
+            }
+            if let Some(expanded) = expanded {
+                *s = expanded.into();
+            }
+        }
+        DeValue::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(Seg::Index(i));
+                walk(item, env, path, missing, first_missing)?;
+                path.0.pop();
+            }
+        }
+        DeValue::Table(table) => {
+            // The map is sorted by key; walk in document order so `missing_env` reads the way
+            // the file does.
+            let mut entries: Vec<_> = table.iter_mut().collect();
+            entries.sort_by_key(|(k, _)| k.span().start);
+            for (k, v) in entries {
+                path.push(Seg::Key(k.get_ref().to_string()));
+                walk(v, env, path, missing, first_missing)?;
+                path.0.pop();
+            }
+        }
+        DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) | DeValue::Datetime(_) => {}
+    }
+    Ok(())
+}
+
+/// Expands one string. `Ok(None)` means unchanged (the common case, no allocation). Unset
+/// variables are appended to `missing` (once each) and left as `${NAME}` in the output.
+pub(crate) fn expand(
+    s: &str,
+    env: Env<'_>,
+    missing: &mut Vec<String>,
+) -> Result<Option<String>, String> {
+    if !s.contains('$') {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("${") {
+            let Some(end) = after.find('}') else {
+                return Err(format!(
+                    "unterminated `${{` in \"{s}\": write ${{NAME}}, or $${{ for a literal `${{`"
+                ));
+            };
+            let name = &after[..end];
+            check_name(name, s)?;
+            match env(name) {
+                Some(value) => out.push_str(&value),
+                None => {
+                    if !missing.iter().any(|m| m == name) {
+                        missing.push(name.to_owned());
+                    }
+                    out.push_str(&tail[..end + 3]);
+                }
+            }
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(Some(out))
+}
+
+fn check_name(name: &str, s: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!(
+            "empty variable name `${{}}` in \"{s}\": write ${{NAME}}"
+        ));
+    }
+    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        return Err(format!(
+            "invalid variable name `{name}` in \"{s}\": use letters, digits and '_', not starting with a digit"
+        ));
+    }
+    Ok(())
+}

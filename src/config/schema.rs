@@ -1,0 +1,255 @@
+//! The configuration as the rest of the program sees it. These types are deserialized straight
+//! from TOML; semantic checks live in `validate.rs` so that serde stays the single source of
+//! truth for key names and `deny_unknown_fields` can list the valid keys in its errors.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::duration::{ProbeSchedule, deserialize_duration};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub console: ConsoleConfig,
+    #[serde(default)]
+    pub connectors: Vec<ConnectorConfig>,
+    /// The file this was loaded from, so front-ends can say where to go and fix things.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn connector(&self, id: &str) -> Option<&ConnectorConfig> {
+        self.connectors.iter().find(|c| c.id == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Name of a skin under `themes/<name>.toml`.
+    #[serde(default = "default_theme")]
+    pub theme: String,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            theme: default_theme(),
+        }
+    }
+}
+
+fn default_theme() -> String {
+    "default".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub kind: ConnectorKind,
+    #[serde(default)]
+    pub mcp: Option<McpConfig>,
+    #[serde(default)]
+    pub rest: Option<RestConfig>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Environment variables referenced by ${VAR} in this connector that are unset. Non-empty
+    /// means the connector is shown as "not configured: set VAR" while the rest of the fleet runs.
+    #[serde(skip)]
+    pub missing_env: Vec<String>,
+}
+
+impl ConnectorConfig {
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    pub fn transport_label(&self) -> String {
+        match (self.kind, &self.mcp) {
+            (ConnectorKind::Mcp, Some(mcp)) => format!("mcp/{}", mcp.transport.as_str()),
+            (ConnectorKind::Mcp, None) => "mcp".to_owned(),
+            (ConnectorKind::Rest, _) => "rest".to_owned(),
+        }
+    }
+
+    /// True when every `${VAR}` it references is set; the engine skips the others.
+    pub fn is_configured(&self) -> bool {
+        self.missing_env.is_empty()
+    }
+
+    /// `not configured: set A, B` — one wording for the console, the CLI and the logs.
+    pub fn not_configured(&self) -> Option<String> {
+        (!self.missing_env.is_empty())
+            .then(|| format!("not configured: set {}", self.missing_env.join(", ")))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectorKind {
+    Mcp,
+    Rest,
+}
+
+impl ConnectorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mcp => "mcp",
+            Self::Rest => "rest",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    pub transport: McpTransport,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum McpTransport {
+    Stdio,
+    StreamableHttp,
+    Sse,
+}
+
+impl McpTransport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdio => "stdio",
+            Self::StreamableHttp => "streamable-http",
+            Self::Sse => "sse",
+        }
+    }
+
+    pub fn is_http(self) -> bool {
+        !matches!(self, Self::Stdio)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestConfig {
+    pub base_url: String,
+    #[serde(default = "default_health_path")]
+    pub health_path: String,
+    /// Empty means any 2xx is healthy.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+}
+
+fn default_health_path() -> String {
+    "/".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(rename = "type", default)]
+    pub kind: AuthType,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub revoke_url: Option<String>,
+    #[serde(default)]
+    pub device_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Static token for `type = "bearer"`.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// Loopback redirect listener port; None = ephemeral. Some providers only accept
+    /// pre-registered redirect URIs, which pins the port.
+    #[serde(default)]
+    pub redirect_port: Option<u16>,
+    /// Extra authorization request parameters (e.g. audience, prompt).
+    #[serde(default)]
+    pub extra_params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub pkce: Option<bool>,
+    #[serde(default)]
+    pub rotates_refresh_tokens: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthType {
+    #[default]
+    None,
+    Bearer,
+    Oauth2,
+    ClientCredentials,
+    Mcp,
+}
+
+impl AuthType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Bearer => "bearer",
+            Self::Oauth2 => "oauth2",
+            Self::ClientCredentials => "client-credentials",
+            Self::Mcp => "mcp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    #[serde(default = "default_probe")]
+    pub probe: ProbeSchedule,
+    /// The least lead before expiry at which a refresh is due; the predictor may go earlier.
+    #[serde(
+        default = "default_refresh_lead",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub refresh_lead: Duration,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            probe: default_probe(),
+            refresh_lead: default_refresh_lead(),
+        }
+    }
+}
+
+fn default_probe() -> ProbeSchedule {
+    ProbeSchedule::Every(Duration::from_secs(30))
+}
+
+fn default_refresh_lead() -> Duration {
+    Duration::from_secs(5 * 60)
+}

@@ -1,0 +1,246 @@
+//! Checks serde cannot express: cross-key requirements, id syntax, duplicates, URLs. Each
+//! failure names the key at fault and is shown at the span of the key that made it required.
+
+use std::collections::HashMap;
+
+use toml::de::DeTable;
+
+use super::locate::{KeyPath, Located, line_col};
+use super::presets::{preset, preset_names};
+use super::schema::{AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport};
+
+pub(crate) fn validate(config: &Config, root: &DeTable<'_>, text: &str) -> Result<(), Located> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in config.connectors.iter().enumerate() {
+        let v = Check { root, i };
+        v.id(&c.id)?;
+        if let Some(first) = seen.insert(&c.id, i) {
+            let first_span = super::locate::span_of(root, &KeyPath::connector(first, "id"));
+            let where_ = first_span
+                .map(|s| format!(" at line {}", line_col(text, s.start).0))
+                .unwrap_or_default();
+            return Err(v.err(
+                "id",
+                "id",
+                format!(
+                    "duplicate connector id `{}`: already used by connectors[{first}]{where_}",
+                    c.id
+                ),
+            ));
+        }
+        v.connector(c)?;
+    }
+    Ok(())
+}
+
+struct Check<'a, 'i> {
+    root: &'a DeTable<'i>,
+    i: usize,
+}
+
+impl Check<'_, '_> {
+    /// An error about key `key` of this connector, shown at `anchor`.
+    fn err(&self, key: &str, anchor: &str, message: String) -> Located {
+        Located::at(
+            self.root,
+            KeyPath::connector(self.i, key),
+            &KeyPath::connector(self.i, anchor),
+            message,
+        )
+    }
+
+    fn id(&self, id: &str) -> Result<(), Located> {
+        let valid = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if valid {
+            Ok(())
+        } else {
+            Err(self.err(
+                "id",
+                "id",
+                format!("invalid id \"{id}\": use only letters, digits, '-' and '_'"),
+            ))
+        }
+    }
+
+    fn connector(&self, c: &ConnectorConfig) -> Result<(), Located> {
+        match c.kind {
+            ConnectorKind::Mcp => self.mcp(c)?,
+            ConnectorKind::Rest => {
+                if c.mcp.is_some() {
+                    return Err(self.err(
+                        "mcp",
+                        "mcp",
+                        "[connectors.mcp] is only used with kind = \"mcp\"; \
+                         remove it or change kind"
+                            .into(),
+                    ));
+                }
+                if c.rest.is_none() {
+                    return Err(self.err(
+                        "rest",
+                        "kind",
+                        "kind = \"rest\" needs a [connectors.rest] table with base_url".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(rest) = &c.rest {
+            self.url("rest.base_url", &rest.base_url)?;
+            if !rest.health_path.starts_with('/') {
+                return Err(self.err(
+                    "rest.health_path",
+                    "rest.health_path",
+                    format!("health_path \"{}\" must start with '/'", rest.health_path),
+                ));
+            }
+            if let Some(bad) = rest
+                .expect_status
+                .iter()
+                .find(|s| !(100..=599).contains(*s))
+            {
+                return Err(self.err(
+                    "rest.expect_status",
+                    "rest.expect_status",
+                    format!("{bad} is not an HTTP status; expected codes between 100 and 599"),
+                ));
+            }
+        }
+        self.auth(c)
+    }
+
+    fn mcp(&self, c: &ConnectorConfig) -> Result<(), Located> {
+        let Some(mcp) = &c.mcp else {
+            return Err(self.err(
+                "mcp",
+                "kind",
+                "kind = \"mcp\" needs a [connectors.mcp] table with transport".into(),
+            ));
+        };
+        match mcp.transport {
+            McpTransport::Stdio => {
+                if mcp.command.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                    return Err(self.err(
+                        "mcp.command",
+                        "mcp.transport",
+                        "transport \"stdio\" needs command (e.g. command = \"npx\")".into(),
+                    ));
+                }
+            }
+            t @ (McpTransport::StreamableHttp | McpTransport::Sse) => match &mcp.url {
+                None => {
+                    return Err(self.err(
+                        "mcp.url",
+                        "mcp.transport",
+                        format!(
+                            "transport \"{}\" needs url (e.g. url = \"https://example.com/mcp\")",
+                            t.as_str()
+                        ),
+                    ));
+                }
+                Some(url) => self.url("mcp.url", url)?,
+            },
+        }
+        Ok(())
+    }
+
+    fn auth(&self, c: &ConnectorConfig) -> Result<(), Located> {
+        let a = &c.auth;
+        if let Some(name) = &a.provider
+            && preset(name).is_none()
+        {
+            let known: Vec<_> = preset_names().map(|n| format!("`{n}`")).collect();
+            let mut msg = format!(
+                "unknown provider `{name}`, expected one of {}",
+                known.join(", ")
+            );
+            if let Some(s) = super::locate::closest(name, preset_names()) {
+                msg.push_str(&format!("; did you mean `{s}`?"));
+            }
+            return Err(self.err("auth.provider", "auth.provider", msg));
+        }
+        for (key, url) in [
+            ("issuer", &a.issuer),
+            ("authorize_url", &a.authorize_url),
+            ("token_url", &a.token_url),
+            ("revoke_url", &a.revoke_url),
+            ("device_url", &a.device_url),
+        ] {
+            if let Some(url) = url {
+                self.url(&format!("auth.{key}"), url)?;
+            }
+        }
+        let ty = a.kind.as_str();
+        let has_endpoint = a.token_url.is_some() || a.issuer.is_some() || a.provider.is_some();
+        match a.kind {
+            AuthType::None => {}
+            AuthType::Bearer => {
+                if a.token.is_none() {
+                    return Err(self.err(
+                        "auth.token",
+                        "auth.type",
+                        "type = \"bearer\" needs token (e.g. token = \"${API_TOKEN}\")".into(),
+                    ));
+                }
+            }
+            AuthType::Oauth2 | AuthType::ClientCredentials => {
+                if !has_endpoint {
+                    return Err(self.err(
+                        "auth.token_url",
+                        "auth.type",
+                        format!(
+                            "type = \"{ty}\" needs token_url, issuer or provider \
+                             to know where to get tokens"
+                        ),
+                    ));
+                }
+                if a.client_id.is_none() {
+                    return Err(self.err(
+                        "auth.client_id",
+                        "auth.type",
+                        format!("type = \"{ty}\" needs client_id"),
+                    ));
+                }
+                if a.kind == AuthType::ClientCredentials && a.client_secret.is_none() {
+                    return Err(self.err(
+                        "auth.client_secret",
+                        "auth.type",
+                        "type = \"client-credentials\" needs client_secret".into(),
+                    ));
+                }
+            }
+            AuthType::Mcp => {
+                if c.kind != ConnectorKind::Mcp {
+                    return Err(self.err(
+                        "auth.type",
+                        "auth.type",
+                        "type = \"mcp\" uses MCP authorization discovery and needs kind = \"mcp\""
+                            .into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Values still holding an unresolved `${VAR}` are skipped: the connector is already
+    /// reported as not configured, and the URL will be checked once the variable is set.
+    fn url(&self, key: &str, value: &str) -> Result<(), Located> {
+        if value.contains("${") {
+            return Ok(());
+        }
+        let ok = url::Url::parse(value)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(
+                key,
+                key,
+                format!("\"{value}\" is not an http(s) URL; expected e.g. \"https://example.com\""),
+            ))
+        }
+    }
+}
