@@ -12,6 +12,8 @@ pub mod engine;
 pub mod health;
 pub mod lab;
 pub mod mcp;
+pub mod probe;
+pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod tui;

@@ -1,5 +1,176 @@
-//! Wiring: the engine owns the scheduler, the broker and the probes, and publishes snapshots.
+//! Wiring: the engine owns the broker, the probes and the scheduler, takes `Command`s, emits
+//! `Event`s and publishes a read-only `Snapshot`. Every front-end (console, daemon, one-shot
+//! commands) runs the same engine.
 
 pub mod api;
+pub(crate) mod core;
+pub mod fleet;
 
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
+pub use fleet::ConnectorSpec;
+
+use crate::auth::Broker;
+use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
+use crate::mcp::McpPool;
+use crate::probe::Prober;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// Run (or stand by to run) the scheduler: refresh deadlines and probe schedules. One-shot
+    /// commands leave it off and act only on what they are asked.
+    pub scheduler: bool,
+}
+
+pub struct Running {
+    pub handle: EngineHandle,
+    pub engine: Arc<Engine>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the scheduler and every session; releases the leader lease.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        self.engine.mcp.close_all().await;
+    }
+
+    pub fn cancelled(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+pub fn http_client() -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder()
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| Failure::new(ErrorClass::Config, format!("cannot build the HTTP client: {e}")))
+}
+
+fn store_failure(e: crate::store::StoreError) -> Failure {
+    Failure::new(ErrorClass::Config, e.to_string())
+}
+
+/// Loads the fleet from the store and starts the engine.
+pub async fn start(store: Store, specs: Vec<ConnectorSpec>, opts: EngineOptions) -> Result<Running, Failure> {
+    let http = http_client()?;
+    let broker = Broker::new(store.clone(), http.clone());
+    let stored = store.connections().await.map_err(store_failure)?;
+
+    let mut keys = Vec::new();
+    for spec in &specs {
+        let mut accounts: Vec<_> = stored.iter().filter(|c| c.key.connector == spec.id).collect();
+        accounts.sort_by_key(|c| (c.key.account != DEFAULT_ACCOUNT, c.key.account.clone()));
+        let entries: Vec<(ConnectionKey, bool)> = if accounts.is_empty() {
+            vec![(ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT), false)]
+        } else {
+            accounts.iter().map(|c| (c.key.clone(), c.needs_reauth)).collect()
+        };
+        for (key, needs_reauth) in entries {
+            broker.register(key.clone(), spec.auth.clone(), needs_reauth).await?;
+            keys.push(key);
+        }
+    }
+
+    let mut rows: HashMap<ConnectionKey, core::Row> = keys.iter().map(|k| (k.clone(), core::Row::default())).collect();
+    for (key, p) in store.probes_since(now_ms() - crate::health::WINDOW_MS).await.map_err(store_failure)? {
+        if let Some(row) = rows.get_mut(&key) {
+            row.window.push(p);
+        }
+    }
+
+    let mcp = Arc::new(McpPool::new(broker.clone(), store.clone(), http.clone()));
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let (events_tx, _) = broadcast::channel(512);
+    let (commands_tx, commands_rx) = mpsc::channel(256);
+    let engine = Arc::new(Engine {
+        specs: specs.into_iter().map(|s| (s.id.clone(), s)).collect(),
+        keys,
+        prober: Prober::new(broker.clone(), mcp.clone(), http),
+        broker,
+        mcp,
+        store,
+        rows: Mutex::new(rows),
+        snapshot_tx,
+        events_tx: events_tx.clone(),
+        leader: AtomicBool::new(false),
+        rearm: Notify::new(),
+    });
+    engine.publish();
+
+    let cancel = CancellationToken::new();
+    let mut tasks = vec![tokio::spawn(command_loop(engine.clone(), commands_rx, cancel.clone()))];
+    if opts.scheduler {
+        let holder = format!("{}:{:08x}", std::process::id(), rand::random::<u32>());
+        tasks.push(tokio::spawn(crate::scheduler::run(engine.clone(), holder, cancel.clone(), true)));
+    }
+    // Keeps countdown-free fields (rates over the last hour) current even when nothing happens.
+    tasks.push(tokio::spawn(republish(engine.clone(), cancel.clone())));
+    let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
+    Ok(Running { handle, engine, cancel, tasks })
+}
+
+async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => engine.publish(),
+        }
+    }
+}
+
+async fn command_loop(engine: Arc<Engine>, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+    loop {
+        let command = tokio::select! {
+            _ = cancel.cancelled() => break,
+            c = rx.recv() => match c { Some(c) => c, None => break },
+        };
+        match command {
+            Command::Refresh { key, actor, reply } => {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let result = engine.refresh(&key, actor).await;
+                    if let Err(f) = &result {
+                        engine.notice(Level::Warn, format!("{key}: {f}"));
+                    }
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
+                    }
+                });
+            }
+            Command::Probe { key, actor, reply } => {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    match engine.probe(&key, actor).await {
+                        Ok(result) => {
+                            if let Some(reply) = reply {
+                                let _ = reply.send(result);
+                            }
+                        }
+                        Err(f) => engine.notice(Level::Warn, format!("{key}: {f}")),
+                    }
+                });
+            }
+            Command::Shutdown => {
+                cancel.cancel();
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Deadlines and schedules. One process leads (a lease with a heartbeat in the store) and runs
+//! the refresh deadlines and the probe schedules; the others follow the store.
+//!
+//! Refresh deadlines are computed from token metadata, not stored: the loop sleeps until the
+//! earliest one, wakes early when a token changes (`Engine::rearm`), and never sleeps longer
+//! than `SWEEP` so that wall-clock jumps (a suspended laptop) are caught up on the next wake.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{AuthSpec, BrokerNotice};
+use crate::config::ProbeSchedule;
+use crate::domain::{Actor, ConnectionKey, TokenMeta, UnixMs, now_ms};
+use crate::engine::core::Engine;
+use crate::engine::{Event, Level};
+use crate::store::LeaseOutcome;
+
+pub const SWEEP: Duration = Duration::from_secs(5);
+const LEADER_LEASE: &str = "scheduler";
+const LEADER_TTL_MS: i64 = 15_000;
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+/// When to refresh a token: `lead` before expiry, but never more than half the token's life (a
+/// 60 s token with a 5 m lead would otherwise refresh forever), minus a stable jitter of up to
+/// 10% of the lead so a fleet issued together does not refresh together.
+pub fn refresh_due(meta: &TokenMeta, lead: Duration, key: &ConnectionKey, generation: i64) -> Option<UnixMs> {
+    let expires_at = meta.expires_at?;
+    let mut lead_ms = lead.as_millis() as i64;
+    if let Some(issued) = meta.issued_at {
+        lead_ms = lead_ms.min((expires_at - issued) / 2);
+    }
+    let jitter = (stable_hash(key, generation) % 1000) as i64 * lead_ms / 10_000;
+    Some(expires_at - lead_ms - jitter)
+}
+
+fn stable_hash(key: &ConnectionKey, generation: i64) -> u64 {
+    // FNV-1a: stable across runs and processes, unlike std's RandomState.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.connector.bytes().chain([0]).chain(key.account.bytes()).chain(generation.to_le_bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Runs until `cancel`: tries to lead; leads while it holds the lease; follows otherwise.
+pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken, may_lead: bool) {
+    let mut notices = engine.broker.subscribe();
+    let mut leading: Option<(CancellationToken, JoinSet<()>)> = None;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut follow = tokio::time::interval(FOLLOW_EVERY);
+    follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = heartbeat.tick(), if may_lead => {
+                let lead = matches!(engine.store.acquire_lease(LEADER_LEASE, &holder, LEADER_TTL_MS).await, Ok(LeaseOutcome::Acquired));
+                match (lead, leading.is_some()) {
+                    (true, false) => {
+                        engine.leader.store(true, Ordering::Relaxed);
+                        let token = cancel.child_token();
+                        let mut set = JoinSet::new();
+                        set.spawn(refresh_loop(engine.clone(), token.clone()));
+                        set.spawn(probe_schedules(engine.clone(), token.clone()));
+                        leading = Some((token, set));
+                        engine.notice(Level::Info, "this process runs the scheduler");
+                        engine.publish();
+                    }
+                    (false, true) => {
+                        if let Some((token, mut set)) = leading.take() {
+                            token.cancel();
+                            while set.join_next().await.is_some() {}
+                        }
+                        engine.leader.store(false, Ordering::Relaxed);
+                        engine.notice(Level::Warn, "another switchboard process took over the scheduler; following it");
+                        engine.publish();
+                    }
+                    _ => {}
+                }
+            }
+            _ = follow.tick(), if leading.is_none() => follow_store(&engine).await,
+            notice = notices.recv() => on_notice(&engine, notice),
+        }
+    }
+    if let Some((token, mut set)) = leading.take() {
+        token.cancel();
+        while set.join_next().await.is_some() {}
+        let _ = engine.store.release_lease(LEADER_LEASE, &holder).await;
+    }
+    engine.leader.store(false, Ordering::Relaxed);
+}
+
+fn on_notice(engine: &Engine, notice: Result<BrokerNotice, tokio::sync::broadcast::error::RecvError>) {
+    let Ok(notice) = notice else { return };
+    match notice {
+        BrokerNotice::Refreshed { key, .. } => {
+            engine.with_row(&key, |r| {
+                r.refresh_count += 1;
+                r.last_refresh_at = Some(now_ms());
+            });
+        }
+        BrokerNotice::Adopted { .. } => {}
+        BrokerNotice::RefreshFailed { key, failure, .. } => {
+            engine.with_row(&key, |r| r.last_error = Some((now_ms(), failure.clone())));
+            engine.notice(Level::Warn, format!("{key}: refresh failed ({failure}); retrying with backoff"));
+        }
+        BrokerNotice::NeedsReauth { key } => {
+            engine.emit(Event::NeedsReauth { key });
+        }
+    }
+    engine.rearm.notify_one();
+    engine.publish();
+}
+
+/// A follower's view: tokens and probe results written by the leader.
+async fn follow_store(engine: &Engine) {
+    for key in &engine.keys {
+        let _ = engine.broker.sync_from_store(key).await;
+    }
+    let since = now_ms() - crate::health::WINDOW_MS;
+    if let Ok(probes) = engine.store.probes_since(since).await {
+        if let Ok(mut rows) = engine.rows.lock() {
+            for row in rows.values_mut() {
+                row.window = Default::default();
+            }
+            for (key, p) in probes {
+                if let Some(row) = rows.get_mut(&key) {
+                    row.window.push(p);
+                }
+            }
+        }
+    }
+    engine.publish();
+}
+
+async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    loop {
+        let now = now_ms();
+        let mut due: BTreeMap<UnixMs, Vec<ConnectionKey>> = BTreeMap::new();
+        for key in &engine.keys {
+            let Some(spec) = engine.spec(key) else { continue };
+            if !spec.runnable() || !spec.auth.is_managed() || engine.broker.needs_reauth(key) {
+                continue;
+            }
+            let at = match engine.broker.meta(key) {
+                Some((meta, generation)) => refresh_due(&meta, spec.refresh_lead, key, generation),
+                // Client credentials with no token yet: get one now. Authorization-code
+                // connections without a token wait for a human.
+                None if matches!(spec.auth, AuthSpec::ClientCredentials(_)) => Some(now),
+                None => None,
+            };
+            let at = match (at, engine.broker.retry_at(key)) {
+                (Some(a), Some(r)) => Some(a.max(r)),
+                (a, _) => a,
+            };
+            engine.with_row(key, |r| r.next_refresh_at = at);
+            if let Some(at) = at {
+                due.entry(at).or_default().push(key.clone());
+            }
+        }
+        let busy: Vec<ConnectionKey> = engine
+            .rows
+            .lock()
+            .map(|rows| rows.iter().filter(|(_, r)| r.refreshing).map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        for key in due.range(..=now).flat_map(|(_, keys)| keys.iter()) {
+            if busy.contains(key) {
+                continue;
+            }
+            let (engine, key) = (engine.clone(), key.clone());
+            in_flight.spawn(async move {
+                let _ = engine.refresh(&key, Actor::Scheduler).await;
+            });
+        }
+        let next = due.range(now + 1..).next().map(|(at, _)| *at);
+        let sleep_ms = next.map(|at| (at - now).clamp(0, SWEEP.as_millis() as i64)).unwrap_or(SWEEP.as_millis() as i64);
+        engine.publish();
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_millis(sleep_ms as u64 + 1)) => {}
+            _ = engine.rearm.notified() => {}
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+        }
+    }
+    in_flight.abort_all();
+}
+
+/// One job per distinct schedule, fanning out to its connections (not a job per connection).
+async fn probe_schedules(engine: Arc<Engine>, cancel: CancellationToken) {
+    let mut groups: BTreeMap<String, (ProbeSchedule, Vec<ConnectionKey>)> = BTreeMap::new();
+    for key in &engine.keys {
+        let Some(spec) = engine.spec(key) else { continue };
+        if spec.runnable() {
+            groups.entry(spec.probe.label()).or_insert_with(|| (spec.probe.clone(), Vec::new())).1.push(key.clone());
+        }
+    }
+    // A first round right away, so a new console shows health within seconds.
+    for key in groups.values().flat_map(|(_, keys)| keys.iter()) {
+        spawn_probe(&engine, key.clone());
+    }
+    let mut scheduler = match JobScheduler::new().await {
+        Ok(s) => s,
+        Err(e) => {
+            engine.notice(Level::Error, format!("the probe scheduler did not start: {e}"));
+            return;
+        }
+    };
+    for (label, (schedule, keys)) in groups {
+        let run = {
+            let engine = engine.clone();
+            move |_id, _lock| {
+                let (engine, keys) = (engine.clone(), keys.clone());
+                Box::pin(async move {
+                    for key in keys {
+                        spawn_probe(&engine, key);
+                    }
+                }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            }
+        };
+        let job = match schedule {
+            ProbeSchedule::Every(d) => Job::new_repeated_async(d, run),
+            ProbeSchedule::Cron(expr) => Job::new_async(expr.as_str(), run),
+        };
+        match job {
+            Ok(job) => {
+                if let Err(e) = scheduler.add(job).await {
+                    engine.notice(Level::Error, format!("probe schedule {label} could not be added: {e}"));
+                }
+            }
+            Err(e) => engine.notice(Level::Error, format!("probe schedule {label} is invalid: {e}")),
+        }
+    }
+    if let Err(e) = scheduler.start().await {
+        engine.notice(Level::Error, format!("the probe scheduler did not start: {e}"));
+        return;
+    }
+    cancel.cancelled().await;
+    let _ = scheduler.shutdown().await;
+}
+
+/// Starts a probe unless one is already running for this connection (newest wins is not needed:
+/// a running probe will report fresher data than a queued one).
+fn spawn_probe(engine: &Arc<Engine>, key: ConnectionKey) {
+    let already = engine.with_row(&key, |r| r.probing).unwrap_or(true);
+    if already {
+        return;
+    }
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let _ = engine.probe(&key, Actor::Scheduler).await;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(issued: UnixMs, expires: UnixMs) -> TokenMeta {
+        TokenMeta { issued_at: Some(issued), expires_at: Some(expires), has_refresh_token: true, scopes: vec![] }
+    }
+
+    #[test]
+    fn refreshes_lead_before_expiry_with_bounded_jitter() {
+        let key = ConnectionKey::new("jira", "default");
+        let m = meta(0, 3_600_000);
+        let due = refresh_due(&m, Duration::from_secs(300), &key, 1).unwrap();
+        assert!(due <= 3_600_000 - 300_000 && due >= 3_600_000 - 330_000, "{due}");
+        assert_eq!(due, refresh_due(&m, Duration::from_secs(300), &key, 1).unwrap(), "stable for one token");
+    }
+
+    #[test]
+    fn a_lead_longer_than_the_token_is_capped_at_half_its_life() {
+        let key = ConnectionKey::new("lab", "default");
+        let due = refresh_due(&meta(0, 60_000), Duration::from_secs(300), &key, 3).unwrap();
+        assert!((27_000..=30_000).contains(&due), "{due}");
+    }
+
+    #[test]
+    fn no_expiry_means_no_deadline() {
+        let key = ConnectionKey::new("notion", "default");
+        let m = TokenMeta { expires_at: None, ..TokenMeta::default() };
+        assert_eq!(refresh_due(&m, Duration::from_secs(300), &key, 1), None);
+    }
+}
