@@ -9,7 +9,10 @@ mod oauth;
 mod rest;
 mod tokens;
 
-// TESTMODS
+#[cfg(test)]
+mod tests_mcp;
+#[cfg(test)]
+mod tests_oauth;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
