@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-use super::oauth::{OAuthError, authenticate, no_store, parse_form};
+use super::client_auth::{OAuthError, authenticate, no_store, parse_form};
 use super::tokens::{
     ClientKind, DEMO_USER, DeviceRec, Issued, LabState, check_scope, client_kind, random_token,
     user_code,

@@ -3,6 +3,7 @@
 //! behind bearer auth, and a flaky REST API. `switchboard demo` and the integration tests run
 //! against it; everything speaks real HTTP on 127.0.0.1 with an ephemeral port.
 
+mod client_auth;
 mod device;
 mod mcp;
 mod oauth;
@@ -10,9 +11,13 @@ mod rest;
 mod tokens;
 
 #[cfg(test)]
+mod tests_grants;
+#[cfg(test)]
 mod tests_mcp;
 #[cfg(test)]
 mod tests_oauth;
+#[cfg(test)]
+mod tests_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

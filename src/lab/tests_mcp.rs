@@ -11,7 +11,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-use super::tests_oauth::{http, quiet_lab, token};
+use super::tests_support::{http, quiet_lab, token};
 use super::*;
 
 /// Counts progress notifications, to check `count_slowly` reports them.
@@ -145,5 +145,36 @@ async fn lab_mcp_client_lists_and_calls_tools() -> anyhow::Result<()> {
     assert!(lab.stats().mcp_requests >= 5);
     client.cancel().await?;
     lab.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn lab_tools_over_a_byte_stream_without_auth() -> anyhow::Result<()> {
+    // `run_stdio_server` owns the process's real stdio, so the same router is served over
+    // an in-memory pipe: the newline-delimited JSON-RPC framing is the same.
+    let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let running = LabTools.serve(server_io).await?;
+        running.waiting().await?;
+        anyhow::Ok(())
+    });
+    let client = ().serve(client_io).await?;
+    assert_eq!(client.list_all_tools().await?.len(), 4);
+    let echo = client
+        .call_tool(
+            CallToolRequestParams::new("echo").with_arguments(args(json!({"message": "hi"}))),
+        )
+        .await?;
+    assert_eq!(
+        echo.content[0].as_text().map(|t| t.text.as_str()),
+        Some("hi")
+    );
+    let who = client
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await?;
+    let text = who.content[0].as_text().map(|t| t.text.clone());
+    assert_eq!(text.as_deref(), Some("anonymous (stdio)"));
+    client.cancel().await?;
+    server.await??;
     Ok(())
 }
