@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -116,9 +116,14 @@ async fn authorize(State(state): State<Arc<LabState>>, RawQuery(query): RawQuery
         pairs.append_pair("iss", &state.issuer);
     }
     // 302 Found, as RFC 6749 shows; axum's `Redirect::to` would be 303.
-    let mut resp = Redirect::to(redirect.as_str()).into_response();
-    *resp.status_mut() = StatusCode::FOUND;
-    resp
+    match HeaderValue::from_str(redirect.as_str()) {
+        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            "redirect_uri is not a valid header value",
+        )
+            .into_response(),
+    }
 }
 
 type AuthorizeError = (&'static str, String);
@@ -149,7 +154,8 @@ fn token_response(issued: Issued, ttl: Duration) -> Response {
     let mut body = json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",
-        "expires_in": ttl.as_secs(),
+        // Rounded up so a sub-second test TTL is not announced as already expired.
+        "expires_in": ttl.as_secs_f64().ceil() as u64,
         "scope": issued.scope,
     });
     if let Some(rt) = issued.refresh_token {
@@ -168,10 +174,13 @@ async fn token(
     {
         let mut store = state.lock();
         store.stats.token_requests += 1;
-        let key = if grant_type.is_empty() {
-            "(none)"
-        } else {
-            &grant_type
+        // Only known names become keys, so junk requests cannot grow the stats map.
+        let key = match grant_type.as_str() {
+            "" => "(none)",
+            "authorization_code" | "refresh_token" | "client_credentials" | DEVICE_GRANT => {
+                &grant_type
+            }
+            _ => "(other)",
         };
         *store.stats.by_grant.entry(key.to_owned()).or_default() += 1;
         if store.down {

@@ -166,3 +166,25 @@ async fn lab_revocation_kills_refresh() {
     assert_eq!(err["error"], "invalid_grant");
     assert_eq!(lab.stats().grants_revoked, 2);
 }
+
+#[tokio::test]
+async fn lab_access_tokens_expire() {
+    let lab = lab_with(LabOptions {
+        access_token_ttl: std::time::Duration::from_millis(400),
+        rest_failure_rate: 0.0,
+        ..LabOptions::default()
+    })
+    .await;
+    let body = login(&lab, PUBLIC_CLIENT).await;
+    assert_eq!(body["expires_in"], 1);
+    let at = s(&body, "access_token");
+    assert_eq!(me(&lab, at).await.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(me(&lab, at).await.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = refresh(&lab, PUBLIC_CLIENT, s(&body, "refresh_token")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the refresh token outlives the access token"
+    );
+}

@@ -170,6 +170,7 @@ impl Store {
     }
 
     pub(crate) fn issue(&mut self, grant: u64, ttl: Duration, with_refresh: bool) -> Issued {
+        self.purge_expired();
         let access_token = random_token("lab_at_");
         self.access.insert(
             access_token.clone(),
@@ -196,6 +197,17 @@ impl Store {
             refresh_token,
             scope,
         }
+    }
+
+    /// A demo left running for days must not grow without bound. Used refresh tokens stay:
+    /// they are what reuse detection recognises.
+    fn purge_expired(&mut self) {
+        let now = Instant::now();
+        self.access.retain(|_, rec| rec.expires > now);
+        self.codes.retain(|_, rec| rec.expires > now);
+        // Expired device codes linger a while so late pollers get `expired_token`.
+        self.devices
+            .retain(|_, rec| rec.expires + Duration::from_secs(600) > now);
     }
 
     pub(crate) fn refresh(
