@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use reqwest::StatusCode;
-use rmcp::model::{CallToolRequestParams, ProgressNotificationParam};
+use rmcp::model::{
+    CallToolRequestParams, ClientRequest, PingRequest, ProgressNotificationParam, ServerResult,
+};
 use rmcp::service::NotificationContext;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -92,6 +94,10 @@ async fn lab_mcp_client_lists_and_calls_tools() -> anyhow::Result<()> {
     let info = client.peer_info().expect("server info after initialize");
     let name = info.server_info.as_ref().map(|s| s.name.as_str());
     assert_eq!(name, Some("switchboard-lab"));
+    let pong = client
+        .send_request(ClientRequest::PingRequest(PingRequest::default()))
+        .await?;
+    assert!(matches!(pong, ServerResult::EmptyResult(_)), "{pong:?}");
     let tools = client.list_all_tools().await?;
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort_unstable();
@@ -177,4 +183,18 @@ async fn lab_tools_over_a_byte_stream_without_auth() -> anyhow::Result<()> {
     client.cancel().await?;
     server.await??;
     Ok(())
+}
+
+#[tokio::test]
+async fn lab_mcp_client_sees_the_auth_challenge() {
+    let lab = quiet_lab().await;
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(lab.mcp_url.as_str()).auth_header("lab_at_x");
+    let err = match ().serve(StreamableHttpClientTransport::from_config(config)).await {
+        Ok(_) => panic!("a forged token must not get a session"),
+        Err(err) => err,
+    };
+    assert!(err.is_authorization_required(), "{err:?}");
+    let challenge = err.auth_challenge().unwrap_or_default();
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
 }
