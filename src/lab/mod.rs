@@ -1,1 +1,152 @@
-//! The demo fleet on loopback: OAuth AS, MCP servers, flaky REST endpoint.
+//! The demo fleet on loopback: a real OAuth 2 authorization server (PKCE, rotation with reuse
+//! detection, client credentials, device flow, revocation), an MCP server over streamable HTTP
+//! behind bearer auth, and a flaky REST API. `switchboard demo` and the integration tests run
+//! against it; everything speaks real HTTP on 127.0.0.1 with an ephemeral port.
+
+mod client_auth;
+mod device;
+mod mcp;
+mod oauth;
+mod rest;
+mod tokens;
+
+#[cfg(test)]
+mod tests_grants;
+#[cfg(test)]
+mod tests_mcp;
+#[cfg(test)]
+mod tests_oauth;
+#[cfg(test)]
+mod tests_support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use mcp::{LabTools, run_stdio_server};
+pub use tokens::{LabState, TokenInfo};
+
+/// Public client, PKCE required.
+pub const PUBLIC_CLIENT: &str = "demo-console";
+/// Public client whose grant the demo revokes, to show a connection dying.
+pub const DOOMED_CLIENT: &str = "demo-doomed";
+/// Confidential client for the client-credentials grant.
+pub const SERVICE_CLIENT: &str = "demo-service";
+pub const SERVICE_SECRET: &str = "demo-service-secret";
+
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub access_token_ttl: Duration,
+    /// Probability in [0, 1] that `GET /api/me` answers 503.
+    pub rest_failure_rate: f64,
+    pub device_auto_approve_after: Duration,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::from_secs(60),
+            rest_failure_rate: 0.1,
+            device_auto_approve_after: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LabStats {
+    pub token_requests: u64,
+    pub by_grant: BTreeMap<String, u64>,
+    pub refresh_ok: u64,
+    pub refresh_failed: u64,
+    pub reuse_detected: u64,
+    pub grants_revoked: u64,
+    pub rest_requests: u64,
+    pub rest_failures: u64,
+    pub mcp_requests: u64,
+}
+
+/// A running lab. Dropping it stops the server too; `shutdown` also waits for it.
+pub struct Lab {
+    pub issuer: String,
+    pub mcp_url: String,
+    pub rest_base: String,
+    state: Arc<LabState>,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Lab {
+    pub async fn start(opts: LabOptions) -> anyhow::Result<Lab> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let issuer = format!("http://{addr}");
+        let state = Arc::new(LabState::new(opts, issuer.clone()));
+        let cancel = CancellationToken::new();
+        let app = router(state.clone(), cancel.clone());
+        let shutdown = cancel.clone().cancelled_owned();
+        let task = tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::warn!(%err, "lab server stopped with an error");
+            }
+        });
+        tracing::info!(%issuer, "lab started");
+        Ok(Lab {
+            mcp_url: format!("{issuer}/mcp"),
+            rest_base: format!("{issuer}/api"),
+            issuer,
+            state,
+            cancel,
+            task: Some(task),
+        })
+    }
+
+    pub fn stats(&self) -> LabStats {
+        self.state.lock().stats.clone()
+    }
+
+    pub fn revoke_client_grants(&self, client_id: &str) -> usize {
+        self.state.lock().revoke_client(client_id)
+    }
+
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.state.lock().issued_secrets()
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.state.lock().down = down;
+    }
+
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            // A client holding a connection open must not hang the caller forever.
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("lab did not stop within 5 s");
+            }
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn router(state: Arc<LabState>, cancel: CancellationToken) -> Router {
+    Router::new()
+        .merge(oauth::routes())
+        .nest("/api", rest::routes())
+        .merge(mcp::routes(state.clone(), cancel))
+        .with_state(state)
+}

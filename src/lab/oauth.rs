@@ -1,0 +1,326 @@
+//! The authorization server: discovery, `/authorize`, `/token`, `/revoke`.
+//! Device authorization (RFC 8628) lives in `device.rs`, client authentication and error
+//! responses in `client_auth.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::client_auth::{OAuthError, authenticate, no_store, parse_form};
+use super::device;
+use super::tokens::{
+    ClientKind, CodeRec, DEMO_USER, Issued, LabState, RefreshOutcome, SCOPES_SUPPORTED,
+    check_scope, client_kind, random_token,
+};
+
+const CODE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+pub(crate) fn routes() -> Router<Arc<LabState>> {
+    Router::new()
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route("/.well-known/openid-configuration", get(metadata))
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .route("/revoke", post(revoke))
+        .route("/device_authorization", post(device::authorize))
+        .route("/device", get(device::page))
+}
+
+async fn metadata(State(state): State<Arc<LabState>>) -> Json<serde_json::Value> {
+    let iss = &state.issuer;
+    Json(json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "revocation_endpoint": format!("{iss}/revoke"),
+        "device_authorization_endpoint": format!("{iss}/device_authorization"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "scopes_supported": SCOPES_SUPPORTED,
+        "authorization_response_iss_parameter_supported": true,
+    }))
+}
+
+/// RFC 8252 §7.3: native apps receive the code on a loopback port of their choosing.
+fn loopback_redirect(uri: &str) -> Option<url::Url> {
+    let url = url::Url::parse(uri).ok()?;
+    let loopback = matches!(
+        url.host_str(),
+        Some("127.0.0.1") | Some("localhost") | Some("[::1]")
+    );
+    (url.scheme() == "http" && loopback && url.fragment().is_none()).then_some(url)
+}
+
+async fn authorize(State(state): State<Arc<LabState>>, RawQuery(query): RawQuery) -> Response {
+    let q = parse_form(query.unwrap_or_default().as_bytes());
+    let client_id = q.get("client_id").map(String::as_str).unwrap_or_default();
+    // Until client and redirect URI are trusted, errors go to the user agent, never to the URI.
+    if !matches!(client_kind(client_id), Some(ClientKind::Public)) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "unknown client_id or client not allowed to use the authorization code grant",
+        )
+            .into_response();
+    }
+    let raw_redirect = q
+        .get("redirect_uri")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let Some(mut redirect) = loopback_redirect(raw_redirect) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "redirect_uri must be http://127.0.0.1:<port>/... or http://localhost:<port>/...",
+        )
+            .into_response();
+    };
+    let result = check_authorize(&q);
+    {
+        let mut pairs = redirect.query_pairs_mut();
+        match &result {
+            Ok((challenge, scope)) => {
+                let code = random_token("lab_ac_");
+                state.lock().codes.insert(
+                    code.clone(),
+                    CodeRec {
+                        client_id: client_id.to_owned(),
+                        redirect_uri: raw_redirect.to_owned(),
+                        challenge: Some(challenge.clone()),
+                        scope: scope.clone(),
+                        expires: Instant::now() + CODE_TTL,
+                    },
+                );
+                pairs.append_pair("code", &code);
+            }
+            Err((error, description)) => {
+                pairs.append_pair("error", error);
+                pairs.append_pair("error_description", description);
+            }
+        }
+        if let Some(s) = q.get("state") {
+            pairs.append_pair("state", s);
+        }
+        pairs.append_pair("iss", &state.issuer);
+    }
+    // 302 Found, as RFC 6749 shows; axum's `Redirect::to` would be 303.
+    match HeaderValue::from_str(redirect.as_str()) {
+        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            "redirect_uri is not a valid header value",
+        )
+            .into_response(),
+    }
+}
+
+type AuthorizeError = (&'static str, String);
+
+fn check_authorize(q: &HashMap<String, String>) -> Result<(String, String), AuthorizeError> {
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return Err((
+            "unsupported_response_type",
+            "response_type must be code".into(),
+        ));
+    }
+    let challenge = q
+        .get("code_challenge")
+        .filter(|c| !c.is_empty())
+        .ok_or(("invalid_request", "PKCE code_challenge is required".into()))?;
+    if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return Err((
+            "invalid_request",
+            "code_challenge_method must be S256".into(),
+        ));
+    }
+    let scope =
+        check_scope(q.get("scope").map(String::as_str)).map_err(|e| ("invalid_scope", e))?;
+    Ok((challenge.clone(), scope))
+}
+
+fn token_response(issued: Issued, ttl: Duration) -> Response {
+    let mut body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        // Rounded up so a sub-second test TTL is not announced as already expired.
+        "expires_in": ttl.as_secs_f64().ceil() as u64,
+        "scope": issued.scope,
+    });
+    if let Some(rt) = issued.refresh_token {
+        body["refresh_token"] = rt.into();
+    }
+    (StatusCode::OK, no_store(), Json(body)).into_response()
+}
+
+async fn token(
+    State(state): State<Arc<LabState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    let grant_type = form.get("grant_type").cloned().unwrap_or_default();
+    {
+        let mut store = state.lock();
+        store.stats.token_requests += 1;
+        // Only known names become keys, so junk requests cannot grow the stats map.
+        let key = match grant_type.as_str() {
+            "" => "(none)",
+            "authorization_code" | "refresh_token" | "client_credentials" | DEVICE_GRANT => {
+                &grant_type
+            }
+            _ => "(other)",
+        };
+        *store.stats.by_grant.entry(key.to_owned()).or_default() += 1;
+        if store.down {
+            drop(store);
+            let body = json!({"error": "temporarily_unavailable", "error_description": "the lab is down (set_down)"});
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                Json(body),
+            )
+                .into_response();
+        }
+    }
+    let result = match grant_type.as_str() {
+        "authorization_code" => authorization_code(&state, &headers, &form),
+        "refresh_token" => {
+            let result = refresh_token(&state, &headers, &form);
+            let mut store = state.lock();
+            match result {
+                Ok(_) => store.stats.refresh_ok += 1,
+                Err(_) => store.stats.refresh_failed += 1,
+            }
+            result
+        }
+        "client_credentials" => client_credentials(&state, &headers, &form),
+        DEVICE_GRANT => device::poll(&state, &headers, &form),
+        "" => Err(OAuthError::bad("invalid_request", "grant_type is required")),
+        other => Err(OAuthError::bad(
+            "unsupported_grant_type",
+            format!("unsupported grant_type {other}"),
+        )),
+    };
+    match result {
+        Ok(issued) => token_response(issued, state.opts.access_token_ttl),
+        Err(err) => err.into_response(),
+    }
+}
+
+fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+    form.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| OAuthError::bad("invalid_request", format!("{name} is required")))
+}
+
+fn authorization_code(
+    state: &LabState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Issued, OAuthError> {
+    let client_id = authenticate(headers, form)?;
+    let code = required(form, "code")?;
+    let redirect_uri = required(form, "redirect_uri")?;
+    let mut store = state.lock();
+    // Removed before any check: a code is spent even by a failed attempt.
+    let rec = store
+        .codes
+        .remove(code)
+        .ok_or_else(|| OAuthError::bad("invalid_grant", "unknown or used code"))?;
+    if rec.expires <= Instant::now() {
+        return Err(OAuthError::bad("invalid_grant", "code expired"));
+    }
+    if rec.client_id != client_id {
+        return Err(OAuthError::bad(
+            "invalid_grant",
+            "code issued to another client",
+        ));
+    }
+    if rec.redirect_uri != redirect_uri {
+        return Err(OAuthError::bad("invalid_grant", "redirect_uri mismatch"));
+    }
+    if let Some(challenge) = &rec.challenge {
+        let verifier = required(form, "code_verifier")?;
+        if !(43..=128).contains(&verifier.len()) {
+            return Err(OAuthError::bad(
+                "invalid_grant",
+                "code_verifier must be 43-128 characters",
+            ));
+        }
+        let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        if &computed != challenge {
+            return Err(OAuthError::bad("invalid_grant", "PKCE verification failed"));
+        }
+    }
+    let grant = store.new_grant(&client_id, DEMO_USER, &rec.scope);
+    Ok(store.issue(grant, state.opts.access_token_ttl, true))
+}
+
+fn refresh_token(
+    state: &LabState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Issued, OAuthError> {
+    let client_id = authenticate(headers, form)?;
+    let token = required(form, "refresh_token")?;
+    match state
+        .lock()
+        .refresh(token, &client_id, state.opts.access_token_ttl)
+    {
+        RefreshOutcome::Rotated(issued) => Ok(issued),
+        RefreshOutcome::Reused => Err(OAuthError::bad(
+            "invalid_grant",
+            "refresh token reuse detected; the grant has been revoked",
+        )),
+        RefreshOutcome::Invalid => Err(OAuthError::bad("invalid_grant", "invalid refresh token")),
+        RefreshOutcome::WrongClient => Err(OAuthError::bad(
+            "invalid_grant",
+            "refresh token issued to another client",
+        )),
+    }
+}
+
+fn client_credentials(
+    state: &LabState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Issued, OAuthError> {
+    let client_id = authenticate(headers, form)?;
+    if !matches!(
+        client_kind(&client_id),
+        Some(ClientKind::Confidential { .. })
+    ) {
+        return Err(OAuthError::bad(
+            "unauthorized_client",
+            "client_credentials needs a confidential client",
+        ));
+    }
+    let scope = check_scope(form.get("scope").map(String::as_str))
+        .map_err(|e| OAuthError::bad("invalid_scope", e))?;
+    let mut store = state.lock();
+    let grant = store.new_grant(&client_id, &client_id, &scope);
+    // RFC 6749 §4.4.3: no refresh token; the client simply asks again.
+    Ok(store.issue(grant, state.opts.access_token_ttl, false))
+}
+
+async fn revoke(State(state): State<Arc<LabState>>, body: axum::body::Bytes) -> StatusCode {
+    let form = parse_form(&body);
+    if let Some(token) = form.get("token") {
+        state.lock().revoke_token(token);
+    }
+    // RFC 7009 §2.2: unknown tokens are not an error, so nothing leaks about which exist.
+    StatusCode::OK
+}
