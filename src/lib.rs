@@ -6,6 +6,8 @@
 //! demo fleet that `switchboard demo` and the tests run against.
 
 pub mod auth;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod engine;
@@ -17,3 +19,6 @@ pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod tui;
+
+/// The documented example config (the repo's `config.toml`), for `switchboard config example`.
+pub const EXAMPLE_CONFIG: &str = include_str!("../config.toml");

@@ -1,3 +1,72 @@
+use clap::Parser;
+
+use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
+use switchboard::commands::{self, Exit, Outcome, console, demo, oneshot};
+
 fn main() {
-    println!("switchboard: under construction");
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(EXIT_FAILED);
+        }
+    };
+    let outcome: Outcome = runtime.block_on(async move {
+        let global = cli.global;
+        match cli.command {
+            None => console::console(&global).await,
+            Some(Command::Demo(args)) => demo::demo(&global, args).await,
+            Some(Command::Daemon) => console::daemon(&global).await,
+            Some(Command::Status { json }) => oneshot::status(&global, json).await,
+            Some(Command::Auth {
+                connector,
+                account,
+                no_browser,
+            }) => oneshot::auth(&global, &connector, &account, no_browser).await,
+            Some(Command::Refresh {
+                connector,
+                account,
+                json,
+            }) => oneshot::refresh(&global, &connector, &account, json).await,
+            Some(Command::Probe {
+                connector,
+                account,
+                json,
+            }) => oneshot::probe(&global, &connector, &account, json).await,
+            Some(Command::Config {
+                command: ConfigCommand::Check,
+            }) => oneshot::config_check(&global),
+            Some(Command::Config {
+                command: ConfigCommand::Example,
+            }) => {
+                print!("{}", switchboard::EXAMPLE_CONFIG);
+                Ok(0)
+            }
+            Some(Command::Lab {
+                command: LabCommand::McpStdio,
+            }) => {
+                commands::init_stderr_logging();
+                switchboard::lab::run_stdio_server()
+                    .await
+                    .map(|_| 0)
+                    .map_err(|e| Exit::new(EXIT_FAILED, format!("lab stdio server: {e}")))
+            }
+            Some(Command::Lab {
+                command: LabCommand::Serve { token_ttl },
+            }) => demo::lab_serve(token_ttl).await,
+        }
+    });
+    // Sessions hold child processes and sockets; do not wait for stragglers.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
+        Ok(code) => std::process::exit(code),
+        Err(Exit { code, message }) => {
+            eprintln!("error: {message}");
+            std::process::exit(code);
+        }
+    }
 }

@@ -484,6 +484,8 @@ impl Broker {
         let result = match (&slot.spec, cached.as_ref().and_then(|c| c.refresh.clone())) {
             (AuthSpec::ClientCredentials(_), _) => oauth::client_credentials(&ctx).await,
             (_, Some(rt)) => oauth::refresh(&ctx, &rt).await,
+            // Never authorized: nothing was lost, so this is not a re-auth.
+            (_, None) if cached.is_none() => return Err(not_authorized(key)),
             (_, None) => {
                 let f = Failure::new(
                     ErrorClass::Auth,
@@ -614,18 +616,26 @@ fn satisfied(slot: &Slot, need: Need, now: UnixMs) -> Option<Secret> {
     need_met(c, need, now).then(|| c.access.clone())
 }
 
-fn reauth_failure(key: &ConnectionKey) -> Failure {
+fn auth_command(key: &ConnectionKey) -> String {
     let account = if key.account == crate::domain::DEFAULT_ACCOUNT {
         String::new()
     } else {
         format!(" --account {}", key.account)
     };
+    format!("switchboard auth {}{account}", key.connector)
+}
+
+fn reauth_failure(key: &ConnectionKey) -> Failure {
     Failure::new(
         ErrorClass::Auth,
-        format!(
-            "needs re-auth: run `switchboard auth {}{account}`",
-            key.connector
-        ),
+        format!("needs re-auth: run `{}`", auth_command(key)),
+    )
+}
+
+fn not_authorized(key: &ConnectionKey) -> Failure {
+    Failure::new(
+        ErrorClass::Auth,
+        format!("not authorized yet: run `{}`", auth_command(key)),
     )
 }
 

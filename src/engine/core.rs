@@ -10,8 +10,8 @@ use super::api::{Event, Level};
 use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult, Snapshot, TokenMeta, UnixMs,
-    now_ms,
+    Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult,
+    Snapshot, TokenMeta, UnixMs, now_ms,
 };
 use crate::health::{ProbeWindow, Standing, verdict};
 use crate::mcp::McpPool;
@@ -53,7 +53,11 @@ impl Engine {
         self.leader.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn with_row<R>(&self, key: &ConnectionKey, f: impl FnOnce(&mut Row) -> R) -> Option<R> {
+    pub(crate) fn with_row<R>(
+        &self,
+        key: &ConnectionKey,
+        f: impl FnOnce(&mut Row) -> R,
+    ) -> Option<R> {
         let mut rows = self.rows.lock().ok()?;
         rows.get_mut(key).map(f)
     }
@@ -64,7 +68,13 @@ impl Engine {
 
     fn unknown(&self, key: &ConnectionKey) -> Failure {
         let known: Vec<String> = self.specs.keys().cloned().collect();
-        Failure::new(ErrorClass::Config, format!("no connection `{key}`; configured connectors: {}", known.join(", ")))
+        Failure::new(
+            ErrorClass::Config,
+            format!(
+                "no connection `{key}`; configured connectors: {}",
+                known.join(", ")
+            ),
+        )
     }
 
     /// Refreshes now through the broker (the only refresher). Coalesced: while one refresh of a
@@ -84,7 +94,10 @@ impl Engine {
                 r.last_error = Some((now_ms(), f.clone()));
             }
         });
-        self.emit(Event::Refreshed { key: key.clone(), result: result.clone() });
+        self.emit(Event::Refreshed {
+            key: key.clone(),
+            result: result.clone(),
+        });
         self.rearm.notify_one();
         self.publish();
         result
@@ -97,7 +110,19 @@ impl Engine {
             return Err(p);
         }
         if self.broker.needs_reauth(key) {
-            return Err(Failure::new(ErrorClass::Auth, format!("{key} needs re-auth; probing would only fail")));
+            return Err(Failure::new(
+                ErrorClass::Auth,
+                format!("{key} needs re-auth; probing would only fail"),
+            ));
+        }
+        if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
+            return Err(Failure::new(
+                ErrorClass::Auth,
+                format!(
+                    "{key} is not authorized yet; run `switchboard auth {}`",
+                    key.connector
+                ),
+            ));
         }
         self.with_row(key, |r| r.probing = true);
         self.emit(Event::ProbeStarted { key: key.clone() });
@@ -107,7 +132,8 @@ impl Engine {
             tracing::warn!("could not record a probe of {key}: {e}");
         }
         let outcome = if result.ok() { "ok" } else { "failed" };
-        let mut record = EventRecord::new(Some(key), "probe", actor, outcome).latency(result.latency_ms);
+        let mut record =
+            EventRecord::new(Some(key), "probe", actor, outcome).latency(result.latency_ms);
         if let Some(f) = &result.failure {
             record = record.failure(f);
         }
@@ -121,13 +147,19 @@ impl Engine {
             }
             r.window.push(result.clone());
         });
-        self.emit(Event::Probed { key: key.clone(), result: result.clone() });
+        self.emit(Event::Probed {
+            key: key.clone(),
+            result: result.clone(),
+        });
         self.publish();
         Ok(result)
     }
 
     pub(crate) fn notice(&self, level: Level, text: impl Into<String>) {
-        self.emit(Event::Notice { level, text: text.into() });
+        self.emit(Event::Notice {
+            level,
+            text: text.into(),
+        });
     }
 
     /// Rebuilds the snapshot and hands it to every watcher.
@@ -137,7 +169,9 @@ impl Engine {
     }
 
     pub fn build_snapshot(&self, now: UnixMs) -> Snapshot {
-        let Ok(mut rows) = self.rows.lock() else { return Snapshot::default() };
+        let Ok(mut rows) = self.rows.lock() else {
+            return Snapshot::default();
+        };
         let mut connections = Vec::with_capacity(self.keys.len());
         for key in &self.keys {
             let Some(spec) = self.spec(key) else { continue };
@@ -153,7 +187,11 @@ impl Engine {
                 needs_reauth,
                 unauthorized: matches!(spec.auth, AuthSpec::OAuth(_)) && meta.is_none(),
                 connector: key.connector.clone(),
-                account_flag: if key.account == DEFAULT_ACCOUNT { String::new() } else { format!(" --account {}", key.account) },
+                account_flag: if key.account == DEFAULT_ACCOUNT {
+                    String::new()
+                } else {
+                    format!(" --account {}", key.account)
+                },
             };
             let (health, mut detail) = verdict(&standing, &row.window, now);
             if spec.problem.is_some() {
@@ -168,7 +206,15 @@ impl Engine {
                 health,
                 detail,
                 token: meta,
-                next_refresh_at: row.next_refresh_at,
+                // Followers and one-shot commands run no refresh loop: derive the deadline.
+                next_refresh_at: if needs_reauth {
+                    None
+                } else {
+                    row.next_refresh_at.or_else(|| {
+                        let (m, generation) = self.broker.meta(key)?;
+                        crate::scheduler::refresh_due(&m, spec.refresh_lead, key, generation)
+                    })
+                },
                 last_refresh_at: row.last_refresh_at,
                 refresh_count: row.refresh_count,
                 success_rate_1h: rate,
@@ -178,15 +224,29 @@ impl Engine {
                 busy: row.refreshing || row.probing,
             });
         }
-        Snapshot { generated_at: now, connections, leader: self.is_leader() }
+        Snapshot {
+            generated_at: now,
+            connections,
+            leader: self.is_leader(),
+        }
     }
 }
 
 fn not_runnable(spec: &ConnectorSpec) -> Option<Failure> {
     if let Some(p) = &spec.problem {
-        return Some(Failure::new(ErrorClass::Config, format!("connector {} is misconfigured: {p}", spec.id)));
+        return Some(Failure::new(
+            ErrorClass::Config,
+            format!("connector {} is misconfigured: {p}", spec.id),
+        ));
     }
     (!spec.missing_env.is_empty()).then(|| {
-        Failure::new(ErrorClass::Config, format!("connector {} is not configured: set {}", spec.id, spec.missing_env.join(", ")))
+        Failure::new(
+            ErrorClass::Config,
+            format!(
+                "connector {} is not configured: set {}",
+                spec.id,
+                spec.missing_env.join(", ")
+            ),
+        )
     })
 }

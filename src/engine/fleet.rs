@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::auth::{AuthSpec, OAuthEndpoints, OAuthSpec};
-use crate::config::{AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule};
+use crate::config::{
+    AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule,
+};
 use crate::mcp::Target;
 use crate::probe::{ProbePlan, RestTarget};
 
@@ -38,8 +40,12 @@ pub fn from_config(config: &Config) -> Vec<ConnectorSpec> {
 fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
     let mcp = match (&c.kind, &c.mcp) {
         (ConnectorKind::Mcp, Some(m)) => Some(match m.transport {
-            McpTransport::StreamableHttp => Target::StreamableHttp { url: m.url.clone().unwrap_or_default() },
-            McpTransport::Sse => Target::Sse { url: m.url.clone().unwrap_or_default() },
+            McpTransport::StreamableHttp => Target::StreamableHttp {
+                url: m.url.clone().unwrap_or_default(),
+            },
+            McpTransport::Sse => Target::Sse {
+                url: m.url.clone().unwrap_or_default(),
+            },
             McpTransport::Stdio => Target::Stdio {
                 command: m.command.clone().unwrap_or_default(),
                 args: m.args.clone(),
@@ -61,7 +67,11 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
         name: c.display_name().to_string(),
         transport: c.transport_label(),
         auth,
-        plan: ProbePlan { mcp, rest, timeout: PROBE_TIMEOUT },
+        plan: ProbePlan {
+            mcp,
+            rest,
+            timeout: PROBE_TIMEOUT,
+        },
         probe: c.schedule.probe.clone(),
         refresh_lead: c.schedule.refresh_lead,
         missing_env: c.missing_env.clone(),
@@ -90,7 +100,11 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
             client_secret: r.client_secret.clone(),
             scopes: r.scopes.clone(),
             pkce: r.pkce,
-            extra_params: r.extra_params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            extra_params: r
+                .extra_params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             redirect_port: r.redirect_port,
         })
     };
@@ -101,7 +115,10 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
         AuthType::ClientCredentials => AuthSpec::ClientCredentials(oauth()?),
         // MCP authorization discovery (RFC 9728) is not built yet; with explicit endpoints or an
         // issuer it works like oauth2.
-        AuthType::Mcp => AuthSpec::OAuth(oauth().map_err(|e| format!("auth type \"mcp\" needs explicit endpoints for now: {e}"))?),
+        AuthType::Mcp => AuthSpec::OAuth(
+            oauth()
+                .map_err(|e| format!("auth type \"mcp\" needs explicit endpoints for now: {e}"))?,
+        ),
     })
 }
 
@@ -109,7 +126,11 @@ fn join_url(base: &str, path: &str) -> String {
     if path.is_empty() {
         return base.to_string();
     }
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 #[cfg(test)]

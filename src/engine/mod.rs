@@ -59,7 +59,12 @@ pub fn http_client() -> Result<reqwest::Client, Failure> {
         .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| Failure::new(ErrorClass::Config, format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| {
+            Failure::new(
+                ErrorClass::Config,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })
 }
 
 fn store_failure(e: crate::store::StoreError) -> Failure {
@@ -67,28 +72,47 @@ fn store_failure(e: crate::store::StoreError) -> Failure {
 }
 
 /// Loads the fleet from the store and starts the engine.
-pub async fn start(store: Store, specs: Vec<ConnectorSpec>, opts: EngineOptions) -> Result<Running, Failure> {
+pub async fn start(
+    store: Store,
+    specs: Vec<ConnectorSpec>,
+    opts: EngineOptions,
+) -> Result<Running, Failure> {
     let http = http_client()?;
     let broker = Broker::new(store.clone(), http.clone());
     let stored = store.connections().await.map_err(store_failure)?;
 
     let mut keys = Vec::new();
     for spec in &specs {
-        let mut accounts: Vec<_> = stored.iter().filter(|c| c.key.connector == spec.id).collect();
+        let mut accounts: Vec<_> = stored
+            .iter()
+            .filter(|c| c.key.connector == spec.id)
+            .collect();
         accounts.sort_by_key(|c| (c.key.account != DEFAULT_ACCOUNT, c.key.account.clone()));
         let entries: Vec<(ConnectionKey, bool)> = if accounts.is_empty() {
             vec![(ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT), false)]
         } else {
-            accounts.iter().map(|c| (c.key.clone(), c.needs_reauth)).collect()
+            accounts
+                .iter()
+                .map(|c| (c.key.clone(), c.needs_reauth))
+                .collect()
         };
         for (key, needs_reauth) in entries {
-            broker.register(key.clone(), spec.auth.clone(), needs_reauth).await?;
+            broker
+                .register(key.clone(), spec.auth.clone(), needs_reauth)
+                .await?;
             keys.push(key);
         }
     }
 
-    let mut rows: HashMap<ConnectionKey, core::Row> = keys.iter().map(|k| (k.clone(), core::Row::default())).collect();
-    for (key, p) in store.probes_since(now_ms() - crate::health::WINDOW_MS).await.map_err(store_failure)? {
+    let mut rows: HashMap<ConnectionKey, core::Row> = keys
+        .iter()
+        .map(|k| (k.clone(), core::Row::default()))
+        .collect();
+    for (key, p) in store
+        .probes_since(now_ms() - crate::health::WINDOW_MS)
+        .await
+        .map_err(store_failure)?
+    {
         if let Some(row) = rows.get_mut(&key) {
             row.window.push(p);
         }
@@ -114,15 +138,29 @@ pub async fn start(store: Store, specs: Vec<ConnectorSpec>, opts: EngineOptions)
     engine.publish();
 
     let cancel = CancellationToken::new();
-    let mut tasks = vec![tokio::spawn(command_loop(engine.clone(), commands_rx, cancel.clone()))];
+    let mut tasks = vec![tokio::spawn(command_loop(
+        engine.clone(),
+        commands_rx,
+        cancel.clone(),
+    ))];
     if opts.scheduler {
         let holder = format!("{}:{:08x}", std::process::id(), rand::random::<u32>());
-        tasks.push(tokio::spawn(crate::scheduler::run(engine.clone(), holder, cancel.clone(), true)));
+        tasks.push(tokio::spawn(crate::scheduler::run(
+            engine.clone(),
+            holder,
+            cancel.clone(),
+            true,
+        )));
     }
     // Keeps countdown-free fields (rates over the last hour) current even when nothing happens.
     tasks.push(tokio::spawn(republish(engine.clone(), cancel.clone())));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
-    Ok(Running { handle, engine, cancel, tasks })
+    Ok(Running {
+        handle,
+        engine,
+        cancel,
+        tasks,
+    })
 }
 
 async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
@@ -135,7 +173,11 @@ async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
     }
 }
 
-async fn command_loop(engine: Arc<Engine>, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+async fn command_loop(
+    engine: Arc<Engine>,
+    mut rx: mpsc::Receiver<Command>,
+    cancel: CancellationToken,
+) {
     loop {
         let command = tokio::select! {
             _ = cancel.cancelled() => break,

@@ -42,40 +42,84 @@ impl Prober {
             (Some(target), rest) => {
                 let mcp = self.probe_mcp(key, target, plan.timeout).await;
                 match (mcp, rest) {
-                    (Ok(()), _) => ProbeResult { at, via: ProbeVia::Mcp, latency_ms: elapsed(started), failure: None, primary_failure: None },
+                    (Ok(()), _) => ProbeResult {
+                        at,
+                        via: ProbeVia::Mcp,
+                        latency_ms: elapsed(started),
+                        failure: None,
+                        primary_failure: None,
+                    },
                     (Err(primary), Some(rest)) => {
                         let fallback_started = Instant::now();
                         let failure = self.probe_rest(key, rest, plan.timeout, actor).await.err();
-                        ProbeResult { at, via: ProbeVia::RestFallback, latency_ms: elapsed(fallback_started), failure, primary_failure: Some(primary) }
+                        ProbeResult {
+                            at,
+                            via: ProbeVia::RestFallback,
+                            latency_ms: elapsed(fallback_started),
+                            failure,
+                            primary_failure: Some(primary),
+                        }
                     }
-                    (Err(f), None) => ProbeResult { at, via: ProbeVia::Mcp, latency_ms: elapsed(started), failure: Some(f), primary_failure: None },
+                    (Err(f), None) => ProbeResult {
+                        at,
+                        via: ProbeVia::Mcp,
+                        latency_ms: elapsed(started),
+                        failure: Some(f),
+                        primary_failure: None,
+                    },
                 }
             }
             (None, Some(rest)) => {
                 let failure = self.probe_rest(key, rest, plan.timeout, actor).await.err();
-                ProbeResult { at, via: ProbeVia::Rest, latency_ms: elapsed(started), failure, primary_failure: None }
+                ProbeResult {
+                    at,
+                    via: ProbeVia::Rest,
+                    latency_ms: elapsed(started),
+                    failure,
+                    primary_failure: None,
+                }
             }
             (None, None) => ProbeResult {
                 at,
                 via: ProbeVia::Rest,
                 latency_ms: 0,
-                failure: Some(Failure::new(ErrorClass::Config, "nothing to probe: add [connectors.mcp] or [connectors.rest]")),
+                failure: Some(Failure::new(
+                    ErrorClass::Config,
+                    "nothing to probe: add [connectors.mcp] or [connectors.rest]",
+                )),
                 primary_failure: None,
             },
         }
     }
 
-    async fn probe_mcp(&self, key: &ConnectionKey, target: &Target, timeout: Duration) -> Result<(), Failure> {
+    async fn probe_mcp(
+        &self,
+        key: &ConnectionKey,
+        target: &Target,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
         match tokio::time::timeout(timeout * 2, self.mcp.ping(key, target, timeout)).await {
             Ok(r) => r,
             Err(_) => {
                 self.mcp.drop_session(key).await;
-                Err(Failure::new(ErrorClass::Timeout, format!("MCP probe took longer than {} ms", (timeout * 2).as_millis())))
+                Err(Failure::new(
+                    ErrorClass::Timeout,
+                    format!(
+                        "MCP probe took longer than {} ms",
+                        (timeout * 2).as_millis()
+                    ),
+                ))
             }
         }
     }
 
-    async fn probe_rest(&self, key: &ConnectionKey, rest: &RestTarget, timeout: Duration, actor: Actor) -> Result<(), Failure> {
+    async fn probe_rest(
+        &self,
+        key: &ConnectionKey,
+        rest: &RestTarget,
+        timeout: Duration,
+        actor: Actor,
+    ) -> Result<(), Failure> {
         let credential = self.broker.access_token(key, actor).await?;
         let mut result = self.get(&rest.url, &credential, timeout).await;
         if let (Err(f), Credential::Bearer(_)) = (&result, &credential)
@@ -84,31 +128,55 @@ impl Prober {
         {
             // The token may have been revoked or rotated elsewhere: one newer token, one retry.
             let generation = self.broker.meta(key).map(|(_, g)| g).unwrap_or(0);
-            let newer = self.broker.obtain(key, actor, Need::Newer { than_generation: generation }).await?;
+            let newer = self
+                .broker
+                .obtain(
+                    key,
+                    actor,
+                    Need::Newer {
+                        than_generation: generation,
+                    },
+                )
+                .await?;
             result = self.get(&rest.url, &newer, timeout).await;
         }
         let status = result?;
         if rest.expect_status.is_empty() || rest.expect_status.contains(&status) {
             Ok(())
         } else {
-            Err(Failure::new(ErrorClass::Client, format!("HTTP {status}, expected one of {:?}", rest.expect_status)))
+            Err(Failure::new(
+                ErrorClass::Client,
+                format!("HTTP {status}, expected one of {:?}", rest.expect_status),
+            ))
         }
     }
 
     /// GET with the credential; Ok(status) for any 2xx, else a classified failure.
-    async fn get(&self, url: &str, credential: &Credential, timeout: Duration) -> Result<u16, Failure> {
+    async fn get(
+        &self,
+        url: &str,
+        credential: &Credential,
+        timeout: Duration,
+    ) -> Result<u16, Failure> {
         let mut req = self.http.get(url).timeout(timeout);
         if let Credential::Bearer(t) = credential {
             req = req.bearer_auth(t.expose());
         }
-        let resp = req.send().await.map_err(|e| crate::auth::oauth::classify_reqwest(&e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| crate::auth::oauth::classify_reqwest(&e))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let www = resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let www = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         match classify_status(status, retry_after, www.as_deref()) {
             None => Ok(status),
             Some(f) => Err(f),
@@ -117,15 +185,23 @@ impl Prober {
 }
 
 /// The class of a non-2xx HTTP answer, or `None` for success.
-pub fn classify_status(status: u16, retry_after_s: Option<u64>, www_authenticate: Option<&str>) -> Option<Failure> {
+pub fn classify_status(
+    status: u16,
+    retry_after_s: Option<u64>,
+    www_authenticate: Option<&str>,
+) -> Option<Failure> {
     let f = match status {
         200..=299 => return None,
         401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted"),
-        403 if www_authenticate.is_some_and(|w| w.contains("insufficient_scope")) => {
-            Failure::new(ErrorClass::Auth, "HTTP 403: insufficient scope; add the scope and re-authorize")
-        }
+        403 if www_authenticate.is_some_and(|w| w.contains("insufficient_scope")) => Failure::new(
+            ErrorClass::Auth,
+            "HTTP 403: insufficient scope; add the scope and re-authorize",
+        ),
         403 => Failure::new(ErrorClass::Auth, "HTTP 403: forbidden for this account"),
-        410 => Failure::new(ErrorClass::Gone, "HTTP 410: the endpoint was retired; move to the provider's newer API"),
+        410 => Failure::new(
+            ErrorClass::Gone,
+            "HTTP 410: the endpoint was retired; move to the provider's newer API",
+        ),
         429 => {
             let mut f = Failure::new(
                 ErrorClass::RateLimited,
@@ -150,13 +226,29 @@ mod tests {
     #[test]
     fn statuses_get_actionable_classes() {
         assert_eq!(classify_status(204, None, None), None);
-        assert_eq!(classify_status(401, None, None).map(|f| f.class), Some(ErrorClass::Auth));
-        let scope = classify_status(403, None, Some(r#"Bearer error="insufficient_scope""#)).unwrap();
+        assert_eq!(
+            classify_status(401, None, None).map(|f| f.class),
+            Some(ErrorClass::Auth)
+        );
+        let scope =
+            classify_status(403, None, Some(r#"Bearer error="insufficient_scope""#)).unwrap();
         assert!(scope.message.contains("insufficient scope"));
-        assert_eq!(classify_status(410, None, None).map(|f| f.class), Some(ErrorClass::Gone));
+        assert_eq!(
+            classify_status(410, None, None).map(|f| f.class),
+            Some(ErrorClass::Gone)
+        );
         let limited = classify_status(429, Some(2), None).unwrap();
-        assert_eq!((limited.class, limited.retry_after_ms), (ErrorClass::RateLimited, Some(2000)));
-        assert_eq!(classify_status(503, None, None).map(|f| f.class), Some(ErrorClass::Server));
-        assert_eq!(classify_status(418, None, None).map(|f| f.class), Some(ErrorClass::Client));
+        assert_eq!(
+            (limited.class, limited.retry_after_ms),
+            (ErrorClass::RateLimited, Some(2000))
+        );
+        assert_eq!(
+            classify_status(503, None, None).map(|f| f.class),
+            Some(ErrorClass::Server)
+        );
+        assert_eq!(
+            classify_status(418, None, None).map(|f| f.class),
+            Some(ErrorClass::Client)
+        );
     }
 }

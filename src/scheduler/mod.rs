@@ -30,7 +30,12 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 /// When to refresh a token: `lead` before expiry, but never more than half the token's life (a
 /// 60 s token with a 5 m lead would otherwise refresh forever), minus a stable jitter of up to
 /// 10% of the lead so a fleet issued together does not refresh together.
-pub fn refresh_due(meta: &TokenMeta, lead: Duration, key: &ConnectionKey, generation: i64) -> Option<UnixMs> {
+pub fn refresh_due(
+    meta: &TokenMeta,
+    lead: Duration,
+    key: &ConnectionKey,
+    generation: i64,
+) -> Option<UnixMs> {
     let expires_at = meta.expires_at?;
     let mut lead_ms = lead.as_millis() as i64;
     if let Some(issued) = meta.issued_at {
@@ -43,7 +48,13 @@ pub fn refresh_due(meta: &TokenMeta, lead: Duration, key: &ConnectionKey, genera
 fn stable_hash(key: &ConnectionKey, generation: i64) -> u64 {
     // FNV-1a: stable across runs and processes, unlike std's RandomState.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.connector.bytes().chain([0]).chain(key.account.bytes()).chain(generation.to_le_bytes()) {
+    for b in key
+        .connector
+        .bytes()
+        .chain([0])
+        .chain(key.account.bytes())
+        .chain(generation.to_le_bytes())
+    {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -97,7 +108,10 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
     engine.leader.store(false, Ordering::Relaxed);
 }
 
-fn on_notice(engine: &Engine, notice: Result<BrokerNotice, tokio::sync::broadcast::error::RecvError>) {
+fn on_notice(
+    engine: &Engine,
+    notice: Result<BrokerNotice, tokio::sync::broadcast::error::RecvError>,
+) {
     let Ok(notice) = notice else { return };
     match notice {
         BrokerNotice::Refreshed { key, .. } => {
@@ -109,7 +123,10 @@ fn on_notice(engine: &Engine, notice: Result<BrokerNotice, tokio::sync::broadcas
         BrokerNotice::Adopted { .. } => {}
         BrokerNotice::RefreshFailed { key, failure, .. } => {
             engine.with_row(&key, |r| r.last_error = Some((now_ms(), failure.clone())));
-            engine.notice(Level::Warn, format!("{key}: refresh failed ({failure}); retrying with backoff"));
+            engine.notice(
+                Level::Warn,
+                format!("{key}: refresh failed ({failure}); retrying with backoff"),
+            );
         }
         BrokerNotice::NeedsReauth { key } => {
             engine.emit(Event::NeedsReauth { key });
@@ -146,7 +163,9 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
         let now = now_ms();
         let mut due: BTreeMap<UnixMs, Vec<ConnectionKey>> = BTreeMap::new();
         for key in &engine.keys {
-            let Some(spec) = engine.spec(key) else { continue };
+            let Some(spec) = engine.spec(key) else {
+                continue;
+            };
             if !spec.runnable() || !spec.auth.is_managed() || engine.broker.needs_reauth(key) {
                 continue;
             }
@@ -169,7 +188,12 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
         let busy: Vec<ConnectionKey> = engine
             .rows
             .lock()
-            .map(|rows| rows.iter().filter(|(_, r)| r.refreshing).map(|(k, _)| k.clone()).collect())
+            .map(|rows| {
+                rows.iter()
+                    .filter(|(_, r)| r.refreshing)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for key in due.range(..=now).flat_map(|(_, keys)| keys.iter()) {
             if busy.contains(key) {
@@ -181,7 +205,9 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
             });
         }
         let next = due.range(now + 1..).next().map(|(at, _)| *at);
-        let sleep_ms = next.map(|at| (at - now).clamp(0, SWEEP.as_millis() as i64)).unwrap_or(SWEEP.as_millis() as i64);
+        let sleep_ms = next
+            .map(|at| (at - now).clamp(0, SWEEP.as_millis() as i64))
+            .unwrap_or(SWEEP.as_millis() as i64);
         engine.publish();
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -197,9 +223,15 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
 async fn probe_schedules(engine: Arc<Engine>, cancel: CancellationToken) {
     let mut groups: BTreeMap<String, (ProbeSchedule, Vec<ConnectionKey>)> = BTreeMap::new();
     for key in &engine.keys {
-        let Some(spec) = engine.spec(key) else { continue };
+        let Some(spec) = engine.spec(key) else {
+            continue;
+        };
         if spec.runnable() {
-            groups.entry(spec.probe.label()).or_insert_with(|| (spec.probe.clone(), Vec::new())).1.push(key.clone());
+            groups
+                .entry(spec.probe.label())
+                .or_insert_with(|| (spec.probe.clone(), Vec::new()))
+                .1
+                .push(key.clone());
         }
     }
     // A first round right away, so a new console shows health within seconds.
@@ -209,7 +241,10 @@ async fn probe_schedules(engine: Arc<Engine>, cancel: CancellationToken) {
     let mut scheduler = match JobScheduler::new().await {
         Ok(s) => s,
         Err(e) => {
-            engine.notice(Level::Error, format!("the probe scheduler did not start: {e}"));
+            engine.notice(
+                Level::Error,
+                format!("the probe scheduler did not start: {e}"),
+            );
             return;
         }
     };
@@ -222,7 +257,8 @@ async fn probe_schedules(engine: Arc<Engine>, cancel: CancellationToken) {
                     for key in keys {
                         spawn_probe(&engine, key);
                     }
-                }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
             }
         };
         let job = match schedule {
@@ -232,14 +268,23 @@ async fn probe_schedules(engine: Arc<Engine>, cancel: CancellationToken) {
         match job {
             Ok(job) => {
                 if let Err(e) = scheduler.add(job).await {
-                    engine.notice(Level::Error, format!("probe schedule {label} could not be added: {e}"));
+                    engine.notice(
+                        Level::Error,
+                        format!("probe schedule {label} could not be added: {e}"),
+                    );
                 }
             }
-            Err(e) => engine.notice(Level::Error, format!("probe schedule {label} is invalid: {e}")),
+            Err(e) => engine.notice(
+                Level::Error,
+                format!("probe schedule {label} is invalid: {e}"),
+            ),
         }
     }
     if let Err(e) = scheduler.start().await {
-        engine.notice(Level::Error, format!("the probe scheduler did not start: {e}"));
+        engine.notice(
+            Level::Error,
+            format!("the probe scheduler did not start: {e}"),
+        );
         return;
     }
     cancel.cancelled().await;
@@ -250,7 +295,10 @@ async fn probe_schedules(engine: Arc<Engine>, cancel: CancellationToken) {
 /// a running probe will report fresher data than a queued one).
 fn spawn_probe(engine: &Arc<Engine>, key: ConnectionKey) {
     let already = engine.with_row(&key, |r| r.probing).unwrap_or(true);
-    if already {
+    let waiting_for_human = engine.broker.needs_reauth(&key)
+        || (matches!(engine.spec(&key).map(|s| &s.auth), Some(AuthSpec::OAuth(_)))
+            && engine.broker.meta(&key).is_none());
+    if already || waiting_for_human {
         return;
     }
     let engine = engine.clone();
@@ -264,7 +312,12 @@ mod tests {
     use super::*;
 
     fn meta(issued: UnixMs, expires: UnixMs) -> TokenMeta {
-        TokenMeta { issued_at: Some(issued), expires_at: Some(expires), has_refresh_token: true, scopes: vec![] }
+        TokenMeta {
+            issued_at: Some(issued),
+            expires_at: Some(expires),
+            has_refresh_token: true,
+            scopes: vec![],
+        }
     }
 
     #[test]
@@ -272,8 +325,15 @@ mod tests {
         let key = ConnectionKey::new("jira", "default");
         let m = meta(0, 3_600_000);
         let due = refresh_due(&m, Duration::from_secs(300), &key, 1).unwrap();
-        assert!(due <= 3_600_000 - 300_000 && due >= 3_600_000 - 330_000, "{due}");
-        assert_eq!(due, refresh_due(&m, Duration::from_secs(300), &key, 1).unwrap(), "stable for one token");
+        assert!(
+            due <= 3_600_000 - 300_000 && due >= 3_600_000 - 330_000,
+            "{due}"
+        );
+        assert_eq!(
+            due,
+            refresh_due(&m, Duration::from_secs(300), &key, 1).unwrap(),
+            "stable for one token"
+        );
     }
 
     #[test]
@@ -286,7 +346,10 @@ mod tests {
     #[test]
     fn no_expiry_means_no_deadline() {
         let key = ConnectionKey::new("notion", "default");
-        let m = TokenMeta { expires_at: None, ..TokenMeta::default() };
+        let m = TokenMeta {
+            expires_at: None,
+            ..TokenMeta::default()
+        };
         assert_eq!(refresh_due(&m, Duration::from_secs(300), &key, 1), None);
     }
 }

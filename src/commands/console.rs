@@ -1,0 +1,98 @@
+//! The console (TUI) and the daemon: the same engine, with and without a screen.
+
+use std::path::{Path, PathBuf};
+
+use super::{Exit, Outcome, init_file_logging, load_config, start_engine};
+use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
+use crate::config::Config;
+use crate::engine::{EngineHandle, Running};
+use crate::store::resolve_data_dir;
+use crate::tui::{self, Theme};
+
+pub async fn console(global: &Global) -> Outcome {
+    let config = load_config(global)?;
+    let data_dir = resolve_data_dir(global.data_dir.as_deref());
+    crate::store::ensure_private_dir(&data_dir)
+        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+    init_file_logging(&data_dir);
+    let theme = load_theme(&config)?;
+    let (running, _store) = start_engine(&config, &data_dir, true).await?;
+    run_console(running, theme).await
+}
+
+/// Runs the TUI over a started engine, then stops the engine.
+pub async fn run_console(running: Running, theme: Theme) -> Outcome {
+    tui::install_panic_hook();
+    let handle: EngineHandle = running.handle.clone();
+    let result = tui::run(handle, theme).await;
+    running.shutdown().await;
+    result
+        .map(|_| 0)
+        .map_err(|e| Exit::new(EXIT_FAILED, format!("{e:#}")))
+}
+
+/// Theme from `[console] theme`: `themes/` beside the config file, then the config directory,
+/// then the working directory; `default` is built in.
+pub fn load_theme(config: &Config) -> Result<Theme, Exit> {
+    let name = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        && config.console.theme == "default"
+    {
+        "mono".to_string()
+    } else {
+        config.console.theme.clone()
+    };
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = config.source.as_deref().and_then(Path::parent) {
+        dirs.push(dir.join("themes"));
+    }
+    if let Some(p) = directories::ProjectDirs::from("", "", "switchboard") {
+        dirs.push(p.config_dir().join("themes"));
+    }
+    dirs.push(PathBuf::from("themes"));
+    match Theme::load(&name, &dirs) {
+        Ok(t) => Ok(t),
+        // NO_COLOR asked for mono but it is not installed: fall back rather than fail.
+        Err(_) if name == "mono" && config.console.theme == "default" => {
+            Ok(Theme::builtin_default())
+        }
+        Err(e) => Err(Exit::new(EXIT_USAGE, e.to_string())),
+    }
+}
+
+pub async fn daemon(global: &Global) -> Outcome {
+    let config = load_config(global)?;
+    let data_dir = resolve_data_dir(global.data_dir.as_deref());
+    crate::store::ensure_private_dir(&data_dir)
+        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+    init_file_logging(&data_dir);
+    let (running, _store) = start_engine(&config, &data_dir, true).await?;
+    eprintln!(
+        "switchboard daemon: {} connectors, data in {}; SIGTERM or Ctrl-C stops it",
+        config.connectors.len(),
+        data_dir.display()
+    );
+    wait_for_stop(&running).await;
+    tracing::info!("daemon stopping");
+    running.shutdown().await;
+    eprintln!("switchboard daemon: stopped");
+    Ok(0)
+}
+
+/// Until SIGTERM, SIGINT or the engine stopping on its own.
+pub async fn wait_for_stop(running: &Running) {
+    let cancelled = running.cancelled();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term_fut = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term_fut => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = cancelled.cancelled() => {}
+    }
+}

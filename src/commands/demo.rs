@@ -1,0 +1,299 @@
+//! `switchboard demo`: the lab on loopback, a config written for it, every OAuth connection
+//! authorized through the real flow, one grant revoked on a timer, and the console on top.
+//! Everything lives in a fresh temporary directory (or `--data-dir`), never the user's.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Exit, Outcome, init_file_logging, start_engine};
+use crate::auth::AuthSpec;
+use crate::auth::flows::{self, Opener};
+use crate::cli::{DemoArgs, EXIT_FAILED, EXIT_OK, Global};
+use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT};
+use crate::engine::Level;
+use crate::lab::{DOOMED_CLIENT, Lab, LabOptions, PUBLIC_CLIENT, SERVICE_CLIENT, SERVICE_SECRET};
+
+/// The connector whose grant the demo revokes, so the console shows *needs re-auth*.
+pub const DOOMED: &str = "lab-doomed";
+
+pub fn demo_config(lab: &Lab, exe: &Path) -> String {
+    let issuer = &lab.issuer;
+    let mcp = &lab.mcp_url;
+    let rest = &lab.rest_base;
+    let exe = exe
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    format!(
+        r#"# Written by `switchboard demo` for its loopback lab. Safe to read; regenerated every run.
+[console]
+theme = "default"
+
+[[connectors]]
+id = "lab-mcp"
+name = "Lab MCP (HTTP)"
+kind = "mcp"
+[connectors.mcp]
+transport = "streamable-http"
+url = "{mcp}"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "{PUBLIC_CLIENT}"
+scopes = ["mcp:tools", "offline_access"]
+[connectors.schedule]
+probe = "5s"
+refresh_lead = "20s"
+
+[[connectors]]
+id = "lab-stdio"
+name = "Lab MCP (stdio)"
+kind = "mcp"
+[connectors.mcp]
+transport = "stdio"
+command = "{exe}"
+args = ["lab", "mcp-stdio"]
+[connectors.schedule]
+probe = "10s"
+
+[[connectors]]
+id = "lab-rest"
+name = "Lab REST API"
+kind = "rest"
+[connectors.rest]
+base_url = "{rest}"
+health_path = "/me"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "{PUBLIC_CLIENT}"
+scopes = ["api:read", "offline_access"]
+[connectors.schedule]
+probe = "3s"
+refresh_lead = "20s"
+
+[[connectors]]
+id = "lab-service"
+name = "Lab service account"
+kind = "rest"
+[connectors.rest]
+base_url = "{rest}"
+health_path = "/me"
+[connectors.auth]
+type = "client-credentials"
+issuer = "{issuer}"
+client_id = "{SERVICE_CLIENT}"
+client_secret = "{SERVICE_SECRET}"
+scopes = ["api:read"]
+[connectors.schedule]
+probe = "5s"
+refresh_lead = "20s"
+
+[[connectors]]
+id = "{DOOMED}"
+name = "Lab (grant revoked)"
+kind = "rest"
+[connectors.rest]
+base_url = "{rest}"
+health_path = "/me"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "{DOOMED_CLIENT}"
+scopes = ["api:read", "offline_access"]
+[connectors.schedule]
+probe = "5s"
+refresh_lead = "20s"
+
+[[connectors]]
+id = "lab-fallback"
+name = "Lab MCP with REST fallback"
+kind = "mcp"
+[connectors.mcp]
+transport = "streamable-http"
+url = "{issuer}/retired-mcp"
+[connectors.rest]
+base_url = "{rest}"
+health_path = "/health"
+[connectors.schedule]
+probe = "10s"
+
+[[connectors]]
+id = "jira"
+name = "Jira (needs your client id)"
+kind = "mcp"
+[connectors.mcp]
+transport = "streamable-http"
+url = "https://mcp.atlassian.com/v1/mcp"
+[connectors.auth]
+type = "oauth2"
+provider = "atlassian"
+client_id = "${{SWITCHBOARD_DEMO_JIRA_CLIENT_ID}}"
+"#
+    )
+}
+
+fn fresh_demo_dir() -> Result<PathBuf, Exit> {
+    let base = std::env::temp_dir();
+    for _ in 0..8 {
+        let dir = base.join(format!("switchboard-demo-{:08x}", rand::random::<u32>()));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Exit::new(
+                    EXIT_FAILED,
+                    format!("cannot create a demo directory in {}: {e}", base.display()),
+                ));
+            }
+        }
+    }
+    Err(Exit::new(
+        EXIT_FAILED,
+        "cannot find a free demo directory name",
+    ))
+}
+
+pub async fn demo(global: &Global, args: DemoArgs) -> Outcome {
+    let (data_dir, temporary) = match &global.data_dir {
+        Some(d) => (d.clone(), false),
+        None => (fresh_demo_dir()?, true),
+    };
+    crate::store::ensure_private_dir(&data_dir)
+        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+    init_file_logging(&data_dir);
+    let result = run_demo(&data_dir, &args).await;
+    if temporary && !args.keep {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    } else {
+        eprintln!("demo data kept in {}", data_dir.display());
+    }
+    result
+}
+
+async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
+    let lab = Lab::start(LabOptions {
+        access_token_ttl: args.token_ttl,
+        ..LabOptions::default()
+    })
+    .await
+    .map_err(|e| Exit::new(EXIT_FAILED, format!("the demo lab did not start: {e}")))?;
+    let lab = std::sync::Arc::new(lab);
+    let exe = std::env::current_exe()
+        .map_err(|e| Exit::new(EXIT_FAILED, format!("cannot find this program's path: {e}")))?;
+    let config_path = data_dir.join("config.toml");
+    write_private(&config_path, &demo_config(&lab, &exe))?;
+    let config = crate::config::load(&config_path).map_err(|e| {
+        Exit::new(
+            EXIT_FAILED,
+            format!("the demo config is invalid (a bug): {e}"),
+        )
+    })?;
+
+    authorize_fleet(&config, data_dir).await?;
+    let (running, _store) = start_engine(&config, data_dir, true).await?;
+
+    let revoke_after = args.revoke_after;
+    let lab_for_revoke = lab.clone();
+    let engine = running.engine.clone();
+    let revoker = tokio::spawn(async move {
+        tokio::time::sleep(revoke_after).await;
+        let n = lab_for_revoke.revoke_client_grants(DOOMED_CLIENT);
+        engine.notice(
+            Level::Warn,
+            format!("demo: the lab revoked {DOOMED}'s grant ({n}); it will need re-auth"),
+        );
+    });
+
+    let outcome = if args.headless {
+        println!(
+            "switchboard demo: lab at {}, data in {}, config {}",
+            lab.issuer,
+            data_dir.display(),
+            config_path.display()
+        );
+        let _ = std::io::stdout().flush();
+        super::console::wait_for_stop(&running).await;
+        running.shutdown().await;
+        Ok(EXIT_OK)
+    } else {
+        let theme = super::console::load_theme(&config)?;
+        super::console::run_console(running, theme).await
+    };
+    revoker.abort();
+    let _ = revoker.await;
+    if let Ok(lab) = std::sync::Arc::try_unwrap(lab) {
+        lab.shutdown().await;
+    }
+    outcome
+}
+
+/// Authorizes every OAuth connection that has no token, through the real authorization code +
+/// PKCE flow, before the engine starts; the lab approves at once, so an internal HTTP client
+/// plays the browser.
+async fn authorize_fleet(config: &crate::config::Config, data_dir: &Path) -> Result<(), Exit> {
+    let store = super::open_store(data_dir)?;
+    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
+    let broker = crate::auth::Broker::new(store.clone(), http.clone());
+    for spec in crate::engine::fleet::from_config(config) {
+        let AuthSpec::OAuth(oauth) = &spec.auth else {
+            continue;
+        };
+        let key = ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT);
+        let has_token = store
+            .load_token(&key)
+            .await
+            .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?
+            .is_some();
+        if !spec.runnable() || has_token {
+            continue;
+        }
+        broker
+            .register(key.clone(), spec.auth.clone(), false)
+            .await
+            .map_err(|f| Exit::failed(&f))?;
+        let outcome =
+            flows::authorization_code(&http, oauth, Opener::Internal(http.clone()), &|_| {})
+                .await
+                .map_err(|f| {
+                    Exit::new(EXIT_FAILED, format!("demo: authorizing {key} failed: {f}"))
+                })?;
+        broker
+            .install(&key, outcome.token, Actor::Demo)
+            .await
+            .map_err(|f| Exit::failed(&f))?;
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), Exit> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Exit::new(EXIT_FAILED, format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Exit::new(EXIT_FAILED, format!("cannot write {}: {e}", path.display())))
+}
+
+/// `switchboard lab serve`: the lab alone, for poking at it or for external tests.
+pub async fn lab_serve(token_ttl: Duration) -> Outcome {
+    super::init_stderr_logging();
+    let lab = Lab::start(LabOptions {
+        access_token_ttl: token_ttl,
+        ..LabOptions::default()
+    })
+    .await
+    .map_err(|e| Exit::new(EXIT_FAILED, format!("the lab did not start: {e}")))?;
+    let info = serde_json::json!({"issuer": lab.issuer, "mcp_url": lab.mcp_url, "rest_base": lab.rest_base});
+    println!("{info}");
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    lab.shutdown().await;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,112 @@
+//! Front-end plumbing shared by the commands: config, data directory, logging, engine start.
+//! Every command reports errors as one `error: ...` line and an exit code; none panics.
+
+pub mod console;
+pub mod demo;
+pub mod oneshot;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
+use crate::config::Config;
+use crate::domain::Failure;
+use crate::engine::{self, EngineOptions, Running};
+use crate::store::Store;
+
+/// A failed command: the message for stderr and the exit code.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Exit {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn failed(f: &Failure) -> Self {
+        Self::new(EXIT_FAILED, f.to_string())
+    }
+}
+
+pub type Outcome = Result<i32, Exit>;
+
+pub fn config_path(global: &Global) -> PathBuf {
+    global
+        .config
+        .clone()
+        .unwrap_or_else(crate::config::default_config_path)
+}
+
+pub fn load_config(global: &Global) -> Result<Config, Exit> {
+    let path = config_path(global);
+    if !path.exists() {
+        return Err(Exit::new(
+            EXIT_USAGE,
+            format!(
+                "no config file at {}; pass --config PATH, or start from the example: `switchboard config example > {}` (try `switchboard demo` first)",
+                path.display(),
+                path.display()
+            ),
+        ));
+    }
+    crate::config::load(&path).map_err(|e| Exit::new(EXIT_USAGE, e.to_string()))
+}
+
+pub fn open_store(data_dir: &Path) -> Result<Store, Exit> {
+    Store::open(data_dir).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))
+}
+
+/// Logs go to a private file in the data directory, never to the terminal: the console owns
+/// the screen, and one-shot commands keep stderr for the operator.
+pub fn init_file_logging(data_dir: &Path) {
+    let path = data_dir.join("switchboard.log");
+    let file = match OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(_) => return,
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,rmcp=warn,tokio_cron_scheduler=warn")
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(Mutex::new(file))
+        .try_init();
+}
+
+pub fn init_stderr_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Config, store and engine: what every engine-backed command starts from.
+pub async fn start_engine(
+    config: &Config,
+    data_dir: &Path,
+    scheduler: bool,
+) -> Result<(Running, Store), Exit> {
+    let store = open_store(data_dir)?;
+    let specs = engine::fleet::from_config(config);
+    let running = engine::start(store.clone(), specs, EngineOptions { scheduler })
+        .await
+        .map_err(|f| Exit::failed(&f))?;
+    Ok((running, store))
+}

@@ -1,0 +1,304 @@
+//! One-shot commands: the same engine, no scheduler, one answer, an exit code.
+
+use serde::Serialize;
+
+use super::{Exit, Outcome, config_path, init_file_logging, load_config, open_store, start_engine};
+use crate::auth::flows::{self, Opener};
+use crate::auth::{AuthSpec, Broker};
+use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global};
+use crate::domain::{
+    Actor, ConnectionKey, ConnectionView, Failure, Health, UnixMs, format_duration_ms,
+    format_expires_in, now_ms,
+};
+use crate::engine::Running;
+use crate::store::resolve_data_dir;
+
+pub fn config_check(global: &Global) -> Outcome {
+    let path = config_path(global);
+    let config = load_config(global)?;
+    let n = config.connectors.len();
+    println!(
+        "ok: {}: {n} connector{}",
+        path.display(),
+        if n == 1 { "" } else { "s" }
+    );
+    for c in &config.connectors {
+        if let Some(why) = c.not_configured() {
+            println!("warning: connector {} is {why}", c.id);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+async fn engine_for(global: &Global) -> Result<Running, Exit> {
+    let config = load_config(global)?;
+    let data_dir = resolve_data_dir(global.data_dir.as_deref());
+    crate::store::ensure_private_dir(&data_dir)
+        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+    init_file_logging(&data_dir);
+    Ok(start_engine(&config, &data_dir, false).await?.0)
+}
+
+fn known_key(running: &Running, connector: &str, account: &str) -> Result<ConnectionKey, Exit> {
+    let key = ConnectionKey::new(connector, account);
+    if running.engine.keys.contains(&key) {
+        return Ok(key);
+    }
+    let known: Vec<String> = running.engine.keys.iter().map(|k| k.to_string()).collect();
+    let hint = if running.engine.specs.contains_key(connector) {
+        format!("authorize it first: `switchboard auth {connector} --account {account}`")
+    } else {
+        format!("known connections: {}", known.join(", "))
+    };
+    Err(Exit::new(
+        EXIT_USAGE,
+        format!("no connection `{key}`; {hint}"),
+    ))
+}
+
+fn exit_for(f: &Failure) -> i32 {
+    if f.message.starts_with("needs re-auth") {
+        EXIT_HUMAN
+    } else {
+        EXIT_FAILED
+    }
+}
+
+#[derive(Serialize)]
+struct StatusRow<'a> {
+    connection: String,
+    connector: &'a str,
+    account: &'a str,
+    name: &'a str,
+    health: Health,
+    detail: Option<&'a str>,
+    transport: &'a str,
+    auth: &'a str,
+    expires_at: Option<String>,
+    next_refresh_at: Option<String>,
+    last_refresh_at: Option<String>,
+    success_rate: Option<f64>,
+    probes_1h: u32,
+    last_latency_ms: Option<u64>,
+    last_error: Option<&'a Failure>,
+}
+
+fn rfc3339(ms: UnixMs) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn row(c: &ConnectionView) -> StatusRow<'_> {
+    StatusRow {
+        connection: c.key.to_string(),
+        connector: &c.key.connector,
+        account: &c.key.account,
+        name: &c.name,
+        health: c.health,
+        detail: c.detail.as_deref(),
+        transport: &c.transport,
+        auth: &c.auth,
+        expires_at: c.token.as_ref().and_then(|t| t.expires_at).map(rfc3339),
+        next_refresh_at: c.next_refresh_at.map(rfc3339),
+        last_refresh_at: c.last_refresh_at.map(rfc3339),
+        success_rate: c.success_rate_1h,
+        probes_1h: c.probes_1h,
+        last_latency_ms: c.last_probe.as_ref().map(|p| p.latency_ms),
+        last_error: c.last_error.as_ref(),
+    }
+}
+
+pub async fn status(global: &Global, json: bool) -> Outcome {
+    let running = engine_for(global).await?;
+    let snapshot = running.handle.snapshot();
+    running.shutdown().await;
+    if json {
+        let rows: Vec<_> = snapshot.connections.iter().map(row).collect();
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+        println!("{text}");
+        return Ok(EXIT_OK);
+    }
+    let now = now_ms();
+    println!(
+        "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  LAST ERROR",
+        "CONNECTION", "HEALTH", "TRANSPORT", "EXPIRES IN", "NEXT REFRESH", "SUCCESS"
+    );
+    for c in &snapshot.connections {
+        let expires = match c.token.as_ref() {
+            Some(t) => t
+                .expires_at
+                .map(|e| format_expires_in(e, now))
+                .unwrap_or_else(|| "no expiry".into()),
+            None => "—".into(),
+        };
+        let next = c
+            .next_refresh_at
+            .map(|t| {
+                if t <= now {
+                    "due".to_string()
+                } else {
+                    format!("in {}", format_duration_ms((t - now) as u64))
+                }
+            })
+            .unwrap_or_else(|| "—".into());
+        let rate = c
+            .success_rate_1h
+            .map(|r| format!("{:.0}%", r * 100.0))
+            .unwrap_or_else(|| "—".into());
+        let error = match (&c.detail, &c.last_error) {
+            (Some(d), _) => d.clone(),
+            (None, Some(e)) => e.to_string(),
+            (None, None) => "—".into(),
+        };
+        println!(
+            "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  {}",
+            c.key.to_string(),
+            c.health.label(),
+            c.transport,
+            expires,
+            next,
+            rate,
+            error
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool) -> Outcome {
+    let running = engine_for(global).await?;
+    let key = known_key(&running, connector, account)?;
+    let result = running.handle.refresh(key.clone(), Actor::Cli).await;
+    running.shutdown().await;
+    match result {
+        Ok(meta) => {
+            if json {
+                let v = serde_json::json!({"connection": key.to_string(), "ok": true, "expires_at": meta.expires_at.map(rfc3339)});
+                println!("{v}");
+            } else {
+                let expiry = meta
+                    .expires_at
+                    .map(|e| format!("expires in {}", format_expires_in(e, now_ms())))
+                    .unwrap_or_else(|| "no expiry".into());
+                println!("refreshed {key}: {expiry}");
+            }
+            Ok(EXIT_OK)
+        }
+        Err(f) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"connection": key.to_string(), "ok": false, "error": f})
+                );
+            }
+            Err(Exit::new(exit_for(&f), format!("{key}: {f}")))
+        }
+    }
+}
+
+pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) -> Outcome {
+    let running = engine_for(global).await?;
+    let key = known_key(&running, connector, account)?;
+    let result = running.engine.probe(&key, Actor::Cli).await;
+    running.shutdown().await;
+    let result = result.map_err(|f| Exit::new(exit_for(&f), format!("{key}: {f}")))?;
+    if json {
+        let text =
+            serde_json::to_string(&result).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+        println!("{text}");
+    }
+    match &result.failure {
+        None => {
+            if !json {
+                println!("{key}: up via {:?} in {} ms", result.via, result.latency_ms);
+            }
+            Ok(EXIT_OK)
+        }
+        Some(f) => Err(Exit::new(
+            EXIT_FAILED,
+            format!("{key}: down ({f}) after {} ms", result.latency_ms),
+        )),
+    }
+}
+
+pub async fn auth(global: &Global, connector: &str, account: &str, no_browser: bool) -> Outcome {
+    let config = load_config(global)?;
+    let Some(c) = config.connector(connector) else {
+        let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
+        return Err(Exit::new(
+            EXIT_USAGE,
+            format!(
+                "no connector `{connector}` in the config; known: {}",
+                ids.join(", ")
+            ),
+        ));
+    };
+    if let Some(why) = c.not_configured() {
+        return Err(Exit::new(
+            EXIT_USAGE,
+            format!("connector {connector} is {why}"),
+        ));
+    }
+    let spec = crate::engine::fleet::from_config(&config)
+        .into_iter()
+        .find(|s| s.id == connector)
+        .ok_or_else(|| Exit::new(EXIT_USAGE, format!("no connector `{connector}`")))?;
+    if let Some(p) = &spec.problem {
+        return Err(Exit::new(EXIT_USAGE, format!("connector {connector}: {p}")));
+    }
+    let data_dir = resolve_data_dir(global.data_dir.as_deref());
+    crate::store::ensure_private_dir(&data_dir)
+        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+    init_file_logging(&data_dir);
+    let store = open_store(&data_dir)?;
+    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
+    let broker = Broker::new(store, http.clone());
+    let key = ConnectionKey::new(connector, account);
+    broker
+        .register(key.clone(), spec.auth.clone(), false)
+        .await
+        .map_err(|f| Exit::failed(&f))?;
+    let meta = match &spec.auth {
+        AuthSpec::OAuth(oauth) => {
+            let opener = if no_browser {
+                Opener::PrintOnly
+            } else {
+                Opener::System
+            };
+            eprintln!(
+                "Authorizing {key}. Waiting for the browser (15 minutes at most; Ctrl-C to give up)."
+            );
+            let show = |url: &str| eprintln!("If no browser opened, visit:\n\n  {url}\n");
+            let outcome = flows::authorization_code(&http, oauth, opener, &show)
+                .await
+                .map_err(|f| Exit::failed(&f))?;
+            broker
+                .install(&key, outcome.token, Actor::Cli)
+                .await
+                .map_err(|f| Exit::failed(&f))?
+        }
+        AuthSpec::ClientCredentials(_) => broker
+            .refresh_now(&key, Actor::Cli)
+            .await
+            .map_err(|f| Exit::failed(&f))?,
+        AuthSpec::None | AuthSpec::Bearer(_) => {
+            println!(
+                "{key} uses auth type {}; nothing to authorize",
+                spec.auth.label()
+            );
+            return Ok(EXIT_OK);
+        }
+    };
+    let expiry = meta
+        .expires_at
+        .map(|e| format!("token expires in {}", format_expires_in(e, now_ms())))
+        .unwrap_or_else(|| "token does not expire".into());
+    let refresh = if meta.has_refresh_token {
+        "with a refresh token"
+    } else {
+        "without a refresh token"
+    };
+    println!("authorized {key}: {expiry}, {refresh}");
+    Ok(EXIT_OK)
+}
