@@ -205,7 +205,8 @@ impl Engine {
                 auth: spec.auth.label().to_string(),
                 health,
                 detail,
-                token: meta,
+                // A grant that needs re-auth has no live token, whatever its expiry said.
+                token: if needs_reauth { None } else { meta },
                 // Followers and one-shot commands run no refresh loop: derive the deadline.
                 next_refresh_at: if needs_reauth {
                     None

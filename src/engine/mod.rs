@@ -118,6 +118,13 @@ pub async fn start(
         }
     }
 
+    for (key, at, count) in store.refresh_stats().await.map_err(store_failure)? {
+        if let Some(row) = rows.get_mut(&key) {
+            row.last_refresh_at = Some(at);
+            row.refresh_count = count;
+        }
+    }
+
     let mcp = Arc::new(McpPool::new(broker.clone(), store.clone(), http.clone()));
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (events_tx, _) = broadcast::channel(512);

@@ -10,6 +10,8 @@ pub const WINDOW_MS: i64 = 60 * 60 * 1000;
 pub const DOWN_AFTER: u32 = 3;
 /// Below this success rate over the window a connection is degraded even if the last probe passed.
 pub const DEGRADED_BELOW: f64 = 0.8;
+/// The success rate only degrades a connection once it rests on this many probes.
+pub const MIN_SAMPLES_FOR_RATE: u32 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sample {
@@ -129,8 +131,9 @@ pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Healt
         }
         return (Health::Degraded, None);
     }
-    match window.success_rate(now).0 {
-        Some(rate) if rate < DEGRADED_BELOW => (
+    // A rate from a handful of probes is noise: one 503 out of four is not a degraded service.
+    match window.success_rate(now) {
+        (Some(rate), n) if n >= MIN_SAMPLES_FOR_RATE && rate < DEGRADED_BELOW => (
             Health::Degraded,
             Some(format!(
                 "{:.0}% of probes passed in the last hour",

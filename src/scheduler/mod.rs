@@ -154,6 +154,14 @@ async fn follow_store(engine: &Engine) {
             }
         }
     }
+    if let Ok(stats) = engine.store.refresh_stats().await {
+        for (key, at, count) in stats {
+            engine.with_row(&key, |r| {
+                r.last_refresh_at = Some(at);
+                r.refresh_count = count;
+            });
+        }
+    }
     engine.publish();
 }
 

@@ -456,6 +456,27 @@ impl Store {
         .await
     }
 
+    /// Per connection: when its token was last refreshed and how many refreshes the log holds.
+    /// Lets a process that did not do the refreshing (a follower, `status`) show them.
+    pub async fn refresh_stats(&self) -> Result<Vec<(ConnectionKey, UnixMs, u64)>, StoreError> {
+        self.call(|c| {
+            let mut stmt = c.prepare(
+                "SELECT connector, account, MAX(at), COUNT(*) FROM events
+                 WHERE kind = 'refresh' AND outcome = 'ok' AND connector IS NOT NULL
+                 GROUP BY connector, account",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?.max(0) as u64,
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     /// Takes the named lease for `ttl_ms` if it is free, expired, or already ours (a renewal).
     pub async fn acquire_lease(
         &self,
