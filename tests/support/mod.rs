@@ -146,10 +146,6 @@ pub fn grant_count(s: &LabStats, grant: &str) -> u64 {
     s.by_grant.get(grant).copied().unwrap_or(0)
 }
 
-pub fn refresh_requests(lab: &Lab) -> u64 {
-    grant_count(&lab.stats(), "refresh_token")
-}
-
 /// When the broker's hot path stops handing out the cached token: the skew, capped at half the
 /// token's life (the same rule the scheduler's `refresh_due` applies).
 pub fn refresh_due_at(b: &Broker, key: &ConnectionKey) -> (UnixMs, UnixMs) {
