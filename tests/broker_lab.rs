@@ -185,6 +185,10 @@ async fn two_processes_on_one_store_never_reuse_a_refresh_token() {
     }
     let calls: u32 = set.join_all().await.into_iter().sum();
     let elapsed = started.elapsed();
+    eprintln!(
+        "two processes: {} refreshes, {calls} calls in {elapsed:?}",
+        lab.stats().refresh_ok
+    );
 
     let stats = lab.stats();
     assert_eq!(
