@@ -471,7 +471,10 @@ impl Broker {
         let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
         let client = match self.client(slot, spec).await {
             Ok(c) => c,
-            Err(f) => return Err(self.transient(key, slot, actor, f, 0).await),
+            Err(f) => {
+                let f = self.transient(key, slot, actor, f, 0).await;
+                return still_valid(cached.as_ref(), need).ok_or(f);
+            }
         };
         let ctx = TokenRequestContext {
             http: &self.http,
@@ -533,7 +536,8 @@ impl Broker {
             }
             Err(e) => {
                 let f = e.failure();
-                Err(self.transient(key, slot, actor, f, latency).await)
+                let f = self.transient(key, slot, actor, f, latency).await;
+                still_valid(cached.as_ref(), need).ok_or(f)
             }
         }
     }
@@ -603,11 +607,32 @@ pub fn backoff_ms(attempt: u32) -> u64 {
     step / 2 + rand::random_range(0..=step / 2)
 }
 
+/// The margin a `ValidFor(ms)` need asks for, capped at half the token's lifetime (the rule the
+/// scheduler's `refresh_due` already applies). Without the cap a token that lives less than the
+/// skew (the lab's 2-4 s tokens, any IdP issuing tokens under 30 s) is never "valid enough": every
+/// `access_token` call refreshed, and single flight degraded into one refresh per waiting caller
+/// (200 concurrent callers made 200 sequential refreshes; found by tests/broker_lab.rs).
+fn effective_margin(meta: &TokenMeta, ms: i64) -> i64 {
+    match (meta.expires_at, meta.issued_at) {
+        (Some(exp), Some(iat)) if exp > iat => ms.min((exp - iat) / 2),
+        _ => ms,
+    }
+}
+
 fn need_met(c: &Cached, need: Need, now: UnixMs) -> bool {
     match need {
-        Need::ValidFor(ms) => c.valid_for(now, ms),
+        Need::ValidFor(ms) => c.valid_for(now, effective_margin(&c.meta, ms)),
         Need::Newer { than_generation } => c.generation > than_generation,
     }
+}
+
+/// After a transient failure, a caller that only needed a usable token still gets the old one
+/// while it has not expired, as the backoff branch of `refresh_locked` already does. Before this,
+/// the first caller inside the refresh window after each backoff got the 5xx as its error although
+/// the token in hand still worked (found by tests/broker_lab.rs). Forced refreshes still fail.
+fn still_valid(cached: Option<&Cached>, need: Need) -> Option<Secret> {
+    let c = cached?;
+    (matches!(need, Need::ValidFor(_)) && c.valid_for(now_ms(), 0)).then(|| c.access.clone())
 }
 
 fn satisfied(slot: &Slot, need: Need, now: UnixMs) -> Option<Secret> {
