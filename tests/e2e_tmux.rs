@@ -38,7 +38,8 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "demo"]).stdout).into_owned()
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "demo"]).stdout)
+            .into_owned()
     }
 
     fn alive(&self) -> bool {
@@ -75,22 +76,46 @@ fn countdown_secs(row: &str) -> Option<u64> {
 fn health_rows(screen: &str) -> usize {
     screen
         .lines()
-        .filter(|l| l.starts_with('│') && HEALTH_LABELS.iter().any(|h| l.contains(&format!(" {h} "))))
+        .filter(|l| {
+            l.starts_with('│') && HEALTH_LABELS.iter().any(|h| l.contains(&format!(" {h} ")))
+        })
         .count()
 }
 
 fn tmux_available() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[test]
 fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
-    assert!(tmux_available(), "tmux is required for the end-to-end test; `tests/run` installs it");
+    assert!(
+        tmux_available(),
+        "tmux is required for the end-to-end test; `tests/run` installs it"
+    );
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux { socket: format!("switchboard-e2e-{}", std::process::id()) };
+    let tmux = Tmux {
+        socket: format!("switchboard-e2e-{}", std::process::id()),
+    };
     let command = format!("{BIN} --data-dir {} demo", data.path().display());
-    let started = tmux.cmd(&["new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", &command]);
-    assert!(started.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&started.stderr));
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "demo",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    assert!(
+        started.status.success(),
+        "tmux new-session: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
     let t0 = Instant::now();
 
     // Several connections within 5 seconds.
@@ -102,7 +127,10 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(health_rows(&first) >= 4, "fewer than 4 connections after 5 s:\n{first}");
+    assert!(
+        health_rows(&first) >= 4,
+        "fewer than 4 connections after 5 s:\n{first}"
+    );
 
     // Within 2 minutes: every OAuth row's countdown jumps back up (a refresh), never "expired";
     // the doomed row shows "needs re-auth".
@@ -113,8 +141,13 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
     while t0.elapsed() < Duration::from_secs(120) {
         screen = tmux.screen();
         for name in OAUTH_ROWS {
-            let Some(line) = row(&screen, name) else { continue };
-            assert!(!line.contains("expired"), "{name} shows an expired token:\n{screen}");
+            let Some(line) = row(&screen, name) else {
+                continue;
+            };
+            assert!(
+                !line.contains("expired"),
+                "{name} shows an expired token:\n{screen}"
+            );
             if let Some(secs) = countdown_secs(line) {
                 if last.get(name).is_some_and(|&prev| secs > prev + 1) {
                     *refreshed.entry(name).or_default() += 1;
@@ -129,10 +162,19 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         std::thread::sleep(Duration::from_millis(250));
     }
     for name in OAUTH_ROWS {
-        assert!(refreshed.contains_key(name), "{name} was not seen refreshed within 2 minutes:\n{screen}");
+        assert!(
+            refreshed.contains_key(name),
+            "{name} was not seen refreshed within 2 minutes:\n{screen}"
+        );
     }
-    assert!(doomed_flagged, "the revoked grant never showed needs re-auth:\n{screen}");
-    assert!(screen.contains("leader"), "this console should run the scheduler:\n{screen}");
+    assert!(
+        doomed_flagged,
+        "the revoked grant never showed needs re-auth:\n{screen}"
+    );
+    assert!(
+        screen.contains("leader"),
+        "this console should run the scheduler:\n{screen}"
+    );
 
     // `q` quits and the process ends (the session closes with it).
     tmux.cmd(&["send-keys", "-t", "demo", "q"]);
@@ -140,7 +182,11 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
     while tmux.alive() && quit.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!tmux.alive(), "the console did not exit on q:\n{}", tmux.screen());
+    assert!(
+        !tmux.alive(),
+        "the console did not exit on q:\n{}",
+        tmux.screen()
+    );
 
     // What the screen showed is what the store recorded, and no token is in plain text on disk.
     let status = Command::new(BIN)
@@ -151,13 +197,30 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         .args(["status", "--json"])
         .output()
         .unwrap();
-    assert!(status.status.success(), "status failed: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     for id in ["lab-mcp", "lab-rest", "lab-service"] {
-        let r = rows.as_array().unwrap().iter().find(|r| r["connector"] == id).unwrap();
-        assert!(r["last_refresh_at"].is_string(), "{id} has no refresh in the event log: {r}");
+        let r = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["connector"] == id)
+            .unwrap();
+        assert!(
+            r["last_refresh_at"].is_string(),
+            "{id} has no refresh in the event log: {r}"
+        );
     }
-    let doomed = rows.as_array().unwrap().iter().find(|r| r["connector"] == "lab-doomed").unwrap();
+    let doomed = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["connector"] == "lab-doomed")
+        .unwrap();
     assert_eq!(doomed["health"], "needs_reauth");
     assert_no_plain_tokens(data.path());
 }
@@ -182,7 +245,10 @@ fn assert_no_plain_tokens(dir: &Path) {
 
 #[test]
 fn countdown_cells_parse_like_the_screen_shows_them() {
-    assert_eq!(countdown_secs("│▶ ● up  Lab MCP (HTTP)  mcp/streamable-http 29s  100%"), Some(29));
+    assert_eq!(
+        countdown_secs("│▶ ● up  Lab MCP (HTTP)  mcp/streamable-http 29s  100%"),
+        Some(29)
+    );
     assert_eq!(countdown_secs("│  ● up  Lab  rest 1m 02s  100%"), Some(62));
     assert_eq!(countdown_secs("│  ● up  Lab  mcp/stdio  —  100%"), None);
 }
