@@ -3,7 +3,8 @@
 //! Contract: on success, stdout is `ok: PATH: N connectors` plus one
 //! `warning: connector ID is not configured: set VAR` line per connector with unset variables,
 //! exit 0. On error, stderr is exactly one line, `error: ` followed by the ConfigError display
-//! (`PATH:LINE:COL: KEY: MESSAGE`), exit 2, with no backtrace or debug formatting.
+//! (`PATH:LINE:COL: KEY: MESSAGE`), exit 1 (the check's answer is "no"; every other command
+//! exits 2 on a bad config), with no backtrace or debug formatting.
 
 use std::process::{Command, Output};
 
@@ -54,7 +55,7 @@ fn assert_error(name: &str, line: usize, column: usize, key: &str, fragments: &[
     let path = fixture(name);
     let out = check(&path, |_| {});
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{name}: stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "{name}: stderr: {stderr}");
     assert!(
         out.stdout.is_empty(),
         "{name}: stdout: {}",
@@ -89,9 +90,15 @@ fn valid_fixture_passes() {
 fn unset_variable_is_a_warning_naming_connector_and_variable() {
     let path = fixture("unset_var.toml");
     let warnings = assert_ok(&check(&path, |_| {}), &path, 2);
+    // One line: who, what to set, and where the variable is used (file:line:column: key).
     assert_eq!(
         warnings,
-        ["warning: connector slack is not configured: set SWITCHBOARD_FIXTURE_UNSET_TOKEN"]
+        [format!(
+            "warning: connector slack is not configured: set SWITCHBOARD_FIXTURE_UNSET_TOKEN \
+             ({}:11:9: connectors[0].auth.token: environment variable \
+             `SWITCHBOARD_FIXTURE_UNSET_TOKEN` is not set)",
+            path
+        )]
     );
 }
 
@@ -232,7 +239,7 @@ fn syntax_error() {
     let path = fixture("syntax_error.toml");
     let out = check(&path, |_| {});
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     let shown = stderr.trim_end_matches('\n');
     assert!(!shown.contains('\n'), "not one line: {stderr:?}");
     assert!(shown.starts_with(&format!("error: {path}:2:")), "{shown}");
@@ -244,10 +251,27 @@ fn missing_file() {
     let path = fixture("does_not_exist.toml");
     let out = check(&path, |_| {});
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(
         stderr.starts_with(&format!("error: {path}: cannot read config file:")),
         "{stderr}"
     );
     assert_eq!(stderr.trim_end_matches('\n').lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn other_commands_refuse_a_bad_config_with_exit_2_and_the_same_line() {
+    let path = fixture("typo_key.toml");
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["status", "--config", &path, "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with(&format!("error: {path}:")), "{stderr}");
+    // Nothing was created for a config that did not load.
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
 }

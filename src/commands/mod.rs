@@ -51,7 +51,7 @@ pub fn load_config(global: &Global) -> Result<Config, Exit> {
         return Err(Exit::new(
             EXIT_USAGE,
             format!(
-                "no config file at {}; pass --config PATH, or start from the example: `switchboard config example > {}` (try `switchboard demo` first)",
+                "{}: cannot read config file: it does not exist; pass --config PATH, or start from the example: `switchboard config example > {}` (or try `switchboard demo`)",
                 path.display(),
                 path.display()
             ),

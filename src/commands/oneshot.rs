@@ -15,7 +15,8 @@ use crate::store::resolve_data_dir;
 
 pub fn config_check(global: &Global) -> Outcome {
     let path = config_path(global);
-    let config = load_config(global)?;
+    // For `config check` an invalid config is the answer, not a usage error: exit 1.
+    let config = load_config(global).map_err(|e| Exit::new(EXIT_FAILED, e.message))?;
     let n = config.connectors.len();
     println!(
         "ok: {}: {n} connector{}",
@@ -24,7 +25,10 @@ pub fn config_check(global: &Global) -> Outcome {
     );
     for c in &config.connectors {
         if let Some(why) = c.not_configured() {
-            println!("warning: connector {} is {why}", c.id);
+            match &c.missing_env_at {
+                Some(at) => println!("warning: connector {} is {why} ({at})", c.id),
+                None => println!("warning: connector {} is {why}", c.id),
+            }
         }
     }
     Ok(EXIT_OK)

@@ -13,7 +13,7 @@ pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub(crate) fn interpolate(
     root: &mut DeTable<'_>,
     env: Env<'_>,
-) -> Result<Vec<Vec<String>>, Located> {
+) -> Result<Vec<(Vec<String>, Option<Located>)>, Located> {
     if let Some(console) = root.get_mut("console") {
         let mut missing = Vec::new();
         let mut path = KeyPath::key("console");
@@ -34,8 +34,15 @@ pub(crate) fn interpolate(
         for (i, item) in items.iter_mut().enumerate() {
             let mut missing = Vec::new();
             let mut path = KeyPath::connector(i, "");
-            walk(item, env, &mut path, &mut missing, &mut None)?;
-            per_connector.push(missing);
+            let mut first = None;
+            walk(item, env, &mut path, &mut missing, &mut first)?;
+            // Where the first unset variable is used, so a warning can point at it.
+            let at = first.map(|(span, path)| Located {
+                span: Some(span),
+                path,
+                message: String::new(),
+            });
+            per_connector.push((missing, at));
         }
     }
     Ok(per_connector)

@@ -52,7 +52,12 @@ pub fn parse_str(
     let mut config = Config::deserialize(toml::de::Deserializer::from(root))
         .map_err(|e| located(error::from_toml(&e, Some(&tree), text)))?;
 
-    for (connector, missing) in config.connectors.iter_mut().zip(missing) {
+    for (connector, (missing, at)) in config.connectors.iter_mut().zip(missing) {
+        connector.missing_env_at = at.map(|loc| {
+            let mut e = ConfigError::from_located(loc, text, source);
+            e.message = format!("environment variable `{}` is not set", missing.first().map(String::as_str).unwrap_or_default());
+            e.to_string()
+        });
         connector.missing_env = missing;
     }
     validate::validate(&config, &tree, text).map_err(located)?;

@@ -68,6 +68,10 @@ pub struct ConnectorConfig {
     /// means the connector is shown as "not configured: set VAR" while the rest of the fleet runs.
     #[serde(skip)]
     pub missing_env: Vec<String>,
+    /// Where the first unset variable is used: "config.toml:14:13: connectors[0].auth.client_id:
+    /// environment variable `X` is not set".
+    #[serde(skip)]
+    pub missing_env_at: Option<String>,
 }
 
 impl ConnectorConfig {
