@@ -40,7 +40,10 @@ fn daemon(config: &Path, data: &Path) -> Child {
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -60,7 +63,12 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
 
 fn lease_holder(data: &Path) -> Option<String> {
     let db = rusqlite::Connection::open(data.join("switchboard.db")).ok()?;
-    db.query_row("SELECT holder FROM leases WHERE name = 'scheduler'", [], |r| r.get(0)).ok()
+    db.query_row(
+        "SELECT holder FROM leases WHERE name = 'scheduler'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
 }
 
 fn probes(data: &Path) -> i64 {
@@ -88,7 +96,9 @@ fn sigterm_stops_the_daemon_cleanly_and_a_follower_takes_over() {
     wait_for("the first daemon to lead", Duration::from_secs(10), || {
         lease_holder(&data).is_some_and(|h| h.starts_with(&format!("{first_pid}:")))
     });
-    wait_for("a probe over stdio", Duration::from_secs(15), || probes(&data) >= 1);
+    wait_for("a probe over stdio", Duration::from_secs(15), || {
+        probes(&data) >= 1
+    });
 
     let mut second = daemon(&config, &data);
     let second_pid = second.id().to_string();
@@ -107,13 +117,24 @@ fn sigterm_stops_the_daemon_cleanly_and_a_follower_takes_over() {
 
     // The lease was released on the way out, so the follower takes over at its next heartbeat
     // (within 5 s) instead of waiting for the lease to expire (15 s).
-    wait_for("the second daemon to take over", Duration::from_secs(8), || {
-        lease_holder(&data).is_some_and(|h| h.starts_with(&format!("{second_pid}:")))
-    });
+    wait_for(
+        "the second daemon to take over",
+        Duration::from_secs(8),
+        || lease_holder(&data).is_some_and(|h| h.starts_with(&format!("{second_pid}:"))),
+    );
     let before = probes(&data);
-    wait_for("the new leader to probe", Duration::from_secs(10), || probes(&data) > before);
+    wait_for("the new leader to probe", Duration::from_secs(10), || {
+        probes(&data) > before
+    });
 
     sigterm(&second);
-    assert_eq!(wait_exit(&mut second, Duration::from_secs(10)).code(), Some(0));
-    assert_eq!(lease_holder(&data), None, "the last leader released the lease");
+    assert_eq!(
+        wait_exit(&mut second, Duration::from_secs(10)).code(),
+        Some(0)
+    );
+    assert_eq!(
+        lease_holder(&data),
+        None,
+        "the last leader released the lease"
+    );
 }

@@ -607,14 +607,15 @@ pub fn backoff_ms(attempt: u32) -> u64 {
     step / 2 + rand::random_range(0..=step / 2)
 }
 
-/// The margin a `ValidFor(ms)` need asks for, capped at half the token's lifetime (the rule the
-/// scheduler's `refresh_due` already applies). Without the cap a token that lives less than the
-/// skew (the lab's 2-4 s tokens, any IdP issuing tokens under 30 s) is never "valid enough": every
-/// `access_token` call refreshed, and single flight degraded into one refresh per waiting caller
-/// (200 concurrent callers made 200 sequential refreshes; found by tests/broker_lab.rs).
-fn effective_margin(meta: &TokenMeta, ms: i64) -> i64 {
+/// The margin a `ValidFor(ms)` need asks for, capped at a quarter of the token's lifetime.
+/// Without a cap a token that lives less than the skew (the lab's 2-4 s tokens, any IdP issuing
+/// tokens under 30 s) is never "valid enough": every `access_token` call refreshed, and single
+/// flight degraded into one refresh per waiting caller (200 concurrent callers made 200
+/// sequential refreshes; found by tests/broker_lab.rs). A quarter rather than a half so that the
+/// scheduler, whose lead is capped at half the lifetime, refreshes first and callers rarely wait.
+pub fn effective_margin(meta: &TokenMeta, ms: i64) -> i64 {
     match (meta.expires_at, meta.issued_at) {
-        (Some(exp), Some(iat)) if exp > iat => ms.min((exp - iat) / 2),
+        (Some(exp), Some(iat)) if exp > iat => ms.min((exp - iat) / 4),
         _ => ms,
     }
 }

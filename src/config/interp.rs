@@ -7,13 +7,16 @@ use super::locate::{KeyPath, Located, Seg};
 
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// A connector's unset variables, in document order, and where the first one is used.
+pub(crate) type ConnectorMissing = (Vec<String>, Option<Located>);
+
 /// Interpolates `[console]` (unset variables are errors: there is no fleet to keep running)
 /// and every connector (unset variables are collected, one list per connector, so that one
 /// missing secret disables one connector rather than the whole console).
 pub(crate) fn interpolate(
     root: &mut DeTable<'_>,
     env: Env<'_>,
-) -> Result<Vec<(Vec<String>, Option<Located>)>, Located> {
+) -> Result<Vec<ConnectorMissing>, Located> {
     if let Some(console) = root.get_mut("console") {
         let mut missing = Vec::new();
         let mut path = KeyPath::key("console");

@@ -55,7 +55,10 @@ pub fn parse_str(
     for (connector, (missing, at)) in config.connectors.iter_mut().zip(missing) {
         connector.missing_env_at = at.map(|loc| {
             let mut e = ConfigError::from_located(loc, text, source);
-            e.message = format!("environment variable `{}` is not set", missing.first().map(String::as_str).unwrap_or_default());
+            e.message = format!(
+                "environment variable `{}` is not set",
+                missing.first().map(String::as_str).unwrap_or_default()
+            );
             e.to_string()
         });
         connector.missing_env = missing;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard::auth::broker::EXPIRY_SKEW_MS;
+use switchboard::auth::broker::{EXPIRY_SKEW_MS, effective_margin};
 use switchboard::auth::flows::{self, Opener};
 use switchboard::auth::{AuthSpec, Broker, Credential, OAuthEndpoints, OAuthSpec};
 use switchboard::domain::{Actor, ConnectionKey, UnixMs, now_ms};
@@ -146,13 +146,12 @@ pub fn grant_count(s: &LabStats, grant: &str) -> u64 {
     s.by_grant.get(grant).copied().unwrap_or(0)
 }
 
-/// When the broker's hot path stops handing out the cached token: the skew, capped at half the
-/// token's life (the same rule the scheduler's `refresh_due` applies).
+/// When the broker's hot path stops handing out the cached token (its own margin rule).
 pub fn refresh_due_at(b: &Broker, key: &ConnectionKey) -> (UnixMs, UnixMs) {
     let (meta, _) = b.meta(key).expect("a cached token");
     let exp = meta.expires_at.expect("the lab's tokens expire");
-    let iat = meta.issued_at.expect("issued_at");
-    (exp - EXPIRY_SKEW_MS.min((exp - iat) / 2), exp)
+    assert!(meta.issued_at.is_some(), "the broker records issued_at");
+    (exp - effective_margin(&meta, EXPIRY_SKEW_MS), exp)
 }
 
 /// Sleeps until the cached token is inside its refresh window but still valid for a while.
