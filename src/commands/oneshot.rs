@@ -7,7 +7,7 @@ use crate::auth::flows::{self, Opener};
 use crate::auth::{AuthSpec, Broker};
 use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, Failure, Health, UnixMs, format_duration_ms,
+    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, format_duration_ms,
     format_expires_in, now_ms,
 };
 use crate::engine::Running;
@@ -60,8 +60,15 @@ fn known_key(running: &Running, connector: &str, account: &str) -> Result<Connec
     ))
 }
 
-fn exit_for(f: &Failure) -> i32 {
-    if f.message.starts_with("needs re-auth") {
+/// Exit 3 when an auth failure only a human can fix: the grant is gone, or an OAuth connection
+/// was never authorized. Decided from the broker's state, not only the message's wording.
+fn exit_for(running: &Running, key: &ConnectionKey, f: &Failure) -> i32 {
+    let broker = &running.engine.broker;
+    let never_authorized =
+        matches!(broker.spec(key), Some(AuthSpec::OAuth(_))) && broker.meta(key).is_none();
+    let human =
+        f.message.starts_with("needs re-auth") || broker.needs_reauth(key) || never_authorized;
+    if f.class == ErrorClass::Auth && human {
         EXIT_HUMAN
     } else {
         EXIT_FAILED
@@ -174,6 +181,10 @@ pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool
     let running = engine_for(global).await?;
     let key = known_key(&running, connector, account)?;
     let result = running.handle.refresh(key.clone(), Actor::Cli).await;
+    let code = match &result {
+        Ok(_) => EXIT_OK,
+        Err(f) => exit_for(&running, &key, f),
+    };
     running.shutdown().await;
     match result {
         Ok(meta) => {
@@ -196,7 +207,7 @@ pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool
                     serde_json::json!({"connection": key.to_string(), "ok": false, "error": f})
                 );
             }
-            Err(Exit::new(exit_for(&f), format!("{key}: {f}")))
+            Err(Exit::new(code, format!("{key}: {f}")))
         }
     }
 }
@@ -205,8 +216,14 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
     let running = engine_for(global).await?;
     let key = known_key(&running, connector, account)?;
     let result = running.engine.probe(&key, Actor::Cli).await;
+    let result = result.map_err(|f| Exit::new(exit_for(&running, &key, &f), format!("{key}: {f}")));
+    // A probe that found the grant gone (401, then a refused refresh) needs a human too.
+    let down_code = match &result {
+        Ok(r) => r.failure.as_ref().map(|f| exit_for(&running, &key, f)),
+        Err(_) => None,
+    };
     running.shutdown().await;
-    let result = result.map_err(|f| Exit::new(exit_for(&f), format!("{key}: {f}")))?;
+    let result = result?;
     if json {
         let text =
             serde_json::to_string(&result).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
@@ -220,7 +237,7 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
             Ok(EXIT_OK)
         }
         Some(f) => Err(Exit::new(
-            EXIT_FAILED,
+            down_code.unwrap_or(EXIT_FAILED),
             format!("{key}: down ({f}) after {} ms", result.latency_ms),
         )),
     }

@@ -3,6 +3,7 @@
 //! behind bearer auth, and a flaky REST API. `switchboard demo` and the integration tests run
 //! against it; everything speaks real HTTP on 127.0.0.1 with an ephemeral port.
 
+mod admin;
 mod client_auth;
 mod device;
 mod mcp;
@@ -89,6 +90,8 @@ impl Lab {
         let app = router(state.clone(), cancel.clone());
         let shutdown = cancel.clone().cancelled_owned();
         let task = tokio::spawn(async move {
+            // Peer addresses let the admin hooks refuse anything but loopback.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(err) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
@@ -111,6 +114,7 @@ impl Lab {
         self.state.lock().stats.clone()
     }
 
+    /// Also reachable from other processes as `POST /admin/revoke?client_id=...`.
     pub fn revoke_client_grants(&self, client_id: &str) -> usize {
         self.state.lock().revoke_client(client_id)
     }
@@ -146,6 +150,7 @@ impl Drop for Lab {
 fn router(state: Arc<LabState>, cancel: CancellationToken) -> Router {
     Router::new()
         .merge(oauth::routes())
+        .merge(admin::routes())
         .nest("/api", rest::routes())
         .merge(mcp::routes(state.clone(), cancel))
         .with_state(state)
