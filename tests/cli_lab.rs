@@ -355,13 +355,26 @@ fn one_shot_commands_against_a_lab_process() {
     assert_ne!(row(&rows, "doomed")["health"], "needs_reauth", "{rows:?}");
     assert!(row(&rows, "doomed")["expires_at"].is_string(), "{rows:?}");
 
+    // Revoked again, found by a probe this time (401, then a refused refresh): also exit 3.
+    assert!(lab.revoke_client("demo-doomed") >= 1);
+    let run = s.expect(&["probe", "doomed"], 3);
+    assert!(run.stderr.contains("needs re-auth"), "{run}");
+    assert!(run.stderr.contains("switchboard auth doomed"), "{run}");
+    let rows = s.status();
+    assert_eq!(row(&rows, "doomed")["health"], "needs_reauth", "{rows:?}");
+
     // No token in clear anywhere: data directory (the vault key aside) and terminal output.
     let files = files_under(&s.data_dir);
     let names: Vec<String> = files
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    assert!(names.iter().any(|n| n == "switchboard.log"), "{names:?}");
+    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("read the log");
+    // An empty log would make the check below vacuous.
+    assert!(
+        log.lines().count() > 10,
+        "the debug log is nearly empty: {log}"
+    );
     assert!(
         names
             .iter()
