@@ -1,8 +1,6 @@
 //! Helpers for tests that drive the real `switchboard` binary: a lab child process, a command
 //! runner that keeps every command's output for later checks, JSON parsing.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
