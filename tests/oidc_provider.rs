@@ -73,8 +73,9 @@ async fn authorize(spec: &AuthSpec, log: &Path) -> NewToken {
     let on_url = move |url: &str| {
         *slot.lock().expect("browser slot") = Some(oidc::spawn_browser(url, &log));
     };
+    let http = oidc::http();
     let flow = flows::authorization_code(
-        &oidc::http(),
+        &http,
         spec.oauth().expect("an OAuth spec"),
         Opener::PrintOnly,
         &on_url,
@@ -129,7 +130,7 @@ fn assert_no_failed_refresh(stats: &Stats) {
 /// the log, or any command's output.
 fn assert_no_token_leaked(s: &Session, stats: &Stats) {
     let tokens = stats.issued_tokens();
-    assert!(tokens.len() >= 3, "too few tokens to look for: {tokens:?}");
+    assert!(tokens.len() >= 2, "too few tokens to look for: {tokens:?}");
     let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("read the log");
     assert!(
         log.lines().count() > 10,
@@ -351,7 +352,11 @@ async fn a_revoked_grant_needs_reauth_after_exactly_one_token_request() {
 /// the store never ends up unreadable or stuck, and `auth` always recovers.
 #[tokio::test]
 async fn kill_9_at_random_moments_during_refreshes() {
-    const KILLS: usize = 20;
+    // OIDC_KILL_RUNS=200 for a bigger sample when measuring; 20 in the suite.
+    let kills: usize = std::env::var("OIDC_KILL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let p = OidcProvider::start(6);
     let mut s = Session::new(&config_for(&p));
     s.expect(&["auth", "oidc"], EXIT_OK);
@@ -359,9 +364,11 @@ async fn kill_9_at_random_moments_during_refreshes() {
     let mut lost = Vec::new();
     let mut rotated_by_killed = 0;
     let mut finished_before_kill = 0;
-    for i in 0..KILLS {
+    let mut check_ms = Vec::new();
+    for i in 0..kills {
         let delay = rand::random_range(0..=300u64);
         let before = p.stats().await;
+        let spawned_at = now_ms();
         let code = s.run_killed_after(&["refresh", "oidc"], Duration::from_millis(delay));
         if let Some(code) = code {
             finished_before_kill += 1;
@@ -376,7 +383,16 @@ async fn kill_9_at_random_moments_during_refreshes() {
             rotated_by_killed += rotated;
         }
 
+        // When the provider answered the killed process's refresh, in ms after its spawn.
+        let answered_after = mid.0["outcomes"]
+            .as_array()
+            .and_then(|o| o.last())
+            .filter(|_| rotated == 1)
+            .and_then(|o| o["at"].as_i64())
+            .map(|at| at - spawned_at);
+        let check_started = std::time::Instant::now();
         let check = s.run(&["refresh", "oidc"]);
+        check_ms.push(check_started.elapsed().as_millis() as u64);
         match check.code {
             EXIT_OK => {}
             EXIT_HUMAN => {
@@ -393,7 +409,7 @@ async fn kill_9_at_random_moments_during_refreshes() {
                     "lost for another reason than reuse: {:?}",
                     after.failures()
                 );
-                lost.push((i, delay));
+                lost.push((i, delay, answered_after));
                 s.expect(&["auth", "oidc"], EXIT_OK);
             }
             _ => panic!("kill {i} after {delay} ms left the connection broken: {check}"),
@@ -403,10 +419,11 @@ async fn kill_9_at_random_moments_during_refreshes() {
     s.expect(&["probe", "oidc"], EXIT_OK);
     let stats = p.stats().await;
     eprintln!(
-        "kill -9 during refreshes: {KILLS} kills at 0-300 ms; {finished_before_kill} finished before the kill; \
+        "kill -9 during refreshes: {kills} kills at 0-300 ms; {finished_before_kill} finished before the kill; \
          the provider rotated for {rotated_by_killed} killed processes; the grant was lost (rotated at the \
-         provider, not committed, reuse detected) {} times: {lost:?} (kill index, delay ms); provider: \
-         {} refreshes ok, {} failed, {} reuse detections",
+         provider, not committed, reuse detected) {} times: {lost:?} (kill index, kill delay ms, provider \
+         answered at ms after spawn); provider: {} refreshes ok, {} failed, {} reuse detections; \
+         the checking refreshes took {check_ms:?} ms",
         lost.len(),
         stats.ok("refresh_token"),
         stats.failed("refresh_token"),
@@ -475,11 +492,12 @@ async fn two_processes_on_one_data_dir_never_present_a_used_refresh_token() {
     assert!(b.sync_from_store(&key()).await.expect("sync"), "b adopts a's token");
     let start = p.stats().await;
 
+    let k = key();
     for cycle in 0..FORCED_CYCLES {
         // Both "processes" force a refresh at once, plus hot-path callers on each.
         let (ra, rb, ta, tb) = tokio::join!(
-            a.refresh_now(&key(), ACTOR),
-            b.refresh_now(&key(), ACTOR),
+            a.refresh_now(&k, ACTOR),
+            b.refresh_now(&k, ACTOR),
             access_token(&a),
             access_token(&b),
         );

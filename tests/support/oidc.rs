@@ -260,6 +260,8 @@ impl Stats {
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
+        // Node closes idle keep-alive connections after 5 s; a pooled one can die mid-request.
+        .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(15))
         .build()
         .expect("reqwest client")

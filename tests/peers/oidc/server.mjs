@@ -166,7 +166,8 @@ function wireEvents(p) {
   p.on('grant.error', (ctx, err) => {
     const gt = ctx.oidc?.params?.grant_type ?? 'unknown';
     stats.error[gt] = (stats.error[gt] ?? 0) + 1;
-    if (err?.error_description === 'refresh token already used') {
+    // oidc-provider's generic description; the specific reason is in error_detail.
+    if (err?.error_detail === 'refresh token already used') {
       stats.reuse_detected += 1;
     }
     stats.outcomes.push({
@@ -175,6 +176,7 @@ function wireEvents(p) {
       ok: false,
       error: err?.error ?? String(err),
       error_description: err?.error_description ?? null,
+      error_detail: err?.error_detail ?? null,
       at: Date.now(),
     });
   });
