@@ -122,7 +122,11 @@ fn assert_no_failed_refresh(stats: &Stats) {
         "the provider recorded failed token requests: {:?}",
         stats.failures()
     );
-    assert_eq!(stats.reuse_detected(), 0, "a used refresh token was presented again");
+    assert_eq!(
+        stats.reuse_detected(),
+        0,
+        "a used refresh token was presented again"
+    );
     assert_eq!(stats.grants_revoked(), 0, "a grant was revoked");
 }
 
@@ -194,7 +198,10 @@ async fn authorization_code_with_pkce_then_rotation_through_the_binary() {
     let before = p.stats().await;
     for _ in 0..6 {
         let run = s.expect(&["refresh", "oidc"], EXIT_OK);
-        assert!(run.stdout.starts_with("refreshed oidc: expires in "), "{run}");
+        assert!(
+            run.stdout.starts_with("refreshed oidc: expires in "),
+            "{run}"
+        );
     }
     let after = p.stats().await;
     assert_eq!(
@@ -244,7 +251,10 @@ async fn device_code_through_the_binary() {
     // and polls; the scripted browser confirms the code like a person on another device.
     let p = OidcProvider::start(6);
     let mut s = Session::new(&config_for(&p));
-    let (out, err) = (s.dir.path().join("device.out"), s.dir.path().join("device.err"));
+    let (out, err) = (
+        s.dir.path().join("device.out"),
+        s.dir.path().join("device.err"),
+    );
     let child = s
         .command(&["auth", "oidc", "--device"], &out, &err)
         .spawn()
@@ -290,8 +300,13 @@ async fn device_code_through_the_binary() {
 fn is_user_code(w: &str) -> bool {
     let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-');
     w.len() == 9
-        && w.char_indices()
-            .all(|(i, c)| if i == 4 { c == '-' } else { c.is_ascii_uppercase() })
+        && w.char_indices().all(|(i, c)| {
+            if i == 4 {
+                c == '-'
+            } else {
+                c.is_ascii_uppercase()
+            }
+        })
 }
 
 #[tokio::test]
@@ -316,18 +331,27 @@ async fn a_revoked_grant_needs_reauth_after_exactly_one_token_request() {
         1,
         "exactly one token request finds the grant gone"
     );
-    assert_eq!(after_first.failed("refresh_token"), 1, "{:?}", after_first.0);
+    assert_eq!(
+        after_first.failed("refresh_token"),
+        1,
+        "{:?}",
+        after_first.0
+    );
 
     // From now on nothing reaches the provider until a human re-authorizes.
-    for args in [&["refresh", "oidc"][..], &["probe", "oidc"], &["refresh", "oidc"]] {
+    for args in [
+        &["refresh", "oidc"][..],
+        &["probe", "oidc"],
+        &["refresh", "oidc"],
+    ] {
         let run = s.expect(args, EXIT_HUMAN);
         assert!(run.stderr.contains("needs re-auth"), "{run}");
     }
     let rows = parse_json(&s.expect(&["status", "--json"], EXIT_OK).stdout);
     assert!(
-        rows.as_array()
-            .is_some_and(|r| r.iter().any(|r| r["connection"] == "oidc"
-                && r["health"] == "needs_reauth")),
+        rows.as_array().is_some_and(|r| r
+            .iter()
+            .any(|r| r["connection"] == "oidc" && r["health"] == "needs_reauth")),
         "{rows}"
     );
     assert_eq!(
@@ -402,7 +426,10 @@ async fn kill_9_at_random_moments_during_refreshes() {
                 // provider, but its result never reached the store, so the check presented the
                 // consumed token and oidc-provider revoked the grant for reuse.
                 assert!(code.is_none(), "a finished refresh lost the grant: {check}");
-                assert_eq!(rotated, 1, "lost without a rotation at the provider: {check}");
+                assert_eq!(
+                    rotated, 1,
+                    "lost without a rotation at the provider: {check}"
+                );
                 assert_eq!(
                     after.reuse_detected() - mid.reuse_detected(),
                     1,
@@ -430,7 +457,12 @@ async fn kill_9_at_random_moments_during_refreshes() {
         stats.reuse_detected()
     );
     // Every reuse the provider saw is one of the losses above, nothing more.
-    assert_eq!(stats.reuse_detected(), lost.len() as u64, "{:?}", stats.failures());
+    assert_eq!(
+        stats.reuse_detected(),
+        lost.len() as u64,
+        "{:?}",
+        stats.failures()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,7 +500,10 @@ async fn concurrent_callers_on_an_expiring_token_make_one_token_request() {
     assert_eq!(after.ok("refresh_token") - before.ok("refresh_token"), 1);
     assert_no_failed_refresh(&after);
     let newest = tokens.last().expect("tokens").clone();
-    assert!(tokens.iter().all(|t| *t == newest), "callers got different tokens");
+    assert!(
+        tokens.iter().all(|t| *t == newest),
+        "callers got different tokens"
+    );
     assert_ne!(newest, first, "the token was not refreshed");
     assert_eq!(p.userinfo_status(&newest).await, 200);
 }
@@ -489,7 +524,10 @@ async fn two_processes_on_one_data_dir_never_present_a_used_refresh_token() {
     let b = broker(&store_b, &spec).await;
     let token = authorize(&spec, &dir.path().join("browser.log")).await;
     a.install(&key(), token, ACTOR).await.expect("install");
-    assert!(b.sync_from_store(&key()).await.expect("sync"), "b adopts a's token");
+    assert!(
+        b.sync_from_store(&key()).await.expect("sync"),
+        "b adopts a's token"
+    );
     let start = p.stats().await;
 
     let k = key();
@@ -580,7 +618,10 @@ async fn provider_outage_backs_off_keeps_the_token_and_recovers() {
         {
             break bearer(c);
         }
-        assert!(now_ms() < deadline, "no recovery within 15 s of the provider's return");
+        assert!(
+            now_ms() < deadline,
+            "no recovery within 15 s of the provider's return"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(p.userinfo_status(&fresh).await, 200);

@@ -108,12 +108,14 @@ impl OidcProvider {
             let n = reader.read_line(&mut line).unwrap_or(0);
             let _ = tx.send((n, line, reader));
         });
-        let (n, line, stdout) = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
-            panic!(
-                "the OpenID provider did not start within 30 s; its stderr:\n{}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            )
-        });
+        let (n, line, stdout) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the OpenID provider did not start within 30 s; its stderr:\n{}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                )
+            });
         assert!(
             n > 0,
             "the OpenID provider exited before it was ready; its stderr:\n{}",
@@ -356,7 +358,8 @@ impl Session {
     }
 
     fn record(&mut self, args: &[&str], code: i32, out: &Path, err: &Path) -> &Run {
-        let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+        let read =
+            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
         self.transcript.push(Run {
             args: args.join(" "),
             code,
