@@ -187,8 +187,14 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(health_rows(&small) >= 4, "after resizing to 80x24:\n{small}");
-    assert!(small.lines().all(|l| l.chars().count() <= 80), "not redrawn for 80 columns:\n{small}");
+    assert!(
+        health_rows(&small) >= 4,
+        "after resizing to 80x24:\n{small}"
+    );
+    assert!(
+        small.lines().all(|l| l.chars().count() <= 80),
+        "not redrawn for 80 columns:\n{small}"
+    );
 
     // `q` quits and the process ends (the session closes with it).
     tmux.cmd(&["send-keys", "-t", "demo", "q"]);

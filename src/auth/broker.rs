@@ -116,7 +116,7 @@ pub struct Broker {
 impl Broker {
     pub fn new(store: Store, http: reqwest::Client) -> Arc<Broker> {
         let (notices, _) = broadcast::channel(256);
-        let holder = format!("{}:{:08x}", std::process::id(), rand::random::<u32>());
+        let holder = crate::store::lease::holder_id();
         Arc::new(Broker {
             store,
             http,
@@ -399,6 +399,20 @@ impl Broker {
                 .map_err(store_failure)?
             {
                 LeaseOutcome::Acquired => break,
+                // A holder killed mid-refresh would block us until its lease expires.
+                LeaseOutcome::HeldBy { holder, .. }
+                    if crate::store::lease::holder_is_dead(&holder)
+                        && self
+                            .store
+                            .steal_lease(&lease_name, &holder, &self.holder, LEASE_TTL_MS)
+                            .await
+                            .map_err(store_failure)? =>
+                {
+                    tracing::warn!(
+                        "took over the refresh lease for {key} from {holder}, which died"
+                    );
+                    break;
+                }
                 LeaseOutcome::HeldBy { .. } if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

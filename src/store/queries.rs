@@ -515,6 +515,29 @@ impl Store {
         .await
     }
 
+    /// Takes a lease from a holder known to be dead, only if that holder still has it.
+    pub async fn steal_lease(
+        &self,
+        name: &str,
+        dead_holder: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, dead, holder) = (
+            name.to_string(),
+            dead_holder.to_string(),
+            holder.to_string(),
+        );
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE leases SET holder = ?3, expires_at = ?4 WHERE name = ?1 AND holder = ?2",
+                params![name, dead, holder, now_ms() + ttl_ms],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         let (name, holder) = (name.to_string(), holder.to_string());
         self.call(move |c| {
