@@ -3,6 +3,7 @@
 
 mod migrations;
 mod queries;
+mod revoked;
 pub mod vault;
 
 use std::fs::{DirBuilder, OpenOptions};
