@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::{BIN, LabProcess, parse_json, scrubbed};
 use switchboard::domain::ConnectionKey;
-use switchboard::store::Store;
+use switchboard::store::{Store, Vault};
 
 const TOKEN_PREFIXES: [&str; 3] = ["lab_at_", "lab_rt_", "lab_dc_"];
 const COMMAND_DEADLINE: Duration = Duration::from_secs(90);
@@ -190,7 +190,9 @@ fn device_login_then_revoke_through_the_binary() {
     s.expect(&["refresh", "rest"], 0);
 
     // Read the refresh token the way another process would, before revoking it.
-    let store = Store::open(&s.data_dir).expect("open the CLI's store");
+    // The key the binary created (its environment had no SWITCHBOARD_KEY), whatever ours holds.
+    let vault = Vault::open(&s.data_dir, None).expect("the CLI's vault key");
+    let store = Store::open_with_vault(&s.data_dir, vault).expect("open the CLI's store");
     let key = ConnectionKey::new("rest", "default");
     let rt = tokio::runtime::Runtime::new()
         .expect("runtime")

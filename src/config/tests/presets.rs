@@ -178,7 +178,7 @@ fn wire_format_keys_are_validated() {
     assert_error(
         &e,
         10,
-        1,
+        19,
         "connectors[0].auth.scope_separator",
         &["expected \" \" (RFC 6749) or \",\""],
     );
