@@ -13,7 +13,7 @@ use switchboard::auth::device::{self, DeviceProgress, DevicePrompt};
 use switchboard::auth::revoke::{self, Revoked};
 use switchboard::auth::{AuthSpec, OAuthEndpoints, OAuthSpec};
 use switchboard::domain::{Actor, ErrorClass};
-use switchboard::lab::{Lab, LabOptions, PUBLIC_CLIENT};
+use switchboard::lab::{Lab, LabOptions, PUBLIC_CLIENT, SERVICE_CLIENT, SERVICE_SECRET};
 
 use support::*;
 
@@ -22,6 +22,7 @@ async fn device_lab(auto_approve_after: Duration) -> Lab {
         access_token_ttl: Duration::from_secs(30),
         rest_failure_rate: 0.0,
         device_auto_approve_after: auto_approve_after,
+        ..LabOptions::default()
     })
     .await
     .expect("lab starts")
@@ -90,6 +91,32 @@ async fn approved_device_code_installs_a_working_token() {
     // authorization_pending before the token came.
     let polls = grant_count(&lab.stats(), "urn:ietf:params:oauth:grant-type:device_code");
     assert!(polls >= 2, "{polls} polls");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_down_stretches_every_later_poll() {
+    // The first poll is told to slow down; from then on the lab counts any poll that comes
+    // sooner than the grown interval (1 s + 5 s) as too fast, and answers slow_down again.
+    let lab = Lab::start(LabOptions {
+        device_auto_approve_after: Duration::from_secs(1),
+        device_slow_down_polls: 1,
+        ..LabOptions::default()
+    })
+    .await
+    .expect("lab starts");
+    let spec = code_spec(&lab, PUBLIC_CLIENT);
+    let (result, _, _) = run_device(&http(), oauth(&spec), |_| {}).await;
+    result.expect("approved after the slow_down");
+    let stats = lab.stats();
+    assert_eq!(
+        stats.device_slow_down, 1,
+        "only the forced slow_down: {stats:?}"
+    );
+    assert_eq!(
+        grant_count(&stats, "urn:ietf:params:oauth:grant-type:device_code"),
+        2,
+        "one poll told to slow down, the next one approved: {stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,4 +268,49 @@ async fn without_a_revocation_endpoint_the_token_is_forgotten_locally() {
     let rt = installed.refresh.expect("a refresh token");
     let (status, _) = refresh_with(&http, &lab, rt.expose()).await;
     assert_eq!(status, 200);
+}
+
+/// `token_auth_method` from the config reaches the wire: the lab counts how clients
+/// authenticated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_token_auth_method_is_what_the_server_sees() {
+    let lab = lab(30).await;
+    let (tmp, data) = data_dir();
+    let config_path = tmp.path().join("config.toml");
+    let connector = |id: &str, method: &str| {
+        format!(
+            "[[connectors]]\nid = \"{id}\"\nkind = \"rest\"\n[connectors.rest]\nbase_url = \"{rest}\"\n\
+             [connectors.auth]\ntype = \"client-credentials\"\ntoken_url = \"{iss}/token\"\n\
+             client_id = \"{SERVICE_CLIENT}\"\nclient_secret = \"{SERVICE_SECRET}\"\n\
+             scopes = [\"api:read\"]\n{method}\n",
+            rest = lab.rest_base,
+            iss = lab.issuer,
+        )
+    };
+    let text =
+        connector("post", "token_auth_method = \"client_secret_post\"") + &connector("basic", "");
+    std::fs::write(&config_path, text).expect("write config");
+    let config = switchboard::config::load(&config_path).expect("valid config");
+    let store = open_store(&data);
+    let http = http();
+    let b = switchboard::auth::Broker::new(store, http);
+    for spec in switchboard::engine::fleet::from_config(&config) {
+        let key = key(&spec.id);
+        b.register(key.clone(), spec.auth.clone(), false)
+            .await
+            .expect("register");
+        let before = lab.stats().by_client_auth;
+        b.refresh_now(&key, Actor::Cli)
+            .await
+            .expect("client credentials");
+        let after = lab.stats().by_client_auth;
+        let method = if spec.id == "post" {
+            "client_secret_post"
+        } else {
+            "client_secret_basic"
+        };
+        let count =
+            |m: &std::collections::BTreeMap<String, u64>| m.get(method).copied().unwrap_or(0);
+        assert_eq!(count(&after), count(&before) + 1, "{}: {after:?}", spec.id);
+    }
 }
