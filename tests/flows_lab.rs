@@ -240,6 +240,44 @@ async fn revocation_kills_the_grant_and_forgets_the_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_processes_notice_the_revocation() {
+    let lab = lab(30).await;
+    let (_tmp, data) = data_dir();
+    let http = http();
+    let key = key("lab");
+    let spec = code_spec(&lab, PUBLIC_CLIENT);
+    // A console (leader) and a follower, each with its own store handle on one directory.
+    let leader = broker(&open_store(&data), &http, &key, &spec).await;
+    let follower = broker(&open_store(&data), &http, &key, &spec).await;
+    authorized(&leader, &http, &key, &spec).await;
+    assert!(follower.sync_from_store(&key).await.expect("sync"));
+    assert!(follower.meta(&key).is_some());
+
+    // `switchboard revoke` in a third process.
+    let cli_store = open_store(&data);
+    revoke::revoke_connection(&cli_store, &http, oauth(&spec), &key, Actor::Cli)
+        .await
+        .expect("revoke");
+
+    assert!(
+        follower.sync_from_store(&key).await.expect("sync"),
+        "the token went away"
+    );
+    assert!(follower.meta(&key).is_none());
+    // The leader finds out at its next refresh, without asking the AS and without calling the
+    // grant lost: the connection is simply not authorized any more.
+    let before = lab.stats().token_requests;
+    let f = leader
+        .refresh_now(&key, Actor::Cli)
+        .await
+        .expect_err("nothing to refresh");
+    assert!(f.message.contains("not authorized yet"), "{f}");
+    assert!(!leader.needs_reauth(&key));
+    assert!(leader.meta(&key).is_none());
+    assert_eq!(lab.stats().token_requests, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_revocation_endpoint_the_token_is_forgotten_locally() {
     let lab = lab(30).await;
     let (_tmp, data) = data_dir();

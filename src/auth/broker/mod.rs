@@ -266,13 +266,17 @@ impl Broker {
         Ok(meta)
     }
 
-    /// Picks up a token another process stored (a refresh, or a human's re-authorization).
+    /// Picks up a token another process stored (a refresh, or a human's re-authorization), or
+    /// forgot (a revocation). True when the cached token changed.
     pub async fn sync_from_store(&self, key: &ConnectionKey) -> Result<bool, Failure> {
         let slot = self.slot(key)?;
         if !slot.spec.is_managed() {
             return Ok(false);
         }
-        Ok(self.reload_if_newer(key, &slot).await?.is_some())
+        let had = slot.cached.read().map(|c| c.is_some()).unwrap_or(false);
+        let newer = self.reload_if_newer(key, &slot).await?.is_some();
+        let gone = had && slot.cached.read().map(|c| c.is_none()).unwrap_or(false);
+        Ok(newer || gone)
     }
 
     fn adopt(&self, slot: &Slot, c: Cached) {

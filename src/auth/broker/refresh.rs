@@ -121,6 +121,18 @@ impl Broker {
             .token_generation(key)
             .await
             .map_err(store_failure)?;
+        if stored_gen.is_none() && have > 0 {
+            // The token row is gone: `switchboard revoke` forgot it, maybe in another process.
+            // Drop our copy too, so the connection reads "not authorized" rather than handing
+            // out a revoked token and then calling the grant lost (needs re-auth).
+            if let Ok(mut w) = slot.cached.write() {
+                *w = None;
+            }
+            if let Ok(mut h) = slot.health.lock() {
+                *h = Health::default();
+            }
+            return Ok(None);
+        }
         if stored_gen.is_none_or(|g| g <= have) {
             return Ok(None);
         }
