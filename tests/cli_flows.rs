@@ -203,7 +203,7 @@ fn device_login_then_revoke_through_the_binary() {
     drop(store);
 
     let out = s.expect(&["revoke", "rest"], 0);
-    assert!(out.stdout.starts_with("revoked rest: "), "{out}");
+    assert!(out.stdout.starts_with("revoked rest at "), "{out}");
     assert!(
         out.stdout.contains(&format!("{}/revoke", lab.issuer)),
         "{out}"
@@ -250,4 +250,14 @@ fn device_login_then_revoke_through_the_binary() {
     let out = s.expect(&["revoke", "nosuch"], 2);
     assert!(out.stderr.contains("known: rest, norevoke"), "{out}");
     s.expect(&["auth", "rest", "--device", "--no-browser"], 2);
+
+    // The debug log saw every command above; no token or device code reached it.
+    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("the log");
+    assert!(
+        log.lines().count() > 5,
+        "the debug log is nearly empty: {log}"
+    );
+    for prefix in TOKEN_PREFIXES {
+        assert!(!log.contains(prefix), "the log holds a {prefix} secret");
+    }
 }

@@ -214,12 +214,12 @@ pub async fn revoke(global: &Global, connector: &str, account: &str) -> Outcome 
             endpoint,
             access_too,
         } => {
-            let what = if access_too {
-                "refresh and access tokens"
+            let caveat = if access_too {
+                ""
             } else {
-                "refresh token (the server does not revoke access tokens)"
+                " (the server does not revoke access tokens: the last one works until it expires)"
             };
-            println!("revoked {key}: {what} revoked at {endpoint}; the token is forgotten");
+            println!("revoked {key} at {endpoint}; the token is forgotten{caveat}");
         }
         Revoked::LocalOnly => {
             println!(
