@@ -34,6 +34,8 @@ fn oauth_spec() -> AuthSpec {
         pkce: true,
         extra_params: vec![],
         redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
     })
 }
 

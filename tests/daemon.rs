@@ -156,9 +156,14 @@ fn a_killed_leader_is_replaced_without_waiting_for_its_lease() {
     first.kill().unwrap(); // SIGKILL: no chance to release the lease
     first.wait().unwrap();
     // The lease would run 15 s more; the follower sees its holder is gone at the next heartbeat.
-    wait_for("the follower to take over from a dead leader", Duration::from_secs(8), || {
-        lease_holder(&data).is_some_and(|h| h.starts_with(&format!("{second_pid}:")))
-    });
+    wait_for(
+        "the follower to take over from a dead leader",
+        Duration::from_secs(8),
+        || lease_holder(&data).is_some_and(|h| h.starts_with(&format!("{second_pid}:"))),
+    );
     sigterm(&second);
-    assert_eq!(wait_exit(&mut second, Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(
+        wait_exit(&mut second, Duration::from_secs(10)).code(),
+        Some(0)
+    );
 }

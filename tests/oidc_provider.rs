@@ -50,6 +50,8 @@ fn code_spec(p: &OidcProvider) -> AuthSpec {
         pkce: true,
         extra_params: vec![("prompt".into(), "consent".into())],
         redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod lease;
 mod migrations;
 mod queries;
+mod revoked;
 pub mod vault;
 
 use std::fs::{DirBuilder, OpenOptions};

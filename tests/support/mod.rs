@@ -61,6 +61,8 @@ pub fn code_spec(lab: &Lab, client_id: &str) -> AuthSpec {
         pkce: true,
         extra_params: vec![],
         redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
     })
 }
 
@@ -80,6 +82,8 @@ pub fn service_spec(lab: &Lab) -> AuthSpec {
         pkce: false,
         extra_params: vec![],
         redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
     })
 }
 
