@@ -247,7 +247,6 @@ async fn client_credentials_through_the_binary() {
 }
 
 #[tokio::test]
-#[ignore = "needs auth --device"]
 async fn device_code_through_the_binary() {
     // `switchboard auth oidc --device` prints the verification URL and the user code on stderr
     // and polls; the scripted browser confirms the code like a person on another device.
