@@ -1,6 +1,9 @@
 //! Shared scaffolding for the broker integration tests: a lab per test, a private store per test,
 //! and the few HTTP and timing helpers the tests repeat.
 
+// Shared by several test binaries; each uses a subset, so unused items are expected.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
