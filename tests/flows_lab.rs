@@ -2,8 +2,6 @@
 //! lab: its device endpoint approves on its own after a delay or is denied through its
 //! `/device?action=deny` page, and its revocation endpoint kills the whole grant.
 
-// This file uses part of the broker tests' scaffolding; the rest is theirs.
-#[allow(dead_code)]
 mod support;
 
 use std::sync::{Arc, Mutex};
