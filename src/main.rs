@@ -1,7 +1,9 @@
 use clap::Parser;
 
 use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
-use switchboard::commands::{self, Exit, Outcome, authorize, console, demo, oneshot};
+use switchboard::commands::{
+    self, Exit, Outcome, authorize, console, demo, interruptible, oneshot,
+};
 
 fn main() {
     let cli = Cli::parse();
@@ -21,26 +23,31 @@ fn main() {
             None => console::console(&global).await,
             Some(Command::Demo(args)) => demo::demo(&global, args).await,
             Some(Command::Daemon) => console::daemon(&global).await,
-            Some(Command::Status { json }) => oneshot::status(&global, json).await,
+            Some(Command::Status { json }) => interruptible(oneshot::status(&global, json)).await,
             Some(Command::Auth {
                 connector,
                 account,
                 no_browser,
                 device,
-            }) => authorize::auth(&global, &connector, &account, no_browser, device).await,
+            }) => {
+                interruptible(authorize::auth(
+                    &global, &connector, &account, no_browser, device,
+                ))
+                .await
+            }
             Some(Command::Revoke { connector, account }) => {
-                authorize::revoke(&global, &connector, &account).await
+                interruptible(authorize::revoke(&global, &connector, &account)).await
             }
             Some(Command::Refresh {
                 connector,
                 account,
                 json,
-            }) => oneshot::refresh(&global, &connector, &account, json).await,
+            }) => interruptible(oneshot::refresh(&global, &connector, &account, json)).await,
             Some(Command::Probe {
                 connector,
                 account,
                 json,
-            }) => oneshot::probe(&global, &connector, &account, json).await,
+            }) => interruptible(oneshot::probe(&global, &connector, &account, json)).await,
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),

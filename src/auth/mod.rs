@@ -2,6 +2,7 @@
 //! refreshes; `flows` runs the human-driven authorizations whose results the broker installs.
 
 pub mod broker;
+pub mod critical;
 pub mod device;
 pub mod flows;
 pub mod form;

@@ -40,6 +40,28 @@ impl Exit {
 
 pub type Outcome = Result<i32, Exit>;
 
+/// Exit code for a command stopped by Ctrl-C (128 + SIGINT), as shells expect.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Runs a one-shot command so that Ctrl-C stops it without losing a token: a refresh whose
+/// request is already out is waited for (its answer holds the rotated refresh token) unless
+/// Ctrl-C comes a second time.
+pub async fn interruptible(command: impl std::future::Future<Output = Outcome>) -> Outcome {
+    tokio::select! {
+        outcome = command => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            if crate::auth::critical::in_flight() > 0 {
+                eprintln!("interrupted: saving the token request in flight first (Ctrl-C again to quit at once)");
+                tokio::select! {
+                    _ = crate::auth::critical::drain(std::time::Duration::from_secs(30)) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(Exit::new(EXIT_INTERRUPTED, "interrupted"))
+        }
+    }
+}
+
 pub fn config_path(global: &Global) -> PathBuf {
     global
         .config

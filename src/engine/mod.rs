@@ -47,6 +47,12 @@ impl Running {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
         self.engine.mcp.close_all().await;
+        // A refresh whose request is out must be saved before the process goes.
+        if !crate::auth::critical::drain(Duration::from_secs(30)).await {
+            tracing::error!(
+                "a token request was still running at shutdown; its connection may need re-auth"
+            );
+        }
     }
 
     pub fn cancelled(&self) -> CancellationToken {

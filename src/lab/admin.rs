@@ -20,6 +20,7 @@ pub(crate) fn routes() -> Router<Arc<LabState>> {
     Router::new()
         .route("/admin/revoke", post(revoke))
         .route("/admin/stats", get(stats))
+        .route("/admin/answer-delay", post(answer_delay))
 }
 
 #[derive(Deserialize)]
@@ -56,4 +57,22 @@ async fn stats(
     }
     let stats = state.lock().stats.clone();
     Json(stats).into_response()
+}
+
+#[derive(Deserialize)]
+struct DelayQuery {
+    ms: u64,
+}
+
+/// Delays token answers after the request was processed (see `Store::answer_delay_ms`).
+async fn answer_delay(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<Arc<LabState>>,
+    Query(q): Query<DelayQuery>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return forbidden();
+    }
+    state.lock().answer_delay_ms = q.ms.min(60_000);
+    Json(json!({"answer_delay_ms": q.ms.min(60_000)})).into_response()
 }

@@ -225,6 +225,10 @@ async fn token(
             format!("unsupported grant_type {other}"),
         )),
     };
+    let delay = state.lock().answer_delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     match result {
         Ok(issued) => token_response(issued, state.opts.access_token_ttl),
         Err(err) => err.into_response(),

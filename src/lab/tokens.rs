@@ -99,6 +99,10 @@ pub(crate) struct Store {
     issued: Vec<String>,
     pub stats: LabStats,
     pub down: bool,
+    /// Answer token requests this late, AFTER processing them: like a slow network on the way
+    /// back, the rotation has happened when the client is still waiting (the window in which a
+    /// dying client loses a rotated refresh token).
+    pub answer_delay_ms: u64,
 }
 
 /// Outcome of presenting a refresh token.

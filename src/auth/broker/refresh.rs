@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::super::critical;
 use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
 use super::super::spec::{AuthSpec, OAuthSpec};
 use super::state::{
@@ -187,18 +188,9 @@ impl Broker {
                 return still_valid(cached.as_ref(), need).ok_or(f);
             }
         };
-        let ctx = TokenRequestContext {
-            http: &self.http,
-            client: &client,
-            scopes: &spec.scopes,
-            scope_separator: &spec.scope_separator,
-            extra: &[],
-            timeout: TOKEN_TIMEOUT,
-        };
-        let started = Instant::now();
-        let result = match (&slot.spec, cached.as_ref().and_then(|c| c.refresh.clone())) {
-            (AuthSpec::ClientCredentials(_), _) => oauth::client_credentials(&ctx).await,
-            (_, Some(rt)) => oauth::refresh(&ctx, &rt).await,
+        let grant = match (&slot.spec, cached.as_ref().and_then(|c| c.refresh.clone())) {
+            (AuthSpec::ClientCredentials(_), _) => None,
+            (_, Some(rt)) => Some(rt),
             // Never authorized: nothing was lost, so this is not a re-auth.
             (_, None) if cached.is_none() => return Err(not_authorized(key)),
             (_, None) => {
@@ -212,15 +204,44 @@ impl Broker {
                 return Err(self.mark_reauth(key, slot, actor, f).await);
             }
         };
+        let started = Instant::now();
+        // Request and save as one task nobody can cancel: see auth::critical.
+        let (http, store, owned_key) = (self.http.clone(), self.store.clone(), key.clone());
+        let (scopes, separator) = (spec.scopes.clone(), spec.scope_separator.clone());
+        let critical = critical::spawn(async move {
+            let ctx = TokenRequestContext {
+                http: &http,
+                client: &client,
+                scopes: &scopes,
+                scope_separator: &separator,
+                extra: &[],
+                timeout: TOKEN_TIMEOUT,
+            };
+            let answer = match grant {
+                None => oauth::client_credentials(&ctx).await,
+                Some(rt) => oauth::refresh(&ctx, &rt).await,
+            };
+            match answer {
+                Ok(token) => Ok(store
+                    .save_token(&owned_key, token)
+                    .await
+                    .map_err(store_failure)),
+                Err(e) => Err(e),
+            }
+        });
+        let result = match critical.await {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(Failure::new(
+                    ErrorClass::Config,
+                    format!("the token request task failed: {e}"),
+                ));
+            }
+        };
         let latency = started.elapsed().as_millis() as u64;
         match result {
-            Ok(token) => {
-                let stored = self
-                    .store
-                    .save_token(key, token)
-                    .await
-                    .map_err(store_failure)?;
-                let c = Cached::from_stored(stored);
+            Ok(saved) => {
+                let c = Cached::from_stored(saved?);
                 self.adopt(slot, c.clone());
                 if let Ok(mut h) = slot.health.lock() {
                     *h = Health::default();
