@@ -20,6 +20,9 @@ pub(crate) fn routes() -> Router<Arc<LabState>> {
     Router::new()
         .route("/admin/revoke", post(revoke))
         .route("/admin/stats", get(stats))
+        .route("/admin/sse/close", post(sse_close))
+        .route("/admin/mcp/expire", post(mcp_expire))
+        .route("/admin/sse/garble", post(sse_garble))
 }
 
 #[derive(Deserialize)]
@@ -56,4 +59,34 @@ async fn stats(
     }
     let stats = state.lock().stats.clone();
     Json(stats).into_response()
+}
+
+async fn sse_close(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<Arc<LabState>>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return forbidden();
+    }
+    Json(json!({"closed": state.sse.close_all()})).into_response()
+}
+
+async fn sse_garble(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<Arc<LabState>>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return forbidden();
+    }
+    Json(json!({"garbled": state.sse.garble_all()})).into_response()
+}
+
+async fn mcp_expire(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<Arc<LabState>>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return forbidden();
+    }
+    Json(json!({"expired": super::mcp::expire_sessions(&state).await})).into_response()
 }
