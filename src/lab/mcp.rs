@@ -198,7 +198,14 @@ pub(crate) async fn require_bearer(
 /// Expires every streamable HTTP session, as a server that restarted or timed sessions out
 /// would: the next request with an old `Mcp-Session-Id` gets 404. Returns how many.
 pub(crate) async fn expire_sessions(state: &LabState) -> usize {
-    let ids: Vec<_> = state.mcp_sessions.sessions.read().await.keys().cloned().collect();
+    let ids: Vec<_> = state
+        .mcp_sessions
+        .sessions
+        .read()
+        .await
+        .keys()
+        .cloned()
+        .collect();
     for id in &ids {
         if let Err(err) = state.mcp_sessions.close_session(id).await {
             tracing::debug!(%err, "lab: closing an MCP session failed");

@@ -177,7 +177,10 @@ async fn message(
     let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("not a JSON-RPC message: {e}"))
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("not a JSON-RPC message: {e}"),
+            )
                 .into_response();
         }
     };
@@ -187,7 +190,11 @@ async fn message(
         .get(&q.session_id)
         .filter(|s| s.client_id == caller.client_id)
     else {
-        return (StatusCode::NOT_FOUND, "no such SSE session; open /sse again").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "no such SSE session; open /sse again",
+        )
+            .into_response();
     };
     match session.inbound.unbounded_send(message) {
         Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),

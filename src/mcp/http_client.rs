@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
 };
@@ -66,6 +66,8 @@ impl StreamableHttpClient for BrokeredHttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
         let token = self.token(None).await;
+        let is_request = matches!(message, ClientJsonRpcMessage::Request(_));
+        let in_session = session_id.is_some();
         let first = self
             .inner
             .post_message(
@@ -76,12 +78,29 @@ impl StreamableHttpClient for BrokeredHttpClient {
                 custom_headers.clone(),
             )
             .await;
-        match first {
+        let result = match first {
             Err(e) if is_auth_error(&e) => {
                 let token = self.token(Some(self.newer())).await;
                 self.inner
                     .post_message(uri, message, session_id, token, custom_headers)
                     .await
+            }
+            other => other,
+        };
+        match result {
+            // A request in a session answered by an error without an id cannot be matched to
+            // the request; the server refused the session itself. server-everything does this
+            // (400 "No valid session ID provided") where the spec says 404. As SessionExpired
+            // rmcp re-initializes and retries; left alone the request would wait for its timeout.
+            Ok(StreamableHttpPostResponse::Json(ServerJsonRpcMessage::Error(e), _))
+                if is_request && in_session && e.id.is_none() =>
+            {
+                tracing::debug!(
+                    connection = %self.key,
+                    "uncorrelated error inside a session ({}); treating the session as expired",
+                    e.error.message
+                );
+                Err(StreamableHttpError::SessionExpired)
             }
             other => other,
         }

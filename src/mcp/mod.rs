@@ -12,10 +12,11 @@ use std::time::Duration;
 use rmcp::ServiceExt;
 use rmcp::model::{ClientRequest, PingRequest, ServerResult};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
-use rmcp::transport::{DynamicTransportError, TokioChildProcess};
+use rmcp::transport::common::client_side_sse::ExponentialBackoff;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
+use rmcp::transport::{DynamicTransportError, TokioChildProcess};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::Mutex;
 
@@ -125,8 +126,9 @@ impl McpPool {
                     BrokeredHttpClient::new(self.http.clone(), self.broker.clone(), key.clone());
                 // Explicit although rmcp 3.9 defaults to it: a server that restarted or expired
                 // the session answers 404, and one re-initialize beats a failed probe.
-                let config = StreamableHttpClientTransportConfig::with_uri(url.clone())
+                let mut config = StreamableHttpClientTransportConfig::with_uri(url.clone())
                     .reinit_on_expired_session(true);
+                config.retry_config = Arc::new(bounded_stream_retry());
                 let transport = StreamableHttpClientTransport::with_client(client, config);
                 ().serve(transport)
                     .await
@@ -251,6 +253,17 @@ impl McpPool {
             )),
         }
     }
+}
+
+/// How often a broken streamable HTTP response stream is resumed. rmcp's default retries
+/// forever with unbounded backoff, so a call on a server that died hangs until its caller
+/// gives up (seen against server-everything); three tries over ~3.5 s cover a blip.
+fn bounded_stream_retry() -> ExponentialBackoff {
+    let mut retry = ExponentialBackoff::default();
+    retry.max_times = Some(3);
+    retry.base_duration = Duration::from_millis(500);
+    retry.max_delay = Some(Duration::from_secs(2));
+    retry
 }
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.

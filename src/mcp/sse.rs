@@ -125,7 +125,10 @@ async fn credential_newer(broker: &Broker, key: &ConnectionKey) -> Result<Creden
     .await
 }
 
-fn with_credential(req: reqwest::RequestBuilder, credential: &Credential) -> reqwest::RequestBuilder {
+fn with_credential(
+    req: reqwest::RequestBuilder,
+    credential: &Credential,
+) -> reqwest::RequestBuilder {
     match credential {
         Credential::Bearer(t) => req.bearer_auth(t.expose()),
         Credential::None => req,
@@ -358,10 +361,17 @@ mod tests {
         let rel = resolve_endpoint(&base, "/messages?sessionId=abc").unwrap();
         assert_eq!(rel.as_str(), "http://127.0.0.1:9/messages?sessionId=abc");
         let sibling = resolve_endpoint(&base, "message?sessionId=1").unwrap();
-        assert_eq!(sibling.as_str(), "http://127.0.0.1:9/mcp/message?sessionId=1");
+        assert_eq!(
+            sibling.as_str(),
+            "http://127.0.0.1:9/mcp/message?sessionId=1"
+        );
         let abs = resolve_endpoint(&base, "http://127.0.0.1:9/m?s=1").unwrap();
         assert_eq!(abs.path(), "/m");
-        for evil in ["http://evil.example/m", "https://127.0.0.1:9/m", "//127.0.0.1:10/m"] {
+        for evil in [
+            "http://evil.example/m",
+            "https://127.0.0.1:9/m",
+            "//127.0.0.1:10/m",
+        ] {
             let f = resolve_endpoint(&base, evil).unwrap_err();
             assert_eq!(f.class, ErrorClass::Protocol, "{evil}");
             assert!(f.message.contains("another origin"), "{}", f.message);

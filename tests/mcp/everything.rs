@@ -7,7 +7,6 @@
 //! `tests/run` installs the peer (`npm ci --prefix tests/peers/everything`); without it these
 //! tests fail and say so, they never skip.
 
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -135,7 +134,10 @@ async fn exercise(c: &Client, target: &Target) {
     let tools = session.peer().list_all_tools().await.expect("tools/list");
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     for expected in ["echo", "get-sum", "trigger-long-running-operation"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let sum = session
         .peer()
@@ -156,14 +158,24 @@ async fn exercise(c: &Client, target: &Target) {
         json!({"duration": 1, "steps": 3}),
     );
     let mut meta = RequestMetaObject::default();
-    meta.set_progress_token(rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)));
+    meta.set_progress_token(rmcp::model::ProgressToken(
+        rmcp::model::NumberOrString::Number(7),
+    ));
     params.meta = Some(meta);
-    let long = session.peer().call_tool(params).await.expect("long-running");
+    let long = session
+        .peer()
+        .call_tool(params)
+        .await
+        .expect("long-running");
     assert!(text_of(&long).contains("completed"), "{}", text_of(&long));
 }
 
 /// Starts a long call, runs `kill`, and returns the classified failure of that call.
-async fn fail_mid_call(c: &Client, target: &Target, kill: impl FnOnce()) -> switchboard::domain::Failure {
+async fn fail_mid_call(
+    c: &Client,
+    target: &Target,
+    kill: impl FnOnce(),
+) -> switchboard::domain::Failure {
     let session = c.pool.session(&c.key, target).await.expect("session");
     let pending = {
         let session = Arc::clone(&session);
@@ -212,6 +224,7 @@ async fn everything_over_streamable_http() {
         url: format!("http://127.0.0.1:{}/mcp", server.port),
     };
     exercise(&c, &target).await;
+    let before = c.pool.session(&c.key, &target).await.expect("session");
     let failure = fail_mid_call(&c, &target, || server.kill()).await;
     assert!(
         matches!(failure.class, ErrorClass::Connection | ErrorClass::Protocol),
@@ -222,6 +235,10 @@ async fn everything_over_streamable_http() {
         .ping(&c.key, &target, PING)
         .await
         .expect("the next probe recovers after the restart");
+    // The restarted server refuses the old session (400 and an error without an id, where
+    // the spec says 404); the session re-initialized in place rather than timing out.
+    let after = c.pool.session(&c.key, &target).await.expect("session");
+    assert!(Arc::ptr_eq(&before, &after), "re-initialized in place");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,7 +309,9 @@ async fn progress_notifications_arrive_over_legacy_sse() {
         json!({"duration": 1, "steps": 4}),
     );
     let mut meta = RequestMetaObject::default();
-    meta.set_progress_token(rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(1)));
+    meta.set_progress_token(rmcp::model::ProgressToken(
+        rmcp::model::NumberOrString::Number(1),
+    ));
     params.meta = Some(meta);
     client.peer().call_tool(params).await.expect("long-running");
     assert_eq!(counter.0.load(Ordering::SeqCst), 4);

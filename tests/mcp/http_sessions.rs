@@ -1,7 +1,6 @@
 //! Streamable HTTP sessions the server forgets (a restart, an idle timeout): the next request
 //! gets 404 and the pool's session re-initializes in place instead of failing a probe.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,7 +2,6 @@
 //! server: probes, tools, a stream the server closes, a malformed event, auth failures, and
 //! the lab server's own refusals. Tokens come from the broker as in production.
 
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,7 +56,10 @@ fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let started = Instant::now();
     while !cond() {
-        assert!(started.elapsed() < Duration::from_secs(10), "waited 10 s for {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -65,7 +67,10 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_and_tools_work_over_legacy_sse() {
     let r = rig(30).await;
-    r.pool.ping(&r.key, &r.target, PING).await.expect("ping over SSE");
+    r.pool
+        .ping(&r.key, &r.target, PING)
+        .await
+        .expect("ping over SSE");
     assert_eq!(r.lab.sse_sessions(), 1);
 
     let session = r.pool.session(&r.key, &r.target).await.expect("session");
@@ -85,7 +90,10 @@ async fn probes_and_tools_work_over_legacy_sse() {
     assert!(text.contains("über ✓"), "{text}");
 
     // The session is reused: a second probe opens no second stream.
-    r.pool.ping(&r.key, &r.target, PING).await.expect("second ping");
+    r.pool
+        .ping(&r.key, &r.target, PING)
+        .await
+        .expect("second ping");
     assert_eq!(r.lab.sse_sessions(), 1);
 }
 
@@ -144,7 +152,10 @@ async fn a_malformed_message_is_a_protocol_error() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(r.lab.garble_sse_sessions(), 1);
-    let err = call.await.expect("join").expect_err("garbage ends the call");
+    let err = call
+        .await
+        .expect("join")
+        .expect_err("garbage ends the call");
     let failure = r.pool.failure(&r.key, &err);
     assert_eq!(failure.class, ErrorClass::Protocol, "{failure:?}");
     assert!(failure.message.contains("malformed"), "{failure:?}");
@@ -165,7 +176,10 @@ async fn a_revoked_grant_is_an_auth_failure_that_says_so() {
         .await
         .expect_err("a revoked grant cannot open the stream");
     assert_eq!(failure.class, ErrorClass::Auth, "{failure:?}");
-    assert!(!failure.message.contains("lab_at_"), "a token leaked: {failure:?}");
+    assert!(
+        !failure.message.contains("lab_at_"),
+        "a token leaked: {failure:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,10 +194,7 @@ async fn the_wrong_transport_is_named_in_the_error() {
         .ping(&r.key, &target, PING)
         .await
         .expect_err("/mcp is not a legacy SSE endpoint");
-    assert!(
-        failure.message.contains("streamable-http"),
-        "{failure:?}"
-    );
+    assert!(failure.message.contains("streamable-http"), "{failure:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
