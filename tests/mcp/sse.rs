@@ -199,15 +199,52 @@ async fn the_wrong_transport_is_named_in_the_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_sse_server_requires_a_bearer_and_its_own_session() {
-    let lab = lab(30).await;
+    let r = rig(30).await;
     let http = http();
-    let resp = http.get(&lab.sse_url).send().await.expect("GET /sse");
+    let resp = http.get(&r.lab.sse_url).send().await.expect("GET /sse");
     assert_eq!(resp.status(), 401);
-    let post = http
-        .post(format!("{}/messages?sessionId=nope", lab.issuer))
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+
+    // A stream opened by the authorized client; its endpoint event names the session.
+    let (_tmp, data) = data_dir();
+    let store = open_store(&data);
+    let owner_key = key("owner");
+    let owner_spec = code_spec(&r.lab, PUBLIC_CLIENT);
+    let owner = broker(&store, &http, &owner_key, &owner_spec).await;
+    authorized(&owner, &http, &owner_key, &owner_spec).await;
+    let owner_token = token(&owner, &owner_key).await;
+    let mut stream = http
+        .get(&r.lab.sse_url)
+        .bearer_auth(&owner_token)
         .send()
         .await
-        .expect("POST");
-    assert_eq!(post.status(), 401);
+        .expect("GET /sse");
+    assert_eq!(stream.status(), 200);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = stream
+            .chunk()
+            .await
+            .expect("read")
+            .expect("the endpoint event");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let path = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("endpoint data");
+    assert!(text.starts_with("event: endpoint"), "{text}");
+    let endpoint = format!("{}{path}", r.lab.issuer);
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+
+    // Another client's valid token cannot post into it; ids are not capabilities.
+    let service_key = key("service");
+    let service = broker(&store, &http, &service_key, &service_spec(&r.lab)).await;
+    let service_token = token(&service, &service_key).await;
+    let post = |t: String| http.post(&endpoint).bearer_auth(t).json(&ping).send();
+    assert_eq!(post(service_token).await.expect("POST").status(), 404);
+    assert_eq!(post(owner_token.clone()).await.expect("POST").status(), 202);
+    assert_eq!(
+        post("lab_at_forged".into()).await.expect("POST").status(),
+        401
+    );
 }
