@@ -78,7 +78,8 @@ impl SseClientTransport {
         check_stream_response(&resp, url)?;
         let mut events: EventStream = SseStream::from_bytes_stream(resp.bytes_stream()).boxed();
         let endpoint = wait_for_endpoint(&mut events, &sse_url).await?;
-        tracing::debug!(connection = %key, %endpoint, "legacy SSE session open");
+        // The query (the session id) is left out: for servers without auth it is the session.
+        tracing::debug!(connection = %key, endpoint = %endpoint.path(), "legacy SSE session open");
         Ok(Self {
             events,
             poster: Arc::new(Poster {

@@ -183,6 +183,42 @@ async fn a_revoked_grant_is_an_auth_failure_that_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_use_the_brokers_current_token_without_reconnecting() {
+    let r = rig(2).await;
+    r.pool.ping(&r.key, &r.target, PING).await.expect("ping");
+    let before = r.pool.session(&r.key, &r.target).await.expect("session");
+    let refreshes = r.lab.stats().refresh_ok;
+    // Past the first token's lifetime: the lab rejects it, so the POST must carry a new one.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    r.pool
+        .ping(&r.key, &r.target, PING)
+        .await
+        .expect("ping with a refreshed token");
+    let after = r.pool.session(&r.key, &r.target).await.expect("session");
+    assert!(Arc::ptr_eq(&before, &after), "the session was reopened");
+    assert_eq!(r.lab.sse_sessions(), 1);
+    assert!(r.lab.stats().refresh_ok > refreshes, "no refresh happened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_revoked_mid_session_fails_the_next_post_as_auth() {
+    let r = rig(30).await;
+    r.pool.ping(&r.key, &r.target, PING).await.expect("ping");
+    r.lab.revoke_client_grants(PUBLIC_CLIENT);
+    let failure = r
+        .pool
+        .ping(&r.key, &r.target, PING)
+        .await
+        .expect_err("the lab refuses the revoked token on POST");
+    // The 401 asked the broker for a newer token once; the refresh was refused too.
+    assert_eq!(failure.class, ErrorClass::Auth, "{failure:?}");
+    assert!(
+        !failure.message.contains("lab_at_"),
+        "a token leaked: {failure:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wrong_transport_is_named_in_the_error() {
     let r = rig(30).await;
     // A streamable HTTP endpoint is not an SSE stream; the operator is told what to change.
