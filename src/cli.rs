@@ -55,7 +55,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Authorize a connection (authorization code + PKCE in a browser).
+    /// Authorize a connection (authorization code + PKCE in a browser, or --device).
     Auth {
         connector: String,
         #[arg(long, default_value = "default")]
@@ -63,6 +63,16 @@ pub enum Command {
         /// Print the URL instead of opening a browser (for SSH sessions).
         #[arg(long)]
         no_browser: bool,
+        /// Device authorization (RFC 8628): approve a code on another device; no browser or
+        /// redirect needed here.
+        #[arg(long, conflicts_with = "no_browser")]
+        device: bool,
+    },
+    /// Revoke a connection's tokens at the authorization server (RFC 7009) and forget them.
+    Revoke {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        account: String,
     },
     /// Refresh a connection's token now.
     Refresh {

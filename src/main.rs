@@ -1,7 +1,7 @@
 use clap::Parser;
 
 use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
-use switchboard::commands::{self, Exit, Outcome, console, demo, oneshot};
+use switchboard::commands::{self, Exit, Outcome, authorize, console, demo, oneshot};
 
 fn main() {
     let cli = Cli::parse();
@@ -26,7 +26,11 @@ fn main() {
                 connector,
                 account,
                 no_browser,
-            }) => oneshot::auth(&global, &connector, &account, no_browser).await,
+                device,
+            }) => authorize::auth(&global, &connector, &account, no_browser, device).await,
+            Some(Command::Revoke { connector, account }) => {
+                authorize::revoke(&global, &connector, &account).await
+            }
             Some(Command::Refresh {
                 connector,
                 account,

@@ -53,14 +53,16 @@ async fn authorization_code_with_discovery_installs_a_working_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forced_refreshes_rotate_and_bump_the_generation() {
-    let lab = lab(4).await;
-    let (_tmp, data) = data_dir();
-    let store = open_store(&data);
-    let http = http();
-    let key = key("lab");
-    let spec = code_spec(&lab, PUBLIC_CLIENT);
-    let b = broker(&store, &http, &key, &spec).await;
-    let installed = authorized(&b, &http, &key, &spec).await;
+    let Authorized {
+        lab,
+        tmp: _tmp,
+        store,
+        http,
+        key,
+        broker: b,
+        installed,
+        ..
+    } = authorized_connection(4, "lab", PUBLIC_CLIENT).await;
 
     let mut seen = HashSet::from([installed.access.expose().to_string()]);
     let mut generation = store.token_generation(&key).await.unwrap().unwrap();
@@ -97,14 +99,16 @@ async fn forced_refreshes_rotate_and_bump_the_generation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_share_one_refresh() {
-    let lab = lab(4).await;
-    let (_tmp, data) = data_dir();
-    let store = open_store(&data);
-    let http = http();
-    let key = key("lab");
-    let spec = code_spec(&lab, PUBLIC_CLIENT);
-    let b = broker(&store, &http, &key, &spec).await;
-    let installed = authorized(&b, &http, &key, &spec).await;
+    let Authorized {
+        lab,
+        tmp: _tmp,
+        store,
+        http,
+        key,
+        broker: b,
+        installed,
+        ..
+    } = authorized_connection(4, "lab", PUBLIC_CLIENT).await;
 
     wait_until_refresh_due(&b, &key).await;
     let before = lab.stats();
@@ -229,14 +233,17 @@ async fn two_processes_on_one_store_never_reuse_a_refresh_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_grant_needs_reauth_and_stops_token_requests() {
-    let lab = lab(4).await;
-    let (_tmp, data) = data_dir();
-    let store = open_store(&data);
-    let http = http();
-    let key = key("doomed");
-    let spec = code_spec(&lab, DOOMED_CLIENT);
-    let b = broker(&store, &http, &key, &spec).await;
-    authorized(&b, &http, &key, &spec).await;
+    let Authorized {
+        lab,
+        tmp: _tmp,
+        data,
+        store,
+        http,
+        key,
+        spec,
+        broker: b,
+        ..
+    } = authorized_connection(4, "doomed", DOOMED_CLIENT).await;
     assert!(!b.needs_reauth(&key));
 
     assert_eq!(lab.revoke_client_grants(DOOMED_CLIENT), 1);
@@ -317,14 +324,16 @@ async fn revoked_grant_needs_reauth_and_stops_token_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_server_down_keeps_the_old_token_and_backs_off() {
-    let lab = lab(4).await;
-    let (_tmp, data) = data_dir();
-    let store = open_store(&data);
-    let http = http();
-    let key = key("lab");
-    let spec = code_spec(&lab, PUBLIC_CLIENT);
-    let b = broker(&store, &http, &key, &spec).await;
-    let installed = authorized(&b, &http, &key, &spec).await;
+    let Authorized {
+        lab,
+        tmp: _tmp,
+        store,
+        http,
+        key,
+        broker: b,
+        installed,
+        ..
+    } = authorized_connection(4, "lab", PUBLIC_CLIENT).await;
     let old = installed.access.expose().to_string();
 
     lab.set_down(true);

@@ -138,3 +138,32 @@ fn sigterm_stops_the_daemon_cleanly_and_a_follower_takes_over() {
         "the last leader released the lease"
     );
 }
+
+#[test]
+fn a_killed_leader_is_replaced_without_waiting_for_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path());
+    let mut first = daemon(&config, &data);
+    let first_pid = first.id().to_string();
+    wait_for("the first daemon to lead", Duration::from_secs(10), || {
+        lease_holder(&data).is_some_and(|h| h.starts_with(&format!("{first_pid}:")))
+    });
+    let mut second = daemon(&config, &data);
+    let second_pid = second.id().to_string();
+    std::thread::sleep(Duration::from_secs(1));
+
+    first.kill().unwrap(); // SIGKILL: no chance to release the lease
+    first.wait().unwrap();
+    // The lease would run 15 s more; the follower sees its holder is gone at the next heartbeat.
+    wait_for(
+        "the follower to take over from a dead leader",
+        Duration::from_secs(8),
+        || lease_holder(&data).is_some_and(|h| h.starts_with(&format!("{second_pid}:"))),
+    );
+    sigterm(&second);
+    assert_eq!(
+        wait_exit(&mut second, Duration::from_secs(10)).code(),
+        Some(0)
+    );
+}

@@ -176,6 +176,26 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         "this console should run the scheduler:\n{screen}"
     );
 
+    // Resizing redraws for the new size: at 80x24 the table still shows every connection.
+    tmux.cmd(&["resize-window", "-t", "demo", "-x", "80", "-y", "24"]);
+    let resized = Instant::now();
+    let mut small = String::new();
+    while resized.elapsed() < Duration::from_secs(5) {
+        small = tmux.screen();
+        if small.lines().all(|l| l.chars().count() <= 80) && health_rows(&small) >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        health_rows(&small) >= 4,
+        "after resizing to 80x24:\n{small}"
+    );
+    assert!(
+        small.lines().all(|l| l.chars().count() <= 80),
+        "not redrawn for 80 columns:\n{small}"
+    );
+
     // `q` quits and the process ends (the session closes with it).
     tmux.cmd(&["send-keys", "-t", "demo", "q"]);
     let quit = Instant::now();

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
+use oauth2::{CsrfToken, PkceCodeChallenge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::oauth::{self, TokenRequestContext};
-use super::spec::{OAuthSpec, discover};
+use super::spec::OAuthSpec;
 use crate::domain::{ErrorClass, Failure};
 use crate::store::NewToken;
 
@@ -39,23 +39,14 @@ pub async fn authorization_code(
     opener: Opener,
     on_url: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<AuthCodeOutcome, Failure> {
-    let endpoints = match (&spec.endpoints, &spec.issuer) {
-        (Some(e), _) => e.clone(),
-        (None, Some(issuer)) => discover(http, issuer).await?,
-        (None, None) => {
-            return Err(Failure::new(
-                ErrorClass::Config,
-                "no authorize_url, issuer or provider is configured",
-            ));
-        }
-    };
+    let endpoints = spec.resolve_endpoints(http).await?;
     if endpoints.authorize.is_none() {
         return Err(Failure::new(
             ErrorClass::Config,
             "the authorization server has no authorization endpoint; use client-credentials or set authorize_url",
         ));
     }
-    let client = oauth::build_client(&endpoints, &spec.client_id, spec.client_secret.as_ref())
+    let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
         .map_err(|m| Failure::new(ErrorClass::Config, m))?;
 
     let listener = TcpListener::bind(("127.0.0.1", spec.redirect_port.unwrap_or(0)))
@@ -68,21 +59,7 @@ pub async fn authorization_code(
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut request = client
-        .authorize_url(CsrfToken::new_random)
-        .map_err(|e| Failure::new(ErrorClass::Config, e.to_string()))?
-        .add_scopes(spec.scopes.iter().map(|s| Scope::new(s.clone())))
-        .set_redirect_uri(std::borrow::Cow::Owned(
-            oauth2::RedirectUrl::new(redirect_uri.clone())
-                .map_err(|e| Failure::new(ErrorClass::Config, e.to_string()))?,
-        ));
-    if spec.pkce {
-        request = request.set_pkce_challenge(challenge);
-    }
-    for (k, v) in &spec.extra_params {
-        request = request.add_extra_param(k.clone(), v.clone());
-    }
-    let (url, state) = request.url();
+    let (url, state) = authorize_url(&client, spec, &redirect_uri, spec.pkce.then_some(challenge))?;
     on_url(url.as_str());
     open(&opener, url.as_str());
 
@@ -100,6 +77,7 @@ pub async fn authorization_code(
         http,
         client: &client,
         scopes: &spec.scopes,
+        scope_separator: &spec.scope_separator,
         extra: &[],
         timeout: Duration::from_secs(30),
     };
@@ -111,6 +89,36 @@ pub async fn authorization_code(
         token,
         redirect_uri,
     })
+}
+
+/// The authorization request URL (RFC 6749 §4.1.1), with the scopes joined by the connector's
+/// separator: `add_scopes` would always join them with a space, which Slack's v2 scopes reject.
+pub fn authorize_url(
+    client: &oauth::OAuthClient,
+    spec: &OAuthSpec,
+    redirect_uri: &str,
+    challenge: Option<PkceCodeChallenge>,
+) -> Result<(url::Url, CsrfToken), Failure> {
+    let redirect = oauth2::RedirectUrl::new(redirect_uri.to_string()).map_err(|e| {
+        Failure::new(
+            ErrorClass::Config,
+            format!("bad redirect URI {redirect_uri}: {e}"),
+        )
+    })?;
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .map_err(|e| Failure::new(ErrorClass::Config, format!("{e}; set authorize_url")))?
+        .set_redirect_uri(std::borrow::Cow::Owned(redirect));
+    if let Some(scope) = spec.scope_param() {
+        request = request.add_extra_param("scope", scope);
+    }
+    if let Some(challenge) = challenge {
+        request = request.set_pkce_challenge(challenge);
+    }
+    for (k, v) in &spec.extra_params {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    Ok(request.url())
 }
 
 fn open(opener: &Opener, url: &str) {
@@ -242,4 +250,71 @@ async fn respond(stream: &mut TcpStream, status: u16, message: &str) {
     );
     let _ = stream.write_all(resp.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::spec::OAuthEndpoints;
+
+    fn spec(separator: &str) -> OAuthSpec {
+        OAuthSpec {
+            endpoints: Some(OAuthEndpoints {
+                authorize: Some("https://slack.com/oauth/v2/authorize".into()),
+                token: "https://slack.com/api/oauth.v2.access".into(),
+                revoke: None,
+                device: None,
+                client_secret_post: true,
+            }),
+            issuer: None,
+            client_id: "cid".into(),
+            client_secret: None,
+            scopes: vec!["chat:write".into(), "channels:read".into()],
+            pkce: true,
+            extra_params: vec![("team".into(), "T1".into())],
+            redirect_port: None,
+            token_auth: None,
+            scope_separator: separator.into(),
+        }
+    }
+
+    fn query(url: &url::Url) -> Vec<(String, String)> {
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    fn built(separator: &str, pkce: bool) -> url::Url {
+        let spec = spec(separator);
+        let endpoints = spec.endpoints.clone().unwrap();
+        let client = oauth::build_client(&endpoints, &spec.client_id, None).unwrap();
+        let challenge = pkce.then(|| PkceCodeChallenge::new_random_sha256().0);
+        authorize_url(&client, &spec, "http://127.0.0.1:9/callback", challenge)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn scopes_are_joined_with_the_connectors_separator() {
+        let url = built(",", true);
+        let q = query(&url);
+        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("scope"), Some("chat:write,channels:read"));
+        assert_eq!(q.iter().filter(|(n, _)| n == "scope").count(), 1);
+        // The raw query: the comma travels percent-encoded, not as a space.
+        assert!(
+            url.as_str()
+                .contains("scope=chat%3Awrite%2Cchannels%3Aread"),
+            "{url}"
+        );
+        assert_eq!(get("team"), Some("T1"));
+        assert_eq!(get("code_challenge_method"), Some("S256"));
+        assert_eq!(get("redirect_uri"), Some("http://127.0.0.1:9/callback"));
+
+        let url = built(" ", false);
+        let q = query(&url);
+        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("scope"), Some("chat:write channels:read"));
+        assert_eq!(get("code_challenge"), None, "PKCE off sends no challenge");
+    }
 }

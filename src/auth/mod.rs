@@ -2,9 +2,12 @@
 //! refreshes; `flows` runs the human-driven authorizations whose results the broker installs.
 
 pub mod broker;
+pub mod device;
 pub mod flows;
+pub mod form;
 pub mod oauth;
+pub mod revoke;
 pub mod spec;
 
 pub use broker::{Broker, BrokerNotice, Credential, Need};
-pub use spec::{AuthSpec, OAuthEndpoints, OAuthSpec};
+pub use spec::{AuthSpec, OAuthEndpoints, OAuthSpec, TokenAuth};

@@ -9,7 +9,7 @@ use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
     HttpRequest, HttpResponse, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    Scope, TokenResponse, TokenUrl,
+    TokenResponse, TokenUrl,
 };
 
 use super::spec::OAuthEndpoints;
@@ -112,15 +112,14 @@ pub async fn send(http: reqwest::Client, req: HttpRequest) -> Result<HttpRespons
         .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| s * 1000);
+        .and_then(|v| retry_after_ms(v, now_ms()));
     if status == 429 || status >= 500 {
         let class = if status == 429 {
             ErrorClass::RateLimited
         } else {
             ErrorClass::Server
         };
-        let mut f = Failure::new(class, format!("token endpoint answered HTTP {status}"));
+        let mut f = Failure::new(class, format!("{url} answered HTTP {status}"));
         f.retry_after_ms = retry_after;
         return Err(HttpFailure(f));
     }
@@ -138,6 +137,18 @@ pub async fn send(http: reqwest::Client, req: HttpRequest) -> Result<HttpRespons
             format!("bad token endpoint response: {e}"),
         ))
     })
+}
+
+/// RFC 9110 §10.2.3 `Retry-After`: delay-seconds, or an HTTP-date (a date in the past means
+/// "now"). `None` when the value is neither.
+pub fn retry_after_ms(value: &str, now: UnixMs) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is RFC 2822 with the zone spelled GMT.
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.timestamp_millis() - now).max(0) as u64)
 }
 
 pub fn classify_reqwest(e: &reqwest::Error) -> Failure {
@@ -239,6 +250,8 @@ pub struct TokenRequestContext<'a> {
     pub http: &'a reqwest::Client,
     pub client: &'a OAuthClient,
     pub scopes: &'a [String],
+    /// How `scopes` are joined on the wire (" " unless the provider wants ",").
+    pub scope_separator: &'a str,
     pub extra: &'a [(String, String)],
     pub timeout: Duration,
 }
@@ -278,8 +291,11 @@ pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToke
     let mut request = ctx
         .client
         .exchange_client_credentials()
-        .map_err(config_error)?
-        .add_scopes(ctx.scopes.iter().map(|s| Scope::new(s.clone())));
+        .map_err(config_error)?;
+    // Joined here rather than by `add_scopes`, which always joins with a space.
+    if !ctx.scopes.is_empty() {
+        request = request.add_extra_param("scope", ctx.scopes.join(ctx.scope_separator));
+    }
     for (k, v) in ctx.extra {
         request = request.add_extra_param(k.clone(), v.clone());
     }
@@ -336,5 +352,22 @@ mod tests {
         );
         assert_eq!(jwt_exp_ms("opaque-token"), None);
         assert_eq!(jwt_exp_ms("a.!!.c"), None);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = 784_111_777_000; // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after_ms("120", now), Some(120_000));
+        assert_eq!(retry_after_ms(" 0 ", now), Some(0));
+        assert_eq!(
+            retry_after_ms("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(30_000)
+        );
+        assert_eq!(
+            retry_after_ms("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(retry_after_ms("soon", now), None);
+        assert_eq!(retry_after_ms("-5", now), None);
     }
 }

@@ -30,6 +30,57 @@ pub struct OAuthSpec {
     /// Extra authorization request parameters (audience, prompt, access_type...).
     pub extra_params: Vec<(String, String)>,
     pub redirect_port: Option<u16>,
+    /// How the client authenticates at the token endpoint. `None`: as the discovery metadata
+    /// says (client_secret_basic when it allows it), else Basic.
+    pub token_auth: Option<TokenAuth>,
+    /// Joins `scopes` on the wire: " " per RFC 6749 §3.3, "," for providers that want it.
+    pub scope_separator: String,
+}
+
+/// RFC 8414 `token_endpoint_auth_method` values we speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAuth {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A public client: client_id in the body, no secret sent even if one is configured.
+    None,
+}
+
+impl OAuthSpec {
+    /// The configured endpoints, else the issuer's discovered ones; with the configured token
+    /// endpoint auth method applied over whatever discovery suggested.
+    pub async fn resolve_endpoints(
+        &self,
+        http: &reqwest::Client,
+    ) -> Result<OAuthEndpoints, Failure> {
+        let mut endpoints = match (&self.endpoints, &self.issuer) {
+            (Some(e), _) => e.clone(),
+            (None, Some(issuer)) => discover(http, issuer).await?,
+            (None, None) => {
+                return Err(Failure::new(
+                    ErrorClass::Config,
+                    "no token_url, issuer or provider is configured; set one of them",
+                ));
+            }
+        };
+        if let Some(method) = self.token_auth {
+            endpoints.client_secret_post = method == TokenAuth::ClientSecretPost;
+        }
+        Ok(endpoints)
+    }
+
+    /// The secret to send, if any: a `none` client sends none.
+    pub fn secret(&self) -> Option<&Secret> {
+        match self.token_auth {
+            Some(TokenAuth::None) => None,
+            _ => self.client_secret.as_ref(),
+        }
+    }
+
+    /// The `scope` parameter's value, or `None` when no scopes are configured.
+    pub fn scope_param(&self) -> Option<String> {
+        (!self.scopes.is_empty()).then(|| self.scopes.join(&self.scope_separator))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +215,51 @@ fn well_known(issuer: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spec(token_auth: Option<TokenAuth>) -> OAuthSpec {
+        OAuthSpec {
+            endpoints: Some(OAuthEndpoints {
+                authorize: None,
+                token: "https://as.example/token".into(),
+                revoke: None,
+                device: None,
+                client_secret_post: false,
+            }),
+            issuer: None,
+            client_id: "cid".into(),
+            client_secret: Some(Secret::from("s3cret")),
+            scopes: vec!["a".into(), "b".into()],
+            pkce: true,
+            extra_params: vec![],
+            redirect_port: None,
+            token_auth,
+            scope_separator: ",".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_configured_auth_method_decides_how_the_secret_travels() {
+        let http = reqwest::Client::new();
+        let post = spec(Some(TokenAuth::ClientSecretPost));
+        assert!(
+            post.resolve_endpoints(&http)
+                .await
+                .unwrap()
+                .client_secret_post
+        );
+        assert!(post.secret().is_some());
+        let basic = spec(Some(TokenAuth::ClientSecretBasic));
+        assert!(
+            !basic
+                .resolve_endpoints(&http)
+                .await
+                .unwrap()
+                .client_secret_post
+        );
+        let public = spec(Some(TokenAuth::None));
+        assert!(public.secret().is_none(), "a `none` client sends no secret");
+        assert_eq!(public.scope_param().as_deref(), Some("a,b"));
+    }
 
     #[test]
     fn well_known_goes_before_the_issuer_path() {

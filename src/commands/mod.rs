@@ -1,9 +1,11 @@
 //! Front-end plumbing shared by the commands: config, data directory, logging, engine start.
 //! Every command reports errors as one `error: ...` line and an exit code; none panics.
 
+pub mod authorize;
 pub mod console;
 pub mod demo;
 pub mod oneshot;
+pub mod qr;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;

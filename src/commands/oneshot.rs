@@ -2,9 +2,8 @@
 
 use serde::Serialize;
 
-use super::{Exit, Outcome, config_path, init_file_logging, load_config, open_store, start_engine};
-use crate::auth::flows::{self, Opener};
-use crate::auth::{AuthSpec, Broker};
+use super::{Exit, Outcome, config_path, init_file_logging, load_config, start_engine};
+use crate::auth::AuthSpec;
 use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{
     Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, format_duration_ms,
@@ -241,85 +240,4 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
             format!("{key}: down ({f}) after {} ms", result.latency_ms),
         )),
     }
-}
-
-pub async fn auth(global: &Global, connector: &str, account: &str, no_browser: bool) -> Outcome {
-    let config = load_config(global)?;
-    let Some(c) = config.connector(connector) else {
-        let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
-        return Err(Exit::new(
-            EXIT_USAGE,
-            format!(
-                "no connector `{connector}` in the config; known: {}",
-                ids.join(", ")
-            ),
-        ));
-    };
-    if let Some(why) = c.not_configured() {
-        return Err(Exit::new(
-            EXIT_USAGE,
-            format!("connector {connector} is {why}"),
-        ));
-    }
-    let spec = crate::engine::fleet::from_config(&config)
-        .into_iter()
-        .find(|s| s.id == connector)
-        .ok_or_else(|| Exit::new(EXIT_USAGE, format!("no connector `{connector}`")))?;
-    if let Some(p) = &spec.problem {
-        return Err(Exit::new(EXIT_USAGE, format!("connector {connector}: {p}")));
-    }
-    let data_dir = resolve_data_dir(global.data_dir.as_deref());
-    crate::store::ensure_private_dir(&data_dir)
-        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    init_file_logging(&data_dir);
-    let store = open_store(&data_dir)?;
-    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
-    let broker = Broker::new(store, http.clone());
-    let key = ConnectionKey::new(connector, account);
-    broker
-        .register(key.clone(), spec.auth.clone(), false)
-        .await
-        .map_err(|f| Exit::failed(&f))?;
-    let meta = match &spec.auth {
-        AuthSpec::OAuth(oauth) => {
-            let opener = if no_browser {
-                Opener::PrintOnly
-            } else {
-                Opener::System
-            };
-            eprintln!(
-                "Authorizing {key}. Waiting for the browser (15 minutes at most; Ctrl-C to give up)."
-            );
-            let show = |url: &str| eprintln!("If no browser opened, visit:\n\n  {url}\n");
-            let outcome = flows::authorization_code(&http, oauth, opener, &show)
-                .await
-                .map_err(|f| Exit::failed(&f))?;
-            broker
-                .install(&key, outcome.token, Actor::Cli)
-                .await
-                .map_err(|f| Exit::failed(&f))?
-        }
-        AuthSpec::ClientCredentials(_) => broker
-            .refresh_now(&key, Actor::Cli)
-            .await
-            .map_err(|f| Exit::failed(&f))?,
-        AuthSpec::None | AuthSpec::Bearer(_) => {
-            println!(
-                "{key} uses auth type {}; nothing to authorize",
-                spec.auth.label()
-            );
-            return Ok(EXIT_OK);
-        }
-    };
-    let expiry = meta
-        .expires_at
-        .map(|e| format!("token expires in {}", format_expires_in(e, now_ms())))
-        .unwrap_or_else(|| "token does not expire".into());
-    let refresh = if meta.has_refresh_token {
-        "with a refresh token"
-    } else {
-        "without a refresh token"
-    };
-    println!("authorized {key}: {expiry}, {refresh}");
-    Ok(EXIT_OK)
 }

@@ -26,7 +26,7 @@ pub use error::ConfigError;
 pub use presets::{Preset, ResolvedAuth, preset, preset_names};
 pub use schema::{
     AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, McpConfig,
-    McpTransport, RestConfig, ScheduleConfig,
+    McpTransport, RestConfig, ScheduleConfig, TokenAuthMethod,
 };
 
 /// Reads, parses, interpolates (from the process environment) and validates a config file.

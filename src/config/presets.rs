@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::schema::{AuthConfig, AuthType};
+use super::schema::{AuthConfig, AuthType, TokenAuthMethod};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,10 @@ pub struct Preset {
     /// Each refresh returns a new refresh token and invalidates the old one, so the new one
     /// must be persisted before anything else happens.
     pub rotates_refresh_tokens: bool,
+    /// How the client authenticates at the token endpoint.
+    pub token_auth_method: TokenAuthMethod,
+    /// Joins scopes in requests: " " per RFC 6749, "," where the provider insists.
+    pub scope_separator: &'static str,
 }
 
 const PRESETS: &[Preset] = &[
@@ -36,6 +40,8 @@ const PRESETS: &[Preset] = &[
         extra_params: &[("audience", "api.atlassian.com"), ("prompt", "consent")],
         pkce: true, // unverified: Atlassian 3LO documents client_secret, PKCE support unclear
         rotates_refresh_tokens: true,
+        token_auth_method: TokenAuthMethod::ClientSecretPost,
+        scope_separator: " ",
     },
     Preset {
         name: "google",
@@ -48,6 +54,8 @@ const PRESETS: &[Preset] = &[
         extra_params: &[("access_type", "offline"), ("prompt", "consent")],
         pkce: true,
         rotates_refresh_tokens: false,
+        token_auth_method: TokenAuthMethod::ClientSecretPost,
+        scope_separator: " ",
     },
     Preset {
         name: "microsoft",
@@ -59,6 +67,8 @@ const PRESETS: &[Preset] = &[
         extra_params: &[],
         pkce: true,
         rotates_refresh_tokens: true,
+        token_auth_method: TokenAuthMethod::ClientSecretPost,
+        scope_separator: " ",
     },
     Preset {
         name: "slack",
@@ -71,6 +81,9 @@ const PRESETS: &[Preset] = &[
         pkce: false, // unverified
         // Only when token rotation is enabled for the app; set the key explicitly then.
         rotates_refresh_tokens: false,
+        // oauth.v2.access also takes Basic; v2 bot and user scopes are comma-separated.
+        token_auth_method: TokenAuthMethod::ClientSecretPost,
+        scope_separator: ",",
     },
     Preset {
         name: "github",
@@ -84,6 +97,8 @@ const PRESETS: &[Preset] = &[
         pkce: true, // unverified: announced for OAuth and GitHub Apps in 2025
         // GitHub Apps with expiring user tokens rotate; classic OAuth App tokens never expire.
         rotates_refresh_tokens: true,
+        token_auth_method: TokenAuthMethod::ClientSecretPost,
+        scope_separator: " ",
     },
     Preset {
         name: "notion",
@@ -95,6 +110,9 @@ const PRESETS: &[Preset] = &[
         extra_params: &[("owner", "user")],
         pkce: false,                   // unverified
         rotates_refresh_tokens: false, // unverified
+        // Notion documents Basic auth for its token endpoint.
+        token_auth_method: TokenAuthMethod::ClientSecretBasic,
+        scope_separator: " ",
     },
     Preset {
         name: "zoom",
@@ -106,6 +124,8 @@ const PRESETS: &[Preset] = &[
         extra_params: &[],
         pkce: true,
         rotates_refresh_tokens: true,
+        token_auth_method: TokenAuthMethod::ClientSecretBasic,
+        scope_separator: " ",
     },
     Preset {
         name: "discord",
@@ -117,17 +137,22 @@ const PRESETS: &[Preset] = &[
         extra_params: &[],
         pkce: false,                  // unverified
         rotates_refresh_tokens: true, // unverified
+        token_auth_method: TokenAuthMethod::ClientSecretBasic,
+        scope_separator: " ",
     },
     Preset {
         name: "paypal",
-        authorize_url: "https://www.paypal.com/signin/authorize", // unverified
-        token_url: "https://api-m.paypal.com/v1/oauth2/token",
-        revoke_url: Some("https://api-m.paypal.com/v1/oauth2/token/terminate"), // unverified
+        // The sandbox: PayPal connectors here are for testing (seed 000's sandbox MCP server).
+        authorize_url: "https://www.sandbox.paypal.com/signin/authorize", // unverified
+        token_url: "https://api-m.sandbox.paypal.com/v1/oauth2/token",
+        revoke_url: Some("https://api-m.sandbox.paypal.com/v1/oauth2/token/terminate"), // unverified
         device_url: None,
         scopes: &["openid"],
         extra_params: &[],
         pkce: false,
         rotates_refresh_tokens: false,
+        token_auth_method: TokenAuthMethod::ClientSecretBasic,
+        scope_separator: " ",
     },
     Preset {
         name: "cloudflare",
@@ -139,6 +164,9 @@ const PRESETS: &[Preset] = &[
         extra_params: &[],
         pkce: true,
         rotates_refresh_tokens: true, // unverified
+        // Wrangler's client is public: PKCE, no secret.
+        token_auth_method: TokenAuthMethod::None,
+        scope_separator: " ",
     },
     Preset {
         name: "monday",
@@ -150,6 +178,8 @@ const PRESETS: &[Preset] = &[
         extra_params: &[],
         pkce: false,                   // unverified
         rotates_refresh_tokens: false, // monday tokens do not expire
+        token_auth_method: TokenAuthMethod::ClientSecretPost,
+        scope_separator: " ",
     },
     Preset {
         name: "loom",
@@ -161,6 +191,9 @@ const PRESETS: &[Preset] = &[
         extra_params: &[],
         pkce: true,                    // unverified
         rotates_refresh_tokens: false, // unverified
+        // unverified
+        token_auth_method: TokenAuthMethod::ClientSecretPost,
+        scope_separator: " ",
     },
 ];
 
@@ -190,6 +223,9 @@ pub struct ResolvedAuth {
     pub extra_params: BTreeMap<String, String>,
     pub pkce: bool,
     pub rotates_refresh_tokens: bool,
+    /// `None`: stated by neither config nor preset; discovery metadata decides.
+    pub token_auth_method: Option<TokenAuthMethod>,
+    pub scope_separator: String,
 }
 
 impl AuthConfig {
@@ -233,6 +269,16 @@ impl AuthConfig {
                 .rotates_refresh_tokens
                 .or(p.map(|p| p.rotates_refresh_tokens))
                 .unwrap_or(false),
+            // A preset's public client ("none") yields to a configured secret: whoever set one
+            // registered a confidential client, and dropping the secret would fail every request.
+            token_auth_method: self.token_auth_method.or(p
+                .map(|p| p.token_auth_method)
+                .filter(|m| !(*m == TokenAuthMethod::None && self.client_secret.is_some()))),
+            scope_separator: self
+                .scope_separator
+                .clone()
+                .or_else(|| p.map(|p| p.scope_separator.to_owned()))
+                .unwrap_or_else(|| " ".to_owned()),
         }
     }
 }

@@ -203,6 +203,31 @@ pub struct AuthConfig {
     pub pkce: Option<bool>,
     #[serde(default)]
     pub rotates_refresh_tokens: Option<bool>,
+    /// How the client authenticates at the token endpoint; preset, else discovery, else Basic.
+    #[serde(default)]
+    pub token_auth_method: Option<TokenAuthMethod>,
+    /// How scopes are joined on the wire: " " (RFC 6749) or "," (e.g. Slack).
+    #[serde(default)]
+    pub scope_separator: Option<String>,
+}
+
+/// RFC 8414 `token_endpoint_auth_method` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl TokenAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]

@@ -7,7 +7,9 @@ use toml::de::DeTable;
 
 use super::locate::{KeyPath, Located, line_col};
 use super::presets::{preset, preset_names};
-use super::schema::{AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport};
+use super::schema::{
+    AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, TokenAuthMethod,
+};
 
 pub(crate) fn validate(config: &Config, root: &DeTable<'_>, text: &str) -> Result<(), Located> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -170,6 +172,36 @@ impl Check<'_, '_> {
         ] {
             if let Some(url) = url {
                 self.url(&format!("auth.{key}"), url)?;
+            }
+        }
+        if let Some(sep) = &a.scope_separator
+            && sep != " "
+            && sep != ","
+        {
+            return Err(self.err(
+                "auth.scope_separator",
+                "auth.scope_separator",
+                format!("scope_separator = {sep:?}: expected \" \" (RFC 6749) or \",\""),
+            ));
+        }
+        if a.token_auth_method == Some(TokenAuthMethod::None) {
+            let why = if a.kind == AuthType::ClientCredentials {
+                Some(
+                    "type = \"client-credentials\" needs a client secret; use token_auth_method = \"client_secret_basic\" or \"client_secret_post\"",
+                )
+            } else if a.client_secret.is_some() {
+                Some(
+                    "token_auth_method = \"none\" sends no secret; remove client_secret or use \"client_secret_basic\" or \"client_secret_post\"",
+                )
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(self.err(
+                    "auth.token_auth_method",
+                    "auth.token_auth_method",
+                    why.into(),
+                ));
             }
         }
         let ty = a.kind.as_str();

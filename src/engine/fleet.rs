@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::auth::{AuthSpec, OAuthEndpoints, OAuthSpec};
+use crate::auth::{AuthSpec, OAuthEndpoints, OAuthSpec, TokenAuth};
 use crate::config::{
-    AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule,
+    AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule, TokenAuthMethod,
 };
 use crate::mcp::Target;
 use crate::probe::{ProbePlan, RestTarget};
@@ -88,6 +88,7 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
                 token: token.clone(),
                 revoke: r.revoke_url.clone(),
                 device: r.device_url.clone(),
+                // `resolve_endpoints` applies the configured method over this.
                 client_secret_post: false,
             }),
             (None, Some(_)) => None,
@@ -106,6 +107,12 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             redirect_port: r.redirect_port,
+            token_auth: r.token_auth_method.map(|m| match m {
+                TokenAuthMethod::ClientSecretBasic => TokenAuth::ClientSecretBasic,
+                TokenAuthMethod::ClientSecretPost => TokenAuth::ClientSecretPost,
+                TokenAuthMethod::None => TokenAuth::None,
+            }),
+            scope_separator: r.scope_separator.clone(),
         })
     };
     Ok(match r.kind {

@@ -151,7 +151,7 @@ pub async fn start(
         cancel.clone(),
     ))];
     if opts.scheduler {
-        let holder = format!("{}:{:08x}", std::process::id(), rand::random::<u32>());
+        let holder = crate::store::lease::holder_id();
         tasks.push(tokio::spawn(crate::scheduler::run(
             engine.clone(),
             holder,

@@ -56,6 +56,7 @@ pub(crate) async fn authorize(
             consumed: false,
             interval: INTERVAL,
             last_poll: None,
+            polls: 0,
         },
     );
     let verification_uri = format!("{}/device", state.issuer);
@@ -138,9 +139,13 @@ pub(crate) fn poll(
         .last_poll
         .is_some_and(|last| now.duration_since(last) + POLL_SLACK < dev.interval);
     dev.last_poll = Some(now);
-    if too_fast {
+    dev.polls += 1;
+    // A strict server may also ask a well-behaved client to slow down (`device_slow_down_polls`).
+    let forced = dev.polls <= state.opts.device_slow_down_polls;
+    if too_fast || forced {
         // RFC 8628 §3.5: the interval grows by 5 s for this and every later request.
         dev.interval += Duration::from_secs(5);
+        store.stats.device_slow_down += 1;
         return Err(OAuthError::bad("slow_down", "polling too fast"));
     }
     if dev.denied {

@@ -46,6 +46,8 @@ pub struct LabOptions {
     /// Probability in [0, 1] that `GET /api/me` answers 503.
     pub rest_failure_rate: f64,
     pub device_auto_approve_after: Duration,
+    /// Answer `slow_down` to the first N polls of every device code, as a strict server may.
+    pub device_slow_down_polls: u32,
 }
 
 impl Default for LabOptions {
@@ -54,6 +56,7 @@ impl Default for LabOptions {
             access_token_ttl: Duration::from_secs(60),
             rest_failure_rate: 0.1,
             device_auto_approve_after: Duration::from_secs(2),
+            device_slow_down_polls: 0,
         }
     }
 }
@@ -65,6 +68,11 @@ pub struct LabStats {
     pub refresh_ok: u64,
     pub refresh_failed: u64,
     pub reuse_detected: u64,
+    /// `slow_down` answers to device-code polls.
+    pub device_slow_down: u64,
+    /// Token requests by how the client authenticated: client_secret_basic, client_secret_post,
+    /// none.
+    pub by_client_auth: BTreeMap<String, u64>,
     pub grants_revoked: u64,
     pub rest_requests: u64,
     pub rest_failures: u64,

@@ -183,6 +183,18 @@ async fn token(
             _ => "(other)",
         };
         *store.stats.by_grant.entry(key.to_owned()).or_default() += 1;
+        let method = if headers.contains_key(header::AUTHORIZATION) {
+            "client_secret_basic"
+        } else if form.contains_key("client_secret") {
+            "client_secret_post"
+        } else {
+            "none"
+        };
+        *store
+            .stats
+            .by_client_auth
+            .entry(method.to_owned())
+            .or_default() += 1;
         if store.down {
             drop(store);
             let body = json!({"error": "temporarily_unavailable", "error_description": "the lab is down (set_down)"});

@@ -78,6 +78,7 @@ pub(crate) struct DeviceRec {
     pub consumed: bool,
     pub interval: Duration,
     pub last_poll: Option<Instant>,
+    pub polls: u32,
 }
 
 /// A freshly minted token pair, ready to be serialised into a token response.

@@ -41,6 +41,19 @@ impl BrokeredHttpClient {
         }
     }
 
+    /// Sends with the broker's current token; on 401 asks the broker once for a newer token and
+    /// sends again, then reports whatever happens.
+    async fn with_token<T, F, Fut>(&self, send: F) -> Result<T, StreamableHttpError<reqwest::Error>>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StreamableHttpError<reqwest::Error>>>,
+    {
+        match send(self.token(None).await).await {
+            Err(e) if is_auth_error(&e) => send(self.token(Some(self.newer())).await).await,
+            other => other,
+        }
+    }
+
     /// The need for a token newer than the one that was just refused.
     fn newer(&self) -> Need {
         let generation = self.broker.meta(&self.key).map(|(_, g)| g).unwrap_or(0);
@@ -65,28 +78,19 @@ impl StreamableHttpClient for BrokeredHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        let token = self.token(None).await;
         let is_request = matches!(message, ClientJsonRpcMessage::Request(_));
         let in_session = session_id.is_some();
-        let first = self
-            .inner
-            .post_message(
-                uri.clone(),
-                message.clone(),
-                session_id.clone(),
-                token,
-                custom_headers.clone(),
-            )
+        let result = self
+            .with_token(|token| {
+                self.inner.post_message(
+                    uri.clone(),
+                    message.clone(),
+                    session_id.clone(),
+                    token,
+                    custom_headers.clone(),
+                )
+            })
             .await;
-        let result = match first {
-            Err(e) if is_auth_error(&e) => {
-                let token = self.token(Some(self.newer())).await;
-                self.inner
-                    .post_message(uri, message, session_id, token, custom_headers)
-                    .await
-            }
-            other => other,
-        };
         match result {
             // A request in a session answered by an error without an id cannot be matched to
             // the request; the server refused the session itself. server-everything does this
@@ -127,25 +131,15 @@ impl StreamableHttpClient for BrokeredHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        let token = self.token(None).await;
-        let first = self
-            .inner
-            .get_stream(
+        self.with_token(|token| {
+            self.inner.get_stream(
                 uri.clone(),
                 session_id.clone(),
                 last_event_id.clone(),
                 token,
                 custom_headers.clone(),
             )
-            .await;
-        match first {
-            Err(e) if is_auth_error(&e) => {
-                let token = self.token(Some(self.newer())).await;
-                self.inner
-                    .get_stream(uri, session_id, last_event_id, token, custom_headers)
-                    .await
-            }
-            other => other,
-        }
+        })
+        .await
     }
 }

@@ -9,7 +9,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE connections (
         connector    TEXT NOT NULL,
         account      TEXT NOT NULL,
-        state        TEXT NOT NULL DEFAULT 'active',   -- active | needs_reauth
+        state        TEXT NOT NULL DEFAULT 'active',   -- active | needs_reauth | revoked (2)
         state_reason TEXT,
         created_at   INTEGER NOT NULL,
         updated_at   INTEGER NOT NULL,
@@ -62,6 +62,12 @@ const MIGRATIONS: &[&str] = &[
         holder     TEXT NOT NULL,
         expires_at INTEGER NOT NULL
     );
+    "#,
+    // 2: revocation. A revoked connection loses its token row, but the generation must not
+    // restart at 1: another process caching generation N only adopts a stored token newer than
+    // N, so a re-authorization after a revoke would go unnoticed there.
+    r#"
+    ALTER TABLE connections ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 

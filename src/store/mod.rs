@@ -1,8 +1,10 @@
 //! The single owner of the SQLite file. One thread holds the connection; everything else sends it
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
+pub mod lease;
 mod migrations;
 mod queries;
+mod revoked;
 pub mod vault;
 
 use std::fs::{DirBuilder, OpenOptions};

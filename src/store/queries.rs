@@ -263,15 +263,14 @@ impl Store {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = now_ms();
-            let generation: i64 = tx
-                .query_row(
-                    "SELECT generation FROM tokens WHERE connector = ?1 AND account = ?2",
-                    params![key.connector, key.account],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or(0)
-                + 1;
+            // Past the stored token's generation and past any revoked one's (migration 2).
+            let generation: i64 = tx.query_row(
+                "SELECT MAX(
+                    COALESCE((SELECT generation FROM tokens WHERE connector = ?1 AND account = ?2), 0),
+                    COALESCE((SELECT token_generation FROM connections WHERE connector = ?1 AND account = ?2), 0))",
+                params![key.connector, key.account],
+                |r| r.get::<_, i64>(0),
+            )? + 1;
             tx.execute(
                 "INSERT INTO tokens (connector, account, generation, sealed, expires_at, issued_at, has_refresh, scopes, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -511,6 +510,29 @@ impl Store {
             )?;
             tx.commit()?;
             Ok(LeaseOutcome::Acquired)
+        })
+        .await
+    }
+
+    /// Takes a lease from a holder known to be dead, only if that holder still has it.
+    pub async fn steal_lease(
+        &self,
+        name: &str,
+        dead_holder: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, dead, holder) = (
+            name.to_string(),
+            dead_holder.to_string(),
+            holder.to_string(),
+        );
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE leases SET holder = ?3, expires_at = ?4 WHERE name = ?1 AND holder = ?2",
+                params![name, dead, holder, now_ms() + ttl_ms],
+            )?;
+            Ok(n == 1)
         })
         .await
     }

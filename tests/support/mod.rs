@@ -61,6 +61,8 @@ pub fn code_spec(lab: &Lab, client_id: &str) -> AuthSpec {
         pkce: true,
         extra_params: vec![],
         redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
     })
 }
 
@@ -80,6 +82,8 @@ pub fn service_spec(lab: &Lab) -> AuthSpec {
         pkce: false,
         extra_params: vec![],
         redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
     })
 }
 
@@ -178,4 +182,40 @@ pub fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
+}
+
+/// The usual starting point: a lab, a private store, a broker and one authorized connection.
+pub struct Authorized {
+    pub lab: Lab,
+    /// Held so the data directory lives as long as the test.
+    pub tmp: tempfile::TempDir,
+    pub data: PathBuf,
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub key: ConnectionKey,
+    pub spec: AuthSpec,
+    pub broker: Arc<Broker>,
+    pub installed: NewToken,
+}
+
+pub async fn authorized_connection(ttl_secs: u64, connector: &str, client_id: &str) -> Authorized {
+    let lab = lab(ttl_secs).await;
+    let (tmp, data) = data_dir();
+    let store = open_store(&data);
+    let http = http();
+    let key = key(connector);
+    let spec = code_spec(&lab, client_id);
+    let broker = broker(&store, &http, &key, &spec).await;
+    let installed = authorized(&broker, &http, &key, &spec).await;
+    Authorized {
+        lab,
+        tmp,
+        data,
+        store,
+        http,
+        key,
+        spec,
+        broker,
+        installed,
+    }
 }

@@ -98,3 +98,102 @@ fn without_a_preset_defaults_are_safe() {
     assert!(r.pkce, "PKCE on by default");
     assert!(!r.rotates_refresh_tokens);
 }
+
+#[test]
+fn every_preset_states_its_wire_format() {
+    use super::super::TokenAuthMethod::{ClientSecretBasic, ClientSecretPost, None as Public};
+    let expected = [
+        ("atlassian", ClientSecretPost, " "),
+        ("google", ClientSecretPost, " "),
+        ("microsoft", ClientSecretPost, " "),
+        ("slack", ClientSecretPost, ","),
+        ("github", ClientSecretPost, " "),
+        ("notion", ClientSecretBasic, " "),
+        ("zoom", ClientSecretBasic, " "),
+        ("discord", ClientSecretBasic, " "),
+        ("paypal", ClientSecretBasic, " "),
+        ("cloudflare", Public, " "),
+        ("monday", ClientSecretPost, " "),
+        ("loom", ClientSecretPost, " "),
+    ];
+    for (name, method, sep) in expected {
+        let p = preset(name).unwrap();
+        assert_eq!(
+            (p.token_auth_method, p.scope_separator),
+            (method, sep),
+            "{name}"
+        );
+        let r = AuthConfig {
+            kind: AuthType::Oauth2,
+            provider: Some(name.into()),
+            ..AuthConfig::default()
+        }
+        .resolved();
+        assert_eq!(r.token_auth_method, Some(method), "{name}");
+        assert_eq!(r.scope_separator, sep, "{name}");
+    }
+    assert!(preset("paypal").unwrap().token_url.contains("sandbox"));
+}
+
+#[test]
+fn wire_format_keys_override_the_preset() {
+    let text = format!(
+        "{REST}[connectors.auth]\ntype = \"oauth2\"\nprovider = \"slack\"\nclient_id = \"c\"\n\
+         token_auth_method = \"client_secret_basic\"\nscope_separator = \" \"\n"
+    );
+    let r = parse(&text).connectors[0].auth.resolved();
+    use super::super::TokenAuthMethod;
+    assert_eq!(
+        r.token_auth_method,
+        Some(TokenAuthMethod::ClientSecretBasic)
+    );
+    assert_eq!(r.scope_separator, " ");
+    // No preset and no key: discovery decides the method; scopes join with a space.
+    let r = AuthConfig::default().resolved();
+    assert_eq!(
+        (r.token_auth_method, r.scope_separator.as_str()),
+        (None, " ")
+    );
+}
+
+#[test]
+fn a_configured_secret_outranks_a_public_preset() {
+    let auth = AuthConfig {
+        kind: AuthType::Oauth2,
+        provider: Some("cloudflare".into()),
+        client_id: Some("c".into()),
+        client_secret: Some("s".into()),
+        ..AuthConfig::default()
+    };
+    assert_eq!(auth.resolved().token_auth_method, None);
+}
+
+#[test]
+fn wire_format_keys_are_validated() {
+    use super::{assert_error, error};
+    let bad_sep = format!(
+        "{REST}[connectors.auth]\ntype = \"oauth2\"\nprovider = \"slack\"\nclient_id = \"c\"\nscope_separator = \";\"\n"
+    );
+    let e = error(&bad_sep);
+    assert_error(
+        &e,
+        10,
+        19,
+        "connectors[0].auth.scope_separator",
+        &["expected \" \" (RFC 6749) or \",\""],
+    );
+    let bad_method = format!(
+        "{REST}[connectors.auth]\ntype = \"oauth2\"\nprovider = \"slack\"\nclient_id = \"c\"\ntoken_auth_method = \"client_secret_jwt\"\n"
+    );
+    let e = error(&bad_method);
+    assert!(
+        e.message
+            .contains("`client_secret_basic`, `client_secret_post`, `none`"),
+        "{e}"
+    );
+    let none_with_secret = format!(
+        "{REST}[connectors.auth]\ntype = \"oauth2\"\nprovider = \"slack\"\nclient_id = \"c\"\nclient_secret = \"s\"\ntoken_auth_method = \"none\"\n"
+    );
+    let e = error(&none_with_secret);
+    assert!(e.message.contains("remove client_secret"), "{e}");
+}

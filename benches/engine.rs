@@ -1,0 +1,139 @@
+//! Hot paths, measured: the broker handing out a cached token (every probe, tool call and MCP
+//! request goes through it), building a fleet snapshot, and rendering the dashboard.
+//!
+//! `cargo bench --bench engine`; numbers go to BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use switchboard::auth::{AuthSpec, Broker, OAuthEndpoints, OAuthSpec};
+use switchboard::config::ProbeSchedule;
+use switchboard::domain::{Actor, ConnectionKey, now_ms};
+use switchboard::engine::{self, ConnectorSpec, EngineOptions};
+use switchboard::probe::{ProbePlan, RestTarget};
+use switchboard::store::{KeySource, NewToken, Store, Vault};
+use switchboard::tui::{App, Theme};
+
+fn oauth_spec() -> AuthSpec {
+    AuthSpec::OAuth(OAuthSpec {
+        endpoints: Some(OAuthEndpoints {
+            authorize: None,
+            token: "http://127.0.0.1:9/token".into(),
+            revoke: None,
+            device: None,
+            client_secret_post: false,
+        }),
+        issuer: None,
+        client_id: "bench".into(),
+        client_secret: None,
+        scopes: vec![],
+        pkce: true,
+        extra_params: vec![],
+        redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
+    })
+}
+
+fn token() -> NewToken {
+    NewToken {
+        access: "bench-access-token".into(),
+        refresh: Some("bench-refresh-token".into()),
+        expires_at: Some(now_ms() + 3_600_000),
+        issued_at: now_ms(),
+        scopes: vec![],
+    }
+}
+
+fn bench_broker(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open_with_vault(dir.path(), Vault::from_key(&[3; 32], KeySource::Env)).unwrap();
+    let broker = Broker::new(store, reqwest::Client::new());
+    let key = ConnectionKey::new("bench", "default");
+    rt.block_on(async {
+        broker
+            .register(key.clone(), oauth_spec(), false)
+            .await
+            .unwrap();
+        broker.install(&key, token(), Actor::Cli).await.unwrap();
+    });
+    c.bench_function("broker access_token, cached", |b| {
+        // The cached path never awaits anything pending, so a minimal executor measures the
+        // broker rather than a runtime.
+        b.iter(|| {
+            futures::executor::block_on(broker.access_token(black_box(&key), Actor::Scheduler))
+                .unwrap()
+        })
+    });
+}
+
+fn specs(n: usize) -> Vec<ConnectorSpec> {
+    (0..n)
+        .map(|i| ConnectorSpec {
+            id: format!("c{i:04}"),
+            name: format!("Connector {i}"),
+            transport: "rest".into(),
+            auth: AuthSpec::None,
+            plan: ProbePlan {
+                mcp: None,
+                rest: Some(RestTarget {
+                    url: "http://127.0.0.1:9/".into(),
+                    expect_status: vec![],
+                }),
+                timeout: std::time::Duration::from_secs(1),
+            },
+            probe: ProbeSchedule::Every(std::time::Duration::from_secs(30)),
+            refresh_lead: std::time::Duration::from_secs(300),
+            missing_env: vec![],
+            problem: None,
+        })
+        .collect()
+}
+
+fn bench_snapshot_and_render(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open_with_vault(dir.path(), Vault::from_key(&[4; 32], KeySource::Env)).unwrap();
+    let running = rt
+        .block_on(engine::start(
+            store,
+            specs(500),
+            EngineOptions { scheduler: false },
+        ))
+        .unwrap();
+    let engine = running.engine.clone();
+    c.bench_function("snapshot build, 500 connections", |b| {
+        b.iter(|| black_box(engine.build_snapshot(now_ms())))
+    });
+
+    let snapshot = Arc::new(engine.build_snapshot(now_ms()));
+    let app = App::new(snapshot);
+    let theme = Theme::builtin_default();
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let now = now_ms();
+    c.bench_function("dashboard render 120x40, 500 connections", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|f| switchboard::tui::view::render(f, &app, &theme, now))
+                .unwrap();
+        })
+    });
+    rt.block_on(running.shutdown());
+}
+
+criterion_group!(benches, bench_broker, bench_snapshot_and_render);
+criterion_main!(benches);

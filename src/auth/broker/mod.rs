@@ -1,0 +1,293 @@
+//! The token broker: the one path to an access token, and the only code that refreshes.
+//!
+//! - Single flight in the process: one async mutex per connection; callers that waited re-check
+//!   the cache before doing anything.
+//! - Across processes: a lease in the store. A process that finds the lease taken waits for the
+//!   stored generation to move and adopts that token instead of refreshing again.
+//! - Rotation safety: the new refresh token is committed to the store before the access token is
+//!   handed to anyone.
+//! - `invalid_grant`: re-read the store first (another process may have rotated); only if the
+//!   token in hand is still the newest is the connection marked *needs re-auth*, after which no
+//!   token request is made for it until a fresh authorization is saved.
+
+mod refresh;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{Mutex, OnceCell, broadcast};
+
+use super::spec::AuthSpec;
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
+use crate::secret::Secret;
+use crate::store::{EventRecord, NewToken, Store};
+use state::{Cached, Health, Slot, satisfied, store_failure};
+pub use state::{backoff_ms, effective_margin};
+
+/// A token this close to expiry is refreshed before being handed out.
+pub const EXPIRY_SKEW_MS: i64 = 30_000;
+
+/// What a caller gets: a header value to send, or nothing for unauthenticated connectors.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    None,
+    Bearer(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub enum BrokerNotice {
+    Refreshed {
+        key: ConnectionKey,
+        meta: TokenMeta,
+    },
+    Adopted {
+        key: ConnectionKey,
+        meta: TokenMeta,
+    },
+    RefreshFailed {
+        key: ConnectionKey,
+        failure: Failure,
+        retry_at: Option<UnixMs>,
+    },
+    NeedsReauth {
+        key: ConnectionKey,
+    },
+}
+
+/// Why the caller wants a token; decides whether a valid cached one will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Valid for at least this long (the hot path uses `EXPIRY_SKEW_MS`).
+    ValidFor(i64),
+    /// A new token even if the current one is fine (operator refresh, a 401 from a peer).
+    /// Satisfied by any token newer than `than_generation`.
+    Newer { than_generation: i64 },
+}
+
+pub struct Broker {
+    store: Store,
+    http: reqwest::Client,
+    holder: String,
+    slots: RwLock<HashMap<ConnectionKey, Arc<Slot>>>,
+    notices: broadcast::Sender<BrokerNotice>,
+}
+
+impl Broker {
+    pub fn new(store: Store, http: reqwest::Client) -> Arc<Broker> {
+        let (notices, _) = broadcast::channel(256);
+        let holder = crate::store::lease::holder_id();
+        Arc::new(Broker {
+            store,
+            http,
+            holder,
+            slots: RwLock::new(HashMap::new()),
+            notices,
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BrokerNotice> {
+        self.notices.subscribe()
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Registers a connection and loads its stored token and re-auth state.
+    pub async fn register(
+        &self,
+        key: ConnectionKey,
+        spec: AuthSpec,
+        needs_reauth: bool,
+    ) -> Result<(), Failure> {
+        let cached = if spec.is_managed() {
+            self.store
+                .load_token(&key)
+                .await
+                .map_err(store_failure)?
+                .map(Cached::from_stored)
+        } else {
+            None
+        };
+        let slot = Arc::new(Slot {
+            spec,
+            client: OnceCell::new(),
+            cached: RwLock::new(cached),
+            health: std::sync::Mutex::new(Health {
+                needs_reauth,
+                ..Health::default()
+            }),
+            flight: Mutex::new(()),
+        });
+        if let Ok(mut slots) = self.slots.write() {
+            slots.insert(key, slot);
+        }
+        Ok(())
+    }
+
+    fn slot(&self, key: &ConnectionKey) -> Result<Arc<Slot>, Failure> {
+        self.slots
+            .read()
+            .ok()
+            .and_then(|s| s.get(key).cloned())
+            .ok_or_else(|| {
+                Failure::new(
+                    ErrorClass::Config,
+                    format!("no connection {key} is configured"),
+                )
+            })
+    }
+
+    /// Token metadata without a request: what the scheduler and the snapshot read.
+    pub fn meta(&self, key: &ConnectionKey) -> Option<(TokenMeta, i64)> {
+        let slot = self.slot(key).ok()?;
+        let c = slot.cached.read().ok()?;
+        c.as_ref().map(|c| (c.meta.clone(), c.generation))
+    }
+
+    pub fn needs_reauth(&self, key: &ConnectionKey) -> bool {
+        self.slot(key)
+            .ok()
+            .and_then(|s| s.health.lock().ok().map(|h| h.needs_reauth))
+            .unwrap_or(false)
+    }
+
+    pub fn retry_at(&self, key: &ConnectionKey) -> Option<UnixMs> {
+        self.slot(key)
+            .ok()
+            .and_then(|s| s.health.lock().ok().and_then(|h| h.retry_at))
+    }
+
+    pub fn spec(&self, key: &ConnectionKey) -> Option<AuthSpec> {
+        self.slot(key).ok().map(|s| s.spec.clone())
+    }
+
+    /// The hot path: a valid cached token without touching the store or the network.
+    pub async fn access_token(
+        &self,
+        key: &ConnectionKey,
+        actor: Actor,
+    ) -> Result<Credential, Failure> {
+        self.obtain(key, actor, Need::ValidFor(EXPIRY_SKEW_MS))
+            .await
+    }
+
+    pub async fn obtain(
+        &self,
+        key: &ConnectionKey,
+        actor: Actor,
+        need: Need,
+    ) -> Result<Credential, Failure> {
+        let slot = self.slot(key)?;
+        match &slot.spec {
+            AuthSpec::None => return Ok(Credential::None),
+            AuthSpec::Bearer(t) => return Ok(Credential::Bearer(t.clone())),
+            _ => {}
+        }
+        if let Some(t) = satisfied(&slot, need, now_ms()) {
+            return Ok(Credential::Bearer(t));
+        }
+        let _flight = slot.flight.lock().await;
+        // Whoever held the flight before us may have done the work.
+        if let Some(t) = satisfied(&slot, need, now_ms()) {
+            return Ok(Credential::Bearer(t));
+        }
+        self.refresh_locked(key, &slot, actor, need)
+            .await
+            .map(Credential::Bearer)
+    }
+
+    /// Forces a new token now. Returns its metadata.
+    pub async fn refresh_now(
+        &self,
+        key: &ConnectionKey,
+        actor: Actor,
+    ) -> Result<TokenMeta, Failure> {
+        let slot = self.slot(key)?;
+        if !slot.spec.is_managed() {
+            return Err(Failure::new(
+                ErrorClass::Config,
+                format!(
+                    "{key} has no token to refresh (auth type {})",
+                    slot.spec.label()
+                ),
+            ));
+        }
+        let generation = slot
+            .cached
+            .read()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.generation))
+            .unwrap_or(0);
+        self.obtain(
+            key,
+            actor,
+            Need::Newer {
+                than_generation: generation,
+            },
+        )
+        .await?;
+        self.meta(key)
+            .map(|(m, _)| m)
+            .ok_or_else(|| Failure::new(ErrorClass::Auth, "no token after refresh"))
+    }
+
+    /// Stores a token obtained by a human-driven flow (auth code, device code) and clears any
+    /// re-auth mark.
+    pub async fn install(
+        &self,
+        key: &ConnectionKey,
+        token: NewToken,
+        actor: Actor,
+    ) -> Result<TokenMeta, Failure> {
+        let slot = self.slot(key)?;
+        let _flight = slot.flight.lock().await;
+        let stored = self
+            .store
+            .save_token(key, token)
+            .await
+            .map_err(store_failure)?;
+        let meta = stored.meta.clone();
+        self.adopt(&slot, Cached::from_stored(stored));
+        if let Ok(mut h) = slot.health.lock() {
+            *h = Health::default();
+        }
+        self.log(EventRecord::new(Some(key), "auth", actor, "ok"))
+            .await;
+        let _ = self.notices.send(BrokerNotice::Refreshed {
+            key: key.clone(),
+            meta: meta.clone(),
+        });
+        Ok(meta)
+    }
+
+    /// Picks up a token another process stored (a refresh, or a human's re-authorization), or
+    /// forgot (a revocation). True when the cached token changed.
+    pub async fn sync_from_store(&self, key: &ConnectionKey) -> Result<bool, Failure> {
+        let slot = self.slot(key)?;
+        if !slot.spec.is_managed() {
+            return Ok(false);
+        }
+        let had = slot.cached.read().map(|c| c.is_some()).unwrap_or(false);
+        let newer = self.reload_if_newer(key, &slot).await?.is_some();
+        let gone = had && slot.cached.read().map(|c| c.is_none()).unwrap_or(false);
+        Ok(newer || gone)
+    }
+
+    fn adopt(&self, slot: &Slot, c: Cached) {
+        if let Ok(mut w) = slot.cached.write() {
+            *w = Some(c);
+        }
+    }
+
+    async fn log(&self, e: EventRecord) {
+        if let Err(err) = self.store.append_event(e).await {
+            tracing::warn!("could not record an event: {err}");
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The slow path of `Broker`: endpoint discovery, the cross-process lease, the refresh request
+//! itself, and what a failure does to the connection (back off, or needs re-auth).
+
+use std::time::{Duration, Instant};
+
+use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
+use super::super::spec::{AuthSpec, OAuthSpec};
+use super::state::{
+    Cached, Health, Slot, backoff_ms, need_met, not_authorized, poisoned, reauth_failure,
+    still_valid, store_failure,
+};
+use super::{Broker, BrokerNotice, Need};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, now_ms};
+use crate::secret::Secret;
+use crate::store::{EventRecord, LeaseOutcome};
+
+const LEASE_TTL_MS: i64 = 30_000;
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Broker {
+    pub(super) async fn client(
+        &self,
+        slot: &Slot,
+        spec: &OAuthSpec,
+    ) -> Result<OAuthClient, Failure> {
+        let (client, _) = slot
+            .client
+            .get_or_try_init(|| async {
+                let endpoints = spec.resolve_endpoints(&self.http).await?;
+                let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
+                    .map_err(|m| Failure::new(ErrorClass::Config, m))?;
+                Ok::<_, Failure>((client, endpoints.authorize.clone()))
+            })
+            .await?;
+        Ok(client.clone())
+    }
+
+    /// The slow path, with this connection's flight held.
+    pub(super) async fn refresh_locked(
+        &self,
+        key: &ConnectionKey,
+        slot: &Slot,
+        actor: Actor,
+        need: Need,
+    ) -> Result<Secret, Failure> {
+        let spec = slot
+            .spec
+            .oauth()
+            .cloned()
+            .ok_or_else(|| Failure::new(ErrorClass::Config, "not an OAuth connection"))?;
+        let forced = matches!(need, Need::Newer { .. });
+        {
+            let needs_reauth = slot.health.lock().map_err(|_| poisoned())?.needs_reauth;
+            // A human may have re-authorized from another process: only the store knows.
+            if needs_reauth && self.reload_if_newer(key, slot).await?.is_none() {
+                return Err(reauth_failure(key));
+            }
+            let h = slot.health.lock().map_err(|_| poisoned())?;
+            // Backing off: hand out the old token while it lasts, unless a human insists.
+            if !forced && h.retry_at.is_some_and(|t| t > now_ms()) {
+                let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
+                return match cached.filter(|c| c.valid_for(now_ms(), 0)) {
+                    Some(c) => Ok(c.access),
+                    None => Err(h
+                        .last_failure
+                        .clone()
+                        .unwrap_or_else(|| Failure::new(ErrorClass::Server, "backing off"))),
+                };
+            }
+        }
+        let lease_name = format!("refresh:{}/{}", key.connector, key.account);
+        let deadline = Instant::now() + Duration::from_millis(LEASE_TTL_MS as u64 + 5_000);
+        loop {
+            // Another process may have rotated since we cached: adopt its token.
+            if let Some(t) = self.reload_if_newer(key, slot).await?
+                && need_met(&t, need, now_ms())
+            {
+                return Ok(t.access);
+            }
+            match self
+                .store
+                .acquire_lease(&lease_name, &self.holder, LEASE_TTL_MS)
+                .await
+                .map_err(store_failure)?
+            {
+                LeaseOutcome::Acquired => break,
+                // A holder killed mid-refresh would block us until its lease expires.
+                LeaseOutcome::HeldBy { holder, .. }
+                    if crate::store::lease::holder_is_dead(&holder)
+                        && self
+                            .store
+                            .steal_lease(&lease_name, &holder, &self.holder, LEASE_TTL_MS)
+                            .await
+                            .map_err(store_failure)? =>
+                {
+                    tracing::warn!(
+                        "took over the refresh lease for {key} from {holder}, which died"
+                    );
+                    break;
+                }
+                LeaseOutcome::HeldBy { .. } if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                LeaseOutcome::HeldBy { holder, .. } => {
+                    return Err(Failure::new(
+                        ErrorClass::Timeout,
+                        format!(
+                            "another switchboard process ({holder}) holds the refresh lease for {key}"
+                        ),
+                    ));
+                }
+            }
+        }
+        let result = self.refresh_with_lease(key, slot, &spec, actor, need).await;
+        if let Err(e) = self.store.release_lease(&lease_name, &self.holder).await {
+            tracing::warn!("could not release the refresh lease for {key}: {e}");
+        }
+        result
+    }
+
+    pub(super) async fn reload_if_newer(
+        &self,
+        key: &ConnectionKey,
+        slot: &Slot,
+    ) -> Result<Option<Cached>, Failure> {
+        let have = slot
+            .cached
+            .read()
+            .map_err(|_| poisoned())?
+            .as_ref()
+            .map(|c| c.generation)
+            .unwrap_or(0);
+        let stored_gen = self
+            .store
+            .token_generation(key)
+            .await
+            .map_err(store_failure)?;
+        if stored_gen.is_none() && have > 0 {
+            // The token row is gone: `switchboard revoke` forgot it, maybe in another process.
+            // Drop our copy too, so the connection reads "not authorized" rather than handing
+            // out a revoked token and then calling the grant lost (needs re-auth).
+            if let Ok(mut w) = slot.cached.write() {
+                *w = None;
+            }
+            if let Ok(mut h) = slot.health.lock() {
+                *h = Health::default();
+            }
+            return Ok(None);
+        }
+        if stored_gen.is_none_or(|g| g <= have) {
+            return Ok(None);
+        }
+        let Some(t) = self.store.load_token(key).await.map_err(store_failure)? else {
+            return Ok(None);
+        };
+        let c = Cached::from_stored(t);
+        self.adopt(slot, c.clone());
+        if let Ok(mut h) = slot.health.lock() {
+            *h = Health::default();
+        }
+        let _ = self.notices.send(BrokerNotice::Adopted {
+            key: key.clone(),
+            meta: c.meta.clone(),
+        });
+        Ok(Some(c))
+    }
+
+    pub(super) async fn refresh_with_lease(
+        &self,
+        key: &ConnectionKey,
+        slot: &Slot,
+        spec: &OAuthSpec,
+        actor: Actor,
+        need: Need,
+    ) -> Result<Secret, Failure> {
+        // Re-check under the lease: the previous holder may have just finished.
+        if let Some(t) = self.reload_if_newer(key, slot).await?
+            && need_met(&t, need, now_ms())
+        {
+            return Ok(t.access);
+        }
+        let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
+        let client = match self.client(slot, spec).await {
+            Ok(c) => c,
+            Err(f) => {
+                let f = self.transient(key, slot, actor, f, 0).await;
+                return still_valid(cached.as_ref(), need).ok_or(f);
+            }
+        };
+        let ctx = TokenRequestContext {
+            http: &self.http,
+            client: &client,
+            scopes: &spec.scopes,
+            scope_separator: &spec.scope_separator,
+            extra: &[],
+            timeout: TOKEN_TIMEOUT,
+        };
+        let started = Instant::now();
+        let result = match (&slot.spec, cached.as_ref().and_then(|c| c.refresh.clone())) {
+            (AuthSpec::ClientCredentials(_), _) => oauth::client_credentials(&ctx).await,
+            (_, Some(rt)) => oauth::refresh(&ctx, &rt).await,
+            // Never authorized: nothing was lost, so this is not a re-auth.
+            (_, None) if cached.is_none() => return Err(not_authorized(key)),
+            (_, None) => {
+                let f = Failure::new(
+                    ErrorClass::Auth,
+                    format!(
+                        "{key} has no refresh token; run `switchboard auth {}`",
+                        key.connector
+                    ),
+                );
+                return Err(self.mark_reauth(key, slot, actor, f).await);
+            }
+        };
+        let latency = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(token) => {
+                let stored = self
+                    .store
+                    .save_token(key, token)
+                    .await
+                    .map_err(store_failure)?;
+                let c = Cached::from_stored(stored);
+                self.adopt(slot, c.clone());
+                if let Ok(mut h) = slot.health.lock() {
+                    *h = Health::default();
+                }
+                self.log(EventRecord::new(Some(key), "refresh", actor, "ok").latency(latency))
+                    .await;
+                let _ = self.notices.send(BrokerNotice::Refreshed {
+                    key: key.clone(),
+                    meta: c.meta.clone(),
+                });
+                Ok(c.access)
+            }
+            Err(TokenError::InvalidGrant(msg)) => {
+                if let Some(t) = self.reload_if_newer(key, slot).await? {
+                    return Ok(t.access);
+                }
+                let f = TokenError::InvalidGrant(msg).failure();
+                self.log(
+                    EventRecord::new(Some(key), "refresh", actor, "failed")
+                        .latency(latency)
+                        .failure(&f),
+                )
+                .await;
+                Err(self.mark_reauth(key, slot, actor, f).await)
+            }
+            Err(e) => {
+                let f = e.failure();
+                let f = self.transient(key, slot, actor, f, latency).await;
+                still_valid(cached.as_ref(), need).ok_or(f)
+            }
+        }
+    }
+
+    pub(super) async fn mark_reauth(
+        &self,
+        key: &ConnectionKey,
+        slot: &Slot,
+        actor: Actor,
+        f: Failure,
+    ) -> Failure {
+        if let Ok(mut h) = slot.health.lock() {
+            h.needs_reauth = true;
+            h.last_failure = Some(f.clone());
+        }
+        if let Err(e) = self.store.set_needs_reauth(key, &f.message).await {
+            tracing::error!("could not persist the re-auth mark for {key}: {e}");
+        }
+        self.log(EventRecord::new(Some(key), "reauth_needed", actor, "failed").failure(&f))
+            .await;
+        let _ = self
+            .notices
+            .send(BrokerNotice::NeedsReauth { key: key.clone() });
+        reauth_failure(key)
+    }
+
+    pub(super) async fn transient(
+        &self,
+        key: &ConnectionKey,
+        slot: &Slot,
+        actor: Actor,
+        f: Failure,
+        latency: u64,
+    ) -> Failure {
+        let retry_at = {
+            let mut h = match slot.health.lock() {
+                Ok(h) => h,
+                Err(_) => return f,
+            };
+            h.attempts = h.attempts.saturating_add(1);
+            let delay = f.retry_after_ms.unwrap_or_else(|| backoff_ms(h.attempts));
+            let at = now_ms() + delay as i64;
+            h.retry_at = Some(at);
+            h.last_failure = Some(f.clone());
+            at
+        };
+        self.log(
+            EventRecord::new(Some(key), "refresh", actor, "failed")
+                .latency(latency)
+                .failure(&f),
+        )
+        .await;
+        let _ = self.notices.send(BrokerNotice::RefreshFailed {
+            key: key.clone(),
+            failure: f.clone(),
+            retry_at: Some(retry_at),
+        });
+        f
+    }
+}
