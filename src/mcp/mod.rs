@@ -3,6 +3,7 @@
 
 pub mod http_client;
 pub mod sse;
+mod sse_body;
 
 use std::collections::HashMap;
 use std::process::Stdio;

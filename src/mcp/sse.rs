@@ -19,6 +19,7 @@ use rmcp::transport::Transport;
 use sse_stream::{Sse, SseStream};
 use url::Url;
 
+use super::sse_body::{BodyError, bounded};
 use crate::auth::{Broker, Credential, Need};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::probe::classify_status;
@@ -76,7 +77,8 @@ impl SseClientTransport {
             resp = open_stream(&http, &sse_url, &credential).await?;
         }
         check_stream_response(&resp, url)?;
-        let mut events: EventStream = SseStream::from_bytes_stream(resp.bytes_stream()).boxed();
+        let mut events: EventStream =
+            SseStream::from_bytes_stream(bounded(resp.bytes_stream())).boxed();
         let endpoint = wait_for_endpoint(&mut events, &sse_url).await?;
         // The query (the session id) is left out: for servers without auth it is the session.
         tracing::debug!(connection = %key, endpoint = %endpoint.path(), "legacy SSE session open");
@@ -231,10 +233,16 @@ pub(crate) fn resolve_endpoint(sse_url: &Url, data: &str) -> Result<Url, Failure
 
 fn stream_error(e: &sse_stream::Error) -> Failure {
     match e {
-        sse_stream::Error::Body(inner) => Failure::new(
-            ErrorClass::Connection,
-            format!("the SSE stream broke: {inner}"),
-        ),
+        sse_stream::Error::Body(inner) => match inner.downcast_ref::<BodyError>() {
+            Some(BodyError::Oversized) => Failure::new(
+                ErrorClass::Protocol,
+                format!("the server sent an oversized SSE event: {inner}"),
+            ),
+            _ => Failure::new(
+                ErrorClass::Connection,
+                format!("the SSE stream broke: {inner}"),
+            ),
+        },
         other => Failure::new(
             ErrorClass::Protocol,
             format!("malformed SSE from the server: {other}"),
