@@ -157,6 +157,7 @@ fn config_for(lab: &LabProcess) -> String {
     let LabProcess {
         issuer,
         mcp_url,
+        sse_url,
         rest_base,
         ..
     } = lab;
@@ -181,6 +182,19 @@ kind = "mcp"
 [connectors.mcp]
 transport = "streamable-http"
 url = "{mcp_url}"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "demo-console"
+scopes = ["mcp:tools", "offline_access"]
+
+[[connectors]]
+id = "sse"
+name = "Lab MCP (legacy SSE)"
+kind = "mcp"
+[connectors.mcp]
+transport = "sse"
+url = "{sse_url}"
 [connectors.auth]
 type = "oauth2"
 issuer = "{issuer}"
@@ -264,7 +278,7 @@ fn one_shot_commands_against_a_lab_process() {
     assert_eq!(token_requests(&lab), before);
 
     // Authorization code + PKCE through the scripted browser; client credentials directly.
-    for id in ["rest", "mcp", "doomed"] {
+    for id in ["rest", "mcp", "sse", "doomed"] {
         let run = s.expect(&["auth", id], 0);
         assert!(
             run.stdout
@@ -290,7 +304,7 @@ fn one_shot_commands_against_a_lab_process() {
     assert_eq!(v["connection"], "rest", "{run}");
     assert!(v["expires_at"].is_string(), "{run}");
 
-    for id in ["rest", "mcp", "stdio", "doomed"] {
+    for id in ["rest", "mcp", "sse", "stdio", "doomed"] {
         s.probe_up(id);
     }
 
@@ -299,7 +313,7 @@ fn one_shot_commands_against_a_lab_process() {
         .iter()
         .map(|r| r["connection"].as_str().unwrap_or_default())
         .collect();
-    for id in ["rest", "mcp", "service", "stdio", "doomed", "idle"] {
+    for id in ["rest", "mcp", "sse", "service", "stdio", "doomed", "idle"] {
         assert!(ids.contains(&id), "status lacks {id}: {ids:?}");
     }
     for id in ["rest", "mcp", "service", "doomed"] {

@@ -21,6 +21,7 @@ pub const DOOMED: &str = "lab-doomed";
 pub fn demo_config(lab: &Lab, exe: &Path) -> String {
     let issuer = &lab.issuer;
     let mcp = &lab.mcp_url;
+    let sse = &lab.sse_url;
     let rest = &lab.rest_base;
     let exe = exe
         .display()
@@ -39,6 +40,22 @@ kind = "mcp"
 [connectors.mcp]
 transport = "streamable-http"
 url = "{mcp}"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "{PUBLIC_CLIENT}"
+scopes = ["mcp:tools", "offline_access"]
+[connectors.schedule]
+probe = "5s"
+refresh_lead = "20s"
+
+[[connectors]]
+id = "lab-sse"
+name = "Lab MCP (legacy SSE)"
+kind = "mcp"
+[connectors.mcp]
+transport = "sse"
+url = "{sse}"
 [connectors.auth]
 type = "oauth2"
 issuer = "{issuer}"
@@ -290,7 +307,7 @@ pub async fn lab_serve(token_ttl: Duration) -> Outcome {
     })
     .await
     .map_err(|e| Exit::new(EXIT_FAILED, format!("the lab did not start: {e}")))?;
-    let info = serde_json::json!({"issuer": lab.issuer, "mcp_url": lab.mcp_url, "rest_base": lab.rest_base});
+    let info = serde_json::json!({"issuer": lab.issuer, "mcp_url": lab.mcp_url, "sse_url": lab.sse_url, "rest_base": lab.rest_base});
     println!("{info}");
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;

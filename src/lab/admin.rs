@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,6 +22,26 @@ pub(crate) fn routes() -> Router<Arc<LabState>> {
         .route("/admin/revoke", post(revoke))
         .route("/admin/stats", get(stats))
         .route("/admin/answer-delay", post(answer_delay))
+        .route("/admin/sse/close", post(sse_close))
+        .route("/admin/mcp/expire", post(mcp_expire))
+        .route("/admin/sse/garble", post(sse_garble))
+        .route_layer(middleware::from_fn(loopback_only))
+}
+
+/// Every admin hook answers loopback peers only.
+async fn loopback_only(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            "admin hooks answer loopback peers only",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 #[derive(Deserialize)]
@@ -28,33 +49,12 @@ struct RevokeQuery {
     client_id: String,
 }
 
-fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "admin hooks answer loopback peers only",
-    )
-        .into_response()
-}
-
-async fn revoke(
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    State(state): State<Arc<LabState>>,
-    Query(q): Query<RevokeQuery>,
-) -> Response {
-    if !peer.ip().is_loopback() {
-        return forbidden();
-    }
+async fn revoke(State(state): State<Arc<LabState>>, Query(q): Query<RevokeQuery>) -> Response {
     let n = state.lock().revoke_client(&q.client_id);
     Json(json!({"revoked": n})).into_response()
 }
 
-async fn stats(
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    State(state): State<Arc<LabState>>,
-) -> Response {
-    if !peer.ip().is_loopback() {
-        return forbidden();
-    }
+async fn stats(State(state): State<Arc<LabState>>) -> Response {
     let stats = state.lock().stats.clone();
     Json(stats).into_response()
 }
@@ -65,14 +65,20 @@ struct DelayQuery {
 }
 
 /// Delays token answers after the request was processed (see `Store::answer_delay_ms`).
-async fn answer_delay(
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    State(state): State<Arc<LabState>>,
-    Query(q): Query<DelayQuery>,
-) -> Response {
-    if !peer.ip().is_loopback() {
-        return forbidden();
-    }
-    state.lock().answer_delay_ms = q.ms.min(60_000);
-    Json(json!({"answer_delay_ms": q.ms.min(60_000)})).into_response()
+async fn answer_delay(State(state): State<Arc<LabState>>, Query(q): Query<DelayQuery>) -> Response {
+    let ms = q.ms.min(60_000);
+    state.lock().answer_delay_ms = ms;
+    Json(json!({"answer_delay_ms": ms})).into_response()
+}
+
+async fn sse_close(State(state): State<Arc<LabState>>) -> Response {
+    Json(json!({"closed": state.sse.close_all()})).into_response()
+}
+
+async fn sse_garble(State(state): State<Arc<LabState>>) -> Response {
+    Json(json!({"garbled": state.sse.garble_all()})).into_response()
+}
+
+async fn mcp_expire(State(state): State<Arc<LabState>>) -> Response {
+    Json(json!({"expired": super::mcp::expire_sessions(&state).await})).into_response()
 }

@@ -15,7 +15,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolResult, ContentBlock, Extensions, ProgressNotificationParam, RequestMetaObject,
 };
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router,
@@ -141,11 +141,7 @@ pub(crate) fn routes(state: Arc<LabState>, cancel: CancellationToken) -> Router<
     // which would otherwise hold graceful shutdown forever.
     let config =
         StreamableHttpServerConfig::default().with_cancellation_token(cancel.child_token());
-    let service = StreamableHttpService::new(
-        || Ok(LabTools),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
+    let service = StreamableHttpService::new(|| Ok(LabTools), state.mcp_sessions.clone(), config);
     Router::new()
         .route_service("/mcp", service)
         .route_layer(middleware::from_fn_with_state(state, require_bearer))
@@ -170,7 +166,7 @@ async fn resource_metadata(State(state): State<Arc<LabState>>) -> Json<serde_jso
     }))
 }
 
-async fn require_bearer(
+pub(crate) async fn require_bearer(
     State(state): State<Arc<LabState>>,
     mut req: Request,
     next: Next,
@@ -197,6 +193,25 @@ async fn require_bearer(
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     resp
+}
+
+/// Expires every streamable HTTP session, as a server that restarted or timed sessions out
+/// would: the next request with an old `Mcp-Session-Id` gets 404. Returns how many.
+pub(crate) async fn expire_sessions(state: &LabState) -> usize {
+    let ids: Vec<_> = state
+        .mcp_sessions
+        .sessions
+        .read()
+        .await
+        .keys()
+        .cloned()
+        .collect();
+    for id in &ids {
+        if let Err(err) = state.mcp_sessions.close_session(id).await {
+            tracing::debug!(%err, "lab: closing an MCP session failed");
+        }
+    }
+    ids.len()
 }
 
 /// `switchboard lab mcp-stdio`: the same tools over stdin/stdout, without auth. Stdout

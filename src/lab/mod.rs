@@ -1,6 +1,6 @@
 //! The demo fleet on loopback: a real OAuth 2 authorization server (PKCE, rotation with reuse
 //! detection, client credentials, device flow, revocation), an MCP server over streamable HTTP
-//! behind bearer auth, and a flaky REST API. `switchboard demo` and the integration tests run
+//! behind bearer auth, the same server over legacy HTTP+SSE, and a flaky REST API. `switchboard demo` and the integration tests run
 //! against it; everything speaks real HTTP on 127.0.0.1 with an ephemeral port.
 
 mod admin;
@@ -9,6 +9,7 @@ mod device;
 mod mcp;
 mod oauth;
 mod rest;
+mod sse;
 mod tokens;
 
 #[cfg(test)]
@@ -82,6 +83,8 @@ pub struct LabStats {
 pub struct Lab {
     pub issuer: String,
     pub mcp_url: String,
+    /// The legacy HTTP+SSE endpoint (MCP 2024-11-05) serving the same tools.
+    pub sse_url: String,
     pub rest_base: String,
     state: Arc<LabState>,
     cancel: CancellationToken,
@@ -110,6 +113,7 @@ impl Lab {
         tracing::info!(%issuer, "lab started");
         Ok(Lab {
             mcp_url: format!("{issuer}/mcp"),
+            sse_url: format!("{issuer}/sse"),
             rest_base: format!("{issuer}/api"),
             issuer,
             state,
@@ -129,6 +133,28 @@ impl Lab {
 
     pub fn issued_secrets(&self) -> Vec<String> {
         self.state.lock().issued_secrets()
+    }
+
+    /// Closes every open legacy SSE stream, as a restarting server would (also
+    /// `POST /admin/sse/close`). Returns how many were open.
+    pub fn close_sse_sessions(&self) -> usize {
+        self.state.sse.close_all()
+    }
+
+    /// Sends a malformed `message` event on every open SSE stream (also
+    /// `POST /admin/sse/garble`). Returns how many streams got it.
+    pub fn garble_sse_sessions(&self) -> usize {
+        self.state.sse.garble_all()
+    }
+
+    /// Expires every streamable HTTP session (also `POST /admin/mcp/expire`); clients holding
+    /// one get 404 on their next request. Returns how many there were.
+    pub async fn expire_mcp_sessions(&self) -> usize {
+        mcp::expire_sessions(&self.state).await
+    }
+
+    pub fn sse_sessions(&self) -> usize {
+        self.state.sse.len()
     }
 
     pub fn set_down(&self, down: bool) {
@@ -160,6 +186,7 @@ fn router(state: Arc<LabState>, cancel: CancellationToken) -> Router {
         .merge(oauth::routes())
         .merge(admin::routes())
         .nest("/api", rest::routes())
-        .merge(mcp::routes(state.clone(), cancel))
+        .merge(mcp::routes(state.clone(), cancel.clone()))
+        .merge(sse::routes(state.clone(), cancel))
         .with_state(state)
 }

@@ -118,6 +118,12 @@ pub struct LabState {
     pub(crate) opts: LabOptions,
     pub(crate) issuer: String,
     store: Mutex<Store>,
+    /// Open legacy SSE sessions (`/sse`); kept here so the admin hooks can reach them.
+    pub(crate) sse: super::sse::SseSessions,
+    /// The streamable HTTP server's sessions; the admin hooks expire them.
+    pub(crate) mcp_sessions: std::sync::Arc<
+        rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+    >,
 }
 
 pub(crate) fn random_token(prefix: &str) -> String {
@@ -132,6 +138,8 @@ impl LabState {
             opts,
             issuer,
             store: Mutex::new(Store::default()),
+            sse: Default::default(),
+            mcp_sessions: Default::default(),
         }
     }
 

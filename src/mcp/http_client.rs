@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
 };
@@ -78,16 +78,36 @@ impl StreamableHttpClient for BrokeredHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        self.with_token(|token| {
-            self.inner.post_message(
-                uri.clone(),
-                message.clone(),
-                session_id.clone(),
-                token,
-                custom_headers.clone(),
-            )
-        })
-        .await
+        let is_request = matches!(message, ClientJsonRpcMessage::Request(_));
+        let in_session = session_id.is_some();
+        let result = self
+            .with_token(|token| {
+                self.inner.post_message(
+                    uri.clone(),
+                    message.clone(),
+                    session_id.clone(),
+                    token,
+                    custom_headers.clone(),
+                )
+            })
+            .await;
+        match result {
+            // A request in a session answered by an error without an id cannot be matched to
+            // the request; the server refused the session itself. server-everything does this
+            // (400 "No valid session ID provided") where the spec says 404. As SessionExpired
+            // rmcp re-initializes and retries; left alone the request would wait for its timeout.
+            Ok(StreamableHttpPostResponse::Json(ServerJsonRpcMessage::Error(e), _))
+                if is_request && in_session && e.id.is_none() =>
+            {
+                tracing::debug!(
+                    connection = %self.key,
+                    "uncorrelated error inside a session ({}); treating the session as expired",
+                    e.error.message
+                );
+                Err(StreamableHttpError::SessionExpired)
+            }
+            other => other,
+        }
     }
 
     async fn delete_session(

@@ -2,6 +2,8 @@
 //! that fails is dropped and re-established on next use.
 
 pub mod http_client;
+pub mod sse;
+mod sse_body;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -11,10 +13,11 @@ use std::time::Duration;
 use rmcp::ServiceExt;
 use rmcp::model::{ClientRequest, PingRequest, ServerResult};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::common::client_side_sse::ExponentialBackoff;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
+use rmcp::transport::{DynamicTransportError, TokioChildProcess};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::Mutex;
 
@@ -22,6 +25,7 @@ use crate::auth::Broker;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
 pub use http_client::BrokeredHttpClient;
+pub use sse::SseClientTransport;
 
 pub type Session = RunningService<RoleClient, ()>;
 
@@ -46,6 +50,8 @@ pub struct McpPool {
     store: Store,
     http: reqwest::Client,
     sessions: Mutex<HashMap<ConnectionKey, Arc<Session>>>,
+    /// Why a legacy SSE session's stream ended; rmcp only reports "transport closed".
+    close_reasons: std::sync::Mutex<HashMap<ConnectionKey, sse::CloseReason>>,
     connect_timeout: Duration,
 }
 
@@ -56,6 +62,7 @@ impl McpPool {
             store,
             http,
             sessions: Mutex::new(HashMap::new()),
+            close_reasons: std::sync::Mutex::new(HashMap::new()),
             connect_timeout: Duration::from_secs(15),
         }
     }
@@ -66,6 +73,15 @@ impl McpPool {
         key: &ConnectionKey,
         target: &Target,
     ) -> Result<Arc<Session>, Failure> {
+        self.session_and_age(key, target).await.map(|(s, _)| s)
+    }
+
+    /// The session and whether it was opened just now (`true`) or reused.
+    async fn session_and_age(
+        &self,
+        key: &ConnectionKey,
+        target: &Target,
+    ) -> Result<(Arc<Session>, bool), Failure> {
         if let Some(s) = self
             .sessions
             .lock()
@@ -73,7 +89,7 @@ impl McpPool {
             .get(key)
             .filter(|s| !s.is_closed())
         {
-            return Ok(s.clone());
+            return Ok((s.clone(), false));
         }
         let session = tokio::time::timeout(self.connect_timeout, self.connect(key, target))
             .await
@@ -88,7 +104,7 @@ impl McpPool {
             .lock()
             .await
             .insert(key.clone(), session.clone());
-        Ok(session)
+        Ok((session, true))
     }
 
     /// Forgets the session (after a failure); the next use reconnects. Dropping the last handle
@@ -109,16 +125,32 @@ impl McpPool {
             Target::StreamableHttp { url } => {
                 let client =
                     BrokeredHttpClient::new(self.http.clone(), self.broker.clone(), key.clone());
-                let config = StreamableHttpClientTransportConfig::with_uri(url.clone());
+                // Explicit although rmcp 3.9 defaults to it: a server that restarted or expired
+                // the session answers 404, and one re-initialize beats a failed probe.
+                let mut config = StreamableHttpClientTransportConfig::with_uri(url.clone())
+                    .reinit_on_expired_session(true);
+                config.retry_config = Arc::new(bounded_stream_retry());
                 let transport = StreamableHttpClientTransport::with_client(client, config);
                 ().serve(transport)
                     .await
                     .map_err(|e| classify_init(&e.to_string()))
             }
-            Target::Sse { .. } => Err(Failure::new(
-                ErrorClass::Config,
-                "the legacy HTTP+SSE transport is not implemented yet; use streamable-http if the server offers it",
-            )),
+            Target::Sse { url } => {
+                let transport = SseClientTransport::connect(
+                    self.http.clone(),
+                    self.broker.clone(),
+                    key.clone(),
+                    url,
+                )
+                .await?;
+                let reason = transport.close_reason();
+                if let Ok(mut reasons) = self.close_reasons.lock() {
+                    reasons.insert(key.clone(), reason.clone());
+                }
+                ().serve(transport)
+                    .await
+                    .map_err(|e| explain_closed(classify_client_init(&e), Some(&reason)))
+            }
             Target::Stdio { command, args, env } => {
                 let mut cmd = tokio::process::Command::new(command);
                 cmd.args(args).envs(env.iter().cloned());
@@ -150,37 +182,89 @@ impl McpPool {
                 }
                 ().serve(transport)
                     .await
-                    .map_err(|e| classify_init(&e.to_string()))
+                    .map_err(|e| classify_client_init(&e))
             }
         }
     }
 
+    /// The classified failure of a request on `key`'s session. Tool calls outside the pool use
+    /// it too, so a closed legacy SSE stream says why it closed instead of "connection closed".
+    pub fn failure(&self, key: &ConnectionKey, e: &ServiceError) -> Failure {
+        self.explain(key, classify_service(e))
+    }
+
+    /// A failure of `key`'s session, with the transport's own account of why it closed when
+    /// it kept one.
+    pub fn explain(&self, key: &ConnectionKey, failure: Failure) -> Failure {
+        let reason = self
+            .close_reasons
+            .lock()
+            .ok()
+            .and_then(|r| r.get(key).cloned());
+        explain_closed(failure, reason.as_ref())
+    }
+
     /// `ping`, connecting first if needed. A failed session is dropped so the next probe starts
-    /// clean.
+    /// clean. When a *reused* session fails, its server may merely have restarted or forgotten
+    /// it, which says nothing about the server now: one fresh session decides.
     pub async fn ping(
         &self,
         key: &ConnectionKey,
         target: &Target,
         timeout: Duration,
     ) -> Result<(), Failure> {
-        let session = self.session(key, target).await?;
+        let (session, fresh) = self.session_and_age(key, target).await?;
+        let failure = match self.ping_once(key, &session, timeout).await {
+            Ok(()) => return Ok(()),
+            Err(f) => f,
+        };
+        drop(session);
+        self.drop_session(key).await;
+        // A timeout would double the probe's wait, and auth was already retried once.
+        if fresh || matches!(failure.class, ErrorClass::Timeout | ErrorClass::Auth) {
+            return Err(failure);
+        }
+        tracing::debug!(connection = %key, "reused MCP session failed ({failure}); reconnecting once");
+        let (session, _) = self.session_and_age(key, target).await?;
+        let result = self.ping_once(key, &session, timeout).await;
+        if result.is_err() {
+            drop(session);
+            self.drop_session(key).await;
+        }
+        result
+    }
+
+    async fn ping_once(
+        &self,
+        key: &ConnectionKey,
+        session: &Session,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
         let request = ClientRequest::PingRequest(PingRequest {
             method: Default::default(),
             extensions: Default::default(),
         });
-        let result = tokio::time::timeout(timeout, session.peer().send_request(request)).await;
-        let failure = match result {
-            Ok(Ok(ServerResult::EmptyResult(_))) => return Ok(()),
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => classify_service(&e),
-            Err(_) => Failure::new(
+        match tokio::time::timeout(timeout, session.peer().send_request(request)).await {
+            Ok(Ok(ServerResult::EmptyResult(_))) => Ok(()),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.failure(key, &e)),
+            Err(_) => Err(Failure::new(
                 ErrorClass::Timeout,
                 format!("no answer to ping within {} ms", timeout.as_millis()),
-            ),
-        };
-        self.drop_session(key).await;
-        Err(failure)
+            )),
+        }
     }
+}
+
+/// How often a broken streamable HTTP response stream is resumed. rmcp's default retries
+/// forever with unbounded backoff, so a call on a server that died hangs until its caller
+/// gives up (seen against server-everything); three tries over ~3.5 s cover a blip.
+fn bounded_stream_retry() -> ExponentialBackoff {
+    let mut retry = ExponentialBackoff::default();
+    retry.max_times = Some(3);
+    retry.base_duration = Duration::from_millis(500);
+    retry.max_delay = Some(Duration::from_secs(2));
+    retry
 }
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.
@@ -212,11 +296,41 @@ fn classify_service(e: &ServiceError) -> Failure {
             format!("server error {}: {}", err.code.0, err.message),
         ),
         ServiceError::Timeout { .. } => Failure::new(ErrorClass::Timeout, "request timed out"),
-        ServiceError::TransportClosed => {
-            Failure::new(ErrorClass::Connection, "the MCP connection closed")
-        }
+        ServiceError::TransportClosed => closed(),
+        ServiceError::TransportSend(d) => transport_failure(d),
         other => classify_init(&other.to_string()),
     }
+}
+
+fn closed() -> Failure {
+    Failure::new(ErrorClass::Connection, "the MCP connection closed")
+}
+
+fn classify_client_init(e: &rmcp::service::ClientInitializeError) -> Failure {
+    use rmcp::service::ClientInitializeError as E;
+    match e {
+        E::TransportError { error, .. } => transport_failure(error),
+        E::ConnectionClosed(_) => closed(),
+        other => classify_init(&other.to_string()),
+    }
+}
+
+/// Our transports carry a classified failure through rmcp's type-erased error.
+fn transport_failure(d: &DynamicTransportError) -> Failure {
+    match d.error.downcast_ref::<sse::SseTransportError>() {
+        Some(sse::SseTransportError(f)) => f.clone(),
+        None => classify_init(&d.to_string()),
+    }
+}
+
+/// Replaces a bare "connection closed" with the transport's recorded reason, if any.
+fn explain_closed(failure: Failure, reason: Option<&sse::CloseReason>) -> Failure {
+    if failure != closed() {
+        return failure;
+    }
+    reason
+        .and_then(|r| r.lock().ok().and_then(|slot| slot.clone()))
+        .unwrap_or(failure)
 }
 
 fn first_line(s: &str) -> String {

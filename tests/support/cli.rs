@@ -48,6 +48,7 @@ pub struct LabProcess {
     _stdout: BufReader<ChildStdout>,
     pub issuer: String,
     pub mcp_url: String,
+    pub sse_url: String,
     pub rest_base: String,
 }
 
@@ -76,6 +77,7 @@ impl LabProcess {
         LabProcess {
             issuer: field("issuer"),
             mcp_url: field("mcp_url"),
+            sse_url: field("sse_url"),
             rest_base: field("rest_base"),
             _child: child,
             _stdout: stdout,

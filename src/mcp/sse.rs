@@ -1,0 +1,389 @@
+//! The legacy HTTP+SSE transport (MCP 2024-11-05), which rmcp dropped in 0.11 but servers in the
+//! wild (Cloudflare's among them) still speak: `GET` the SSE URL, wait for the `endpoint` event,
+//! then `POST` every JSON-RPC message there and read answers as `message` events on the stream.
+//!
+//! Tokens come from the broker on the GET and on every POST, so a refresh is used without
+//! reconnecting; a 401 asks the broker for a newer token once, then is reported. A closed
+//! stream closes the transport (rmcp then ends the session and the pool reconnects on next
+//! use); why it closed is kept in a [`CloseReason`] the pool reads to classify the failure.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use rmcp::RoleClient;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::Transport;
+use sse_stream::{Sse, SseStream};
+use url::Url;
+
+use super::sse_body::{BodyError, bounded};
+use crate::auth::{Broker, Credential, Need};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
+use crate::probe::classify_status;
+
+/// One POST must not hang a session forever: some servers never answer a POST for a session
+/// they forgot (server-everything 2026.8.31 does exactly that).
+const POST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the stream ended, written by the transport and read by the pool after a failure.
+pub type CloseReason = Arc<Mutex<Option<Failure>>>;
+
+/// A send failure, carrying the classified [`Failure`] through rmcp's error types.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct SseTransportError(pub Failure);
+
+type EventStream = BoxStream<'static, Result<Sse, sse_stream::Error>>;
+
+pub struct SseClientTransport {
+    events: EventStream,
+    poster: Arc<Poster>,
+    reason: CloseReason,
+}
+
+/// What every POST needs; shared with the send futures, which must be `'static`.
+struct Poster {
+    http: reqwest::Client,
+    broker: Arc<Broker>,
+    key: ConnectionKey,
+    endpoint: Url,
+}
+
+impl SseClientTransport {
+    /// Opens the stream and waits for the `endpoint` event. Errors are classified and say what
+    /// to do; the caller bounds the wait with its connect timeout.
+    pub async fn connect(
+        http: reqwest::Client,
+        broker: Arc<Broker>,
+        key: ConnectionKey,
+        url: &str,
+    ) -> Result<Self, Failure> {
+        let sse_url = Url::parse(url).map_err(|e| {
+            Failure::new(
+                ErrorClass::Config,
+                format!("the SSE URL `{url}` is not a URL: {e}"),
+            )
+        })?;
+        let mut credential = credential(&broker, &key, None).await?;
+        let mut resp = open_stream(&http, &sse_url, &credential).await?;
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+            && matches!(credential, Credential::Bearer(_))
+        {
+            // Revoked or rotated elsewhere: one newer token, one retry, then report.
+            credential = credential_newer(&broker, &key).await?;
+            resp = open_stream(&http, &sse_url, &credential).await?;
+        }
+        check_stream_response(&resp, url)?;
+        let mut events: EventStream =
+            SseStream::from_bytes_stream(bounded(resp.bytes_stream())).boxed();
+        let endpoint = wait_for_endpoint(&mut events, &sse_url).await?;
+        // The query (the session id) is left out: for servers without auth it is the session.
+        tracing::debug!(connection = %key, endpoint = %endpoint.path(), "legacy SSE session open");
+        Ok(Self {
+            events,
+            poster: Arc::new(Poster {
+                http,
+                broker,
+                key,
+                endpoint,
+            }),
+            reason: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Where this transport records why it closed.
+    pub fn close_reason(&self) -> CloseReason {
+        self.reason.clone()
+    }
+
+    fn closed(&self, failure: Failure) {
+        tracing::debug!(connection = %self.poster.key, "legacy SSE stream closed: {failure}");
+        if let Ok(mut slot) = self.reason.lock() {
+            slot.get_or_insert(failure);
+        }
+    }
+}
+
+async fn credential(
+    broker: &Broker,
+    key: &ConnectionKey,
+    need: Option<Need>,
+) -> Result<Credential, Failure> {
+    let need = need.unwrap_or(Need::ValidFor(crate::auth::broker::EXPIRY_SKEW_MS));
+    broker.obtain(key, Actor::Scheduler, need).await
+}
+
+async fn credential_newer(broker: &Broker, key: &ConnectionKey) -> Result<Credential, Failure> {
+    let generation = broker.meta(key).map(|(_, g)| g).unwrap_or(0);
+    credential(
+        broker,
+        key,
+        Some(Need::Newer {
+            than_generation: generation,
+        }),
+    )
+    .await
+}
+
+fn with_credential(
+    req: reqwest::RequestBuilder,
+    credential: &Credential,
+) -> reqwest::RequestBuilder {
+    match credential {
+        Credential::Bearer(t) => req.bearer_auth(t.expose()),
+        Credential::None => req,
+    }
+}
+
+async fn open_stream(
+    http: &reqwest::Client,
+    url: &Url,
+    credential: &Credential,
+) -> Result<reqwest::Response, Failure> {
+    with_credential(http.get(url.clone()), credential)
+        .header(ACCEPT, "text/event-stream")
+        .send()
+        .await
+        .map_err(|e| crate::auth::oauth::classify_reqwest(&e))
+}
+
+fn check_stream_response(resp: &reqwest::Response, url: &str) -> Result<(), Failure> {
+    let status = resp.status().as_u16();
+    let hint = "; if the server speaks streamable HTTP, set transport = \"streamable-http\"";
+    // A streamable HTTP server answers a bare GET with 400, 404, 405 or 406.
+    if matches!(status, 400 | 404 | 405 | 406) {
+        return Err(Failure::new(
+            ErrorClass::Client,
+            format!("HTTP {status}: no legacy SSE endpoint at {url}{hint}"),
+        ));
+    }
+    let www = resp
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok());
+    if let Some(f) = classify_status(status, retry_after(resp), www) {
+        return Err(f);
+    }
+    let content_type = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if !content_type.starts_with("text/event-stream") {
+        return Err(Failure::new(
+            ErrorClass::Protocol,
+            format!("{url} answered `{content_type}`, not an SSE stream{hint}"),
+        ));
+    }
+    Ok(())
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The first `endpoint` event, resolved against the SSE URL. Only the SSE URL's origin is
+/// accepted: the bearer token goes with every POST, and a server must not be able to send
+/// it elsewhere.
+async fn wait_for_endpoint(events: &mut EventStream, sse_url: &Url) -> Result<Url, Failure> {
+    loop {
+        let event = match events.next().await {
+            Some(Ok(e)) => e,
+            Some(Err(e)) => return Err(stream_error(&e)),
+            None => {
+                return Err(Failure::new(
+                    ErrorClass::Protocol,
+                    "the server closed the SSE stream before sending its `endpoint` event; is this a legacy SSE URL (usually ending in /sse)?",
+                ));
+            }
+        };
+        if event.event.as_deref() != Some("endpoint") {
+            // A server may send comments or keep-alives first; only the endpoint matters yet.
+            continue;
+        }
+        let data = event.data.unwrap_or_default();
+        return resolve_endpoint(sse_url, data.trim());
+    }
+}
+
+pub(crate) fn resolve_endpoint(sse_url: &Url, data: &str) -> Result<Url, Failure> {
+    let endpoint = sse_url.join(data).map_err(|e| {
+        Failure::new(
+            ErrorClass::Protocol,
+            format!("the server's `endpoint` event is not a URI ({e}): {data:.200}"),
+        )
+    })?;
+    if endpoint.origin() != sse_url.origin() {
+        return Err(Failure::new(
+            ErrorClass::Protocol,
+            format!(
+                "the server asked for messages to go to another origin ({}); refusing to send the token there",
+                endpoint.origin().ascii_serialization()
+            ),
+        ));
+    }
+    Ok(endpoint)
+}
+
+fn stream_error(e: &sse_stream::Error) -> Failure {
+    match e {
+        sse_stream::Error::Body(inner) => match inner.downcast_ref::<BodyError>() {
+            Some(BodyError::Oversized) => Failure::new(
+                ErrorClass::Protocol,
+                format!("the server sent an oversized SSE event: {inner}"),
+            ),
+            _ => Failure::new(
+                ErrorClass::Connection,
+                format!("the SSE stream broke: {inner}"),
+            ),
+        },
+        other => Failure::new(
+            ErrorClass::Protocol,
+            format!("malformed SSE from the server: {other}"),
+        ),
+    }
+}
+
+impl Poster {
+    async fn post(&self, message: &ClientJsonRpcMessage) -> Result<(), Failure> {
+        let body = serde_json::to_vec(message).map_err(|e| {
+            Failure::new(
+                ErrorClass::Protocol,
+                format!("cannot encode a JSON-RPC message: {e}"),
+            )
+        })?;
+        let credential = credential(&self.broker, &self.key, None).await?;
+        let mut resp = self.send(&body, &credential).await?;
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+            && matches!(credential, Credential::Bearer(_))
+        {
+            let newer = credential_newer(&self.broker, &self.key).await?;
+            resp = self.send(&body, &newer).await?;
+        }
+        let status = resp.status().as_u16();
+        let www = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok());
+        match classify_status(status, retry_after(&resp), www) {
+            None => Ok(()),
+            Some(mut f) => {
+                if status == 404 {
+                    f.message = "HTTP 404 on POST: the server forgot this SSE session; it reconnects on the next probe".into();
+                }
+                Err(f)
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        body: &[u8],
+        credential: &Credential,
+    ) -> Result<reqwest::Response, Failure> {
+        with_credential(self.http.post(self.endpoint.clone()), credential)
+            .header(CONTENT_TYPE, "application/json")
+            .timeout(POST_TIMEOUT)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| crate::auth::oauth::classify_reqwest(&e))
+    }
+}
+
+impl Transport<RoleClient> for SseClientTransport {
+    type Error = SseTransportError;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "legacy-sse".into()
+    }
+
+    fn send(
+        &mut self,
+        item: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let poster = self.poster.clone();
+        async move { poster.post(&item).await.map_err(SseTransportError) }
+    }
+
+    async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
+        loop {
+            let event = match self.events.next().await {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => {
+                    self.closed(stream_error(&e));
+                    return None;
+                }
+                None => {
+                    self.closed(Failure::new(
+                        ErrorClass::Connection,
+                        "the server closed the SSE stream",
+                    ));
+                    return None;
+                }
+            };
+            match event.event.as_deref() {
+                None | Some("message") => {}
+                Some(other) => {
+                    tracing::debug!(event = other, "ignoring an SSE event that is not a message");
+                    continue;
+                }
+            }
+            let Some(data) = event.data.filter(|d| !d.trim().is_empty()) else {
+                continue;
+            };
+            match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
+                Ok(message) => return Some(message),
+                Err(e) => {
+                    // A lost message would leave a request waiting forever; closing makes the
+                    // caller fail now and the pool start a clean session.
+                    self.closed(Failure::new(
+                        ErrorClass::Protocol,
+                        format!("malformed JSON-RPC message on the SSE stream: {e}"),
+                    ));
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        // Dropping the response body closes the GET; the server sees the session end.
+        self.events = futures::stream::empty().boxed();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_resolve_against_the_sse_url_and_stay_on_its_origin() {
+        let base = Url::parse("http://127.0.0.1:9/mcp/sse").unwrap();
+        let rel = resolve_endpoint(&base, "/messages?sessionId=abc").unwrap();
+        assert_eq!(rel.as_str(), "http://127.0.0.1:9/messages?sessionId=abc");
+        let sibling = resolve_endpoint(&base, "message?sessionId=1").unwrap();
+        assert_eq!(
+            sibling.as_str(),
+            "http://127.0.0.1:9/mcp/message?sessionId=1"
+        );
+        let abs = resolve_endpoint(&base, "http://127.0.0.1:9/m?s=1").unwrap();
+        assert_eq!(abs.path(), "/m");
+        for evil in [
+            "http://evil.example/m",
+            "https://127.0.0.1:9/m",
+            "//127.0.0.1:10/m",
+        ] {
+            let f = resolve_endpoint(&base, evil).unwrap_err();
+            assert_eq!(f.class, ErrorClass::Protocol, "{evil}");
+            assert!(f.message.contains("another origin"), "{}", f.message);
+        }
+    }
+}

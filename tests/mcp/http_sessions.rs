@@ -1,0 +1,39 @@
+//! Streamable HTTP sessions the server forgets (a restart, an idle timeout): the next request
+//! gets 404 and the pool's session re-initializes in place instead of failing a probe.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard::lab::PUBLIC_CLIENT;
+use switchboard::mcp::{McpPool, Target};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_reinitializes_without_failing_the_probe() {
+    let lab = lab(30).await;
+    let (_tmp, data) = data_dir();
+    let store = open_store(&data);
+    let http = http();
+    let key = key("lab-mcp");
+    let spec = code_spec(&lab, PUBLIC_CLIENT);
+    let b = broker(&store, &http, &key, &spec).await;
+    authorized(&b, &http, &key, &spec).await;
+    let pool = McpPool::new(b, store, http);
+    let target = Target::StreamableHttp {
+        url: lab.mcp_url.clone(),
+    };
+    let timeout = Duration::from_secs(5);
+
+    pool.ping(&key, &target, timeout).await.expect("first ping");
+    let before = pool.session(&key, &target).await.expect("session");
+    assert_eq!(lab.expire_mcp_sessions().await, 1);
+
+    pool.ping(&key, &target, timeout)
+        .await
+        .expect("the ping after expiry re-initializes and succeeds");
+    let after = pool.session(&key, &target).await.expect("session");
+    // The same pool session: rmcp re-initialized under it, the pool did not reconnect.
+    assert!(Arc::ptr_eq(&before, &after));
+    assert_eq!(lab.expire_mcp_sessions().await, 1, "one new server session");
+}
