@@ -3,8 +3,6 @@
 //! (`@modelcontextprotocol/server-everything` over stdio, SSE and streamable HTTP).
 //! One test binary, so the shared helpers are built and linked once.
 
-// Shared with broker_lab, which uses the helpers these tests do not.
-#[allow(dead_code)]
 mod support;
 
 #[path = "mcp/everything.rs"]
