@@ -1,7 +1,7 @@
 use clap::Parser;
 
 use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
-use switchboard::commands::{self, Exit, Outcome, console, demo, oneshot};
+use switchboard::commands::{self, Exit, Outcome, console, demo, oneshot, tools};
 
 fn main() {
     let cli = Cli::parse();
@@ -37,6 +37,8 @@ fn main() {
                 account,
                 json,
             }) => oneshot::probe(&global, &connector, &account, json).await,
+            Some(Command::Tools(args)) => tools::tools(&global, args).await,
+            Some(Command::Call(args)) => tools::call(&global, args).await,
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),

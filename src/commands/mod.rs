@@ -4,6 +4,7 @@
 pub mod console;
 pub mod demo;
 pub mod oneshot;
+pub mod tools;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;

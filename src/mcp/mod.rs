@@ -1,7 +1,14 @@
 //! MCP client sessions, one per connection, kept open between probes and tool calls. A session
 //! that fails is dropped and re-established on next use.
 
+pub mod adhoc;
+pub mod call;
+pub mod catalog;
+pub mod handler;
 pub mod http_client;
+mod ops;
+pub mod render;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -21,9 +28,11 @@ use tokio::sync::Mutex;
 use crate::auth::Broker;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
+pub use catalog::{Catalogue, Catalogues};
+pub use handler::SessionHandler;
 pub use http_client::BrokeredHttpClient;
 
-pub type Session = RunningService<RoleClient, ()>;
+pub type Session = RunningService<RoleClient, SessionHandler>;
 
 /// Where and how to reach one MCP server; built from the connector's config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +55,7 @@ pub struct McpPool {
     store: Store,
     http: reqwest::Client,
     sessions: Mutex<HashMap<ConnectionKey, Arc<Session>>>,
+    catalogues: Arc<Catalogues>,
     connect_timeout: Duration,
 }
 
@@ -56,6 +66,7 @@ impl McpPool {
             store,
             http,
             sessions: Mutex::new(HashMap::new()),
+            catalogues: Arc::new(Catalogues::default()),
             connect_timeout: Duration::from_secs(15),
         }
     }
@@ -104,14 +115,26 @@ impl McpPool {
         }
     }
 
+    /// A handler whose `tools/list_changed` drops this connection's cached catalogue.
+    fn handler(&self, key: &ConnectionKey) -> SessionHandler {
+        let (catalogues, store, key) = (self.catalogues.clone(), self.store.clone(), key.clone());
+        SessionHandler::new(Some(Arc::new(move || {
+            catalogues.forget(&key);
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { Catalogues::forget_stored(&key, &store).await });
+        })))
+    }
+
     async fn connect(&self, key: &ConnectionKey, target: &Target) -> Result<Session, Failure> {
+        let handler = self.handler(key);
         match target {
             Target::StreamableHttp { url } => {
                 let client =
                     BrokeredHttpClient::new(self.http.clone(), self.broker.clone(), key.clone());
                 let config = StreamableHttpClientTransportConfig::with_uri(url.clone());
                 let transport = StreamableHttpClientTransport::with_client(client, config);
-                ().serve(transport)
+                handler
+                    .serve(transport)
                     .await
                     .map_err(|e| classify_init(&e.to_string()))
             }
@@ -148,7 +171,8 @@ impl McpPool {
                         }
                     });
                 }
-                ().serve(transport)
+                handler
+                    .serve(transport)
                     .await
                     .map_err(|e| classify_init(&e.to_string()))
             }
@@ -184,7 +208,7 @@ impl McpPool {
 }
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.
-fn classify_init(message: &str) -> Failure {
+pub(crate) fn classify_init(message: &str) -> Failure {
     let lower = message.to_ascii_lowercase();
     let class = if lower.contains("auth") || lower.contains("401") || lower.contains("403") {
         ErrorClass::Auth
@@ -205,7 +229,7 @@ fn classify_init(message: &str) -> Failure {
     )
 }
 
-fn classify_service(e: &ServiceError) -> Failure {
+pub(crate) fn classify_service(e: &ServiceError) -> Failure {
     match e {
         ServiceError::McpError(err) => Failure::new(
             ErrorClass::Protocol,

@@ -2,6 +2,7 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 mod migrations;
+mod catalogues;
 mod queries;
 pub mod vault;
 
