@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
-    CancelledNotificationMethod, CancelledNotificationParam, ClientRequest, JsonObject,
+    CancelledNotificationParam, ClientRequest, JsonObject,
     ProgressNotificationParam, ServerResult,
 };
 use rmcp::service::{PeerRequestOptions, ServiceError};
@@ -73,11 +73,7 @@ pub async fn call_tool(
     if let Some(arguments) = arguments {
         params = params.with_arguments(arguments);
     }
-    let request = ClientRequest::CallToolRequest(CallToolRequest {
-        method: Default::default(),
-        params,
-        extensions: Default::default(),
-    });
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
     let started = Instant::now();
     let handle = session
         .peer()
@@ -95,15 +91,10 @@ pub async fn call_tool(
             r = &mut response => break r,
             Some(p) = progress.next() => on_progress(&p),
             _ = cancel.cancelled() => {
-                let note = CancelledNotification {
-                    params: CancelledNotificationParam {
-                        request_id: Some(id),
-                        reason: Some("cancelled by the user".into()),
-                        meta: None,
-                    },
-                    method: CancelledNotificationMethod,
-                    extensions: Default::default(),
-                };
+                let note = CancelledNotification::new(CancelledNotificationParam::new(
+                    Some(id),
+                    Some("cancelled by the user".into()),
+                ));
                 if let Err(e) = peer.send_notification(note.into()).await {
                     tracing::debug!("could not send notifications/cancelled: {e}");
                 }

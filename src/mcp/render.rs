@@ -135,6 +135,9 @@ fn block(out: &mut String, i: usize, b: &ContentBlock) {
                 let mime = mime_type.as_deref().unwrap_or("application/octet-stream");
                 let _ = writeln!(out, "[{i}] resource {uri} ({mime}, {})", decoded_size(blob));
             }
+            _ => {
+                let _ = writeln!(out, "[{i}] resource (of a kind not rendered; use --json)");
+            }
         },
         ContentBlock::ResourceLink(r) => {
             let mut facts = vec![r.name.clone()];

@@ -48,10 +48,20 @@ pub fn check(schema: &Value, arguments: &Value) -> Checked {
         Ok(v) => v,
         Err(e) => return Checked::SchemaUnusable(e.to_string()),
     };
-    let mut out = Vec::new();
-    for error in validator.iter_errors(arguments) {
-        violations(schema, &error, &mut out);
-    }
+    // One group per error (an anyOf brings its alternatives along), in document order.
+    let mut groups: Vec<Vec<Violation>> = validator
+        .iter_errors(arguments)
+        .map(|error| {
+            let mut group = Vec::new();
+            violations(schema, &error, &mut group);
+            group
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        let first = |g: &Vec<Violation>| g.first().map(|v| v.pointer.clone());
+        first(a).cmp(&first(b))
+    });
+    let mut out: Vec<Violation> = groups.into_iter().flatten().collect();
     out.dedup();
     if out.is_empty() {
         Checked::Valid

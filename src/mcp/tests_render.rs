@@ -1,4 +1,4 @@
-use rmcp::model::{EmbeddedResource, RawResource};
+use rmcp::model::{EmbeddedResource, Resource};
 use serde_json::json;
 
 use super::*;
@@ -57,7 +57,7 @@ fn result_renders_every_block_kind() {
             },
         )),
         ContentBlock::resource_link(
-            RawResource::new("file:///c.csv", "c.csv")
+            Resource::new("file:///c.csv", "c.csv")
                 .with_mime_type("text/csv")
                 .with_size(12),
         ),

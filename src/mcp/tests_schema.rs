@@ -143,8 +143,8 @@ fn additional_properties_and_enums() {
     assert_eq!(
         messages(schema, json!({"mode": "medium", "extra": 1})),
         [
-            "/mode: expected one of [\"fast\",\"slow\"], got \"medium\"",
-            "/extra: unexpected property \"extra\" (allowed: mode)"
+            "/extra: unexpected property \"extra\" (allowed: mode)",
+            "/mode: expected one of [\"fast\",\"slow\"], got \"medium\""
         ]
     );
 }
