@@ -83,12 +83,16 @@ pub enum Command {
         json: bool,
     },
     /// List an MCP server's tools (with their arguments), resources and prompts.
-    #[command(after_help = "Examples:\n  switchboard tools jira\n  switchboard tools --url https://example.com/mcp --bearer \"$TOKEN\"\n  switchboard tools --stdio \"npx -y @modelcontextprotocol/server-everything\"")]
+    #[command(
+        after_help = "Examples:\n  switchboard tools jira\n  switchboard tools --url https://example.com/mcp --bearer \"$TOKEN\"\n  switchboard tools --stdio \"npx -y @modelcontextprotocol/server-everything\""
+    )]
     Tools(ToolsArgs),
     /// Call an MCP tool: arguments are checked against its schema before anything is sent.
-    #[command(after_help = "Examples:\n  switchboard call jira search '{\"query\":\"bug\"}'\n  switchboard call --url https://example.com/mcp add '{\"a\":1,\"b\":2}' --header 'X-Api-Key: ...'\n  switchboard call --stdio \"./server --verbose\" echo '{\"message\":\"hi\"}'\n\n\
+    #[command(
+        after_help = "Examples:\n  switchboard call jira search '{\"query\":\"bug\"}'\n  switchboard call --url https://example.com/mcp add '{\"a\":1,\"b\":2}' --header 'X-Api-Key: ...'\n  switchboard call --stdio \"./server --verbose\" echo '{\"message\":\"hi\"}'\n\n\
         Exit codes: 0 ok, 1 the call failed, timed out, was cancelled or the tool returned isError, \
-        2 usage or invalid arguments, 3 re-authorization needed.")]
+        2 usage or invalid arguments, 3 re-authorization needed."
+    )]
     Call(CallArgs),
     /// Work with the config file.
     Config {
@@ -153,7 +157,7 @@ pub struct TargetArgs {
     #[arg(long, value_enum)]
     pub transport: Option<TransportArg>,
     /// Extra HTTP header for an ad hoc --url, 'Name: value' (repeatable; values are never echoed).
-    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderParser)]
     pub headers: Vec<HeaderArg>,
     /// Bearer token for an ad hoc --url [env: SWITCHBOARD_BEARER, which keeps it out of `ps`].
     #[arg(long, env = "SWITCHBOARD_BEARER", hide_env_values = true, value_parser = parse_secret)]
@@ -197,8 +201,27 @@ pub struct CallArgs {
     pub progress: bool,
 }
 
-fn parse_header(s: &str) -> Result<HeaderArg, String> {
-    crate::mcp::adhoc::parse_header(s).map(|(n, v)| HeaderArg(n, v))
+/// Parses `--header` without clap's usual error, which would echo the value (a secret).
+#[derive(Clone)]
+struct HeaderParser;
+
+impl clap::builder::TypedValueParser for HeaderParser {
+    type Value = HeaderArg;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<HeaderArg, clap::Error> {
+        let invalid = |m: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, m + "\n");
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("--header must be UTF-8 text".into()))?;
+        crate::mcp::adhoc::parse_header(text)
+            .map(|(n, v)| HeaderArg(n, v))
+            .map_err(invalid)
+    }
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {

@@ -43,7 +43,11 @@ pub(crate) async fn engine_for(global: &Global) -> Result<Running, Exit> {
     Ok(start_engine(&config, &data_dir, false).await?.0)
 }
 
-pub(crate) fn known_key(running: &Running, connector: &str, account: &str) -> Result<ConnectionKey, Exit> {
+pub(crate) fn known_key(
+    running: &Running,
+    connector: &str,
+    account: &str,
+) -> Result<ConnectionKey, Exit> {
     let key = ConnectionKey::new(connector, account);
     if running.engine.keys.contains(&key) {
         return Ok(key);

@@ -43,7 +43,9 @@ fn adhoc_exit(f: &Failure) -> Exit {
     if f.class == crate::domain::ErrorClass::Auth {
         return Exit::new(
             EXIT_HUMAN,
-            format!("{f}; the server wants credentials: pass --bearer TOKEN (or $SWITCHBOARD_BEARER) or --header 'NAME: VALUE'"),
+            format!(
+                "{f}; the server wants credentials: pass --bearer TOKEN (or $SWITCHBOARD_BEARER) or --header 'NAME: VALUE'"
+            ),
         );
     }
     Exit::failed(f)
@@ -57,14 +59,18 @@ fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
     let target = match (&t.url, &t.stdio, t.transport) {
         (None, None, None) => return Ok(None),
         (None, None, Some(_)) => {
-            return Err(usage("--transport applies to an ad hoc --url or --stdio target"));
+            return Err(usage(
+                "--transport applies to an ad hoc --url or --stdio target",
+            ));
         }
         (Some(url), None, None | Some(TransportArg::StreamableHttp)) => {
             Target::StreamableHttp { url: url.clone() }
         }
         (Some(url), None, Some(TransportArg::Sse)) => Target::Sse { url: url.clone() },
         (Some(_), None, Some(TransportArg::Stdio)) => {
-            return Err(usage("--transport stdio takes --stdio \"COMMAND ARGS\", not --url"));
+            return Err(usage(
+                "--transport stdio takes --stdio \"COMMAND ARGS\", not --url",
+            ));
         }
         (None, Some(line), None | Some(TransportArg::Stdio)) => {
             let mut words = adhoc::split_command(line).map_err(usage)?;
@@ -76,12 +82,16 @@ fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
             }
         }
         (None, Some(_), Some(_)) => {
-            return Err(usage("--stdio runs a local command; drop --transport or use --url"));
+            return Err(usage(
+                "--stdio runs a local command; drop --transport or use --url",
+            ));
         }
         (Some(_), Some(_), _) => return Err(usage("give either --url or --stdio, not both")),
     };
     if matches!(target, Target::Stdio { .. }) && (!t.headers.is_empty() || t.bearer.is_some()) {
-        return Err(usage("--header and --bearer apply to an HTTP --url target, not --stdio"));
+        return Err(usage(
+            "--header and --bearer apply to an HTTP --url target, not --stdio",
+        ));
     }
     if let Target::StreamableHttp { url } | Target::Sse { url } = &target
         && url::Url::parse(url).is_err()
@@ -90,12 +100,20 @@ fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
     }
     Ok(Some(AdHoc {
         target,
-        headers: t.headers.iter().map(|h| (h.0.clone(), h.1.clone())).collect(),
+        headers: t
+            .headers
+            .iter()
+            .map(|h| (h.0.clone(), h.1.clone()))
+            .collect(),
         bearer: t.bearer.clone(),
     }))
 }
 
-async fn resolve(global: &Global, t: &TargetArgs, connector: Option<&str>) -> Result<Resolved, Exit> {
+async fn resolve(
+    global: &Global,
+    t: &TargetArgs,
+    connector: Option<&str>,
+) -> Result<Resolved, Exit> {
     if let Some(adhoc) = adhoc_target(t)? {
         return Ok(Resolved::AdHoc(adhoc));
     }
@@ -105,7 +123,9 @@ async fn resolve(global: &Global, t: &TargetArgs, connector: Option<&str>) -> Re
         ));
     }
     let Some(connector) = connector else {
-        return Err(usage("name a configured MCP connector, or give --url URL or --stdio \"COMMAND\""));
+        return Err(usage(
+            "name a configured MCP connector, or give --url URL or --stdio \"COMMAND\"",
+        ));
     };
     let running = engine_for(global).await?;
     let key = known_key(&running, connector, &t.account)?;
@@ -113,7 +133,9 @@ async fn resolve(global: &Global, t: &TargetArgs, connector: Option<&str>) -> Re
         return Err(usage(format!("no connector `{connector}`")));
     };
     if let Some(p) = &spec.problem {
-        return Err(usage(format!("connector {connector} is misconfigured: {p}")));
+        return Err(usage(format!(
+            "connector {connector} is misconfigured: {p}"
+        )));
     }
     if !spec.missing_env.is_empty() {
         return Err(usage(format!(
@@ -181,18 +203,17 @@ pub async fn tools(global: &Global, args: ToolsArgs) -> Outcome {
             Ok(EXIT_OK)
         }
         Resolved::Configured(c) => {
-            let Configured { running, key, target } = *c;
+            let Configured {
+                running,
+                key,
+                target,
+            } = *c;
             // An explicit listing always asks the server, and so refreshes the cache.
             let listed = running.engine.mcp.catalogue(&key, &target, true).await;
-            let code = listed.as_ref().err().map(|f| exit_for(&running, &key, f));
+            let listed = listed.map_err(|f| configured_exit(&running, &key, &f));
             running.shutdown().await;
-            match listed {
-                Ok(c) => {
-                    print_catalogue(&c, args.target.json)?;
-                    Ok(EXIT_OK)
-                }
-                Err(f) => Err(Exit::new(code.unwrap_or(EXIT_FAILED), format!("{key}: {f}"))),
-            }
+            print_catalogue(&*listed?, args.target.json)?;
+            Ok(EXIT_OK)
         }
     }
 }
@@ -221,12 +242,21 @@ fn strip_position(message: &str) -> &str {
 }
 
 /// Checks the arguments against the tool's schema; every violation is printed.
-fn validate(c: &Catalogue, tool: &str, arguments: &Option<JsonObject>, where_: &str) -> Result<(), Exit> {
+fn validate(
+    c: &Catalogue,
+    tool: &str,
+    arguments: &Option<JsonObject>,
+    where_: &str,
+) -> Result<(), Exit> {
     let Some(t) = c.tool(tool) else {
         let names: Vec<&str> = c.tools.iter().map(|t| t.name.as_ref()).collect();
         return Err(usage(format!(
             "{where_} has no tool `{tool}`; its tools: {}",
-            if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            }
         )));
     };
     let schema = Value::Object((*t.input_schema).clone());
@@ -234,7 +264,9 @@ fn validate(c: &Catalogue, tool: &str, arguments: &Option<JsonObject>, where_: &
     match check(&schema, &args) {
         Checked::Valid => Ok(()),
         Checked::SchemaUnusable(why) => {
-            eprintln!("warning: the input schema of `{tool}` is unusable ({why}); sending the arguments unchecked");
+            eprintln!(
+                "warning: the input schema of `{tool}` is unusable ({why}); sending the arguments unchecked"
+            );
             Ok(())
         }
         Checked::Invalid(violations) => {
@@ -261,7 +293,11 @@ struct ProgressPrinter {
 impl ProgressPrinter {
     fn new(forced: bool) -> Self {
         let tty = std::io::stderr().is_terminal();
-        Self { tty, enabled: tty || forced, shown: false }
+        Self {
+            tty,
+            enabled: tty || forced,
+            shown: false,
+        }
     }
 
     fn show(&mut self, tool: &str, p: &ProgressNotificationParam) {
@@ -270,11 +306,20 @@ impl ProgressPrinter {
         }
         let amount = match p.total {
             Some(total) if total > 0.0 => {
-                format!("{}/{} ({:.0}%)", p.progress, total, 100.0 * p.progress / total)
+                format!(
+                    "{}/{} ({:.0}%)",
+                    p.progress,
+                    total,
+                    100.0 * p.progress / total
+                )
             }
             _ => format!("{}", p.progress),
         };
-        let message = p.message.as_deref().map(|m| format!(" {m}")).unwrap_or_default();
+        let message = p
+            .message
+            .as_deref()
+            .map(|m| format!(" {m}"))
+            .unwrap_or_default();
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[K{tool}: {amount}{message}");
@@ -310,9 +355,19 @@ pub async fn call(global: &Global, args: CallArgs) -> Outcome {
         (true, [tool]) => (None, tool.clone(), None),
         (true, [tool, raw]) => (None, tool.clone(), Some(raw.clone())),
         (false, [connector, tool]) => (Some(connector.clone()), tool.clone(), None),
-        (false, [connector, tool, raw]) => (Some(connector.clone()), tool.clone(), Some(raw.clone())),
-        (true, _) => return Err(usage("with --url or --stdio: switchboard call [OPTIONS] TOOL ['{\"arg\": 1}']")),
-        (false, _) => return Err(usage("usage: switchboard call CONNECTOR TOOL ['{\"arg\": 1}'] (or TOOL with --url/--stdio)")),
+        (false, [connector, tool, raw]) => {
+            (Some(connector.clone()), tool.clone(), Some(raw.clone()))
+        }
+        (true, _) => {
+            return Err(usage(
+                "with --url or --stdio: switchboard call [OPTIONS] TOOL ['{\"arg\": 1}']",
+            ));
+        }
+        (false, _) => {
+            return Err(usage(
+                "usage: switchboard call CONNECTOR TOOL ['{\"arg\": 1}'] (or TOOL with --url/--stdio)",
+            ));
+        }
     };
     let arguments = parse_arguments(raw.as_deref())?;
     let cancel = cancel_on_ctrl_c();
@@ -327,18 +382,34 @@ pub async fn call(global: &Global, args: CallArgs) -> Outcome {
                 .map_err(|e| adhoc_exit(&crate::mcp::classify_service(&e)));
             let checked = listed.and_then(|c| validate(&c, &tool, &arguments, "the server"));
             let result = match checked {
-                Ok(()) => Ok(call_tool(&session, &tool, arguments, args.timeout, &cancel, |p| {
-                    printer.show(&tool, p)
-                })
-                .await),
+                Ok(()) => Ok(
+                    call_tool(&session, &tool, arguments, args.timeout, &cancel, |p| {
+                        printer.show(&tool, p)
+                    })
+                    .await,
+                ),
                 Err(e) => Err(e),
             };
             let _ = session.cancel().await;
             result?.map_err(|e| (EXIT_FAILED, e))
         }
         Resolved::Configured(c) => {
-            let Configured { running, key, target } = *c;
-            let result = call_configured(&running, &key, &target, &tool, arguments, &args, &cancel, &mut printer).await;
+            let Configured {
+                running,
+                key,
+                target,
+            } = *c;
+            let result = call_configured(
+                &running,
+                &key,
+                &target,
+                &tool,
+                arguments,
+                &args,
+                &cancel,
+                &mut printer,
+            )
+            .await;
             running.shutdown().await;
             result?
         }
@@ -359,7 +430,7 @@ async fn call_configured(
     printer: &mut ProgressPrinter,
 ) -> Result<Result<CallOutcome, (i32, CallError)>, Exit> {
     let mcp = &running.engine.mcp;
-    let failed = |f: Failure| Exit::new(exit_for(running, key, &f), format!("{key}: {f}"));
+    let failed = |f: Failure| configured_exit(running, key, &f);
     let mut catalogue = mcp.catalogue(key, target, false).await.map_err(failed)?;
     // A cached list may predate a new tool: look once more before calling it unknown.
     if catalogue.tool(tool).is_none() {
@@ -367,17 +438,43 @@ async fn call_configured(
     }
     validate(&catalogue, tool, &arguments, &key.to_string())?;
     let outcome = mcp
-        .call_tool(key, target, tool, arguments, args.timeout, Actor::Cli, cancel, |p| {
-            printer.show(tool, p)
-        })
+        .call_tool(
+            key,
+            target,
+            tool,
+            arguments,
+            args.timeout,
+            Actor::Cli,
+            cancel,
+            |p| printer.show(tool, p),
+        )
         .await;
-    Ok(outcome.map_err(|e| {
-        let code = match &e {
-            CallError::Failed(f) => exit_for(running, key, f),
-            _ => EXIT_FAILED,
-        };
-        (code, e)
-    }))
+    match outcome {
+        Err(CallError::Failed(f)) if exit_for(running, key, &f) == EXIT_HUMAN => {
+            Err(configured_exit(running, key, &f))
+        }
+        other => Ok(other.map_err(|e| (EXIT_FAILED, e))),
+    }
+}
+
+/// A failure on a configured connection; one a human must fix names the command that does.
+fn configured_exit(running: &Running, key: &ConnectionKey, f: &Failure) -> Exit {
+    let code = exit_for(running, key, f);
+    if code != EXIT_HUMAN || f.message.contains("switchboard auth") {
+        return Exit::new(code, format!("{key}: {f}"));
+    }
+    let account = if key.account == crate::domain::DEFAULT_ACCOUNT {
+        String::new()
+    } else {
+        format!(" --account {}", key.account)
+    };
+    Exit::new(
+        code,
+        format!(
+            "{key} needs re-auth: run `switchboard auth {}{account}` ({f})",
+            key.connector
+        ),
+    )
 }
 
 fn finish(tool: &str, result: Result<CallOutcome, (i32, CallError)>, json: bool) -> Outcome {
@@ -388,10 +485,16 @@ fn finish(tool: &str, result: Result<CallOutcome, (i32, CallError)>, json: bool)
                     .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
                 println!("{text}");
             } else {
-                print!("{}", render_result(tool, &outcome.result, outcome.latency_ms));
+                print!(
+                    "{}",
+                    render_result(tool, &outcome.result, outcome.latency_ms)
+                );
             }
             if outcome.is_tool_error() {
-                Err(Exit::new(EXIT_FAILED, format!("{tool} returned an error (isError)")))
+                Err(Exit::new(
+                    EXIT_FAILED,
+                    format!("{tool} returned an error (isError)"),
+                ))
             } else {
                 Ok(EXIT_OK)
             }

@@ -123,7 +123,10 @@ async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
                 .default_headers(headers)
                 .build()
                 .map_err(|e| {
-                    Failure::new(ErrorClass::Config, format!("cannot build the HTTP client: {e}"))
+                    Failure::new(
+                        ErrorClass::Config,
+                        format!("cannot build the HTTP client: {e}"),
+                    )
                 })?;
             let mut config = StreamableHttpClientTransportConfig::with_uri(url.clone());
             if let Some(token) = &adhoc.bearer {

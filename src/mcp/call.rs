@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
-    CancelledNotificationParam, ClientRequest, JsonObject,
-    ProgressNotificationParam, ServerResult,
+    CancelledNotificationParam, ClientRequest, JsonObject, ProgressNotificationParam, ServerResult,
 };
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use tokio_util::sync::CancellationToken;
 
 use super::{Session, classify_service};
 use crate::domain::{ErrorClass, Failure};
+
+const LATE_PROGRESS: Duration = Duration::from_millis(25);
 
 /// A finished call: the tool answered (possibly with `isError`).
 #[derive(Debug, Clone)]
@@ -81,15 +82,22 @@ pub async fn call_tool(
         .await
         .map_err(|e| CallError::Failed(classify_service(&e)))?;
     let (id, peer) = (handle.id.clone(), handle.peer.clone());
-    let mut progress = session.service().progress.subscribe(handle.progress_token.clone());
+    let mut progress = session
+        .service()
+        .progress
+        .subscribe(handle.progress_token.clone());
     // rmcp's own deadline sends notifications/cancelled when it fires.
     let response = handle.await_response();
     tokio::pin!(response);
+    let mut seen = 0usize;
     let answer = loop {
         tokio::select! {
             biased;
             r = &mut response => break r,
-            Some(p) = progress.next() => on_progress(&p),
+            Some(p) = progress.next() => {
+                seen += 1;
+                on_progress(&p);
+            }
             _ = cancel.cancelled() => {
                 let note = CancelledNotification::new(CancelledNotificationParam::new(
                     Some(id),
@@ -103,6 +111,13 @@ pub async fn call_tool(
         }
     };
     let latency_ms = started.elapsed().as_millis() as u64;
+    // rmcp hands each notification to its own task, so the last progress can land just after
+    // the response it preceded on the wire: give a call that reported progress a moment more.
+    if seen > 0 {
+        while let Ok(Some(p)) = tokio::time::timeout(LATE_PROGRESS, progress.next()).await {
+            on_progress(&p);
+        }
+    }
     match answer {
         Ok(ServerResult::CallToolResult(result)) => Ok(CallOutcome { result, latency_ms }),
         Ok(ServerResult::InputRequiredResult(_)) => Err(CallError::Failed(Failure::new(

@@ -112,10 +112,7 @@ impl Catalogues {
         if let Some(store) = store {
             match serde_json::to_string(&catalogue) {
                 Ok(text) => {
-                    if let Err(e) = store
-                        .save_catalogue(key, catalogue.fetched_at, &text)
-                        .await
-                    {
+                    if let Err(e) = store.save_catalogue(key, catalogue.fetched_at, &text).await {
                         tracing::warn!("could not cache the catalogue of {key}: {e}");
                     }
                 }

@@ -243,11 +243,46 @@ pub(crate) fn classify_service(e: &ServiceError) -> Failure {
     }
 }
 
+/// The first line, without rmcp's `[path::to::Transport<...>]` type names, which say nothing
+/// to an operator and push the actual cause past the cut.
 fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect()
+    let line = s.lines().next().unwrap_or_default();
+    let mut out = String::with_capacity(line.len());
+    let mut depth = 0usize;
+    let mut bracket = String::new();
+    for c in line.chars() {
+        match c {
+            '[' => {
+                depth += 1;
+                bracket.push(c);
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                bracket.push(c);
+                if depth == 0 {
+                    if !bracket.contains("::") {
+                        out.push_str(&bracket);
+                    }
+                    bracket.clear();
+                }
+            }
+            c if depth > 0 => bracket.push(c),
+            c => out.push(c),
+        }
+    }
+    out.push_str(&bracket);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    out.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn type_names_leave_error_lines() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<Y>>] error: Auth required [401]\nmore";
+        assert_eq!(
+            super::first_line(raw),
+            "Send message error Transport error: Auth required [401]"
+        );
+    }
 }

@@ -33,8 +33,17 @@ pub fn argument_summary(tool: &Tool) -> String {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return String::new();
     };
-    props
-        .iter()
+    // Required first, in the schema's order; then the optional ones.
+    let mut names: Vec<&String> = props.keys().collect();
+    names.sort_by_key(|n| {
+        required
+            .iter()
+            .position(|r| r == n)
+            .unwrap_or(required.len())
+    });
+    names
+        .into_iter()
+        .filter_map(|name| props.get(name).map(|p| (name, p)))
         .map(|(name, p)| {
             let optional = if required.contains(&name.as_str()) {
                 ""
@@ -119,11 +128,7 @@ fn block(out: &mut String, i: usize, b: &ContentBlock) {
                 ..
             } => {
                 let mime = mime_type.as_deref().unwrap_or("text");
-                let _ = writeln!(
-                    out,
-                    "[{i}] resource {uri} ({mime}, {} bytes)",
-                    text.len()
-                );
+                let _ = writeln!(out, "[{i}] resource {uri} ({mime}, {} bytes)", text.len());
                 let _ = writeln!(out, "{text}");
             }
             ResourceContents::BlobResourceContents {

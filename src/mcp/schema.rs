@@ -125,17 +125,21 @@ fn violations(root: &Value, e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::Constant { expected_value } => {
             out.push(at(format!("expected {expected_value}, got {got}")))
         }
-        ValidationErrorKind::Minimum { limit } => out.push(at(format!("must be ≥ {limit}, got {got}"))),
-        ValidationErrorKind::Maximum { limit } => out.push(at(format!("must be ≤ {limit}, got {got}"))),
+        ValidationErrorKind::Minimum { limit } => {
+            out.push(at(format!("must be ≥ {limit}, got {got}")))
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            out.push(at(format!("must be ≤ {limit}, got {got}")))
+        }
         ValidationErrorKind::ExclusiveMinimum { limit } => {
             out.push(at(format!("must be > {limit}, got {got}")))
         }
         ValidationErrorKind::ExclusiveMaximum { limit } => {
             out.push(at(format!("must be < {limit}, got {got}")))
         }
-        ValidationErrorKind::MinLength { limit } => {
-            out.push(at(format!("must be at least {limit} characters long, got {got}")))
-        }
+        ValidationErrorKind::MinLength { limit } => out.push(at(format!(
+            "must be at least {limit} characters long, got {got}"
+        ))),
         ValidationErrorKind::MaxLength { limit } => {
             out.push(at(format!("must be at most {limit} characters long")))
         }

@@ -46,7 +46,8 @@ fn result_renders_every_block_kind() {
         ContentBlock::image("aGVsbG8=", "image/png"),
         ContentBlock::audio("AAAA", "audio/wav"),
         ContentBlock::Resource(EmbeddedResource::new(ResourceContents::text(
-            "hello", "file:///a.txt",
+            "hello",
+            "file:///a.txt",
         ))),
         ContentBlock::Resource(EmbeddedResource::new(
             ResourceContents::BlobResourceContents {
@@ -80,7 +81,10 @@ fn result_renders_every_block_kind() {
 fn tool_errors_and_empty_results_say_so() {
     let r = CallToolResult::error(vec![ContentBlock::text("no such city")]);
     let text = render_result("weather", &r, 5);
-    assert!(text.ends_with("weather: returned an error (isError) in 5 ms\n"), "{text}");
+    assert!(
+        text.ends_with("weather: returned an error (isError) in 5 ms\n"),
+        "{text}"
+    );
     let r = CallToolResult::success(vec![]);
     assert!(render_result("x", &r, 1).starts_with("(no content blocks)\n"));
 }

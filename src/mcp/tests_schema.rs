@@ -19,7 +19,10 @@ fn add_schema() -> Value {
 
 #[test]
 fn valid_arguments_pass() {
-    assert_eq!(check(&add_schema(), &json!({"a": 1, "b": 2.5})), Checked::Valid);
+    assert_eq!(
+        check(&add_schema(), &json!({"a": 1, "b": 2.5})),
+        Checked::Valid
+    );
 }
 
 #[test]
@@ -152,7 +155,10 @@ fn additional_properties_and_enums() {
 #[test]
 fn remote_refs_are_never_fetched() {
     let schema = json!({"$ref": "http://127.0.0.1:9/schema.json"});
-    assert!(matches!(check(&schema, &json!({})), Checked::SchemaUnusable(_)));
+    assert!(matches!(
+        check(&schema, &json!({})),
+        Checked::SchemaUnusable(_)
+    ));
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The single owner of the SQLite file. One thread holds the connection; everything else sends it
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
-mod migrations;
 mod catalogues;
+mod migrations;
 mod queries;
 pub mod vault;
 
