@@ -114,6 +114,57 @@ impl Env {
         run
     }
 
+    /// Starts a command, sends it SIGINT (Ctrl-C) once its stderr shows `marker`, and waits.
+    fn interrupt_after(&mut self, args: &[&str], marker: &str) -> Run {
+        self.n += 1;
+        let out_path = self.dir.path().join(format!("cmd{}.out", self.n));
+        let err_path = self.dir.path().join(format!("cmd{}.err", self.n));
+        let child = scrubbed(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
+            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
+        let mut child = KillOnDrop(child);
+        let started = Instant::now();
+        while !std::fs::read_to_string(&err_path)
+            .unwrap_or_default()
+            .contains(marker)
+        {
+            assert!(
+                started.elapsed() < COMMAND_DEADLINE,
+                "no {marker:?} on stderr"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = child.0.id().to_string();
+        let kill = scrubbed("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let status = loop {
+            if let Some(s) = child.0.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                started.elapsed() < COMMAND_DEADLINE,
+                "Ctrl-C did not end the call"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Run {
+            args: args.join(" "),
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        }
+    }
+
     /// (tool name, outcome) of every `tool_call` event, oldest first.
     fn tool_calls(&self) -> Vec<(String, String, String)> {
         let db = rusqlite::Connection::open(self.data_dir.join("switchboard.db")).expect("db");
@@ -480,9 +531,29 @@ fn stdio_targets_configured_and_ad_hoc() {
     // The configured stdio connector: recorded in the event log.
     let run = env.expect(&["call", "stdio", "echo", r#"{"message":"hi"}"#], 0);
     assert!(run.stdout.contains("[1] text\nhi\n"), "{run}");
-    let calls = env.tool_calls();
-    assert_eq!(
-        calls,
-        [("stdio".to_string(), "echo".to_string(), "ok".to_string())]
+    // Ctrl-C cancels the call cleanly: exit 1, saying the server was told.
+    let started = Instant::now();
+    let run = env.interrupt_after(
+        &[
+            "call",
+            "stdio",
+            "count_slowly",
+            r#"{"to":100,"delay_ms":200}"#,
+            "--progress",
+        ],
+        "progress count_slowly: 1/",
     );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr
+            .contains("cancelled; the server was told to stop"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("panicked"), "{run}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{run}");
+
+    let calls = env.tool_calls();
+    let row =
+        |tool: &str, outcome: &str| ("stdio".to_string(), tool.to_string(), outcome.to_string());
+    assert_eq!(calls, [row("echo", "ok"), row("count_slowly", "failed")]);
 }
