@@ -11,6 +11,7 @@ use rmcp::model::{
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use tokio_util::sync::CancellationToken;
 
+use super::schema::Violation;
 use super::{Session, classify_service};
 use crate::domain::{ErrorClass, Failure};
 
@@ -36,6 +37,8 @@ pub enum CallError {
     Timeout(Duration),
     /// The caller gave up (Ctrl-C, closed panel); the server was told to stop.
     Cancelled,
+    /// The arguments do not fit the tool's schema; nothing was sent.
+    InvalidArguments(Vec<Violation>),
     Failed(Failure),
 }
 
@@ -44,6 +47,16 @@ impl CallError {
         match self {
             CallError::Timeout(t) => Failure::new(ErrorClass::Timeout, timeout_message(*t)),
             CallError::Cancelled => Failure::new(ErrorClass::Client, "cancelled by the caller"),
+            CallError::InvalidArguments(v) => Failure::new(
+                ErrorClass::Config,
+                format!(
+                    "invalid arguments, nothing was sent: {}",
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
             CallError::Failed(f) => f.clone(),
         }
     }

@@ -166,7 +166,12 @@ impl App {
                 now,
             ),
             Event::Notice { level, text } => self.set_flash(*level, text.clone(), now),
-            Event::RefreshStarted { .. } | Event::ProbeStarted { .. } => {}
+            // The tool panel is not built yet; the CLI's `tools` and `call` use these today.
+            Event::RefreshStarted { .. }
+            | Event::ProbeStarted { .. }
+            | Event::ToolsListed { .. }
+            | Event::ToolProgress { .. }
+            | Event::ToolResult { .. } => {}
         }
     }
 
