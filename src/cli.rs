@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::secret::Secret;
+
 pub const EXIT_OK: i32 = 0;
 /// The operation was tried and failed.
 pub const EXIT_FAILED: i32 = 1;
@@ -90,6 +92,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List an MCP server's tools (with their arguments), resources and prompts.
+    #[command(
+        after_help = "Examples:\n  switchboard tools jira\n  switchboard tools --url https://example.com/mcp --bearer \"$TOKEN\"\n  switchboard tools --stdio \"npx -y @modelcontextprotocol/server-everything\""
+    )]
+    Tools(ToolsArgs),
+    /// Call an MCP tool: arguments are checked against its schema before anything is sent.
+    #[command(
+        after_help = "Examples:\n  switchboard call jira search '{\"query\":\"bug\"}'\n  switchboard call --url https://example.com/mcp add '{\"a\":1,\"b\":2}' --header 'X-Api-Key: ...'\n  switchboard call --stdio \"./server --verbose\" echo '{\"message\":\"hi\"}'\n\n\
+        Exit codes: 0 ok, 1 the call failed, timed out, was cancelled or the tool returned isError, \
+        2 usage or invalid arguments, 3 re-authorization needed."
+    )]
+    Call(CallArgs),
     /// Work with the config file.
     Config {
         #[command(subcommand)]
@@ -136,6 +150,95 @@ pub enum LabCommand {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         token_ttl: Duration,
     },
+}
+
+/// Which MCP server a `tools` or `call` talks to: a configured connector, or an ad hoc target.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    #[arg(long, default_value = "default")]
+    pub account: String,
+    /// An MCP server URL that has no config entry (streamable HTTP unless --transport says otherwise).
+    #[arg(long, conflicts_with = "stdio")]
+    pub url: Option<String>,
+    /// A stdio MCP server's command line that has no config entry, e.g. "npx -y my-server".
+    #[arg(long, value_name = "COMMAND")]
+    pub stdio: Option<String>,
+    /// Transport of an ad hoc target.
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportArg>,
+    /// Extra HTTP header for an ad hoc --url, 'Name: value' (repeatable; values are never echoed).
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderParser)]
+    pub headers: Vec<HeaderArg>,
+    /// Bearer token for an ad hoc --url [env: SWITCHBOARD_BEARER, which keeps it out of `ps`].
+    #[arg(long, env = "SWITCHBOARD_BEARER", hide_env_values = true, value_parser = parse_secret)]
+    pub bearer: Option<Secret>,
+    /// Machine-readable output (the raw MCP result).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    StreamableHttp,
+    Stdio,
+    Sse,
+}
+
+/// One `--header`: the value is a secret from the moment it is parsed.
+#[derive(Debug, Clone)]
+pub struct HeaderArg(pub String, pub Secret);
+
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    /// A configured MCP connector (omit with --url or --stdio).
+    pub connector: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// CONNECTOR TOOL [ARGS], or TOOL [ARGS] with --url or --stdio. ARGS is a JSON object.
+    #[arg(value_name = "[CONNECTOR] TOOL [ARGS]", num_args = 1..=3, required = true)]
+    pub positionals: Vec<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Give up (and tell the server to stop) after this long.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print progress notifications on stderr even when it is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+}
+
+/// Parses `--header` without clap's usual error, which would echo the value (a secret).
+#[derive(Clone)]
+struct HeaderParser;
+
+impl clap::builder::TypedValueParser for HeaderParser {
+    type Value = HeaderArg;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<HeaderArg, clap::Error> {
+        let invalid = |m: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, m + "\n");
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("--header must be UTF-8 text".into()))?;
+        crate::mcp::adhoc::parse_header(text)
+            .map(|(n, v)| HeaderArg(n, v))
+            .map_err(invalid)
+    }
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    if s.trim().is_empty() {
+        return Err("the token is empty".into());
+    }
+    Ok(Secret::new(s.trim()))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

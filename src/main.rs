@@ -2,7 +2,7 @@ use clap::Parser;
 
 use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
 use switchboard::commands::{
-    self, Exit, Outcome, authorize, console, demo, interruptible, oneshot,
+    self, Exit, Outcome, authorize, console, demo, interruptible, oneshot, tools,
 };
 
 fn main() {
@@ -48,6 +48,8 @@ fn main() {
                 account,
                 json,
             }) => interruptible(oneshot::probe(&global, &connector, &account, json)).await,
+            Some(Command::Tools(args)) => tools::tools(&global, args).await,
+            Some(Command::Call(args)) => tools::call(&global, args).await,
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),

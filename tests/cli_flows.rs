@@ -1,8 +1,6 @@
 //! `auth --device` and `revoke` through the real binary against a lab process
 //! (`switchboard lab serve`, whose device endpoint approves on its own after 2 s).
 
-// Shared with tests/cli_lab.rs, which uses the helpers this file does not.
-#[allow(dead_code)]
 #[path = "support/cli.rs"]
 mod support;
 

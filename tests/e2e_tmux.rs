@@ -176,6 +176,48 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         "this console should run the scheduler:\n{screen}"
     );
 
+    // The tool panel: select an MCP row, `t` lists its tools, Enter opens the argument editor
+    // prefilled from the schema, Enter calls, the result shows; Esc twice closes the panel.
+    tmux.cmd(&["send-keys", "-t", "demo", "g"]);
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(200));
+        let screen = tmux.screen();
+        if screen
+            .lines()
+            .any(|l| l.contains('▶') && l.contains("mcp/"))
+        {
+            break;
+        }
+        tmux.cmd(&["send-keys", "-t", "demo", "j"]);
+    }
+    let wait_for = |needle: &str| {
+        let since = Instant::now();
+        let mut screen = String::new();
+        while since.elapsed() < Duration::from_secs(20) {
+            screen = tmux.screen();
+            if screen.contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{needle:?} never showed:\n{screen}");
+    };
+    tmux.cmd(&["send-keys", "-t", "demo", "t"]);
+    wait_for("▶ add");
+    wait_for("args: a: number, b: number");
+    tmux.cmd(&["send-keys", "-t", "demo", "Enter"]);
+    wait_for(r#"{"a":0,"b":0}"#);
+    tmux.cmd(&["send-keys", "-t", "demo", "Enter"]);
+    wait_for("add: ok in ");
+    tmux.cmd(&["send-keys", "-t", "demo", "Escape"]);
+    wait_for("▶ add");
+    tmux.cmd(&["send-keys", "-t", "demo", "Escape"]);
+    let since = Instant::now();
+    while tmux.screen().contains("tools · ") && since.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tmux.screen().contains("tools · "), "{}", tmux.screen());
+
     // Resizing redraws for the new size: at 80x24 the table still shows every connection.
     tmux.cmd(&["resize-window", "-t", "demo", "-x", "80", "-y", "24"]);
     let resized = Instant::now();

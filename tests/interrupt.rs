@@ -4,7 +4,6 @@
 //! grant at its next refresh. switchboard waits for the answer, saves it, then exits 130.
 
 #[path = "support/cli.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::path::Path;

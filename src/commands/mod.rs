@@ -2,10 +2,12 @@
 //! Every command reports errors as one `error: ...` line and an exit code; none panics.
 
 pub mod authorize;
+mod call_io;
 pub mod console;
 pub mod demo;
 pub mod oneshot;
 pub mod qr;
+pub mod tools;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;

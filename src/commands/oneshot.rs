@@ -33,7 +33,7 @@ pub fn config_check(global: &Global) -> Outcome {
     Ok(EXIT_OK)
 }
 
-async fn engine_for(global: &Global) -> Result<Running, Exit> {
+pub(crate) async fn engine_for(global: &Global) -> Result<Running, Exit> {
     let config = load_config(global)?;
     let data_dir = resolve_data_dir(global.data_dir.as_deref());
     crate::store::ensure_private_dir(&data_dir)
@@ -42,7 +42,11 @@ async fn engine_for(global: &Global) -> Result<Running, Exit> {
     Ok(start_engine(&config, &data_dir, false).await?.0)
 }
 
-fn known_key(running: &Running, connector: &str, account: &str) -> Result<ConnectionKey, Exit> {
+pub(crate) fn known_key(
+    running: &Running,
+    connector: &str,
+    account: &str,
+) -> Result<ConnectionKey, Exit> {
     let key = ConnectionKey::new(connector, account);
     if running.engine.keys.contains(&key) {
         return Ok(key);
@@ -61,7 +65,7 @@ fn known_key(running: &Running, connector: &str, account: &str) -> Result<Connec
 
 /// Exit 3 when an auth failure only a human can fix: the grant is gone, or an OAuth connection
 /// was never authorized. Decided from the broker's state, not only the message's wording.
-fn exit_for(running: &Running, key: &ConnectionKey, f: &Failure) -> i32 {
+pub(crate) fn exit_for(running: &Running, key: &ConnectionKey, f: &Failure) -> i32 {
     let broker = &running.engine.broker;
     let never_authorized =
         matches!(broker.spec(key), Some(AuthSpec::OAuth(_))) && broker.meta(key).is_none();

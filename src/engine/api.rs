@@ -2,9 +2,15 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use rmcp::model::JsonObject;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
+use crate::mcp::Catalogue;
+use crate::mcp::call::{CallError, CallOutcome};
 
 /// What a front-end can ask of the engine. Every command is answered through `reply` when one is
 /// given, and also shows up as `Event`s for everyone watching.
@@ -21,6 +27,20 @@ pub enum Command {
         key: ConnectionKey,
         actor: Actor,
         reply: Option<oneshot::Sender<ProbeResult>>,
+    },
+    /// List the connection's tools, resources and prompts (from the cache unless `refresh`);
+    /// answered by `Event::ToolsListed`.
+    ListTools { key: ConnectionKey, refresh: bool },
+    /// Call a tool. The arguments are checked against its schema first; progress arrives as
+    /// `Event::ToolProgress`, the outcome as `Event::ToolResult`. Cancelling `cancel` stops the
+    /// call and tells the server.
+    CallTool {
+        key: ConnectionKey,
+        tool: String,
+        arguments: Option<JsonObject>,
+        timeout: Duration,
+        actor: Actor,
+        cancel: CancellationToken,
     },
     /// Stop the scheduler and every task; the engine's `run` returns.
     Shutdown,
@@ -57,6 +77,22 @@ pub enum Event {
     Notice {
         level: Level,
         text: String,
+    },
+    ToolsListed {
+        key: ConnectionKey,
+        result: Result<Arc<Catalogue>, Failure>,
+    },
+    ToolProgress {
+        key: ConnectionKey,
+        tool: String,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    },
+    ToolResult {
+        key: ConnectionKey,
+        tool: String,
+        result: Result<CallOutcome, CallError>,
     },
 }
 

@@ -5,6 +5,7 @@
 pub mod api;
 pub(crate) mod core;
 pub mod fleet;
+mod tools;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -220,6 +221,27 @@ async fn command_loop(
                         }
                         Err(f) => engine.notice(Level::Warn, format!("{key}: {f}")),
                     }
+                });
+            }
+            Command::ListTools { key, refresh } => {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let _ = engine.list_tools(&key, refresh).await;
+                });
+            }
+            Command::CallTool {
+                key,
+                tool,
+                arguments,
+                timeout,
+                actor,
+                cancel,
+            } => {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let _ = engine
+                        .call_tool(&key, &tool, arguments, timeout, actor, &cancel)
+                        .await;
                 });
             }
             Command::Shutdown => {

@@ -1,7 +1,14 @@
 //! MCP client sessions, one per connection, kept open between probes and tool calls. A session
 //! that fails is dropped and re-established on next use.
 
+pub mod adhoc;
+pub mod call;
+pub mod catalog;
+pub mod handler;
 pub mod http_client;
+mod ops;
+pub mod render;
+pub mod schema;
 pub mod sse;
 mod sse_body;
 
@@ -24,10 +31,12 @@ use tokio::sync::Mutex;
 use crate::auth::Broker;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
+pub use catalog::{Catalogue, Catalogues};
+pub use handler::SessionHandler;
 pub use http_client::BrokeredHttpClient;
 pub use sse::SseClientTransport;
 
-pub type Session = RunningService<RoleClient, ()>;
+pub type Session = RunningService<RoleClient, SessionHandler>;
 
 /// Where and how to reach one MCP server; built from the connector's config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +61,7 @@ pub struct McpPool {
     sessions: Mutex<HashMap<ConnectionKey, Arc<Session>>>,
     /// Why a legacy SSE session's stream ended; rmcp only reports "transport closed".
     close_reasons: std::sync::Mutex<HashMap<ConnectionKey, sse::CloseReason>>,
+    catalogues: Arc<Catalogues>,
     connect_timeout: Duration,
 }
 
@@ -63,6 +73,7 @@ impl McpPool {
             http,
             sessions: Mutex::new(HashMap::new()),
             close_reasons: std::sync::Mutex::new(HashMap::new()),
+            catalogues: Arc::new(Catalogues::default()),
             connect_timeout: Duration::from_secs(15),
         }
     }
@@ -120,7 +131,18 @@ impl McpPool {
         }
     }
 
+    /// A handler whose `tools/list_changed` drops this connection's cached catalogue.
+    fn handler(&self, key: &ConnectionKey) -> SessionHandler {
+        let (catalogues, store, key) = (self.catalogues.clone(), self.store.clone(), key.clone());
+        SessionHandler::new(Some(Arc::new(move || {
+            catalogues.forget(&key);
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { Catalogues::forget_stored(&key, &store).await });
+        })))
+    }
+
     async fn connect(&self, key: &ConnectionKey, target: &Target) -> Result<Session, Failure> {
+        let handler = self.handler(key);
         match target {
             Target::StreamableHttp { url } => {
                 let client =
@@ -131,9 +153,10 @@ impl McpPool {
                     .reinit_on_expired_session(true);
                 config.retry_config = Arc::new(bounded_stream_retry());
                 let transport = StreamableHttpClientTransport::with_client(client, config);
-                ().serve(transport)
+                handler
+                    .serve(transport)
                     .await
-                    .map_err(|e| classify_init(&e.to_string()))
+                    .map_err(|e| classify_client_init(&e))
             }
             Target::Sse { url } => {
                 let transport = SseClientTransport::connect(
@@ -147,7 +170,8 @@ impl McpPool {
                 if let Ok(mut reasons) = self.close_reasons.lock() {
                     reasons.insert(key.clone(), reason.clone());
                 }
-                ().serve(transport)
+                handler
+                    .serve(transport)
                     .await
                     .map_err(|e| explain_closed(classify_client_init(&e), Some(&reason)))
             }
@@ -180,7 +204,8 @@ impl McpPool {
                         }
                     });
                 }
-                ().serve(transport)
+                handler
+                    .serve(transport)
                     .await
                     .map_err(|e| classify_client_init(&e))
             }
@@ -268,7 +293,7 @@ fn bounded_stream_retry() -> ExponentialBackoff {
 }
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.
-fn classify_init(message: &str) -> Failure {
+pub(crate) fn classify_init(message: &str) -> Failure {
     let lower = message.to_ascii_lowercase();
     let class = if lower.contains("auth") || lower.contains("401") || lower.contains("403") {
         ErrorClass::Auth
@@ -289,7 +314,7 @@ fn classify_init(message: &str) -> Failure {
     )
 }
 
-fn classify_service(e: &ServiceError) -> Failure {
+pub(crate) fn classify_service(e: &ServiceError) -> Failure {
     match e {
         ServiceError::McpError(err) => Failure::new(
             ErrorClass::Protocol,
@@ -333,11 +358,46 @@ fn explain_closed(failure: Failure, reason: Option<&sse::CloseReason>) -> Failur
         .unwrap_or(failure)
 }
 
+/// The first line, without rmcp's `[path::to::Transport<...>]` type names, which say nothing
+/// to an operator and push the actual cause past the cut.
 fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect()
+    let line = s.lines().next().unwrap_or_default();
+    let mut out = String::with_capacity(line.len());
+    let mut depth = 0usize;
+    let mut bracket = String::new();
+    for c in line.chars() {
+        match c {
+            '[' => {
+                depth += 1;
+                bracket.push(c);
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                bracket.push(c);
+                if depth == 0 {
+                    if !bracket.contains("::") {
+                        out.push_str(&bracket);
+                    }
+                    bracket.clear();
+                }
+            }
+            c if depth > 0 => bracket.push(c),
+            c => out.push(c),
+        }
+    }
+    out.push_str(&bracket);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    out.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn type_names_leave_error_lines() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<Y>>] error: Auth required [401]\nmore";
+        assert_eq!(
+            super::first_line(raw),
+            "Send message error Transport error: Auth required [401]"
+        );
+    }
 }

@@ -69,6 +69,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE connections ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: MCP catalogues (tool, resource and prompt lists: public, not secrets), so a one-shot
+    // `call` can validate arguments without listing tools again.
+    r#"
+    CREATE TABLE catalogues (
+        connector  TEXT NOT NULL,
+        account    TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        PRIMARY KEY (connector, account)
+    );
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -1,6 +1,7 @@
 //! The single owner of the SQLite file. One thread holds the connection; everything else sends it
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
+mod catalogues;
 pub mod lease;
 mod migrations;
 mod queries;

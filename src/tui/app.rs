@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keymap::{self, Intent};
+use super::tools_panel::{PanelOutcome, ToolPanel};
 use crate::domain::{Actor, ConnectionKey, Snapshot, UnixMs, format_expires_in};
 use crate::engine::{Command, Event, Level};
 
@@ -46,6 +47,8 @@ pub struct App {
     /// scheduler's routine ones would be noise.
     requested_refresh: HashSet<ConnectionKey>,
     requested_probe: HashSet<ConnectionKey>,
+    /// The tool panel, while open; it takes every key but Ctrl-C.
+    tools: Option<ToolPanel>,
 }
 
 impl App {
@@ -67,6 +70,10 @@ impl App {
     pub fn selected_index(&self) -> Option<usize> {
         self.selected.as_ref()?;
         Some(self.selected_index)
+    }
+
+    pub fn tool_panel(&self) -> Option<&ToolPanel> {
+        self.tools.as_ref()
     }
 
     pub fn help_visible(&self) -> bool {
@@ -99,6 +106,18 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return None;
         }
+        if let Some(panel) = &mut self.tools {
+            if keymap::lookup(&key) == Some(Intent::Quit) && key.code != KeyCode::Char('q') {
+                return Some(Action::Quit);
+            }
+            return match panel.handle_key(key)? {
+                PanelOutcome::Close => {
+                    self.tools = None;
+                    None
+                }
+                PanelOutcome::Send(command) => Some(Action::Send(command)),
+            };
+        }
         let intent = keymap::lookup(&key)?;
         if self.help_visible {
             // The popup is modal: acting on a row the operator cannot see would surprise them.
@@ -121,11 +140,15 @@ impl App {
             Intent::Help => self.help_visible = true,
             Intent::Close => self.flash = None,
             Intent::Refresh | Intent::Probe => return self.request(intent, now),
+            Intent::Tools => return self.open_tools(now),
         }
         None
     }
 
     pub fn on_event(&mut self, event: &Event, now: UnixMs) {
+        if let Some(panel) = &mut self.tools {
+            panel.on_event(event);
+        }
         match event {
             Event::Refreshed { key, result } => {
                 let ours = self.requested_refresh.remove(key);
@@ -166,7 +189,12 @@ impl App {
                 now,
             ),
             Event::Notice { level, text } => self.set_flash(*level, text.clone(), now),
-            Event::RefreshStarted { .. } | Event::ProbeStarted { .. } => {}
+            // The tool panel shows these itself.
+            Event::RefreshStarted { .. }
+            | Event::ProbeStarted { .. }
+            | Event::ToolsListed { .. }
+            | Event::ToolProgress { .. }
+            | Event::ToolResult { .. } => {}
         }
     }
 
@@ -203,6 +231,22 @@ impl App {
             }
             None => self.selected = None,
         }
+    }
+
+    fn open_tools(&mut self, now: UnixMs) -> Option<Action> {
+        let row = self.selected.as_ref().and_then(|k| self.snapshot.get(k));
+        let Some(row) = row else {
+            self.set_flash(Level::Warn, "no connection selected".to_owned(), now);
+            return None;
+        };
+        if !row.transport.starts_with("mcp") {
+            let text = format!("{}: a REST connection has no tools", row.key);
+            self.set_flash(Level::Warn, text, now);
+            return None;
+        }
+        let (panel, command) = ToolPanel::open(row.key.clone());
+        self.tools = Some(panel);
+        Some(Action::Send(command))
     }
 
     fn request(&mut self, intent: Intent, now: UnixMs) -> Option<Action> {

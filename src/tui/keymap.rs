@@ -12,6 +12,7 @@ pub enum Intent {
     Bottom,
     Refresh,
     Probe,
+    Tools,
     Help,
     Close,
 }
@@ -77,6 +78,14 @@ pub const KEYMAP: &[Binding] = &[
         hint: "probe",
         description: "probe the selected connection now",
         intent: Intent::Probe,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('t'), NONE)],
+        label: "t",
+        hint: "tools",
+        description: "call a tool of the selected MCP connection",
+        intent: Intent::Tools,
         in_hint_bar: true,
     },
     Binding {

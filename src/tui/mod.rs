@@ -7,6 +7,7 @@
 pub mod app;
 pub mod keymap;
 pub mod theme;
+pub mod tools_panel;
 pub mod view;
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Helpers for tests that drive the real `switchboard` binary: a lab child process, a command
 //! runner that keeps every command's output for later checks, JSON parsing.
 
+// Shared by several test binaries; each uses a subset, so unused items are expected.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};

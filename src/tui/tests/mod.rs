@@ -2,4 +2,5 @@
 
 mod fixtures;
 mod reducer;
+mod tools;
 mod view;

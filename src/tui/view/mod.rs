@@ -3,6 +3,7 @@
 mod columns;
 pub mod dashboard;
 mod help;
+mod tools;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
@@ -26,6 +27,9 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: UnixMs) {
     dashboard::render_table(frame, table, app, theme, now);
     frame.render_widget(status_line(app, theme, now), status);
     frame.render_widget(help::hint_bar(theme), hints);
+    if let Some(panel) = app.tool_panel() {
+        tools::render_popup(frame, frame.area(), panel, theme);
+    }
     if app.help_visible() {
         help::render_popup(frame, frame.area(), theme);
     }

@@ -1,0 +1,151 @@
+//! One `tools/call`: a deadline, cancellation by the caller (which tells the server with
+//! `notifications/cancelled`), and progress handed to the caller while it runs.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
+    CancelledNotificationParam, ClientRequest, JsonObject, ProgressNotificationParam, ServerResult,
+};
+use rmcp::service::{PeerRequestOptions, ServiceError};
+use tokio_util::sync::CancellationToken;
+
+use super::schema::Violation;
+use super::{Session, classify_service};
+use crate::domain::{ErrorClass, Failure};
+
+const LATE_PROGRESS: Duration = Duration::from_millis(25);
+
+/// A finished call: the tool answered (possibly with `isError`).
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    pub result: CallToolResult,
+    pub latency_ms: u64,
+}
+
+impl CallOutcome {
+    pub fn is_tool_error(&self) -> bool {
+        self.result.is_error == Some(true)
+    }
+}
+
+/// A call that produced no result.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The deadline passed; the server was told to stop.
+    Timeout(Duration),
+    /// The caller gave up (Ctrl-C, closed panel); the server was told to stop.
+    Cancelled,
+    /// The arguments do not fit the tool's schema; nothing was sent.
+    InvalidArguments(Vec<Violation>),
+    Failed(Failure),
+}
+
+impl CallError {
+    pub fn failure(&self) -> Failure {
+        match self {
+            CallError::Timeout(t) => Failure::new(ErrorClass::Timeout, timeout_message(*t)),
+            CallError::Cancelled => Failure::new(ErrorClass::Client, "cancelled by the caller"),
+            CallError::InvalidArguments(v) => Failure::new(
+                ErrorClass::Config,
+                format!(
+                    "invalid arguments, nothing was sent: {}",
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+            CallError::Failed(f) => f.clone(),
+        }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.failure().message)
+    }
+}
+
+fn timeout_message(t: Duration) -> String {
+    format!(
+        "the tool did not answer within {}; the server was asked to cancel it (raise --timeout if it is just slow)",
+        humantime::format_duration(t)
+    )
+}
+
+pub async fn call_tool(
+    session: &Session,
+    tool: &str,
+    arguments: Option<JsonObject>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    mut on_progress: impl FnMut(&ProgressNotificationParam),
+) -> Result<CallOutcome, CallError> {
+    let mut params = CallToolRequestParams::new(tool.to_string());
+    if let Some(arguments) = arguments {
+        params = params.with_arguments(arguments);
+    }
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let started = Instant::now();
+    let handle = session
+        .peer()
+        .send_cancellable_request(request, PeerRequestOptions::with_timeout(timeout))
+        .await
+        .map_err(|e| CallError::Failed(classify_service(&e)))?;
+    let (id, peer) = (handle.id.clone(), handle.peer.clone());
+    let mut progress = session
+        .service()
+        .progress
+        .subscribe(handle.progress_token.clone());
+    // rmcp's own deadline sends notifications/cancelled when it fires.
+    let response = handle.await_response();
+    tokio::pin!(response);
+    let mut seen = 0usize;
+    let answer = loop {
+        tokio::select! {
+            biased;
+            r = &mut response => break r,
+            Some(p) = progress.next() => {
+                seen += 1;
+                on_progress(&p);
+            }
+            _ = cancel.cancelled() => {
+                let note = CancelledNotification::new(CancelledNotificationParam::new(
+                    Some(id),
+                    Some("cancelled by the user".into()),
+                ));
+                if let Err(e) = peer.send_notification(note.into()).await {
+                    tracing::debug!("could not send notifications/cancelled: {e}");
+                }
+                return Err(CallError::Cancelled);
+            }
+        }
+    };
+    let latency_ms = started.elapsed().as_millis() as u64;
+    // rmcp hands each notification to its own task, so the last progress can land just after
+    // the response it preceded on the wire: give a call that reported progress a moment more.
+    if seen > 0 {
+        while let Ok(Some(p)) = tokio::time::timeout(LATE_PROGRESS, progress.next()).await {
+            on_progress(&p);
+        }
+    }
+    match answer {
+        Ok(ServerResult::CallToolResult(result)) => Ok(CallOutcome { result, latency_ms }),
+        Ok(ServerResult::InputRequiredResult(_)) => Err(CallError::Failed(Failure::new(
+            ErrorClass::Protocol,
+            "the server asked for more input mid-call (input_required), which switchboard does not support yet",
+        ))),
+        Ok(ServerResult::CreateTaskResult(_)) => Err(CallError::Failed(Failure::new(
+            ErrorClass::Protocol,
+            "the server turned the call into a background task, which switchboard does not follow yet",
+        ))),
+        Ok(_) => Err(CallError::Failed(Failure::new(
+            ErrorClass::Protocol,
+            "the server answered tools/call with something other than a tool result",
+        ))),
+        Err(ServiceError::Timeout { timeout }) => Err(CallError::Timeout(timeout)),
+        Err(e) => Err(CallError::Failed(classify_service(&e))),
+    }
+}

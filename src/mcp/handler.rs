@@ -1,0 +1,148 @@
+//! Our side of an MCP session: routes `notifications/progress` to the call that asked for it,
+//! and tells the catalogue when the server's tool list changed.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use rmcp::ClientHandler;
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::{NotificationContext, RoleClient};
+use tokio::sync::mpsc;
+
+/// Notifications that arrived before their call subscribed (the server can answer faster than
+/// the caller registers); kept briefly, bounded so a chatty server cannot grow it.
+const EARLY_LIMIT: usize = 64;
+
+#[derive(Default)]
+struct Routes {
+    subscribers: HashMap<ProgressToken, mpsc::UnboundedSender<ProgressNotificationParam>>,
+    early: VecDeque<ProgressNotificationParam>,
+}
+
+/// Per-token progress channels. Cheap to clone; clones share the routes.
+#[derive(Clone, Default)]
+pub struct ProgressRouter {
+    routes: Arc<Mutex<Routes>>,
+}
+
+/// Receives one call's progress; unsubscribes when dropped.
+pub struct ProgressSubscription {
+    token: ProgressToken,
+    rx: mpsc::UnboundedReceiver<ProgressNotificationParam>,
+    routes: Arc<Mutex<Routes>>,
+}
+
+impl ProgressSubscription {
+    pub async fn next(&mut self) -> Option<ProgressNotificationParam> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for ProgressSubscription {
+    fn drop(&mut self) {
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.subscribers.remove(&self.token);
+        }
+    }
+}
+
+impl ProgressRouter {
+    pub fn subscribe(&self, token: ProgressToken) -> ProgressSubscription {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut routes) = self.routes.lock() {
+            let early = std::mem::take(&mut routes.early);
+            for p in early {
+                if p.progress_token == token {
+                    let _ = tx.send(p);
+                } else {
+                    routes.early.push_back(p);
+                }
+            }
+            routes.subscribers.insert(token.clone(), tx);
+        }
+        ProgressSubscription {
+            token,
+            rx,
+            routes: self.routes.clone(),
+        }
+    }
+
+    pub fn dispatch(&self, p: ProgressNotificationParam) {
+        let Ok(mut routes) = self.routes.lock() else {
+            return;
+        };
+        match routes.subscribers.get(&p.progress_token) {
+            Some(tx) => {
+                let _ = tx.send(p);
+            }
+            None => {
+                if routes.early.len() >= EARLY_LIMIT {
+                    routes.early.pop_front();
+                }
+                routes.early.push_back(p);
+            }
+        }
+    }
+}
+
+type OnToolsChanged = Arc<dyn Fn() + Send + Sync>;
+
+/// The client handler of every session we open.
+#[derive(Clone, Default)]
+pub struct SessionHandler {
+    pub progress: ProgressRouter,
+    on_tools_changed: Option<OnToolsChanged>,
+}
+
+impl SessionHandler {
+    pub fn new(on_tools_changed: Option<OnToolsChanged>) -> Self {
+        Self {
+            progress: ProgressRouter::default(),
+            on_tools_changed,
+        }
+    }
+}
+
+impl ClientHandler for SessionHandler {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.dispatch(params);
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(f) = &self.on_tools_changed {
+            f();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::NumberOrString;
+
+    fn progress(token: &str, n: f64) -> ProgressNotificationParam {
+        ProgressNotificationParam::new(ProgressToken(NumberOrString::String(token.into())), n)
+    }
+
+    #[tokio::test]
+    async fn routes_by_token_and_keeps_early_arrivals() {
+        let router = ProgressRouter::default();
+        router.dispatch(progress("a", 1.0));
+        router.dispatch(progress("b", 1.0));
+        let mut a = router.subscribe(ProgressToken(NumberOrString::String("a".into())));
+        router.dispatch(progress("a", 2.0));
+        assert_eq!(a.next().await.map(|p| p.progress), Some(1.0));
+        assert_eq!(a.next().await.map(|p| p.progress), Some(2.0));
+        drop(a);
+        // Unsubscribed: later notifications for `a` wait in the bounded early buffer.
+        for i in 0..(EARLY_LIMIT + 5) {
+            router.dispatch(progress("a", i as f64));
+        }
+        let early = router.routes.lock().map(|r| r.early.len()).unwrap_or(0);
+        assert_eq!(early, EARLY_LIMIT);
+    }
+}

@@ -1,0 +1,123 @@
+//! The tool panel popup: one stage at a time (list, argument editor, running, result).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::mcp::render::{argument_summary, one_line};
+use crate::tui::theme::Theme;
+use crate::tui::tools_panel::{Stage, ToolPanel};
+
+pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
+    let [popup] = Layout::horizontal([Constraint::Percentage(90)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Percentage(80)])
+        .flex(Flex::Center)
+        .areas(popup);
+    let width = usize::from(popup.width.saturating_sub(4));
+    let (lines, hint) = body(panel, theme, width);
+    let block = Block::bordered()
+        .border_style(theme.accent)
+        .title(Span::styled(
+            format!(" tools · {} ", panel.key),
+            theme.accent,
+        ))
+        .title_bottom(Line::from(Span::styled(format!(" {hint} "), theme.hint)).right_aligned());
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
+
+fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> (Vec<Line<'static>>, &'static str) {
+    match &panel.stage {
+        Stage::Loading => (vec![Line::raw("listing tools…")], "Esc close"),
+        Stage::Failed(why) => (
+            vec![Line::from(Span::styled(why.clone(), theme.flash_error))],
+            "Esc close",
+        ),
+        Stage::List { selected } => {
+            let name_width = panel.tools.iter().map(|t| t.name.len()).max().unwrap_or(0);
+            let mut lines = Vec::new();
+            for (i, t) in panel.tools.iter().enumerate() {
+                let marker = if i == *selected { "▶ " } else { "  " };
+                let description = t.description.as_deref().unwrap_or_default();
+                let room = width.saturating_sub(name_width + 4).max(10);
+                let style = if i == *selected {
+                    theme.accent
+                } else {
+                    ratatui::style::Style::default()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{marker}{:<name_width$}  ", t.name), style),
+                    Span::raw(one_line(description, room)),
+                ]));
+            }
+            if let Some(t) = panel.tools.get(*selected) {
+                lines.push(Line::raw(""));
+                let args = argument_summary(t);
+                let args = if args.is_empty() {
+                    "(none)".into()
+                } else {
+                    args
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("args: {args}"),
+                    theme.muted,
+                )));
+            }
+            if panel.tools.is_empty() {
+                lines.push(Line::raw("this server offers no tools"));
+            }
+            (lines, "↑↓ select  Enter arguments  Esc close")
+        }
+        Stage::Edit {
+            tool,
+            text,
+            problems,
+        } => {
+            let name = panel.tools.get(*tool).map(|t| t.name.to_string());
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    format!("{} arguments (JSON):", name.unwrap_or_default()),
+                    theme.muted,
+                )),
+                Line::from(vec![
+                    Span::raw(text.clone()),
+                    Span::styled("█", theme.accent),
+                ]),
+            ];
+            if !problems.is_empty() {
+                lines.push(Line::raw(""));
+                for p in problems {
+                    lines.push(Line::from(Span::styled(p.clone(), theme.flash_error)));
+                }
+            }
+            (lines, "Enter call  Ctrl-U clear  Esc back")
+        }
+        Stage::Running { tool, progress, .. } => {
+            let mut lines = vec![Line::raw(format!("calling {tool}…"))];
+            if let Some(p) = progress {
+                lines.push(Line::from(Span::styled(p.clone(), theme.muted)));
+            }
+            (lines, "Esc cancel")
+        }
+        Stage::Done { text, failed } => {
+            let style = if *failed {
+                theme.flash_error
+            } else {
+                ratatui::style::Style::default()
+            };
+            let lines = text
+                .lines()
+                .map(|l| Line::from(Span::styled(l.to_string(), style)))
+                .collect();
+            (lines, "Enter/Esc back to the list")
+        }
+    }
+}

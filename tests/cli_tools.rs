@@ -1,0 +1,559 @@
+//! `switchboard tools` and `switchboard call` through the real binary: against a lab process
+//! (streamable HTTP behind OAuth, both configured and ad hoc with `--bearer`) and against the
+//! binary's own stdio MCP server (`lab mcp-stdio`, configured and ad hoc with `--stdio`).
+//!
+//! Contract: exit 0 ok, 1 failed / timed out / isError, 2 usage or invalid arguments (every
+//! violation listed, nothing sent), 3 re-auth; one `tool_call` event per configured call, never
+//! with the arguments in it.
+
+#[path = "support/cli.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::{BIN, KillOnDrop, LabProcess, files_under, parse_json, scrubbed, write_script};
+
+const COMMAND_DEADLINE: Duration = Duration::from_secs(90);
+/// Never appears in any output or in the event log, though it is sent as an argument/header.
+const CANARY: &str = "canary-7d1f0b";
+
+struct Run {
+    args: String,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`switchboard {}` exited {}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    data_dir: PathBuf,
+    browser: PathBuf,
+    n: usize,
+}
+
+impl Env {
+    fn new(config_text: &str) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, config_text).expect("write config");
+        let browser = dir.path().join("browser.sh");
+        write_script(
+            &browser,
+            "#!/bin/sh\nexec curl -s -L --noproxy '*' --max-time 30 -o /dev/null \"$1\"\n",
+        );
+        Env {
+            config,
+            data_dir: dir.path().join("data"),
+            browser,
+            dir,
+            n: 0,
+        }
+    }
+
+    fn run(&mut self, args: &[&str]) -> Run {
+        self.n += 1;
+        let out_path = self.dir.path().join(format!("cmd{}.out", self.n));
+        let err_path = self.dir.path().join(format!("cmd{}.err", self.n));
+        let child = scrubbed(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .env("BROWSER", &self.browser)
+            .env("SWITCHBOARD_LOG", "debug")
+            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
+            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
+        let mut child = KillOnDrop(child);
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = child.0.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                started.elapsed() < COMMAND_DEADLINE,
+                "`switchboard {}` hung",
+                args.join(" ")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let read =
+            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned();
+        Run {
+            args: args.join(" "),
+            code: status.code().unwrap_or(-1),
+            stdout: read(&out_path),
+            stderr: read(&err_path),
+        }
+    }
+
+    #[track_caller]
+    fn expect(&mut self, args: &[&str], code: i32) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "{run}");
+        assert!(!run.stderr.contains("panicked"), "{run}");
+        assert!(
+            !run.stdout.contains(CANARY) || run.args.contains("echo"),
+            "{run}"
+        );
+        run
+    }
+
+    /// Starts a command, sends it SIGINT (Ctrl-C) once its stderr shows `marker`, and waits.
+    fn interrupt_after(&mut self, args: &[&str], marker: &str) -> Run {
+        self.n += 1;
+        let out_path = self.dir.path().join(format!("cmd{}.out", self.n));
+        let err_path = self.dir.path().join(format!("cmd{}.err", self.n));
+        let child = scrubbed(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
+            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
+        let mut child = KillOnDrop(child);
+        let started = Instant::now();
+        while !std::fs::read_to_string(&err_path)
+            .unwrap_or_default()
+            .contains(marker)
+        {
+            assert!(
+                started.elapsed() < COMMAND_DEADLINE,
+                "no {marker:?} on stderr"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = child.0.id().to_string();
+        let kill = scrubbed("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let status = loop {
+            if let Some(s) = child.0.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                started.elapsed() < COMMAND_DEADLINE,
+                "Ctrl-C did not end the call"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Run {
+            args: args.join(" "),
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        }
+    }
+
+    /// (tool name, outcome) of every `tool_call` event, oldest first.
+    fn tool_calls(&self) -> Vec<(String, String, String)> {
+        let db = rusqlite::Connection::open(self.data_dir.join("switchboard.db")).expect("db");
+        let mut stmt = db
+            .prepare(
+                "SELECT connector, detail, outcome FROM events WHERE kind = 'tool_call' ORDER BY id",
+            )
+            .expect("query");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("events")
+    }
+}
+
+fn stdio_command() -> String {
+    format!("'{}' lab mcp-stdio", BIN.replace('\'', r"'\''"))
+}
+
+fn config_for(lab: &LabProcess) -> String {
+    let exe = BIN.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        r#"[[connectors]]
+id = "mcp"
+kind = "mcp"
+[connectors.mcp]
+transport = "streamable-http"
+url = "{mcp}"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "demo-console"
+scopes = ["mcp:tools", "offline_access"]
+
+[[connectors]]
+id = "stdio"
+kind = "mcp"
+[connectors.mcp]
+transport = "stdio"
+command = "{exe}"
+args = ["lab", "mcp-stdio"]
+
+[[connectors]]
+id = "rest"
+kind = "rest"
+[connectors.rest]
+base_url = "{rest}"
+health_path = "/me"
+"#,
+        mcp = lab.mcp_url,
+        issuer = lab.issuer,
+        rest = lab.rest_base,
+    )
+}
+
+#[track_caller]
+fn mcp_requests(lab: &LabProcess) -> u64 {
+    let stats = lab.stats();
+    stats["mcp_requests"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no mcp_requests in {stats}"))
+}
+
+/// An access token for the lab's service client (client credentials), for `--bearer`.
+fn service_token(lab: &LabProcess) -> String {
+    let out = scrubbed("curl")
+        .args(["-sS", "--fail", "--noproxy", "*", "--max-time", "10"])
+        .args([
+            "-d",
+            "grant_type=client_credentials",
+            "-d",
+            "client_id=demo-service",
+        ])
+        .args([
+            "-d",
+            "client_secret=demo-service-secret",
+            "-d",
+            "scope=api:read",
+        ])
+        .arg(format!("{}/token", lab.issuer))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = parse_json(&String::from_utf8_lossy(&out.stdout));
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+#[test]
+fn tools_and_calls_on_a_configured_http_connection() {
+    let lab = LabProcess::start("60s");
+    let mut env = Env::new(&config_for(&lab));
+
+    // Not authorized yet: a human must act, and nothing reaches the server.
+    let before = mcp_requests(&lab);
+    let run = env.expect(&["tools", "mcp"], 3);
+    assert!(run.stderr.contains("switchboard auth mcp"), "{run}");
+    env.expect(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 3);
+    assert_eq!(mcp_requests(&lab), before);
+    env.expect(&["auth", "mcp"], 0);
+
+    let run = env.expect(&["tools", "mcp"], 0);
+    for name in ["echo", "add", "count_slowly", "whoami"] {
+        assert!(run.stdout.contains(&format!("\n  {name} ")), "{run}");
+    }
+    assert!(run.stdout.starts_with("tools (4)\n"), "{run}");
+    assert!(run.stdout.contains("args: a: number, b: number"), "{run}");
+    assert!(
+        run.stdout
+            .contains("args: to: integer, delay_ms?: integer or null"),
+        "{run}"
+    );
+    let run = env.expect(&["tools", "mcp", "--json"], 0);
+    assert_eq!(
+        parse_json(&run.stdout)["tools"].as_array().map(Vec::len),
+        Some(4),
+        "{run}"
+    );
+
+    let run = env.expect(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 0);
+    assert!(run.stdout.starts_with("[1] text\n3\n"), "{run}");
+    assert!(
+        run.stdout
+            .contains("structuredContent:\n{\n  \"sum\": 3.0\n}"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("add: ok in "), "{run}");
+    let run = env.expect(&["call", "mcp", "add", r#"{"a":1.5,"b":2}"#, "--json"], 0);
+    let v = parse_json(&run.stdout);
+    assert_eq!(v["structuredContent"]["sum"], 3.5, "{run}");
+    assert_eq!(v["content"][0]["text"], "3.5", "{run}");
+    let args = format!(r#"{{"message":"hello {CANARY}"}}"#);
+    let run = env.expect(&["call", "mcp", "echo", &args], 0);
+    assert!(run.stdout.contains(&format!("hello {CANARY}\n")), "{run}");
+    let run = env.expect(&["call", "mcp", "whoami"], 0);
+    assert!(run.stdout.contains("demo-console"), "{run}");
+
+    // Invalid arguments: every violation, exit 2, and not one request to the server (the
+    // catalogue comes from the store's cache, the call is never made).
+    let before = mcp_requests(&lab);
+    let run = env.expect(&["call", "mcp", "add", r#"{"a":"x"}"#], 2);
+    assert!(run.stderr.contains("nothing was sent"), "{run}");
+    assert!(
+        run.stderr.contains(r#"/a: expected number, got "x""#),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains(r#"/b: missing required property "b" (number)"#),
+        "{run}"
+    );
+    let run = env.expect(&["call", "mcp", "add", r#"{"a":1,"b":"#], 2);
+    assert!(run.stderr.contains("not valid JSON"), "{run}");
+    assert!(run.stderr.contains("line 1, column 11"), "{run}");
+    env.expect(&["call", "mcp", "add", "[1,2]"], 2);
+    assert_eq!(
+        mcp_requests(&lab),
+        before,
+        "invalid arguments reached the server"
+    );
+
+    let run = env.expect(&["call", "mcp", "nosuch"], 2);
+    assert!(
+        run.stderr
+            .contains("its tools: add, count_slowly, echo, whoami"),
+        "{run}"
+    );
+
+    // Progress while it runs (forced on: stderr is a file here), then the result.
+    let run = env.expect(
+        &[
+            "call",
+            "mcp",
+            "count_slowly",
+            r#"{"to":3,"delay_ms":50}"#,
+            "--progress",
+        ],
+        0,
+    );
+    assert!(
+        run.stderr.contains("progress count_slowly: 1/3 (33%) 1/3"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("progress count_slowly: 3/3 (100%) 3/3"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("counted to 3"), "{run}");
+
+    // A deadline: exit 1, saying so.
+    let started = Instant::now();
+    let run = env.expect(
+        &[
+            "call",
+            "mcp",
+            "count_slowly",
+            r#"{"to":100,"delay_ms":1000}"#,
+            "--timeout",
+            "1s",
+        ],
+        1,
+    );
+    assert!(run.stderr.contains("did not answer within 1s"), "{run}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{run}");
+
+    // A REST connector has no tools.
+    let run = env.expect(&["tools", "rest"], 2);
+    assert!(run.stderr.contains("REST connector"), "{run}");
+
+    let calls = env.tool_calls();
+    let summary: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|(_, tool, outcome)| (tool.as_str(), outcome.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("add", "ok"),
+            ("add", "ok"),
+            ("echo", "ok"),
+            ("whoami", "ok"),
+            ("count_slowly", "ok"),
+            ("count_slowly", "failed"),
+        ]
+    );
+    assert!(calls.iter().all(|(c, _, _)| c == "mcp"), "{calls:?}");
+    // The arguments reached no file of the data directory (database, WAL, log).
+    for path in files_under(&env.data_dir) {
+        let bytes = std::fs::read(&path).expect("read data file");
+        assert!(
+            !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+            "{} holds a call's arguments",
+            path.display()
+        );
+    }
+
+    // The grant dies: a human must act (exit 3), whatever the cache says.
+    assert!(lab.revoke_client("demo-console") >= 1);
+    let run = env.expect(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 3);
+    assert!(run.stderr.contains("switchboard auth mcp"), "{run}");
+    env.expect(&["tools", "mcp"], 3);
+}
+
+#[test]
+fn ad_hoc_http_target_with_bearer_and_headers() {
+    let lab = LabProcess::start("60s");
+    let mut env = Env::new("");
+    let token = service_token(&lab);
+    let url = lab.mcp_url.clone();
+
+    let run = env.expect(&["tools", "--url", &url, "--bearer", &token], 0);
+    assert!(run.stdout.contains("  count_slowly "), "{run}");
+    let header = format!("X-Canary: {CANARY}");
+    let run = env.expect(
+        &[
+            "call", "--url", &url, "--bearer", &token, "--header", &header, "whoami",
+        ],
+        0,
+    );
+    assert!(run.stdout.contains("demo-service"), "{run}");
+    assert!(
+        !run.stderr.contains(&token) && !run.stdout.contains(&token),
+        "{run}"
+    );
+    let run = env.expect(
+        &[
+            "call",
+            "--url",
+            &url,
+            "--bearer",
+            &token,
+            "add",
+            r#"{"a":2,"b":2}"#,
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(
+        parse_json(&run.stdout)["structuredContent"]["sum"],
+        4.0,
+        "{run}"
+    );
+
+    // No token: the server refuses; the operator must supply one.
+    let run = env.expect(&["tools", "--url", &url], 3);
+    assert!(run.stderr.contains("--bearer"), "{run}");
+    // Usage errors.
+    let run = env.expect(
+        &[
+            "call",
+            "--url",
+            &url,
+            "--header",
+            &format!("Bad {CANARY}"),
+            "add",
+        ],
+        2,
+    );
+    assert!(!run.stderr.contains(CANARY), "{run}");
+    let run = env.expect(&["tools", "--url", &url, "--transport", "sse"], 1);
+    assert!(run.stderr.contains("not supported yet"), "{run}");
+    env.expect(&["call", "--url", &url, "--transport", "stdio", "add"], 2);
+    // Ad hoc commands need no data directory and leave none behind.
+    assert!(
+        !env.data_dir.exists(),
+        "an ad hoc command created the data directory"
+    );
+}
+
+#[test]
+fn stdio_targets_configured_and_ad_hoc() {
+    let lab = LabProcess::start("60s");
+    let mut env = Env::new(&config_for(&lab));
+    let cmd = stdio_command();
+
+    let run = env.expect(&["tools", "--stdio", &cmd], 0);
+    assert!(run.stdout.starts_with("tools (4)\n"), "{run}");
+    let run = env.expect(&["call", "--stdio", &cmd, "add", r#"{"a":1,"b":2}"#], 0);
+    assert!(run.stdout.starts_with("[1] text\n3\n"), "{run}");
+    let run = env.expect(&["call", "--stdio", &cmd, "whoami"], 0);
+    assert!(run.stdout.contains("anonymous (stdio)"), "{run}");
+    let run = env.expect(
+        &[
+            "call",
+            "--stdio",
+            &cmd,
+            "count_slowly",
+            r#"{"to":2,"delay_ms":20}"#,
+            "--progress",
+        ],
+        0,
+    );
+    assert!(run.stderr.contains("progress count_slowly: 2/2"), "{run}");
+    let run = env.expect(&["call", "--stdio", &cmd, "echo", r#"{"msg":"x"}"#], 2);
+    assert!(
+        run.stderr
+            .contains(r#"/message: missing required property "message" (string)"#),
+        "{run}"
+    );
+    let run = env.expect(
+        &[
+            "call",
+            "--stdio",
+            &cmd,
+            "count_slowly",
+            r#"{"to":50,"delay_ms":1000}"#,
+            "--timeout",
+            "1s",
+        ],
+        1,
+    );
+    assert!(run.stderr.contains("did not answer within 1s"), "{run}");
+    assert!(
+        !env.data_dir.exists(),
+        "an ad hoc command created the data directory"
+    );
+
+    // The configured stdio connector: recorded in the event log.
+    let run = env.expect(&["call", "stdio", "echo", r#"{"message":"hi"}"#], 0);
+    assert!(run.stdout.contains("[1] text\nhi\n"), "{run}");
+    // Ctrl-C cancels the call cleanly: exit 1, saying the server was told.
+    let started = Instant::now();
+    let run = env.interrupt_after(
+        &[
+            "call",
+            "stdio",
+            "count_slowly",
+            r#"{"to":100,"delay_ms":200}"#,
+            "--progress",
+        ],
+        "progress count_slowly: 1/",
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr
+            .contains("cancelled; the server was told to stop"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("panicked"), "{run}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{run}");
+
+    let calls = env.tool_calls();
+    let row =
+        |tool: &str, outcome: &str| ("stdio".to_string(), tool.to_string(), outcome.to_string());
+    assert_eq!(calls, [row("echo", "ok"), row("count_slowly", "failed")]);
+}
