@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rmcp::ServiceExt;
-use rmcp::transport::TokioChildProcess;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
@@ -143,18 +142,8 @@ async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
             "--transport sse: the legacy HTTP+SSE transport is not supported yet; use streamable-http if the server offers it",
         )),
         Target::Stdio { command, args, env } => {
-            let mut cmd = tokio::process::Command::new(command);
-            cmd.args(args).envs(env.iter().cloned());
             // A one-shot command owns the terminal: the server's own diagnostics are worth seeing.
-            let (transport, _) = TokioChildProcess::builder(cmd)
-                .stderr(Stdio::inherit())
-                .spawn()
-                .map_err(|e| {
-                    Failure::new(
-                        ErrorClass::Connection,
-                        format!("cannot start `{command}`: {e}"),
-                    )
-                })?;
+            let (transport, _) = super::spawn_stdio(command, args, env, Stdio::inherit())?;
             handler
                 .serve(transport)
                 .await

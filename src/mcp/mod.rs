@@ -176,18 +176,8 @@ impl McpPool {
                     .map_err(|e| explain_closed(classify_client_init(&e), Some(&reason)))
             }
             Target::Stdio { command, args, env } => {
-                let mut cmd = tokio::process::Command::new(command);
-                cmd.args(args).envs(env.iter().cloned());
                 // stderr is piped, never inherited: a child writing to our terminal would tear the TUI.
-                let (transport, stderr) = TokioChildProcess::builder(cmd)
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|e| {
-                        Failure::new(
-                            ErrorClass::Connection,
-                            format!("cannot start `{command}`: {e}"),
-                        )
-                    })?;
+                let (transport, stderr) = spawn_stdio(command, args, env, Stdio::piped())?;
                 if let Some(stderr) = stderr {
                     let (store, key) = (self.store.clone(), key.clone());
                     tokio::spawn(async move {
@@ -290,6 +280,26 @@ fn bounded_stream_retry() -> ExponentialBackoff {
     retry.base_duration = Duration::from_millis(500);
     retry.max_delay = Some(Duration::from_secs(2));
     retry
+}
+
+/// Starts a stdio MCP server as a child process (killed with its session).
+pub(crate) fn spawn_stdio(
+    command: &str,
+    args: &[String],
+    env: &[(String, String)],
+    stderr: Stdio,
+) -> Result<(TokioChildProcess, Option<tokio::process::ChildStderr>), Failure> {
+    let mut cmd = tokio::process::Command::new(command);
+    cmd.args(args).envs(env.iter().cloned());
+    TokioChildProcess::builder(cmd)
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| {
+            Failure::new(
+                ErrorClass::Connection,
+                format!("cannot start `{command}`: {e}"),
+            )
+        })
 }
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.
