@@ -10,116 +10,18 @@
 #[path = "support/cli.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
-use support::{BIN, LabProcess, files_under, parse_json, scrubbed, write_script};
+use support::{BIN, LabProcess, Session, files_under, parse_json};
 
 /// The lab's token prefixes (access, refresh): none may leave the lab in clear.
 const TOKEN_PREFIXES: [&str; 2] = ["lab_at_", "lab_rt_"];
-/// A command that takes longer than this is hung (auth waits up to 15 minutes for a browser).
-const COMMAND_DEADLINE: Duration = Duration::from_secs(90);
-
-struct Run {
-    args: String,
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What these tests ask of a session beyond running commands.
+trait LabChecks {
+    fn probe_up(&mut self, id: &str);
+    fn status(&mut self) -> Vec<Value>;
 }
 
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`switchboard {}` exited {}\n--- stdout\n{}--- stderr\n{}",
-            self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// A config, a data directory and a scripted browser; every command's output is kept.
-struct Session {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    data_dir: PathBuf,
-    browser: PathBuf,
-    transcript: Vec<Run>,
-}
-
-impl Session {
-    fn new(config_text: &str) -> Session {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_text).expect("write config");
-        let browser = dir.path().join("browser.sh");
-        // curl follows the AS's 302 to switchboard's loopback callback, completing the login.
-        write_script(
-            &browser,
-            "#!/bin/sh\nexec curl -s -L --noproxy '*' --max-time 30 -o /dev/null \"$1\"\n",
-        );
-        Session {
-            config,
-            data_dir: dir.path().join("data"),
-            browser,
-            dir,
-            transcript: Vec::new(),
-        }
-    }
-
-    /// Runs `switchboard --config C --data-dir D ARGS...` to completion (or the deadline).
-    fn run(&mut self, args: &[&str]) -> &Run {
-        let n = self.transcript.len();
-        let out_path = self.dir.path().join(format!("cmd{n}.out"));
-        let err_path = self.dir.path().join(format!("cmd{n}.err"));
-        let mut cmd = scrubbed(BIN);
-        cmd.arg("--config")
-            .arg(&self.config)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env("BROWSER", &self.browser)
-            // Debug logs are where a token would most likely slip out; the secret check reads them.
-            .env("SWITCHBOARD_LOG", "debug")
-            .env("RUST_BACKTRACE", "1")
-            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
-            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")));
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
-        let mut child = support::KillOnDrop(child);
-        let started = Instant::now();
-        let status = loop {
-            if let Some(s) = child.0.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(
-                started.elapsed() < COMMAND_DEADLINE,
-                "`switchboard {}` hung",
-                args.join(" ")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let read =
-            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned();
-        self.transcript.push(Run {
-            args: args.join(" "),
-            code: status.code().unwrap_or(-1),
-            stdout: read(&out_path),
-            stderr: read(&err_path),
-        });
-        &self.transcript[n]
-    }
-
-    #[track_caller]
-    fn expect(&mut self, args: &[&str], code: i32) -> &Run {
-        let run = self.run(args);
-        assert_eq!(run.code, code, "{run}");
-        assert!(!run.stderr.contains("panicked"), "{run}");
-        run
-    }
-
+impl LabChecks for Session {
     /// `probe ID` exits 0, allowing for the lab REST API's simulated 10% failures: up to three
     /// tries, and only a plain failure (exit 1) is retried.
     #[track_caller]

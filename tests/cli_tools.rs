@@ -9,104 +9,26 @@
 #[path = "support/cli.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{BIN, KillOnDrop, LabProcess, files_under, parse_json, scrubbed, write_script};
+use support::{BIN, COMMAND_DEADLINE, LabProcess, Run, Session, files_under, parse_json, scrubbed};
 
-const COMMAND_DEADLINE: Duration = Duration::from_secs(90);
 /// Never appears in any output or in the event log, though it is sent as an argument/header.
 const CANARY: &str = "canary-7d1f0b";
 
-struct Run {
-    args: String,
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What these tests ask of a session beyond running commands.
+trait ToolChecks {
+    fn checked(&mut self, args: &[&str], code: i32) -> Run;
+    fn interrupt_after(&mut self, args: &[&str], marker: &str) -> Run;
+    fn tool_calls(&self) -> Vec<(String, String, String)>;
 }
 
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`switchboard {}` exited {}\n--- stdout\n{}--- stderr\n{}",
-            self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    data_dir: PathBuf,
-    browser: PathBuf,
-    n: usize,
-}
-
-impl Env {
-    fn new(config_text: &str) -> Env {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_text).expect("write config");
-        let browser = dir.path().join("browser.sh");
-        write_script(
-            &browser,
-            "#!/bin/sh\nexec curl -s -L --noproxy '*' --max-time 30 -o /dev/null \"$1\"\n",
-        );
-        Env {
-            config,
-            data_dir: dir.path().join("data"),
-            browser,
-            dir,
-            n: 0,
-        }
-    }
-
-    fn run(&mut self, args: &[&str]) -> Run {
-        self.n += 1;
-        let out_path = self.dir.path().join(format!("cmd{}.out", self.n));
-        let err_path = self.dir.path().join(format!("cmd{}.err", self.n));
-        let child = scrubbed(BIN)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env("BROWSER", &self.browser)
-            .env("SWITCHBOARD_LOG", "debug")
-            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
-            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
-        let mut child = KillOnDrop(child);
-        let started = Instant::now();
-        let status = loop {
-            if let Some(s) = child.0.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(
-                started.elapsed() < COMMAND_DEADLINE,
-                "`switchboard {}` hung",
-                args.join(" ")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let read =
-            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned();
-        Run {
-            args: args.join(" "),
-            code: status.code().unwrap_or(-1),
-            stdout: read(&out_path),
-            stderr: read(&err_path),
-        }
-    }
-
+impl ToolChecks for Session {
+    /// `expect`, plus: the canary sent as an argument or header is never printed back (except
+    /// by `echo`, whose job that is).
     #[track_caller]
-    fn expect(&mut self, args: &[&str], code: i32) -> Run {
-        let run = self.run(args);
-        assert_eq!(run.code, code, "{run}");
-        assert!(!run.stderr.contains("panicked"), "{run}");
+    fn checked(&mut self, args: &[&str], code: i32) -> Run {
+        let run = self.expect(args, code);
         assert!(
             !run.stdout.contains(CANARY) || run.args.contains("echo"),
             "{run}"
@@ -116,22 +38,12 @@ impl Env {
 
     /// Starts a command, sends it SIGINT (Ctrl-C) once its stderr shows `marker`, and waits.
     fn interrupt_after(&mut self, args: &[&str], marker: &str) -> Run {
-        self.n += 1;
-        let out_path = self.dir.path().join(format!("cmd{}.out", self.n));
-        let err_path = self.dir.path().join(format!("cmd{}.err", self.n));
-        let child = scrubbed(BIN)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
-            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")))
+        let (mut cmd, out, err) = self.command(args);
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
-        let mut child = KillOnDrop(child);
         let started = Instant::now();
-        while !std::fs::read_to_string(&err_path)
+        while !std::fs::read_to_string(&err)
             .unwrap_or_default()
             .contains(marker)
         {
@@ -141,31 +53,15 @@ impl Env {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        let pid = child.0.id().to_string();
         let kill = scrubbed("kill")
-            .args(["-INT", &pid])
+            .args(["-INT", &child.id().to_string()])
             .status()
             .expect("kill");
         assert!(kill.success());
-        let status = loop {
-            if let Some(s) = child.0.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(
-                started.elapsed() < COMMAND_DEADLINE,
-                "Ctrl-C did not end the call"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Run {
-            args: args.join(" "),
-            code: status.code().unwrap_or(-1),
-            stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-            stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-        }
+        self.finish(args, child, &out, &err)
     }
 
-    /// (tool name, outcome) of every `tool_call` event, oldest first.
+    /// (connector, tool name, outcome) of every `tool_call` event, oldest first.
     fn tool_calls(&self) -> Vec<(String, String, String)> {
         let db = rusqlite::Connection::open(self.data_dir.join("switchboard.db")).expect("db");
         let mut stmt = db
@@ -262,17 +158,17 @@ fn service_token(lab: &LabProcess) -> String {
 #[test]
 fn tools_and_calls_on_a_configured_http_connection() {
     let lab = LabProcess::start("60s");
-    let mut env = Env::new(&config_for(&lab));
+    let mut env = Session::new(&config_for(&lab));
 
     // Not authorized yet: a human must act, and nothing reaches the server.
     let before = mcp_requests(&lab);
-    let run = env.expect(&["tools", "mcp"], 3);
+    let run = env.checked(&["tools", "mcp"], 3);
     assert!(run.stderr.contains("switchboard auth mcp"), "{run}");
-    env.expect(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 3);
+    env.checked(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 3);
     assert_eq!(mcp_requests(&lab), before);
-    env.expect(&["auth", "mcp"], 0);
+    env.checked(&["auth", "mcp"], 0);
 
-    let run = env.expect(&["tools", "mcp"], 0);
+    let run = env.checked(&["tools", "mcp"], 0);
     for name in ["echo", "add", "count_slowly", "whoami"] {
         assert!(run.stdout.contains(&format!("\n  {name} ")), "{run}");
     }
@@ -283,14 +179,14 @@ fn tools_and_calls_on_a_configured_http_connection() {
             .contains("args: to: integer, delay_ms?: integer or null"),
         "{run}"
     );
-    let run = env.expect(&["tools", "mcp", "--json"], 0);
+    let run = env.checked(&["tools", "mcp", "--json"], 0);
     assert_eq!(
         parse_json(&run.stdout)["tools"].as_array().map(Vec::len),
         Some(4),
         "{run}"
     );
 
-    let run = env.expect(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 0);
+    let run = env.checked(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 0);
     assert!(run.stdout.starts_with("[1] text\n3\n"), "{run}");
     assert!(
         run.stdout
@@ -298,20 +194,20 @@ fn tools_and_calls_on_a_configured_http_connection() {
         "{run}"
     );
     assert!(run.stdout.contains("add: ok in "), "{run}");
-    let run = env.expect(&["call", "mcp", "add", r#"{"a":1.5,"b":2}"#, "--json"], 0);
+    let run = env.checked(&["call", "mcp", "add", r#"{"a":1.5,"b":2}"#, "--json"], 0);
     let v = parse_json(&run.stdout);
     assert_eq!(v["structuredContent"]["sum"], 3.5, "{run}");
     assert_eq!(v["content"][0]["text"], "3.5", "{run}");
     let args = format!(r#"{{"message":"hello {CANARY}"}}"#);
-    let run = env.expect(&["call", "mcp", "echo", &args], 0);
+    let run = env.checked(&["call", "mcp", "echo", &args], 0);
     assert!(run.stdout.contains(&format!("hello {CANARY}\n")), "{run}");
-    let run = env.expect(&["call", "mcp", "whoami"], 0);
+    let run = env.checked(&["call", "mcp", "whoami"], 0);
     assert!(run.stdout.contains("demo-console"), "{run}");
 
     // Invalid arguments: every violation, exit 2, and not one request to the server (the
     // catalogue comes from the store's cache, the call is never made).
     let before = mcp_requests(&lab);
-    let run = env.expect(&["call", "mcp", "add", r#"{"a":"x"}"#], 2);
+    let run = env.checked(&["call", "mcp", "add", r#"{"a":"x"}"#], 2);
     assert!(run.stderr.contains("nothing was sent"), "{run}");
     assert!(
         run.stderr.contains(r#"/a: expected number, got "x""#),
@@ -322,17 +218,17 @@ fn tools_and_calls_on_a_configured_http_connection() {
             .contains(r#"/b: missing required property "b" (number)"#),
         "{run}"
     );
-    let run = env.expect(&["call", "mcp", "add", r#"{"a":1,"b":"#], 2);
+    let run = env.checked(&["call", "mcp", "add", r#"{"a":1,"b":"#], 2);
     assert!(run.stderr.contains("not valid JSON"), "{run}");
     assert!(run.stderr.contains("line 1, column 11"), "{run}");
-    env.expect(&["call", "mcp", "add", "[1,2]"], 2);
+    env.checked(&["call", "mcp", "add", "[1,2]"], 2);
     assert_eq!(
         mcp_requests(&lab),
         before,
         "invalid arguments reached the server"
     );
 
-    let run = env.expect(&["call", "mcp", "nosuch"], 2);
+    let run = env.checked(&["call", "mcp", "nosuch"], 2);
     assert!(
         run.stderr
             .contains("its tools: add, count_slowly, echo, whoami"),
@@ -340,7 +236,7 @@ fn tools_and_calls_on_a_configured_http_connection() {
     );
 
     // Progress while it runs (forced on: stderr is a file here), then the result.
-    let run = env.expect(
+    let run = env.checked(
         &[
             "call",
             "mcp",
@@ -362,7 +258,7 @@ fn tools_and_calls_on_a_configured_http_connection() {
 
     // A deadline: exit 1, saying so.
     let started = Instant::now();
-    let run = env.expect(
+    let run = env.checked(
         &[
             "call",
             "mcp",
@@ -377,7 +273,7 @@ fn tools_and_calls_on_a_configured_http_connection() {
     assert!(started.elapsed() < Duration::from_secs(30), "{run}");
 
     // A REST connector has no tools.
-    let run = env.expect(&["tools", "rest"], 2);
+    let run = env.checked(&["tools", "rest"], 2);
     assert!(run.stderr.contains("REST connector"), "{run}");
 
     let calls = env.tool_calls();
@@ -409,22 +305,22 @@ fn tools_and_calls_on_a_configured_http_connection() {
 
     // The grant dies: a human must act (exit 3), whatever the cache says.
     assert!(lab.revoke_client("demo-console") >= 1);
-    let run = env.expect(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 3);
+    let run = env.checked(&["call", "mcp", "add", r#"{"a":1,"b":2}"#], 3);
     assert!(run.stderr.contains("switchboard auth mcp"), "{run}");
-    env.expect(&["tools", "mcp"], 3);
+    env.checked(&["tools", "mcp"], 3);
 }
 
 #[test]
 fn ad_hoc_http_target_with_bearer_and_headers() {
     let lab = LabProcess::start("60s");
-    let mut env = Env::new("");
+    let mut env = Session::new("");
     let token = service_token(&lab);
     let url = lab.mcp_url.clone();
 
-    let run = env.expect(&["tools", "--url", &url, "--bearer", &token], 0);
+    let run = env.checked(&["tools", "--url", &url, "--bearer", &token], 0);
     assert!(run.stdout.contains("  count_slowly "), "{run}");
     let header = format!("X-Canary: {CANARY}");
-    let run = env.expect(
+    let run = env.checked(
         &[
             "call", "--url", &url, "--bearer", &token, "--header", &header, "whoami",
         ],
@@ -435,7 +331,7 @@ fn ad_hoc_http_target_with_bearer_and_headers() {
         !run.stderr.contains(&token) && !run.stdout.contains(&token),
         "{run}"
     );
-    let run = env.expect(
+    let run = env.checked(
         &[
             "call",
             "--url",
@@ -455,10 +351,10 @@ fn ad_hoc_http_target_with_bearer_and_headers() {
     );
 
     // No token: the server refuses; the operator must supply one.
-    let run = env.expect(&["tools", "--url", &url], 3);
+    let run = env.checked(&["tools", "--url", &url], 3);
     assert!(run.stderr.contains("--bearer"), "{run}");
     // Usage errors.
-    let run = env.expect(
+    let run = env.checked(
         &[
             "call",
             "--url",
@@ -470,9 +366,9 @@ fn ad_hoc_http_target_with_bearer_and_headers() {
         2,
     );
     assert!(!run.stderr.contains(CANARY), "{run}");
-    let run = env.expect(&["tools", "--url", &url, "--transport", "sse"], 1);
+    let run = env.checked(&["tools", "--url", &url, "--transport", "sse"], 1);
     assert!(run.stderr.contains("not supported yet"), "{run}");
-    env.expect(&["call", "--url", &url, "--transport", "stdio", "add"], 2);
+    env.checked(&["call", "--url", &url, "--transport", "stdio", "add"], 2);
     // Ad hoc commands need no data directory and leave none behind.
     assert!(
         !env.data_dir.exists(),
@@ -483,16 +379,16 @@ fn ad_hoc_http_target_with_bearer_and_headers() {
 #[test]
 fn stdio_targets_configured_and_ad_hoc() {
     let lab = LabProcess::start("60s");
-    let mut env = Env::new(&config_for(&lab));
+    let mut env = Session::new(&config_for(&lab));
     let cmd = stdio_command();
 
-    let run = env.expect(&["tools", "--stdio", &cmd], 0);
+    let run = env.checked(&["tools", "--stdio", &cmd], 0);
     assert!(run.stdout.starts_with("tools (4)\n"), "{run}");
-    let run = env.expect(&["call", "--stdio", &cmd, "add", r#"{"a":1,"b":2}"#], 0);
+    let run = env.checked(&["call", "--stdio", &cmd, "add", r#"{"a":1,"b":2}"#], 0);
     assert!(run.stdout.starts_with("[1] text\n3\n"), "{run}");
-    let run = env.expect(&["call", "--stdio", &cmd, "whoami"], 0);
+    let run = env.checked(&["call", "--stdio", &cmd, "whoami"], 0);
     assert!(run.stdout.contains("anonymous (stdio)"), "{run}");
-    let run = env.expect(
+    let run = env.checked(
         &[
             "call",
             "--stdio",
@@ -504,13 +400,13 @@ fn stdio_targets_configured_and_ad_hoc() {
         0,
     );
     assert!(run.stderr.contains("progress count_slowly: 2/2"), "{run}");
-    let run = env.expect(&["call", "--stdio", &cmd, "echo", r#"{"msg":"x"}"#], 2);
+    let run = env.checked(&["call", "--stdio", &cmd, "echo", r#"{"msg":"x"}"#], 2);
     assert!(
         run.stderr
             .contains(r#"/message: missing required property "message" (string)"#),
         "{run}"
     );
-    let run = env.expect(
+    let run = env.checked(
         &[
             "call",
             "--stdio",
@@ -529,7 +425,7 @@ fn stdio_targets_configured_and_ad_hoc() {
     );
 
     // The configured stdio connector: recorded in the event log.
-    let run = env.expect(&["call", "stdio", "echo", r#"{"message":"hi"}"#], 0);
+    let run = env.checked(&["call", "stdio", "echo", r#"{"message":"hi"}"#], 0);
     assert!(run.stdout.contains("[1] text\nhi\n"), "{run}");
     // Ctrl-C cancels the call cleanly: exit 1, saying the server was told.
     let started = Instant::now();

@@ -155,3 +155,127 @@ pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// A command that takes longer than this is hung (auth waits up to 15 minutes for a browser).
+pub const COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// One finished command: what was asked, how it ended, what it printed.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub args: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`switchboard {}` exited {}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A config, a data directory and a scripted browser (curl follows the AS's 302 to
+/// switchboard's loopback callback, completing the login); every command's output is kept.
+pub struct Session {
+    pub dir: tempfile::TempDir,
+    pub config: std::path::PathBuf,
+    pub data_dir: std::path::PathBuf,
+    pub browser: std::path::PathBuf,
+    pub transcript: Vec<Run>,
+}
+
+impl Session {
+    pub fn new(config_text: &str) -> Session {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, config_text).expect("write config");
+        let browser = dir.path().join("browser.sh");
+        write_script(
+            &browser,
+            "#!/bin/sh\nexec curl -s -L --noproxy '*' --max-time 30 -o /dev/null \"$1\"\n",
+        );
+        Session {
+            config,
+            data_dir: dir.path().join("data"),
+            browser,
+            dir,
+            transcript: Vec::new(),
+        }
+    }
+
+    /// `switchboard --config C --data-dir D ARGS...` with the scripted browser and debug logs
+    /// (where a token would most likely slip out; secret checks read them), its output going to
+    /// two files in the session directory.
+    pub fn command(&self, args: &[&str]) -> (Command, std::path::PathBuf, std::path::PathBuf) {
+        let n = self.transcript.len();
+        let out = self.dir.path().join(format!("cmd{n}.out"));
+        let err = self.dir.path().join(format!("cmd{n}.err"));
+        let mut cmd = scrubbed(BIN);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .env("BROWSER", &self.browser)
+            .env("SWITCHBOARD_LOG", "debug")
+            .env("RUST_BACKTRACE", "1")
+            .stdout(Stdio::from(std::fs::File::create(&out).expect("out")))
+            .stderr(Stdio::from(std::fs::File::create(&err).expect("err")));
+        (cmd, out, err)
+    }
+
+    /// Waits (up to the deadline) for a command started from `command`, and records it.
+    pub fn finish(
+        &mut self,
+        args: &[&str],
+        child: std::process::Child,
+        out: &Path,
+        err: &Path,
+    ) -> Run {
+        let mut child = KillOnDrop(child);
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.0.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                started.elapsed() < COMMAND_DEADLINE,
+                "`switchboard {}` hung",
+                args.join(" ")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let read =
+            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned();
+        let run = Run {
+            args: args.join(" "),
+            code: status.code().unwrap_or(-1),
+            stdout: read(out),
+            stderr: read(err),
+        };
+        self.transcript.push(run.clone());
+        run
+    }
+
+    /// Runs a command to completion (or the deadline).
+    pub fn run(&mut self, args: &[&str]) -> Run {
+        let (mut cmd, out, err) = self.command(args);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
+        self.finish(args, child, &out, &err)
+    }
+
+    /// Runs a command and asserts its exit code (and that nothing panicked).
+    #[track_caller]
+    pub fn expect(&mut self, args: &[&str], code: i32) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "{run}");
+        assert!(!run.stderr.contains("panicked"), "{run}");
+        run
+    }
+}
