@@ -2,6 +2,7 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 pub mod lease;
+mod mcp_auth;
 mod migrations;
 mod queries;
 mod revoked;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+pub use mcp_auth::McpAuthRecord;
 pub use queries::{EventRecord, LeaseOutcome, NewToken, StoredConnection, StoredToken};
 pub use vault::{KeySource, Vault, VaultError};
 
