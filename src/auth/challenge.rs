@@ -205,13 +205,18 @@ mod tests {
 
     #[test]
     fn several_schemes_in_one_header_and_across_headers() {
-        let c = parse(r#"Basic realm="lab", Bearer resource_metadata="https://x/.well-known/oauth-protected-resource", error=invalid_token"#);
+        let c = parse(
+            r#"Basic realm="lab", Bearer resource_metadata="https://x/.well-known/oauth-protected-resource", error=invalid_token"#,
+        );
         assert_eq!(c.len(), 2, "{c:?}");
         assert_eq!(c[0].scheme, "Basic");
         assert_eq!(c[1].scheme, "Bearer");
         assert_eq!(c[1].param("error"), Some("invalid_token"));
-        let b = bearer(["Basic realm=x", "bearer Scope=\"a b\" , ERROR=\"insufficient_scope\""])
-            .expect("a bearer challenge");
+        let b = bearer([
+            "Basic realm=x",
+            "bearer Scope=\"a b\" , ERROR=\"insufficient_scope\"",
+        ])
+        .expect("a bearer challenge");
         assert_eq!(b.scope, vec!["a", "b"]);
         assert_eq!(b.error.as_deref(), Some("insufficient_scope"));
         assert_eq!(b.resource_metadata, None);
@@ -234,6 +239,10 @@ mod tests {
         assert_eq!(c[0].param("a"), Some("b"));
         assert_eq!(c[0].param("c"), Some("d"));
         assert!(parse("").is_empty());
-        assert!(parse("\"junk\", Bearer").iter().any(|c| c.scheme == "Bearer"));
+        assert!(
+            parse("\"junk\", Bearer")
+                .iter()
+                .any(|c| c.scheme == "Bearer")
+        );
     }
 }

@@ -124,7 +124,10 @@ async fn unauthenticated_challenge(
     });
     let resp = http
         .post(server)
-        .header(reqwest::header::ACCEPT, "application/json, text/event-stream")
+        .header(
+            reqwest::header::ACCEPT,
+            "application/json, text/event-stream",
+        )
         .json(&body)
         .timeout(TIMEOUT)
         .send()
@@ -144,7 +147,9 @@ async fn unauthenticated_challenge(
         )));
     }
     if status != 401 {
-        tracing::info!("{server} answered HTTP {status} without credentials; trying the well-known metadata URLs");
+        tracing::info!(
+            "{server} answered HTTP {status} without credentials; trying the well-known metadata URLs"
+        );
         return Ok(None);
     }
     let values = resp
@@ -188,7 +193,10 @@ async fn resource_metadata(
     )))
 }
 
-fn metadata_urls(server: &str, challenge: Option<&BearerChallenge>) -> Result<Vec<String>, Failure> {
+fn metadata_urls(
+    server: &str,
+    challenge: Option<&BearerChallenge>,
+) -> Result<Vec<String>, Failure> {
     let base = url::Url::parse(server)
         .map_err(|e| config(format!("[connectors.mcp] url {server:?} is not a URL: {e}")))?;
     if let Some(named) = challenge.and_then(|c| c.resource_metadata.as_deref()) {
@@ -210,7 +218,9 @@ fn metadata_urls(server: &str, challenge: Option<&BearerChallenge>) -> Result<Ve
     let path = base.path().trim_end_matches('/');
     let mut urls = Vec::new();
     if !path.is_empty() {
-        urls.push(format!("{origin}/.well-known/oauth-protected-resource{path}"));
+        urls.push(format!(
+            "{origin}/.well-known/oauth-protected-resource{path}"
+        ));
     }
     urls.push(format!("{origin}/.well-known/oauth-protected-resource"));
     Ok(urls)
@@ -243,9 +253,10 @@ pub async fn prepare(
     connector: &str,
     spec: &OAuthSpec,
 ) -> Result<OAuthSpec, Failure> {
-    let mcp = spec.mcp.as_ref().ok_or_else(|| {
-        config(format!("{connector} is not an auth type \"mcp\" connector"))
-    })?;
+    let mcp = spec
+        .mcp
+        .as_ref()
+        .ok_or_else(|| config(format!("{connector} is not an auth type \"mcp\" connector")))?;
     let found = discover(http, &mcp.url).await?;
     let stored = store
         .load_mcp_auth(connector)
@@ -313,7 +324,13 @@ pub async fn effective(
         ))
     })?;
     let client = Client::from_record(&record, spec);
-    Ok(concrete(spec, endpoints, &client, record.resource, record.scopes))
+    Ok(concrete(
+        spec,
+        endpoints,
+        &client,
+        record.resource,
+        record.scopes,
+    ))
 }
 
 fn concrete(
@@ -367,7 +384,9 @@ pub fn step_up_scopes(
 ) -> Result<Vec<String>, Failure> {
     let wanted = union(granted, &challenge.scope);
     let adds = wanted.len() > granted.len();
-    if challenge.error.as_deref() == Some("insufficient_scope") && adds && attempts < STEP_UP_RETRIES
+    if challenge.error.as_deref() == Some("insufficient_scope")
+        && adds
+        && attempts < STEP_UP_RETRIES
     {
         return Ok(wanted);
     }

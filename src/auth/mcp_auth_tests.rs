@@ -12,16 +12,28 @@ fn challenge(error: Option<&str>, scope: &[&str]) -> BearerChallenge {
 fn the_resource_must_be_this_server() {
     let server = "https://mcp.example.com/v1/mcp";
     assert!(resource_matches(server, "https://mcp.example.com/v1/mcp"));
-    assert!(resource_matches(server, "HTTPS://MCP.example.com:443/v1/mcp/"));
+    assert!(resource_matches(
+        server,
+        "HTTPS://MCP.example.com:443/v1/mcp/"
+    ));
     // The MCP canonical URI may be a parent path, or the origin.
     assert!(resource_matches(server, "https://mcp.example.com/v1"));
     assert!(resource_matches(server, "https://mcp.example.com"));
     assert!(!resource_matches(server, "https://mcp.example.com/v1/mc"));
-    assert!(!resource_matches(server, "https://mcp.example.com/v1/mcp/other"));
+    assert!(!resource_matches(
+        server,
+        "https://mcp.example.com/v1/mcp/other"
+    ));
     assert!(!resource_matches(server, "https://evil.example.com/v1/mcp"));
     assert!(!resource_matches(server, "http://mcp.example.com/v1/mcp"));
-    assert!(!resource_matches(server, "https://mcp.example.com:8443/v1/mcp"));
-    assert!(!resource_matches(server, "https://mcp.example.com/v1/mcp#x"));
+    assert!(!resource_matches(
+        server,
+        "https://mcp.example.com:8443/v1/mcp"
+    ));
+    assert!(!resource_matches(
+        server,
+        "https://mcp.example.com/v1/mcp#x"
+    ));
     assert!(!resource_matches(server, "not a url"));
 }
 
@@ -64,12 +76,21 @@ fn step_up_asks_for_the_union_once() {
     let capped = step_up_scopes(&granted, &c, STEP_UP_RETRIES).unwrap_err();
     assert_eq!(capped.class, ErrorClass::Auth);
     assert!(
-        capped.message.contains("needs re-auth with scopes api:read"),
+        capped
+            .message
+            .contains("needs re-auth with scopes api:read"),
         "{}",
         capped.message
     );
     // Nothing new to ask for: a human must look.
-    assert!(step_up_scopes(&granted, &challenge(Some("insufficient_scope"), &["mcp:tools"]), 0).is_err());
+    assert!(
+        step_up_scopes(
+            &granted,
+            &challenge(Some("insufficient_scope"), &["mcp:tools"]),
+            0
+        )
+        .is_err()
+    );
     assert!(step_up_scopes(&granted, &challenge(Some("invalid_token"), &["x"]), 0).is_err());
 }
 
@@ -81,7 +102,11 @@ fn an_as_without_s256_is_refused_by_name() {
     }))
     .unwrap();
     let err = require_s256("https://as.example", &meta).unwrap_err();
-    assert!(err.message.contains("https://as.example"), "{}", err.message);
+    assert!(
+        err.message.contains("https://as.example"),
+        "{}",
+        err.message
+    );
     assert!(err.message.contains("S256"), "{}", err.message);
     let none: AsMetadata =
         serde_json::from_value(serde_json::json!({"token_endpoint": "https://as.example/token"}))

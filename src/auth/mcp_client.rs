@@ -33,7 +33,9 @@ impl Client {
     /// Only a registered client's secret is the store's to keep; a configured one stays in
     /// config (and its `${VAR}`).
     pub fn stored_secret(&self) -> Option<Secret> {
-        (self.source == DYNAMIC).then(|| self.secret.clone()).flatten()
+        (self.source == DYNAMIC)
+            .then(|| self.secret.clone())
+            .flatten()
     }
 
     pub fn from_record(record: &McpAuthRecord, spec: &OAuthSpec) -> Client {
@@ -83,7 +85,10 @@ pub async fn choose(
     if let Some(r) = stored.filter(|r| r.client_source == DYNAMIC && r.issuer == found.issuer) {
         return Ok(Client::from_record(r, spec));
     }
-    let cimd_url = spec.mcp.as_ref().and_then(|m| m.client_metadata_url.clone());
+    let cimd_url = spec
+        .mcp
+        .as_ref()
+        .and_then(|m| m.client_metadata_url.clone());
     if found.metadata.client_id_metadata_document_supported
         && let Some(url) = cimd_url
     {

@@ -133,20 +133,20 @@ fn base_spec(r: &crate::config::ResolvedAuth) -> OAuthSpec {
         endpoints: None,
         issuer: None,
         client_id: String::new(),
-            client_secret: r.client_secret.clone(),
-            scopes: r.scopes.clone(),
-            pkce: r.pkce,
-            extra_params: r
-                .extra_params
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            redirect_port: r.redirect_port,
-            token_auth: r.token_auth_method.map(|m| match m {
-                TokenAuthMethod::ClientSecretBasic => TokenAuth::ClientSecretBasic,
-                TokenAuthMethod::ClientSecretPost => TokenAuth::ClientSecretPost,
-                TokenAuthMethod::None => TokenAuth::None,
-            }),
+        client_secret: r.client_secret.clone(),
+        scopes: r.scopes.clone(),
+        pkce: r.pkce,
+        extra_params: r
+            .extra_params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        redirect_port: r.redirect_port,
+        token_auth: r.token_auth_method.map(|m| match m {
+            TokenAuthMethod::ClientSecretBasic => TokenAuth::ClientSecretBasic,
+            TokenAuthMethod::ClientSecretPost => TokenAuth::ClientSecretPost,
+            TokenAuthMethod::None => TokenAuth::None,
+        }),
         scope_separator: r.scope_separator.clone(),
         resource: None,
         mcp: None,

@@ -42,7 +42,10 @@ pub(crate) async fn register(
     body: axum::body::Bytes,
 ) -> Response {
     let Ok(reg) = serde_json::from_slice::<Registration>(&body) else {
-        return refuse("invalid_client_metadata", "the body is not client metadata JSON");
+        return refuse(
+            "invalid_client_metadata",
+            "the body is not client metadata JSON",
+        );
     };
     if reg.token_endpoint_auth_method.as_deref() != Some("none") {
         return refuse(

@@ -29,7 +29,10 @@ fn aad(connector: &str) -> String {
 }
 
 impl Store {
-    pub async fn load_mcp_auth(&self, connector: &str) -> Result<Option<McpAuthRecord>, StoreError> {
+    pub async fn load_mcp_auth(
+        &self,
+        connector: &str,
+    ) -> Result<Option<McpAuthRecord>, StoreError> {
         let connector = connector.to_string();
         let store = self.clone();
         self.call(move |c| {

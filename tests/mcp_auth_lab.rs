@@ -1,0 +1,275 @@
+//! Auth type "mcp" end to end: the real binary against an in-process lab (so each test can
+//! pick `LabOptions` and read `LabStats` directly), with a scripted browser (curl) completing
+//! the login. Nothing in the config but the MCP URL: discovery, dynamic registration, the
+//! RFC 8707 resource on every request, reuse of the registered client, and the refusals.
+
+// Shared with the other CLI tests, which use the helpers this file does not.
+#[allow(dead_code)]
+#[path = "support/cli.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::{BIN, scrubbed, write_script};
+use switchboard::lab::{Lab, LabOptions, LabStats};
+
+const TOKEN_PREFIXES: [&str; 3] = ["lab_at_", "lab_rt_", "lab_ac_"];
+const DEADLINE: Duration = Duration::from_secs(90);
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+struct Session {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    browser: PathBuf,
+    runs: usize,
+}
+
+impl Session {
+    fn new(mcp_url: &str) -> Session {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        let text = format!(
+            r#"[[connectors]]
+id = "labmcp"
+kind = "mcp"
+
+[connectors.mcp]
+transport = "streamable-http"
+url = "{mcp_url}"
+
+[connectors.auth]
+type = "mcp"
+"#
+        );
+        std::fs::write(&config, text).expect("write config");
+        let browser = dir.path().join("browser.sh");
+        // curl follows the AS's 302 to switchboard's loopback callback, completing the login.
+        write_script(
+            &browser,
+            "#!/bin/sh\nexec curl -s -L --noproxy '*' --max-time 30 -o /dev/null \"$1\"\n",
+        );
+        Session {
+            config,
+            browser,
+            dir,
+            runs: 0,
+        }
+    }
+
+    /// Runs the binary on a blocking thread, so the in-process lab keeps serving meanwhile.
+    async fn run(&mut self, args: &[&str], code: i32) -> Out {
+        self.runs += 1;
+        let out_path = self.dir.path().join(format!("cmd{}.out", self.runs));
+        let err_path = self.dir.path().join(format!("cmd{}.err", self.runs));
+        let mut cmd = scrubbed(BIN);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(args)
+            .env("BROWSER", &self.browser)
+            .env("SWITCHBOARD_LOG", "debug")
+            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
+            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")));
+        let status = tokio::task::spawn_blocking(move || {
+            let child = cmd.spawn().expect("run switchboard");
+            let mut child = support::KillOnDrop(child);
+            let started = Instant::now();
+            loop {
+                if let Some(s) = child.0.try_wait().expect("wait") {
+                    return s;
+                }
+                assert!(started.elapsed() < DEADLINE, "switchboard hung");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .expect("runner thread");
+        let read =
+            |p: &PathBuf| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned();
+        let out = Out {
+            code: status.code().unwrap_or(-1),
+            stdout: read(&out_path),
+            stderr: read(&err_path),
+        };
+        assert_eq!(out.code, code, "switchboard {}: {out}", args.join(" "));
+        assert!(!out.stderr.contains("panicked"), "{out}");
+        for prefix in TOKEN_PREFIXES {
+            assert!(
+                !out.stdout.contains(prefix) && !out.stderr.contains(prefix),
+                "switchboard {} leaks a {prefix} secret: {out}",
+                args.join(" ")
+            );
+        }
+        out
+    }
+}
+
+async fn lab(opts: LabOptions) -> Lab {
+    Lab::start(LabOptions {
+        rest_failure_rate: 0.0,
+        ..opts
+    })
+    .await
+    .expect("lab starts")
+}
+
+fn by(map: &std::collections::BTreeMap<String, u64>, k: &str) -> u64 {
+    map.get(k).copied().unwrap_or(0)
+}
+
+fn resource_sent(s: &LabStats, grant: &str) -> u64 {
+    by(&s.resource_by_grant, grant)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_registers_once_and_every_request_names_the_resource() {
+    let lab = lab(LabOptions::default()).await;
+    let mut s = Session::new(&lab.mcp_url);
+
+    let out = s.run(&["auth", "labmcp"], 0).await;
+    assert!(out.stdout.contains("authorized labmcp"), "{out}");
+    assert!(out.stdout.contains("with a refresh token"), "{out}");
+    let stats = lab.stats();
+    assert_eq!(
+        stats.registrations, 1,
+        "one dynamic registration: {stats:?}"
+    );
+    assert_eq!(stats.authorize_with_resource, 1, "{stats:?}");
+    assert_eq!(resource_sent(&stats, "authorization_code"), 1, "{stats:?}");
+
+    // A later process uses what `auth` stored: no discovery needed for the token.
+    s.run(&["probe", "labmcp"], 0).await;
+    let out = s.run(&["refresh", "labmcp"], 0).await;
+    assert!(!out.stdout.is_empty(), "{out}");
+    let stats = lab.stats();
+    assert_eq!(stats.refresh_ok, 1, "{stats:?}");
+    assert_eq!(stats.refresh_failed, 0, "{stats:?}");
+    assert_eq!(
+        resource_sent(&stats, "refresh_token"),
+        by(&stats.by_grant, "refresh_token"),
+        "every refresh names the resource: {stats:?}"
+    );
+    s.run(&["probe", "labmcp"], 0).await;
+
+    // Re-authorizing reuses the registered client.
+    s.run(&["auth", "labmcp"], 0).await;
+    let stats = lab.stats();
+    assert_eq!(stats.registrations, 1, "no second registration: {stats:?}");
+    assert_eq!(resource_sent(&stats, "authorization_code"), 2, "{stats:?}");
+    s.run(&["refresh", "labmcp"], 0).await;
+    s.run(&["probe", "labmcp"], 0).await;
+
+    // The registered client's id is public; only the tokens are secret, and they are sealed.
+    for file in support::files_under(&s.dir.path().join("data")) {
+        let bytes = std::fs::read(&file).expect("read data file");
+        for prefix in TOKEN_PREFIXES {
+            assert!(
+                !bytes.windows(prefix.len()).any(|w| w == prefix.as_bytes()),
+                "{} holds a {prefix} token in clear",
+                file.display()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorization_server_without_s256_is_refused() {
+    let lab = lab(LabOptions {
+        pkce_s256: false,
+        ..LabOptions::default()
+    })
+    .await;
+    let mut s = Session::new(&lab.mcp_url);
+    let out = s.run(&["auth", "labmcp"], 1).await;
+    assert!(out.stderr.contains("S256"), "{out}");
+    assert!(out.stderr.contains(&lab.issuer), "names the AS: {out}");
+    let stats = lab.stats();
+    assert_eq!(
+        stats.registrations, 0,
+        "refused before registering: {stats:?}"
+    );
+    assert_eq!(stats.token_requests, 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_resource_metadata_for_another_resource_is_refused() {
+    let lab = lab(LabOptions {
+        resource_override: Some("https://elsewhere.example/mcp".into()),
+        ..LabOptions::default()
+    })
+    .await;
+    let mut s = Session::new(&lab.mcp_url);
+    let out = s.run(&["auth", "labmcp"], 1).await;
+    assert!(
+        out.stderr.contains("https://elsewhere.example/mcp"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("RFC 9728"), "{out}");
+    let stats = lab.stats();
+    assert_eq!(stats.registrations, 0, "{stats:?}");
+    assert_eq!(stats.authorize_with_resource, 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthorized_mcp_connectors_say_what_to_run() {
+    let lab = lab(LabOptions::default()).await;
+    let mut s = Session::new(&lab.mcp_url);
+    let out = s.run(&["refresh", "labmcp"], 3).await;
+    assert!(out.stderr.contains("switchboard auth labmcp"), "{out}");
+}
+
+/// The lab checks `resource` itself, so the end-to-end test above proves switchboard sends the
+/// right one rather than the lab ignoring it.
+#[tokio::test]
+async fn the_lab_refuses_a_foreign_resource() {
+    let lab = lab(LabOptions::default()).await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let resp = http
+        .post(format!("{}/token", lab.issuer))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", switchboard::lab::PUBLIC_CLIENT),
+            ("resource", "https://elsewhere.example/mcp"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_target");
+
+    let resp = http
+        .post(format!("{}/register", lab.issuer))
+        .json(&serde_json::json!({"redirect_uris": ["http://127.0.0.1/callback"]}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(
+        resp.status().as_u16(),
+        400,
+        "confidential registration refused"
+    );
+    assert_eq!(lab.stats().registrations, 0);
+}
