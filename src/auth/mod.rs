@@ -12,6 +12,7 @@ pub mod mcp_client;
 pub mod oauth;
 pub mod revoke;
 pub mod spec;
+pub mod step_up;
 
 pub use broker::{Broker, BrokerNotice, Credential, Need};
 pub use spec::{AuthSpec, McpServer, OAuthEndpoints, OAuthSpec, TokenAuth};
