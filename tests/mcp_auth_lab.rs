@@ -177,6 +177,12 @@ async fn discovery_registers_once_and_every_request_names_the_resource() {
     s.run(&["refresh", "labmcp"], 0).await;
     s.run(&["probe", "labmcp"], 0).await;
 
+    // Revocation goes to the discovered AS's revocation endpoint, as the registered client.
+    let out = s.run(&["revoke", "labmcp"], 0).await;
+    assert!(out.stdout.contains("revoked labmcp at"), "{out}");
+    assert!(out.stdout.contains(&lab.issuer), "{out}");
+    assert_eq!(lab.stats().grants_revoked, 1);
+
     // The registered client's id is public; only the tokens are secret, and they are sealed.
     for file in support::files_under(&s.dir.path().join("data")) {
         let bytes = std::fs::read(&file).expect("read data file");
