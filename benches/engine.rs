@@ -36,6 +36,8 @@ fn oauth_spec() -> AuthSpec {
         redirect_port: None,
         token_auth: None,
         scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
     })
 }
 

@@ -52,6 +52,8 @@ fn code_spec(p: &OidcProvider) -> AuthSpec {
         redirect_port: None,
         token_auth: None,
         scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
     })
 }
 

@@ -118,6 +118,10 @@ pub async fn device_authorization(
     if let Some(scope) = scope.as_deref() {
         params.push(("scope", scope));
     }
+    // RFC 8707: the resource goes wherever the authorization is requested and redeemed.
+    if let Some(resource) = spec.resource.as_deref() {
+        params.push(("resource", resource));
+    }
     let answer = post_form(http, &device_url, spec, post, &params, REQUEST_TIMEOUT).await?;
     if !answer.is_success() {
         return Err(Failure::new(
@@ -157,10 +161,13 @@ pub async fn device_authorization(
             return Err(expired());
         }
         polls += 1;
-        let params = [
+        let mut params = vec![
             ("grant_type", DEVICE_GRANT),
             ("device_code", device_code.expose()),
         ];
+        if let Some(resource) = spec.resource.as_deref() {
+            params.push(("resource", resource));
+        }
         let answer = post_form(http, &endpoints.token, spec, post, &params, REQUEST_TIMEOUT).await;
         let answer = match answer {
             Ok(a) => a,

@@ -73,12 +73,13 @@ pub async fn authorization_code(
         })??;
     drop(listener);
 
+    let extra = spec.token_params();
     let ctx = TokenRequestContext {
         http,
         client: &client,
         scopes: &spec.scopes,
         scope_separator: &spec.scope_separator,
-        extra: &[],
+        extra: &extra,
         timeout: Duration::from_secs(30),
     };
     let verifier = spec.pkce.then_some(verifier);
@@ -117,6 +118,9 @@ pub fn authorize_url(
     }
     for (k, v) in &spec.extra_params {
         request = request.add_extra_param(k.clone(), v.clone());
+    }
+    if let Some(resource) = &spec.resource {
+        request = request.add_extra_param("resource", resource.clone());
     }
     Ok(request.url())
 }
@@ -275,6 +279,8 @@ mod tests {
             redirect_port: None,
             token_auth: None,
             scope_separator: separator.into(),
+            resource: None,
+            mcp: None,
         }
     }
 

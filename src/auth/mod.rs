@@ -2,13 +2,17 @@
 //! refreshes; `flows` runs the human-driven authorizations whose results the broker installs.
 
 pub mod broker;
+pub mod challenge;
 pub mod critical;
 pub mod device;
 pub mod flows;
 pub mod form;
+pub mod mcp_auth;
+pub mod mcp_client;
 pub mod oauth;
 pub mod revoke;
 pub mod spec;
+pub mod step_up;
 
 pub use broker::{Broker, BrokerNotice, Credential, Need};
-pub use spec::{AuthSpec, OAuthEndpoints, OAuthSpec, TokenAuth};
+pub use spec::{AuthSpec, McpServer, OAuthEndpoints, OAuthSpec, TokenAuth};

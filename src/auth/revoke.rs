@@ -62,6 +62,11 @@ async fn revoke_inner(
     key: &ConnectionKey,
 ) -> Result<Revoked, Failure> {
     let store_err = |e: crate::store::StoreError| Failure::new(ErrorClass::Config, e.to_string());
+    if store.load_token(key).await.map_err(store_err)?.is_none() {
+        return Ok(Revoked::NothingStored);
+    }
+    // Auth type "mcp": the endpoints and client are the ones `switchboard auth` discovered.
+    let spec = &super::mcp_auth::effective(store, &key.connector, spec).await?;
     let mut outcome = Revoked::NothingStored;
     for _ in 0..ROUNDS {
         let Some(token) = store.load_token(key).await.map_err(store_err)? else {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::domain::{ErrorClass, Failure};
 use crate::secret::Secret;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct OAuthEndpoints {
     pub authorize: Option<String>,
     pub token: String,
@@ -35,6 +35,22 @@ pub struct OAuthSpec {
     pub token_auth: Option<TokenAuth>,
     /// Joins `scopes` on the wire: " " per RFC 6749 §3.3, "," for providers that want it.
     pub scope_separator: String,
+    /// RFC 8707 resource indicator, sent on the authorization request and on every token
+    /// request (code exchange and refresh): the MCP authorization spec requires both.
+    pub resource: Option<String>,
+    /// Auth type "mcp": endpoints and client come from discovery (see `auth::mcp_auth`), not
+    /// from this spec, which then only carries what config says.
+    pub mcp: Option<McpServer>,
+}
+
+/// What an auth type "mcp" connector discovers its authorization from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpServer {
+    /// The MCP endpoint (`[connectors.mcp] url`).
+    pub url: String,
+    /// An https URL where the operator hosts a Client ID Metadata Document for switchboard;
+    /// used as the client_id when the AS supports such documents.
+    pub client_metadata_url: Option<String>,
 }
 
 /// RFC 8414 `token_endpoint_auth_method` values we speak.
@@ -77,6 +93,14 @@ impl OAuthSpec {
         }
     }
 
+    /// Parameters every token request carries besides the grant's own (RFC 8707 `resource`).
+    pub fn token_params(&self) -> Vec<(String, String)> {
+        self.resource
+            .iter()
+            .map(|r| ("resource".to_string(), r.clone()))
+            .collect()
+    }
+
     /// The `scope` parameter's value, or `None` when no scopes are configured.
     pub fn scope_param(&self) -> Option<String> {
         (!self.scopes.is_empty()).then(|| self.scopes.join(&self.scope_separator))
@@ -98,6 +122,7 @@ impl AuthSpec {
         match self {
             AuthSpec::None => "none",
             AuthSpec::Bearer(_) => "bearer",
+            AuthSpec::OAuth(s) if s.mcp.is_some() => "mcp",
             AuthSpec::OAuth(_) => "oauth2",
             AuthSpec::ClientCredentials(_) => "client-credentials",
         }
@@ -116,33 +141,66 @@ impl AuthSpec {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Metadata {
+/// RFC 8414 authorization server metadata: the fields switchboard reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AsMetadata {
     #[serde(default)]
-    issuer: Option<String>,
+    pub issuer: Option<String>,
     #[serde(default)]
-    authorization_endpoint: Option<String>,
-    token_endpoint: String,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: String,
     #[serde(default)]
-    revocation_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
     #[serde(default)]
-    device_authorization_endpoint: Option<String>,
+    pub device_authorization_endpoint: Option<String>,
+    /// RFC 7591 dynamic client registration.
     #[serde(default)]
-    token_endpoint_auth_methods_supported: Vec<String>,
+    pub registration_endpoint: Option<String>,
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document).
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
+}
+
+impl AsMetadata {
+    pub fn endpoints(&self) -> OAuthEndpoints {
+        let basic = self.token_endpoint_auth_methods_supported.is_empty()
+            || self
+                .token_endpoint_auth_methods_supported
+                .iter()
+                .any(|m| m == "client_secret_basic");
+        OAuthEndpoints {
+            authorize: self.authorization_endpoint.clone(),
+            token: self.token_endpoint.clone(),
+            revoke: self.revocation_endpoint.clone(),
+            device: self.device_authorization_endpoint.clone(),
+            client_secret_post: !basic,
+        }
+    }
 }
 
 /// RFC 8414 first, then OpenID Connect discovery, both at the issuer's well-known paths.
 pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<OAuthEndpoints, Failure> {
+    discover_metadata(http, issuer).await.map(|m| m.endpoints())
+}
+
+/// The issuer's metadata, trying the well-known URLs in the MCP authorization spec's order:
+/// for an issuer with a path, RFC 8414 with the path appended to the well-known segment, then
+/// OpenID Connect the same way, then OpenID Connect with the well-known segment appended to
+/// the path; without a path, RFC 8414 then OpenID Connect.
+pub async fn discover_metadata(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> Result<AsMetadata, Failure> {
     let base = issuer.trim_end_matches('/');
-    let candidates = [
-        well_known(issuer, "oauth-authorization-server"),
-        format!("{base}/.well-known/openid-configuration"),
-    ];
     let mut last = Failure::new(
         ErrorClass::Config,
         format!("no metadata found for issuer {issuer}"),
     );
-    for url in candidates {
+    for url in metadata_urls(issuer) {
         let resp = match http.get(&url).timeout(Duration::from_secs(10)).send().await {
             Ok(r) => r,
             Err(e) => {
@@ -161,7 +219,7 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<OAuthEndpo
             );
             continue;
         }
-        let meta: Metadata = match resp.json().await {
+        let meta: AsMetadata = match resp.json().await {
             Ok(m) => m,
             Err(e) => {
                 last = Failure::new(
@@ -182,24 +240,32 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<OAuthEndpo
                 ),
             ));
         }
-        let basic = meta.token_endpoint_auth_methods_supported.is_empty()
-            || meta
-                .token_endpoint_auth_methods_supported
-                .iter()
-                .any(|m| m == "client_secret_basic");
-        return Ok(OAuthEndpoints {
-            authorize: meta.authorization_endpoint,
-            token: meta.token_endpoint,
-            revoke: meta.revocation_endpoint,
-            device: meta.device_authorization_endpoint,
-            client_secret_post: !basic,
-        });
+        return Ok(meta);
     }
     Err(last)
 }
 
+fn metadata_urls(issuer: &str) -> Vec<String> {
+    let base = issuer.trim_end_matches('/');
+    let has_path = url::Url::parse(issuer)
+        .map(|u| !u.path().trim_end_matches('/').is_empty())
+        .unwrap_or(false);
+    if has_path {
+        vec![
+            well_known(issuer, "oauth-authorization-server"),
+            well_known(issuer, "openid-configuration"),
+            format!("{base}/.well-known/openid-configuration"),
+        ]
+    } else {
+        vec![
+            format!("{base}/.well-known/oauth-authorization-server"),
+            format!("{base}/.well-known/openid-configuration"),
+        ]
+    }
+}
+
 /// RFC 8414 §3.1: the well-known segment goes between host and path.
-fn well_known(issuer: &str, name: &str) -> String {
+pub(crate) fn well_known(issuer: &str, name: &str) -> String {
     match url::Url::parse(issuer) {
         Ok(u) if u.path() != "/" && !u.path().is_empty() => {
             let origin = u.origin().ascii_serialization();
@@ -234,6 +300,8 @@ mod tests {
             redirect_port: None,
             token_auth,
             scope_separator: ",".into(),
+            resource: None,
+            mcp: None,
         }
     }
 
@@ -273,6 +341,25 @@ mod tests {
                 "oauth-authorization-server"
             ),
             "https://as.example.com/.well-known/oauth-authorization-server/tenant1"
+        );
+    }
+
+    #[test]
+    fn metadata_urls_follow_the_mcp_order() {
+        assert_eq!(
+            metadata_urls("https://as.example.com/tenant1"),
+            [
+                "https://as.example.com/.well-known/oauth-authorization-server/tenant1",
+                "https://as.example.com/.well-known/openid-configuration/tenant1",
+                "https://as.example.com/tenant1/.well-known/openid-configuration",
+            ]
+        );
+        assert_eq!(
+            metadata_urls("https://as.example.com/"),
+            [
+                "https://as.example.com/.well-known/oauth-authorization-server",
+                "https://as.example.com/.well-known/openid-configuration",
+            ]
         );
     }
 }

@@ -9,7 +9,7 @@ use super::{Exit, Outcome, init_file_logging, load_config, open_store, qr};
 use crate::auth::device::{self, DeviceProgress, DevicePrompt};
 use crate::auth::flows::{self, Opener};
 use crate::auth::revoke::{self, Revoked};
-use crate::auth::{AuthSpec, Broker};
+use crate::auth::{AuthSpec, Broker, mcp_auth};
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{Actor, ConnectionKey, format_duration_ms, format_expires_in, now_ms};
 use crate::engine::fleet::ConnectorSpec;
@@ -64,7 +64,30 @@ pub async fn auth(
         .register(key.clone(), spec.auth.clone(), false)
         .await
         .map_err(|f| Exit::failed(&f))?;
-    let meta = match &spec.auth {
+    // Auth type "mcp": discover the authorization server and a client first; what follows is
+    // the ordinary flow with the discovered endpoints and the RFC 8707 resource.
+    let discovered;
+    let auth = match &spec.auth {
+        AuthSpec::OAuth(oauth) if oauth.mcp.is_some() => {
+            eprintln!("Discovering how {connector}'s MCP server is authorized…");
+            let concrete = mcp_auth::prepare(&http, broker.store(), connector, oauth)
+                .await
+                .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?;
+            eprintln!(
+                "Authorization server {}; client {}.",
+                concrete
+                    .endpoints
+                    .as_ref()
+                    .and_then(|e| e.authorize.as_deref())
+                    .unwrap_or("(no authorization endpoint)"),
+                concrete.client_id
+            );
+            discovered = AuthSpec::OAuth(concrete);
+            &discovered
+        }
+        other => other,
+    };
+    let meta = match auth {
         AuthSpec::OAuth(oauth) if device => {
             eprintln!("Authorizing {key} with a device code (Ctrl-C to give up).");
             let progress = Progress::new();

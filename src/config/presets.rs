@@ -226,6 +226,7 @@ pub struct ResolvedAuth {
     /// `None`: stated by neither config nor preset; discovery metadata decides.
     pub token_auth_method: Option<TokenAuthMethod>,
     pub scope_separator: String,
+    pub client_metadata_url: Option<String>,
 }
 
 impl AuthConfig {
@@ -279,6 +280,7 @@ impl AuthConfig {
                 .clone()
                 .or_else(|| p.map(|p| p.scope_separator.to_owned()))
                 .unwrap_or_else(|| " ".to_owned()),
+            client_metadata_url: self.client_metadata_url.clone(),
         }
     }
 }

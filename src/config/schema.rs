@@ -209,6 +209,10 @@ pub struct AuthConfig {
     /// How scopes are joined on the wire: " " (RFC 6749) or "," (e.g. Slack).
     #[serde(default)]
     pub scope_separator: Option<String>,
+    /// `type = "mcp"`: the https URL of a Client ID Metadata Document the operator hosts for
+    /// switchboard; used as the client_id when the authorization server supports them.
+    #[serde(default)]
+    pub client_metadata_url: Option<String>,
 }
 
 /// RFC 8414 `token_endpoint_auth_method` names.

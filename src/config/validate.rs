@@ -252,6 +252,21 @@ impl Check<'_, '_> {
                             .into(),
                     ));
                 }
+                // MCP authorization is for the HTTP transports; a stdio server takes its
+                // credentials from its environment.
+                if c.mcp
+                    .as_ref()
+                    .is_some_and(|m| m.transport == McpTransport::Stdio)
+                {
+                    return Err(self.err(
+                        "auth.type",
+                        "auth.type",
+                        "type = \"mcp\" needs an HTTP transport (streamable-http or sse); a stdio server takes credentials from its env".into(),
+                    ));
+                }
+                if let Some(url) = &a.client_metadata_url {
+                    self.url("auth.client_metadata_url", url)?;
+                }
             }
         }
         Ok(())

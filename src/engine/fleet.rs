@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::auth::{AuthSpec, OAuthEndpoints, OAuthSpec, TokenAuth};
+use crate::auth::{AuthSpec, McpServer, OAuthEndpoints, OAuthSpec, TokenAuth};
 use crate::config::{
     AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule, TokenAuthMethod,
 };
@@ -81,6 +81,7 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
 
 fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
     let r = c.auth.resolved();
+    let base = base_spec(&r);
     let oauth = || -> Result<OAuthSpec, String> {
         let endpoints = match (&r.token_url, &r.issuer) {
             (Some(token), _) => Some(OAuthEndpoints {
@@ -98,21 +99,7 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
             endpoints,
             issuer: r.issuer.clone(),
             client_id: r.client_id.clone().ok_or("set client_id")?,
-            client_secret: r.client_secret.clone(),
-            scopes: r.scopes.clone(),
-            pkce: r.pkce,
-            extra_params: r
-                .extra_params
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            redirect_port: r.redirect_port,
-            token_auth: r.token_auth_method.map(|m| match m {
-                TokenAuthMethod::ClientSecretBasic => TokenAuth::ClientSecretBasic,
-                TokenAuthMethod::ClientSecretPost => TokenAuth::ClientSecretPost,
-                TokenAuthMethod::None => TokenAuth::None,
-            }),
-            scope_separator: r.scope_separator.clone(),
+            ..base.clone()
         })
     };
     Ok(match r.kind {
@@ -120,13 +107,50 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
         AuthType::Bearer => AuthSpec::Bearer(r.token.clone().ok_or("set token")?),
         AuthType::Oauth2 => AuthSpec::OAuth(oauth()?),
         AuthType::ClientCredentials => AuthSpec::ClientCredentials(oauth()?),
-        // MCP authorization discovery (RFC 9728) is not built yet; with explicit endpoints or an
-        // issuer it works like oauth2.
-        AuthType::Mcp => AuthSpec::OAuth(
-            oauth()
-                .map_err(|e| format!("auth type \"mcp\" needs explicit endpoints for now: {e}"))?,
-        ),
+        // Everything else comes from MCP authorization discovery at `switchboard auth`
+        // (auth::mcp_auth); a configured client_id is a pre-registered client.
+        AuthType::Mcp => {
+            let url = c
+                .mcp
+                .as_ref()
+                .and_then(|m| m.url.clone())
+                .ok_or("type = \"mcp\" needs [connectors.mcp] url")?;
+            AuthSpec::OAuth(OAuthSpec {
+                client_id: r.client_id.clone().unwrap_or_default(),
+                mcp: Some(McpServer {
+                    url,
+                    client_metadata_url: r.client_metadata_url.clone(),
+                }),
+                ..base
+            })
+        }
     })
+}
+
+/// The OAuth settings every type shares; endpoints and client_id are the types' own business.
+fn base_spec(r: &crate::config::ResolvedAuth) -> OAuthSpec {
+    OAuthSpec {
+        endpoints: None,
+        issuer: None,
+        client_id: String::new(),
+        client_secret: r.client_secret.clone(),
+        scopes: r.scopes.clone(),
+        pkce: r.pkce,
+        extra_params: r
+            .extra_params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        redirect_port: r.redirect_port,
+        token_auth: r.token_auth_method.map(|m| match m {
+            TokenAuthMethod::ClientSecretBasic => TokenAuth::ClientSecretBasic,
+            TokenAuthMethod::ClientSecretPost => TokenAuth::ClientSecretPost,
+            TokenAuthMethod::None => TokenAuth::None,
+        }),
+        scope_separator: r.scope_separator.clone(),
+        resource: None,
+        mcp: None,
+    }
 }
 
 fn join_url(base: &str, path: &str) -> String {

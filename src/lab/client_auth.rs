@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use super::tokens::{ClientKind, client_kind};
+use super::tokens::{ClientKind, LabState, client_kind};
 
 /// An RFC 6749 §5.2 error response.
 pub(crate) struct OAuthError {
@@ -65,6 +65,7 @@ pub(crate) fn parse_form(bytes: &[u8]) -> HashMap<String, String> {
 
 /// Authenticates the client at the token endpoint (RFC 6749 §2.3), returning its id.
 pub(crate) fn authenticate(
+    state: &LabState,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<String, OAuthError> {
@@ -81,7 +82,7 @@ pub(crate) fn authenticate(
             form.get("client_secret").cloned(),
         ),
     };
-    match (client_kind(&client_id), secret) {
+    match (client_kind(state, &client_id), secret) {
         (None, _) => Err(OAuthError::invalid_client("unknown client")),
         (Some(ClientKind::Public), None) => Ok(client_id),
         (Some(ClientKind::Public), Some(_)) => {

@@ -28,11 +28,11 @@ pub(crate) async fn authorize(
     body: axum::body::Bytes,
 ) -> Response {
     let form = parse_form(&body);
-    let client_id = match authenticate(&headers, &form) {
+    let client_id = match authenticate(&state, &headers, &form) {
         Ok(id) => id,
         Err(err) => return err.into_response(),
     };
-    if !matches!(client_kind(&client_id), Some(ClientKind::Public)) {
+    if !matches!(client_kind(&state, &client_id), Some(ClientKind::Public)) {
         let err = OAuthError::bad("unauthorized_client", "device flow is for public clients");
         return err.into_response();
     }
@@ -119,7 +119,7 @@ pub(crate) fn poll(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Issued, OAuthError> {
-    let client_id = authenticate(headers, form)?;
+    let client_id = authenticate(state, headers, form)?;
     let device_code = form
         .get("device_code")
         .filter(|c| !c.is_empty())

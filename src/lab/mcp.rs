@@ -157,8 +157,13 @@ pub(crate) fn routes(state: Arc<LabState>, cancel: CancellationToken) -> Router<
 
 /// RFC 9728 protected-resource metadata, which MCP clients find through the 401 challenge.
 async fn resource_metadata(State(state): State<Arc<LabState>>) -> Json<serde_json::Value> {
+    let resource = state
+        .opts
+        .resource_override
+        .clone()
+        .unwrap_or_else(|| format!("{}/mcp", state.issuer));
     Json(json!({
-        "resource": format!("{}/mcp", state.issuer),
+        "resource": resource,
         "authorization_servers": [state.issuer],
         "scopes_supported": SCOPES_SUPPORTED,
         "bearer_methods_supported": ["header"],

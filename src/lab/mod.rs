@@ -8,6 +8,7 @@ mod client_auth;
 mod device;
 mod mcp;
 mod oauth;
+mod register;
 mod rest;
 mod sse;
 mod tokens;
@@ -48,6 +49,11 @@ pub struct LabOptions {
     pub device_auto_approve_after: Duration,
     /// Answer `slow_down` to the first N polls of every device code, as a strict server may.
     pub device_slow_down_polls: u32,
+    /// Advertise PKCE S256 in the AS metadata. Off plays an AS that MCP clients must refuse.
+    pub pkce_s256: bool,
+    /// Serve this `resource` in the protected-resource metadata instead of the MCP URL, as a
+    /// misconfigured (or hostile) server would.
+    pub resource_override: Option<String>,
 }
 
 impl Default for LabOptions {
@@ -57,6 +63,8 @@ impl Default for LabOptions {
             rest_failure_rate: 0.1,
             device_auto_approve_after: Duration::from_secs(2),
             device_slow_down_polls: 0,
+            pkce_s256: true,
+            resource_override: None,
         }
     }
 }
@@ -77,6 +85,12 @@ pub struct LabStats {
     pub rest_requests: u64,
     pub rest_failures: u64,
     pub mcp_requests: u64,
+    /// Dynamic client registrations (RFC 7591) accepted.
+    pub registrations: u64,
+    /// Authorization requests that named an RFC 8707 `resource`.
+    pub authorize_with_resource: u64,
+    /// Token requests that named a `resource`, by grant type.
+    pub resource_by_grant: BTreeMap<String, u64>,
 }
 
 /// A running lab. Dropping it stops the server too; `shutdown` also waits for it.

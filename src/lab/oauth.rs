@@ -33,12 +33,19 @@ pub(crate) fn routes() -> Router<Arc<LabState>> {
         .route("/authorize", get(authorize))
         .route("/token", post(token))
         .route("/revoke", post(revoke))
+        .route("/register", post(super::register::register))
         .route("/device_authorization", post(device::authorize))
         .route("/device", get(device::page))
 }
 
 async fn metadata(State(state): State<Arc<LabState>>) -> Json<serde_json::Value> {
     let iss = &state.issuer;
+    // `pkce_s256: false` plays an AS that MCP clients must refuse.
+    let pkce = if state.opts.pkce_s256 {
+        json!(["S256"])
+    } else {
+        json!(["plain"])
+    };
     Json(json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/authorize"),
@@ -47,7 +54,8 @@ async fn metadata(State(state): State<Arc<LabState>>) -> Json<serde_json::Value>
         "device_authorization_endpoint": format!("{iss}/device_authorization"),
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT],
-        "code_challenge_methods_supported": ["S256"],
+        "code_challenge_methods_supported": pkce,
+        "registration_endpoint": format!("{iss}/register"),
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "scopes_supported": SCOPES_SUPPORTED,
@@ -69,7 +77,7 @@ async fn authorize(State(state): State<Arc<LabState>>, RawQuery(query): RawQuery
     let q = parse_form(query.unwrap_or_default().as_bytes());
     let client_id = q.get("client_id").map(String::as_str).unwrap_or_default();
     // Until client and redirect URI are trusted, errors go to the user agent, never to the URI.
-    if !matches!(client_kind(client_id), Some(ClientKind::Public)) {
+    if !matches!(client_kind(&state, client_id), Some(ClientKind::Public)) {
         return (
             StatusCode::BAD_REQUEST,
             "unknown client_id or client not allowed to use the authorization code grant",
@@ -87,7 +95,14 @@ async fn authorize(State(state): State<Arc<LabState>>, RawQuery(query): RawQuery
         )
             .into_response();
     };
-    let result = check_authorize(&q);
+    let result = check_authorize(&q).and_then(|ok| {
+        check_resource(&state, q.get("resource"))
+            .map(|()| ok)
+            .map_err(|e| ("invalid_target", e))
+    });
+    if q.contains_key("resource") {
+        state.lock().stats.authorize_with_resource += 1;
+    }
     {
         let mut pairs = redirect.query_pairs_mut();
         match &result {
@@ -100,6 +115,7 @@ async fn authorize(State(state): State<Arc<LabState>>, RawQuery(query): RawQuery
                         redirect_uri: raw_redirect.to_owned(),
                         challenge: Some(challenge.clone()),
                         scope: scope.clone(),
+                        resource: q.get("resource").cloned(),
                         expires: Instant::now() + CODE_TTL,
                     },
                 );
@@ -150,6 +166,15 @@ fn check_authorize(q: &HashMap<String, String>) -> Result<(String, String), Auth
     Ok((challenge.clone(), scope))
 }
 
+/// RFC 8707: a `resource` must be the lab's MCP server, the one resource it issues tokens for.
+fn check_resource(state: &LabState, resource: Option<&String>) -> Result<(), String> {
+    let mcp = format!("{}/mcp", state.issuer);
+    match resource {
+        Some(r) if *r != mcp => Err(format!("unknown resource {r}; this server serves {mcp}")),
+        _ => Ok(()),
+    }
+}
+
 fn token_response(issued: Issued, ttl: Duration) -> Response {
     let mut body = json!({
         "access_token": issued.access_token,
@@ -195,6 +220,13 @@ async fn token(
             .by_client_auth
             .entry(method.to_owned())
             .or_default() += 1;
+        if form.contains_key("resource") {
+            *store
+                .stats
+                .resource_by_grant
+                .entry(key.to_owned())
+                .or_default() += 1;
+        }
         if store.down {
             drop(store);
             let body = json!({"error": "temporarily_unavailable", "error_description": "the lab is down (set_down)"});
@@ -206,7 +238,12 @@ async fn token(
                 .into_response();
         }
     }
+    let bad_resource = check_resource(&state, form.get("resource")).err();
     let result = match grant_type.as_str() {
+        _ if bad_resource.is_some() => Err(OAuthError::bad(
+            "invalid_target",
+            bad_resource.unwrap_or_default(),
+        )),
         "authorization_code" => authorization_code(&state, &headers, &form),
         "refresh_token" => {
             let result = refresh_token(&state, &headers, &form);
@@ -247,7 +284,7 @@ fn authorization_code(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Issued, OAuthError> {
-    let client_id = authenticate(headers, form)?;
+    let client_id = authenticate(state, headers, form)?;
     let code = required(form, "code")?;
     let redirect_uri = required(form, "redirect_uri")?;
     let mut store = state.lock();
@@ -267,6 +304,13 @@ fn authorization_code(
     }
     if rec.redirect_uri != redirect_uri {
         return Err(OAuthError::bad("invalid_grant", "redirect_uri mismatch"));
+    }
+    // RFC 8707 §2.2: the token request names the resource the grant was for.
+    if rec.resource.is_some() && rec.resource.as_ref() != form.get("resource") {
+        return Err(OAuthError::bad(
+            "invalid_target",
+            "the code was issued for a resource this request does not name",
+        ));
     }
     if let Some(challenge) = &rec.challenge {
         let verifier = required(form, "code_verifier")?;
@@ -290,7 +334,7 @@ fn refresh_token(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Issued, OAuthError> {
-    let client_id = authenticate(headers, form)?;
+    let client_id = authenticate(state, headers, form)?;
     let token = required(form, "refresh_token")?;
     match state
         .lock()
@@ -314,9 +358,9 @@ fn client_credentials(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Issued, OAuthError> {
-    let client_id = authenticate(headers, form)?;
+    let client_id = authenticate(state, headers, form)?;
     if !matches!(
-        client_kind(&client_id),
+        client_kind(state, &client_id),
         Some(ClientKind::Confidential { .. })
     ) {
         return Err(OAuthError::bad(

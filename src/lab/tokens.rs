@@ -23,12 +23,14 @@ pub(crate) enum ClientKind {
     Confidential { secret: &'static str },
 }
 
-pub(crate) fn client_kind(client_id: &str) -> Option<ClientKind> {
+/// The built-in clients, then the public clients registered at `/register` (RFC 7591).
+pub(crate) fn client_kind(state: &LabState, client_id: &str) -> Option<ClientKind> {
     match client_id {
         PUBLIC_CLIENT | DOOMED_CLIENT => Some(ClientKind::Public),
         SERVICE_CLIENT => Some(ClientKind::Confidential {
             secret: SERVICE_SECRET,
         }),
+        _ if state.lock().registered.contains(client_id) => Some(ClientKind::Public),
         _ => None,
     }
 }
@@ -64,6 +66,8 @@ pub(crate) struct CodeRec {
     pub redirect_uri: String,
     pub challenge: Option<String>,
     pub scope: String,
+    /// RFC 8707 `resource` of the authorization request, which the code exchange must repeat.
+    pub resource: Option<String>,
     pub expires: Instant,
 }
 
@@ -94,6 +98,8 @@ pub(crate) struct Store {
     access: HashMap<String, AccessRec>,
     refresh: HashMap<String, RefreshRec>,
     pub codes: HashMap<String, CodeRec>,
+    /// Public clients registered through `/register`.
+    pub registered: std::collections::HashSet<String>,
     pub devices: HashMap<String, DeviceRec>,
     next_grant: u64,
     issued: Vec<String>,

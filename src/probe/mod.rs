@@ -192,12 +192,15 @@ pub fn classify_status(
     retry_after_s: Option<u64>,
     www_authenticate: Option<&str>,
 ) -> Option<Failure> {
+    let scope_challenge = www_authenticate
+        .and_then(|w| crate::auth::challenge::bearer([w]))
+        .filter(|c| c.error.as_deref() == Some("insufficient_scope"));
     let f = match status {
         200..=299 => return None,
         401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted"),
-        403 if www_authenticate.is_some_and(|w| w.contains("insufficient_scope")) => Failure::new(
-            ErrorClass::Auth,
-            "HTTP 403: insufficient scope; add the scope and re-authorize",
+        // The MCP spec's step-up signal: the challenge names the scopes a new grant needs.
+        403 if scope_challenge.is_some() => crate::auth::mcp_auth::insufficient_scope(
+            &scope_challenge.map(|c| c.scope).unwrap_or_default(),
         ),
         403 => Failure::new(ErrorClass::Auth, "HTTP 403: forbidden for this account"),
         410 => Failure::new(
@@ -235,6 +238,20 @@ mod tests {
         let scope =
             classify_status(403, None, Some(r#"Bearer error="insufficient_scope""#)).unwrap();
         assert!(scope.message.contains("insufficient scope"));
+        let scope = classify_status(
+            403,
+            None,
+            Some(r#"Bearer realm="x, y", error="insufficient_scope", scope="files:write admin""#),
+        )
+        .unwrap();
+        assert_eq!(scope.class, ErrorClass::Auth);
+        assert!(
+            scope
+                .message
+                .contains("needs re-auth with scopes files:write admin"),
+            "{}",
+            scope.message
+        );
         assert_eq!(
             classify_status(410, None, None).map(|f| f.class),
             Some(ErrorClass::Gone)

@@ -80,6 +80,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connector, account)
     );
     "#,
+    // 4: MCP authorization. What discovery found for an auth type "mcp" connector, and the
+    // client it registered (RFC 7591), so later processes refresh without rediscovering and a
+    // second `auth` reuses the registration. Per connector, not per account: the client is
+    // switchboard's registration at that authorization server, shared by every account.
+    r#"
+    CREATE TABLE mcp_auth (
+        connector     TEXT PRIMARY KEY,
+        server        TEXT NOT NULL,      -- the MCP endpoint discovery started from
+        resource      TEXT NOT NULL,      -- RFC 8707 resource indicator sent to the AS
+        issuer        TEXT NOT NULL,
+        endpoints     TEXT NOT NULL,      -- JSON: authorize, token, revoke, device, client_secret_post
+        client_id     TEXT NOT NULL,
+        client_source TEXT NOT NULL,      -- configured | metadata_document | dynamic
+        sealed_secret BLOB,               -- vault-sealed client secret, when the AS issued one
+        scopes        TEXT NOT NULL DEFAULT '',
+        registered_at INTEGER,
+        updated_at    INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -3,6 +3,7 @@
 
 mod catalogues;
 pub mod lease;
+mod mcp_auth;
 mod migrations;
 mod queries;
 mod revoked;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+pub use mcp_auth::McpAuthRecord;
 pub use queries::{EventRecord, LeaseOutcome, NewToken, StoredConnection, StoredToken};
 pub use vault::{KeySource, Vault, VaultError};
 

@@ -66,6 +66,8 @@ pub fn code_spec(lab: &Lab, client_id: &str) -> AuthSpec {
         redirect_port: None,
         token_auth: None,
         scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
     })
 }
 
@@ -87,6 +89,8 @@ pub fn service_spec(lab: &Lab) -> AuthSpec {
         redirect_port: None,
         token_auth: None,
         scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
     })
 }
 

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::super::critical;
+use super::super::mcp_auth;
 use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
 use super::super::spec::{AuthSpec, OAuthSpec};
 use super::state::{
@@ -19,21 +20,25 @@ const LEASE_TTL_MS: i64 = 30_000;
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Broker {
+    /// The token client, built once per process. For auth type "mcp" it comes from what
+    /// `switchboard auth` discovered and stored, so no refresh waits on rediscovery.
     pub(super) async fn client(
         &self,
+        key: &ConnectionKey,
         slot: &Slot,
         spec: &OAuthSpec,
-    ) -> Result<OAuthClient, Failure> {
-        let (client, _) = slot
+    ) -> Result<(OAuthClient, Vec<(String, String)>), Failure> {
+        let built = slot
             .client
             .get_or_try_init(|| async {
+                let spec = mcp_auth::effective(&self.store, &key.connector, spec).await?;
                 let endpoints = spec.resolve_endpoints(&self.http).await?;
                 let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
                     .map_err(|m| Failure::new(ErrorClass::Config, m))?;
-                Ok::<_, Failure>((client, endpoints.authorize.clone()))
+                Ok::<_, Failure>((client, spec.token_params()))
             })
             .await?;
-        Ok(client.clone())
+        Ok(built.clone())
     }
 
     /// The slow path, with this connection's flight held.
@@ -181,7 +186,7 @@ impl Broker {
             return Ok(t.access);
         }
         let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
-        let client = match self.client(slot, spec).await {
+        let (client, extra) = match self.client(key, slot, spec).await {
             Ok(c) => c,
             Err(f) => {
                 let f = self.transient(key, slot, actor, f, 0).await;
@@ -214,7 +219,7 @@ impl Broker {
                 client: &client,
                 scopes: &scopes,
                 scope_separator: &separator,
-                extra: &[],
+                extra: &extra,
                 timeout: TOKEN_TIMEOUT,
             };
             let answer = match grant {

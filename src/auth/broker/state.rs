@@ -49,7 +49,8 @@ pub(super) struct Health {
 
 pub(super) struct Slot {
     pub(super) spec: AuthSpec,
-    pub(super) client: OnceCell<(OAuthClient, Option<String>)>,
+    /// The token client and the parameters every token request adds (RFC 8707 `resource`).
+    pub(super) client: OnceCell<(OAuthClient, Vec<(String, String)>)>,
     pub(super) cached: RwLock<Option<Cached>>,
     pub(super) health: std::sync::Mutex<Health>,
     pub(super) flight: Mutex<()>,

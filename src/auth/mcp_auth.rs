@@ -1,0 +1,377 @@
+//! Auth type "mcp": the MCP authorization spec (2025-11-25). From nothing but the server URL:
+//!
+//! 1. an unauthenticated `initialize` POST; the 401's `WWW-Authenticate: Bearer` challenge
+//!    names the protected-resource metadata and maybe the scopes;
+//! 2. RFC 9728 protected-resource metadata (the challenge's URL, else the well-known URLs),
+//!    whose `resource` must be this server;
+//! 3. RFC 8414 / OpenID metadata of its first authorization server, which must offer S256;
+//! 4. a client: configured, else a Client ID Metadata Document URL, else RFC 7591 dynamic
+//!    registration (see `mcp_client`), persisted for reuse;
+//! 5. then the ordinary authorization code + PKCE flow with the RFC 8707 `resource`.
+//!
+//! What was found is stored (`Store::save_mcp_auth`) and later processes build their token
+//! client from it (`effective`): a refresh never rediscovers. Rediscovery on every refresh
+//! would put three extra round trips (and a server that may be down) in front of every token,
+//! and the client registered at the AS must stay the one that owns the grant anyway.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::challenge::{self, BearerChallenge};
+use super::mcp_client::{self, Client};
+use super::spec::{AsMetadata, OAuthEndpoints, OAuthSpec, TokenAuth, discover_metadata};
+use crate::domain::{ErrorClass, Failure};
+use crate::store::{McpAuthRecord, Store};
+
+pub use super::step_up::{STEP_UP_RETRIES, insufficient_scope, record_step_up, step_up_scopes};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What discovery found.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub server: String,
+    /// The RFC 8707 resource indicator: the metadata's `resource`, checked against `server`.
+    pub resource: String,
+    pub issuer: String,
+    pub metadata: AsMetadata,
+    /// The challenge's scopes, else the resource's `scopes_supported`, else none.
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResourceMetadata {
+    resource: String,
+    #[serde(default)]
+    authorization_servers: Vec<String>,
+    #[serde(default)]
+    scopes_supported: Vec<String>,
+}
+
+fn config(message: String) -> Failure {
+    Failure::new(ErrorClass::Config, message)
+}
+
+/// Steps 1–3: from the server URL to the authorization server's metadata.
+pub async fn discover(http: &reqwest::Client, server: &str) -> Result<Discovery, Failure> {
+    let challenge = unauthenticated_challenge(http, server).await?;
+    let prm = resource_metadata(http, server, challenge.as_ref()).await?;
+    if !resource_matches(server, &prm.resource) {
+        return Err(config(format!(
+            "the protected-resource metadata of {server} is for resource {}, not this server (RFC 9728 §3.3); refusing to send a token there — check [connectors.mcp] url",
+            prm.resource
+        )));
+    }
+    let issuer = prm.authorization_servers.first().cloned().ok_or_else(|| {
+        config(format!(
+            "the protected-resource metadata of {server} lists no authorization_servers; the server cannot be authorized through MCP discovery"
+        ))
+    })?;
+    let metadata = discover_metadata(http, &issuer).await.map_err(|mut f| {
+        f.message = format!("authorization server {issuer}: {}", f.message);
+        f
+    })?;
+    require_s256(&issuer, &metadata)?;
+    let scopes = match challenge.map(|c| c.scope).filter(|s| !s.is_empty()) {
+        Some(s) => s,
+        None => prm.scopes_supported,
+    };
+    Ok(Discovery {
+        server: server.to_string(),
+        resource: prm.resource,
+        issuer,
+        metadata,
+        scopes,
+    })
+}
+
+/// The MCP spec makes PKCE with S256 mandatory, and an AS that does not say it supports it
+/// must be refused rather than trusted to do the right thing.
+pub fn require_s256(issuer: &str, metadata: &AsMetadata) -> Result<(), Failure> {
+    if metadata
+        .code_challenge_methods_supported
+        .iter()
+        .any(|m| m == "S256")
+    {
+        return Ok(());
+    }
+    let listed = if metadata.code_challenge_methods_supported.is_empty() {
+        "none".to_string()
+    } else {
+        metadata.code_challenge_methods_supported.join(", ")
+    };
+    Err(config(format!(
+        "the authorization server {issuer} does not support PKCE with S256 (code_challenge_methods_supported: {listed}); MCP authorization requires it, so switchboard will not authorize there — ask the server's operator to enable S256"
+    )))
+}
+
+/// Step 1. `Ok(None)`: no usable challenge (not a 401, or no Bearer), so the well-known URLs
+/// are the way to the metadata.
+async fn unauthenticated_challenge(
+    http: &reqwest::Client,
+    server: &str,
+) -> Result<Option<BearerChallenge>, Failure> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "switchboard", "version": env!("CARGO_PKG_VERSION")},
+        },
+    });
+    let resp = http
+        .post(server)
+        .header(
+            reqwest::header::ACCEPT,
+            "application/json, text/event-stream",
+        )
+        .json(&body)
+        .timeout(TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| {
+            let mut f = super::oauth::classify_reqwest(&e);
+            f.message = format!(
+                "cannot reach the MCP server at {server}: {}; check [connectors.mcp] url",
+                f.message
+            );
+            f
+        })?;
+    let status = resp.status().as_u16();
+    if resp.status().is_success() {
+        return Err(config(format!(
+            "the MCP server at {server} answered without asking for authorization; set [connectors.auth] type = \"none\""
+        )));
+    }
+    if status != 401 {
+        tracing::info!(
+            "{server} answered HTTP {status} without credentials; trying the well-known metadata URLs"
+        );
+        return Ok(None);
+    }
+    let values = resp
+        .headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>();
+    Ok(challenge::bearer(values))
+}
+
+/// Step 2: the challenge's metadata URL when it names one, else the well-known URLs in the
+/// spec's order (path-suffixed first, then the root).
+async fn resource_metadata(
+    http: &reqwest::Client,
+    server: &str,
+    challenge: Option<&BearerChallenge>,
+) -> Result<ResourceMetadata, Failure> {
+    let urls = metadata_urls(server, challenge)?;
+    let mut tried = Vec::new();
+    for url in &urls {
+        match http.get(url).timeout(TIMEOUT).send().await {
+            Ok(resp) if resp.status().is_success() => {
+                return resp.json().await.map_err(|e| {
+                    Failure::new(
+                        ErrorClass::Protocol,
+                        format!("{url} is not protected-resource metadata ({e}); the MCP server's authorization setup is broken"),
+                    )
+                });
+            }
+            Ok(resp) => tried.push(format!("{url} (HTTP {})", resp.status().as_u16())),
+            Err(e) => tried.push(format!(
+                "{url} ({})",
+                super::oauth::classify_reqwest(&e).message
+            )),
+        }
+    }
+    Err(config(format!(
+        "no protected-resource metadata found for {server}: tried {}; the server does not support MCP authorization discovery — use type = \"oauth2\" with explicit endpoints",
+        tried.join(", ")
+    )))
+}
+
+fn metadata_urls(
+    server: &str,
+    challenge: Option<&BearerChallenge>,
+) -> Result<Vec<String>, Failure> {
+    let base = url::Url::parse(server)
+        .map_err(|e| config(format!("[connectors.mcp] url {server:?} is not a URL: {e}")))?;
+    if let Some(named) = challenge.and_then(|c| c.resource_metadata.as_deref()) {
+        let url = base.join(named).map_err(|e| {
+            Failure::new(
+                ErrorClass::Protocol,
+                format!("{server} named resource_metadata {named:?}, which is not a URL ({e})"),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Failure::new(
+                ErrorClass::Protocol,
+                format!("{server} named resource_metadata {url}, which is not http(s)"),
+            ));
+        }
+        return Ok(vec![url.to_string()]);
+    }
+    let origin = base.origin().ascii_serialization();
+    let path = base.path().trim_end_matches('/');
+    let mut urls = Vec::new();
+    if !path.is_empty() {
+        urls.push(format!(
+            "{origin}/.well-known/oauth-protected-resource{path}"
+        ));
+    }
+    urls.push(format!("{origin}/.well-known/oauth-protected-resource"));
+    Ok(urls)
+}
+
+/// RFC 9728 §3.3 wants the metadata's `resource` to be this server. Compared as URLs (scheme
+/// and host case, default ports and a trailing slash do not matter). A resource that is a
+/// parent path of the server on the same origin is accepted too, as the MCP SDKs do: the
+/// spec's canonical server URI may be just the origin.
+pub fn resource_matches(server: &str, resource: &str) -> bool {
+    let (Ok(s), Ok(r)) = (url::Url::parse(server), url::Url::parse(resource)) else {
+        return false;
+    };
+    if s.origin() != r.origin() || r.fragment().is_some() || r.query().is_some() {
+        return false;
+    }
+    let (sp, rp) = (
+        s.path().trim_end_matches('/'),
+        r.path().trim_end_matches('/'),
+    );
+    sp == rp || rp.is_empty() || sp.starts_with(&format!("{rp}/"))
+}
+
+/// `switchboard auth` for type "mcp": discovery, a client, and the concrete spec the usual
+/// authorization code flow runs with. The record is saved before the login, so a registered
+/// client is kept even when the human never finishes.
+pub async fn prepare(
+    http: &reqwest::Client,
+    store: &Store,
+    connector: &str,
+    spec: &OAuthSpec,
+) -> Result<OAuthSpec, Failure> {
+    let mcp = spec
+        .mcp
+        .as_ref()
+        .ok_or_else(|| config(format!("{connector} is not an auth type \"mcp\" connector")))?;
+    let found = discover(http, &mcp.url).await?;
+    let stored = store
+        .load_mcp_auth(connector)
+        .await
+        .map_err(|e| config(e.to_string()))?;
+    let client = mcp_client::choose(http, spec, stored.as_ref(), &found).await?;
+    // Scopes a step-up asked for stay wanted (union with what discovery says now).
+    let mut scopes = if spec.scopes.is_empty() {
+        found.scopes.clone()
+    } else {
+        spec.scopes.clone()
+    };
+    if let Some(s) = stored.as_ref().filter(|s| s.issuer == found.issuer) {
+        scopes = union(&scopes, &s.scopes);
+    }
+    let endpoints = found.metadata.endpoints();
+    let record = McpAuthRecord {
+        server: mcp.url.clone(),
+        resource: found.resource.clone(),
+        issuer: found.issuer.clone(),
+        endpoints_json: serde_json::to_string(&endpoints).unwrap_or_default(),
+        client_id: client.id.clone(),
+        client_source: client.source.to_string(),
+        client_secret: client.stored_secret(),
+        scopes: scopes.clone(),
+        registered_at: client.registered_at,
+    };
+    store
+        .save_mcp_auth(connector, record)
+        .await
+        .map_err(|e| config(format!("cannot save what discovery found: {e}")))?;
+    Ok(concrete(spec, endpoints, &client, found.resource, scopes))
+}
+
+/// The spec token requests use. For type "mcp", built from what `switchboard auth` stored;
+/// for every other type, the spec itself.
+pub async fn effective(
+    store: &Store,
+    connector: &str,
+    spec: &OAuthSpec,
+) -> Result<OAuthSpec, Failure> {
+    let Some(mcp) = &spec.mcp else {
+        return Ok(spec.clone());
+    };
+    let not_yet = || {
+        Failure::new(
+            ErrorClass::Auth,
+            format!("{connector} is not authorized yet; run `switchboard auth {connector}`"),
+        )
+    };
+    let record = store
+        .load_mcp_auth(connector)
+        .await
+        .map_err(|e| config(e.to_string()))?
+        .ok_or_else(not_yet)?;
+    if record.server != mcp.url {
+        return Err(config(format!(
+            "{connector}'s MCP url changed since it was authorized ({} then, {} now); run `switchboard auth {connector}`",
+            record.server, mcp.url
+        )));
+    }
+    let endpoints: OAuthEndpoints = serde_json::from_str(&record.endpoints_json).map_err(|e| {
+        config(format!(
+            "the stored discovery for {connector} is unreadable ({e}); run `switchboard auth {connector}`"
+        ))
+    })?;
+    let client = Client::from_record(&record, spec);
+    Ok(concrete(
+        spec,
+        endpoints,
+        &client,
+        record.resource,
+        record.scopes,
+    ))
+}
+
+fn concrete(
+    spec: &OAuthSpec,
+    endpoints: OAuthEndpoints,
+    client: &Client,
+    resource: String,
+    scopes: Vec<String>,
+) -> OAuthSpec {
+    let public = client.secret.is_none();
+    OAuthSpec {
+        endpoints: Some(endpoints),
+        issuer: None,
+        client_id: client.id.clone(),
+        client_secret: client.secret.clone(),
+        scopes,
+        // Mandatory in MCP authorization; `require_s256` checked the AS offers it.
+        pkce: true,
+        extra_params: spec.extra_params.clone(),
+        redirect_port: spec.redirect_port,
+        token_auth: if public {
+            Some(TokenAuth::None)
+        } else {
+            spec.token_auth
+        },
+        scope_separator: " ".into(),
+        resource: Some(resource),
+        mcp: spec.mcp.clone(),
+    }
+}
+
+pub(crate) fn union(a: &[String], b: &[String]) -> Vec<String> {
+    let mut out = a.to_vec();
+    for s in b {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "mcp_auth_tests.rs"]
+mod tests;

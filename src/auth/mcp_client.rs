@@ -1,0 +1,190 @@
+//! Which OAuth client switchboard is at an MCP server's authorization server, in the MCP
+//! spec's order: pre-registered (`client_id` in config), else a Client ID Metadata Document
+//! (only when the config names one: switchboard cannot host the document itself), else
+//! RFC 7591 dynamic registration as a public loopback client.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::mcp_auth::Discovery;
+use super::spec::OAuthSpec;
+use crate::domain::{ErrorClass, Failure, now_ms};
+use crate::secret::Secret;
+use crate::store::McpAuthRecord;
+
+pub const CONFIGURED: &str = "configured";
+pub const METADATA_DOCUMENT: &str = "metadata_document";
+pub const DYNAMIC: &str = "dynamic";
+
+/// RFC 8252 §7.3: the AS must accept any port on a loopback redirect URI, so one registration
+/// serves every ephemeral listener `flows` opens.
+pub const REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub secret: Option<Secret>,
+    pub source: &'static str,
+    pub registered_at: Option<i64>,
+}
+
+impl Client {
+    /// Only a registered client's secret is the store's to keep; a configured one stays in
+    /// config (and its `${VAR}`).
+    pub fn stored_secret(&self) -> Option<Secret> {
+        (self.source == DYNAMIC)
+            .then(|| self.secret.clone())
+            .flatten()
+    }
+
+    pub fn from_record(record: &McpAuthRecord, spec: &OAuthSpec) -> Client {
+        if record.client_source == CONFIGURED {
+            let id = if spec.client_id.is_empty() {
+                record.client_id.clone()
+            } else {
+                spec.client_id.clone()
+            };
+            return Client {
+                id,
+                secret: spec.client_secret.clone(),
+                source: CONFIGURED,
+                registered_at: None,
+            };
+        }
+        Client {
+            id: record.client_id.clone(),
+            secret: record.client_secret.clone(),
+            source: if record.client_source == METADATA_DOCUMENT {
+                METADATA_DOCUMENT
+            } else {
+                DYNAMIC
+            },
+            registered_at: record.registered_at,
+        }
+    }
+}
+
+/// Picks (or registers) the client for this authorization server.
+pub async fn choose(
+    http: &reqwest::Client,
+    spec: &OAuthSpec,
+    stored: Option<&McpAuthRecord>,
+    found: &Discovery,
+) -> Result<Client, Failure> {
+    if !spec.client_id.is_empty() {
+        return Ok(Client {
+            id: spec.client_id.clone(),
+            secret: spec.client_secret.clone(),
+            source: CONFIGURED,
+            registered_at: None,
+        });
+    }
+    // A registration at this same AS is reused: registering on every `auth` would litter the
+    // AS with clients and orphan the grants of the old ones.
+    if let Some(r) = stored.filter(|r| r.client_source == DYNAMIC && r.issuer == found.issuer) {
+        return Ok(Client::from_record(r, spec));
+    }
+    let cimd_url = spec
+        .mcp
+        .as_ref()
+        .and_then(|m| m.client_metadata_url.clone());
+    if found.metadata.client_id_metadata_document_supported
+        && let Some(url) = cimd_url
+    {
+        return Ok(Client {
+            id: url,
+            secret: None,
+            source: METADATA_DOCUMENT,
+            registered_at: None,
+        });
+    }
+    match &found.metadata.registration_endpoint {
+        Some(endpoint) => register(http, endpoint, &found.issuer).await,
+        None => Err(Failure::new(
+            ErrorClass::Config,
+            format!(
+                "the authorization server {} offers no dynamic client registration{}; register switchboard there as a public client with redirect URI {REDIRECT_URI} (any port) and set client_id",
+                found.issuer,
+                if found.metadata.client_id_metadata_document_supported {
+                    " (it accepts client ID metadata documents: host one and set client_metadata_url instead)"
+                } else {
+                    ""
+                }
+            ),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RegistrationError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// RFC 7591 §3.1: a public client (no secret), authorization code with refresh tokens, on a
+/// loopback redirect.
+async fn register(http: &reqwest::Client, endpoint: &str, issuer: &str) -> Result<Client, Failure> {
+    let body = serde_json::json!({
+        "client_name": "switchboard",
+        "redirect_uris": [REDIRECT_URI],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let resp = http
+        .post(endpoint)
+        .json(&body)
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .map_err(|e| {
+            let mut f = super::oauth::classify_reqwest(&e);
+            f.message = format!(
+                "client registration at {endpoint} failed: {}; run the command again",
+                f.message
+            );
+            f
+        })?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.unwrap_or_default();
+    if !status.is_success() {
+        // RFC 7591 §3.2.2 error body; never echo a raw body, which could hold anything.
+        let why = serde_json::from_slice::<RegistrationError>(&bytes)
+            .map(|e| match e.error_description {
+                Some(d) => format!("{}: {d}", e.error),
+                None => e.error,
+            })
+            .unwrap_or_else(|_| format!("HTTP {}", status.as_u16()));
+        return Err(Failure::new(
+            ErrorClass::Auth,
+            format!(
+                "the authorization server {issuer} refused to register switchboard ({why}); register a client by hand and set client_id"
+            ),
+        ));
+    }
+    let registered: Registered = serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::new(
+            ErrorClass::Protocol,
+            format!("{endpoint} did not answer with a client registration ({e})"),
+        )
+    })?;
+    tracing::info!(
+        "registered switchboard at {issuer} as client {}",
+        registered.client_id
+    );
+    Ok(Client {
+        id: registered.client_id,
+        secret: registered.client_secret.map(Secret::from),
+        source: DYNAMIC,
+        registered_at: Some(now_ms()),
+    })
+}

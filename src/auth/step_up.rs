@@ -1,0 +1,74 @@
+//! Step-up authorization (the MCP spec's scope challenge handling): a 403 with
+//! `error="insufficient_scope"` names the scopes an operation needs; the next authorization asks
+//! for the union of those and what the grant already has, at most `STEP_UP_RETRIES` times per
+//! request, so a server that keeps asking cannot loop a client through consent screens.
+
+use super::challenge::BearerChallenge;
+use super::mcp_auth::union;
+use crate::domain::{ErrorClass, Failure};
+use crate::store::Store;
+
+/// How many times one request may trigger step-up authorization before it is reported.
+pub const STEP_UP_RETRIES: u32 = 1;
+
+fn config(message: String) -> Failure {
+    Failure::new(ErrorClass::Config, message)
+}
+
+/// Step-up authorization (the MCP spec's scope challenge handling): after a 403 with
+/// `error="insufficient_scope"`, the scopes to re-authorize with — what the token holds plus
+/// what the server asks for. `attempts` counts step-ups already made for this request; past
+/// `STEP_UP_RETRIES`, or when the challenge names no new scope, the answer is a failure that
+/// says which scopes a human must grant.
+pub fn step_up_scopes(
+    granted: &[String],
+    challenge: &BearerChallenge,
+    attempts: u32,
+) -> Result<Vec<String>, Failure> {
+    let wanted = union(granted, &challenge.scope);
+    let adds = wanted.len() > granted.len();
+    if challenge.error.as_deref() == Some("insufficient_scope")
+        && adds
+        && attempts < STEP_UP_RETRIES
+    {
+        return Ok(wanted);
+    }
+    Err(insufficient_scope(&challenge.scope))
+}
+
+/// The failure a 403 `insufficient_scope` turns into.
+pub fn insufficient_scope(scope: &[String]) -> Failure {
+    let message = if scope.is_empty() {
+        "HTTP 403: insufficient scope (the server named none); re-authorize with the scopes the operation needs".to_string()
+    } else {
+        format!(
+            "HTTP 403: insufficient scope; needs re-auth with scopes {}",
+            scope.join(" ")
+        )
+    };
+    Failure::new(ErrorClass::Auth, message)
+}
+
+/// Adds the scopes a step-up asked for to the stored record, so the next `switchboard auth`
+/// requests their union. Capped like `step_up_scopes`.
+pub async fn record_step_up(
+    store: &Store,
+    connector: &str,
+    challenge: &BearerChallenge,
+    attempts: u32,
+) -> Result<Vec<String>, Failure> {
+    let Some(mut record) = store
+        .load_mcp_auth(connector)
+        .await
+        .map_err(|e| config(e.to_string()))?
+    else {
+        return Err(insufficient_scope(&challenge.scope));
+    };
+    let wanted = step_up_scopes(&record.scopes, challenge, attempts)?;
+    record.scopes = wanted.clone();
+    store
+        .save_mcp_auth(connector, record)
+        .await
+        .map_err(|e| config(e.to_string()))?;
+    Ok(wanted)
+}
