@@ -4,87 +4,25 @@
 #[path = "support/cli.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use support::{BIN, LabProcess, parse_json, scrubbed};
+use support::{LabProcess, Run, Session, parse_json};
 use switchboard::domain::ConnectionKey;
 use switchboard::store::{Store, Vault};
 
 const TOKEN_PREFIXES: [&str; 3] = ["lab_at_", "lab_rt_", "lab_dc_"];
-const COMMAND_DEADLINE: Duration = Duration::from_secs(90);
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What these tests ask of a session beyond running commands.
+trait FlowChecks {
+    fn clean(&mut self, args: &[&str], code: i32) -> Run;
+    fn health(&mut self, id: &str) -> String;
 }
 
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-struct Session {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    data_dir: PathBuf,
-    runs: usize,
-}
-
-impl Session {
-    fn new(config_text: &str) -> Session {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_text).expect("write config");
-        Session {
-            config,
-            data_dir: dir.path().join("data"),
-            dir,
-            runs: 0,
-        }
-    }
-
+impl FlowChecks for Session {
+    /// `expect`, plus: no lab secret (access, refresh or device code) in any output.
     #[track_caller]
-    fn expect(&mut self, args: &[&str], code: i32) -> Out {
-        self.runs += 1;
-        let out_path = self.dir.path().join(format!("cmd{}.out", self.runs));
-        let err_path = self.dir.path().join(format!("cmd{}.err", self.runs));
-        let child = scrubbed(BIN)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env("SWITCHBOARD_LOG", "debug")
-            .stdout(Stdio::from(std::fs::File::create(&out_path).expect("out")))
-            .stderr(Stdio::from(std::fs::File::create(&err_path).expect("err")))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
-        let mut child = support::KillOnDrop(child);
-        let started = Instant::now();
-        let status = loop {
-            if let Some(s) = child.0.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(started.elapsed() < COMMAND_DEADLINE, "{args:?} hung");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let read =
-            |p: &PathBuf| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned();
-        let out = Out {
-            code: status.code().unwrap_or(-1),
-            stdout: read(&out_path),
-            stderr: read(&err_path),
-        };
-        assert_eq!(out.code, code, "switchboard {}: {out}", args.join(" "));
-        assert!(!out.stderr.contains("panicked"), "{out}");
+    fn clean(&mut self, args: &[&str], code: i32) -> Run {
+        let out = self.expect(args, code);
         for prefix in TOKEN_PREFIXES {
             assert!(
                 !out.stdout.contains(prefix) && !out.stderr.contains(prefix),
@@ -96,7 +34,7 @@ impl Session {
     }
 
     fn health(&mut self, id: &str) -> String {
-        let out = self.expect(&["status", "--json"], 0);
+        let out = self.clean(&["status", "--json"], 0);
         let rows = parse_json(&out.stdout);
         let row = rows
             .as_array()
@@ -153,7 +91,7 @@ fn device_login_then_revoke_through_the_binary() {
     let lab = LabProcess::start("30s");
     let mut s = Session::new(&config_for(&lab));
 
-    let out = s.expect(&["auth", "rest", "--device"], 0);
+    let out = s.clean(&["auth", "rest", "--device"], 0);
     assert!(
         out.stdout.starts_with("authorized rest: token expires in "),
         "{out}"
@@ -185,7 +123,7 @@ fn device_login_then_revoke_through_the_binary() {
     // stderr is a file here, not a terminal: no progress line rewriting itself.
     assert!(!out.stderr.contains('\r'), "{out}");
     assert_eq!(s.health("rest").as_str(), "pending");
-    s.expect(&["refresh", "rest"], 0);
+    s.clean(&["refresh", "rest"], 0);
 
     // Read the refresh token the way another process would, before revoking it.
     // The key the binary created (its environment had no SWITCHBOARD_KEY), whatever ours holds.
@@ -200,7 +138,7 @@ fn device_login_then_revoke_through_the_binary() {
         .expect("a stored refresh token");
     drop(store);
 
-    let out = s.expect(&["revoke", "rest"], 0);
+    let out = s.clean(&["revoke", "rest"], 0);
     assert!(out.stdout.starts_with("revoked rest at "), "{out}");
     assert!(
         out.stdout.contains(&format!("{}/revoke", lab.issuer)),
@@ -232,22 +170,22 @@ fn device_login_then_revoke_through_the_binary() {
 
     // Not authorized now: a human must run auth (exit 3), and no token request is made.
     let before = stat(&lab, "token_requests");
-    let out = s.expect(&["refresh", "rest"], 3);
+    let out = s.clean(&["refresh", "rest"], 3);
     assert!(out.stderr.contains("switchboard auth rest"), "{out}");
     assert_eq!(stat(&lab, "token_requests"), before);
-    let out = s.expect(&["revoke", "rest"], 0);
+    let out = s.clean(&["revoke", "rest"], 0);
     assert!(out.stdout.contains("nothing to revoke"), "{out}");
 
     // Without a revocation endpoint: forgotten locally, and the output says so.
-    s.expect(&["auth", "norevoke", "--device"], 0);
-    let out = s.expect(&["revoke", "norevoke"], 0);
+    s.clean(&["auth", "norevoke", "--device"], 0);
+    let out = s.clean(&["revoke", "norevoke"], 0);
     assert!(out.stdout.contains("no revocation endpoint"), "{out}");
     assert_eq!(s.health("norevoke").as_str(), "unauthorized");
 
     // Usage errors exit 2.
-    let out = s.expect(&["revoke", "nosuch"], 2);
+    let out = s.clean(&["revoke", "nosuch"], 2);
     assert!(out.stderr.contains("known: rest, norevoke"), "{out}");
-    s.expect(&["auth", "rest", "--device", "--no-browser"], 2);
+    s.clean(&["auth", "rest", "--device", "--no-browser"], 2);
 
     // The debug log saw every command above; no token or device code reached it.
     let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("the log");
