@@ -1,6 +1,93 @@
 //! Who holds a lease, and whether that holder can still be alive. A process killed while holding
 //! a lease would otherwise block every other process until the lease expires (found by the
-//! kill -9 test against oidc-provider: 30 s stalls).
+//! kill -9 test against oidc-provider: 30 s stalls). The leases themselves live in the store's
+//! `leases` table: who refreshes a connection, who runs the scheduler.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::domain::{UnixMs, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired,
+    HeldBy { holder: String, expires_at: UnixMs },
+}
+
+impl Store {
+    /// Takes the named lease for `ttl_ms` if it is free, expired, or already ours (a renewal).
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let current: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT holder, expires_at FROM leases WHERE name = ?1",
+                    [&name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((h, exp)) = current
+                && h != holder
+                && exp > now
+            {
+                return Ok(LeaseOutcome::HeldBy {
+                    holder: h,
+                    expires_at: exp,
+                });
+            }
+            tx.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET holder = ?2, expires_at = ?3",
+                params![name, holder, now + ttl_ms],
+            )?;
+            tx.commit()?;
+            Ok(LeaseOutcome::Acquired)
+        })
+        .await
+    }
+
+    /// Takes a lease from a holder known to be dead, only if that holder still has it.
+    pub async fn steal_lease(
+        &self,
+        name: &str,
+        dead_holder: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, dead, holder) = (
+            name.to_string(),
+            dead_holder.to_string(),
+            holder.to_string(),
+        );
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE leases SET holder = ?3, expires_at = ?4 WHERE name = ?1 AND holder = ?2",
+                params![name, dead, holder, now_ms() + ttl_ms],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.call(move |c| {
+            c.execute(
+                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                params![name, holder],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
 
 /// "pid:random@host": unique per process start, and enough to tell whether the holder lives.
 pub fn holder_id() -> String {
@@ -60,5 +147,41 @@ mod tests {
             "cannot check other hosts"
         );
         assert!(!holder_is_dead("garbage"));
+    }
+
+    use crate::store::{KeySource, Vault};
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open_with_vault(dir.path(), Vault::from_key(&[1; 32], KeySource::Env)).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn leases_exclude_others_until_expiry_or_release() {
+        let (_dir, store) = open();
+        assert_eq!(
+            store.acquire_lease("refresh:x", "a", 60_000).await.unwrap(),
+            LeaseOutcome::Acquired
+        );
+        assert!(matches!(
+            store.acquire_lease("refresh:x", "b", 60_000).await.unwrap(),
+            LeaseOutcome::HeldBy { .. }
+        ));
+        assert_eq!(
+            store.acquire_lease("refresh:x", "a", 60_000).await.unwrap(),
+            LeaseOutcome::Acquired
+        );
+        store.release_lease("refresh:x", "a").await.unwrap();
+        assert_eq!(
+            store.acquire_lease("refresh:x", "b", -1).await.unwrap(),
+            LeaseOutcome::Acquired
+        );
+        // b's lease is already expired (ttl -1): a may take it.
+        assert_eq!(
+            store.acquire_lease("refresh:x", "a", 1000).await.unwrap(),
+            LeaseOutcome::Acquired
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod catalogues;
 pub mod lease;
+mod log;
 mod mcp_auth;
 mod migrations;
 mod queries;
@@ -18,8 +19,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+pub use lease::LeaseOutcome;
+pub use log::EventRecord;
 pub use mcp_auth::McpAuthRecord;
-pub use queries::{EventRecord, LeaseOutcome, NewToken, StoredConnection, StoredToken};
+pub use queries::{NewToken, StoredConnection, StoredToken};
 pub use vault::{KeySource, Vault, VaultError};
 
 pub const DB_FILE: &str = "switchboard.db";

@@ -1,0 +1,276 @@
+//! The log side of the store: probe results and the append-only event log.
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+use crate::domain::{
+    Actor, ConnectionKey, ErrorClass, Failure, ProbeResult, ProbeVia, UnixMs, now_ms,
+};
+
+/// One line of the append-only event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub at: UnixMs,
+    pub key: Option<ConnectionKey>,
+    pub kind: String,
+    pub actor: Actor,
+    pub outcome: String,
+    pub latency_ms: Option<u64>,
+    pub class: Option<ErrorClass>,
+    pub detail: Option<String>,
+}
+
+impl EventRecord {
+    pub fn new(key: Option<&ConnectionKey>, kind: &str, actor: Actor, outcome: &str) -> Self {
+        Self {
+            at: now_ms(),
+            key: key.cloned(),
+            kind: kind.to_string(),
+            actor,
+            outcome: outcome.to_string(),
+            latency_ms: None,
+            class: None,
+            detail: None,
+        }
+    }
+
+    pub fn latency(mut self, ms: u64) -> Self {
+        self.latency_ms = Some(ms);
+        self
+    }
+
+    pub fn failure(mut self, failure: &Failure) -> Self {
+        self.class = Some(failure.class);
+        self.detail = Some(failure.message.clone());
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+fn class_to_str(c: ErrorClass) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn class_from_str(s: &str) -> Option<ErrorClass> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+fn via_to_str(v: ProbeVia) -> &'static str {
+    match v {
+        ProbeVia::Mcp => "mcp",
+        ProbeVia::Rest => "rest",
+        ProbeVia::RestFallback => "rest_fallback",
+    }
+}
+
+fn via_from_str(s: &str) -> ProbeVia {
+    match s {
+        "rest" => ProbeVia::Rest,
+        "rest_fallback" => ProbeVia::RestFallback,
+        _ => ProbeVia::Mcp,
+    }
+}
+
+fn failure_from(class: Option<String>, message: Option<String>) -> Option<Failure> {
+    let class = class.as_deref().and_then(class_from_str)?;
+    Some(Failure::new(class, message.unwrap_or_default()))
+}
+
+impl Store {
+    pub async fn record_probe(
+        &self,
+        key: &ConnectionKey,
+        p: &ProbeResult,
+    ) -> Result<(), StoreError> {
+        let (key, p) = (key.clone(), p.clone());
+        self.call(move |c| {
+            let f = p.failure.as_ref();
+            let pf = p.primary_failure.as_ref();
+            c.execute(
+                "INSERT INTO probes (connector, account, at, via, ok, latency_ms, class, message,
+                                     retry_after_ms, primary_class, primary_message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    key.connector,
+                    key.account,
+                    p.at,
+                    via_to_str(p.via),
+                    f.is_none(),
+                    p.latency_ms as i64,
+                    f.map(|f| class_to_str(f.class)),
+                    f.map(|f| f.message.clone()),
+                    f.and_then(|f| f.retry_after_ms).map(|v| v as i64),
+                    pf.map(|f| class_to_str(f.class)),
+                    pf.map(|f| f.message.clone()),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Probe results since `since`, oldest first: what the health windows are rebuilt from.
+    pub async fn probes_since(
+        &self,
+        since: UnixMs,
+    ) -> Result<Vec<(ConnectionKey, ProbeResult)>, StoreError> {
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT connector, account, at, via, latency_ms, class, message, retry_after_ms,
+                        primary_class, primary_message
+                 FROM probes WHERE at >= ?1 ORDER BY at, id",
+            )?;
+            let rows = stmt.query_map([since], |r| {
+                let mut failure = failure_from(r.get(5)?, r.get(6)?);
+                if let Some(f) = failure.as_mut() {
+                    f.retry_after_ms = r.get::<_, Option<i64>>(7)?.map(|v| v as u64);
+                }
+                Ok((
+                    ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    ProbeResult {
+                        at: r.get(2)?,
+                        via: via_from_str(&r.get::<_, String>(3)?),
+                        latency_ms: r.get::<_, i64>(4)?.max(0) as u64,
+                        failure,
+                        primary_failure: failure_from(r.get(8)?, r.get(9)?),
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn append_event(&self, e: EventRecord) -> Result<(), StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO events (at, connector, account, kind, actor, outcome, latency_ms, class, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    e.at,
+                    e.key.as_ref().map(|k| k.connector.clone()),
+                    e.key.as_ref().map(|k| k.account.clone()),
+                    e.kind,
+                    e.actor.as_str(),
+                    e.outcome,
+                    e.latency_ms.map(|v| v as i64),
+                    e.class.map(class_to_str),
+                    e.detail,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The newest `limit` events, newest first, optionally for one connection and one kind.
+    pub async fn events(
+        &self,
+        key: Option<&ConnectionKey>,
+        kind: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let key = key.cloned();
+        let kind = kind.map(str::to_string);
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT at, connector, account, kind, actor, outcome, latency_ms, class, detail
+                 FROM events
+                 WHERE (?1 IS NULL OR (connector = ?1 AND account = ?2)) AND (?3 IS NULL OR kind = ?3)
+                 ORDER BY id DESC LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    key.as_ref().map(|k| k.connector.clone()),
+                    key.as_ref().map(|k| k.account.clone()),
+                    kind,
+                    limit as i64
+                ],
+                |r| {
+                    let connector: Option<String> = r.get(1)?;
+                    let account: Option<String> = r.get(2)?;
+                    let actor: String = r.get(4)?;
+                    Ok(EventRecord {
+                        at: r.get(0)?,
+                        key: connector.zip(account).map(|(c, a)| ConnectionKey::new(c, a)),
+                        kind: r.get(3)?,
+                        actor: serde_json::from_value(serde_json::Value::String(actor))
+                            .unwrap_or(Actor::Cli),
+                        outcome: r.get(5)?,
+                        latency_ms: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
+                        class: r.get::<_, Option<String>>(7)?.as_deref().and_then(class_from_str),
+                        detail: r.get(8)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Per connection: when its token was last refreshed and how many refreshes the log holds.
+    /// Lets a process that did not do the refreshing (a follower, `status`) show them.
+    pub async fn refresh_stats(&self) -> Result<Vec<(ConnectionKey, UnixMs, u64)>, StoreError> {
+        self.call(|c| {
+            let mut stmt = c.prepare(
+                "SELECT connector, account, MAX(at), COUNT(*) FROM events
+                 WHERE kind = 'refresh' AND outcome = 'ok' AND connector IS NOT NULL
+                 GROUP BY connector, account",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?.max(0) as u64,
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{KeySource, Vault};
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open_with_vault(dir.path(), Vault::from_key(&[1; 32], KeySource::Env)).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn probes_and_events_round_trip() {
+        let (_dir, store) = open();
+        let key = ConnectionKey::new("x", "default");
+        let mut f = Failure::new(ErrorClass::RateLimited, "429 from /me");
+        f.retry_after_ms = Some(2000);
+        let p = ProbeResult {
+            at: 10,
+            via: ProbeVia::Rest,
+            latency_ms: 5,
+            failure: Some(f),
+            primary_failure: None,
+        };
+        store.record_probe(&key, &p).await.unwrap();
+        assert_eq!(store.probes_since(0).await.unwrap(), vec![(key.clone(), p)]);
+        store
+            .append_event(EventRecord::new(Some(&key), "refresh", Actor::Console, "ok").latency(12))
+            .await
+            .unwrap();
+        let ev = store.events(Some(&key), Some("refresh"), 10).await.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].actor, Actor::Console);
+        assert_eq!(ev[0].latency_ms, Some(12));
+    }
+}
