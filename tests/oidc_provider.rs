@@ -11,6 +11,8 @@
 //! Nothing is skipped: without Node.js or the npm packages, every test fails and says to run
 //! tests/run.
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/oidc.rs"]
 mod oidc;
 
@@ -18,7 +20,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oidc::{OidcProvider, PUBLIC_CLIENT, Session, Stats, config_for, files_under, parse_json};
+use oidc::{
+    Kill, OidcProvider, PUBLIC_CLIENT, Session, Stats, config_for, files_under, parse_json,
+};
 use switchboard::auth::broker::{EXPIRY_SKEW_MS, effective_margin};
 use switchboard::auth::flows::{self, Opener};
 use switchboard::auth::{AuthSpec, Broker, Credential, OAuthSpec};
@@ -180,7 +184,7 @@ fn assert_no_token_leaked(s: &Session, stats: &Stats) {
 #[tokio::test]
 async fn authorization_code_with_pkce_then_rotation_through_the_binary() {
     let p = OidcProvider::start(6);
-    let mut s = Session::new(&config_for(&p));
+    let mut s = oidc::session(&config_for(&p));
     s.expect(&["config", "check"], EXIT_OK);
 
     // Discovery, loopback redirect on an ephemeral port, login and consent in the scripted
@@ -233,7 +237,7 @@ async fn authorization_code_with_pkce_then_rotation_through_the_binary() {
 #[tokio::test]
 async fn client_credentials_through_the_binary() {
     let p = OidcProvider::start(6);
-    let mut s = Session::new(&config_for(&p));
+    let mut s = oidc::session(&config_for(&p));
     let run = s.expect(&["auth", "service"], EXIT_OK);
     assert!(run.stdout.starts_with("authorized service: "), "{run}");
     assert!(run.stdout.contains("without a refresh token"), "{run}");
@@ -253,15 +257,9 @@ async fn device_code_through_the_binary() {
     // `switchboard auth oidc --device` prints the verification URL and the user code on stderr
     // and polls; the scripted browser confirms the code like a person on another device.
     let p = OidcProvider::start(6);
-    let mut s = Session::new(&config_for(&p));
-    let (out, err) = (
-        s.dir.path().join("device.out"),
-        s.dir.path().join("device.err"),
-    );
-    let child = s
-        .command(&["auth", "oidc", "--device"], &out, &err)
-        .spawn()
-        .expect("spawn auth --device");
+    let mut s = oidc::session(&config_for(&p));
+    let (mut cmd, _out, err) = s.command(&["auth", "oidc", "--device"]);
+    let child = cmd.spawn().expect("spawn auth --device");
     let mut child = oidc::KillOnDrop(child);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let code = loop {
@@ -315,7 +313,7 @@ fn is_user_code(w: &str) -> bool {
 #[tokio::test]
 async fn a_revoked_grant_needs_reauth_after_exactly_one_token_request() {
     let p = OidcProvider::start(6);
-    let mut s = Session::new(&config_for(&p));
+    let mut s = oidc::session(&config_for(&p));
     s.expect(&["auth", "oidc"], EXIT_OK);
     s.expect(&["refresh", "oidc"], EXIT_OK);
 
@@ -393,7 +391,7 @@ async fn kill_9_at_random_moments_during_refreshes() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let p = OidcProvider::start(6);
-    let mut s = Session::new(&config_for(&p));
+    let mut s = oidc::session(&config_for(&p));
     s.expect(&["auth", "oidc"], EXIT_OK);
 
     let mut lost = Vec::new();
@@ -641,7 +639,7 @@ async fn provider_outage_backs_off_keeps_the_token_and_recovers() {
     assert_no_failed_refresh(&stats);
 
     // The same through the binary: exit 1 during the outage, the grant intact afterwards.
-    let mut s = Session::new(&config_for(&p));
+    let mut s = oidc::session(&config_for(&p));
     s.expect(&["auth", "oidc"], EXIT_OK);
     p.pause(true).await;
     let run = s.expect(&["refresh", "oidc"], EXIT_FAILED);

@@ -23,6 +23,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "HTTPS_PROXY",
     "all_proxy",
     "ALL_PROXY",
+    "NODE_OPTIONS",
 ];
 
 pub fn scrubbed(program: impl AsRef<std::ffi::OsStr>) -> Command {
@@ -184,24 +185,35 @@ pub struct Session {
     pub dir: tempfile::TempDir,
     pub config: std::path::PathBuf,
     pub data_dir: std::path::PathBuf,
-    pub browser: std::path::PathBuf,
+    /// `$BROWSER` for the commands: a program and its arguments.
+    pub browser: std::ffi::OsString,
+    /// More environment for every command.
+    pub env: Vec<(String, std::ffi::OsString)>,
     pub transcript: Vec<Run>,
 }
 
 impl Session {
     pub fn new(config_text: &str) -> Session {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_text).expect("write config");
-        let browser = dir.path().join("browser.sh");
+        let mut s = Session::with_browser(config_text, "");
+        let browser = s.dir.path().join("browser.sh");
         write_script(
             &browser,
             "#!/bin/sh\nexec curl -s -L --noproxy '*' --max-time 30 -o /dev/null \"$1\"\n",
         );
+        s.browser = browser.into_os_string();
+        s
+    }
+
+    /// A session whose `$BROWSER` is `browser` (e.g. "node tests/peers/oidc/browser.mjs").
+    pub fn with_browser(config_text: &str, browser: impl Into<std::ffi::OsString>) -> Session {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, config_text).expect("write config");
         Session {
             config,
             data_dir: dir.path().join("data"),
-            browser,
+            browser: browser.into(),
+            env: Vec::new(),
             dir,
             transcript: Vec::new(),
         }
@@ -223,6 +235,7 @@ impl Session {
             .env("BROWSER", &self.browser)
             .env("SWITCHBOARD_LOG", "debug")
             .env("RUST_BACKTRACE", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::from(std::fs::File::create(&out).expect("out")))
             .stderr(Stdio::from(std::fs::File::create(&err).expect("err")));
         (cmd, out, err)

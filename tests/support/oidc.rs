@@ -4,46 +4,19 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+pub use super::cli::{KillOnDrop, Run, Session, files_under, parse_json, scrubbed};
+
 pub const PUBLIC_CLIENT: &str = "switchboard-cli";
 pub const SERVICE_CLIENT: &str = "switchboard-service";
 pub const SERVICE_SECRET: &str = "switchboard-service-secret";
-/// A command that takes longer than this is hung (auth waits up to 15 minutes for a browser).
-const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Environment that would point the binary (or the browser) elsewhere than the test says.
-const SCRUBBED_ENV: &[&str] = &[
-    "SWITCHBOARD_CONFIG",
-    "SWITCHBOARD_DATA_DIR",
-    "SWITCHBOARD_KEY",
-    "SWITCHBOARD_LOG",
-    "BROWSER",
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "NODE_OPTIONS",
-];
-
 pub fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/oidc")
-}
-
-pub fn scrubbed(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new(program);
-    for v in SCRUBBED_ENV {
-        cmd.env_remove(v);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
 }
 
 /// Fails (never skips) when Node.js or the npm packages are missing.
@@ -60,16 +33,6 @@ pub fn require_node() {
         "{} is missing: run tests/run (or `npm ci --prefix tests/peers/oidc`) first",
         installed.display()
     );
-}
-
-/// Kills and reaps a child when dropped, also when the test panics.
-pub struct KillOnDrop(pub Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `node server.mjs` on a free loopback port; killed when dropped.
@@ -293,112 +256,25 @@ pub fn spawn_browser(url: &str, log: &Path) -> KillOnDrop {
     KillOnDrop(child)
 }
 
-pub struct Run {
-    pub args: String,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+/// A CLI session whose browser is the scripted one (it logs to the session's browser.log).
+pub fn session(config_text: &str) -> Session {
+    let mut s = Session::with_browser(config_text, browser_command());
+    let log = s.dir.path().join("browser.log").into_os_string();
+    s.env.push(("OIDC_BROWSER_LOG".into(), log));
+    s
 }
 
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`switchboard {}` exited {}\n--- stdout\n{}--- stderr\n{}",
-            self.args, self.code, self.stdout, self.stderr
-        )
-    }
+/// What the kill -9 test asks of a session beyond running commands.
+pub trait Kill {
+    fn run_killed_after(&mut self, args: &[&str], delay: Duration) -> Option<i32>;
 }
 
-/// A config, a data directory and the scripted browser; every command's output is kept.
-pub struct Session {
-    pub dir: tempfile::TempDir,
-    pub config: PathBuf,
-    pub data_dir: PathBuf,
-    pub transcript: Vec<Run>,
-}
-
-impl Session {
-    pub fn new(config_text: &str) -> Session {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_text).expect("write config");
-        Session {
-            config,
-            data_dir: dir.path().join("data"),
-            dir,
-            transcript: Vec::new(),
-        }
-    }
-
-    /// `switchboard --config C --data-dir D ARGS...`, not yet started.
-    pub fn command(&self, args: &[&str], out: &Path, err: &Path) -> Command {
-        let mut cmd = scrubbed(BIN);
-        cmd.arg("--config")
-            .arg(&self.config)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env("BROWSER", browser_command())
-            .env("OIDC_BROWSER_LOG", self.dir.path().join("browser.log"))
-            // Debug logs are where a token would most likely slip out; the secret check reads them.
-            .env("SWITCHBOARD_LOG", "debug")
-            .env("RUST_BACKTRACE", "1")
-            .stdout(Stdio::from(std::fs::File::create(out).expect("out")))
-            .stderr(Stdio::from(std::fs::File::create(err).expect("err")));
-        cmd
-    }
-
-    fn paths(&self) -> (PathBuf, PathBuf) {
-        let n = self.transcript.len();
-        (
-            self.dir.path().join(format!("cmd{n}.out")),
-            self.dir.path().join(format!("cmd{n}.err")),
-        )
-    }
-
-    fn record(&mut self, args: &[&str], code: i32, out: &Path, err: &Path) -> &Run {
-        let read =
-            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
-        self.transcript.push(Run {
-            args: args.join(" "),
-            code,
-            stdout: read(out),
-            stderr: read(err),
-        });
-        self.transcript.last().expect("just pushed")
-    }
-
-    /// Runs a command to completion (or the deadline).
-    pub fn run(&mut self, args: &[&str]) -> &Run {
-        let (out, err) = self.paths();
-        let child = self
-            .command(args, &out, &err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
-        let mut child = KillOnDrop(child);
-        let started = Instant::now();
-        let status = loop {
-            if let Some(s) = child.0.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(
-                started.elapsed() < COMMAND_DEADLINE,
-                "`switchboard {}` hung; browser log:\n{}",
-                args.join(" "),
-                std::fs::read_to_string(self.dir.path().join("browser.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        self.record(args, status.code().unwrap_or(-1), &out, &err)
-    }
-
+impl Kill for Session {
     /// Starts a command and SIGKILLs it after `delay` (unless it finished first). Returns its
     /// exit code, or None when it was killed.
-    pub fn run_killed_after(&mut self, args: &[&str], delay: Duration) -> Option<i32> {
-        let (out, err) = self.paths();
-        let child = self
-            .command(args, &out, &err)
+    fn run_killed_after(&mut self, args: &[&str], delay: Duration) -> Option<i32> {
+        let (mut cmd, out, err) = self.command(args);
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run switchboard: {e}"));
         let mut child = KillOnDrop(child);
@@ -412,40 +288,16 @@ impl Session {
                 None
             }
         };
-        self.record(args, code.unwrap_or(-9), &out, &err);
+        let read =
+            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+        self.transcript.push(Run {
+            args: args.join(" "),
+            code: code.unwrap_or(-9),
+            stdout: read(&out),
+            stderr: read(&err),
+        });
         code
     }
-
-    #[track_caller]
-    pub fn expect(&mut self, args: &[&str], code: i32) -> &Run {
-        let run = self.run(args);
-        assert_eq!(run.code, code, "{run}");
-        assert!(!run.stderr.contains("panicked"), "{run}");
-        run
-    }
-}
-
-#[track_caller]
-pub fn parse_json(text: &str) -> Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
-}
-
-/// Every regular file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("read {}: {e}", d.display())) {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The switchboard config for a provider: `oidc` (authorization code + PKCE, probed at the
