@@ -7,6 +7,8 @@
 //! directory with a marker is refused with a clear error and no new key; an existing key file
 //! or `SWITCHBOARD_KEY` keeps the keyring out.
 
+#[path = "support/keyring.rs"]
+mod session;
 #[path = "support/cli.rs"]
 #[allow(dead_code)]
 mod support;
@@ -14,170 +16,12 @@ mod support;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use support::{BIN, KillOnDrop, parse_json, scrubbed};
-
-/// A command that takes longer than this is hung (a keyring call is bounded at 5 s).
-const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Fails (never skips) when the keyring tools are missing.
-fn require_tools() {
-    for tool in ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "{tool} is missing: run tests/run, which installs gnome-keyring, dbus and libsecret-tools"
-        );
-    }
-}
-
-/// A D-Bus session bus with an unlocked gnome-keyring on it, ended when dropped.
-struct KeyringSession {
-    bus: String,
-    home: PathBuf,
-    runtime: PathBuf,
-    // The session lives as long as its shell reads stdin; closing it ends bus and daemon.
-    stdin: Option<std::process::ChildStdin>,
-    child: KillOnDrop,
-}
-
-impl KeyringSession {
-    fn start(root: &Path) -> KeyringSession {
-        require_tools();
-        let home = root.join("home");
-        let runtime = root.join("run");
-        for d in [&home, &runtime] {
-            std::fs::create_dir_all(d).expect("mkdir");
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-        }
-        // --unlock with a password on stdin creates and unlocks a login keyring under HOME, so
-        // no prompt is ever needed; then the shell prints the bus address and waits.
-        let script = "echo -n test-password | gnome-keyring-daemon --unlock --components=secrets \
-                      --daemonize >/dev/null || exit 1; echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec cat";
-        let mut child = scrubbed("dbus-run-session")
-            .args(["--", "sh", "-c", script])
-            .env("HOME", &home)
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run dbus-run-session: {e}; run tests/run"));
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the session's bus address");
-        let bus = line.trim().to_owned();
-        assert!(
-            bus.starts_with("unix:"),
-            "the keyring session did not start (bus address {bus:?}); run tests/run"
-        );
-        KeyringSession {
-            bus,
-            home,
-            runtime,
-            stdin,
-            child: KillOnDrop(child),
-        }
-    }
-
-    /// `program` inside the session: its bus, its HOME, the keyring left on.
-    fn command(&self, program: &str) -> Command {
-        let mut cmd = scrubbed(program);
-        cmd.env_remove("SWITCHBOARD_KEYRING")
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
-            .env("HOME", &self.home)
-            .env("XDG_RUNTIME_DIR", &self.runtime)
-            .env("RUST_BACKTRACE", "1");
-        cmd
-    }
-
-    /// What `secret-tool` finds under switchboard's entry for `data_dir`.
-    fn lookup(&self, data_dir: &Path) -> Output {
-        let canonical = std::fs::canonicalize(data_dir).expect("canonical data dir");
-        let user = format!("vault-key:{}", canonical.display());
-        run(self
-            .command("secret-tool")
-            .args(["lookup", "service", "switchboard", "username", &user]))
-    }
-}
-
-impl Drop for KeyringSession {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(5) {
-            if matches!(self.child.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // KillOnDrop ends it.
-    }
-}
-
-/// `program` outside any D-Bus session: no bus address, and an empty runtime directory so the
-/// default `$XDG_RUNTIME_DIR/bus` is not there either (like an SSH login).
-fn outside(program: &str, root: &Path) -> Command {
-    let runtime = root.join("run-outside");
-    std::fs::create_dir_all(&runtime).expect("mkdir");
-    let mut cmd = scrubbed(program);
-    cmd.env_remove("SWITCHBOARD_KEYRING")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("HOME", root.join("home"))
-        .env("RUST_BACKTRACE", "1");
-    cmd
-}
-
-/// Runs to completion within the deadline; output kept.
-fn run(cmd: &mut Command) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(COMMAND_DEADLINE) {
-        Ok(out) => out.expect("wait"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            panic!("{cmd:?} hung");
-        }
-    }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn switchboard(mut cmd: Command, data: &Path, config: &Path, args: &[&str]) -> Output {
-    run(cmd
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .args(args))
-}
+use session::{COMMAND_DEADLINE, KeyringSession, outside, show, switchboard};
+use support::{BIN, KillOnDrop, parse_json};
 
 /// `switchboard demo --headless` inside the session until it has authorized its fleet (every
 /// OAuth token stored, sealed with the vault key), then `f` while it runs, then SIGTERM.
@@ -253,14 +97,27 @@ fn the_key_lives_in_the_keyring_and_a_session_without_it_is_refused() {
     assert!(out.status.success(), "{}", show(&out));
     let rows = parse_json(&String::from_utf8_lossy(&out.stdout));
     let rows = rows.as_array().expect("status --json is an array");
-    assert!(rows.iter().any(|r| r["connection"] == "lab-mcp/default"), "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r["connection"] == "lab-mcp" && r["expires_at"].is_string()),
+        "{rows:?}"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("vault"));
 
-    assert!(!data.join("vault.key").exists(), "no key file beside a keyring key");
+    assert!(
+        !data.join("vault.key").exists(),
+        "no key file beside a keyring key"
+    );
     let marker_path = data.join("vault.keyring");
     let marker = std::fs::read_to_string(&marker_path).expect("the marker exists");
-    assert!(marker.contains("vault-key:") && marker.contains("created"), "{marker}");
-    let mode = std::fs::metadata(&marker_path).expect("marker").permissions().mode();
+    assert!(
+        marker.contains("vault-key:") && marker.contains("created"),
+        "{marker}"
+    );
+    let mode = std::fs::metadata(&marker_path)
+        .expect("marker")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     // The real keyring holds a 32-byte key, and the marker does not.
@@ -286,7 +143,11 @@ fn the_key_lives_in_the_keyring_and_a_session_without_it_is_refused() {
         show(&out)
     );
     assert!(!stderr.contains(&text), "the key is never printed");
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(!data.join("vault.key").exists(), "no new key was created");
 
     // SWITCHBOARD_KEYRING=off cannot paper over it either.
@@ -299,7 +160,11 @@ fn the_key_lives_in_the_keyring_and_a_session_without_it_is_refused() {
     let out = switchboard(session.command(BIN), &data, &config, &["status"]);
     assert!(out.status.success(), "{}", show(&out));
     let found = session.lookup(&data);
-    assert_eq!(String::from_utf8_lossy(&found.stdout).trim(), text, "the key was kept");
+    assert_eq!(
+        String::from_utf8_lossy(&found.stdout).trim(),
+        text,
+        "the key was kept"
+    );
     assert!(!data.join("vault.key").exists());
 }
 
@@ -369,4 +234,58 @@ fn an_existing_key_file_or_env_key_keeps_the_keyring_out() {
     );
     assert!(fresh.join("vault.keyring").exists() && !fresh.join("vault.key").exists());
     assert!(session.lookup(&fresh).status.success());
+}
+
+#[test]
+fn a_keyring_that_hangs_does_not_hang_switchboard() {
+    // A "session bus" that accepts connections and never says a word.
+    let root = tempfile::tempdir().expect("tempdir");
+    let config = plain_config(root.path());
+    let socket = root.path().join("silent-bus");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let hung = |data: &Path| {
+        let mut cmd = outside(BIN, root.path());
+        cmd.env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", socket.display()),
+        );
+        let started = Instant::now();
+        let out = switchboard(cmd, data, &config, &["status"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "took {:?}",
+            started.elapsed()
+        );
+        out
+    };
+
+    // Nothing depends on the keyring yet: the key goes to a file.
+    let fresh = root.path().join("fresh");
+    let out = hung(&fresh);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(fresh.join("vault.key").exists() && !fresh.join("vault.keyring").exists());
+
+    // A directory whose key is in the keyring: refused, saying so, and no key made.
+    let marked = root.path().join("marked");
+    std::fs::create_dir_all(&marked).expect("mkdir");
+    std::fs::write(
+        marked.join("vault.keyring"),
+        "service = \"switchboard\"\nuser = \"vault-key:/elsewhere\"\ncreated = \"2026-01-01T00:00:00Z\"\n",
+    )
+    .expect("marker");
+    let out = hung(&marked);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"vault-key:/elsewhere\"") && stderr.contains("did not answer within"),
+        "{}",
+        show(&out)
+    );
+    assert!(!marked.join("vault.key").exists());
 }

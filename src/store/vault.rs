@@ -40,7 +40,10 @@ pub enum VaultError {
     #[error(
         "the vault key should be in the OS keyring (entry {entry}, as {marker} records), but the keyring has no such entry; unlock or restore the keyring that holds it, or set {KEY_ENV}; only if the key is lost for good, remove {marker} and re-authorize every connection"
     )]
-    KeyringMissing { entry: KeyringEntry, marker: PathBuf },
+    KeyringMissing {
+        entry: KeyringEntry,
+        marker: PathBuf,
+    },
     #[error(
         "the OS keyring entry {entry} does not hold a 32-byte base64 vault key; restore it, or set {KEY_ENV}"
     )]

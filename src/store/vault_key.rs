@@ -10,7 +10,7 @@
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -245,8 +245,11 @@ fn write_marker(path: &Path, entry: &KeyringEntry) -> Result<(), VaultError> {
         user: entry.user.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let body = toml::to_string(&marker)
-        .map_err(|e| err(std::io::Error::other(format!("cannot encode the marker: {e}"))))?;
+    let body = toml::to_string(&marker).map_err(|e| {
+        err(std::io::Error::other(format!(
+            "cannot encode the marker: {e}"
+        )))
+    })?;
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)

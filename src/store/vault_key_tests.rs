@@ -111,9 +111,15 @@ fn a_new_key_goes_to_an_answering_keyring_with_a_marker_and_no_key_file() {
 
     let marker_path = dir.path().join(MARKER_FILE);
     let marker = std::fs::read_to_string(&marker_path).unwrap();
-    assert!(marker.contains(&entry.user) && marker.contains("created"), "{marker}");
+    assert!(
+        marker.contains(&entry.user) && marker.contains("created"),
+        "{marker}"
+    );
     assert!(!marker.contains(&b64(&key)), "the marker holds no secret");
-    let mode = std::fs::metadata(&marker_path).unwrap().permissions().mode();
+    let mode = std::fs::metadata(&marker_path)
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     let (again, source) = resolve(dir.path(), None, Some(&ring)).unwrap();
@@ -137,7 +143,10 @@ fn with_a_marker_a_silent_keyring_is_an_error_and_no_new_key_is_made() {
 
     let err = resolve(dir.path(), None, Some(&FakeKeyring::new(Mode::Down))).unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, VaultError::KeyringUnavailable { .. }), "{text}");
+    assert!(
+        matches!(err, VaultError::KeyringUnavailable { .. }),
+        "{text}"
+    );
     assert!(
         text.contains("does not answer in this session") && text.contains("SWITCHBOARD_KEY"),
         "{text}"
@@ -155,7 +164,10 @@ fn with_a_marker_a_silent_keyring_is_an_error_and_no_new_key_is_made() {
 
 #[test]
 fn without_a_keyring_the_key_file_is_created_as_before() {
-    for ring in [FakeKeyring::new(Mode::Down), FakeKeyring::new(Mode::Forgets)] {
+    for ring in [
+        FakeKeyring::new(Mode::Down),
+        FakeKeyring::new(Mode::Forgets),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (key, source) = resolve(dir.path(), None, Some(&ring)).unwrap();
         assert_eq!(source, KeySource::File(dir.path().join(KEY_FILE)));
