@@ -103,6 +103,9 @@ impl Store {
         let keyring: Option<&dyn vault_key::KeyStore> =
             if keyring_off { None } else { Some(&os_keyring) };
         let vault = Vault::open(data_dir, env_key.as_deref(), keyring)?;
+        // Where the key came from (never the key): the first thing to check when tokens stop
+        // decrypting.
+        tracing::info!(key = %vault.source, "vault key");
         Self::open_with_vault(data_dir, vault)
     }
 
