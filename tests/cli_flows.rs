@@ -127,7 +127,7 @@ fn device_login_then_revoke_through_the_binary() {
 
     // Read the refresh token the way another process would, before revoking it.
     // The key the binary created (its environment had no SWITCHBOARD_KEY), whatever ours holds.
-    let vault = Vault::open(&s.data_dir, None).expect("the CLI's vault key");
+    let vault = Vault::open(&s.data_dir, None, None).expect("the CLI's vault key");
     let store = Store::open_with_vault(&s.data_dir, vault).expect("open the CLI's store");
     let key = ConnectionKey::new("rest", "default");
     let rt = tokio::runtime::Runtime::new()

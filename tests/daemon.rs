@@ -33,6 +33,8 @@ fn daemon(config: &Path, data: &Path) -> Child {
         .arg("--data-dir")
         .arg(data)
         .arg("daemon")
+        // The key stays in the data directory, not in the keyring of whoever runs the tests.
+        .env("SWITCHBOARD_KEYRING", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

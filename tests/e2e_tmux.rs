@@ -99,7 +99,11 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
     let tmux = Tmux {
         socket: format!("switchboard-e2e-{}", std::process::id()),
     };
-    let command = format!("{BIN} --data-dir {} demo", data.path().display());
+    // The key stays in the data directory, not in the keyring of whoever runs the tests.
+    let command = format!(
+        "env SWITCHBOARD_KEYRING=off {BIN} --data-dir {} demo",
+        data.path().display()
+    );
     let started = tmux.cmd(&[
         "new-session",
         "-d",

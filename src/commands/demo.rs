@@ -182,6 +182,12 @@ pub async fn demo(global: &Global, args: DemoArgs) -> Outcome {
     crate::store::ensure_private_dir(&data_dir)
         .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
     init_file_logging(&data_dir);
+    if temporary {
+        // A temporary directory keeps its key in a file inside it: a keyring entry would outlive
+        // the directory. An existing key file is what every later open uses.
+        crate::store::Vault::open(&data_dir, None, None)
+            .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+    }
     let result = run_demo(&data_dir, &args).await;
     if temporary && !args.keep {
         let _ = std::fs::remove_dir_all(&data_dir);

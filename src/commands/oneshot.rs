@@ -10,7 +10,7 @@ use crate::domain::{
     format_expires_in, now_ms,
 };
 use crate::engine::Running;
-use crate::store::resolve_data_dir;
+use crate::store::{Store, resolve_data_dir};
 
 pub fn config_check(global: &Global) -> Outcome {
     let path = config_path(global);
@@ -34,12 +34,16 @@ pub fn config_check(global: &Global) -> Outcome {
 }
 
 pub(crate) async fn engine_for(global: &Global) -> Result<Running, Exit> {
+    Ok(engine_and_store_for(global).await?.0)
+}
+
+async fn engine_and_store_for(global: &Global) -> Result<(Running, Store), Exit> {
     let config = load_config(global)?;
     let data_dir = resolve_data_dir(global.data_dir.as_deref());
     crate::store::ensure_private_dir(&data_dir)
         .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
     init_file_logging(&data_dir);
-    Ok(start_engine(&config, &data_dir, false).await?.0)
+    start_engine(&config, &data_dir, false).await
 }
 
 pub(crate) fn known_key(
@@ -124,9 +128,10 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
 }
 
 pub async fn status(global: &Global, json: bool) -> Outcome {
-    let running = engine_for(global).await?;
+    let (running, store) = engine_and_store_for(global).await?;
     let snapshot = running.handle.snapshot();
     running.shutdown().await;
+    // JSON stays an array of connections: its consumers parse exactly that.
     if json {
         let rows: Vec<_> = snapshot.connections.iter().map(row).collect();
         let text = serde_json::to_string_pretty(&rows)
@@ -135,6 +140,7 @@ pub async fn status(global: &Global, json: bool) -> Outcome {
         return Ok(EXIT_OK);
     }
     let now = now_ms();
+    println!("vault key: {}", store.vault().source);
     println!(
         "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  LAST ERROR",
         "CONNECTION", "HEALTH", "TRANSPORT", "EXPIRES IN", "NEXT REFRESH", "SUCCESS"

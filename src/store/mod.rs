@@ -9,6 +9,7 @@ mod migrations;
 mod queries;
 mod revoked;
 pub mod vault;
+pub mod vault_key;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -23,7 +24,7 @@ pub use lease::LeaseOutcome;
 pub use log::EventRecord;
 pub use mcp_auth::McpAuthRecord;
 pub use queries::{NewToken, StoredConnection, StoredToken};
-pub use vault::{KeySource, Vault, VaultError};
+pub use vault::{KeySource, KeyringEntry, Vault, VaultError};
 
 pub const DB_FILE: &str = "switchboard.db";
 pub const DATA_DIR_ENV: &str = "SWITCHBOARD_DATA_DIR";
@@ -95,11 +96,22 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`, migrated and ready.
+    /// Opens (creating if needed) the store in `data_dir`, migrated and ready. The vault key
+    /// comes from `$SWITCHBOARD_KEY`, `vault.key` or the OS keyring (`vault_key`).
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         ensure_private_dir(data_dir)?;
         let env_key = std::env::var(vault::KEY_ENV).ok().filter(|k| !k.is_empty());
-        let vault = Vault::open(data_dir, env_key.as_deref())?;
+        let keyring_off = std::env::var(vault_key::KEYRING_ENV)
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off"));
+        let os_keyring = vault_key::OsKeyring {
+            timeout: vault_key::KEYRING_TIMEOUT,
+        };
+        let keyring: Option<&dyn vault_key::KeyStore> =
+            if keyring_off { None } else { Some(&os_keyring) };
+        let vault = Vault::open(data_dir, env_key.as_deref(), keyring)?;
+        // Where the key came from (never the key): the first thing to check when tokens stop
+        // decrypting.
+        tracing::info!(key = %vault.source, "vault key");
         Self::open_with_vault(data_dir, vault)
     }
 

@@ -1,15 +1,13 @@
 //! Encryption at rest for tokens. XChaCha20-Poly1305 with a random 192-bit nonce per write, and
 //! the connection key as associated data so a sealed blob cannot be moved to another row.
 
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
+
+use super::vault_key::{self, KEYRING_ENV, KeyStore};
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 24;
@@ -35,6 +33,45 @@ pub enum VaultError {
         "a stored token cannot be decrypted: the vault key changed or the database was copied from another machine; re-authorize the connection"
     )]
     Decrypt,
+    #[error(
+        "the vault key is in the OS keyring (entry {entry}), which does not answer in this session ({reason}); unlock it, or run where it is available, or set {KEY_ENV}"
+    )]
+    KeyringUnavailable { entry: KeyringEntry, reason: String },
+    #[error(
+        "the vault key should be in the OS keyring (entry {entry}, as {marker} records), but the keyring has no such entry; unlock or restore the keyring that holds it, or set {KEY_ENV}; only if the key is lost for good, remove {marker} and re-authorize every connection"
+    )]
+    KeyringMissing {
+        entry: KeyringEntry,
+        marker: PathBuf,
+    },
+    #[error(
+        "the OS keyring entry {entry} does not hold a 32-byte base64 vault key; restore it, or set {KEY_ENV}"
+    )]
+    KeyringCorrupt { entry: KeyringEntry },
+    #[error(
+        "the vault key is in the OS keyring (entry {entry}) but {KEYRING_ENV}=off; unset {KEYRING_ENV}, or set {KEY_ENV}"
+    )]
+    KeyringOff { entry: KeyringEntry },
+    #[error(
+        "cannot write {path}, which records that the vault key is in the OS keyring: {source}; check the data directory's owner and permissions"
+    )]
+    Marker {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// An OS keyring entry: the service and user names it is stored under (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyringEntry {
+    pub service: String,
+    pub user: String,
+}
+
+impl std::fmt::Display for KeyringEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{}\" of service \"{}\"", self.user, self.service)
+    }
 }
 
 /// Where the key came from, for `status` and the log (never the key itself).
@@ -42,6 +79,28 @@ pub enum VaultError {
 pub enum KeySource {
     Env,
     File(PathBuf),
+    Keyring(KeyringEntry),
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Env => write!(f, "${KEY_ENV}"),
+            KeySource::File(path) => write!(f, "file {}", tilde(path).display()),
+            KeySource::Keyring(entry) => write!(f, "OS keyring, entry {entry}"),
+        }
+    }
+}
+
+/// `~/...` for paths under the home directory: shorter on screen, same meaning.
+fn tilde(path: &Path) -> PathBuf {
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => match path.strip_prefix(&home) {
+            Ok(rest) => Path::new("~").join(rest),
+            Err(_) => path.to_path_buf(),
+        },
+        None => path.to_path_buf(),
+    }
 }
 
 pub struct Vault {
@@ -58,15 +117,15 @@ impl std::fmt::Debug for Vault {
 }
 
 impl Vault {
-    /// `SWITCHBOARD_KEY` when set, else the key file in the data directory (created on first use).
-    pub fn open(data_dir: &Path, env_key: Option<&str>) -> Result<Vault, VaultError> {
-        if let Some(text) = env_key {
-            let key = decode_key(text).ok_or(VaultError::BadEnvKey)?;
-            return Ok(Vault::from_key(&key, KeySource::Env));
-        }
-        let path = data_dir.join(KEY_FILE);
-        let key = load_or_create_key_file(&path)?;
-        Ok(Vault::from_key(&key, KeySource::File(path)))
+    /// `SWITCHBOARD_KEY` when set, else `vault.key`, else the keyring (when given), else a new
+    /// `vault.key`; see `vault_key` for the rules.
+    pub fn open(
+        data_dir: &Path,
+        env_key: Option<&str>,
+        keyring: Option<&dyn KeyStore>,
+    ) -> Result<Vault, VaultError> {
+        let (key, source) = vault_key::resolve(data_dir, env_key, keyring)?;
+        Ok(Vault::from_key(&key, source))
     }
 
     pub fn from_key(key: &[u8; 32], source: KeySource) -> Vault {
@@ -113,64 +172,11 @@ impl Vault {
     }
 }
 
-fn decode_key(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32)
-            .map(|i| u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok())
-            .collect::<Option<Vec<u8>>>()?
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
-            .ok()?
-    };
-    bytes.try_into().ok()
-}
-
-fn load_or_create_key_file(path: &Path) -> Result<[u8; 32], VaultError> {
-    let err = |source| VaultError::KeyFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    // create_new + 0600 so the key is never readable by others, not even for an instant, and two
-    // processes starting together cannot both write a key.
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut file) => {
-            let mut key = [0u8; 32];
-            rand::rng().fill_bytes(&mut key);
-            file.write_all(&key).map_err(err)?;
-            file.sync_all().map_err(err)?;
-            return Ok(key);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(err(e)),
-    }
-    let mut file = OpenOptions::new().read(true).open(path).map_err(err)?;
-    let mut buf = Vec::with_capacity(32);
-    file.read_to_end(&mut buf).map_err(err)?;
-    if buf.is_empty() {
-        // The creator may be between create and write; give it a moment once.
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        buf = std::fs::read(path).map_err(err)?;
-    }
-    let mode = file.metadata().map_err(err)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    buf.try_into().map_err(|_| VaultError::KeyFileCorrupt {
-        path: path.to_path_buf(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn seal_round_trips_and_binds_to_aad() {
@@ -189,13 +195,13 @@ mod tests {
     #[test]
     fn key_file_is_created_private_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Vault::open(dir.path(), None).unwrap();
+        let a = Vault::open(dir.path(), None, None).unwrap();
         let mode = std::fs::metadata(dir.path().join(KEY_FILE))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let b = Vault::open(dir.path(), None).unwrap();
+        let b = Vault::open(dir.path(), None, None).unwrap();
         let sealed = a.seal("x", b"y");
         assert_eq!(b.open_sealed("x", &sealed).unwrap(), b"y");
     }
@@ -204,11 +210,11 @@ mod tests {
     fn env_key_accepts_hex_and_base64_and_rejects_junk() {
         let dir = tempfile::tempdir().unwrap();
         let hex = "00".repeat(32);
-        assert!(Vault::open(dir.path(), Some(&hex)).is_ok());
+        assert!(Vault::open(dir.path(), Some(&hex), None).is_ok());
         let b64 = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
-        assert!(Vault::open(dir.path(), Some(&b64)).is_ok());
+        assert!(Vault::open(dir.path(), Some(&b64), None).is_ok());
         assert!(matches!(
-            Vault::open(dir.path(), Some("short")),
+            Vault::open(dir.path(), Some("short"), None),
             Err(VaultError::BadEnvKey)
         ));
         assert!(!dir.path().join(KEY_FILE).exists());

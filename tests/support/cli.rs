@@ -31,6 +31,9 @@ pub fn scrubbed(program: impl AsRef<std::ffi::OsStr>) -> Command {
     for v in SCRUBBED_ENV {
         cmd.env_remove(v);
     }
+    // Keys stay in each test's data directory, never in the keyring of whoever runs the tests
+    // (tests/keyring.rs turns this back on inside a keyring of its own).
+    cmd.env("SWITCHBOARD_KEYRING", "off");
     cmd.stdin(Stdio::null());
     cmd
 }
