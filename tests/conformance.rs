@@ -80,7 +80,10 @@ fn outcomes(stdout: &str) -> BTreeMap<String, bool> {
 fn run_suite(bin: &Path, out: &Path) -> String {
     // The suite splits --command on spaces, so the binary's path cannot hold one.
     let bin = bin.display().to_string();
-    assert!(!bin.contains(' '), "the switchboard binary's path has a space: {bin}");
+    assert!(
+        !bin.contains(' '),
+        "the switchboard binary's path has a space: {bin}"
+    );
     let command = format!("{bin} lab conformance-client");
     let output = Command::new(node())
         .arg(suite_entry())

@@ -6,9 +6,9 @@
 //! argument checks, transport, validation and rendering — so the suite grades the real client,
 //! not a test double.
 
+use crate::cli::EXIT_USAGE;
 use crate::cli::{CallArgs, Global, TargetArgs, ToolsArgs};
 use crate::commands::{Exit, Outcome, tools};
-use crate::cli::EXIT_USAGE;
 
 /// What a scenario asks of a client once it is connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
