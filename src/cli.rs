@@ -145,6 +145,14 @@ pub enum ConfigCommand {
 pub enum LabCommand {
     /// An MCP server over stdio with the lab's tools.
     McpStdio,
+    /// The client the official MCP conformance suite drives: runs the scenario named in
+    /// $MCP_CONFORMANCE_SCENARIO against URL through `tools --url` / `call --url`.
+    ConformanceClient {
+        /// The scenario server's URL (the suite appends it).
+        url: String,
+        #[arg(long, env = "MCP_CONFORMANCE_SCENARIO")]
+        scenario: Option<String>,
+    },
     /// Run the lab on loopback and print its URLs as JSON, until Ctrl-C.
     Serve {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]

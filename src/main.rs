@@ -69,6 +69,9 @@ fn main() {
                     .map_err(|e| Exit::new(EXIT_FAILED, format!("lab stdio server: {e}")))
             }
             Some(Command::Lab {
+                command: LabCommand::ConformanceClient { url, scenario },
+            }) => commands::conformance::run(&global, url, scenario).await,
+            Some(Command::Lab {
                 command: LabCommand::Serve { token_ttl },
             }) => demo::lab_serve(token_ttl).await,
         }

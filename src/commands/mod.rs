@@ -3,6 +3,7 @@
 
 pub mod authorize;
 mod call_io;
+pub mod conformance;
 pub mod console;
 pub mod demo;
 pub mod oneshot;

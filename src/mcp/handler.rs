@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use rmcp::ClientHandler;
-use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::model::{ClientConfig, Implementation, ProgressNotificationParam, ProgressToken};
 use rmcp::service::{NotificationContext, RoleClient};
 use tokio::sync::mpsc;
 
@@ -104,6 +104,13 @@ impl SessionHandler {
 }
 
 impl ClientHandler for SessionHandler {
+    /// Servers log and gate on the client's name; rmcp's default would call us "rmcp".
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::default();
+        info.client_info = Implementation::new("switchboard", env!("CARGO_PKG_VERSION"));
+        info
+    }
+
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,
