@@ -247,11 +247,16 @@ impl Broker {
     ) -> Result<TokenMeta, Failure> {
         let slot = self.slot(key)?;
         let _flight = slot.flight.lock().await;
+        // Under the refresh lease: another process finishing a refresh of the old grant must
+        // save before us, not over us.
+        let lease_name = self.acquire_refresh_lease(key).await?;
         let stored = self
             .store
             .save_token(key, token)
             .await
-            .map_err(store_failure)?;
+            .map_err(store_failure);
+        self.release_refresh_lease(key, &lease_name).await;
+        let stored = stored?;
         let meta = stored.meta.clone();
         self.adopt(&slot, Cached::from_stored(stored));
         if let Ok(mut h) = slot.health.lock() {

@@ -74,22 +74,29 @@ impl Broker {
                 };
             }
         }
+        // Under the lease, `refresh_with_lease` first adopts whatever the previous holder saved.
+        let lease_name = self.acquire_refresh_lease(key).await?;
+        let result = self.refresh_with_lease(key, slot, &spec, actor, need).await;
+        self.release_refresh_lease(key, &lease_name).await;
+        result
+    }
+
+    /// Takes the cross-process refresh lease for `key`, waiting while a live process holds it
+    /// (a holder that died on this host is replaced at once). Returns the lease's name.
+    pub(super) async fn acquire_refresh_lease(
+        &self,
+        key: &ConnectionKey,
+    ) -> Result<String, Failure> {
         let lease_name = format!("refresh:{}/{}", key.connector, key.account);
         let deadline = Instant::now() + Duration::from_millis(LEASE_TTL_MS as u64 + 5_000);
         loop {
-            // Another process may have rotated since we cached: adopt its token.
-            if let Some(t) = self.reload_if_newer(key, slot).await?
-                && need_met(&t, need, now_ms())
-            {
-                return Ok(t.access);
-            }
             match self
                 .store
                 .acquire_lease(&lease_name, &self.holder, LEASE_TTL_MS)
                 .await
                 .map_err(store_failure)?
             {
-                LeaseOutcome::Acquired => break,
+                LeaseOutcome::Acquired => return Ok(lease_name),
                 // A holder killed mid-refresh would block us until its lease expires.
                 LeaseOutcome::HeldBy { holder, .. }
                     if crate::store::lease::holder_is_dead(&holder)
@@ -102,7 +109,7 @@ impl Broker {
                     tracing::warn!(
                         "took over the refresh lease for {key} from {holder}, which died"
                     );
-                    break;
+                    return Ok(lease_name);
                 }
                 LeaseOutcome::HeldBy { .. } if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -117,11 +124,12 @@ impl Broker {
                 }
             }
         }
-        let result = self.refresh_with_lease(key, slot, &spec, actor, need).await;
-        if let Err(e) = self.store.release_lease(&lease_name, &self.holder).await {
+    }
+
+    pub(super) async fn release_refresh_lease(&self, key: &ConnectionKey, lease_name: &str) {
+        if let Err(e) = self.store.release_lease(lease_name, &self.holder).await {
             tracing::warn!("could not release the refresh lease for {key}: {e}");
         }
-        result
     }
 
     pub(super) async fn reload_if_newer(
