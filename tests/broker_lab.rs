@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use switchboard::domain::{ErrorClass, now_ms};
 use switchboard::lab::{DOOMED_CLIENT, PUBLIC_CLIENT};
+use switchboard::store::{LeaseOutcome, NewToken};
 use tokio::task::JoinSet;
 
 use support::*;
@@ -467,4 +468,58 @@ async fn no_secret_reaches_the_disk_in_plaintext() {
     assert_eq!(mode(store.path()), 0o600);
     assert_eq!(mode(&data), 0o700);
     drop(tmp);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_authorization_waits_for_a_refresh_in_flight_elsewhere() {
+    let Authorized {
+        lab: _lab,
+        tmp: _tmp,
+        store,
+        http,
+        key,
+        spec,
+        broker: b,
+        ..
+    } = authorized_connection(60, "lab", PUBLIC_CLIENT).await;
+    // Another process (on another host, so it cannot be declared dead) is mid-refresh.
+    let lease = format!("refresh:{}/{}", key.connector, key.account);
+    let other = "4242:deadbeef@another-host";
+    assert_eq!(
+        store.acquire_lease(&lease, other, 30_000).await.unwrap(),
+        LeaseOutcome::Acquired
+    );
+    let fresh = authorize(&http, &spec).await;
+    let install = {
+        let (b, key, fresh) = (b.clone(), key.clone(), fresh.clone());
+        tokio::spawn(async move { b.install(&key, fresh, ACTOR).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !install.is_finished(),
+        "the install must wait for the lease"
+    );
+
+    // The other process saves the refresh of the old grant, then lets go.
+    let stale = NewToken {
+        access: "stale-access".into(),
+        refresh: Some("stale-refresh".into()),
+        expires_at: Some(now_ms() + 60_000),
+        issued_at: now_ms(),
+        scopes: vec![],
+    };
+    store.save_token(&key, stale).await.unwrap();
+    store.release_lease(&lease, other).await.unwrap();
+
+    tokio::time::timeout(Duration::from_secs(5), install)
+        .await
+        .expect("the install goes ahead once the lease is free")
+        .unwrap()
+        .expect("installed");
+    let stored = store.load_token(&key).await.unwrap().unwrap();
+    assert_eq!(
+        stored.access.expose(),
+        fresh.access.expose(),
+        "the new authorization, not the old grant's refresh, is what remains"
+    );
 }
