@@ -97,23 +97,29 @@ async fn probes_and_tools_work_over_legacy_sse() {
     assert_eq!(r.lab.sse_sessions(), 1);
 }
 
+/// A 10 s `count_slowly` call, started and given time to be in flight.
+async fn slow_call_in_flight(
+    session: &Arc<switchboard::mcp::Session>,
+) -> tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::service::ServiceError>> {
+    let session = Arc::clone(session);
+    let call = tokio::spawn(async move {
+        session
+            .peer()
+            .call_tool(
+                CallToolRequestParams::new("count_slowly")
+                    .with_arguments(args(json!({"to": 50, "delay_ms": 200}))),
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    call
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_stream_fails_the_call_in_flight_and_the_next_probe_reconnects() {
     let r = rig(30).await;
     let session = r.pool.session(&r.key, &r.target).await.expect("session");
-    let call = {
-        let session = Arc::clone(&session);
-        tokio::spawn(async move {
-            session
-                .peer()
-                .call_tool(
-                    CallToolRequestParams::new("count_slowly")
-                        .with_arguments(args(json!({"to": 50, "delay_ms": 200}))),
-                )
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let call = slow_call_in_flight(&session).await;
     assert_eq!(r.lab.close_sse_sessions(), 1);
     let err = call
         .await
@@ -138,19 +144,7 @@ async fn a_closed_stream_fails_the_call_in_flight_and_the_next_probe_reconnects(
 async fn a_malformed_message_is_a_protocol_error() {
     let r = rig(30).await;
     let session = r.pool.session(&r.key, &r.target).await.expect("session");
-    let call = {
-        let session = Arc::clone(&session);
-        tokio::spawn(async move {
-            session
-                .peer()
-                .call_tool(
-                    CallToolRequestParams::new("count_slowly")
-                        .with_arguments(args(json!({"to": 50, "delay_ms": 200}))),
-                )
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let call = slow_call_in_flight(&session).await;
     assert_eq!(r.lab.garble_sse_sessions(), 1);
     let err = call
         .await
