@@ -149,14 +149,7 @@ mod tests {
         assert!(!holder_is_dead("garbage"));
     }
 
-    use crate::store::{KeySource, Vault};
-
-    fn open() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            Store::open_with_vault(dir.path(), Vault::from_key(&[1; 32], KeySource::Env)).unwrap();
-        (dir, store)
-    }
+    use crate::store::test_store as open;
 
     #[tokio::test]
     async fn leases_exclude_others_until_expiry_or_release() {

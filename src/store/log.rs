@@ -240,14 +240,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{KeySource, Vault};
 
-    fn open() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            Store::open_with_vault(dir.path(), Vault::from_key(&[1; 32], KeySource::Env)).unwrap();
-        (dir, store)
-    }
+    use crate::store::test_store as open;
 
     #[tokio::test]
     async fn probes_and_events_round_trip() {

@@ -201,3 +201,12 @@ impl Store {
         rx.recv().map_err(|_| StoreError::Closed)?
     }
 }
+
+/// A store in a fresh temporary directory with a fixed key, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_with_vault(dir.path(), Vault::from_key(&[1; 32], KeySource::Env))
+        .expect("store opens");
+    (dir, store)
+}
