@@ -189,14 +189,17 @@ async fn refresh_with(http: &reqwest::Client, lab: &Lab, rt: &str) -> (u16, Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_kills_the_grant_and_forgets_the_token() {
-    let lab = lab(30).await;
-    let (_tmp, data) = data_dir();
-    let store = open_store(&data);
-    let http = http();
-    let key = key("lab");
-    let spec = code_spec(&lab, PUBLIC_CLIENT);
-    let b = broker(&store, &http, &key, &spec).await;
-    let installed = authorized(&b, &http, &key, &spec).await;
+    let Authorized {
+        lab,
+        tmp: _tmp,
+        data: _,
+        store,
+        http,
+        key,
+        spec,
+        broker: _,
+        installed,
+    } = authorized_connection(30, "lab", PUBLIC_CLIENT).await;
     let old_rt = installed.refresh.expect("a refresh token");
 
     let outcome = revoke::revoke_connection(&store, &http, oauth(&spec), &key, Actor::Cli)

@@ -477,15 +477,22 @@ async fn kill_9_at_random_moments_during_refreshes() {
 // ---------------------------------------------------------------------------------------------
 // the library broker
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_callers_on_an_expiring_token_make_one_token_request() {
-    let p = OidcProvider::start(6);
-    let spec = code_spec(&p);
+/// A library broker over its own store (in the returned directory), authorized against `p`
+/// through the scripted browser.
+async fn authorized_broker(p: &OidcProvider) -> (tempfile::TempDir, Arc<Broker>) {
+    let spec = code_spec(p);
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_store(&dir.path().join("data"));
     let b = broker(&store, &spec).await;
     let token = authorize(&spec, &dir.path().join("browser.log")).await;
     b.install(&key(), token, ACTOR).await.expect("install");
+    (dir, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_callers_on_an_expiring_token_make_one_token_request() {
+    let p = OidcProvider::start(6);
+    let (_dir, b) = authorized_broker(&p).await;
     let first = access_token(&b).await;
     assert_eq!(p.userinfo_status(&first).await, 200);
 
@@ -588,12 +595,7 @@ async fn two_processes_on_one_data_dir_never_present_a_used_refresh_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_outage_backs_off_keeps_the_token_and_recovers() {
     let p = OidcProvider::start(10);
-    let spec = code_spec(&p);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_store(&dir.path().join("data"));
-    let b = broker(&store, &spec).await;
-    let token = authorize(&spec, &dir.path().join("browser.log")).await;
-    b.install(&key(), token, ACTOR).await.expect("install");
+    let (_dir, b) = authorized_broker(&p).await;
     let first = access_token(&b).await;
     let (_, generation) = b.meta(&key()).expect("meta");
 
