@@ -65,6 +65,8 @@ fn stable_hash(key: &ConnectionKey, generation: i64) -> u64 {
 pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken, may_lead: bool) {
     let mut notices = engine.broker.subscribe();
     let mut leading: Option<(CancellationToken, JoinSet<()>)> = None;
+    // The engine loaded the last hour at start; following picks up from here.
+    let mut followed_to: UnixMs = now_ms();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut follow = tokio::time::interval(FOLLOW_EVERY);
     follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -97,13 +99,15 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                             while set.join_next().await.is_some() {}
                         }
                         engine.leader.store(false, Ordering::Relaxed);
+                        // What we recorded as leader is in our windows already.
+                        followed_to = now_ms();
                         engine.notice(Level::Warn, "another switchboard process took over the scheduler; following it");
                         engine.publish();
                     }
                     _ => {}
                 }
             }
-            _ = follow.tick(), if leading.is_none() => follow_store(&engine).await,
+            _ = follow.tick(), if leading.is_none() => follow_store(&engine, &mut followed_to).await,
             notice = notices.recv() => on_notice(&engine, notice),
         }
     }
@@ -144,19 +148,20 @@ fn on_notice(
 }
 
 /// A follower's view: tokens and probe results written by the leader.
-async fn follow_store(engine: &Engine) {
+/// Reads only what was recorded since the last look (`followed_to`), rather than the whole hour
+/// every two seconds; a probe this process recorded itself is already in its window.
+async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
     for key in &engine.keys {
         let _ = engine.broker.sync_from_store(key).await;
     }
-    let since = now_ms() - crate::health::WINDOW_MS;
-    if let Ok(probes) = engine.store.probes_since(since).await
+    if let Ok(probes) = engine.store.probes_since(*followed_to).await
         && let Ok(mut rows) = engine.rows.lock()
     {
-        for row in rows.values_mut() {
-            row.window = Default::default();
-        }
         for (key, p) in probes {
-            if let Some(row) = rows.get_mut(&key) {
+            *followed_to = (*followed_to).max(p.at + 1);
+            if let Some(row) = rows.get_mut(&key)
+                && row.window.last().is_none_or(|last| p.at > last.at)
+            {
                 row.window.push(p);
             }
         }
