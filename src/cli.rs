@@ -180,6 +180,23 @@ pub struct TargetArgs {
     /// Bearer token for an ad hoc --url [env: SWITCHBOARD_BEARER, which keeps it out of `ps`].
     #[arg(long, env = "SWITCHBOARD_BEARER", hide_env_values = true, value_parser = parse_secret)]
     pub bearer: Option<Secret>,
+    /// When an ad hoc --url answers 401, the pre-registered OAuth client to authorize as
+    /// (default: a Client ID Metadata Document if given, else dynamic registration).
+    #[arg(long, value_name = "ID", help_heading = "Ad hoc authorization")]
+    pub client_id: Option<String>,
+    /// Secret of --client-id [env: SWITCHBOARD_CLIENT_SECRET, which keeps it out of `ps`].
+    #[arg(long, env = "SWITCHBOARD_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret, help_heading = "Ad hoc authorization")]
+    pub client_secret: Option<Secret>,
+    /// An https URL hosting switchboard's Client ID Metadata Document, used as the client_id
+    /// where the authorization server supports such documents.
+    #[arg(long, value_name = "URL", help_heading = "Ad hoc authorization")]
+    pub client_metadata_url: Option<String>,
+    /// Print the authorization URL instead of opening a browser.
+    #[arg(long, help_heading = "Ad hoc authorization")]
+    pub no_browser: bool,
+    /// How the authorization URL reaches a browser (the conformance client's is internal).
+    #[arg(skip)]
+    pub opener: Option<crate::auth::flows::Opener>,
     /// Machine-readable output (the raw MCP result).
     #[arg(long)]
     pub json: bool,

@@ -350,9 +350,20 @@ fn ad_hoc_http_target_with_bearer_and_headers() {
         "{run}"
     );
 
-    // No token: the server refuses; the operator must supply one.
+    // No token, and no way to show a login (no $BROWSER, no terminal): the 401 is reported at
+    // once with what to do.
+    let browser = std::mem::take(&mut env.browser);
     let run = env.checked(&["tools", "--url", &url], 3);
-    assert!(run.stderr.contains("--bearer"), "{run}");
+    assert!(
+        run.stderr.contains("--bearer") && run.stderr.contains("--no-browser"),
+        "{run}"
+    );
+    // With a browser: MCP authorization from nothing but the URL (discovery, dynamic
+    // registration, PKCE), for this one command.
+    env.browser = browser;
+    let run = env.checked(&["call", "--url", &url, "whoami"], 0);
+    assert!(run.stdout.contains("lab_dyn_"), "{run}");
+    assert!(run.stderr.contains("asks for authorization"), "{run}");
     // Usage errors.
     let run = env.checked(
         &[
@@ -366,8 +377,34 @@ fn ad_hoc_http_target_with_bearer_and_headers() {
         2,
     );
     assert!(!run.stderr.contains(CANARY), "{run}");
-    let run = env.checked(&["tools", "--url", &url, "--transport", "sse"], 1);
-    assert!(run.stderr.contains("not supported yet"), "{run}");
+    // Legacy SSE ad hoc (the lab's SSE server takes anyone; the bearer rides along unused).
+    let run = env.checked(
+        &[
+            "call",
+            "--url",
+            &lab.sse_url,
+            "--transport",
+            "sse",
+            "--bearer",
+            &token,
+            "whoami",
+        ],
+        0,
+    );
+    assert!(run.stdout.contains("anonymous"), "{run}");
+    let run = env.checked(
+        &[
+            "tools",
+            "--url",
+            &url,
+            "--client-id",
+            "x",
+            "--bearer",
+            &token,
+        ],
+        2,
+    );
+    assert!(run.stderr.contains("nothing to authorize"), "{run}");
     env.checked(&["call", "--url", &url, "--transport", "stdio", "add"], 2);
     // Ad hoc commands need no data directory and leave none behind.
     assert!(

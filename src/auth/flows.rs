@@ -16,7 +16,7 @@ use crate::store::NewToken;
 pub const STATE_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// How the authorization URL reaches a browser.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum Opener {
     /// `$BROWSER`, else the platform opener; the URL is always printed too.
     System,

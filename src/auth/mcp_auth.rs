@@ -55,7 +55,36 @@ fn config(message: String) -> Failure {
 
 /// Steps 1–3: from the server URL to the authorization server's metadata.
 pub async fn discover(http: &reqwest::Client, server: &str) -> Result<Discovery, Failure> {
-    let challenge = unauthenticated_challenge(http, server).await?;
+    match unauthenticated_challenge(http, server).await? {
+        Unauthenticated::Challenged(challenge) => discover_from(http, server, challenge).await,
+        // Some servers let `initialize` through and challenge only later requests; metadata at
+        // the well-known URLs says whether this one wants authorization at all.
+        Unauthenticated::Open => discover_from(http, server, None).await.map_err(|f| {
+            if f.class == ErrorClass::Config {
+                config(format!(
+                    "the MCP server at {server} answered without asking for authorization and publishes no protected-resource metadata; set [connectors.auth] type = \"none\""
+                ))
+            } else {
+                f
+            }
+        }),
+    }
+}
+
+enum Unauthenticated {
+    /// Not a 2xx: the challenge, if the answer carried a usable one.
+    Challenged(Option<BearerChallenge>),
+    /// The server answered `initialize` without credentials.
+    Open,
+}
+
+/// Steps 2–3, from a challenge already in hand: a transport's 401 carries one, and servers
+/// that let `initialize` through unauthenticated only challenge later requests.
+pub async fn discover_from(
+    http: &reqwest::Client,
+    server: &str,
+    challenge: Option<BearerChallenge>,
+) -> Result<Discovery, Failure> {
     let prm = resource_metadata(http, server, challenge.as_ref()).await?;
     if !resource_matches(server, &prm.resource) {
         return Err(config(format!(
@@ -106,12 +135,12 @@ pub fn require_s256(issuer: &str, metadata: &AsMetadata) -> Result<(), Failure> 
     )))
 }
 
-/// Step 1. `Ok(None)`: no usable challenge (not a 401, or no Bearer), so the well-known URLs
-/// are the way to the metadata.
+/// Step 1. No usable challenge (not a 401, or no Bearer): the well-known URLs are the way to
+/// the metadata.
 async fn unauthenticated_challenge(
     http: &reqwest::Client,
     server: &str,
-) -> Result<Option<BearerChallenge>, Failure> {
+) -> Result<Unauthenticated, Failure> {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": 0,
@@ -142,15 +171,13 @@ async fn unauthenticated_challenge(
         })?;
     let status = resp.status().as_u16();
     if resp.status().is_success() {
-        return Err(config(format!(
-            "the MCP server at {server} answered without asking for authorization; set [connectors.auth] type = \"none\""
-        )));
+        return Ok(Unauthenticated::Open);
     }
     if status != 401 {
         tracing::info!(
             "{server} answered HTTP {status} without credentials; trying the well-known metadata URLs"
         );
-        return Ok(None);
+        return Ok(Unauthenticated::Challenged(None));
     }
     let values = resp
         .headers()
@@ -158,7 +185,7 @@ async fn unauthenticated_challenge(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>();
-    Ok(challenge::bearer(values))
+    Ok(Unauthenticated::Challenged(challenge::bearer(values)))
 }
 
 /// Step 2: the challenge's metadata URL when it names one, else the well-known URLs in the
@@ -333,7 +360,7 @@ pub async fn effective(
     ))
 }
 
-fn concrete(
+pub(crate) fn concrete(
     spec: &OAuthSpec,
     endpoints: OAuthEndpoints,
     client: &Client,

@@ -100,7 +100,11 @@ pub async fn choose(
         });
     }
     match &found.metadata.registration_endpoint {
-        Some(endpoint) => register(http, endpoint, &found.issuer).await,
+        Some(endpoint) => {
+            let method =
+                registration_auth_method(&found.metadata.token_endpoint_auth_methods_supported);
+            register(http, endpoint, &found.issuer, method).await
+        }
         None => Err(Failure::new(
             ErrorClass::Config,
             format!(
@@ -121,6 +125,24 @@ struct Registered {
     client_id: String,
     #[serde(default)]
     client_secret: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+}
+
+/// What to ask the AS for: a public client (`none`) wherever it is allowed, since a loopback
+/// app cannot keep a secret anyway (RFC 8252 §8.4); else the confidential method it offers,
+/// Basic first as RFC 6749 §2.3.1 prefers.
+pub fn registration_auth_method(supported: &[String]) -> &'static str {
+    let offers = |m: &str| supported.iter().any(|s| s == m);
+    if supported.is_empty() || offers("none") {
+        "none"
+    } else if offers("client_secret_basic") {
+        "client_secret_basic"
+    } else if offers("client_secret_post") {
+        "client_secret_post"
+    } else {
+        "none"
+    }
 }
 
 #[derive(Deserialize)]
@@ -130,15 +152,20 @@ struct RegistrationError {
     error_description: Option<String>,
 }
 
-/// RFC 7591 §3.1: a public client (no secret), authorization code with refresh tokens, on a
-/// loopback redirect.
-async fn register(http: &reqwest::Client, endpoint: &str, issuer: &str) -> Result<Client, Failure> {
+/// RFC 7591 §3.1: authorization code with refresh tokens on a loopback redirect, with the
+/// token endpoint auth method `registration_auth_method` picked.
+async fn register(
+    http: &reqwest::Client,
+    endpoint: &str,
+    issuer: &str,
+    method: &str,
+) -> Result<Client, Failure> {
     let body = serde_json::json!({
         "client_name": "switchboard",
         "redirect_uris": [REDIRECT_URI],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
+        "token_endpoint_auth_method": method,
     });
     let resp = http
         .post(endpoint)
@@ -181,9 +208,15 @@ async fn register(http: &reqwest::Client, endpoint: &str, issuer: &str) -> Resul
         "registered switchboard at {issuer} as client {}",
         registered.client_id
     );
+    // The AS has the last word on the method (RFC 7591 §3.2.1); a public one gets no secret
+    // sent even if it handed one out.
+    let public = registered.token_endpoint_auth_method.as_deref() == Some("none");
     Ok(Client {
         id: registered.client_id,
-        secret: registered.client_secret.map(Secret::from),
+        secret: registered
+            .client_secret
+            .filter(|_| !public)
+            .map(Secret::from),
         source: DYNAMIC,
         registered_at: Some(now_ms()),
     })

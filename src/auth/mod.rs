@@ -1,6 +1,7 @@
 //! Every token lives here. `Broker` is the one path to an access token and the only code that
 //! refreshes; `flows` runs the human-driven authorizations whose results the broker installs.
 
+pub mod adhoc_auth;
 pub mod broker;
 pub mod challenge;
 pub mod critical;
@@ -11,6 +12,7 @@ pub mod mcp_auth;
 pub mod mcp_client;
 pub mod oauth;
 pub mod revoke;
+pub mod source;
 pub mod spec;
 pub mod step_up;
 

@@ -49,6 +49,17 @@ pub fn insufficient_scope(scope: &[String]) -> Failure {
     Failure::new(ErrorClass::Auth, message)
 }
 
+/// A configured connection's 403 after the wanted scopes were recorded: a human grants them.
+pub fn step_up_needed(connector: &str, scopes: &[String]) -> Failure {
+    Failure::new(
+        ErrorClass::Auth,
+        format!(
+            "HTTP 403: insufficient scope; run `switchboard auth {connector}` to grant {}",
+            scopes.join(" ")
+        ),
+    )
+}
+
 /// Adds the scopes a step-up asked for to the stored record, so the next `switchboard auth`
 /// requests their union. Capped like `step_up_scopes`.
 pub async fn record_step_up(

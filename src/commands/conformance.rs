@@ -3,12 +3,50 @@
 //! scenario server per run, appends its URL to our command line and names the scenario in
 //! `$MCP_CONFORMANCE_SCENARIO`. Each scenario runs exactly what an operator's
 //! `switchboard tools --url URL` or `switchboard call --url URL TOOL ARGS` runs — the same
-//! argument checks, transport, validation and rendering — so the suite grades the real client,
-//! not a test double.
+//! argument checks, transport, validation, MCP authorization and rendering — so the suite
+//! grades the real client, not a test double. Two things are the harness's: the "browser" is
+//! internal (the suite's authorization servers approve at once and redirect), and the client
+//! ID metadata URL and any pre-registered client come from the suite
+//! (`$MCP_CONFORMANCE_CONTEXT`), as an operator's would come from flags.
 
+use crate::auth::flows::Opener;
 use crate::cli::EXIT_USAGE;
 use crate::cli::{CallArgs, Global, TargetArgs, ToolsArgs};
 use crate::commands::{Exit, Outcome, tools};
+use crate::secret::Secret;
+
+/// The Client ID Metadata Document URL the suite's authorization servers expect (its scenarios
+/// never fetch it). An operator passes their own with `--client-metadata-url`.
+pub const SUITE_CLIENT_METADATA_URL: &str = "https://conformance-test.local/client-metadata.json";
+
+/// `$MCP_CONFORMANCE_CONTEXT`: what a scenario tells its client beyond the URL, such as the
+/// pre-registered client of `auth/pre-registration`. Keys this client has no use for (the
+/// JWT and cross-app scenarios' keys) are ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Context {
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+impl Context {
+    fn from_env() -> Result<Self, Exit> {
+        match std::env::var("MCP_CONFORMANCE_CONTEXT") {
+            Ok(raw) if !raw.trim().is_empty() => Self::parse(&raw),
+            _ => Ok(Self::default()),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Exit> {
+        serde_json::from_str(raw).map_err(|e| {
+            Exit::new(
+                EXIT_USAGE,
+                format!("MCP_CONFORMANCE_CONTEXT is not the suite's JSON context: {e}"),
+            )
+        })
+    }
+}
 
 /// What a scenario asks of a client once it is connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +75,11 @@ pub fn action(scenario: &str) -> Action {
             tool: "test_reconnection",
             arguments: "{}",
         },
+        // tools/list needs one scope, tools/call a second: the 403 on the call is the step-up.
+        "auth/scope-step-up" => Action::Call {
+            tool: "test-tool",
+            arguments: "{}",
+        },
         "elicitation-sep1034-client-defaults" => Action::Call {
             tool: "test_client_elicitation_defaults",
             arguments: "{}",
@@ -53,6 +96,7 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         ));
     };
     eprintln!("conformance scenario {scenario}: {:?}", action(&scenario));
+    let context = Context::from_env()?;
     let target = TargetArgs {
         account: crate::domain::DEFAULT_ACCOUNT.to_string(),
         url: Some(url),
@@ -60,6 +104,13 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         transport: None,
         headers: Vec::new(),
         bearer: None,
+        client_id: context.client_id,
+        client_secret: context.client_secret.map(Secret::from),
+        client_metadata_url: Some(SUITE_CLIENT_METADATA_URL.to_string()),
+        no_browser: false,
+        opener: Some(Opener::Internal(
+            crate::engine::http_client().map_err(|f| Exit::failed(&f))?,
+        )),
         json: false,
     };
     match action(&scenario) {
@@ -104,11 +155,29 @@ mod tests {
             }
         ));
         assert!(matches!(
+            action("auth/scope-step-up"),
+            Action::Call {
+                tool: "test-tool",
+                ..
+            }
+        ));
+        assert!(matches!(
             action("sse-retry"),
             Action::Call {
                 tool: "test_reconnection",
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn context_carries_a_pre_registered_client() {
+        let c = Context::parse(
+            r#"{"name":"auth/pre-registration","client_id":"pre","client_secret":"s","private_key_pem":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.client_id.as_deref(), Some("pre"));
+        assert_eq!(c.client_secret.as_deref(), Some("s"));
+        assert!(Context::parse("not json").is_err());
     }
 }

@@ -8,7 +8,12 @@ use tokio_util::sync::CancellationToken;
 use super::call_io::{ProgressPrinter, cancel_on_ctrl_c, parse_arguments, validate};
 use super::oneshot::{engine_for, exit_for, known_key};
 use super::{Exit, Outcome};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
 use crate::auth::AuthSpec;
+use crate::auth::adhoc_auth::{AdHocAuth, ClientOptions};
+use crate::auth::flows::Opener;
 use crate::cli::{
     CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global, TargetArgs, ToolsArgs,
     TransportArg,
@@ -35,17 +40,22 @@ enum Resolved {
     AdHoc(AdHoc),
 }
 
-/// An ad hoc target has no broker to fix a refusal: the operator must bring credentials.
-fn adhoc_exit(f: &Failure) -> Exit {
-    if f.class == crate::domain::ErrorClass::Auth {
-        return Exit::new(
-            EXIT_HUMAN,
-            format!(
-                "{f}; the server wants credentials: pass --bearer TOKEN (or $SWITCHBOARD_BEARER) or --header 'NAME: VALUE'"
-            ),
-        );
+/// An ad hoc target has no broker to fix a refusal: either authorization ran and says why it
+/// failed, or the operator must bring credentials.
+fn adhoc_exit(adhoc: &AdHoc, f: Failure) -> Exit {
+    let f = adhoc.explain(f);
+    if f.class != crate::domain::ErrorClass::Auth {
+        return Exit::failed(&f);
     }
-    Exit::failed(f)
+    if adhoc.auth.as_ref().is_some_and(|a| a.failure().is_some()) {
+        return Exit::new(EXIT_HUMAN, f.to_string());
+    }
+    let hint = if adhoc.brings_credentials() {
+        "the server refused the credentials given; check --bearer / --header"
+    } else {
+        "the server wants credentials: pass --bearer TOKEN (or $SWITCHBOARD_BEARER) or --header 'NAME: VALUE', or run this in a terminal (or with $BROWSER set, or --no-browser) to log in through MCP authorization"
+    };
+    Exit::new(EXIT_HUMAN, format!("{f}; {hint}"))
 }
 
 fn usage(message: impl Into<String>) -> Exit {
@@ -95,7 +105,7 @@ fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
     {
         return Err(usage(format!("--url `{url}` is not a valid URL")));
     }
-    Ok(Some(AdHoc {
+    let mut adhoc = AdHoc {
         target,
         headers: t
             .headers
@@ -103,7 +113,55 @@ fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
             .map(|h| (h.0.clone(), h.1.clone()))
             .collect(),
         bearer: t.bearer.clone(),
-    }))
+        auth: None,
+    };
+    let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some();
+    if let Target::StreamableHttp { url } | Target::Sse { url } = &adhoc.target {
+        if !adhoc.brings_credentials() {
+            adhoc.auth = adhoc_auth(t, url)?.map(Arc::new);
+        } else if wants_auth {
+            return Err(usage(
+                "--client-id/--client-metadata-url authorize a server that answers 401; with --bearer or an Authorization header there is nothing to authorize",
+            ));
+        }
+    } else if wants_auth {
+        return Err(usage(
+            "--client-id/--client-metadata-url apply to an HTTP --url target",
+        ));
+    }
+    Ok(Some(adhoc))
+}
+
+/// MCP authorization for an ad hoc target, if a login can happen here: a browser to open
+/// (`$BROWSER`, or a terminal whose user can use the printed URL), or `--no-browser`. A script
+/// with neither gets the 401 at once, not a 15-minute wait for a login nobody can see.
+fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
+    if let Some(m) = &t.client_metadata_url
+        && url::Url::parse(m).is_err()
+    {
+        return Err(usage(format!(
+            "--client-metadata-url `{m}` is not a valid URL"
+        )));
+    }
+    if t.client_secret.is_some() && t.client_id.is_none() {
+        return Err(usage(
+            "a client secret ($SWITCHBOARD_CLIENT_SECRET) needs --client-id",
+        ));
+    }
+    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
+    let browser = std::env::var("BROWSER").is_ok_and(|b| !b.trim().is_empty());
+    let opener = match (&t.opener, t.no_browser) {
+        (Some(o), _) => o.clone(),
+        (None, true) => Opener::PrintOnly,
+        (None, false) if browser || std::io::stderr().is_terminal() => Opener::System,
+        (None, false) => return Ok(None),
+    };
+    let options = ClientOptions {
+        client_id: t.client_id.clone(),
+        client_secret: t.client_secret.clone(),
+        client_metadata_url: t.client_metadata_url.clone(),
+    };
+    Ok(Some(AdHocAuth::new(http, url, options, opener)))
 }
 
 async fn resolve(
@@ -192,10 +250,10 @@ pub async fn tools(global: &Global, args: ToolsArgs) -> Outcome {
             }
             let session = adhoc::connect(&adhoc, ADHOC_CONNECT_TIMEOUT)
                 .await
-                .map_err(|f| adhoc_exit(&f))?;
+                .map_err(|f| adhoc_exit(&adhoc, f))?;
             let listed = Catalogue::fetch(session.peer()).await;
             let _ = session.cancel().await;
-            let c = listed.map_err(|e| adhoc_exit(&crate::mcp::classify_service(&e)))?;
+            let c = listed.map_err(|e| adhoc_exit(&adhoc, crate::mcp::classify_service(&e)))?;
             print_catalogue(&c, args.target.json)?;
             Ok(EXIT_OK)
         }
@@ -242,10 +300,10 @@ pub async fn call(global: &Global, args: CallArgs) -> Outcome {
         Resolved::AdHoc(adhoc) => {
             let session = adhoc::connect(&adhoc, ADHOC_CONNECT_TIMEOUT)
                 .await
-                .map_err(|f| adhoc_exit(&f))?;
+                .map_err(|f| adhoc_exit(&adhoc, f))?;
             let listed = Catalogue::fetch(session.peer())
                 .await
-                .map_err(|e| adhoc_exit(&crate::mcp::classify_service(&e)));
+                .map_err(|e| adhoc_exit(&adhoc, crate::mcp::classify_service(&e)));
             let checked = listed.and_then(|c| validate(&c, &tool, &arguments, "the server"));
             let result = match checked {
                 Ok(()) => Ok(

@@ -1,7 +1,10 @@
 //! Sessions to servers that have no config entry (`--url`, `--stdio`), like the MCP
 //! Inspector's CLI: headers and a bearer token from the command line, no broker, no store.
+//! Without a bearer, a server that answers 401 is authorized on the spot (MCP authorization,
+//! see `auth::adhoc_auth`), for this one command.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -10,7 +13,11 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
 
-use super::{Session, SessionHandler, Target, classify_init};
+use super::sse::SseClientTransport;
+use super::{AuthedHttpClient, Session, SessionHandler, Target, classify_init};
+use crate::auth::Credential;
+use crate::auth::adhoc_auth::AdHocAuth;
+use crate::auth::source::{SharedSource, StaticSource};
 use crate::domain::{ErrorClass, Failure};
 use crate::secret::Secret;
 
@@ -20,6 +27,40 @@ pub struct AdHoc {
     /// `--header` values may be API keys: they live as secrets and are never echoed.
     pub headers: Vec<(String, Secret)>,
     pub bearer: Option<Secret>,
+    /// Authorization on a 401, for an HTTP target that brought no credentials of its own.
+    pub auth: Option<Arc<AdHocAuth>>,
+}
+
+impl AdHoc {
+    /// Whether the operator brought credentials (then a 401 is theirs to fix).
+    pub fn brings_credentials(&self) -> bool {
+        self.bearer.is_some()
+            || self
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+    }
+
+    /// A failure as the operator should see it: when authorization ran and failed, its reason
+    /// (the browser never came back, the AS refused...) rather than the transport's bare 401.
+    pub fn explain(&self, failure: Failure) -> Failure {
+        match self.auth.as_ref().and_then(|a| a.failure()) {
+            Some(why)
+                if failure.class == ErrorClass::Auth || failure.class == ErrorClass::Protocol =>
+            {
+                why
+            }
+            _ => failure,
+        }
+    }
+
+    fn source(&self) -> SharedSource {
+        match (&self.bearer, &self.auth) {
+            (Some(token), _) => StaticSource::shared(Credential::Bearer(token.clone()), "--bearer"),
+            (None, Some(auth)) => auth.clone(),
+            (None, None) => StaticSource::shared(Credential::None, "ad hoc target"),
+        }
+    }
 }
 
 /// `K: V` into a name and a secret value. Errors name the header, never its value.
@@ -84,63 +125,53 @@ pub fn split_command(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// Connects within `timeout`, not counting time spent authorizing: a human in a browser is not
+/// a server that hangs.
 pub async fn connect(adhoc: &AdHoc, timeout: Duration) -> Result<Session, Failure> {
-    tokio::time::timeout(timeout, connect_inner(adhoc))
-        .await
-        .map_err(|_| {
-            Failure::new(
-                ErrorClass::Timeout,
-                format!(
-                    "the MCP server did not finish initializing within {}",
-                    humantime::format_duration(timeout)
-                ),
-            )
-        })?
+    let connecting = connect_inner(adhoc);
+    tokio::pin!(connecting);
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        tokio::select! {
+            result = &mut connecting => return result,
+            _ = tokio::time::sleep_until(deadline) => {
+                if adhoc.auth.as_ref().is_some_and(|a| a.busy()) {
+                    deadline = tokio::time::Instant::now() + timeout;
+                    continue;
+                }
+                return Err(Failure::new(
+                    ErrorClass::Timeout,
+                    format!(
+                        "the MCP server did not finish initializing within {}",
+                        humantime::format_duration(timeout)
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
     let handler = SessionHandler::new(None);
     match &adhoc.target {
         Target::StreamableHttp { url } => {
-            let mut headers = HeaderMap::new();
-            for (name, value) in &adhoc.headers {
-                let (Ok(name), Ok(mut value)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(value.expose()),
-                ) else {
-                    return Err(Failure::new(
-                        ErrorClass::Config,
-                        format!("--header {name} is not a valid header"),
-                    ));
-                };
-                value.set_sensitive(true);
-                headers.insert(name, value);
-            }
-            let http = reqwest::Client::builder()
-                .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(10))
-                .default_headers(headers)
-                .build()
-                .map_err(|e| {
-                    Failure::new(
-                        ErrorClass::Config,
-                        format!("cannot build the HTTP client: {e}"),
-                    )
-                })?;
-            let mut config = StreamableHttpClientTransportConfig::with_uri(url.clone());
-            if let Some(token) = &adhoc.bearer {
-                config = config.auth_header(token.expose());
-            }
-            let transport = StreamableHttpClientTransport::with_client(http, config);
+            let client = AuthedHttpClient::new(http_client(adhoc)?, adhoc.source());
+            let config = StreamableHttpClientTransportConfig::with_uri(url.clone());
+            let transport = StreamableHttpClientTransport::with_client(client, config);
             handler
                 .serve(transport)
                 .await
-                .map_err(|e| classify_init(&e.to_string()))
+                .map_err(|e| adhoc.explain(super::classify_client_init(&e)))
         }
-        Target::Sse { .. } => Err(Failure::new(
-            ErrorClass::Config,
-            "--transport sse: the legacy HTTP+SSE transport is not supported yet; use streamable-http if the server offers it",
-        )),
+        Target::Sse { url } => {
+            let transport = SseClientTransport::connect(http_client(adhoc)?, adhoc.source(), url)
+                .await
+                .map_err(|f| adhoc.explain(f))?;
+            handler
+                .serve(transport)
+                .await
+                .map_err(|e| adhoc.explain(super::classify_client_init(&e)))
+        }
         Target::Stdio { command, args, env } => {
             // A one-shot command owns the terminal: the server's own diagnostics are worth seeing.
             let (transport, _) = super::spawn_stdio(command, args, env, Stdio::inherit())?;
@@ -150,6 +181,36 @@ async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
                 .map_err(|e| classify_init(&e.to_string()))
         }
     }
+}
+
+/// The client for the MCP server itself, carrying the `--header`s (marked sensitive, so they
+/// never show in reqwest's debug output).
+fn http_client(adhoc: &AdHoc) -> Result<reqwest::Client, Failure> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &adhoc.headers {
+        let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value.expose()),
+        ) else {
+            return Err(Failure::new(
+                ErrorClass::Config,
+                format!("--header {name} is not a valid header"),
+            ));
+        };
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    reqwest::Client::builder()
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .default_headers(headers)
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                ErrorClass::Config,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })
 }
 
 #[cfg(test)]

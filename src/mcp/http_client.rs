@@ -1,6 +1,8 @@
-//! rmcp's streamable HTTP client trait over the token broker: every request carries the token
-//! the broker holds *now*, so a refresh is picked up without reconnecting, and a 401 asks the
-//! broker for a newer token exactly once before it is reported.
+//! rmcp's streamable HTTP client trait over a [`TokenSource`]: every request carries the
+//! credential the source holds *now*, so a refreshed token is picked up without reconnecting.
+//! A 401 asks the source once for a newer credential (the broker's next token, or an ad hoc
+//! authorization); a 403 `insufficient_scope` asks it to step up, at most `STEP_UP_RETRIES`
+//! times per request; then whatever happens is reported.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,61 +15,85 @@ use rmcp::transport::streamable_http_client::{
 };
 use sse_stream::{Error as SseError, Sse};
 
-use crate::auth::{Broker, Credential, Need};
-use crate::domain::{Actor, ConnectionKey};
+use crate::auth::Credential;
+use crate::auth::source::{STEP_UP_RETRIES, SharedSource};
+use crate::domain::Failure;
 
 #[derive(Clone)]
-pub struct BrokeredHttpClient {
+pub struct AuthedHttpClient {
     inner: reqwest::Client,
-    broker: Arc<Broker>,
-    key: ConnectionKey,
+    source: SharedSource,
 }
 
-impl BrokeredHttpClient {
-    pub fn new(inner: reqwest::Client, broker: Arc<Broker>, key: ConnectionKey) -> Self {
-        Self { inner, broker, key }
+type HttpError = StreamableHttpError<reqwest::Error>;
+
+/// A source's failure, carried through rmcp's error type; the message is the operator's.
+fn source_error(f: Failure) -> HttpError {
+    StreamableHttpError::UnexpectedServerResponse(f.message.into())
+}
+
+fn header(credential: &Credential) -> Option<String> {
+    match credential {
+        Credential::Bearer(t) => Some(t.expose().to_string()),
+        Credential::None => None,
+    }
+}
+
+impl AuthedHttpClient {
+    pub fn new(inner: reqwest::Client, source: SharedSource) -> Self {
+        Self { inner, source }
     }
 
-    async fn token(&self, need: Option<Need>) -> Option<String> {
-        let need = need.unwrap_or(Need::ValidFor(crate::auth::broker::EXPIRY_SKEW_MS));
-        let result = self.broker.obtain(&self.key, Actor::Scheduler, need).await;
-        match result {
-            Ok(Credential::Bearer(t)) => Some(t.expose().to_string()),
-            Ok(Credential::None) => None,
+    async fn current(&self) -> Credential {
+        match self.source.current().await {
+            Ok(c) => c,
             Err(f) => {
-                tracing::debug!("no token for {}: {f}", self.key);
-                None
+                // Sent without a token, the request gets the server's 401, which is reported
+                // with the source's reason for having none.
+                tracing::debug!("no token for {}: {f}", self.source.label());
+                Credential::None
             }
         }
     }
 
-    /// Sends with the broker's current token; on 401 asks the broker once for a newer token and
-    /// sends again, then reports whatever happens.
-    async fn with_token<T, F, Fut>(&self, send: F) -> Result<T, StreamableHttpError<reqwest::Error>>
+    /// Sends with the source's credential and gives the source its one chance per refusal to
+    /// provide a better one.
+    async fn with_token<T, F, Fut>(&self, send: F) -> Result<T, HttpError>
     where
         F: Fn(Option<String>) -> Fut,
-        Fut: std::future::Future<Output = Result<T, StreamableHttpError<reqwest::Error>>>,
+        Fut: std::future::Future<Output = Result<T, HttpError>>,
     {
-        match send(self.token(None).await).await {
-            Err(e) if is_auth_error(&e) => send(self.token(Some(self.newer())).await).await,
-            other => other,
-        }
-    }
-
-    /// The need for a token newer than the one that was just refused.
-    fn newer(&self) -> Need {
-        let generation = self.broker.meta(&self.key).map(|(_, g)| g).unwrap_or(0);
-        Need::Newer {
-            than_generation: generation,
+        let mut credential = self.current().await;
+        let (mut renewed, mut step_ups) = (false, 0u32);
+        loop {
+            let result = send(header(&credential)).await;
+            let next = match &result {
+                Err(StreamableHttpError::AuthRequired(e)) if !renewed => {
+                    renewed = true;
+                    let challenge = Some(e.www_authenticate_header.as_str());
+                    self.source.unauthorized(&credential, challenge).await
+                }
+                // The source enforces the cap (and says which scopes a human must grant);
+                // this guard only makes sure no source can loop.
+                Err(StreamableHttpError::InsufficientScope(e)) if step_ups <= STEP_UP_RETRIES => {
+                    let attempts = step_ups;
+                    step_ups += 1;
+                    self.source
+                        .insufficient_scope(&e.www_authenticate_header, attempts)
+                        .await
+                }
+                _ => return result,
+            };
+            match next {
+                Ok(Some(better)) => credential = better,
+                Ok(None) => return result,
+                Err(f) => return Err(source_error(f)),
+            }
         }
     }
 }
 
-fn is_auth_error<E: std::error::Error + Send + Sync + 'static>(e: &StreamableHttpError<E>) -> bool {
-    matches!(e, StreamableHttpError::AuthRequired(_))
-}
-
-impl StreamableHttpClient for BrokeredHttpClient {
+impl StreamableHttpClient for AuthedHttpClient {
     type Error = reqwest::Error;
 
     async fn post_message(
@@ -100,7 +126,7 @@ impl StreamableHttpClient for BrokeredHttpClient {
                 if is_request && in_session && e.id.is_none() =>
             {
                 tracing::debug!(
-                    connection = %self.key,
+                    connection = %self.source.label(),
                     "uncorrelated error inside a session ({}); treating the session as expired",
                     e.error.message
                 );
@@ -117,7 +143,7 @@ impl StreamableHttpClient for BrokeredHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), StreamableHttpError<Self::Error>> {
-        let token = self.token(None).await;
+        let token = header(&self.current().await);
         self.inner
             .delete_session(uri, session_id, token, custom_headers)
             .await

@@ -30,13 +30,14 @@ use tokio::io::AsyncBufReadExt;
 use tokio::sync::Mutex;
 
 use crate::auth::Broker;
+use crate::auth::source::BrokerSource;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
 pub use catalog::{Catalogue, Catalogues};
 use classify::{classify_client_init, explain_closed};
 pub(crate) use classify::{classify_init, classify_service};
 pub use handler::SessionHandler;
-pub use http_client::BrokeredHttpClient;
+pub use http_client::AuthedHttpClient;
 pub use sse::SseClientTransport;
 
 pub type Session = RunningService<RoleClient, SessionHandler>;
@@ -148,8 +149,8 @@ impl McpPool {
         let handler = self.handler(key);
         match target {
             Target::StreamableHttp { url } => {
-                let client =
-                    BrokeredHttpClient::new(self.http.clone(), self.broker.clone(), key.clone());
+                let source = BrokerSource::shared(self.broker.clone(), key.clone());
+                let client = AuthedHttpClient::new(self.http.clone(), source);
                 // Explicit although rmcp 3.9 defaults to it: a server that restarted or expired
                 // the session answers 404, and one re-initialize beats a failed probe.
                 let mut config = StreamableHttpClientTransportConfig::with_uri(url.clone())
@@ -162,13 +163,8 @@ impl McpPool {
                     .map_err(|e| classify_client_init(&e))
             }
             Target::Sse { url } => {
-                let transport = SseClientTransport::connect(
-                    self.http.clone(),
-                    self.broker.clone(),
-                    key.clone(),
-                    url,
-                )
-                .await?;
+                let source = BrokerSource::shared(self.broker.clone(), key.clone());
+                let transport = SseClientTransport::connect(self.http.clone(), source, url).await?;
                 let reason = transport.close_reason();
                 if let Ok(mut reasons) = self.close_reasons.lock() {
                     reasons.insert(key.clone(), reason.clone());

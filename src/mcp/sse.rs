@@ -2,8 +2,8 @@
 //! wild (Cloudflare's among them) still speak: `GET` the SSE URL, wait for the `endpoint` event,
 //! then `POST` every JSON-RPC message there and read answers as `message` events on the stream.
 //!
-//! Tokens come from the broker on the GET and on every POST, so a refresh is used without
-//! reconnecting; a 401 asks the broker for a newer token once, then is reported. A closed
+//! Credentials come from a [`TokenSource`] on the GET and on every POST, so a refresh is used
+//! without reconnecting; a 401 asks the source for a newer one once, then is reported. A closed
 //! stream closes the transport (rmcp then ends the session and the pool reconnects on next
 //! use); why it closed is kept in a [`CloseReason`] the pool reads to classify the failure.
 
@@ -20,8 +20,9 @@ use sse_stream::{Sse, SseStream};
 use url::Url;
 
 use super::sse_body::{BodyError, bounded};
-use crate::auth::{Broker, Credential, Need};
-use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
+use crate::auth::Credential;
+use crate::auth::source::{SharedSource, send_authorized};
+use crate::domain::{ErrorClass, Failure};
 use crate::probe::classify_status;
 
 /// One POST must not hang a session forever: some servers never answer a POST for a session
@@ -47,8 +48,7 @@ pub struct SseClientTransport {
 /// What every POST needs; shared with the send futures, which must be `'static`.
 struct Poster {
     http: reqwest::Client,
-    broker: Arc<Broker>,
-    key: ConnectionKey,
+    source: SharedSource,
     endpoint: Url,
 }
 
@@ -57,8 +57,7 @@ impl SseClientTransport {
     /// to do; the caller bounds the wait with its connect timeout.
     pub async fn connect(
         http: reqwest::Client,
-        broker: Arc<Broker>,
-        key: ConnectionKey,
+        source: SharedSource,
         url: &str,
     ) -> Result<Self, Failure> {
         let sse_url = Url::parse(url).map_err(|e| {
@@ -67,27 +66,21 @@ impl SseClientTransport {
                 format!("the SSE URL `{url}` is not a URL: {e}"),
             )
         })?;
-        let mut credential = credential(&broker, &key, None).await?;
-        let mut resp = open_stream(&http, &sse_url, &credential).await?;
-        if resp.status() == reqwest::StatusCode::UNAUTHORIZED
-            && matches!(credential, Credential::Bearer(_))
-        {
-            // Revoked or rotated elsewhere: one newer token, one retry, then report.
-            credential = credential_newer(&broker, &key).await?;
-            resp = open_stream(&http, &sse_url, &credential).await?;
-        }
+        let resp = send_authorized(&*source, |credential| {
+            open_stream(&http, &sse_url, credential)
+        })
+        .await?;
         check_stream_response(&resp, url)?;
         let mut events: EventStream =
             SseStream::from_bytes_stream(bounded(resp.bytes_stream())).boxed();
         let endpoint = wait_for_endpoint(&mut events, &sse_url).await?;
         // The query (the session id) is left out: for servers without auth it is the session.
-        tracing::debug!(connection = %key, endpoint = %endpoint.path(), "legacy SSE session open");
+        tracing::debug!(connection = %source.label(), endpoint = %endpoint.path(), "legacy SSE session open");
         Ok(Self {
             events,
             poster: Arc::new(Poster {
                 http,
-                broker,
-                key,
+                source,
                 endpoint,
             }),
             reason: Arc::new(Mutex::new(None)),
@@ -100,32 +93,11 @@ impl SseClientTransport {
     }
 
     fn closed(&self, failure: Failure) {
-        tracing::debug!(connection = %self.poster.key, "legacy SSE stream closed: {failure}");
+        tracing::debug!(connection = %self.poster.source.label(), "legacy SSE stream closed: {failure}");
         if let Ok(mut slot) = self.reason.lock() {
             slot.get_or_insert(failure);
         }
     }
-}
-
-async fn credential(
-    broker: &Broker,
-    key: &ConnectionKey,
-    need: Option<Need>,
-) -> Result<Credential, Failure> {
-    let need = need.unwrap_or(Need::ValidFor(crate::auth::broker::EXPIRY_SKEW_MS));
-    broker.obtain(key, Actor::Scheduler, need).await
-}
-
-async fn credential_newer(broker: &Broker, key: &ConnectionKey) -> Result<Credential, Failure> {
-    let generation = broker.meta(key).map(|(_, g)| g).unwrap_or(0);
-    credential(
-        broker,
-        key,
-        Some(Need::Newer {
-            than_generation: generation,
-        }),
-    )
-    .await
 }
 
 fn with_credential(
@@ -141,9 +113,9 @@ fn with_credential(
 async fn open_stream(
     http: &reqwest::Client,
     url: &Url,
-    credential: &Credential,
+    credential: Credential,
 ) -> Result<reqwest::Response, Failure> {
-    with_credential(http.get(url.clone()), credential)
+    with_credential(http.get(url.clone()), &credential)
         .header(ACCEPT, "text/event-stream")
         .send()
         .await
@@ -258,14 +230,8 @@ impl Poster {
                 format!("cannot encode a JSON-RPC message: {e}"),
             )
         })?;
-        let credential = credential(&self.broker, &self.key, None).await?;
-        let mut resp = self.send(&body, &credential).await?;
-        if resp.status() == reqwest::StatusCode::UNAUTHORIZED
-            && matches!(credential, Credential::Bearer(_))
-        {
-            let newer = credential_newer(&self.broker, &self.key).await?;
-            resp = self.send(&body, &newer).await?;
-        }
+        let resp =
+            send_authorized(&*self.source, |credential| self.send(&body, credential)).await?;
         let status = resp.status().as_u16();
         let www = resp
             .headers()
@@ -285,9 +251,9 @@ impl Poster {
     async fn send(
         &self,
         body: &[u8],
-        credential: &Credential,
+        credential: Credential,
     ) -> Result<reqwest::Response, Failure> {
-        with_credential(self.http.post(self.endpoint.clone()), credential)
+        with_credential(self.http.post(self.endpoint.clone()), &credential)
             .header(CONTENT_TYPE, "application/json")
             .timeout(POST_TIMEOUT)
             .body(body.to_vec())

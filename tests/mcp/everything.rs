@@ -299,7 +299,8 @@ async fn progress_notifications_arrive_over_legacy_sse() {
     let key = key("everything");
     let b = broker(&store, &http, &key, &AuthSpec::None).await;
     let url = format!("http://127.0.0.1:{}/sse", server.port);
-    let transport = SseClientTransport::connect(http, b, key, &url)
+    let source = switchboard::auth::source::BrokerSource::shared(b, key);
+    let transport = SseClientTransport::connect(http, source, &url)
         .await
         .expect("SSE connect");
     let counter = ProgressCounter::default();
