@@ -122,6 +122,46 @@ async fn discovery_registers_once_and_every_request_names_the_resource() {
     }
 }
 
+/// A server whose `tools/call` needs a scope its metadata does not advertise answers 403
+/// `insufficient_scope`. An ad hoc target steps up by itself (a second login asking for the
+/// union); a configured connection keeps the scopes and says which `auth` to run, which then
+/// asks for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insufficient_scope_steps_up_once() {
+    let lab = lab(LabOptions {
+        mcp_call_scope: Some("mcp:admin".into()),
+        ..LabOptions::default()
+    })
+    .await;
+    let mut s = Session::new(&config(&lab.mcp_url));
+
+    let out = s.step(&["call", "--url", &lab.mcp_url, "whoami"], 0).await;
+    assert!(out.stdout.contains("lab_dyn_"), "{out}");
+    let stats = lab.stats();
+    assert_eq!(
+        by(&stats.by_grant, "authorization_code"),
+        2,
+        "one login, one step-up: {stats:?}"
+    );
+    assert_eq!(
+        stats.registrations, 1,
+        "the step-up reuses the client: {stats:?}"
+    );
+
+    s.step(&["auth", "labmcp"], 0).await;
+    let out = s.step(&["call", "labmcp", "whoami"], 3).await;
+    assert!(
+        out.stderr.contains("switchboard auth labmcp") && out.stderr.contains("mcp:admin"),
+        "{out}"
+    );
+    // The 403 did not cost the grant, and the next `auth` asks for the scope.
+    s.step(&["probe", "labmcp"], 0).await;
+    s.step(&["auth", "labmcp"], 0).await;
+    let out = s.step(&["call", "labmcp", "whoami"], 0).await;
+    assert!(out.stdout.contains("lab_dyn_"), "{out}");
+    assert_eq!(by(&lab.stats().by_grant, "authorization_code"), 4);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_server_without_s256_is_refused() {
     let lab = lab(LabOptions {

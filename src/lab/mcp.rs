@@ -173,16 +173,38 @@ async fn resource_metadata(State(state): State<Arc<LabState>>) -> Json<serde_jso
 
 pub(crate) async fn require_bearer(
     State(state): State<Arc<LabState>>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     state.lock().stats.mcp_requests += 1;
     let token = bearer(req.headers());
+    let metadata = format!("{}/.well-known/oauth-protected-resource", state.issuer);
     if let Some(info) = token.and_then(|t| state.validate(t)) {
+        let (req, refused) = match &state.opts.mcp_call_scope {
+            Some(needed) if !info.scope.split_whitespace().any(|s| s == needed) => {
+                let (req, is_call) = is_tool_call(req).await;
+                (req, is_call.then(|| format!("{} {needed}", info.scope)))
+            }
+            _ => (req, None),
+        };
+        if let Some(scope) = refused {
+            let challenge = format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{metadata}\""
+            );
+            let mut resp = (
+                StatusCode::FORBIDDEN,
+                Json(json!({"error": "insufficient_scope"})),
+            )
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+            return resp;
+        }
+        let mut req = req;
         req.extensions_mut().insert(info);
         return next.run(req).await;
     }
-    let metadata = format!("{}/.well-known/oauth-protected-resource", state.issuer);
     // MCP authorization spec: no token gets a bare challenge, a bad one says why.
     let challenge = if token.is_some() {
         format!("Bearer error=\"invalid_token\", resource_metadata=\"{metadata}\"")
@@ -198,6 +220,20 @@ pub(crate) async fn require_bearer(
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     resp
+}
+
+/// Whether a POST is a JSON-RPC `tools/call`; the body is read and put back.
+async fn is_tool_call(req: Request) -> (Request, bool) {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let is_call = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .is_ok_and(|v| v["method"] == "tools/call");
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        is_call,
+    )
 }
 
 /// Expires every streamable HTTP session, as a server that restarted or timed sessions out

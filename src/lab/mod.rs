@@ -54,6 +54,10 @@ pub struct LabOptions {
     /// Serve this `resource` in the protected-resource metadata instead of the MCP URL, as a
     /// misconfigured (or hostile) server would.
     pub resource_override: Option<String>,
+    /// Refuse `tools/call` with 403 `insufficient_scope` unless the token holds this scope
+    /// (which the protected-resource metadata does not advertise), as a server with per-operation
+    /// scopes does: the case MCP step-up authorization exists for.
+    pub mcp_call_scope: Option<String>,
 }
 
 impl Default for LabOptions {
@@ -65,6 +69,7 @@ impl Default for LabOptions {
             device_slow_down_polls: 0,
             pkce_s256: true,
             resource_override: None,
+            mcp_call_scope: None,
         }
     }
 }

@@ -17,6 +17,8 @@ use super::{DOOMED_CLIENT, LabOptions, LabStats, PUBLIC_CLIENT, SERVICE_CLIENT, 
 pub(crate) const DEMO_USER: &str = "demo-user";
 pub(crate) const SCOPES_SUPPORTED: &[&str] = &["mcp:tools", "api:read", "offline_access"];
 pub(crate) const DEFAULT_SCOPE: &str = "mcp:tools api:read";
+/// Granted on request but advertised by no resource: `LabOptions::mcp_call_scope` asks for it.
+pub(crate) const ADMIN_SCOPE: &str = "mcp:admin";
 
 pub(crate) enum ClientKind {
     Public,
@@ -305,7 +307,7 @@ pub(crate) fn check_scope(requested: Option<&str>) -> Result<String, String> {
     };
     match requested
         .split_whitespace()
-        .find(|s| !SCOPES_SUPPORTED.contains(s))
+        .find(|s| !SCOPES_SUPPORTED.contains(s) && *s != ADMIN_SCOPE)
     {
         Some(bad) => Err(format!("unsupported scope: {bad}")),
         None => Ok(requested.split_whitespace().collect::<Vec<_>>().join(" ")),

@@ -7,7 +7,27 @@ use super::sse;
 use crate::domain::{ErrorClass, Failure};
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.
+/// Marks a failure of ours (a token source's: the broker's refusal, an authorization that
+/// failed) carried as text through rmcp's error types, which have no variant for it, so it
+/// comes out with its class and message intact instead of being guessed from words.
+const CARRIED: &str = "\u{1}switchboard-failure:";
+
+pub(crate) fn carry(f: &Failure) -> String {
+    format!("{CARRIED}{}", serde_json::to_string(f).unwrap_or_default())
+}
+
+fn carried(text: &str) -> Option<Failure> {
+    let at = text.find(CARRIED)? + CARRIED.len();
+    serde_json::Deserializer::from_str(&text[at..])
+        .into_iter::<Failure>()
+        .next()?
+        .ok()
+}
+
 pub(crate) fn classify_init(message: &str) -> Failure {
+    if let Some(f) = carried(message) {
+        return f;
+    }
     let lower = message.to_ascii_lowercase();
     let class = if lower.contains("auth") || lower.contains("401") || lower.contains("403") {
         ErrorClass::Auth
@@ -106,6 +126,18 @@ pub(crate) fn first_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::{ErrorClass, Failure};
+
+    #[test]
+    fn carried_failures_come_out_whole() {
+        let f = Failure::new(ErrorClass::Auth, "HTTP 403: run `switchboard auth x`");
+        let wrapped = format!(
+            "Send message error Transport [rmcp::X] error: unexpected server response: {} (more)",
+            super::carry(&f)
+        );
+        assert_eq!(super::classify_init(&wrapped), f);
+    }
+
     #[test]
     fn type_names_leave_error_lines() {
         let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<Y>>] error: Auth required [401]\nmore";

@@ -27,9 +27,9 @@ pub struct AuthedHttpClient {
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
-/// A source's failure, carried through rmcp's error type; the message is the operator's.
+/// A source's failure, carried through rmcp's error type (see `classify::carry`).
 fn source_error(f: Failure) -> HttpError {
-    StreamableHttpError::UnexpectedServerResponse(f.message.into())
+    StreamableHttpError::UnexpectedServerResponse(super::classify::carry(&f).into())
 }
 
 fn header(credential: &Credential) -> Option<String> {
