@@ -156,10 +156,13 @@ impl Engine {
     }
 
     pub(crate) fn notice(&self, level: Level, text: impl Into<String>) {
-        self.emit(Event::Notice {
-            level,
-            text: text.into(),
-        });
+        let text = text.into();
+        // The log is where a headless daemon's notices end up (the console shows them too).
+        match level {
+            Level::Info => tracing::info!("{text}"),
+            _ => tracing::warn!("{text}"),
+        }
+        self.emit(Event::Notice { level, text });
     }
 
     /// Rebuilds the snapshot and hands it to every watcher.

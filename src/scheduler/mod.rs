@@ -107,7 +107,13 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                     _ => {}
                 }
             }
-            _ = follow.tick(), if leading.is_none() => follow_store(&engine, &mut followed_to).await,
+            _ = follow.tick() => {
+                if leading.is_some() {
+                    adopt_foreign_tokens(&engine).await;
+                } else {
+                    follow_store(&engine, &mut followed_to).await;
+                }
+            }
             notice = notices.recv() => on_notice(&engine, notice),
         }
     }
@@ -151,8 +157,8 @@ fn on_notice(
 /// Reads only what was recorded since the last look (`followed_to`), rather than the whole hour
 /// every two seconds; a probe this process recorded itself is already in its window.
 async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
-    for key in &engine.keys {
-        let _ = engine.broker.sync_from_store(key).await;
+    if let Err(f) = engine.broker.sync_all().await {
+        tracing::debug!("following the store's tokens: {f}");
     }
     if let Ok(probes) = engine.store.probes_since(*followed_to).await
         && let Ok(mut rows) = engine.rows.lock()
@@ -174,6 +180,33 @@ async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
             });
         }
     }
+    engine.publish();
+}
+
+/// The leader's view of tokens other processes wrote: a `switchboard auth` or `revoke` run
+/// beside a daemon. Without this the leader would hand out a token revoked elsewhere until a
+/// 401, and keep a re-authorized connection marked "needs re-auth" until restarted.
+async fn adopt_foreign_tokens(engine: &Engine) {
+    let changed = match engine.broker.sync_all().await {
+        Ok(changed) => changed,
+        Err(f) => {
+            tracing::debug!("checking the store for tokens from other processes: {f}");
+            return;
+        }
+    };
+    if changed.is_empty() {
+        return;
+    }
+    for key in changed {
+        let message = match engine.broker.meta(&key) {
+            Some(_) => format!("{key}: picked up a token another switchboard process stored"),
+            None => {
+                format!("{key}: its token was revoked or forgotten by another switchboard process")
+            }
+        };
+        engine.notice(Level::Info, message);
+    }
+    engine.rearm.notify_one();
     engine.publish();
 }
 

@@ -161,6 +161,24 @@ impl Store {
         .await
     }
 
+    /// Every stored token's generation, in one query: how a running process notices tokens
+    /// another one wrote or forgot without reading each connection.
+    pub async fn token_generations(
+        &self,
+    ) -> Result<std::collections::HashMap<ConnectionKey, i64>, StoreError> {
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached("SELECT connector, account, generation FROM tokens")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// Commits a new token (and marks the connection active) in one transaction. Returns the new
     /// generation. This is the durability point of a rotation: nothing uses the new access token
     /// before this returns.

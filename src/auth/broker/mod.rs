@@ -16,7 +16,7 @@ mod state;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{Mutex, OnceCell, broadcast};
+use tokio::sync::{Mutex, broadcast};
 
 use super::spec::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
@@ -116,7 +116,7 @@ impl Broker {
         };
         let slot = Arc::new(Slot {
             spec,
-            client: OnceCell::new(),
+            client: std::sync::RwLock::new(None),
             cached: RwLock::new(cached),
             health: std::sync::Mutex::new(Health {
                 needs_reauth,
@@ -258,6 +258,9 @@ impl Broker {
         self.release_refresh_lease(key, &lease_name).await;
         let stored = stored?;
         let meta = stored.meta.clone();
+        if let Ok(mut client) = slot.client.write() {
+            *client = None;
+        }
         self.adopt(&slot, Cached::from_stored(stored));
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();
@@ -282,6 +285,37 @@ impl Broker {
         let newer = self.reload_if_newer(key, &slot).await?.is_some();
         let gone = had && slot.cached.read().map(|c| c.is_none()).unwrap_or(false);
         Ok(newer || gone)
+    }
+
+    /// `sync_from_store` for every connection whose stored generation differs from ours (one
+    /// query for the lot; only changed connections are read). Returns the changed ones.
+    pub async fn sync_all(&self) -> Result<Vec<ConnectionKey>, Failure> {
+        let stored = self
+            .store
+            .token_generations()
+            .await
+            .map_err(store_failure)?;
+        let slots: Vec<_> = self
+            .slots
+            .read()
+            .map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let mut changed = Vec::new();
+        for (key, slot) in slots {
+            // A refresh in flight here is about to adopt what it stored; not news from elsewhere.
+            if !slot.spec.is_managed() || slot.flight.try_lock().is_err() {
+                continue;
+            }
+            let have = slot
+                .cached
+                .read()
+                .ok()
+                .and_then(|c| c.as_ref().map(|c| c.generation));
+            if have != stored.get(&key).copied() && self.sync_from_store(&key).await? {
+                changed.push(key);
+            }
+        }
+        Ok(changed)
     }
 
     fn adopt(&self, slot: &Slot, c: Cached) {

@@ -20,25 +20,27 @@ const LEASE_TTL_MS: i64 = 30_000;
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Broker {
-    /// The token client, built once per process. For auth type "mcp" it comes from what
-    /// `switchboard auth` discovered and stored, so no refresh waits on rediscovery.
+    /// The token client, built on first use (with the flight held, so once). For auth type
+    /// "mcp" it comes from what `switchboard auth` discovered and stored, so no refresh waits
+    /// on rediscovery.
     pub(super) async fn client(
         &self,
         key: &ConnectionKey,
         slot: &Slot,
         spec: &OAuthSpec,
     ) -> Result<(OAuthClient, Vec<(String, String)>), Failure> {
-        let built = slot
-            .client
-            .get_or_try_init(|| async {
-                let spec = mcp_auth::effective(&self.store, &key.connector, spec).await?;
-                let endpoints = spec.resolve_endpoints(&self.http).await?;
-                let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
-                    .map_err(|m| Failure::new(ErrorClass::Config, m))?;
-                Ok::<_, Failure>((client, spec.token_params()))
-            })
-            .await?;
-        Ok(built.clone())
+        if let Some(built) = slot.client.read().ok().and_then(|c| c.clone()) {
+            return Ok(built);
+        }
+        let spec = mcp_auth::effective(&self.store, &key.connector, spec).await?;
+        let endpoints = spec.resolve_endpoints(&self.http).await?;
+        let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
+            .map_err(|m| Failure::new(ErrorClass::Config, m))?;
+        let built = (client, spec.token_params());
+        if let Ok(mut slot) = slot.client.write() {
+            *slot = Some(built.clone());
+        }
+        Ok(built)
     }
 
     /// The slow path, with this connection's flight held.
@@ -168,6 +170,12 @@ impl Broker {
             return Ok(None);
         };
         let c = Cached::from_stored(t);
+        // A new grant from another process's `auth` may belong to a newly registered client.
+        if slot.spec.oauth().is_some_and(|s| s.mcp.is_some())
+            && let Ok(mut client) = slot.client.write()
+        {
+            *client = None;
+        }
         self.adopt(slot, c.clone());
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();

@@ -4,7 +4,7 @@
 
 use std::sync::RwLock;
 
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 use super::super::oauth::OAuthClient;
 use super::super::spec::AuthSpec;
@@ -47,10 +47,15 @@ pub(super) struct Health {
     pub(super) last_failure: Option<Failure>,
 }
 
+/// A token client and the parameters its every request adds.
+pub(super) type TokenClient = (OAuthClient, Vec<(String, String)>);
+
 pub(super) struct Slot {
     pub(super) spec: AuthSpec,
     /// The token client and the parameters every token request adds (RFC 8707 `resource`).
-    pub(super) client: OnceCell<(OAuthClient, Vec<(String, String)>)>,
+    /// Built on first use; dropped when a token from a new authorization arrives, since for
+    /// auth type "mcp" that authorization may have registered another client.
+    pub(super) client: std::sync::RwLock<Option<TokenClient>>,
     pub(super) cached: RwLock<Option<Cached>>,
     pub(super) health: std::sync::Mutex<Health>,
     pub(super) flight: Mutex<()>,
