@@ -96,3 +96,74 @@ fn the_daemon_picks_up_revocations_and_authorizations_made_beside_it() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+fn rest_connector(lab: &LabProcess, id: &str) -> String {
+    format!(
+        r#"[[connectors]]
+id = "{id}"
+kind = "rest"
+[connectors.rest]
+base_url = "{}"
+health_path = "/me"
+[connectors.auth]
+type = "oauth2"
+issuer = "{}"
+client_id = "demo-console"
+scopes = ["api:read", "offline_access"]
+"#,
+        lab.rest_base, lab.issuer
+    )
+}
+
+fn grants_revoked(lab: &LabProcess) -> u64 {
+    lab.stats()["grants_revoked"].as_u64().unwrap_or(0)
+}
+
+/// A connector removed from the config takes its grant with it: revoked at the AS by the
+/// leader after the grace period (announced meanwhile), or at once by `switchboard revoke`,
+/// with the endpoints and client kept when it was authorized.
+#[test]
+fn grants_of_removed_connectors_are_revoked() {
+    let lab = LabProcess::start("60s");
+    let all = ["rest", "gone", "manual"]
+        .map(|id| rest_connector(&lab, id))
+        .join("\n");
+    let mut s = Session::new(&all);
+    for id in ["rest", "gone", "manual"] {
+        s.expect(&["auth", id], 0);
+    }
+    std::fs::write(&s.config, rest_connector(&lab, "rest")).expect("rewrite the config");
+
+    let out = s.expect(&["revoke", "manual"], 0);
+    assert!(out.stdout.contains("revoked manual at"), "{out}");
+    assert_eq!(grants_revoked(&lab), 1, "{}", lab.stats());
+    let out = s.expect(&["revoke", "never-was"], 2);
+    assert!(out.stderr.contains("no connector `never-was`"), "{out}");
+
+    // Within the grace period the daemon only says what will happen.
+    s.env
+        .push(("SWITCHBOARD_REVOKE_REMOVED_AFTER".into(), "1h".into()));
+    let (mut cmd, _, _) = s.command(&["daemon"]);
+    let daemon = KillOnDrop(cmd.spawn().expect("start the daemon"));
+    wait_for_log(
+        &s,
+        "gone is no longer in the config; its grant will be revoked at",
+        Duration::from_secs(15),
+    );
+    assert_eq!(grants_revoked(&lab), 1, "{}", lab.stats());
+    drop(daemon);
+
+    // Past it, the next leader revokes.
+    s.env
+        .push(("SWITCHBOARD_REVOKE_REMOVED_AFTER".into(), "0s".into()));
+    let (mut cmd, _, _) = s.command(&["daemon"]);
+    let _daemon = KillOnDrop(cmd.spawn().expect("start the daemon"));
+    wait_for_log(
+        &s,
+        "gone was removed from the config; its grant is revoked at",
+        Duration::from_secs(15),
+    );
+    assert_eq!(grants_revoked(&lab), 2, "{}", lab.stats());
+    // The connector still configured kept its grant.
+    s.expect(&["refresh", "rest"], 0);
+}

@@ -58,6 +58,35 @@ pub async fn post_form(
     params: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<FormResponse, Failure> {
+    let request = form_request(url, spec, post_secret, params)?;
+    let response = tokio::time::timeout(timeout, send(http.clone(), request))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                ErrorClass::Timeout,
+                format!("{url} did not answer within {} s", timeout.as_secs()),
+            )
+        })?
+        .map_err(|HttpFailure(mut f)| {
+            if !f.message.starts_with(url) {
+                f.message = format!("{url}: {}", f.message);
+            }
+            f
+        })?;
+    Ok(FormResponse {
+        status: response.status().as_u16(),
+        body: response.into_body(),
+    })
+}
+
+/// The request, built apart from the async send: the form serializer is not `Send` and must not
+/// live across an await.
+fn form_request(
+    url: &str,
+    spec: &OAuthSpec,
+    post_secret: bool,
+    params: &[(&str, &str)],
+) -> Result<oauth2::http::Request<Vec<u8>>, Failure> {
     let mut body = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         body.append_pair(k, v);
@@ -83,28 +112,10 @@ pub async fn post_form(
             body.append_pair("client_id", &spec.client_id);
         }
     }
-    let request = request.body(body.finish().into_bytes()).map_err(|e| {
+    request.body(body.finish().into_bytes()).map_err(|e| {
         Failure::new(
             ErrorClass::Config,
             format!("cannot build a request to {url}: {e}; check the endpoint URL"),
         )
-    })?;
-    let response = tokio::time::timeout(timeout, send(http.clone(), request))
-        .await
-        .map_err(|_| {
-            Failure::new(
-                ErrorClass::Timeout,
-                format!("{url} did not answer within {} s", timeout.as_secs()),
-            )
-        })?
-        .map_err(|HttpFailure(mut f)| {
-            if !f.message.starts_with(url) {
-                f.message = format!("{url}: {}", f.message);
-            }
-            f
-        })?;
-    Ok(FormResponse {
-        status: response.status().as_u16(),
-        body: response.into_body(),
     })
 }

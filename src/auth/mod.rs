@@ -11,6 +11,7 @@ pub mod form;
 pub mod mcp_auth;
 pub mod mcp_client;
 pub mod oauth;
+pub mod recipe;
 pub mod revoke;
 pub mod source;
 pub mod spec;

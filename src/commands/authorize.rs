@@ -219,6 +219,9 @@ pub fn prompt_text(p: &DevicePrompt) -> String {
 }
 
 pub async fn revoke(global: &Global, connector: &str, account: &str) -> Outcome {
+    if load_config(global)?.connector(connector).is_none() {
+        return revoke_removed(global, connector, account).await;
+    }
     let (spec, store) = setup(global, connector)?;
     let key = ConnectionKey::new(connector, account);
     let Some(oauth) = spec.auth.oauth() else {
@@ -232,6 +235,45 @@ pub async fn revoke(global: &Global, connector: &str, account: &str) -> Outcome 
     let outcome = revoke::revoke_connection(&store, &http, oauth, &key, Actor::Cli)
         .await
         .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?;
+    report_revoked(&key, outcome);
+    Ok(EXIT_OK)
+}
+
+/// A connector no longer in the config: its grant is revoked with what was kept when it was
+/// authorized (`auth::recipe`), if anything was.
+async fn revoke_removed(global: &Global, connector: &str, account: &str) -> Outcome {
+    let config = load_config(global)?;
+    let data_dir = resolve_data_dir(global.data_dir.as_deref());
+    let key = ConnectionKey::new(connector, account);
+    let unknown = || {
+        let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
+        Exit::new(
+            EXIT_USAGE,
+            format!(
+                "no connector `{connector}` in the config, and no grant of a removed `{key}` in {}; known: {}",
+                data_dir.display(),
+                ids.join(", ")
+            ),
+        )
+    };
+    if !data_dir.join("switchboard.db").exists() {
+        return Err(unknown());
+    }
+    init_file_logging(&data_dir);
+    let store = open_store(&data_dir)?;
+    let spec = crate::auth::recipe::load(&store, &key)
+        .await
+        .map_err(|f| Exit::failed(&f))?
+        .ok_or_else(unknown)?;
+    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
+    let outcome = revoke::revoke_connection(&store, &http, &spec, &key, Actor::Cli)
+        .await
+        .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?;
+    report_revoked(&key, outcome);
+    Ok(EXIT_OK)
+}
+
+fn report_revoked(key: &ConnectionKey, outcome: Revoked) {
     match outcome {
         Revoked::AtServer {
             endpoint,
@@ -251,5 +293,4 @@ pub async fn revoke(global: &Global, connector: &str, account: &str) -> Outcome 
         }
         Revoked::NothingStored => println!("{key} holds no token; nothing to revoke"),
     }
-    Ok(EXIT_OK)
 }

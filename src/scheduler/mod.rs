@@ -5,6 +5,8 @@
 //! earliest one, wakes early when a token changes (`Engine::rearm`), and never sleeps longer
 //! than `SWEEP` so that wall-clock jumps (a suspended laptop) are caught up on the next wake.
 
+mod removed;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -89,6 +91,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                         let mut set = JoinSet::new();
                         set.spawn(refresh_loop(engine.clone(), token.clone()));
                         set.spawn(probe_schedules(engine.clone(), token.clone()));
+                        set.spawn(removed::run(engine.clone(), token.clone()));
                         leading = Some((token, set));
                         engine.notice(Level::Info, "this process runs the scheduler");
                         engine.publish();

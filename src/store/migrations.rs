@@ -99,6 +99,19 @@ const MIGRATIONS: &[&str] = &[
         updated_at    INTEGER NOT NULL
     );
     "#,
+    // 5: how to revoke a grant without its config entry. When a connector is removed from the
+    // config, its endpoints and client go with it; this keeps them (sealed: the client secret
+    // is in there) so the grant can still be revoked at the AS, after a grace period.
+    r#"
+    CREATE TABLE grant_recipes (
+        connector      TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        sealed         BLOB NOT NULL,     -- vault-sealed JSON: revocation endpoint, client
+        updated_at     INTEGER NOT NULL,
+        orphaned_since INTEGER,           -- first seen absent from the config by a leader
+        PRIMARY KEY (connector, account)
+    );
+    "#,
 ];
 
 pub fn latest() -> i64 {

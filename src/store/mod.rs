@@ -7,6 +7,7 @@ mod log;
 mod mcp_auth;
 mod migrations;
 mod queries;
+mod recipes;
 mod revoked;
 pub mod vault;
 pub mod vault_key;

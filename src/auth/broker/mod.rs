@@ -261,6 +261,13 @@ impl Broker {
         if let Ok(mut client) = slot.client.write() {
             *client = None;
         }
+        // Built now rather than at the first refresh, so the revocation recipe exists from the
+        // moment there is a grant to revoke.
+        if let Some(spec) = slot.spec.oauth()
+            && let Err(f) = self.client(key, &slot, spec).await
+        {
+            tracing::info!("{key}: token client not built yet: {f}");
+        }
         self.adopt(&slot, Cached::from_stored(stored));
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();

@@ -36,6 +36,10 @@ impl Broker {
         let endpoints = spec.resolve_endpoints(&self.http).await?;
         let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
             .map_err(|m| Failure::new(ErrorClass::Config, m))?;
+        // Kept for the day this connector leaves the config: its grant can still be revoked.
+        if let Err(f) = super::super::recipe::save(&self.store, key, &spec, &endpoints).await {
+            tracing::warn!("{key}: could not keep how to revoke its grant: {f}");
+        }
         let built = (client, spec.token_params());
         if let Ok(mut slot) = slot.client.write() {
             *slot = Some(built.clone());
