@@ -148,18 +148,30 @@ async fn insufficient_scope_steps_up_once() {
         "the step-up reuses the client: {stats:?}"
     );
 
+    // Configured, where nobody can log in (no browser, no terminal): exit 3 naming the `auth`
+    // to run, which then asks for the scope; the 403 did not cost the grant.
     s.step(&["auth", "labmcp"], 0).await;
+    let browser = std::mem::take(&mut s.browser);
     let out = s.step(&["call", "labmcp", "whoami"], 3).await;
     assert!(
         out.stderr.contains("switchboard auth labmcp") && out.stderr.contains("mcp:admin"),
         "{out}"
     );
-    // The 403 did not cost the grant, and the next `auth` asks for the scope.
     s.step(&["probe", "labmcp"], 0).await;
+    s.browser = browser;
     s.step(&["auth", "labmcp"], 0).await;
     let out = s.step(&["call", "labmcp", "whoami"], 0).await;
     assert!(out.stdout.contains("lab_dyn_"), "{out}");
     assert_eq!(by(&lab.stats().by_grant, "authorization_code"), 4);
+
+    // Where a login can happen, `call` steps up by itself, once. A fresh grant without the
+    // scope (as discovery alone asks) shows it.
+    let mut fresh = Session::new(&config(&lab.mcp_url));
+    fresh.step(&["auth", "labmcp"], 0).await;
+    let out = fresh.step(&["call", "labmcp", "whoami"], 0).await;
+    assert!(out.stderr.contains("step-up"), "{out}");
+    assert!(out.stdout.contains("lab_dyn_"), "{out}");
+    assert_eq!(by(&lab.stats().by_grant, "authorization_code"), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

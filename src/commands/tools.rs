@@ -149,11 +149,10 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
         ));
     }
     let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
-    let browser = std::env::var("BROWSER").is_ok_and(|b| !b.trim().is_empty());
     let opener = match (&t.opener, t.no_browser) {
         (Some(o), _) => o.clone(),
         (None, true) => Opener::PrintOnly,
-        (None, false) if browser || std::io::stderr().is_terminal() => Opener::System,
+        (None, false) if can_log_in() => Opener::System,
         (None, false) => return Ok(None),
     };
     let options = ClientOptions {
@@ -323,17 +322,42 @@ pub async fn call(global: &Global, args: CallArgs) -> Outcome {
                 key,
                 target,
             } = *c;
-            let result = call_configured(
+            let mut result = call_configured(
                 &running,
                 &key,
                 &target,
                 &tool,
-                arguments,
+                arguments.clone(),
                 &args,
                 &cancel,
                 &mut printer,
             )
             .await;
+            // Step-up: the server wants more scope than the grant holds. Where a human can log
+            // in right now, do it (the recorded scopes make `auth` ask for the union) and try
+            // the call once more; elsewhere the exit names the `auth` to run.
+            if needs_step_up(&result) && can_log_in() {
+                eprintln!("{key}: the server needs more scope; authorizing again (step-up)");
+                let authorized =
+                    super::authorize::auth(global, &key.connector, &key.account, false, false)
+                        .await;
+                if authorized.is_ok() {
+                    let _ = running.engine.broker.sync_from_store(&key).await;
+                    result = call_configured(
+                        &running,
+                        &key,
+                        &target,
+                        &tool,
+                        arguments,
+                        &args,
+                        &cancel,
+                        &mut printer,
+                    )
+                    .await;
+                } else if let Err(e) = authorized {
+                    result = Err(e);
+                }
+            }
             running.shutdown().await;
             result?
         }
@@ -379,6 +403,16 @@ async fn call_configured(
         }
         other => Ok(other.map_err(|e| (EXIT_FAILED, e))),
     }
+}
+
+fn needs_step_up(result: &Result<Result<CallOutcome, (i32, CallError)>, Exit>) -> bool {
+    matches!(result, Err(e) if e.code == EXIT_HUMAN && e.message.contains("insufficient scope"))
+}
+
+/// Whether a browser login can happen from here: a browser to open, or a person at a terminal
+/// to use the printed URL.
+fn can_log_in() -> bool {
+    std::env::var("BROWSER").is_ok_and(|b| !b.trim().is_empty()) || std::io::stderr().is_terminal()
 }
 
 /// A failure on a configured connection; one a human must fix names the command that does.
