@@ -1,6 +1,7 @@
 //! Rendering: pure functions of (`App`, `Theme`, `now`) onto a frame. No I/O, no clock.
 
 mod columns;
+mod editor;
 pub mod dashboard;
 mod help;
 mod tools;
