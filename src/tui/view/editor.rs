@@ -13,43 +13,56 @@ use crate::tui::theme::Theme;
 /// Text rows the box grows to before it scrolls; the result of the call needs the room more.
 const MAX_ROWS: u16 = 12;
 
+/// What the editor is for: the tool's name, and the summary of all its arguments (the
+/// template holds only the required ones).
+pub struct Heading<'a> {
+    pub tool: &'a str,
+    pub arguments: &'a str,
+}
+
 pub fn render(
     frame: &mut Frame,
     area: Rect,
-    tool: &str,
+    heading: &Heading,
     editor: &Editor,
     problems: &[String],
     theme: &Theme,
 ) {
-    // Problems wrap; count the rows they take so the box leaves them room.
+    let summary = match heading.arguments {
+        "" => "args: (none)".to_owned(),
+        args => format!("args: {args}"),
+    };
+    // The summary and the problems wrap; count their rows so the box leaves them room.
     let wide = area.width.max(1);
     let problem_rows: u16 = problems
         .iter()
+        .chain([&summary])
         .map(|p| text_width(p).div_ceil(wide).max(1))
         .sum::<u16>()
         + u16::from(!problems.is_empty());
     let text_rows = u16::try_from(editor.line_count()).unwrap_or(u16::MAX);
     let room = area.height.saturating_sub(1 + problem_rows).max(3);
     let box_height = text_rows.clamp(1, MAX_ROWS).saturating_add(2).min(room);
-    let [heading, text_box, below] = Layout::vertical([
+    let [heading_area, text_box, below] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(box_height),
         Constraint::Fill(1),
     ])
     .areas(area);
 
-    let heading_text = format!("{tool} arguments (JSON):");
-    frame.render_widget(Span::styled(heading_text, theme.muted), heading);
+    let title = format!("{} arguments (JSON):", heading.tool);
+    frame.render_widget(Span::styled(title, theme.muted), heading_area);
     render_box(frame, text_box, editor, theme);
+    let mut lines = vec![Line::from(Span::styled(summary, theme.muted))];
     if !problems.is_empty() {
-        let mut lines = vec![Line::raw("")];
+        lines.push(Line::raw(""));
         lines.extend(
             problems
                 .iter()
                 .map(|p| Line::from(Span::styled(p.clone(), theme.flash_error))),
         );
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), below);
     }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), below);
 }
 
 fn render_box(frame: &mut Frame, area: Rect, editor: &Editor, theme: &Theme) {

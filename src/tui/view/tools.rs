@@ -37,8 +37,13 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         problems,
     } = &panel.stage
     {
-        let name = panel.tools.get(*tool).map_or("", |t| t.name.as_ref());
-        editor::render(frame, inner, name, editor, problems, theme);
+        let tool = panel.tools.get(*tool);
+        let arguments = tool.map(argument_summary).unwrap_or_default();
+        let heading = editor::Heading {
+            tool: tool.map_or("", |t| t.name.as_ref()),
+            arguments: &arguments,
+        };
+        editor::render(frame, inner, &heading, editor, problems, theme);
         return;
     }
     frame.render_widget(
