@@ -62,7 +62,11 @@ fn placeholder(root: &Value, schema: &Value, depth: usize) -> Value {
         }
     }
     for keyword in ["enum", "examples"] {
-        if let Some(v) = schema.get(keyword).and_then(Value::as_array).and_then(|a| a.first()) {
+        if let Some(v) = schema
+            .get(keyword)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
             return v.clone();
         }
     }
@@ -94,7 +98,11 @@ fn placeholder(root: &Value, schema: &Value, depth: usize) -> Value {
 }
 
 fn object(root: &Value, schema: &Value, depth: usize) -> Value {
-    Value::Object(fields(root, schema, depth).into_iter().collect::<Map<_, _>>())
+    Value::Object(
+        fields(root, schema, depth)
+            .into_iter()
+            .collect::<Map<_, _>>(),
+    )
 }
 
 /// Compact JSON with a space after `:` and `,`, easier to read and to move through by word.
@@ -133,7 +141,10 @@ mod tests {
             },
             "required": ["z", "a", "flag"]
         });
-        assert_eq!(skeleton_text(&schema), r#"{"z": "", "a": 0, "flag": false}"#);
+        assert_eq!(
+            skeleton_text(&schema),
+            r#"{"z": "", "a": 0, "flag": false}"#
+        );
     }
 
     #[test]

@@ -159,7 +159,11 @@ impl Editor {
             .take_while(|&i| i <= target)
             .last()
             .unwrap_or(0);
-        self.move_to(if target == self.text.len() { target } else { at });
+        self.move_to(if target == self.text.len() {
+            target
+        } else {
+            at
+        });
         self.goal = None;
     }
 
@@ -187,7 +191,13 @@ impl Editor {
     }
 
     /// The lines shown in a box, cut to `width` display columns starting at column `left`.
-    pub fn visible_lines(&self, top: usize, left: usize, height: usize, width: usize) -> Vec<String> {
+    pub fn visible_lines(
+        &self,
+        top: usize,
+        left: usize,
+        height: usize,
+        width: usize,
+    ) -> Vec<String> {
         self.text
             .split('\n')
             .skip(top)

@@ -40,7 +40,10 @@ fn only_text_changes_count_as_changes() {
     assert!(!editor.apply(Edit::Left));
     assert!(!editor.apply(Edit::Backspace));
     assert!(editor.apply(Edit::Delete));
-    assert!(!editor.apply(Edit::Insert('\u{7}')), "control characters are dropped");
+    assert!(
+        !editor.apply(Edit::Insert('\u{7}')),
+        "control characters are dropped"
+    );
     assert_eq!(editor.text(), "b");
 }
 
@@ -89,7 +92,10 @@ fn word_moves_skip_json_punctuation() {
         r#"{"|name": "x y"}"#
     );
     assert_eq!(after(text, &[Edit::WordLeft; 4]), r#"|{"name": "x y"}"#);
-    assert_eq!(after(r#"|{"name": 1}"#, &[Edit::WordRight]), r#"{"name|": 1}"#);
+    assert_eq!(
+        after(r#"|{"name": 1}"#, &[Edit::WordRight]),
+        r#"{"name|": 1}"#
+    );
     assert_eq!(after("|größe über", &[Edit::WordRight]), "größe| über");
 }
 
@@ -170,11 +176,19 @@ fn scrolling_moves_only_as_far_as_the_cursor_needs() {
     assert_eq!(editor.scroll(5, 40), (15, 0));
     editor.apply(Edit::Up);
     editor.apply(Edit::Up);
-    assert_eq!(editor.scroll(5, 40), (15, 0), "the view stays while the cursor fits");
+    assert_eq!(
+        editor.scroll(5, 40),
+        (15, 0),
+        "the view stays while the cursor fits"
+    );
     editor.apply(Edit::Start);
     assert_eq!(editor.scroll(5, 40), (0, 0));
     let mut wide = Editor::new(&"x".repeat(30));
-    assert_eq!(wide.scroll(1, 10), (0, 21), "room for the cursor after the text");
+    assert_eq!(
+        wide.scroll(1, 10),
+        (0, 21),
+        "room for the cursor after the text"
+    );
     wide.apply(Edit::LineStart);
     assert_eq!(wide.scroll(1, 10), (0, 0));
 }
@@ -200,7 +214,11 @@ fn keys_map_to_edits_in_every_spelling_terminals_use() {
     assert_eq!(key(KeyCode::Char('{'), ctrl | alt), Some(Edit::Insert('{')));
     assert_eq!(key(KeyCode::Enter, alt), Some(Edit::Newline));
     assert_eq!(key(KeyCode::Char('j'), ctrl), Some(Edit::Newline));
-    assert_eq!(key(KeyCode::Enter, none), None, "the panel decides what Enter does");
+    assert_eq!(
+        key(KeyCode::Enter, none),
+        None,
+        "the panel decides what Enter does"
+    );
     assert_eq!(key(KeyCode::Char('s'), ctrl), None);
     assert_eq!(key(KeyCode::Char('b'), alt), Some(Edit::WordLeft));
     assert_eq!(key(KeyCode::Left, ctrl), Some(Edit::WordLeft));

@@ -90,7 +90,10 @@ fn keys_move_the_cursor_and_edit_the_arguments_where_it_is() {
     assert_eq!(cursor(&app), (0, 2));
     press(&mut app, KeyCode::Down);
     assert_eq!(cursor(&app), (1, 2));
-    assert_eq!(sent(press(&mut app, KeyCode::Enter)), json!({"a": 12, "b": 3}));
+    assert_eq!(
+        sent(press(&mut app, KeyCode::Enter)),
+        json!({"a": 12, "b": 3})
+    );
 }
 
 #[test]
@@ -232,7 +235,10 @@ fn a_long_document_scrolls_to_keep_the_cursor_in_the_box() {
     assert!(!screen.contains("\"k0\": 0"), "{screen}");
     let at = terminal.backend().cursor_position();
     let cursor_row = &rows(&terminal)[usize::from(at.y)];
-    assert!(cursor_row.contains('}'), "cursor on the last line: {cursor_row}");
+    assert!(
+        cursor_row.contains('}'),
+        "cursor on the last line: {cursor_row}"
+    );
     chord(&mut app, KeyCode::Home, KeyModifiers::CONTROL);
     let screen = rows(&draw(&app, 80, 24)).join("\n");
     assert!(screen.contains("\"k0\": 0"), "{screen}");
@@ -251,5 +257,8 @@ fn problems_show_under_the_box_naming_their_pointers() {
     let text_row = row_of(r#"{"a": "x"}"#).expect("the arguments on screen");
     let problem_row = row_of("/a: expected number").expect("the problem on screen");
     assert!(problem_row > text_row + 1, "{screen:#?}");
-    assert!(row_of("/b: missing required property").is_some(), "{screen:#?}");
+    assert!(
+        row_of("/b: missing required property").is_some(),
+        "{screen:#?}"
+    );
 }

@@ -67,12 +67,13 @@ pub fn render(
 
 fn render_box(frame: &mut Frame, area: Rect, editor: &Editor, theme: &Theme) {
     let (row, col) = editor.position();
-    let block = Block::bordered()
-        .border_style(theme.border)
-        .title_bottom(
-            Line::from(Span::styled(format!(" {}:{} ", row + 1, col + 1), theme.muted))
-                .right_aligned(),
-        );
+    let block = Block::bordered().border_style(theme.border).title_bottom(
+        Line::from(Span::styled(
+            format!(" {}:{} ", row + 1, col + 1),
+            theme.muted,
+        ))
+        .right_aligned(),
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.is_empty() {

@@ -1,8 +1,8 @@
 //! Rendering: pure functions of (`App`, `Theme`, `now`) onto a frame. No I/O, no clock.
 
 mod columns;
-mod editor;
 pub mod dashboard;
+mod editor;
 mod help;
 mod tools;
 

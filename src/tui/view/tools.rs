@@ -25,8 +25,11 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
             theme.accent,
         ))
         .title_bottom(
-            Line::from(Span::styled(format!(" {} ", hint(&panel.stage)), theme.hint))
-                .right_aligned(),
+            Line::from(Span::styled(
+                format!(" {} ", hint(&panel.stage)),
+                theme.hint,
+            ))
+            .right_aligned(),
         );
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
