@@ -1,5 +1,5 @@
 //! Keys to edits. Terminals report the same key differently (macOS sends Alt-←/→ as Alt-b/f,
-//! xterm sends Ctrl-Backspace as Ctrl-H, Ctrl-J arrives as a bare line feed), so a move has
+//! some send Backspace itself as Ctrl-H, Ctrl-J arrives as a bare line feed), so an edit has
 //! every spelling a developer's fingers might use. Enter, Ctrl-S and Esc are not here: what
 //! they do depends on the panel around the editor.
 
