@@ -2,14 +2,20 @@
 //!
 //! What an operator would see: several connections within seconds; every OAuth token refreshed
 //! before it expires (its countdown jumps back up) and never shown as expired; the connection
-//! whose grant the lab revokes ends up as *needs re-auth*; `q` restores the terminal.
+//! whose grant the lab revokes ends up as *needs re-auth*; `q` restores the terminal. And a
+//! developer calling tools: the argument editor's cursor moves into the prefilled JSON, typing
+//! and pasting land there, and the call's result shows.
+
+#[path = "support/tmux.rs"]
+mod tmux;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+use tmux::{BIN, Tmux};
+
 /// Rows whose tokens the scheduler must refresh (display names from the demo config).
 const OAUTH_ROWS: [&str; 3] = ["Lab MCP (HTTP)", "Lab REST API", "Lab service account"];
 const DOOMED_ROW: &str = "Lab (grant revoked)";
@@ -22,36 +28,6 @@ const HEALTH_LABELS: [&str; 7] = [
     "not configured",
     "pending",
 ];
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs (tests/run installs it)")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "demo"]).stdout)
-            .into_owned()
-    }
-
-    fn alive(&self) -> bool {
-        self.cmd(&["has-session", "-t", "demo"]).status.success()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
 
 /// The table row for `name`, if it is on screen.
 fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
@@ -82,44 +58,10 @@ fn health_rows(screen: &str) -> usize {
         .count()
 }
 
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
-    assert!(
-        tmux_available(),
-        "tmux is required for the end-to-end test; `tests/run` installs it"
-    );
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux {
-        socket: format!("switchboard-e2e-{}", std::process::id()),
-    };
-    // The key stays in the data directory, not in the keyring of whoever runs the tests.
-    let command = format!(
-        "env SWITCHBOARD_KEYRING=off {BIN} --data-dir {} demo",
-        data.path().display()
-    );
-    let started = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "demo",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
-    assert!(
-        started.status.success(),
-        "tmux new-session: {}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    let tmux = Tmux::demo("refresh", data.path(), 120, 40);
     let t0 = Instant::now();
 
     // Several connections within 5 seconds.
@@ -179,48 +121,6 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         screen.contains("leader"),
         "this console should run the scheduler:\n{screen}"
     );
-
-    // The tool panel: select an MCP row, `t` lists its tools, Enter opens the argument editor
-    // prefilled from the schema, Enter calls, the result shows; Esc twice closes the panel.
-    tmux.cmd(&["send-keys", "-t", "demo", "g"]);
-    for _ in 0..12 {
-        std::thread::sleep(Duration::from_millis(200));
-        let screen = tmux.screen();
-        if screen
-            .lines()
-            .any(|l| l.contains('▶') && l.contains("mcp/"))
-        {
-            break;
-        }
-        tmux.cmd(&["send-keys", "-t", "demo", "j"]);
-    }
-    let wait_for = |needle: &str| {
-        let since = Instant::now();
-        let mut screen = String::new();
-        while since.elapsed() < Duration::from_secs(20) {
-            screen = tmux.screen();
-            if screen.contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{needle:?} never showed:\n{screen}");
-    };
-    tmux.cmd(&["send-keys", "-t", "demo", "t"]);
-    wait_for("▶ add");
-    wait_for("args: a: number, b: number");
-    tmux.cmd(&["send-keys", "-t", "demo", "Enter"]);
-    wait_for(r#"{"a":0,"b":0}"#);
-    tmux.cmd(&["send-keys", "-t", "demo", "Enter"]);
-    wait_for("add: ok in ");
-    tmux.cmd(&["send-keys", "-t", "demo", "Escape"]);
-    wait_for("▶ add");
-    tmux.cmd(&["send-keys", "-t", "demo", "Escape"]);
-    let since = Instant::now();
-    while tmux.screen().contains("tools · ") && since.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!tmux.screen().contains("tools · "), "{}", tmux.screen());
 
     // Resizing redraws for the new size: at 80x24 the table still shows every connection.
     tmux.cmd(&["resize-window", "-t", "demo", "-x", "80", "-y", "24"]);
@@ -289,6 +189,90 @@ fn demo_in_tmux_refreshes_before_expiry_and_flags_the_revoked_grant() {
         .unwrap();
     assert_eq!(doomed["health"], "needs_reauth");
     assert_no_plain_tokens(data.path());
+}
+
+#[test]
+fn demo_in_tmux_edits_tool_arguments_at_the_cursor_and_calls() {
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::demo("editor", data.path(), 120, 40);
+    tmux.wait_until("4 connections", |s| health_rows(s) >= 4);
+    // Select an MCP row; `t` lists its tools, Enter opens the editor on the template.
+    tmux.keys(&["g"]);
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(200));
+        if tmux
+            .screen()
+            .lines()
+            .any(|l| l.contains('▶') && l.contains("mcp/"))
+        {
+            break;
+        }
+        tmux.keys(&["j"]);
+    }
+    tmux.keys(&["t"]);
+    tmux.wait_for("▶ add");
+    tmux.wait_for("args: a: number, b: number");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(r#"{"a": 0, "b": 0}"#);
+
+    // Into the middle: line start, a word right twice (past `a`, past its 0), replace the 0.
+    tmux.keys(&["Home", "C-Right", "C-Right", "BSpace"]);
+    tmux.type_text("40");
+    tmux.wait_for(r#"{"a": 40, "b": 0}"#);
+    tmux.keys(&["End", "Left", "BSpace"]);
+    tmux.type_text("2.5");
+    let screen = tmux.wait_for(r#"{"a": 40, "b": 2.5}"#);
+    // The terminal's cursor is on the `}` it is before.
+    let (y, line) = screen
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(r#"{"a": 40, "b": 2.5}"#))
+        .expect("the arguments on screen");
+    let x = line.find("2.5}").map(|b| line[..b].chars().count() + 3);
+    assert_eq!(Some(tmux.cursor()), x.map(|x| (x, y)), "{screen}");
+    // Alt-Enter breaks the line there instead of sending.
+    tmux.keys(&["M-Enter"]);
+    tmux.wait_until("the line break", |s| {
+        s.contains(r#"{"a": 40, "b": 2.5 "#) && s.contains(" 2:1 ")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("add: ok in ");
+    tmux.wait_for("42.5");
+
+    // Back in the editor the last arguments are still there.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ add");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(r#"{"a": 40, "b": 2.5 "#);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ add");
+
+    // Multi-byte text: a bracketed paste of several lines, then typing inside the string.
+    tmux.keys(&["j", "j"]);
+    tmux.wait_for("▶ echo");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(r#"{"message": ""}"#);
+    tmux.keys(&["C-u"]);
+    tmux.wait_until("the cleared editor", |s| !s.contains(r#"{"message": ""}"#));
+    tmux.paste("{\n  \"message\": \"héllo 日本 🦀\"\n}");
+    tmux.wait_for(r#"  "message": "héllo 日本 🦀""#);
+    tmux.keys(&["Up", "End", "Left"]);
+    tmux.type_text(" wörld");
+    tmux.wait_for(r#""héllo 日本 🦀 wörld""#);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("echo: ok in ");
+    tmux.wait_for("héllo 日本 🦀 wörld");
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ echo");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the panel closed", |s| !s.contains("tools · "));
+    tmux.keys(&["q"]);
+    let quit = Instant::now();
+    while tmux.alive() && quit.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "the console did not exit on q");
 }
 
 fn assert_no_plain_tokens(dir: &Path) {

@@ -10,6 +10,7 @@ pub mod http_client;
 mod ops;
 pub mod render;
 pub mod schema;
+pub mod skeleton;
 pub mod sse;
 mod sse_body;
 

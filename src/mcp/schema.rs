@@ -252,7 +252,7 @@ pub fn describe(root: &Value, schema: &Value) -> String {
 }
 
 /// A local `$ref` (`#/$defs/X`), resolved within the root schema.
-fn resolve_ref<'a>(root: &'a Value, schema: &'a Value) -> Option<&'a Value> {
+pub(super) fn resolve_ref<'a>(root: &'a Value, schema: &'a Value) -> Option<&'a Value> {
     let reference = schema.get("$ref")?.as_str()?;
     let pointer = reference.strip_prefix('#')?;
     root.pointer(pointer)

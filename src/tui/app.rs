@@ -145,6 +145,14 @@ impl App {
         None
     }
 
+    /// Pasted text goes to the argument editor when it is open; elsewhere a paste has no
+    /// meaning, and replaying it as keys would fire whatever each character is bound to.
+    pub fn handle_paste(&mut self, text: &str) {
+        if let Some(panel) = &mut self.tools {
+            panel.handle_paste(text);
+        }
+    }
+
     pub fn on_event(&mut self, event: &Event, now: UnixMs) {
         if let Some(panel) = &mut self.tools {
             panel.on_event(event);

@@ -5,6 +5,7 @@
 //! only when something changed, so an idle console sleeps in `select!`.
 
 pub mod app;
+pub mod editor;
 pub mod keymap;
 pub mod theme;
 pub mod tools_panel;
@@ -16,7 +17,9 @@ mod tests;
 use std::time::Duration;
 
 use anyhow::Context;
-use crossterm::event::{Event as TermEvent, EventStream};
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream,
+};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::broadcast::error::RecvError;
@@ -42,12 +45,17 @@ pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
         Ok(terminal) => terminal,
         Err(err) => {
             // Setup can fail halfway (raw mode on, alternate screen refused): undo what took.
-            ratatui::restore();
+            restore();
             return Err(err).context("cannot set up the terminal");
         }
     };
+    // Without bracketed paste a pasted JSON document arrives as keys, and its first newline
+    // (Enter) would send a half-pasted call. A terminal that cannot do it still works.
+    if let Err(err) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
+        tracing::debug!(%err, "bracketed paste unavailable");
+    }
     let result = event_loop(&mut terminal, &engine, &theme).await;
-    ratatui::restore();
+    restore();
     match result? {
         Exit::Quit => {}
         Exit::EngineStopped => eprintln!("switchboard: the engine stopped; console closed"),
@@ -61,9 +69,15 @@ pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
 pub fn install_panic_hook() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        ratatui::restore();
+        restore();
         default_hook(info);
     }));
+}
+
+/// Leaves the terminal as the shell expects it, paste mode included.
+fn restore() {
+    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+    ratatui::restore();
 }
 
 async fn event_loop(
@@ -97,6 +111,10 @@ async fn event_loop(
                         Some(Action::Send(command)) => send(engine, &mut app, command),
                         None => {}
                     }
+                    dirty = true;
+                }
+                Some(Ok(TermEvent::Paste(text))) => {
+                    app.handle_paste(&text);
                     dirty = true;
                 }
                 Some(Ok(TermEvent::Resize(..))) => dirty = true,

@@ -2,17 +2,20 @@
 //! from the schema, call, watch progress, read the result. Pure like the app reducer: keys and
 //! engine events in, state and engine commands out.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rmcp::model::Tool;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::editor::{self, Editor};
 use crate::domain::{Actor, ConnectionKey};
 use crate::engine::{Command, Event};
 use crate::mcp::render::render_result;
 use crate::mcp::schema::{Checked, check};
+use crate::mcp::skeleton::skeleton_text;
 
 /// Console calls get a generous deadline: the operator can always press Esc.
 pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -25,7 +28,7 @@ pub enum Stage {
     },
     Edit {
         tool: usize,
-        text: String,
+        editor: Editor,
         problems: Vec<String>,
     },
     Running {
@@ -36,6 +39,7 @@ pub enum Stage {
     Done {
         text: String,
         failed: bool,
+        index: usize,
     },
     Failed(String),
 }
@@ -45,6 +49,9 @@ pub struct ToolPanel {
     pub key: ConnectionKey,
     pub tools: Vec<Tool>,
     pub stage: Stage,
+    /// The arguments last edited or sent per tool name, so calling again with a small change
+    /// does not start over from the template. They live as long as the panel.
+    drafts: HashMap<String, Editor>,
 }
 
 /// What a key did to the panel.
@@ -52,6 +59,18 @@ pub struct ToolPanel {
 pub enum PanelOutcome {
     Close,
     Send(Command),
+}
+
+/// Enter keeps sending as it always has (and Ctrl-Enter, where a terminal tells them apart,
+/// means the same); Ctrl-S is for fingers used to "save" in an editor. Alt-Enter and Ctrl-J
+/// insert a line break instead.
+fn is_send(key: &KeyEvent) -> bool {
+    let m = key.modifiers;
+    match key.code {
+        KeyCode::Enter => !m.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT),
+        KeyCode::Char('s') => m == KeyModifiers::CONTROL,
+        _ => false,
+    }
 }
 
 impl ToolPanel {
@@ -65,6 +84,7 @@ impl ToolPanel {
             key,
             tools: Vec::new(),
             stage: Stage::Loading,
+            drafts: HashMap::new(),
         };
         (panel, command)
     }
@@ -84,38 +104,27 @@ impl ToolPanel {
                     None
                 }
                 KeyCode::Enter => {
-                    let tool = *selected;
-                    let text = self.tools.get(tool).map(prefill).unwrap_or_default();
-                    self.stage = Stage::Edit {
-                        tool,
-                        text,
-                        problems: Vec::new(),
-                    };
+                    let index = *selected;
+                    self.edit(index);
                     None
                 }
                 _ => None,
             },
             Stage::Edit {
                 tool,
-                text,
+                editor,
                 problems,
             } => {
-                let tool = *tool;
-                match key.code {
-                    KeyCode::Esc => self.stage = Stage::List { selected: tool },
-                    KeyCode::Enter => return self.submit(tool),
-                    KeyCode::Backspace => {
-                        text.pop();
-                        problems.clear();
-                    }
-                    KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                        text.clear();
-                    }
-                    KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                        text.push(c);
-                        problems.clear();
-                    }
-                    _ => {}
+                let index = *tool;
+                if is_send(&key) {
+                    return self.submit(index);
+                }
+                if esc {
+                    self.leave_editor();
+                } else if let Some(edit) = editor::edit_for(&key)
+                    && editor.apply(edit)
+                {
+                    problems.clear();
                 }
                 None
             }
@@ -128,29 +137,77 @@ impl ToolPanel {
                 }
                 None
             }
-            Stage::Done { .. } => {
+            Stage::Done { index, .. } => {
                 if esc || key.code == KeyCode::Enter {
-                    self.stage = Stage::List { selected: 0 };
+                    self.stage = Stage::List { selected: *index };
                 }
                 None
             }
         }
     }
 
+    /// Bracketed paste: the whole text lands at the cursor at once, line breaks included,
+    /// instead of arriving as keys where its first newline would send the call.
+    pub fn handle_paste(&mut self, text: &str) {
+        if let Stage::Edit {
+            editor, problems, ..
+        } = &mut self.stage
+            && editor.paste(text)
+        {
+            problems.clear();
+        }
+    }
+
+    /// Opens the editor on a tool: its draft if it has one, else the schema's template.
+    fn edit(&mut self, index: usize) {
+        let Some(tool) = self.tools.get(index) else {
+            return;
+        };
+        let editor = self.drafts.remove(tool.name.as_ref()).unwrap_or_else(|| {
+            Editor::new(&skeleton_text(&Value::Object((*tool.input_schema).clone())))
+        });
+        self.stage = Stage::Edit {
+            tool: index,
+            editor,
+            problems: Vec::new(),
+        };
+    }
+
+    fn leave_editor(&mut self) {
+        let stage = std::mem::replace(&mut self.stage, Stage::List { selected: 0 });
+        if let Stage::Edit { tool, editor, .. } = stage {
+            if let Some(t) = self.tools.get(tool) {
+                self.drafts.insert(t.name.to_string(), editor);
+            }
+            self.stage = Stage::List { selected: tool };
+        }
+    }
+
     /// Parses and checks the arguments here, so a typo never reaches the engine.
     fn submit(&mut self, index: usize) -> Option<PanelOutcome> {
-        let Stage::Edit { text, problems, .. } = &mut self.stage else {
+        let Stage::Edit {
+            editor, problems, ..
+        } = &mut self.stage
+        else {
             return None;
         };
         let tool = self.tools.get(index)?;
+        // A blank editor means "no arguments", which is what a tool without any wants.
+        let text = match editor.text().trim() {
+            "" => "{}",
+            text => text,
+        };
         let arguments = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
-                *problems = vec!["the arguments must be a JSON object".into()];
+                *problems = vec!["(arguments): must be a JSON object".into()];
                 return None;
             }
             Err(e) => {
                 *problems = vec![format!("not valid JSON: {e}")];
+                if !editor.text().trim().is_empty() {
+                    editor.go_to(e.line(), e.column());
+                }
                 return None;
             }
         };
@@ -159,8 +216,9 @@ impl ToolPanel {
             *problems = v.iter().map(ToString::to_string).collect();
             return None;
         }
-        let cancel = CancellationToken::new();
         let name = tool.name.to_string();
+        self.drafts.insert(name.clone(), editor.clone());
+        let cancel = CancellationToken::new();
         self.stage = Stage::Running {
             tool: name.clone(),
             progress: None,
@@ -205,45 +263,26 @@ impl ToolPanel {
                 }
             }
             Event::ToolResult { key, tool, result } if *key == self.key => {
-                self.stage = match result {
-                    Ok(o) => Stage::Done {
-                        text: render_result(tool, &o.result, o.latency_ms),
-                        failed: o.is_tool_error(),
-                    },
-                    Err(e) => Stage::Done {
-                        text: format!("{tool}: {e}"),
-                        failed: true,
-                    },
+                // Back to the tool that was called, wherever the list has it now.
+                let index = self
+                    .tools
+                    .iter()
+                    .position(|t| t.name == *tool)
+                    .unwrap_or_default();
+                let (text, failed) = match result {
+                    Ok(o) => (
+                        render_result(tool, &o.result, o.latency_ms),
+                        o.is_tool_error(),
+                    ),
+                    Err(e) => (format!("{tool}: {e}"), true),
+                };
+                self.stage = Stage::Done {
+                    text,
+                    failed,
+                    index,
                 };
             }
             _ => {}
         }
     }
-}
-
-/// A JSON object with every property of the schema at a neutral value of its type: a template
-/// to edit rather than a blank to remember.
-pub fn prefill(tool: &Tool) -> String {
-    let schema = &tool.input_schema;
-    let Some(Value::Object(props)) = schema.get("properties") else {
-        return "{}".into();
-    };
-    let mut out = Map::new();
-    for (name, p) in props {
-        let kind = match p.get("type") {
-            Some(Value::String(t)) => t.as_str(),
-            Some(Value::Array(ts)) => ts.iter().find_map(Value::as_str).unwrap_or("null"),
-            _ => "null",
-        };
-        let value = match kind {
-            "string" => Value::String(String::new()),
-            "number" | "integer" => Value::from(0),
-            "boolean" => Value::Bool(false),
-            "array" => Value::Array(Vec::new()),
-            "object" => Value::Object(Map::new()),
-            _ => Value::Null,
-        };
-        out.insert(name.clone(), value);
-    }
-    Value::Object(out).to_string()
 }

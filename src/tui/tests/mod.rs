@@ -1,5 +1,6 @@
 //! Reducer and view tests over a hand-built fleet with a fixed clock.
 
+mod arguments;
 mod fixtures;
 mod reducer;
 mod tools;

@@ -1,5 +1,6 @@
 //! The tool panel: `t` lists, Enter edits prefilled arguments, Enter calls (after a local
 //! schema check), progress and result come from engine events, Esc cancels or goes back.
+//! The helpers here serve `arguments.rs` too.
 
 use std::sync::Arc;
 
@@ -18,17 +19,17 @@ use crate::tui::theme::Theme;
 use crate::tui::tools_panel::Stage;
 use crate::tui::view;
 
-fn press(app: &mut App, code: KeyCode) -> Option<Action> {
+pub(super) fn press(app: &mut App, code: KeyCode) -> Option<Action> {
     app.handle_key(KeyEvent::new(code, KeyModifiers::NONE), NOW)
 }
 
-fn typed(app: &mut App, text: &str) {
+pub(super) fn typed(app: &mut App, text: &str) {
     for c in text.chars() {
         press(app, KeyCode::Char(c));
     }
 }
 
-fn add_tool() -> Tool {
+pub(super) fn add_tool() -> Tool {
     let schema = json!({
         "type": "object",
         "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
@@ -41,7 +42,11 @@ fn add_tool() -> Tool {
 }
 
 /// An app with the panel open on the first (MCP) row and its tools listed.
-fn listed() -> App {
+pub(super) fn listed() -> App {
+    listed_with(vec![add_tool()])
+}
+
+pub(super) fn listed_with(tools: Vec<Tool>) -> App {
     let mut app = App::new(snapshot(fleet()));
     match press(&mut app, KeyCode::Char('t')) {
         Some(Action::Send(Command::ListTools { key: k, .. })) => {
@@ -50,7 +55,7 @@ fn listed() -> App {
         other => panic!("t should list tools, got {other:?}"),
     }
     let catalogue = Catalogue {
-        tools: vec![add_tool()],
+        tools,
         ..Catalogue::default()
     };
     app.on_event(
@@ -63,7 +68,7 @@ fn listed() -> App {
     app
 }
 
-fn stage(app: &App) -> &Stage {
+pub(super) fn stage(app: &App) -> &Stage {
     &app.tool_panel().expect("panel open").stage
 }
 
@@ -88,7 +93,7 @@ fn edit_validate_call_and_show_the_result() {
     assert!(matches!(stage(&app), Stage::List { selected: 0 }));
     press(&mut app, KeyCode::Enter);
     match stage(&app) {
-        Stage::Edit { text, .. } => assert_eq!(text, r#"{"a":0,"b":0}"#),
+        Stage::Edit { editor, .. } => assert_eq!(editor.text(), r#"{"a": 0, "b": 0}"#),
         other => panic!("expected the editor, got {other:?}"),
     }
     // Invalid arguments stay local and say why.

@@ -2,6 +2,7 @@
 
 mod columns;
 pub mod dashboard;
+mod editor;
 mod help;
 mod tools;
 

@@ -5,6 +5,7 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
+use super::editor;
 use crate::mcp::render::{argument_summary, one_line};
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::{Stage, ToolPanel};
@@ -17,30 +18,57 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         .flex(Flex::Center)
         .areas(popup);
     let width = usize::from(popup.width.saturating_sub(4));
-    let (lines, hint) = body(panel, theme, width);
     let block = Block::bordered()
         .border_style(theme.accent)
         .title(Span::styled(
             format!(" tools · {} ", panel.key),
             theme.accent,
         ))
-        .title_bottom(Line::from(Span::styled(format!(" {hint} "), theme.hint)).right_aligned());
+        .title_bottom(
+            Line::from(Span::styled(
+                format!(" {} ", hint(&panel.stage)),
+                theme.hint,
+            ))
+            .right_aligned(),
+        );
+    let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
+    frame.render_widget(block, popup);
+    if let Stage::Edit {
+        tool,
+        editor,
+        problems,
+    } = &panel.stage
+    {
+        let tool = panel.tools.get(*tool);
+        let arguments = tool.map(argument_summary).unwrap_or_default();
+        let heading = editor::Heading {
+            tool: tool.map_or("", |t| t.name.as_ref()),
+            arguments: &arguments,
+        };
+        editor::render(frame, inner, &heading, editor, problems, theme);
+        return;
+    }
     frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        popup,
+        Paragraph::new(body(panel, theme, width)).wrap(Wrap { trim: false }),
+        inner,
     );
 }
 
-fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> (Vec<Line<'static>>, &'static str) {
+fn hint(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Loading | Stage::Failed(_) => "Esc close",
+        Stage::List { .. } => "↑↓ select  Enter arguments  Esc close",
+        Stage::Edit { .. } => "Enter/Ctrl-S call  Alt-Enter/Ctrl-J newline  Esc back",
+        Stage::Running { .. } => "Esc cancel",
+        Stage::Done { .. } => "Enter/Esc back to the list",
+    }
+}
+
+fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     match &panel.stage {
-        Stage::Loading => (vec![Line::raw("listing tools…")], "Esc close"),
-        Stage::Failed(why) => (
-            vec![Line::from(Span::styled(why.clone(), theme.flash_error))],
-            "Esc close",
-        ),
+        Stage::Loading => vec![Line::raw("listing tools…")],
+        Stage::Failed(why) => vec![Line::from(Span::styled(why.clone(), theme.flash_error))],
         Stage::List { selected } => {
             let name_width = panel.tools.iter().map(|t| t.name.len()).max().unwrap_or(0);
             let mut lines = Vec::new();
@@ -74,50 +102,26 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> (Vec<Line<'static>>, 
             if panel.tools.is_empty() {
                 lines.push(Line::raw("this server offers no tools"));
             }
-            (lines, "↑↓ select  Enter arguments  Esc close")
+            lines
         }
-        Stage::Edit {
-            tool,
-            text,
-            problems,
-        } => {
-            let name = panel.tools.get(*tool).map(|t| t.name.to_string());
-            let mut lines = vec![
-                Line::from(Span::styled(
-                    format!("{} arguments (JSON):", name.unwrap_or_default()),
-                    theme.muted,
-                )),
-                Line::from(vec![
-                    Span::raw(text.clone()),
-                    Span::styled("█", theme.accent),
-                ]),
-            ];
-            if !problems.is_empty() {
-                lines.push(Line::raw(""));
-                for p in problems {
-                    lines.push(Line::from(Span::styled(p.clone(), theme.flash_error)));
-                }
-            }
-            (lines, "Enter call  Ctrl-U clear  Esc back")
-        }
+        // Drawn by `editor::render`, which needs the frame for the cursor.
+        Stage::Edit { .. } => Vec::new(),
         Stage::Running { tool, progress, .. } => {
             let mut lines = vec![Line::raw(format!("calling {tool}…"))];
             if let Some(p) = progress {
                 lines.push(Line::from(Span::styled(p.clone(), theme.muted)));
             }
-            (lines, "Esc cancel")
+            lines
         }
-        Stage::Done { text, failed } => {
+        Stage::Done { text, failed, .. } => {
             let style = if *failed {
                 theme.flash_error
             } else {
                 ratatui::style::Style::default()
             };
-            let lines = text
-                .lines()
+            text.lines()
                 .map(|l| Line::from(Span::styled(l.to_string(), style)))
-                .collect();
-            (lines, "Enter/Esc back to the list")
+                .collect()
         }
     }
 }
