@@ -11,7 +11,7 @@
 
 use crate::auth::flows::Opener;
 use crate::cli::EXIT_USAGE;
-use crate::cli::{CallArgs, Global, TargetArgs, ToolsArgs};
+use crate::cli::{CallArgs, ElicitArg, Global, TargetArgs, ToolsArgs};
 use crate::commands::{Exit, Outcome, tools};
 use crate::secret::Secret;
 
@@ -111,6 +111,7 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         opener: Some(Opener::Internal(
             crate::engine::http_client().map_err(|f| Exit::failed(&f))?,
         )),
+        elicit: Some(ElicitArg::Defaults),
         json: false,
     };
     match action(&scenario) {
