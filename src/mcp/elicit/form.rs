@@ -209,10 +209,10 @@ impl Field {
                 if !whole {
                     return Err(format!("{n} is not a whole number"));
                 }
-                check_range(n.as_f64().unwrap_or(f64::NAN), *minimum, *maximum)
+                check_range(n, *minimum, *maximum)
             }
             (Kind::Number { minimum, maximum }, Value::Number(n)) => {
-                check_range(n.as_f64().unwrap_or(f64::NAN), *minimum, *maximum)
+                check_range(n, *minimum, *maximum)
             }
             (Kind::Boolean, Value::Bool(_)) => Ok(()),
             (Kind::OneOf(choices), Value::String(s)) => pick(choices, s, true).map(|_| ()),
@@ -245,8 +245,10 @@ impl Field {
                 Ok(n) => Value::from(n),
                 Err(_) => return Err(format!("`{trimmed}` is not a whole number (e.g. 42)")),
             },
-            Kind::Number { .. } => match trimmed.parse::<f64>() {
-                Ok(f) if f.is_finite() => Value::from(f),
+            // A whole number stays one on the wire: `9`, not `9.0`.
+            Kind::Number { .. } => match (trimmed.parse::<i64>(), trimmed.parse::<f64>()) {
+                (Ok(n), _) => Value::from(n),
+                (_, Ok(f)) if f.is_finite() => Value::from(f),
                 _ => return Err(format!("`{trimmed}` is not a number (e.g. 4.5)")),
             },
             Kind::Boolean => match trimmed.to_ascii_lowercase().as_str() {
@@ -360,7 +362,14 @@ fn format_example(format: &str) -> &'static str {
     }
 }
 
-fn check_range(n: f64, min: Option<f64>, max: Option<f64>) -> Result<(), String> {
+fn check_range(
+    number: &serde_json::Number,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> Result<(), String> {
+    let Some(n) = number.as_f64() else {
+        return Err(format!("{number} is not a number this client can compare"));
+    };
     if let Some(min) = min.filter(|m| n < *m) {
         return Err(format!("{n} is below the minimum {min}"));
     }

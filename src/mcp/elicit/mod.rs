@@ -197,7 +197,12 @@ impl Elicitor {
         match self.policy {
             ElicitPolicy::Defaults => match fill_defaults(&form) {
                 Ok(content) => {
-                    let names: Vec<&str> = content.keys().map(String::as_str).collect();
+                    let names: Vec<&str> = form
+                        .fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .filter(|n| content.contains_key(*n))
+                        .collect();
                     self.notice(
                         server,
                         &format!(
@@ -271,11 +276,11 @@ impl Elicitor {
                 result(ElicitationAction::Accept).with_content(Value::Object(content))
             }
             Answer::Decline => {
-                eprintln!("declined; the server was told");
+                eprintln!("declined the request for input; the server was told");
                 result(ElicitationAction::Decline)
             }
             Answer::Cancel => {
-                eprintln!("cancelled; the server was told");
+                eprintln!("cancelled the request for input; the server was told");
                 result(ElicitationAction::Cancel)
             }
         }
