@@ -5,10 +5,13 @@
 //! daemon, the console's tool panel: nobody sits at a prompt there). Only a policy that can
 //! answer advertises the capability, so a conforming server does not ask the others at all.
 
+mod checks;
 pub mod form;
 pub mod prompt;
 #[cfg(test)]
-mod tests;
+mod tests_answer;
+#[cfg(test)]
+mod tests_form;
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
