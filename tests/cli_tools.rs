@@ -225,7 +225,8 @@ fn tools_and_calls_on_a_configured_http_connection() {
     // A configured connector's session is the engine's, which declines requests for input.
     let run = env.checked(&["call", "mcp", "whoami", "--elicit", "ask"], 2);
     assert!(
-        run.stderr.contains("--elicit ask/defaults applies to an ad hoc"),
+        run.stderr
+            .contains("--elicit ask/defaults applies to an ad hoc"),
         "{run}"
     );
     assert_eq!(

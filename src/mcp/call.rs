@@ -132,7 +132,10 @@ pub async fn call_tool(
             r = &mut response => break r,
             Some(p) = progress.next() => {
                 seen += 1;
-                on_progress(&p);
+                // Not drawn over a prompt the operator is typing into.
+                if !clock.is_open() {
+                    on_progress(&p);
+                }
             }
             _ = cancel.cancelled() => {
                 tell_server_to_stop(&peer, id, "cancelled by the user").await;

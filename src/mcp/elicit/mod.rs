@@ -265,7 +265,7 @@ impl Elicitor {
     fn decline_hint(&self) -> &'static str {
         match self.policy {
             ElicitPolicy::Decline if self.operator => {
-                " (--elicit decline, the default without a terminal; --elicit ask answers it at a terminal)"
+                " (--elicit decline, the default without a terminal; --elicit ask answers at a terminal, --elicit defaults takes the schema's defaults)"
             }
             ElicitPolicy::Defaults => " (--elicit defaults never opens URLs; --elicit ask asks)",
             _ => "",
