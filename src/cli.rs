@@ -197,9 +197,22 @@ pub struct TargetArgs {
     /// How the authorization URL reaches a browser (the conformance client's is internal).
     #[arg(skip)]
     pub opener: Option<crate::auth::flows::Opener>,
+    /// How to answer a server's request for input during the command (MCP elicitation): ask
+    /// on the terminal, accept the schema's defaults, or decline [default: ask when stdin and
+    /// stderr are terminals, else decline]. Ad hoc targets only: a configured connector's
+    /// session is the engine's, which declines.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub elicit: Option<ElicitArg>,
     /// Machine-readable output (the raw MCP result).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ElicitArg {
+    Ask,
+    Defaults,
+    Decline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

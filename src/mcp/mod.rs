@@ -5,6 +5,7 @@ pub mod adhoc;
 pub mod call;
 pub mod catalog;
 mod classify;
+pub mod elicit;
 pub mod handler;
 pub mod http_client;
 mod ops;

@@ -1,0 +1,337 @@
+//! Answering a server's `elicitation/create`, its request for input in the middle of a call.
+//! Who answers depends on who is there: a one-shot command with an operator at the terminal
+//! asks them; `--elicit defaults` (scripts, the conformance harness) accepts the schema's
+//! defaults; everything else declines, including every engine session (console probes, the
+//! daemon, the console's tool panel: nobody sits at a prompt there). Only a policy that can
+//! answer advertises the capability, so a conforming server does not ask the others at all.
+
+mod checks;
+pub mod form;
+pub mod prompt;
+#[cfg(test)]
+mod tests_answer;
+#[cfg(test)]
+mod tests_form;
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ElicitationSchema,
+    FormElicitationCapability, UrlElicitationCapability,
+};
+use serde_json::Value;
+
+use form::{Form, Unfilled, fill_defaults};
+use prompt::{Answer, ask_form, ask_url, printable};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElicitPolicy {
+    /// Prompt on the terminal (stderr for prompts, stdin for answers).
+    Ask,
+    /// Accept with every field's schema default (SEP-1034).
+    Defaults,
+    Decline,
+}
+
+/// How long prompts have been open, so a call's deadline can leave out the time a person
+/// spent typing: `--timeout` bounds the server, not the operator.
+#[derive(Clone, Default)]
+pub struct PromptClock(Arc<Mutex<ClockState>>);
+
+#[derive(Default)]
+struct ClockState {
+    open: usize,
+    since: Option<Instant>,
+    spent: Duration,
+}
+
+pub struct ClockGuard(PromptClock);
+
+impl PromptClock {
+    fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn start(&self) -> ClockGuard {
+        let mut s = self.state();
+        if s.open == 0 {
+            s.since = Some(Instant::now());
+        }
+        s.open += 1;
+        ClockGuard(self.clone())
+    }
+
+    /// Time spent with a prompt open, including one open now.
+    pub fn spent(&self) -> Duration {
+        let s = self.state();
+        s.spent + s.since.map(|t| t.elapsed()).unwrap_or_default()
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.state().open > 0
+    }
+}
+
+impl Drop for ClockGuard {
+    fn drop(&mut self) {
+        let mut s = self.0.state();
+        s.open = s.open.saturating_sub(1);
+        if s.open == 0
+            && let Some(since) = s.since.take()
+        {
+            s.spent += since.elapsed();
+        }
+    }
+}
+
+/// A session's answer to elicitation. Cheap to clone; clones share the prompt clock.
+#[derive(Clone)]
+pub struct Elicitor {
+    policy: ElicitPolicy,
+    /// Whether stderr belongs to an operator running one command, who should hear why a
+    /// request was declined. Engine sessions may be drawing the console there: they log.
+    operator: bool,
+    clock: PromptClock,
+    /// One prompt at a time: two requests at once would interleave on the terminal.
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Elicitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Elicitor({:?})", self.policy)
+    }
+}
+
+impl Default for Elicitor {
+    /// The engine's: declines, quietly.
+    fn default() -> Self {
+        Self::with(ElicitPolicy::Decline, false)
+    }
+}
+
+fn result(action: ElicitationAction) -> ElicitResult {
+    ElicitResult::new(action)
+}
+
+impl Elicitor {
+    fn with(policy: ElicitPolicy, operator: bool) -> Self {
+        Self {
+            policy,
+            operator,
+            clock: PromptClock::default(),
+            turn: Arc::default(),
+        }
+    }
+
+    /// For a one-shot command whose operator reads stderr.
+    pub fn for_command(policy: ElicitPolicy) -> Self {
+        Self::with(policy, true)
+    }
+
+    pub fn policy(&self) -> ElicitPolicy {
+        self.policy
+    }
+
+    pub fn clock(&self) -> &PromptClock {
+        &self.clock
+    }
+
+    /// What `initialize` advertises. URL mode only when someone can be shown the URL.
+    pub fn capability(&self) -> Option<ElicitationCapability> {
+        let form = ElicitationCapability::new().with_form(FormElicitationCapability::new());
+        match self.policy {
+            ElicitPolicy::Decline => None,
+            ElicitPolicy::Defaults => Some(form),
+            ElicitPolicy::Ask => Some(form.with_url(UrlElicitationCapability::new())),
+        }
+    }
+
+    fn notice(&self, server: &str, what: &str) {
+        if self.operator {
+            eprintln!("elicitation from {}: {what}", printable(server, false));
+        } else {
+            tracing::info!(server, "elicitation: {what}");
+        }
+    }
+
+    pub async fn answer(&self, server: &str, params: ElicitRequestParams) -> ElicitResult {
+        match params {
+            ElicitRequestParams::FormElicitationParams {
+                message,
+                requested_schema,
+                ..
+            } => self.answer_form(server, message, &requested_schema).await,
+            ElicitRequestParams::UrlElicitationParams { message, url, .. } => {
+                self.answer_url(server, message, url).await
+            }
+            _ => {
+                self.notice(
+                    server,
+                    "declined: a kind of request this client does not know",
+                );
+                result(ElicitationAction::Decline)
+            }
+        }
+    }
+
+    async fn answer_form(
+        &self,
+        server: &str,
+        message: String,
+        schema: &ElicitationSchema,
+    ) -> ElicitResult {
+        let quoted = format!("\"{}\"", printable(&message, false));
+        if self.policy == ElicitPolicy::Decline {
+            self.notice(
+                server,
+                &format!("{quoted}: declined{}", self.decline_hint()),
+            );
+            return result(ElicitationAction::Decline);
+        }
+        let form = match Form::from_schema(schema) {
+            Ok(form) => form,
+            Err(why) => {
+                self.notice(server, &format!("{quoted}: declined: {why}"));
+                return result(ElicitationAction::Decline);
+            }
+        };
+        match self.policy {
+            ElicitPolicy::Defaults => match fill_defaults(&form) {
+                Ok(content) => {
+                    let names: Vec<&str> = form
+                        .fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .filter(|n| content.contains_key(*n))
+                        .collect();
+                    self.notice(
+                        server,
+                        &format!(
+                            "{quoted}: accepted with the schema's defaults ({})",
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    );
+                    result(ElicitationAction::Accept).with_content(Value::Object(content))
+                }
+                Err(Unfilled { field, why }) => {
+                    self.notice(
+                        server,
+                        &format!(
+                            "{quoted}: declined: the required field `{field}` cannot be filled from defaults ({why}); run with --elicit ask in a terminal to answer it"
+                        ),
+                    );
+                    result(ElicitationAction::Decline)
+                }
+            },
+            _ => {
+                let server_name = server.to_string();
+                let answer = self
+                    .on_terminal(move |input, out| {
+                        ask_form(&server_name, &message, &form, input, out)
+                    })
+                    .await;
+                self.finish(answer)
+            }
+        }
+    }
+
+    async fn answer_url(&self, server: &str, message: String, url: String) -> ElicitResult {
+        if self.policy != ElicitPolicy::Ask {
+            // Never opened for the operator: the URL is shown so they can decide to rerun.
+            self.notice(
+                server,
+                &format!(
+                    "\"{}\" asks to open {}: declined{}",
+                    printable(&message, false),
+                    printable(&url, false),
+                    self.decline_hint()
+                ),
+            );
+            return result(ElicitationAction::Decline);
+        }
+        let server_name = server.to_string();
+        let answer = self
+            .on_terminal(move |input, out| ask_url(&server_name, &message, &url, input, out))
+            .await;
+        self.finish(answer)
+    }
+
+    fn decline_hint(&self) -> &'static str {
+        match self.policy {
+            ElicitPolicy::Decline if self.operator => {
+                " (--elicit decline, the default without a terminal; --elicit ask answers at a terminal, --elicit defaults takes the schema's defaults)"
+            }
+            ElicitPolicy::Defaults => " (--elicit defaults never opens URLs; --elicit ask asks)",
+            _ => "",
+        }
+    }
+
+    fn finish(&self, answer: Answer) -> ElicitResult {
+        match answer {
+            Answer::Accept(content) if content.is_empty() => result(ElicitationAction::Accept),
+            Answer::Accept(content) => {
+                result(ElicitationAction::Accept).with_content(Value::Object(content))
+            }
+            Answer::Decline => {
+                eprintln!("declined the request for input; the server was told");
+                result(ElicitationAction::Decline)
+            }
+            Answer::Cancel => {
+                eprintln!("cancelled the request for input; the server was told");
+                result(ElicitationAction::Cancel)
+            }
+        }
+    }
+
+    /// Runs a prompt on its own thread (stdin blocks) while the session keeps serving; Ctrl-C
+    /// cancels it. A plain thread rather than `spawn_blocking`: a read that Ctrl-C abandoned
+    /// must not hold up the runtime's shutdown.
+    async fn on_terminal<F>(&self, prompt: F) -> Answer
+    where
+        F: FnOnce(
+                &mut std::io::StdinLock<'static>,
+                &mut std::io::Stderr,
+            ) -> std::io::Result<Answer>
+            + Send
+            + 'static,
+    {
+        let _turn = self.turn.lock().await;
+        let _clock = self.clock.start();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("elicitation-prompt".into())
+            .spawn(move || {
+                let mut input = std::io::stdin().lock();
+                let mut out = std::io::stderr();
+                if out.is_terminal() {
+                    // A progress line may be drawn in place on this row.
+                    let _ = write!(out, "\r\x1b[K");
+                }
+                let _ = tx.send(prompt(&mut input, &mut out));
+            });
+        if let Err(e) = spawned {
+            eprintln!("elicitation: cannot start the prompt ({e}); declining");
+            return Answer::Decline;
+        }
+        tokio::select! {
+            answer = rx => match answer {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(e)) => {
+                    eprintln!("\nelicitation: the terminal failed ({e}); cancelling");
+                    Answer::Cancel
+                }
+                Err(_) => Answer::Cancel,
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!();
+                Answer::Cancel
+            }
+        }
+    }
+}
