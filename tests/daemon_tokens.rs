@@ -7,27 +7,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{KillOnDrop, LabProcess, Session};
+use support::{KillOnDrop, LabProcess, Session, rest_connector};
 
 fn config(lab: &LabProcess) -> String {
+    // Probes would find a revoked token through a 401 on their own; hourly ones leave the
+    // store as the only way the daemon can learn of it.
     format!(
-        r#"[[connectors]]
-id = "rest"
-kind = "rest"
-[connectors.rest]
-base_url = "{}"
-health_path = "/me"
-[connectors.auth]
-type = "oauth2"
-issuer = "{}"
-client_id = "demo-console"
-scopes = ["api:read", "offline_access"]
-# Probes would find a revoked token through a 401 on their own; hourly ones leave the
-# store as the only way the daemon can learn of it.
-[connectors.schedule]
-probe = "1h"
-"#,
-        lab.rest_base, lab.issuer
+        "{}[connectors.schedule]\nprobe = \"1h\"\n",
+        rest_connector(lab, "rest")
     )
 }
 
@@ -95,24 +82,6 @@ fn the_daemon_picks_up_revocations_and_authorizations_made_beside_it() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn rest_connector(lab: &LabProcess, id: &str) -> String {
-    format!(
-        r#"[[connectors]]
-id = "{id}"
-kind = "rest"
-[connectors.rest]
-base_url = "{}"
-health_path = "/me"
-[connectors.auth]
-type = "oauth2"
-issuer = "{}"
-client_id = "demo-console"
-scopes = ["api:read", "offline_access"]
-"#,
-        lab.rest_base, lab.issuer
-    )
 }
 
 fn grants_revoked(lab: &LabProcess) -> u64 {

@@ -10,25 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{BIN, LabProcess, scrubbed, write_script};
-
-fn config(lab: &LabProcess) -> String {
-    format!(
-        r#"[[connectors]]
-id = "api"
-kind = "rest"
-[connectors.rest]
-base_url = "{}"
-health_path = "/me"
-[connectors.auth]
-type = "oauth2"
-issuer = "{}"
-client_id = "demo-console"
-scopes = ["api:read", "offline_access"]
-"#,
-        lab.rest_base, lab.issuer
-    )
-}
+use support::{BIN, LabProcess, rest_connector, scrubbed, write_script};
 
 fn switchboard(dir: &Path, browser: &Path, args: &[&str]) -> std::process::Command {
     let mut cmd = scrubbed(BIN);
@@ -57,7 +39,7 @@ fn curl_post(url: &str) {
 fn ctrl_c_during_a_refresh_saves_the_rotated_token_before_exiting() {
     let lab = LabProcess::start("60s");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.toml"), config(&lab)).unwrap();
+    std::fs::write(dir.path().join("config.toml"), rest_connector(&lab, "api")).unwrap();
     let browser = dir.path().join("browser.sh");
     write_script(
         &browser,

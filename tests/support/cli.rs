@@ -124,6 +124,25 @@ fn curl_json(args: &[&str]) -> serde_json::Value {
 }
 
 #[track_caller]
+/// A REST connector `id` on the lab's API, authorized as the lab's public `demo-console` client.
+pub fn rest_connector(lab: &LabProcess, id: &str) -> String {
+    format!(
+        r#"[[connectors]]
+id = "{id}"
+kind = "rest"
+[connectors.rest]
+base_url = "{}"
+health_path = "/me"
+[connectors.auth]
+type = "oauth2"
+issuer = "{}"
+client_id = "demo-console"
+scopes = ["api:read", "offline_access"]
+"#,
+        lab.rest_base, lab.issuer
+    )
+}
+
 pub fn parse_json(text: &str) -> serde_json::Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
 }
