@@ -177,14 +177,16 @@ pub struct TargetArgs {
     /// Extra HTTP header for an ad hoc --url, 'Name: value' (repeatable; values are never echoed).
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderParser)]
     pub headers: Vec<HeaderArg>,
-    /// Bearer token for an ad hoc --url [env: SWITCHBOARD_BEARER, which keeps it out of `ps`].
+    /// Bearer token for an ad hoc --url (prefer the environment variable: it keeps the token
+    /// out of `ps`).
     #[arg(long, env = "SWITCHBOARD_BEARER", hide_env_values = true, value_parser = parse_secret)]
     pub bearer: Option<Secret>,
     /// When an ad hoc --url answers 401, the pre-registered OAuth client to authorize as
     /// (default: a Client ID Metadata Document if given, else dynamic registration).
     #[arg(long, value_name = "ID", help_heading = "Ad hoc authorization")]
     pub client_id: Option<String>,
-    /// Secret of --client-id [env: SWITCHBOARD_CLIENT_SECRET, which keeps it out of `ps`].
+    /// Secret of --client-id (prefer the environment variable: it keeps the secret out of
+    /// `ps`).
     #[arg(long, env = "SWITCHBOARD_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret, help_heading = "Ad hoc authorization")]
     pub client_secret: Option<Secret>,
     /// An https URL hosting switchboard's Client ID Metadata Document, used as the client_id
