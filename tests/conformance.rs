@@ -140,15 +140,48 @@ fn conformance_suite_matches_the_baseline() {
         results.len(),
         baseline.len()
     );
+    // The output dir goes with this test, so a failure here must carry what the client said.
+    let client_logs: String = new_failures
+        .iter()
+        .map(|name| scenario_logs(out.path(), name))
+        .collect();
     assert!(
         new_failures.is_empty() && now_passing.is_empty() && unknown.is_empty(),
         "conformance suite vs tests/peers/conformance/baseline.json:\n  \
          new failures (fix them, or baseline them with a reason): {new_failures:?}\n  \
          now passing (delete them from the baseline): {now_passing:?}\n  \
          baselined but not run by the suite (delete them): {unknown:?}\n\
-         results per scenario are in each <scenario>-<time>/checks.json of the suite's \
-         --output-dir; its output:\n{stdout}"
+         the suite's output:\n{stdout}\n{client_logs}"
     );
+}
+
+/// The client's stdout and stderr and the graded checks of one scenario, from the suite's
+/// `<scenario>-<time>/` directories (the scenario's name with anything but letters and digits
+/// made a dash, so both sides are compared that way).
+fn scenario_logs(out: &Path, scenario: &str) -> String {
+    let flat = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect()
+    };
+    let wanted = flat(scenario);
+    let Ok(dirs) = std::fs::read_dir(out) else {
+        return format!("(no output dir for {scenario})\n");
+    };
+    let mut text = String::new();
+    for dir in dirs.filter_map(Result::ok) {
+        if !flat(&dir.file_name().to_string_lossy()).starts_with(&wanted) {
+            continue;
+        }
+        for file in ["stdout.txt", "stderr.txt", "checks.json"] {
+            let body = std::fs::read_to_string(dir.path().join(file)).unwrap_or_default();
+            text.push_str(&format!(
+                "--- {scenario}: {file} ---\n{}\n",
+                body.trim_end()
+            ));
+        }
+    }
+    text
 }
 
 /// `--elicit ask` against the SEP-1034 scenario's server, answers typed on stdin (a pipe: the

@@ -11,3 +11,5 @@ mod everything;
 mod http_sessions;
 #[path = "mcp/sse.rs"]
 mod sse;
+#[path = "mcp/stream_settle.rs"]
+mod stream_settle;

@@ -23,7 +23,12 @@ use crate::domain::Failure;
 pub struct AuthedHttpClient {
     inner: reqwest::Client,
     source: SharedSource,
+    /// Set once the server answered the session's standalone GET stream (either way).
+    stream_settled: Arc<tokio::sync::watch::Sender<bool>>,
 }
+
+/// How long a new session waits for its standalone GET stream before the first request.
+const STREAM_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
@@ -41,7 +46,22 @@ fn header(credential: &Credential) -> Option<String> {
 
 impl AuthedHttpClient {
     pub fn new(inner: reqwest::Client, source: SharedSource) -> Self {
-        Self { inner, source }
+        Self {
+            inner,
+            source,
+            stream_settled: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// Waits (briefly) until the server has answered the standalone GET stream rmcp opens after
+    /// `initialize`. Servers send requests that belong to no client request (elicitation or
+    /// sampling from a tool, list changes) on that stream, and drop them when it is not open
+    /// yet: a tool call sent before it is up can wait forever for an answer to a question the
+    /// client never saw. A server without the stream answers at once (405), so this only waits
+    /// on a slow one, and at most `STREAM_SETTLE`.
+    pub async fn settle(&self) {
+        let mut settled = self.stream_settled.subscribe();
+        let _ = tokio::time::timeout(STREAM_SETTLE, settled.wait_for(|s| *s)).await;
     }
 
     async fn current(&self) -> Credential {
@@ -157,15 +177,18 @@ impl StreamableHttpClient for AuthedHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.with_token(|token| {
-            self.inner.get_stream(
-                uri.clone(),
-                session_id.clone(),
-                last_event_id.clone(),
-                token,
-                custom_headers.clone(),
-            )
-        })
-        .await
+        let result = self
+            .with_token(|token| {
+                self.inner.get_stream(
+                    uri.clone(),
+                    session_id.clone(),
+                    last_event_id.clone(),
+                    token,
+                    custom_headers.clone(),
+                )
+            })
+            .await;
+        self.stream_settled.send_replace(true);
+        result
     }
 }

@@ -158,11 +158,13 @@ impl McpPool {
                 let mut config = StreamableHttpClientTransportConfig::with_uri(url.clone())
                     .reinit_on_expired_session(true);
                 config.retry_config = Arc::new(bounded_stream_retry());
-                let transport = StreamableHttpClientTransport::with_client(client, config);
-                handler
+                let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
+                let session = handler
                     .serve(transport)
                     .await
-                    .map_err(|e| classify_client_init(&e))
+                    .map_err(|e| classify_client_init(&e))?;
+                client.settle().await;
+                Ok(session)
             }
             Target::Sse { url } => {
                 let source = BrokerSource::shared(self.broker.clone(), key.clone());
