@@ -156,21 +156,24 @@ fn conformance_suite_matches_the_baseline() {
 }
 
 /// The client's stdout and stderr and the graded checks of one scenario, from the suite's
-/// `<scenario>-<time>/` directories (the scenario's name with anything but letters and digits
-/// made a dash, so both sides are compared that way).
+/// `<scenario>-<time>/` directories (a scenario named `auth/x` lands in `auth/x-<time>/`).
 fn scenario_logs(out: &Path, scenario: &str) -> String {
-    let flat = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect()
+    let (parent, name) = match scenario.rsplit_once('/') {
+        Some((parent, name)) => (out.join(parent), name),
+        None => (out.to_path_buf(), scenario),
     };
-    let wanted = flat(scenario);
-    let Ok(dirs) = std::fs::read_dir(out) else {
+    let Ok(dirs) = std::fs::read_dir(&parent) else {
         return format!("(no output dir for {scenario})\n");
     };
+    let prefix = format!("{name}-");
     let mut text = String::new();
     for dir in dirs.filter_map(Result::ok) {
-        if !flat(&dir.file_name().to_string_lossy()).starts_with(&wanted) {
+        // `tools-call-<time>` must not pick up `tools-call-with-progress-<time>`.
+        let file_name = dir.file_name().to_string_lossy().into_owned();
+        let stamped = file_name
+            .strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+        if !stamped {
             continue;
         }
         for file in ["stdout.txt", "stderr.txt", "checks.json"] {
