@@ -145,7 +145,10 @@ fn bench_snapshot_and_render(c: &mut Criterion) {
         .block_on(engine::start(
             store,
             specs(500),
-            EngineOptions { scheduler: false },
+            EngineOptions {
+                scheduler: false,
+                ..Default::default()
+            },
         ))
         .unwrap();
     let engine = running.engine.clone();

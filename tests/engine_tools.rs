@@ -46,7 +46,10 @@ async fn list_and_call_through_engine_commands() {
     let running = engine::start(
         store.clone(),
         engine::fleet::from_config(&config),
-        EngineOptions { scheduler: false },
+        EngineOptions {
+            scheduler: false,
+            ..Default::default()
+        },
     )
     .await
     .expect("engine");

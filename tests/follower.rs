@@ -44,7 +44,10 @@ async fn a_follower_shows_the_leaders_probes_once_each() {
     let leader = engine::start(
         store(dir.path()),
         vec![spec()],
-        EngineOptions { scheduler: true },
+        EngineOptions {
+            scheduler: true,
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
@@ -57,7 +60,10 @@ async fn a_follower_shows_the_leaders_probes_once_each() {
     let follower = engine::start(
         store(dir.path()),
         vec![spec()],
-        EngineOptions { scheduler: true },
+        EngineOptions {
+            scheduler: true,
+            ..Default::default()
+        },
     )
     .await
     .unwrap();

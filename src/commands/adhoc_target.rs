@@ -145,7 +145,7 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
 
 /// `--elicit`, else ask when someone is at the terminal to answer (a script, a pipe or the
 /// conformance suite's never-written stdin gets declines, not a prompt that waits forever).
-fn elicit_policy(t: &TargetArgs) -> ElicitPolicy {
+pub(crate) fn elicit_policy(t: &TargetArgs) -> ElicitPolicy {
     match t.elicit {
         Some(ElicitArg::Ask) => ElicitPolicy::Ask,
         Some(ElicitArg::Defaults) => ElicitPolicy::Defaults,

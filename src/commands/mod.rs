@@ -131,9 +131,21 @@ pub async fn start_engine(
     data_dir: &Path,
     scheduler: bool,
 ) -> Result<(Running, Store), Exit> {
+    let options = EngineOptions {
+        scheduler,
+        ..EngineOptions::default()
+    };
+    start_engine_with(config, data_dir, options).await
+}
+
+pub async fn start_engine_with(
+    config: &Config,
+    data_dir: &Path,
+    options: EngineOptions,
+) -> Result<(Running, Store), Exit> {
     let store = open_store(data_dir)?;
     let specs = engine::fleet::from_config(config);
-    let running = engine::start(store.clone(), specs, EngineOptions { scheduler })
+    let running = engine::start(store.clone(), specs, options)
         .await
         .map_err(|f| Exit::failed(&f))?;
     Ok((running, store))

@@ -2,14 +2,15 @@
 
 use serde::Serialize;
 
-use super::{Exit, Outcome, config_path, init_file_logging, load_config, start_engine};
+use super::{Exit, Outcome, config_path, init_file_logging, load_config, start_engine_with};
 use crate::auth::AuthSpec;
 use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{
     Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, format_duration_ms,
     format_expires_in, now_ms,
 };
-use crate::engine::Running;
+use crate::engine::{EngineOptions, Running};
+use crate::mcp::elicit::Elicitor;
 use crate::store::{Store, resolve_data_dir};
 
 pub fn config_check(global: &Global) -> Outcome {
@@ -34,16 +35,25 @@ pub fn config_check(global: &Global) -> Outcome {
 }
 
 pub(crate) async fn engine_for(global: &Global) -> Result<Running, Exit> {
-    Ok(engine_and_store_for(global).await?.0)
+    Ok(engine_and_store_for(global, Elicitor::default()).await?.0)
 }
 
-async fn engine_and_store_for(global: &Global) -> Result<(Running, Store), Exit> {
+/// The engine of a one-shot command whose MCP sessions answer elicitation as `elicit` says.
+pub(crate) async fn engine_eliciting(global: &Global, elicit: Elicitor) -> Result<Running, Exit> {
+    Ok(engine_and_store_for(global, elicit).await?.0)
+}
+
+async fn engine_and_store_for(global: &Global, elicit: Elicitor) -> Result<(Running, Store), Exit> {
     let config = load_config(global)?;
     let data_dir = resolve_data_dir(global.data_dir.as_deref());
     crate::store::ensure_private_dir(&data_dir)
         .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
     init_file_logging(&data_dir);
-    start_engine(&config, &data_dir, false).await
+    let options = EngineOptions {
+        scheduler: false,
+        elicit,
+    };
+    start_engine_with(&config, &data_dir, options).await
 }
 
 pub(crate) fn known_key(
@@ -132,7 +142,7 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
 }
 
 pub async fn status(global: &Global, json: bool) -> Outcome {
-    let (running, store) = engine_and_store_for(global).await?;
+    let (running, store) = engine_and_store_for(global, Elicitor::default()).await?;
     let snapshot = running.handle.snapshot();
     running.shutdown().await;
     // JSON stays an array of connections: its consumers parse exactly that.

@@ -5,19 +5,18 @@
 use rmcp::model::JsonObject;
 use tokio_util::sync::CancellationToken;
 
-use super::adhoc_target::{adhoc_exit, adhoc_target, can_log_in, usage};
+use super::adhoc_target::{adhoc_exit, adhoc_target, can_log_in, elicit_policy, usage};
 use super::call_io::{ProgressPrinter, cancel_on_ctrl_c, parse_arguments, validate};
-use super::oneshot::{engine_for, exit_for, known_key};
+use super::oneshot::{engine_eliciting, exit_for, known_key};
 use super::{Exit, Outcome};
 
 use crate::auth::AuthSpec;
-use crate::cli::{
-    CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, ElicitArg, Global, TargetArgs, ToolsArgs,
-};
+use crate::cli::{CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, Global, TargetArgs, ToolsArgs};
 use crate::domain::{Actor, ConnectionKey, Failure};
 use crate::engine::Running;
 use crate::mcp::adhoc::{self, AdHoc};
 use crate::mcp::call::{CallError, CallOutcome, call_tool};
+use crate::mcp::elicit::Elicitor;
 use crate::mcp::render::{render_catalogue, render_result};
 use crate::mcp::{Catalogue, Target};
 
@@ -49,17 +48,13 @@ async fn resolve(
             "--header and --bearer apply to an ad hoc --url; a configured connector takes its credentials from the token broker",
         ));
     }
-    if matches!(t.elicit, Some(ElicitArg::Ask | ElicitArg::Defaults)) {
-        return Err(usage(
-            "--elicit ask/defaults applies to an ad hoc --url or --stdio target; a configured connector's session is the engine's, which declines requests for input",
-        ));
-    }
     let Some(connector) = connector else {
         return Err(usage(
             "name a configured MCP connector, or give --url URL or --stdio \"COMMAND\"",
         ));
     };
-    let running = engine_for(global).await?;
+    // This command's own engine, so its sessions can answer the server's questions here.
+    let running = engine_eliciting(global, Elicitor::for_command(elicit_policy(t))).await?;
     let key = known_key(&running, connector, &t.account)?;
     let Some(spec) = running.engine.spec(&key) else {
         return Err(usage(format!("no connector `{connector}`")));

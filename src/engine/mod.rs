@@ -23,14 +23,18 @@ pub use fleet::ConnectorSpec;
 use crate::auth::Broker;
 use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
 use crate::mcp::McpPool;
+use crate::mcp::elicit::Elicitor;
 use crate::probe::Prober;
 use crate::store::Store;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Run (or stand by to run) the scheduler: refresh deadlines and probe schedules. One-shot
     /// commands leave it off and act only on what they are asked.
     pub scheduler: bool,
+    /// How MCP sessions answer a server's `elicitation/create`. The default declines: a daemon
+    /// or the console has no one at a prompt; a one-shot `call` passes the operator's choice.
+    pub elicit: Elicitor,
 }
 
 pub struct Running {
@@ -132,7 +136,10 @@ pub async fn start(
         }
     }
 
-    let mcp = Arc::new(McpPool::new(broker.clone(), store.clone(), http.clone()));
+    let mcp = Arc::new(
+        McpPool::new(broker.clone(), store.clone(), http.clone())
+            .with_elicitor(opts.elicit.clone()),
+    );
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (events_tx, _) = broadcast::channel(512);
     let (commands_tx, commands_rx) = mpsc::channel(256);

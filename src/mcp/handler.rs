@@ -102,7 +102,7 @@ pub struct SessionHandler {
 }
 
 impl SessionHandler {
-    /// An engine session's handler: it declines elicitation.
+    /// An engine session's handler: it declines elicitation unless given an elicitor.
     pub fn new(on_tools_changed: Option<OnToolsChanged>) -> Self {
         Self {
             progress: ProgressRouter::default(),
@@ -113,10 +113,11 @@ impl SessionHandler {
 
     /// A one-shot command's handler, answering elicitation as the operator chose.
     pub fn for_command(elicit: Elicitor) -> Self {
-        Self {
-            elicit,
-            ..Self::new(None)
-        }
+        Self::new(None).with_elicitor(elicit)
+    }
+
+    pub fn with_elicitor(self, elicit: Elicitor) -> Self {
+        Self { elicit, ..self }
     }
 }
 

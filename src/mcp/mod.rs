@@ -38,6 +38,7 @@ use crate::store::{EventRecord, Store};
 pub use catalog::{Catalogue, Catalogues};
 use classify::{classify_client_init, explain_closed};
 pub(crate) use classify::{classify_init, classify_service};
+use elicit::Elicitor;
 pub use handler::SessionHandler;
 pub use http_client::AuthedHttpClient;
 pub use sse::SseClientTransport;
@@ -69,6 +70,7 @@ pub struct McpPool {
     close_reasons: std::sync::Mutex<HashMap<ConnectionKey, sse::CloseReason>>,
     catalogues: Arc<Catalogues>,
     connect_timeout: Duration,
+    elicit: Elicitor,
 }
 
 impl McpPool {
@@ -81,7 +83,15 @@ impl McpPool {
             close_reasons: std::sync::Mutex::new(HashMap::new()),
             catalogues: Arc::new(Catalogues::default()),
             connect_timeout: Duration::from_secs(15),
+            elicit: Elicitor::default(),
         }
+    }
+
+    /// Sessions answer `elicitation/create` as `elicit` says (the default declines). Set before
+    /// the first session: the capability is announced at `initialize`.
+    pub fn with_elicitor(mut self, elicit: Elicitor) -> Self {
+        self.elicit = elicit;
+        self
     }
 
     /// The open session for `key`, connecting first if there is none.
@@ -145,6 +155,7 @@ impl McpPool {
             let (store, key) = (store.clone(), key.clone());
             tokio::spawn(async move { Catalogues::forget_stored(&key, &store).await });
         })))
+        .with_elicitor(self.elicit.clone())
     }
 
     async fn connect(&self, key: &ConnectionKey, target: &Target) -> Result<Session, Failure> {

@@ -7,7 +7,6 @@
 //! `tests/run` installs the peer (`npm ci --prefix tests/peers/everything`); without it these
 //! tests fail and say so, they never skip.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -21,26 +20,10 @@ use switchboard::auth::AuthSpec;
 use switchboard::domain::{ConnectionKey, ErrorClass};
 use switchboard::mcp::{McpPool, SseClientTransport, Target};
 
+use crate::support::everything::entry;
 use crate::support::{broker, data_dir, http, key, open_store};
 
 const PING: Duration = Duration::from_secs(10);
-
-/// The installed server's entry point, or a failure telling the reader how to install it.
-fn entry() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/everything");
-    let entry = dir.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(
-        entry.is_file(),
-        "{} is missing: run tests/run (it runs `npm ci --prefix tests/peers/everything`)",
-        entry.display()
-    );
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "node is not installed: install Node.js 18+ and run tests/run"
-    );
-    entry
-}
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind an ephemeral port");

@@ -4,6 +4,8 @@
 // Shared by several test binaries; each uses a subset, so unused items are expected.
 #![allow(dead_code)]
 
+pub mod everything;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
