@@ -77,6 +77,15 @@ fn a_configured_connector_answers_elicitation_at_the_prompt() {
         )
         .expect("one tool_call event for the call");
     assert_eq!(outcome, "ok");
+
+    // The list that call saw (with the tool offered only to clients that answer elicitation)
+    // is not the one the console and the daemon share through the store: a declining session
+    // must not be shown, and sent, a tool the server will not run for it.
+    let run = s.expect(&["call", "--elicit", "decline", "everything", TOOL], 2);
+    assert!(
+        run.stderr.contains("has no tool") && run.stderr.contains("get-sum"),
+        "{run}"
+    );
 }
 
 #[test]

@@ -10,12 +10,20 @@ use tokio_util::sync::CancellationToken;
 use super::call::{CallError, CallOutcome, call_tool};
 use super::{Catalogue, McpPool, Target, classify_service};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
-use crate::store::EventRecord;
+use crate::store::{EventRecord, Store};
 
 impl McpPool {
     /// A fresh cached catalogue (memory, then the store), without touching the network.
     pub async fn cached_catalogue(&self, key: &ConnectionKey) -> Option<Arc<Catalogue>> {
-        self.catalogues.cached(key, Some(&self.store)).await
+        self.catalogues.cached(key, self.catalogue_store()).await
+    }
+
+    /// Where catalogues are shared between processes: the store, unless this pool's sessions
+    /// announce elicitation. Some servers offer tools only to clients that can answer it, so
+    /// such a list would show the console (which declines) tools it cannot call, and the
+    /// console's list would hide them from a `call --elicit ask`.
+    fn catalogue_store(&self) -> Option<&Store> {
+        self.elicit.capability().is_none().then_some(&self.store)
     }
 
     /// The catalogue, from the cache unless `refresh` or stale, else listed from the server.
@@ -30,7 +38,7 @@ impl McpPool {
         }
         let session = self.session(key, target).await?;
         match Catalogue::fetch(session.peer()).await {
-            Ok(c) => Ok(self.catalogues.put(key, c, Some(&self.store)).await),
+            Ok(c) => Ok(self.catalogues.put(key, c, self.catalogue_store()).await),
             Err(e) => {
                 self.drop_session(key).await;
                 Err(classify_service(&e))
