@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Exit, Outcome, init_file_logging, load_config, start_engine};
+use super::{Exit, Outcome, init_file_logging, load_config, start_engine, start_engine_with};
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
-use crate::engine::{EngineHandle, Running};
+use crate::engine::{EngineHandle, EngineOptions, Running};
+use crate::mcp::elicit::{ConsoleAsks, Elicitor};
 use crate::store::resolve_data_dir;
 use crate::tui::{self, Theme};
 
@@ -16,15 +17,30 @@ pub async fn console(global: &Global) -> Outcome {
         .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
     init_file_logging(&data_dir);
     let theme = load_theme(&config)?;
-    let (running, _store) = start_engine(&config, &data_dir, true).await?;
-    run_console(running, theme).await
+    let (running, asks) = start_console_engine(&config, &data_dir).await?;
+    run_console(running, asks, theme).await
+}
+
+/// The engine behind a console: scheduled, and its MCP sessions hand a server's requests for
+/// input (elicitation) to the console's tool panel through `ConsoleAsks`.
+pub async fn start_console_engine(
+    config: &Config,
+    data_dir: &Path,
+) -> Result<(Running, ConsoleAsks), Exit> {
+    let (elicit, asks) = Elicitor::for_console();
+    let options = EngineOptions {
+        scheduler: true,
+        elicit,
+    };
+    let (running, _store) = start_engine_with(config, data_dir, options).await?;
+    Ok((running, asks))
 }
 
 /// Runs the TUI over a started engine, then stops the engine.
-pub async fn run_console(running: Running, theme: Theme) -> Outcome {
+pub async fn run_console(running: Running, asks: ConsoleAsks, theme: Theme) -> Outcome {
     tui::install_panic_hook();
     let handle: EngineHandle = running.handle.clone();
-    let result = tui::run(handle, theme).await;
+    let result = tui::run(handle, asks, theme).await;
     running.shutdown().await;
     result
         .map(|_| 0)

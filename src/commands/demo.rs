@@ -217,7 +217,13 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
     })?;
 
     authorize_fleet(&config, data_dir).await?;
-    let (running, _store) = start_engine(&config, data_dir, true).await?;
+    // Headless, nobody can answer a server's questions: the plain (declining) engine.
+    let (running, asks) = if args.headless {
+        (start_engine(&config, data_dir, true).await?.0, None)
+    } else {
+        let (running, asks) = super::console::start_console_engine(&config, data_dir).await?;
+        (running, Some(asks))
+    };
 
     let revoke_after = args.revoke_after;
     let lab_for_revoke = lab.clone();
@@ -244,7 +250,14 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
         Ok(EXIT_OK)
     } else {
         let theme = super::console::load_theme(&config)?;
-        super::console::run_console(running, theme).await
+        match asks {
+            Some(asks) => super::console::run_console(running, asks, theme).await,
+            // Only a headless demo has no asks, and it took the branch above.
+            None => {
+                running.shutdown().await;
+                Ok(EXIT_OK)
+            }
+        }
     };
     revoker.abort();
     let _ = revoker.await;

@@ -10,6 +10,7 @@ use super::keymap::{self, Intent};
 use super::tools_panel::{PanelOutcome, ToolPanel};
 use crate::domain::{Actor, ConnectionKey, Snapshot, UnixMs, format_expires_in};
 use crate::engine::{Command, Event, Level};
+use crate::mcp::elicit::ConsoleAsk;
 
 /// What the loop must do on the reducer's behalf.
 #[derive(Debug)]
@@ -99,6 +100,20 @@ impl App {
                 self.selected_index = 0;
             }
             None => self.select(self.selected_index.min(rows.len() - 1)),
+        }
+    }
+
+    /// A server's request for input (MCP elicitation). It belongs to a call the tool panel
+    /// is running; anything else is declined (dropping the ask answers "decline").
+    pub fn on_ask(&mut self, ask: ConsoleAsk, now: UnixMs) {
+        let server = ask.server.clone();
+        let refused = match &mut self.tools {
+            Some(panel) => panel.on_ask(ask).err(),
+            None => Some(ask),
+        };
+        if refused.is_some() {
+            let text = format!("{server} asked for input outside a call from this panel; declined");
+            self.set_flash(Level::Warn, text, now);
         }
     }
 

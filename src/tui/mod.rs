@@ -30,6 +30,7 @@ pub use theme::{Theme, ThemeError};
 
 use crate::domain::now_ms;
 use crate::engine::{Command, EngineHandle, Level};
+use crate::mcp::elicit::ConsoleAsks;
 
 /// Why the loop ended, so `run` can explain itself after the terminal is restored.
 enum Exit {
@@ -40,7 +41,7 @@ enum Exit {
 
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
 /// errors included.
-pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
+pub async fn run(engine: EngineHandle, asks: ConsoleAsks, theme: Theme) -> anyhow::Result<()> {
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(err) => {
@@ -54,7 +55,7 @@ pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
     if let Err(err) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
         tracing::debug!(%err, "bracketed paste unavailable");
     }
-    let result = event_loop(&mut terminal, &engine, &theme).await;
+    let result = event_loop(&mut terminal, &engine, asks, &theme).await;
     restore();
     match result? {
         Exit::Quit => {}
@@ -83,8 +84,10 @@ fn restore() {
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     engine: &EngineHandle,
+    mut asks: ConsoleAsks,
     theme: &Theme,
 ) -> anyhow::Result<Exit> {
+    let mut asks_open = true;
     let mut input = EventStream::new();
     let mut snapshots = engine.watch();
     let mut events = engine.subscribe();
@@ -140,6 +143,13 @@ async fn event_loop(
                     tracing::debug!(missed, "console lagged behind engine events");
                 }
                 Err(RecvError::Closed) => events_open = false,
+            },
+            ask = asks.recv(), if asks_open => match ask {
+                Some(ask) => {
+                    app.on_ask(ask, now_ms());
+                    dirty = true;
+                }
+                None => asks_open = false,
             },
             _ = tick.tick() => {
                 // Countdowns and the busy spinner move every second even when nothing else does.

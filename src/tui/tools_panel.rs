@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::editor::{self, Editor};
 use crate::domain::{Actor, ConnectionKey};
 use crate::engine::{Command, Event};
+use crate::mcp::elicit::ConsoleAsk;
+use crate::mcp::elicit::prompt::Answer as ElicitAnswer;
 use crate::mcp::render::render_result;
 use crate::mcp::schema::{Checked, check};
 use crate::mcp::skeleton::skeleton_text;
@@ -35,6 +37,15 @@ pub enum Stage {
         tool: String,
         progress: Option<String>,
         cancel: CancellationToken,
+    },
+    /// The running call's server asks for input (MCP elicitation): the operator edits the
+    /// answer as JSON, then the call carries on.
+    Answer {
+        ask: ConsoleAsk,
+        editor: Editor,
+        problems: Vec<String>,
+        /// The `Running` stage, back once the answer is given.
+        call: Box<Stage>,
     },
     Done {
         text: String,
@@ -128,6 +139,38 @@ impl ToolPanel {
                 }
                 None
             }
+            Stage::Answer {
+                ask,
+                editor,
+                problems,
+                ..
+            } => {
+                if is_send(&key) {
+                    let text = match editor.text().trim() {
+                        "" => "{}".to_string(),
+                        text => text.to_string(),
+                    };
+                    match serde_json::from_str::<Value>(&text) {
+                        Ok(value) => match ask.form.check_answer(&value) {
+                            Ok(content) => self.answer(ElicitAnswer::Accept(content)),
+                            Err(found) => *problems = found,
+                        },
+                        Err(e) => {
+                            *problems = vec![format!("not valid JSON: {e}")];
+                            editor.go_to(e.line(), e.column());
+                        }
+                    }
+                } else if esc {
+                    self.answer(ElicitAnswer::Decline);
+                } else if key.code == KeyCode::Char('d') && key.modifiers == KeyModifiers::CONTROL {
+                    self.answer(ElicitAnswer::Cancel);
+                } else if let Some(edit) = editor::edit_for(&key)
+                    && editor.apply(edit)
+                {
+                    problems.clear();
+                }
+                None
+            }
             Stage::Running {
                 progress, cancel, ..
             } => {
@@ -151,11 +194,45 @@ impl ToolPanel {
     pub fn handle_paste(&mut self, text: &str) {
         if let Stage::Edit {
             editor, problems, ..
+        }
+        | Stage::Answer {
+            editor, problems, ..
         } = &mut self.stage
             && editor.paste(text)
         {
             problems.clear();
         }
+    }
+
+    /// Shows a server's request for input over the call that it belongs to. Only a call this
+    /// panel is running can be asked about (one at a time); otherwise the ask comes back.
+    pub fn on_ask(&mut self, ask: ConsoleAsk) -> Result<(), ConsoleAsk> {
+        if !matches!(self.stage, Stage::Running { .. }) {
+            return Err(ask);
+        }
+        let template = Value::Object(ask.form.template());
+        let text = serde_json::to_string_pretty(&template).unwrap_or_else(|_| "{}".into());
+        let call = std::mem::replace(&mut self.stage, Stage::Loading);
+        self.stage = Stage::Answer {
+            ask,
+            editor: Editor::new(&text),
+            problems: Vec::new(),
+            call: Box::new(call),
+        };
+        Ok(())
+    }
+
+    /// Sends the operator's answer to the server and returns to the call.
+    fn answer(&mut self, answer: ElicitAnswer) {
+        let stage = std::mem::replace(&mut self.stage, Stage::Loading);
+        self.stage = match stage {
+            Stage::Answer { ask, call, .. } => {
+                // The server may have given up meanwhile; the call's result will say so.
+                let _ = ask.reply.send(answer);
+                *call
+            }
+            other => other,
+        };
     }
 
     /// Opens the editor on a tool: its draft if it has one, else the schema's template.

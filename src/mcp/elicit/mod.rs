@@ -1,9 +1,9 @@
 //! Answering a server's `elicitation/create`, its request for input in the middle of a call.
 //! Who answers depends on who is there: a one-shot command with an operator at the terminal
 //! asks them; `--elicit defaults` (scripts, the conformance harness) accepts the schema's
-//! defaults; everything else declines, including every engine session (console probes, the
-//! daemon, the console's tool panel: nobody sits at a prompt there). Only a policy that can
-//! answer advertises the capability, so a conforming server does not ask the others at all.
+//! defaults; the console hands form requests to its tool panel, where the operator edits the
+//! answer; everything else declines (the daemon: nobody sits at a prompt there). Only a policy
+//! that can answer advertises the capability, so a conforming server does not ask the others.
 
 mod checks;
 pub mod form;
@@ -32,8 +32,23 @@ pub enum ElicitPolicy {
     Ask,
     /// Accept with every field's schema default (SEP-1034).
     Defaults,
+    /// Hand form requests to the console (URL requests are declined: a console cannot be
+    /// trusted to show a link the operator should open elsewhere any better than a log line).
+    Console,
     Decline,
 }
+
+/// A form request on its way to the console, and where its answer goes. Dropping `reply`
+/// (the console closed, or could not show it) declines.
+#[derive(Debug)]
+pub struct ConsoleAsk {
+    pub server: String,
+    pub message: String,
+    pub form: Form,
+    pub reply: tokio::sync::oneshot::Sender<Answer>,
+}
+
+pub type ConsoleAsks = tokio::sync::mpsc::UnboundedReceiver<ConsoleAsk>;
 
 /// How long prompts have been open, so a call's deadline can leave out the time a person
 /// spent typing: `--timeout` bounds the server, not the operator.
@@ -96,6 +111,8 @@ pub struct Elicitor {
     clock: PromptClock,
     /// One prompt at a time: two requests at once would interleave on the terminal.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Where `Console` sends its requests.
+    console: Option<tokio::sync::mpsc::UnboundedSender<ConsoleAsk>>,
 }
 
 impl std::fmt::Debug for Elicitor {
@@ -122,7 +139,17 @@ impl Elicitor {
             operator,
             clock: PromptClock::default(),
             turn: Arc::default(),
+            console: None,
         }
+    }
+
+    /// For the console's engine: form requests go to the returned receiver, which the
+    /// console's loop shows in the tool panel.
+    pub fn for_console() -> (Self, ConsoleAsks) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut elicitor = Self::with(ElicitPolicy::Console, false);
+        elicitor.console = Some(tx);
+        (elicitor, rx)
     }
 
     /// For a one-shot command whose operator reads stderr.
@@ -143,7 +170,7 @@ impl Elicitor {
         let form = ElicitationCapability::new().with_form(FormElicitationCapability::new());
         match self.policy {
             ElicitPolicy::Decline => None,
-            ElicitPolicy::Defaults => Some(form),
+            ElicitPolicy::Defaults | ElicitPolicy::Console => Some(form),
             ElicitPolicy::Ask => Some(form.with_url(UrlElicitationCapability::new())),
         }
     }
@@ -229,6 +256,11 @@ impl Elicitor {
                     result(ElicitationAction::Decline)
                 }
             },
+            ElicitPolicy::Console => {
+                let answer = self.on_console(server, message, form).await;
+                self.notice(server, &format!("{quoted}: {}", answer.verb()));
+                answer.into_result()
+            }
             _ => {
                 let server_name = server.to_string();
                 let answer = self
@@ -239,6 +271,26 @@ impl Elicitor {
                 self.finish(answer)
             }
         }
+    }
+
+    /// Waits for the console's answer; the call's deadline stops while it is open.
+    async fn on_console(&self, server: &str, message: String, form: Form) -> Answer {
+        let Some(console) = &self.console else {
+            return Answer::Decline;
+        };
+        let _turn = self.turn.lock().await;
+        let _clock = self.clock.start();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let ask = ConsoleAsk {
+            server: server.to_string(),
+            message,
+            form,
+            reply,
+        };
+        if console.send(ask).is_err() {
+            return Answer::Decline;
+        }
+        answer.await.unwrap_or(Answer::Decline)
     }
 
     async fn answer_url(&self, server: &str, message: String, url: String) -> ElicitResult {
@@ -273,20 +325,13 @@ impl Elicitor {
     }
 
     fn finish(&self, answer: Answer) -> ElicitResult {
-        match answer {
-            Answer::Accept(content) if content.is_empty() => result(ElicitationAction::Accept),
-            Answer::Accept(content) => {
-                result(ElicitationAction::Accept).with_content(Value::Object(content))
-            }
-            Answer::Decline => {
-                eprintln!("declined the request for input; the server was told");
-                result(ElicitationAction::Decline)
-            }
-            Answer::Cancel => {
-                eprintln!("cancelled the request for input; the server was told");
-                result(ElicitationAction::Cancel)
-            }
+        if !matches!(answer, Answer::Accept(_)) {
+            eprintln!(
+                "{} the request for input; the server was told",
+                answer.verb()
+            );
         }
+        answer.into_result()
     }
 
     /// Runs a prompt on its own thread (stdin blocks) while the session keeps serving; Ctrl-C
@@ -332,6 +377,27 @@ impl Elicitor {
                 eprintln!();
                 Answer::Cancel
             }
+        }
+    }
+}
+
+impl Answer {
+    fn verb(&self) -> &'static str {
+        match self {
+            Answer::Accept(_) => "accepted",
+            Answer::Decline => "declined",
+            Answer::Cancel => "cancelled",
+        }
+    }
+
+    fn into_result(self) -> ElicitResult {
+        match self {
+            Answer::Accept(content) if content.is_empty() => result(ElicitationAction::Accept),
+            Answer::Accept(content) => {
+                result(ElicitationAction::Accept).with_content(Value::Object(content))
+            }
+            Answer::Decline => result(ElicitationAction::Decline),
+            Answer::Cancel => result(ElicitationAction::Cancel),
         }
     }
 }

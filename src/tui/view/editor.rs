@@ -13,11 +13,25 @@ use crate::tui::theme::Theme;
 /// Text rows the box grows to before it scrolls; the result of the call needs the room more.
 const MAX_ROWS: u16 = 12;
 
-/// What the editor is for: the tool's name, and the summary of all its arguments (the
-/// template holds only the required ones).
-pub struct Heading<'a> {
-    pub tool: &'a str,
-    pub arguments: &'a str,
+/// What the editor is for: a title above the box, and notes under it (what every field
+/// means: the template holds only some of them).
+pub struct Heading {
+    pub title: String,
+    pub notes: Vec<String>,
+}
+
+impl Heading {
+    /// A tool's arguments, with the summary of all of them.
+    pub fn arguments(tool: &str, summary: &str) -> Self {
+        let summary = match summary {
+            "" => "args: (none)".to_owned(),
+            args => format!("args: {args}"),
+        };
+        Heading {
+            title: format!("{tool} arguments (JSON):"),
+            notes: vec![summary],
+        }
+    }
 }
 
 pub fn render(
@@ -28,15 +42,11 @@ pub fn render(
     problems: &[String],
     theme: &Theme,
 ) {
-    let summary = match heading.arguments {
-        "" => "args: (none)".to_owned(),
-        args => format!("args: {args}"),
-    };
-    // The summary and the problems wrap; count their rows so the box leaves them room.
+    // The notes and the problems wrap; count their rows so the box leaves them room.
     let wide = area.width.max(1);
     let problem_rows: u16 = problems
         .iter()
-        .chain([&summary])
+        .chain(&heading.notes)
         .map(|p| text_width(p).div_ceil(wide).max(1))
         .sum::<u16>()
         + u16::from(!problems.is_empty());
@@ -50,10 +60,16 @@ pub fn render(
     ])
     .areas(area);
 
-    let title = format!("{} arguments (JSON):", heading.tool);
-    frame.render_widget(Span::styled(title, theme.muted), heading_area);
+    frame.render_widget(
+        Span::styled(heading.title.as_str(), theme.muted),
+        heading_area,
+    );
     render_box(frame, text_box, editor, theme);
-    let mut lines = vec![Line::from(Span::styled(summary, theme.muted))];
+    let mut lines: Vec<Line> = heading
+        .notes
+        .iter()
+        .map(|n| Line::from(Span::styled(n.as_str(), theme.muted)))
+        .collect();
     if !problems.is_empty() {
         lines.push(Line::raw(""));
         lines.extend(

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::editor;
+use crate::mcp::elicit::prompt::printable;
 use crate::mcp::render::{argument_summary, one_line};
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::{Stage, ToolPanel};
@@ -42,9 +43,31 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
     {
         let tool = panel.tools.get(*tool);
         let arguments = tool.map(argument_summary).unwrap_or_default();
+        let heading = editor::Heading::arguments(tool.map_or("", |t| t.name.as_ref()), &arguments);
+        editor::render(frame, inner, &heading, editor, problems, theme);
+        return;
+    }
+    if let Stage::Answer {
+        ask,
+        editor,
+        problems,
+        ..
+    } = &panel.stage
+    {
+        // Server text, shown with control characters made visible: it cannot draw on the
+        // console or fake a prompt.
         let heading = editor::Heading {
-            tool: tool.map_or("", |t| t.name.as_ref()),
-            arguments: &arguments,
+            title: format!(
+                "{} asks: {}",
+                printable(&ask.server, false),
+                printable(&ask.message, false)
+            ),
+            notes: ask
+                .form
+                .summary()
+                .iter()
+                .map(|line| printable(line, false))
+                .collect(),
         };
         editor::render(frame, inner, &heading, editor, problems, theme);
         return;
@@ -61,6 +84,7 @@ fn hint(stage: &Stage) -> &'static str {
         Stage::List { .. } => "↑↓ select  Enter arguments  Esc close",
         Stage::Edit { .. } => "Enter/Ctrl-S call  Alt-Enter/Ctrl-J newline  Esc back",
         Stage::Running { .. } => "Esc cancel",
+        Stage::Answer { .. } => "Enter/Ctrl-S answer  Esc decline  Ctrl-D cancel  (* required)",
         Stage::Done { .. } => "Enter/Esc back to the list",
     }
 }
@@ -105,7 +129,7 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
             lines
         }
         // Drawn by `editor::render`, which needs the frame for the cursor.
-        Stage::Edit { .. } => Vec::new(),
+        Stage::Edit { .. } | Stage::Answer { .. } => Vec::new(),
         Stage::Running { tool, progress, .. } => {
             let mut lines = vec![Line::raw(format!("calling {tool}…"))];
             if let Some(p) = progress {
