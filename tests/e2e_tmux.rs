@@ -4,8 +4,12 @@
 //! before it expires (its countdown jumps back up) and never shown as expired; the connection
 //! whose grant the lab revokes ends up as *needs re-auth*; `q` restores the terminal. And a
 //! developer calling tools: the argument editor's cursor moves into the prefilled JSON, typing
-//! and pasting land there, and the call's result shows.
+//! and pasting land there, and the call's result shows. And a server that asks for input in
+//! the middle of a call (server-everything's elicitation tool): the console shows the request
+//! over the call, the operator's answer reaches the server.
 
+#[path = "support/everything.rs"]
+mod everything;
 #[path = "support/tmux.rs"]
 mod tmux;
 
@@ -273,6 +277,78 @@ fn demo_in_tmux_edits_tool_arguments_at_the_cursor_and_calls() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!tmux.alive(), "the console did not exit on q");
+}
+
+#[test]
+fn console_answers_a_servers_request_for_input_during_a_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = everything::entry();
+    let config = dir.path().join("config.toml");
+    let entry = entry
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    std::fs::write(
+        &config,
+        format!(
+            "[[connectors]]\nid = \"everything\"\nkind = \"mcp\"\n[connectors.mcp]\n\
+             transport = \"stdio\"\ncommand = \"node\"\nargs = [\"{entry}\", \"stdio\"]\n"
+        ),
+    )
+    .unwrap();
+    let tmux = Tmux::console("elicit", &config, &dir.path().join("data"), 120, 40);
+    tmux.wait_for("everything");
+    tmux.keys(&["t"]);
+    // The tool is offered only to clients that can answer elicitation: the console can.
+    tmux.wait_for("trigger-elicitation-request");
+    for _ in 0..40 {
+        if tmux
+            .screen()
+            .lines()
+            .any(|l| l.contains("▶ trigger-elicitation-request "))
+        {
+            break;
+        }
+        tmux.keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux.wait_for("▶ trigger-elicitation-request ");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("trigger-elicitation-request arguments (JSON):");
+    tmux.keys(&["Enter"]);
+
+    // The request opens over the call: the server's message, its fields, the defaults.
+    let screen = tmux.wait_for("asks: Please provide inputs for the following fields:");
+    assert!(
+        screen.contains("name* (text): Your full, legal name"),
+        "{screen}"
+    );
+    assert!(screen.contains(r#""integer": 42"#), "{screen}");
+    // The blank for the required name is not an answer.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("name: required: type a value");
+    // The cursor waits in that blank: typing fills it, the defaults go as they are.
+    tmux.type_text("Ada Lovelace");
+    tmux.wait_for(r#""name": "Ada Lovelace","#);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("- Name: Ada Lovelace");
+    assert!(screen.contains("- Favorite Integer: 42"), "{screen}");
+    assert!(
+        screen.contains("trigger-elicitation-request: ok in "),
+        "{screen}"
+    );
+
+    // One key at a time: Escape with a key right behind it reads as Alt+key.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ trigger-elicitation-request ");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the panel closed", |s| !s.contains("tools · everything"));
+    tmux.keys(&["q"]);
+    let since = Instant::now();
+    while tmux.alive() && since.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "q did not quit the console");
 }
 
 fn assert_no_plain_tokens(dir: &Path) {

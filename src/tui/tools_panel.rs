@@ -212,10 +212,18 @@ impl ToolPanel {
         }
         let template = Value::Object(ask.form.template());
         let text = serde_json::to_string_pretty(&template).unwrap_or_else(|_| "{}".into());
+        let mut editor = Editor::new(&text);
+        // The cursor waits inside the first blank to fill (`"name": ""`), else at the top.
+        let blank = text
+            .lines()
+            .enumerate()
+            .find_map(|(i, line)| line.find(": \"\"").map(|at| (i + 1, at + 4)));
+        let (line, column) = blank.unwrap_or((1, 1));
+        editor.go_to(line, column);
         let call = std::mem::replace(&mut self.stage, Stage::Loading);
         self.stage = Stage::Answer {
             ask,
-            editor: Editor::new(&text),
+            editor,
             problems: Vec::new(),
             call: Box::new(call),
         };

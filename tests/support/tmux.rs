@@ -1,4 +1,4 @@
-//! Drives `switchboard demo` in a private tmux server and reads the screen back.
+//! Drives `switchboard demo` (or `console`) in a private tmux server and reads the screen back.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -16,6 +16,25 @@ impl Tmux {
     /// Starts the demo on its own tmux server (named after `tag`, so tests can run at once)
     /// in a `width` × `height` window.
     pub fn demo(tag: &str, data: &Path, width: u16, height: u16) -> Tmux {
+        // The key stays in the data directory, not in the keyring of whoever runs the tests.
+        let command = format!(
+            "env SWITCHBOARD_KEYRING=off {BIN} --data-dir {} demo",
+            data.display()
+        );
+        Tmux::start(tag, &command, width, height)
+    }
+
+    /// Starts the console (no command) on `config`, like `demo`.
+    pub fn console(tag: &str, config: &Path, data: &Path, width: u16, height: u16) -> Tmux {
+        let command = format!(
+            "env SWITCHBOARD_KEYRING=off {BIN} --config {} --data-dir {}",
+            config.display(),
+            data.display()
+        );
+        Tmux::start(tag, &command, width, height)
+    }
+
+    fn start(tag: &str, command: &str, width: u16, height: u16) -> Tmux {
         assert!(
             Command::new("tmux")
                 .arg("-V")
@@ -26,11 +45,6 @@ impl Tmux {
         let tmux = Tmux {
             socket: format!("switchboard-e2e-{}-{tag}", std::process::id()),
         };
-        // The key stays in the data directory, not in the keyring of whoever runs the tests.
-        let command = format!(
-            "env SWITCHBOARD_KEYRING=off {BIN} --data-dir {} demo",
-            data.display()
-        );
         let (width, height) = (width.to_string(), height.to_string());
         let started = tmux.cmd(&[
             "new-session",
@@ -41,7 +55,7 @@ impl Tmux {
             &width,
             "-y",
             &height,
-            &command,
+            command,
         ]);
         assert!(
             started.status.success(),

@@ -274,6 +274,16 @@ impl Field {
         Ok(value)
     }
 
+    /// What the field takes in a JSON answer (the console's): as `expected`, but a list of
+    /// choices is an array and yes/no a boolean there.
+    pub fn json_type(&self) -> String {
+        match &self.kind {
+            Kind::Boolean => "true or false".to_string(),
+            Kind::AnyOf { .. } => "an array of the choices".to_string(),
+            _ => self.expected(),
+        }
+    }
+
     /// What the field takes, for prompts and errors: "text (email)", "whole number 0 to 150".
     pub fn expected(&self) -> String {
         let range = |min: &Option<f64>, max: &Option<f64>| match (min, max) {
@@ -412,7 +422,7 @@ impl Form {
                     }
                 }
                 None if field.required => {
-                    problems.push(format!("{}: required ({})", field.name, field.expected()));
+                    problems.push(format!("{}: required ({})", field.name, field.json_type()));
                 }
                 None => {}
             }
@@ -430,7 +440,7 @@ impl Form {
             .iter()
             .map(|f| {
                 let star = if f.required { "*" } else { "" };
-                let mut line = format!("{}{star} ({})", f.name, f.expected());
+                let mut line = format!("{}{star} ({})", f.name, f.json_type());
                 if let Some(d) = f.description.as_deref().or(f.title.as_deref()) {
                     line.push_str(&format!(": {d}"));
                 }

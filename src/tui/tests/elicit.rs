@@ -106,12 +106,7 @@ fn an_answer_is_edited_checked_and_sent() {
     assert_eq!(problems(&app), ["name: required: type a value"]);
     assert!(answer.try_recv().is_err());
 
-    // The cursor starts at the end; into the quotes on the second line.
-    press(&mut app, KeyCode::Up);
-    press(&mut app, KeyCode::Up);
-    press(&mut app, KeyCode::End);
-    press(&mut app, KeyCode::Left);
-    press(&mut app, KeyCode::Left);
+    // The cursor waits in the blank.
     typed(&mut app, "Ada");
     assert!(problems(&app).is_empty(), "an edit clears the problems");
     press(&mut app, KeyCode::Enter);
