@@ -201,7 +201,8 @@ pub struct TargetArgs {
     pub opener: Option<crate::auth::flows::Opener>,
     /// How to answer a server's request for input during the command (MCP elicitation): ask
     /// on the terminal, accept the schema's defaults, or decline [default: ask when stdin and
-    /// stderr are terminals, else decline]. The console and the daemon always decline.
+    /// stderr are terminals, else decline]. The console asks in its tool panel; the daemon
+    /// declines.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub elicit: Option<ElicitArg>,
     /// Machine-readable output (the raw MCP result).
