@@ -17,21 +17,7 @@ use support::{Run, Session};
 const TOOL: &str = "trigger-elicitation-request";
 
 fn session() -> Session {
-    let entry = everything::entry();
-    let entry = entry
-        .to_string_lossy()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    Session::new(&format!(
-        r#"[[connectors]]
-id = "everything"
-kind = "mcp"
-[connectors.mcp]
-transport = "stdio"
-command = "node"
-args = ["{entry}", "stdio"]
-"#
-    ))
+    Session::new(&everything::stdio_config())
 }
 
 /// Runs `args` with `stdin` written to the command's standard input, then closed.

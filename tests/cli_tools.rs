@@ -222,13 +222,6 @@ fn tools_and_calls_on_a_configured_http_connection() {
     assert!(run.stderr.contains("not valid JSON"), "{run}");
     assert!(run.stderr.contains("line 1, column 11"), "{run}");
     env.checked(&["call", "mcp", "add", "[1,2]"], 2);
-    // A configured connector's session is the engine's, which declines requests for input.
-    let run = env.checked(&["call", "mcp", "whoami", "--elicit", "ask"], 2);
-    assert!(
-        run.stderr
-            .contains("--elicit ask/defaults applies to an ad hoc"),
-        "{run}"
-    );
     assert_eq!(
         mcp_requests(&lab),
         before,

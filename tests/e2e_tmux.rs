@@ -267,8 +267,14 @@ fn demo_in_tmux_edits_tool_arguments_at_the_cursor_and_calls() {
     tmux.wait_for("echo: ok in ");
     tmux.wait_for("héllo 日本 🦀 wörld");
 
+    back_out_and_quit(&tmux, "▶ echo");
+}
+
+/// From a call's result: Esc to the list (`selected` on screen), Esc to close, `q` quits. One
+/// key at a time: Escape with a key right behind it reads as Alt+key.
+fn back_out_and_quit(tmux: &Tmux, selected: &str) {
     tmux.keys(&["Escape"]);
-    tmux.wait_for("▶ echo");
+    tmux.wait_for(selected);
     tmux.keys(&["Escape"]);
     tmux.wait_until("the panel closed", |s| !s.contains("tools · "));
     tmux.keys(&["q"]);
@@ -282,20 +288,8 @@ fn demo_in_tmux_edits_tool_arguments_at_the_cursor_and_calls() {
 #[test]
 fn console_answers_a_servers_request_for_input_during_a_call() {
     let dir = tempfile::tempdir().unwrap();
-    let entry = everything::entry();
     let config = dir.path().join("config.toml");
-    let entry = entry
-        .to_string_lossy()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    std::fs::write(
-        &config,
-        format!(
-            "[[connectors]]\nid = \"everything\"\nkind = \"mcp\"\n[connectors.mcp]\n\
-             transport = \"stdio\"\ncommand = \"node\"\nargs = [\"{entry}\", \"stdio\"]\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, everything::stdio_config()).unwrap();
     let tmux = Tmux::console("elicit", &config, &dir.path().join("data"), 120, 40);
     tmux.wait_for("everything");
     tmux.keys(&["t"]);
@@ -338,17 +332,7 @@ fn console_answers_a_servers_request_for_input_during_a_call() {
         "{screen}"
     );
 
-    // One key at a time: Escape with a key right behind it reads as Alt+key.
-    tmux.keys(&["Escape"]);
-    tmux.wait_for("▶ trigger-elicitation-request ");
-    tmux.keys(&["Escape"]);
-    tmux.wait_until("the panel closed", |s| !s.contains("tools · everything"));
-    tmux.keys(&["q"]);
-    let since = Instant::now();
-    while tmux.alive() && since.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!tmux.alive(), "q did not quit the console");
+    back_out_and_quit(&tmux, "▶ trigger-elicitation-request ");
 }
 
 fn assert_no_plain_tokens(dir: &Path) {

@@ -20,3 +20,16 @@ pub fn entry() -> PathBuf {
     );
     entry
 }
+
+/// A config with one connector, `everything`: the server over stdio, no auth.
+pub fn stdio_config() -> String {
+    let entry = entry();
+    let entry = entry
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    format!(
+        "[[connectors]]\nid = \"everything\"\nkind = \"mcp\"\n[connectors.mcp]\n\
+         transport = \"stdio\"\ncommand = \"node\"\nargs = [\"{entry}\", \"stdio\"]\n"
+    )
+}
