@@ -217,12 +217,14 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
     })?;
 
     authorize_fleet(&config, data_dir).await?;
-    // Headless, nobody can answer a server's questions: the plain (declining) engine.
-    let (running, asks) = if args.headless {
+    // The console's engine hands a server's questions to its tool panel; headless, nobody
+    // could answer them, so that engine declines. The theme is checked before anything runs.
+    let (running, console) = if args.headless {
         (start_engine(&config, data_dir, true).await?.0, None)
     } else {
+        let theme = super::console::load_theme(&config)?;
         let (running, asks) = super::console::start_console_engine(&config, data_dir).await?;
-        (running, Some(asks))
+        (running, Some((asks, theme)))
     };
 
     let revoke_after = args.revoke_after;
@@ -237,7 +239,9 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
         );
     });
 
-    let outcome = if args.headless {
+    let outcome = if let Some((asks, theme)) = console {
+        super::console::run_console(running, asks, theme).await
+    } else {
         println!(
             "switchboard demo: lab at {}, data in {}, config {}",
             lab.issuer,
@@ -248,16 +252,6 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
         super::console::wait_for_stop(&running).await;
         running.shutdown().await;
         Ok(EXIT_OK)
-    } else {
-        let theme = super::console::load_theme(&config)?;
-        match asks {
-            Some(asks) => super::console::run_console(running, asks, theme).await,
-            // Only a headless demo has no asks, and it took the branch above.
-            None => {
-                running.shutdown().await;
-                Ok(EXIT_OK)
-            }
-        }
     };
     revoker.abort();
     let _ = revoker.await;

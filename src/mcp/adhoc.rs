@@ -160,13 +160,11 @@ async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
         Target::StreamableHttp { url } => {
             let client = AuthedHttpClient::new(http_client(adhoc)?, adhoc.source());
             let config = StreamableHttpClientTransportConfig::with_uri(url.clone());
-            let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
-            let session = handler
+            let transport = StreamableHttpClientTransport::with_client(client, config);
+            handler
                 .serve(transport)
                 .await
-                .map_err(|e| adhoc.explain(super::classify_client_init(&e)))?;
-            client.settle().await;
-            Ok(session)
+                .map_err(|e| adhoc.explain(super::classify_client_init(&e)))
         }
         Target::Sse { url } => {
             let transport = SseClientTransport::connect(http_client(adhoc)?, adhoc.source(), url)

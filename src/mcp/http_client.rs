@@ -24,7 +24,7 @@ pub struct AuthedHttpClient {
     inner: reqwest::Client,
     source: SharedSource,
     /// Set once the server answered the session's standalone GET stream (either way).
-    stream_settled: Arc<tokio::sync::watch::Sender<bool>>,
+    stream_answered: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// How long a new session waits for its standalone GET stream before the first request.
@@ -49,18 +49,18 @@ impl AuthedHttpClient {
         Self {
             inner,
             source,
-            stream_settled: Arc::new(tokio::sync::watch::channel(false).0),
+            stream_answered: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 
-    /// Waits (briefly) until the server has answered the standalone GET stream rmcp opens after
-    /// `initialize`. Servers send requests that belong to no client request (elicitation or
-    /// sampling from a tool, list changes) on that stream, and drop them when it is not open
-    /// yet: a tool call sent before it is up can wait forever for an answer to a question the
-    /// client never saw. A server without the stream answers at once (405), so this only waits
-    /// on a slow one, and at most `STREAM_SETTLE`.
-    pub async fn settle(&self) {
-        let mut settled = self.stream_settled.subscribe();
+    /// Waits (briefly) until the server has answered the standalone GET stream rmcp opens once
+    /// a session has an id. Servers send requests that belong to no client request
+    /// (elicitation or sampling from a tool, list changes) on that stream, and drop them when
+    /// it is not open yet: a tool call sent before it is up can wait forever for an answer to a
+    /// question the client never saw. A server without the stream answers at once (405), so
+    /// this only waits on a slow one, at most `STREAM_SETTLE`, and once per client.
+    async fn wait_for_stream(&self) {
+        let mut settled = self.stream_answered.subscribe();
         let _ = tokio::time::timeout(STREAM_SETTLE, settled.wait_for(|s| *s)).await;
     }
 
@@ -126,6 +126,10 @@ impl StreamableHttpClient for AuthedHttpClient {
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
         let is_request = matches!(message, ClientJsonRpcMessage::Request(_));
         let in_session = session_id.is_some();
+        // Only a session (one with an id) gets the stream; a stateless server never would.
+        if is_request && in_session {
+            self.wait_for_stream().await;
+        }
         let result = self
             .with_token(|token| {
                 self.inner.post_message(
@@ -188,7 +192,7 @@ impl StreamableHttpClient for AuthedHttpClient {
                 )
             })
             .await;
-        self.stream_settled.send_replace(true);
+        self.stream_answered.send_replace(true);
         result
     }
 }

@@ -169,13 +169,11 @@ impl McpPool {
                 let mut config = StreamableHttpClientTransportConfig::with_uri(url.clone())
                     .reinit_on_expired_session(true);
                 config.retry_config = Arc::new(bounded_stream_retry());
-                let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
-                let session = handler
+                let transport = StreamableHttpClientTransport::with_client(client, config);
+                handler
                     .serve(transport)
                     .await
-                    .map_err(|e| classify_client_init(&e))?;
-                client.settle().await;
-                Ok(session)
+                    .map_err(|e| classify_client_init(&e))
             }
             Target::Sse { url } => {
                 let source = BrokerSource::shared(self.broker.clone(), key.clone());

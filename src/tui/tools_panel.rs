@@ -84,6 +84,19 @@ fn is_send(key: &KeyEvent) -> bool {
     }
 }
 
+/// The editor's text as JSON; blank means `{}` (no arguments, an empty answer). On a syntax
+/// error the cursor goes where the parser stopped.
+fn parse_json(editor: &mut Editor) -> Result<Value, String> {
+    if editor.text().trim().is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    // Untrimmed, so the error's line and column are the editor's.
+    serde_json::from_str(editor.text()).map_err(|e| {
+        editor.go_to(e.line(), e.column());
+        format!("not valid JSON: {e}")
+    })
+}
+
 impl ToolPanel {
     /// Opens the panel and asks the engine for the tool list.
     pub fn open(key: ConnectionKey) -> (ToolPanel, Command) {
@@ -146,19 +159,12 @@ impl ToolPanel {
                 ..
             } => {
                 if is_send(&key) {
-                    let text = match editor.text().trim() {
-                        "" => "{}".to_string(),
-                        text => text.to_string(),
-                    };
-                    match serde_json::from_str::<Value>(&text) {
-                        Ok(value) => match ask.form.check_answer(&value) {
-                            Ok(content) => self.answer(ElicitAnswer::Accept(content)),
-                            Err(found) => *problems = found,
-                        },
-                        Err(e) => {
-                            *problems = vec![format!("not valid JSON: {e}")];
-                            editor.go_to(e.line(), e.column());
-                        }
+                    let checked = parse_json(editor)
+                        .map_err(|e| vec![e])
+                        .and_then(|value| ask.form.check_answer(&value));
+                    match checked {
+                        Ok(content) => self.answer(ElicitAnswer::Accept(content)),
+                        Err(found) => *problems = found,
                     }
                 } else if esc {
                     self.answer(ElicitAnswer::Decline);
@@ -277,22 +283,14 @@ impl ToolPanel {
             return None;
         };
         let tool = self.tools.get(index)?;
-        // A blank editor means "no arguments", which is what a tool without any wants.
-        let text = match editor.text().trim() {
-            "" => "{}",
-            text => text,
-        };
-        let arguments = match serde_json::from_str::<Value>(text) {
+        let arguments = match parse_json(editor) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
                 *problems = vec!["(arguments): must be a JSON object".into()];
                 return None;
             }
             Err(e) => {
-                *problems = vec![format!("not valid JSON: {e}")];
-                if !editor.text().trim().is_empty() {
-                    editor.go_to(e.line(), e.column());
-                }
+                *problems = vec![e];
                 return None;
             }
         };

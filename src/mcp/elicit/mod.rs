@@ -6,6 +6,7 @@
 //! that can answer advertises the capability, so a conforming server does not ask the others.
 
 mod checks;
+mod console;
 pub mod form;
 pub mod prompt;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use rmcp::model::{
 };
 use serde_json::Value;
 
+pub use console::{ConsoleAsk, ConsoleAsks};
 use form::{Form, Unfilled, fill_defaults};
 use prompt::{Answer, ask_form, ask_url, printable};
 
@@ -37,18 +39,6 @@ pub enum ElicitPolicy {
     Console,
     Decline,
 }
-
-/// A form request on its way to the console, and where its answer goes. Dropping `reply`
-/// (the console closed, or could not show it) declines.
-#[derive(Debug)]
-pub struct ConsoleAsk {
-    pub server: String,
-    pub message: String,
-    pub form: Form,
-    pub reply: tokio::sync::oneshot::Sender<Answer>,
-}
-
-pub type ConsoleAsks = tokio::sync::mpsc::UnboundedReceiver<ConsoleAsk>;
 
 /// How long prompts have been open, so a call's deadline can leave out the time a person
 /// spent typing: `--timeout` bounds the server, not the operator.
