@@ -14,6 +14,7 @@ pub mod engine;
 pub mod health;
 pub mod lab;
 pub mod mcp;
+pub mod net;
 pub mod probe;
 pub mod scheduler;
 pub mod secret;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod everything;
+pub mod hostile;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
