@@ -25,6 +25,9 @@ pub enum Revoked {
     /// The AS has no revocation endpoint: forgotten here only; the grant lives until it expires
     /// or is revoked in the provider's console.
     LocalOnly,
+    /// The stored token could not be decrypted: forgotten here, but not revoked at the AS
+    /// (there was nothing readable to send).
+    Unreadable,
     /// No token was stored: nothing to do.
     NothingStored,
 }
@@ -62,8 +65,20 @@ async fn revoke_inner(
     key: &ConnectionKey,
 ) -> Result<Revoked, Failure> {
     let store_err = |e: crate::store::StoreError| Failure::new(ErrorClass::Config, e.to_string());
-    if store.load_token(key).await.map_err(store_err)?.is_none() {
-        return Ok(Revoked::NothingStored);
+    match store.load_token(key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(Revoked::NothingStored),
+        // Without the plaintext there is nothing to send the AS; forgetting the row is what
+        // lets `auth` start over, and the operator is told the grant was not revoked there.
+        Err(crate::store::StoreError::TokenUnreadable { generation, .. }) => {
+            let reason = "forgotten: the stored token could not be decrypted";
+            return match store.forget_token(key, generation, reason).await {
+                Ok(true) => Ok(Revoked::Unreadable),
+                Ok(false) => Err(changed_meanwhile(key)),
+                Err(e) => Err(store_err(e)),
+            };
+        }
+        Err(e) => return Err(store_err(e)),
     }
     // Auth type "mcp": the endpoints and client are the ones `switchboard auth` discovered.
     let spec = &super::mcp_auth::effective(store, &key.connector, spec).await?;
@@ -101,12 +116,16 @@ async fn revoke_inner(
         }
         // Another process refreshed while we revoked: revoke the newer token too.
     }
-    Err(Failure::new(
+    Err(changed_meanwhile(key))
+}
+
+fn changed_meanwhile(key: &ConnectionKey) -> Failure {
+    Failure::new(
         ErrorClass::Timeout,
         format!(
             "{key}'s token kept changing while being revoked (another switchboard is refreshing it); run the command again"
         ),
-    ))
+    )
 }
 
 /// One RFC 7009 request. `Ok(false)`: the AS does not revoke this kind of token.

@@ -291,6 +291,9 @@ fn report_revoked(key: &ConnectionKey, outcome: Revoked) {
                 "forgot {key}'s token; the authorization server has no revocation endpoint, so the grant lives until it expires or you revoke it in the provider's console"
             );
         }
+        Revoked::Unreadable => println!(
+            "forgot {key}'s token, which could not be decrypted, so it was not revoked at the authorization server; if the grant may still be live, revoke it in the provider's console"
+        ),
         Revoked::NothingStored => println!("{key} holds no token; nothing to revoke"),
     }
 }

@@ -273,11 +273,12 @@ async fn authorize_fleet(config: &crate::config::Config, data_dir: &Path) -> Res
             continue;
         };
         let key = ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT);
-        let has_token = store
-            .load_token(&key)
-            .await
-            .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?
-            .is_some();
+        // An unreadable row is replaced by the new authorization, like a missing one.
+        let has_token = match store.load_token(&key).await {
+            Ok(t) => t.is_some(),
+            Err(crate::store::StoreError::TokenUnreadable { .. }) => false,
+            Err(e) => return Err(Exit::new(EXIT_FAILED, e.to_string())),
+        };
         if !spec.runnable() || has_token {
             continue;
         }

@@ -34,6 +34,20 @@ impl ConnectionKey {
     }
 }
 
+/// ` --account NAME`, or nothing for the default account: what a command must add to reach it.
+pub fn account_flag(key: &ConnectionKey) -> String {
+    if key.account == DEFAULT_ACCOUNT {
+        String::new()
+    } else {
+        format!(" --account {}", key.account)
+    }
+}
+
+/// The command that gives `key` a new grant, for messages that ask a human to run it.
+pub fn auth_command(key: &ConnectionKey) -> String {
+    format!("switchboard auth {}{}", key.connector, account_flag(key))
+}
+
 impl fmt::Display for ConnectionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.account == DEFAULT_ACCOUNT {

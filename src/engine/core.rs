@@ -197,6 +197,9 @@ impl Engine {
                 },
             };
             let (health, mut detail) = verdict(&standing, &row.window, now);
+            if needs_reauth && let Some(reason) = self.broker.unreadable_reason(key) {
+                detail = Some(reason);
+            }
             if spec.problem.is_some() {
                 detail = spec.problem.as_ref().map(|p| format!("config: {p}"));
             }

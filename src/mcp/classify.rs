@@ -2,6 +2,7 @@
 
 use rmcp::service::ServiceError;
 use rmcp::transport::DynamicTransportError;
+use rmcp::transport::streamable_http_client::StreamableHttpError;
 
 use super::sse;
 use crate::domain::{ErrorClass, Failure};
@@ -28,24 +29,92 @@ pub(crate) fn classify_init(message: &str) -> Failure {
     if let Some(f) = carried(message) {
         return f;
     }
-    let lower = message.to_ascii_lowercase();
-    let class = if lower.contains("auth") || lower.contains("401") || lower.contains("403") {
+    // Words are matched on the line without rmcp's type names: those name our own types
+    // (`AuthedHttpClient`), so "auth" in them said nothing about the failure, and an MCP 404
+    // read "auth: MCP initialize failed".
+    let line = first_line(message);
+    if let Some(status) = http_status(&line) {
+        return status_failure(status, &line);
+    }
+    let lower = line.to_ascii_lowercase();
+    let class = if lower.contains("unauthorized")
+        || lower.contains("forbidden")
+        || lower.contains("auth required")
+        || lower.contains("insufficient scope")
+    {
         ErrorClass::Auth
     } else if lower.contains("connect") || lower.contains("refused") || lower.contains("dns") {
         ErrorClass::Connection
     } else if lower.contains("timed out") || lower.contains("timeout") {
         ErrorClass::Timeout
-    } else if lower.contains("404") || lower.contains("410") {
-        ErrorClass::Gone
-    } else if lower.contains(" 5") && lower.contains("status") {
-        ErrorClass::Server
     } else {
         ErrorClass::Protocol
     };
+    Failure::new(class, format!("MCP initialize failed: {line}"))
+}
+
+/// The status of an "HTTP 404 Not Found: ..." line (rmcp's wording for an unexpected answer).
+fn http_status(line: &str) -> Option<u16> {
+    let at = line.find("HTTP ")? + "HTTP ".len();
+    let digits: String = line[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().filter(|s| (100..=599).contains(s))
+}
+
+/// A non-2xx answer from the MCP endpoint, classed by its status alone.
+fn status_failure(status: u16, line: &str) -> Failure {
+    let f = match status {
+        // No MCP endpoint at that URL: the address is wrong, which no new grant fixes.
+        404 => Failure::new(
+            ErrorClass::Protocol,
+            "HTTP 404: no MCP endpoint at this URL; check the connector's url",
+        ),
+        s => crate::probe::classify_status(s, None, None)
+            .unwrap_or_else(|| Failure::new(ErrorClass::Protocol, format!("HTTP {s}"))),
+    };
     Failure::new(
-        class,
-        format!("MCP initialize failed: {}", first_line(message)),
+        f.class,
+        format!("MCP initialize failed: {} ({line})", f.message),
     )
+}
+
+/// The streamable HTTP transport's errors, by kind: only an answer that says so (401, 403,
+/// a challenge) is an authorization failure.
+fn http_failure(e: &StreamableHttpError<reqwest::Error>) -> Failure {
+    use StreamableHttpError as E;
+    let protocol = |what: String| Failure::new(ErrorClass::Protocol, what);
+    match e {
+        E::AuthRequired(_) => Failure::new(
+            ErrorClass::Auth,
+            "HTTP 401: the MCP server did not accept the token",
+        ),
+        E::InsufficientScope(_) => Failure::new(
+            ErrorClass::Auth,
+            "HTTP 403: the MCP server asks for more scopes",
+        ),
+        E::HttpStatus(s) => {
+            let retry = s.retry_after.as_deref().and_then(|r| r.trim().parse().ok());
+            crate::probe::classify_status(s.status, retry, None)
+                .unwrap_or_else(|| protocol(format!("HTTP {}", s.status)))
+        }
+        E::UnexpectedServerResponse(text) => match carried(text) {
+            Some(f) => f,
+            None => match http_status(text) {
+                Some(status) => status_failure(status, &first_line(text)),
+                None => protocol(format!("unexpected answer: {}", first_line(text))),
+            },
+        },
+        E::Client(e) => crate::auth::oauth::classify_reqwest(e),
+        E::Io(e) => Failure::new(ErrorClass::Connection, format!("I/O error: {e}")),
+        E::SessionExpired => Failure::new(
+            ErrorClass::Protocol,
+            "the MCP server no longer knows this session (HTTP 404)",
+        ),
+        E::TransportChannelClosed | E::UnexpectedEndOfStream => closed(),
+        other => protocol(first_line(&other.to_string())),
+    }
 }
 
 pub(crate) fn classify_service(e: &ServiceError) -> Failure {
@@ -76,8 +145,14 @@ pub(crate) fn classify_client_init(e: &rmcp::service::ClientInitializeError) -> 
 
 /// Our transports carry a classified failure through rmcp's type-erased error.
 pub(crate) fn transport_failure(d: &DynamicTransportError) -> Failure {
-    match d.error.downcast_ref::<sse::SseTransportError>() {
-        Some(sse::SseTransportError(f)) => f.clone(),
+    if let Some(sse::SseTransportError(f)) = d.error.downcast_ref::<sse::SseTransportError>() {
+        return f.clone();
+    }
+    match d
+        .error
+        .downcast_ref::<StreamableHttpError<reqwest::Error>>()
+    {
+        Some(e) => http_failure(e),
         None => classify_init(&d.to_string()),
     }
 }

@@ -145,6 +145,12 @@ async fn revoke(engine: &Engine, key: &ConnectionKey) {
                 "{key} was removed from the config; its token is forgotten, but the authorization server has no revocation endpoint: revoke the grant in the provider's console"
             ),
         ),
+        Ok(Revoked::Unreadable) => engine.notice(
+            Level::Warn,
+            format!(
+                "{key} was removed from the config; its token could not be decrypted, so it is forgotten but not revoked: revoke the grant in the provider's console"
+            ),
+        ),
         Ok(Revoked::NothingStored) => {}
         Err(f) => engine.notice(
             Level::Warn,

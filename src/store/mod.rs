@@ -45,6 +45,17 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(
+        "the stored token of {key} could not be decrypted (the row is corrupted, or was sealed under another vault key); run `{}` to replace it, or `switchboard revoke {}{}` to forget it",
+        crate::domain::auth_command(key),
+        key.connector,
+        crate::domain::account_flag(key)
+    )]
+    TokenUnreadable {
+        key: crate::domain::ConnectionKey,
+        /// The unreadable row's generation: a newer one is a new grant worth reading.
+        generation: i64,
+    },
     #[error("the store has shut down")]
     Closed,
 }

@@ -124,9 +124,17 @@ impl Store {
             let Some((generation, sealed, expires_at, issued_at, has_refresh, scopes)) = row else {
                 return Ok(None);
             };
-            let plain = store.vault.open_sealed(&aad(&key), &sealed)?;
-            let secrets: SealedSecrets = serde_json::from_slice(&plain)
-                .map_err(|_| StoreError::Vault(super::VaultError::Decrypt))?;
+            // Per row, by name: one unreadable token must cost that connection only.
+            let unreadable = || StoreError::TokenUnreadable {
+                key: key.clone(),
+                generation,
+            };
+            let plain = store
+                .vault
+                .open_sealed(&aad(&key), &sealed)
+                .map_err(|_| unreadable())?;
+            let secrets: SealedSecrets =
+                serde_json::from_slice(&plain).map_err(|_| unreadable())?;
             Ok(Some(StoredToken {
                 access: Secret::from(secrets.a),
                 refresh: secrets.r.map(Secret::from),

@@ -12,6 +12,7 @@
 
 mod refresh;
 mod state;
+mod unreadable;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -105,25 +106,20 @@ impl Broker {
         spec: AuthSpec,
         needs_reauth: bool,
     ) -> Result<(), Failure> {
-        let cached = if spec.is_managed() {
-            self.store
-                .load_token(&key)
-                .await
-                .map_err(store_failure)?
-                .map(Cached::from_stored)
-        } else {
-            None
-        };
+        let managed = spec.is_managed();
         let slot = Arc::new(Slot {
             spec,
             client: std::sync::RwLock::new(None),
-            cached: RwLock::new(cached),
+            cached: RwLock::new(None),
             health: std::sync::Mutex::new(Health {
                 needs_reauth,
                 ..Health::default()
             }),
             flight: Mutex::new(()),
         });
+        if managed && let Some(t) = self.load_readable(&key, &slot).await? {
+            self.adopt(&slot, Cached::from_stored(t));
+        }
         if let Ok(mut slots) = self.slots.write() {
             slots.insert(key, slot);
         }
@@ -318,8 +314,17 @@ impl Broker {
                 .read()
                 .ok()
                 .and_then(|c| c.as_ref().map(|c| c.generation));
-            if have != stored.get(&key).copied() && self.sync_from_store(&key).await? {
-                changed.push(key);
+            // A row known to be unreadable is not read again until a newer one replaces it.
+            let unreadable = slot.health.lock().ok().and_then(|h| h.unreadable);
+            let have = have.max(unreadable);
+            if have == stored.get(&key).copied() {
+                continue;
+            }
+            // One connection's failure must not stop the others from following the store.
+            match self.sync_from_store(&key).await {
+                Ok(true) => changed.push(key),
+                Ok(false) => {}
+                Err(f) => tracing::warn!("{key}: cannot follow its stored token: {f}"),
             }
         }
         Ok(changed)

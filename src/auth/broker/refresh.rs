@@ -170,7 +170,7 @@ impl Broker {
         if stored_gen.is_none_or(|g| g <= have) {
             return Ok(None);
         }
-        let Some(t) = self.store.load_token(key).await.map_err(store_failure)? else {
+        let Some(t) = self.load_readable(key, slot).await? else {
             return Ok(None);
         };
         let c = Cached::from_stored(t);

@@ -45,6 +45,8 @@ pub(super) struct Health {
     pub(super) attempts: u32,
     pub(super) retry_at: Option<UnixMs>,
     pub(super) last_failure: Option<Failure>,
+    /// The generation of a stored token this process could not decrypt (see `unreadable`).
+    pub(super) unreadable: Option<i64>,
 }
 
 /// A token client and the parameters its every request adds.
