@@ -89,7 +89,14 @@ pub fn load_config(global: &Global) -> Result<Config, Exit> {
 }
 
 pub fn open_store(data_dir: &Path) -> Result<Store, Exit> {
-    Store::open(data_dir).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))
+    let store = Store::open(data_dir).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+    // Every command refuses, `status` too: with the wrong key it could only show every
+    // connection as needing re-auth, which would send the operator to re-authorize a fleet
+    // whose grants are fine.
+    match store.key_mismatch() {
+        Some(why) => Err(Exit::new(EXIT_FAILED, why)),
+        None => Ok(store),
+    }
 }
 
 /// Logs go to a private file in the data directory, never to the terminal: the console owns

@@ -112,6 +112,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connector, account)
     );
     "#,
+    // 6: facts about the database itself. `key_check` is a known plaintext sealed with the
+    // vault key (store::key_check), so a process given another key refuses to write.
+    r#"
+    CREATE TABLE meta (
+        name       TEXT PRIMARY KEY,
+        value      BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -2,6 +2,7 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 mod catalogues;
+mod key_check;
 pub mod lease;
 mod log;
 mod mcp_auth;
@@ -58,6 +59,10 @@ pub enum StoreError {
     },
     #[error("the store has shut down")]
     Closed,
+    /// The database was written with another vault key (`key_check`); the message says which
+    /// key this process used and what to do.
+    #[error("{0}")]
+    WrongKey(String),
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -68,6 +73,9 @@ pub struct Store {
     jobs: std::sync::mpsc::Sender<Job>,
     vault: Arc<Vault>,
     path: Arc<PathBuf>,
+    /// Set when the vault key does not fit the database: the connection is then `query_only`,
+    /// and any write answers with this message.
+    key_mismatch: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -154,6 +162,14 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| open_err(e.to_string()))?;
         migrations::migrate(&mut conn).map_err(open_err)?;
+        let key_mismatch = key_check::verify(&mut conn, &vault, &path)
+            .map_err(|e| open_err(format!("cannot check the vault key: {e}")))?;
+        if let Some(why) = &key_mismatch {
+            tracing::error!("{why}");
+            // Enforced by SQLite, so no write path can forget to check.
+            conn.pragma_update(None, "query_only", true)
+                .map_err(|e| open_err(e.to_string()))?;
+        }
         for suffix in ["-wal", "-shm"] {
             let side = data_dir.join(format!("{DB_FILE}{suffix}"));
             if side.exists() {
@@ -174,7 +190,25 @@ impl Store {
             jobs: tx,
             vault: Arc::new(vault),
             path: Arc::new(path),
+            key_mismatch: key_mismatch.map(Arc::from),
         })
+    }
+
+    /// Why this process must not write (its vault key is not the database's), if it must not.
+    pub fn key_mismatch(&self) -> Option<&str> {
+        self.key_mismatch.as_deref()
+    }
+
+    /// A write refused by `query_only` reads as the key mismatch, not as a database error.
+    fn explain<R>(&self, result: Result<R, StoreError>) -> Result<R, StoreError> {
+        match (result, &self.key_mismatch) {
+            (Err(StoreError::Sql(e)), Some(why))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) =>
+            {
+                Err(StoreError::WrongKey(why.to_string()))
+            }
+            (result, _) => result,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -196,7 +230,7 @@ impl Store {
             let _ = tx.send(f(conn));
         });
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.explain(rx.await.map_err(|_| StoreError::Closed)?)
     }
 
     /// For synchronous callers outside the runtime (one-shot commands, tests).
@@ -210,7 +244,7 @@ impl Store {
             let _ = tx.send(f(conn));
         });
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;
-        rx.recv().map_err(|_| StoreError::Closed)?
+        self.explain(rx.recv().map_err(|_| StoreError::Closed)?)
     }
 }
 

@@ -42,7 +42,11 @@ struct SealedSecrets {
 }
 
 fn aad(key: &ConnectionKey) -> String {
-    format!("switchboard:token:{}/{}", key.connector, key.account)
+    token_aad(&key.connector, &key.account)
+}
+
+pub(super) fn token_aad(connector: &str, account: &str) -> String {
+    format!("switchboard:token:{connector}/{account}")
 }
 
 impl Store {
@@ -308,6 +312,46 @@ mod tests {
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
             0o600
         );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_row_is_named_and_leaves_the_others_readable() {
+        let (_dir, store) = open();
+        let token = || NewToken {
+            access: "a".into(),
+            refresh: None,
+            expires_at: None,
+            issued_at: 0,
+            scopes: vec![],
+        };
+        let (good, bad) = (
+            ConnectionKey::new("good", "default"),
+            ConnectionKey::new("bad", "ops"),
+        );
+        store.save_token(&good, token()).await.unwrap();
+        store.save_token(&bad, token()).await.unwrap();
+        store.save_token(&bad, token()).await.unwrap();
+        store
+            .call(|c| {
+                Ok(c.execute(
+                    "UPDATE tokens SET sealed = zeroblob(64) WHERE connector = 'bad'",
+                    [],
+                )?)
+            })
+            .await
+            .unwrap();
+        let err = store.load_token(&bad).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::TokenUnreadable { key, generation: 2 } if key == &bad),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("bad/ops could not be decrypted"), "{text}");
+        assert!(
+            text.contains("switchboard auth bad --account ops"),
+            "{text}"
+        );
+        assert!(store.load_token(&good).await.unwrap().is_some());
     }
 
     #[tokio::test]
