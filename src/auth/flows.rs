@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use oauth2::{CsrfToken, PkceCodeChallenge};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use super::oauth::{self, TokenRequestContext};
 use super::spec::OAuthSpec;
@@ -63,14 +62,17 @@ pub async fn authorization_code(
     on_url(url.as_str());
     open(&opener, url.as_str());
 
-    let code = tokio::time::timeout(STATE_TTL, wait_for_code(&listener, state.secret()))
-        .await
-        .map_err(|_| {
-            Failure::new(
-                ErrorClass::Timeout,
-                "no authorization arrived within 15 minutes; run the command again",
-            )
-        })??;
+    let code = tokio::time::timeout(
+        STATE_TTL,
+        super::loopback::wait_for_code(&listener, state.secret()),
+    )
+    .await
+    .map_err(|_| {
+        Failure::new(
+            ErrorClass::Timeout,
+            "no authorization arrived within 15 minutes; run the command again",
+        )
+    })??;
     drop(listener);
 
     let extra = spec.token_params();
@@ -160,100 +162,6 @@ fn open(opener: &Opener, url: &str) {
             }
         }
     }
-}
-
-/// Serves the loopback listener until a callback with the right `state` arrives. Callbacks with
-/// a wrong or missing state are answered 400 and ignored: nothing is exchanged or stored.
-async fn wait_for_code(listener: &TcpListener, expected_state: &str) -> Result<String, Failure> {
-    loop {
-        let (mut stream, _) = listener.accept().await.map_err(|e| {
-            Failure::new(
-                ErrorClass::Connection,
-                format!("redirect listener failed: {e}"),
-            )
-        })?;
-        let Some(target) = read_request_target(&mut stream).await else {
-            continue;
-        };
-        let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
-            respond(&mut stream, 400, "Malformed request.").await;
-            continue;
-        };
-        if url.path() != "/callback" {
-            respond(&mut stream, 404, "Not the switchboard callback.").await;
-            continue;
-        }
-        let param = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        if param("state").as_deref() != Some(expected_state) {
-            respond(&mut stream, 400, "This authorization response does not match the login in progress (state mismatch). Nothing was stored.").await;
-            continue;
-        }
-        if let Some(err) = param("error") {
-            let desc = param("error_description").unwrap_or_default();
-            respond(
-                &mut stream,
-                400,
-                &format!("Authorization failed: {err} {desc}"),
-            )
-            .await;
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!("the authorization server refused: {err} {desc}")
-                    .trim()
-                    .to_string(),
-            ));
-        }
-        let Some(code) = param("code") else {
-            respond(&mut stream, 400, "No authorization code in the response.").await;
-            continue;
-        };
-        respond(
-            &mut stream,
-            200,
-            "switchboard is authorized. You can close this tab.",
-        )
-        .await;
-        return Ok(code);
-    }
-}
-
-async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let line = text.lines().next()?;
-    let mut parts = line.split_whitespace();
-    (parts.next()? == "GET").then_some(())?;
-    parts.next().map(str::to_string)
-}
-
-async fn respond(stream: &mut TcpStream, status: u16, message: &str) {
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Bad Request",
-    };
-    let body = format!("<!doctype html><title>switchboard</title><p>{message}</p>");
-    let resp = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(resp.as_bytes()).await;
-    let _ = stream.shutdown().await;
 }
 
 #[cfg(test)]
