@@ -5,6 +5,7 @@
 //! earliest one, wakes early when a token changes (`Engine::rearm`), and never sleeps longer
 //! than `SWEEP` so that wall-clock jumps (a suspended laptop) are caught up on the next wake.
 
+mod follow;
 mod removed;
 
 use std::collections::BTreeMap;
@@ -112,9 +113,9 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
             }
             _ = follow.tick() => {
                 if leading.is_some() {
-                    adopt_foreign_tokens(&engine).await;
+                    follow::adopt_foreign_tokens(&engine).await;
                 } else {
-                    follow_store(&engine, &mut followed_to).await;
+                    follow::follow_store(&engine, &mut followed_to).await;
                 }
             }
             notice = notices.recv() => on_notice(&engine, notice),
@@ -151,63 +152,6 @@ fn on_notice(
         BrokerNotice::NeedsReauth { key } => {
             engine.emit(Event::NeedsReauth { key });
         }
-    }
-    engine.rearm.notify_one();
-    engine.publish();
-}
-
-/// A follower's view: tokens and probe results written by the leader.
-/// Reads only what was recorded since the last look (`followed_to`), rather than the whole hour
-/// every two seconds; a probe this process recorded itself is already in its window.
-async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
-    if let Err(f) = engine.broker.sync_all().await {
-        tracing::debug!("following the store's tokens: {f}");
-    }
-    if let Ok(probes) = engine.store.probes_since(*followed_to).await
-        && let Ok(mut rows) = engine.rows.lock()
-    {
-        for (key, p) in probes {
-            *followed_to = (*followed_to).max(p.at + 1);
-            if let Some(row) = rows.get_mut(&key)
-                && row.window.last().is_none_or(|last| p.at > last.at)
-            {
-                row.window.push(p);
-            }
-        }
-    }
-    if let Ok(stats) = engine.store.refresh_stats().await {
-        for (key, at, count) in stats {
-            engine.with_row(&key, |r| {
-                r.last_refresh_at = Some(at);
-                r.refresh_count = count;
-            });
-        }
-    }
-    engine.publish();
-}
-
-/// The leader's view of tokens other processes wrote: a `switchboard auth` or `revoke` run
-/// beside a daemon. Without this the leader would hand out a token revoked elsewhere until a
-/// 401, and keep a re-authorized connection marked "needs re-auth" until restarted.
-async fn adopt_foreign_tokens(engine: &Engine) {
-    let changed = match engine.broker.sync_all().await {
-        Ok(changed) => changed,
-        Err(f) => {
-            tracing::debug!("checking the store for tokens from other processes: {f}");
-            return;
-        }
-    };
-    if changed.is_empty() {
-        return;
-    }
-    for key in changed {
-        let message = match engine.broker.meta(&key) {
-            Some(_) => format!("{key}: picked up a token another switchboard process stored"),
-            None => {
-                format!("{key}: its token was revoked or forgotten by another switchboard process")
-            }
-        };
-        engine.notice(Level::Info, message);
     }
     engine.rearm.notify_one();
     engine.publish();

@@ -10,6 +10,7 @@
 //!   token in hand is still the newest is the connection marked *needs re-auth*, after which no
 //!   token request is made for it until a fresh authorization is saved.
 
+mod follow;
 mod refresh;
 mod state;
 mod unreadable;

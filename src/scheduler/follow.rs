@@ -1,0 +1,82 @@
+//! What a process learns from the store that other processes wrote: a follower reads tokens,
+//! re-auth marks and probe results; the leader reads the tokens and marks of one-shot commands
+//! run beside it.
+
+use crate::domain::UnixMs;
+use crate::engine::Level;
+use crate::engine::core::Engine;
+
+/// A follower's view: tokens and probe results written by the leader.
+/// Reads only what was recorded since the last look (`followed_to`), rather than the whole hour
+/// every two seconds; a probe this process recorded itself is already in its window.
+pub(super) async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
+    if let Err(f) = engine.broker.sync_all().await {
+        tracing::debug!("following the store's tokens: {f}");
+    }
+    // After the tokens: a new grant clears a mark, and must be seen before the mark is read.
+    if let Err(f) = engine.broker.sync_reauth_marks().await {
+        tracing::debug!("following the store's re-auth marks: {f}");
+    }
+    if let Ok(probes) = engine.store.probes_since(*followed_to).await
+        && let Ok(mut rows) = engine.rows.lock()
+    {
+        for (key, p) in probes {
+            *followed_to = (*followed_to).max(p.at + 1);
+            if let Some(row) = rows.get_mut(&key)
+                && row.window.last().is_none_or(|last| p.at > last.at)
+            {
+                row.window.push(p);
+            }
+        }
+    }
+    if let Ok(stats) = engine.store.refresh_stats().await {
+        for (key, at, count) in stats {
+            engine.with_row(&key, |r| {
+                r.last_refresh_at = Some(at);
+                r.refresh_count = count;
+            });
+        }
+    }
+    engine.publish();
+}
+
+/// The leader's view of tokens other processes wrote: a `switchboard auth` or `revoke` run
+/// beside a daemon. Without this the leader would hand out a token revoked elsewhere until a
+/// 401, and keep a re-authorized connection marked "needs re-auth" until restarted.
+pub(super) async fn adopt_foreign_tokens(engine: &Engine) {
+    let changed = match engine.broker.sync_all().await {
+        Ok(changed) => changed,
+        Err(f) => {
+            tracing::debug!("checking the store for tokens from other processes: {f}");
+            return;
+        }
+    };
+    // A one-shot `refresh` or `probe` beside the daemon that found the grant gone: the leader
+    // stops refreshing with the refused token (the notice republishes).
+    match engine.broker.sync_reauth_marks().await {
+        Ok(marked) => {
+            for key in marked {
+                engine.notice(
+                    Level::Warn,
+                    format!("{key}: another switchboard process found its grant refused; it needs re-auth"),
+                );
+            }
+        }
+        Err(f) => tracing::debug!("checking the store for re-auth marks: {f}"),
+    }
+    if changed.is_empty() {
+        return;
+    }
+    for key in changed {
+        let message = match engine.broker.meta(&key) {
+            Some(_) => format!("{key}: picked up a token another switchboard process stored"),
+            None => {
+                format!("{key}: its token was revoked or forgotten by another switchboard process")
+            }
+        };
+        engine.notice(Level::Info, message);
+    }
+    engine.rearm.notify_one();
+    engine.publish();
+}
+
