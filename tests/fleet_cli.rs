@@ -69,6 +69,30 @@ fn an_undecryptable_token_marks_its_connection_and_spares_the_fleet() {
     let run = s.expect(&["status"], 0);
     assert!(run.stdout.contains("could not be decrypted"), "{run}");
 
+    // A daemon starts and runs the fleet: its first probe round reaches `good`.
+    let (mut cmd, out, err) = s.command(&["daemon"]);
+    let daemon = cmd.spawn().expect("start the daemon");
+    let started = std::time::Instant::now();
+    loop {
+        let rows = status(&mut s);
+        if row(&rows, "good")["probes_1h"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the daemon never probed the good connection: {rows:?}\n{}",
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let run = s.finish(&["daemon"], daemon, &out, &err);
+    assert_eq!(run.code, 0, "{run}");
+
     // The rest of the fleet works; `bad` asks for a human (exit 3) and sends nothing.
     s.expect(&["refresh", "good"], 0);
     let run = s.expect(&["refresh", "bad"], 3);

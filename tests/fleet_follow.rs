@@ -7,10 +7,10 @@ mod support;
 
 use std::time::Duration;
 
+use switchboard::config::ProbeSchedule;
 use switchboard::domain::{ConnectionKey, Health, Snapshot};
 use switchboard::engine::{self, ConnectorSpec, EngineOptions, Running};
 use switchboard::probe::{ProbePlan, RestTarget};
-use switchboard::config::ProbeSchedule;
 use switchboard::store::Store;
 
 /// The lab knows its public clients only; this one is revoked at will (its own lab).
@@ -110,12 +110,20 @@ async fn leader_and_follower_see_a_re_auth_mark_and_its_clearing() {
     .await;
     for e in [&leader, &follower] {
         let view = e.handle.snapshot();
-        assert!(view.get(&key).is_some_and(|c| c.token.is_none()), "{view:?}");
+        assert!(
+            view.get(&key).is_some_and(|c| c.token.is_none()),
+            "{view:?}"
+        );
     }
 
     // A new grant from `switchboard auth` clears the mark everywhere.
     support::authorized(&oneshot, &http, &key, &spec.auth).await;
-    until("both pick up the new grant", &[&leader, &follower], authorized).await;
+    until(
+        "both pick up the new grant",
+        &[&leader, &follower],
+        authorized,
+    )
+    .await;
 
     leader.shutdown().await;
     follower.shutdown().await;

@@ -214,6 +214,45 @@ mod tests {
     }
 
     #[test]
+    fn our_type_names_do_not_make_a_failure_auth() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::StreamableHttpClientWorker<switchboard::mcp::http_client::AuthedHttpClient>>] error: unexpected server response: HTTP 404 Not Found: nothing here";
+        let f = super::classify_init(raw);
+        assert_eq!(f.class, ErrorClass::Protocol, "{f}");
+        assert!(f.message.contains("404"), "{f}");
+        let raw = "Transport [x::AuthedHttpClient] error: HTTP 503 Service Unavailable";
+        assert_eq!(super::classify_init(raw).class, ErrorClass::Server);
+        let raw = "Transport [x::Y] error: HTTP 401 Unauthorized";
+        assert_eq!(super::classify_init(raw).class, ErrorClass::Auth);
+    }
+
+    #[test]
+    fn http_errors_are_classed_by_kind() {
+        use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
+        type E = StreamableHttpError<reqwest::Error>;
+        let class = |e: E| super::http_failure(&e).class;
+        assert_eq!(
+            class(E::UnexpectedServerResponse(
+                "HTTP 404 Not Found: authorization docs".into()
+            )),
+            ErrorClass::Protocol
+        );
+        assert_eq!(
+            class(E::HttpStatus(HttpStatusError::new(503, None))),
+            ErrorClass::Server
+        );
+        assert_eq!(
+            class(E::HttpStatus(HttpStatusError::new(429, Some("3".into())))),
+            ErrorClass::RateLimited
+        );
+        assert_eq!(class(E::SessionExpired), ErrorClass::Protocol);
+        let carried = Failure::new(ErrorClass::Auth, "needs re-auth: run `switchboard auth x`");
+        assert_eq!(
+            super::http_failure(&E::UnexpectedServerResponse(super::carry(&carried).into())),
+            carried
+        );
+    }
+
+    #[test]
     fn type_names_leave_error_lines() {
         let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<Y>>] error: Auth required [401]\nmore";
         assert_eq!(

@@ -79,4 +79,3 @@ pub(super) async fn adopt_foreign_tokens(engine: &Engine) {
     engine.rearm.notify_one();
     engine.publish();
 }
-
