@@ -10,13 +10,14 @@
 //!   token in hand is still the newest is the connection marked *needs re-auth*, after which no
 //!   token request is made for it until a fresh authorization is saved.
 
+mod durable;
 mod refresh;
 mod state;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::broadcast;
 
 use super::spec::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
@@ -114,16 +115,7 @@ impl Broker {
         } else {
             None
         };
-        let slot = Arc::new(Slot {
-            spec,
-            client: std::sync::RwLock::new(None),
-            cached: RwLock::new(cached),
-            health: std::sync::Mutex::new(Health {
-                needs_reauth,
-                ..Health::default()
-            }),
-            flight: Mutex::new(()),
-        });
+        let slot = Arc::new(Slot::new(spec, cached, needs_reauth));
         if let Ok(mut slots) = self.slots.write() {
             slots.insert(key, slot);
         }
@@ -249,13 +241,13 @@ impl Broker {
         let _flight = slot.flight.lock().await;
         // Under the refresh lease: another process finishing a refresh of the old grant must
         // save before us, not over us.
-        let lease_name = self.acquire_refresh_lease(key).await?;
+        let lease = self.acquire_refresh_lease(key).await?;
         let stored = self
             .store
             .save_token(key, token)
             .await
             .map_err(store_failure);
-        self.release_refresh_lease(key, &lease_name).await;
+        lease.release(key).await;
         let stored = stored?;
         let meta = stored.meta.clone();
         if let Ok(mut client) = slot.client.write() {
