@@ -22,9 +22,8 @@ use super::state::{Cached, Health, Slot};
 use crate::domain::{ConnectionKey, ErrorClass, Failure, TokenMeta};
 use crate::store::{NewToken, Store, StoreError, StoredToken};
 
-pub(super) const LEASE_TTL_MS: i64 = 30_000;
-/// A third of the lease: two renewals can fail (a busy database) before it could lapse.
-const RENEW_EVERY: Duration = Duration::from_millis(LEASE_TTL_MS as u64 / 3);
+/// How long a refresh lease lasts unless renewed.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
 const SAVE_RETRY_FIRST: Duration = Duration::from_millis(100);
 const SAVE_RETRY_CAP: Duration = Duration::from_secs(5);
 
@@ -33,6 +32,7 @@ pub(super) struct Lease {
     pub(super) store: Store,
     pub(super) name: String,
     pub(super) holder: String,
+    pub(super) ttl_ms: i64,
 }
 
 impl Lease {
@@ -44,16 +44,19 @@ impl Lease {
 
     /// Keeps the lease alive until the returned guard is dropped.
     fn keep_alive(&self, key: &ConnectionKey) -> tokio::task::JoinHandle<()> {
-        let (store, name, holder, key) = (
+        let (store, name, holder, key, ttl) = (
             self.store.clone(),
             self.name.clone(),
             self.holder.clone(),
             key.clone(),
+            self.ttl_ms,
         );
+        // A third of the lease: two renewals can fail (a busy database) before it could lapse.
+        let every = Duration::from_millis(u64::try_from(ttl / 3).unwrap_or(1).max(1));
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(RENEW_EVERY).await;
-                match store.renew_lease(&name, &holder, LEASE_TTL_MS).await {
+                tokio::time::sleep(every).await;
+                match store.renew_lease(&name, &holder, ttl).await {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::error!("{key}: the refresh lease was taken over while in use");
@@ -228,5 +231,93 @@ pub(super) fn unsaved_cached(t: &NewToken, generation: i64) -> Cached {
             scopes: t.scopes.clone(),
         },
         generation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::auth::AuthSpec;
+    use crate::secret::Secret;
+    use crate::store::test_store;
+
+    fn token(rt: &str) -> NewToken {
+        NewToken {
+            access: Secret::from("at"),
+            refresh: Some(Secret::from(rt)),
+            expires_at: None,
+            issued_at: crate::domain::now_ms(),
+            scopes: vec![],
+        }
+    }
+
+    async fn attempt(store: &Store, holder: &str, generation: i64) -> (FirstOutcome, bool) {
+        let key = ConnectionKey::new("c", "default");
+        let lease = Lease {
+            store: store.clone(),
+            name: "refresh:c/default".into(),
+            holder: holder.into(),
+            ttl_ms: 60_000,
+        };
+        let sent = Arc::new(AtomicBool::new(false));
+        let flag = sent.clone();
+        let request = Request {
+            key,
+            lease,
+            generation,
+            slot: Arc::new(Slot::new(AuthSpec::None, None, false)),
+            notices: broadcast::channel(4).0,
+        };
+        let outcome = request_and_save(request, async move {
+            flag.store(true, Ordering::SeqCst);
+            Ok(token("rt-new"))
+        })
+        .await;
+        (outcome, sent.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn nothing_is_sent_without_the_lease_or_after_the_token_moved() {
+        let (_dir, store) = test_store();
+        let key = ConnectionKey::new("c", "default");
+        store.save_token(&key, token("rt-1")).await.unwrap();
+        // Someone else holds the lease: we must not send.
+        store
+            .acquire_lease("refresh:c/default", "other", 60_000)
+            .await
+            .unwrap();
+        let (outcome, sent) = attempt(&store, "me", 1).await;
+        assert!(matches!(outcome, FirstOutcome::NotSent(_)));
+        assert!(!sent, "sent without holding the lease");
+        store
+            .release_lease("refresh:c/default", "other")
+            .await
+            .unwrap();
+
+        // Our lease, but the stored token moved on (another process rotated): do not spend ours.
+        store
+            .acquire_lease("refresh:c/default", "me", 60_000)
+            .await
+            .unwrap();
+        let (outcome, sent) = attempt(&store, "me", 0).await;
+        assert!(matches!(outcome, FirstOutcome::NotSent(_)));
+        assert!(!sent, "sent a refresh token the store had already replaced");
+
+        store
+            .acquire_lease("refresh:c/default", "me", 60_000)
+            .await
+            .unwrap();
+        let (outcome, sent) = attempt(&store, "me", 1).await;
+        assert!(sent);
+        match outcome {
+            FirstOutcome::Saved(t) => assert_eq!(t.generation, 2),
+            _ => panic!("expected the token saved"),
+        }
+        assert!(
+            !store.lease_held("refresh:c/default", "me").await.unwrap(),
+            "the lease is released once the token is saved"
+        );
     }
 }

@@ -72,10 +72,21 @@ pub struct Broker {
     holder: String,
     slots: RwLock<HashMap<ConnectionKey, Arc<Slot>>>,
     notices: broadcast::Sender<BrokerNotice>,
+    lease_ttl: std::time::Duration,
 }
 
 impl Broker {
     pub fn new(store: Store, http: reqwest::Client) -> Arc<Broker> {
+        Broker::with_lease_ttl(store, http, durable::LEASE_TTL)
+    }
+
+    /// A broker whose refresh leases last `lease_ttl` between renewals (tests use short ones to
+    /// show that a renewed lease is never taken over).
+    pub fn with_lease_ttl(
+        store: Store,
+        http: reqwest::Client,
+        lease_ttl: std::time::Duration,
+    ) -> Arc<Broker> {
         let (notices, _) = broadcast::channel(256);
         let holder = crate::store::lease::holder_id();
         Arc::new(Broker {
@@ -84,6 +95,7 @@ impl Broker {
             holder,
             slots: RwLock::new(HashMap::new()),
             notices,
+            lease_ttl,
         })
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::super::mcp_auth;
 use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
 use super::super::spec::{AuthSpec, OAuthSpec};
-use super::durable::{self, FirstOutcome, LEASE_TTL_MS, Lease};
+use super::durable::{self, FirstOutcome, Lease};
 use super::state::{
     Cached, Health, Slot, TokenClient, backoff_ms, need_met, not_authorized, poisoned,
     reauth_failure, still_valid, store_failure,
@@ -142,16 +142,18 @@ impl Broker {
         key: &ConnectionKey,
     ) -> Result<Lease, Failure> {
         let name = format!("refresh:{}/{}", key.connector, key.account);
+        let ttl_ms = i64::try_from(self.lease_ttl.as_millis()).unwrap_or(i64::MAX);
         let lease = Lease {
             store: self.store.clone(),
             name: name.clone(),
             holder: self.holder.clone(),
+            ttl_ms,
         };
-        let deadline = Instant::now() + Duration::from_millis(LEASE_TTL_MS as u64 + 5_000);
+        let deadline = Instant::now() + self.lease_ttl + Duration::from_secs(5);
         loop {
             match self
                 .store
-                .acquire_lease(&name, &self.holder, LEASE_TTL_MS)
+                .acquire_lease(&name, &self.holder, ttl_ms)
                 .await
                 .map_err(store_failure)?
             {
@@ -161,7 +163,7 @@ impl Broker {
                     if crate::store::lease::holder_is_dead(&holder)
                         && self
                             .store
-                            .steal_lease(&name, &holder, &self.holder, LEASE_TTL_MS)
+                            .steal_lease(&name, &holder, &self.holder, ttl_ms)
                             .await
                             .map_err(store_failure)? =>
                 {
