@@ -126,16 +126,15 @@ async fn a_rotated_refresh_token_in_an_odd_answer_is_kept() {
             "refresh {round}: expiry {exp} is not a believable time"
         );
     }
-    let g = grant.lock().unwrap();
-    assert!(
-        !g.revoked,
-        "a refresh token was spent twice: {:?}",
-        g.presented
-    );
+    let (revoked, presented, live) = {
+        let g = grant.lock().unwrap();
+        (g.revoked, g.presented.clone(), g.live.clone())
+    };
+    assert!(!revoked, "a refresh token was spent twice: {presented:?}");
     let stored = store.load_token(&key("hostile")).await.unwrap().unwrap();
     assert_eq!(
         stored.refresh.map(|r| r.expose().to_string()),
-        Some(g.live.clone()),
+        Some(live),
         "the store holds the live refresh token"
     );
 }
