@@ -142,7 +142,7 @@ async fn a_rotated_refresh_token_in_an_odd_answer_is_kept() {
 #[tokio::test]
 async fn a_save_that_fails_keeps_the_grant_and_lands_when_the_database_frees() {
     let (peer, grant) = rotating(|n, rt| {
-        let body = serde_json::json!({"access_token": format!("at-{n}"), "refresh_token": rt, "expires_in": 600});
+        let body = serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "refresh_token": rt, "expires_in": 600});
         Reply::After(Duration::from_millis(500), Box::new(Reply::json(200, body)))
     })
     .await;
@@ -198,7 +198,7 @@ async fn a_save_that_fails_keeps_the_grant_and_lands_when_the_database_frees() {
 #[tokio::test]
 async fn a_slow_refresh_keeps_its_lease_and_nobody_spends_the_token_twice() {
     let (peer, grant) = rotating(|n, rt| {
-        let body = serde_json::json!({"access_token": format!("at-{n}"), "refresh_token": rt, "expires_in": 600});
+        let body = serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "refresh_token": rt, "expires_in": 600});
         Reply::After(Duration::from_secs(4), Box::new(Reply::json(200, body)))
     })
     .await;
