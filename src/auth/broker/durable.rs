@@ -140,6 +140,7 @@ async fn run<F>(
         let _ = tx.send(FirstOutcome::NotSent(why));
         return;
     }
+    let sent = std::time::Instant::now();
     let token = match send.await {
         Ok(t) => t,
         Err(e) => {
@@ -147,6 +148,9 @@ async fn run<F>(
             return;
         }
     };
+    // From here until the save lands, a crash loses the grant (the provider has rotated):
+    // logged so that the window can be measured (RELIABILITY.md).
+    let answered = std::time::Instant::now();
     let mut wait = SAVE_RETRY_FIRST;
     let mut tx = Some(tx);
     let mut attempts = 0u32;
@@ -154,6 +158,11 @@ async fn run<F>(
         attempts += 1;
         match lease.store.save_token(key, token.clone()).await {
             Ok(saved) => {
+                tracing::debug!(
+                    "{key}: token answer after {} ms, saved {} us later",
+                    answered.duration_since(sent).as_millis(),
+                    answered.elapsed().as_micros()
+                );
                 match tx.take() {
                     Some(tx) => {
                         let _ = tx.send(FirstOutcome::Saved(saved));
