@@ -18,56 +18,13 @@ use tokio::sync::{broadcast, oneshot};
 use super::super::critical;
 use super::super::oauth::TokenError;
 use super::BrokerNotice;
+use super::lease::Lease;
 use super::state::{Cached, Health, Slot};
 use crate::domain::{ConnectionKey, ErrorClass, Failure, TokenMeta};
-use crate::store::{NewToken, Store, StoreError, StoredToken};
+use crate::store::{NewToken, StoreError, StoredToken};
 
-/// How long a refresh lease lasts unless renewed.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
 const SAVE_RETRY_FIRST: Duration = Duration::from_millis(100);
 const SAVE_RETRY_CAP: Duration = Duration::from_secs(5);
-
-/// The refresh lease held by this process for one connection.
-pub(super) struct Lease {
-    pub(super) store: Store,
-    pub(super) name: String,
-    pub(super) holder: String,
-    pub(super) ttl_ms: i64,
-}
-
-impl Lease {
-    pub(super) async fn release(self, key: &ConnectionKey) {
-        if let Err(e) = self.store.release_lease(&self.name, &self.holder).await {
-            tracing::warn!("could not release the refresh lease for {key}: {e}");
-        }
-    }
-
-    /// Keeps the lease alive until the returned guard is dropped.
-    fn keep_alive(&self, key: &ConnectionKey) -> tokio::task::JoinHandle<()> {
-        let (store, name, holder, key, ttl) = (
-            self.store.clone(),
-            self.name.clone(),
-            self.holder.clone(),
-            key.clone(),
-            self.ttl_ms,
-        );
-        // A third of the lease: two renewals can fail (a busy database) before it could lapse.
-        let every = Duration::from_millis(u64::try_from(ttl / 3).unwrap_or(1).max(1));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                match store.renew_lease(&name, &holder, ttl).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::error!("{key}: the refresh lease was taken over while in use");
-                        return;
-                    }
-                    Err(e) => tracing::warn!("{key}: could not renew the refresh lease: {e}"),
-                }
-            }
-        })
-    }
-}
 
 /// What the caller hears first: the saved token, a token in hand whose save is still being
 /// retried, a refusal from the server, or "did not send".
@@ -250,7 +207,7 @@ mod tests {
     use super::*;
     use crate::auth::AuthSpec;
     use crate::secret::Secret;
-    use crate::store::test_store;
+    use crate::store::{Store, test_store};
 
     fn token(rt: &str) -> NewToken {
         NewToken {

@@ -11,6 +11,7 @@
 //!   token request is made for it until a fresh authorization is saved.
 
 mod durable;
+mod lease;
 mod refresh;
 mod state;
 
@@ -77,7 +78,7 @@ pub struct Broker {
 
 impl Broker {
     pub fn new(store: Store, http: reqwest::Client) -> Arc<Broker> {
-        Broker::with_lease_ttl(store, http, durable::LEASE_TTL)
+        Broker::with_lease_ttl(store, http, lease::LEASE_TTL)
     }
 
     /// A broker whose refresh leases last `lease_ttl` between renewals (tests use short ones to

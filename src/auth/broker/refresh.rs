@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::super::mcp_auth;
 use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
 use super::super::spec::{AuthSpec, OAuthSpec};
-use super::durable::{self, FirstOutcome, Lease};
+use super::durable::{self, FirstOutcome};
+use super::lease::Lease;
 use super::state::{
     Cached, Health, Slot, TokenClient, backoff_ms, need_met, not_authorized, poisoned,
     reauth_failure, still_valid, store_failure,
@@ -16,7 +17,7 @@ use super::state::{
 use super::{Broker, BrokerNotice, Need};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, now_ms};
 use crate::secret::Secret;
-use crate::store::{EventRecord, LeaseOutcome};
+use crate::store::EventRecord;
 
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
 /// The least time between two token requests for one connection.
@@ -132,58 +133,6 @@ impl Broker {
             && !wait.is_zero()
         {
             tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// Takes the cross-process refresh lease for `key`, waiting while a live process holds it
-    /// (a holder that died on this host is replaced at once).
-    pub(super) async fn acquire_refresh_lease(
-        &self,
-        key: &ConnectionKey,
-    ) -> Result<Lease, Failure> {
-        let name = format!("refresh:{}/{}", key.connector, key.account);
-        let ttl_ms = i64::try_from(self.lease_ttl.as_millis()).unwrap_or(i64::MAX);
-        let lease = Lease {
-            store: self.store.clone(),
-            name: name.clone(),
-            holder: self.holder.clone(),
-            ttl_ms,
-        };
-        let deadline = Instant::now() + self.lease_ttl + Duration::from_secs(5);
-        loop {
-            match self
-                .store
-                .acquire_lease(&name, &self.holder, ttl_ms)
-                .await
-                .map_err(store_failure)?
-            {
-                LeaseOutcome::Acquired => return Ok(lease),
-                // A holder killed mid-refresh would block us until its lease expires.
-                LeaseOutcome::HeldBy { holder, .. }
-                    if crate::store::lease::holder_is_dead(&holder)
-                        && self
-                            .store
-                            .steal_lease(&name, &holder, &self.holder, ttl_ms)
-                            .await
-                            .map_err(store_failure)? =>
-                {
-                    tracing::warn!(
-                        "took over the refresh lease for {key} from {holder}, which died"
-                    );
-                    return Ok(lease);
-                }
-                LeaseOutcome::HeldBy { .. } if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                LeaseOutcome::HeldBy { holder, .. } => {
-                    return Err(Failure::new(
-                        ErrorClass::Timeout,
-                        format!(
-                            "another switchboard process ({holder}) holds the refresh lease for {key}"
-                        ),
-                    ));
-                }
-            }
         }
     }
 
