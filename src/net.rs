@@ -6,8 +6,8 @@ use crate::domain::{ErrorClass, Failure};
 
 mod origin;
 pub use origin::{
-    MAX_REDIRECTS, Refused as RedirectRefused, client_builder, is_loopback, redirect_policy,
-    require_secure,
+    MAX_REDIRECTS, Refused as RedirectRefused, browser_client, client_builder, is_loopback,
+    redirect_policy, require_secure,
 };
 
 /// Token, revocation and registration answers: a few KiB in practice.

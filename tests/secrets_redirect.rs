@@ -114,6 +114,42 @@ async fn a_token_endpoint_redirect_to_another_origin_never_reaches_it() {
     }
 }
 
+/// The token client is the last gate whatever the endpoints came from (here a spec built in
+/// code; in life a stored MCP registration from before this check): a token request to plain
+/// http off loopback is refused before anything is sent.
+#[tokio::test]
+async fn a_token_request_to_plain_http_off_loopback_is_never_sent() {
+    let (_tmp, dir) = support::data_dir();
+    let store = support::open_store(&dir);
+    let http = switchboard::engine::http_client().expect("http client");
+    let k = key("cleartext");
+    let spec = oauth_spec("http://as.example.com/token".into(), true);
+    let b = support::broker(&store, &http, &k, &spec).await;
+    let now = now_ms();
+    b.install(
+        &k,
+        NewToken {
+            access: "old-access".into(),
+            refresh: Some(REFRESH.into()),
+            expires_at: Some(now + 3_600_000),
+            issued_at: now,
+            scopes: vec![],
+        },
+        ACTOR,
+    )
+    .await
+    .expect("install");
+    let err = b
+        .refresh_now(&k, ACTOR)
+        .await
+        .expect_err("an http token endpoint off loopback");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("http://as.example.com/token") && shown.contains("use https"),
+        "{shown}"
+    );
+}
+
 /// A same-origin redirect is followed: the secret goes back to the server that already had it.
 #[tokio::test]
 async fn a_same_origin_redirect_is_followed() {

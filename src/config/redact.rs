@@ -42,6 +42,13 @@ impl Redact {
                 if escaped != value {
                     pairs.push((escaped.to_owned(), reference.clone()));
                 }
+                // Messages are folded to one line before we see them ("a\nb" becomes "a; b"),
+                // so each line of a multi-line value is a needle of its own.
+                for piece in value.lines().map(str::trim) {
+                    if piece.chars().count() >= MIN_BARE && piece != value {
+                        pairs.push((piece.to_owned(), reference.clone()));
+                    }
+                }
                 pairs.push((value.clone(), reference));
             }
         }

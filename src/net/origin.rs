@@ -22,6 +22,28 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         .redirect(redirect_policy())
 }
 
+/// A client that stands in for a web browser (`Opener::Internal`: the demo, the conformance
+/// run): it follows an authorization server's redirects to the loopback callback on another
+/// port, as a browser would, and carries nothing of ours but the authorization URL. Never use
+/// it for a request that holds a token, a client secret or an operator's header.
+pub fn browser_client() -> Result<reqwest::Client, crate::domain::Failure> {
+    reqwest::Client::builder()
+        .user_agent(concat!(
+            "switchboard/",
+            env!("CARGO_PKG_VERSION"),
+            " (browser)"
+        ))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(Policy::limited(10))
+        .build()
+        .map_err(|e| {
+            crate::domain::Failure::new(
+                crate::domain::ErrorClass::Config,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })
+}
+
 /// Follows a redirect only within the origin (scheme, host, port) of the original request,
 /// at most [`MAX_REDIRECTS`] hops; anything else fails the request before it is re-sent.
 ///
