@@ -261,3 +261,55 @@ async fn an_mcp_redirect_to_another_origin_never_gets_the_header() {
         "{run}"
     );
 }
+
+/// An ad hoc target (`tools --url` with MCP authorization) whose authorization server
+/// publishes plain-http endpoints on another host: its metadata is refused as a whole, before
+/// a login is offered, so no code, client secret or token can be sent there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_target_whose_metadata_names_http_endpoints_is_refused() {
+    let peer = Hostile::start(|req| {
+        let origin = format!("http://{}", req.header("host").unwrap_or_default());
+        match req.path() {
+            "/mcp" => Reply::json(401, json!({})).with_header(
+                "www-authenticate",
+                &format!(
+                    "Bearer resource_metadata=\"{origin}/.well-known/oauth-protected-resource/mcp\""
+                ),
+            ),
+            "/.well-known/oauth-protected-resource/mcp" => Reply::json(
+                200,
+                json!({"resource": format!("{origin}/mcp"), "authorization_servers": [origin]}),
+            ),
+            "/.well-known/oauth-authorization-server" => Reply::json(
+                200,
+                json!({
+                    "issuer": origin,
+                    "authorization_endpoint": "http://as.example.com/authorize",
+                    "token_endpoint": "http://as.example.com/token",
+                    "registration_endpoint": "http://as.example.com/register",
+                    "code_challenge_methods_supported": ["S256"],
+                }),
+            ),
+            _ => Reply::json(404, json!({})),
+        }
+    })
+    .await;
+    let url = peer.url("/mcp");
+    let mut session = cli::Session::new("");
+    let run = tokio::task::block_in_place(|| {
+        session.run(&["tools", "--url", &url, "--no-browser", "--client-id", "cid"])
+    });
+
+    assert_ne!(run.code, 0, "{run}");
+    assert!(!run.stderr.contains("panicked"), "{run}");
+    assert!(
+        run.stderr
+            .contains("its token_endpoint http://as.example.com/token uses plain http")
+            && run.stderr.contains("use https"),
+        "{run}"
+    );
+    assert!(
+        !run.stderr.contains("complete the login"),
+        "no login was offered: {run}"
+    );
+}
