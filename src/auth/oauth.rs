@@ -58,6 +58,12 @@ pub fn build_client(
     client_id: &str,
     secret: Option<&Secret>,
 ) -> Result<OAuthClient, String> {
+    // The last gate before a token request, whatever the endpoints came from (config,
+    // discovery, a stored MCP registration): no secret over plain http off loopback.
+    crate::net::require_secure(&endpoints.token, "the token endpoint", &endpoints.token)?;
+    if let Some(a) = &endpoints.authorize {
+        crate::net::require_secure(a, "the authorization endpoint", a)?;
+    }
     let token = TokenUrl::new(endpoints.token.clone())
         .map_err(|e| format!("token_url {:?} is not a URL: {e}", endpoints.token))?;
     let auth = match &endpoints.authorize {
@@ -204,6 +210,9 @@ pub fn classify_reqwest(e: &reqwest::Error) -> Failure {
         Failure::new(ErrorClass::Connection, format!("cannot connect: {detail}"))
     } else if e.is_decode() || e.is_body() {
         Failure::new(ErrorClass::Protocol, format!("bad response body: {detail}"))
+    } else if e.is_redirect() {
+        // A refused redirect (`net::redirect_policy`): the URL needs fixing, retrying won't.
+        Failure::new(ErrorClass::Config, detail)
     } else {
         Failure::new(ErrorClass::Connection, detail)
     }
