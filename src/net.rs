@@ -4,6 +4,12 @@
 
 use crate::domain::{ErrorClass, Failure};
 
+mod origin;
+pub use origin::{
+    MAX_REDIRECTS, Refused as RedirectRefused, browser_client, client_builder, is_loopback,
+    redirect_policy, require_secure,
+};
+
 /// Token, revocation and registration answers: a few KiB in practice.
 pub const TOKEN_BODY_CAP: usize = 256 * 1024;
 /// Discovery documents (RFC 8414, RFC 9728, OIDC): small JSON.

@@ -275,3 +275,65 @@ fn other_commands_refuse_a_bad_config_with_exit_2_and_the_same_line() {
     // Nothing was created for a config that did not load.
     assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn plain_http_token_url_off_loopback_is_refused() {
+    assert_error(
+        "http_token_url.toml",
+        11,
+        13,
+        "connectors[0].auth.token_url",
+        &[
+            "\"http://auth.example.com/oauth/token\" uses plain http",
+            "use https",
+        ],
+    );
+}
+
+/// A secret set through `${VAR}` and put in the wrong place: serde's type and variant errors
+/// and our URL check all quote the value they choke on; the file's `${VAR}` is shown instead.
+#[test]
+fn errors_on_interpolated_values_never_show_the_secret() {
+    const SECRET: &str = "s3cret-Fixture-8c1d";
+    for (name, line, column, key, fragment) in [
+        (
+            "secret_type_error.toml",
+            11,
+            10,
+            "connectors[0].auth.scopes",
+            "invalid type: string \"${SWITCHBOARD_FIXTURE_SECRET}\", expected a sequence",
+        ),
+        (
+            "secret_variant.toml",
+            8,
+            8,
+            "connectors[0].auth.type",
+            "unknown variant `${SWITCHBOARD_FIXTURE_SECRET}`",
+        ),
+        (
+            "secret_url.toml",
+            10,
+            13,
+            "connectors[0].auth.token_url",
+            "\"${SWITCHBOARD_FIXTURE_SECRET}\" is not an http(s) URL",
+        ),
+    ] {
+        let path = fixture(name);
+        let out = check(&path, |c| {
+            c.env("SWITCHBOARD_FIXTURE_SECRET", SECRET);
+        });
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            !stdout.contains(SECRET) && !stderr.contains(SECRET),
+            "{name} printed the secret: {stdout}{stderr}"
+        );
+        let prefix = format!("error: {path}:{line}:{column}: {key}: ");
+        assert!(stderr.starts_with(&prefix), "{name}: {stderr}");
+        assert!(
+            stderr.contains(fragment),
+            "{name}: lacks {fragment:?}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: {stderr}");
+    }
+}

@@ -7,12 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use oauth2::basic::BasicTokenResponse;
 use serde::Deserialize;
 
 use super::form::{FormResponse, post_form};
-use super::oauth::to_new_token;
 use super::spec::OAuthSpec;
+use super::token_response::token_from_body;
 use crate::domain::{ErrorClass, Failure};
 use crate::secret::Secret;
 use crate::store::NewToken;
@@ -204,15 +203,9 @@ fn token_or_step(
     spec: &OAuthSpec,
 ) -> Result<NewToken, PollStep> {
     if answer.is_success() {
-        let resp: BasicTokenResponse = serde_json::from_slice(&answer.body).map_err(|e| {
-            PollStep::Fail(Failure::new(
-                ErrorClass::Protocol,
-                format!(
-                    "the token endpoint sent a response that is not an OAuth token response ({e})"
-                ),
-            ))
-        })?;
-        return Ok(to_new_token(&resp, None, &spec.scopes));
+        // Leniently, like every token answer: an odd field must not cost the new grant.
+        return token_from_body(&answer.body, None, &spec.scopes, crate::domain::now_ms())
+            .map_err(|e| PollStep::Fail(e.failure()));
     }
     match answer.oauth_error() {
         Some(e) => Err(after_error(

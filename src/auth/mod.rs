@@ -17,6 +17,7 @@ pub mod revoke;
 pub mod source;
 pub mod spec;
 pub mod step_up;
+pub mod token_response;
 
 pub use broker::{Broker, BrokerNotice, Credential, Need};
 pub use spec::{AuthSpec, McpServer, OAuthEndpoints, OAuthSpec, TokenAuth};

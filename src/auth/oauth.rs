@@ -4,16 +4,19 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
+use std::sync::{Arc, Mutex};
+
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
     HttpRequest, HttpResponse, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    TokenResponse, TokenUrl,
+    TokenUrl,
 };
 
 use super::spec::OAuthEndpoints;
+use super::token_response::token_from_body;
 use crate::domain::{ErrorClass, Failure, UnixMs, now_ms};
+use crate::mcp::elicit::prompt::printable;
 use crate::secret::Secret;
 use crate::store::NewToken;
 
@@ -55,6 +58,12 @@ pub fn build_client(
     client_id: &str,
     secret: Option<&Secret>,
 ) -> Result<OAuthClient, String> {
+    // The last gate before a token request, whatever the endpoints came from (config,
+    // discovery, a stored MCP registration): no secret over plain http off loopback.
+    crate::net::require_secure(&endpoints.token, "the token endpoint", &endpoints.token)?;
+    if let Some(a) = &endpoints.authorize {
+        crate::net::require_secure(a, "the authorization endpoint", a)?;
+    }
     let token = TokenUrl::new(endpoints.token.clone())
         .map_err(|e| format!("token_url {:?} is not a URL: {e}", endpoints.token))?;
     let auth = match &endpoints.authorize {
@@ -78,8 +87,26 @@ pub fn build_client(
 
 /// `oauth2`'s HTTP client: a named type over an owned (cheaply cloned) reqwest client whose
 /// futures are `'static + Send`. A closure borrowing the client would make every future above it
-/// fail rustc's "Send is not general enough" check once spawned.
-pub struct Http(pub reqwest::Client);
+/// fail rustc's "Send is not general enough" check once spawned. It keeps a copy of the last 2xx
+/// body: success bodies are read by `token_response`, leniently, so that an odd field can never
+/// make `oauth2`'s strict parser drop a rotated refresh token.
+pub struct Http {
+    client: reqwest::Client,
+    success: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl Http {
+    pub fn new(client: reqwest::Client) -> Http {
+        Http {
+            client,
+            success: Arc::default(),
+        }
+    }
+
+    fn take_success(&self) -> Option<Vec<u8>> {
+        self.success.lock().ok().and_then(|mut s| s.take())
+    }
+}
 
 type BoxedResponse =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send>>;
@@ -89,7 +116,17 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Http {
     type Future = BoxedResponse;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(send(self.0.clone(), request))
+        let success = self.success.clone();
+        let sent = send(self.client.clone(), request);
+        Box::pin(async move {
+            let response = sent.await?;
+            if response.status().is_success()
+                && let Ok(mut slot) = success.lock()
+            {
+                *slot = Some(response.body().clone());
+            }
+            Ok(response)
+        })
     }
 }
 
@@ -127,11 +164,14 @@ pub async fn send(http: reqwest::Client, req: HttpRequest) -> Result<HttpRespons
     for (name, value) in response.headers() {
         out = out.header(name.as_str(), value.as_bytes());
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| HttpFailure(classify_reqwest(&e)))?;
-    out.body(bytes.to_vec()).map_err(|e| {
+    let bytes = crate::net::read_capped(
+        response,
+        crate::net::TOKEN_BODY_CAP,
+        "the token endpoint's answer",
+    )
+    .await
+    .map_err(HttpFailure)?;
+    out.body(bytes).map_err(|e| {
         HttpFailure(Failure::new(
             ErrorClass::Protocol,
             format!("bad token endpoint response: {e}"),
@@ -139,16 +179,21 @@ pub async fn send(http: reqwest::Client, req: HttpRequest) -> Result<HttpRespons
     })
 }
 
+/// The longest `Retry-After` obeyed. A server asking for more (a year, 2^64 s) gets asked again
+/// after this; the backoff and the minimum interval between attempts still apply.
+pub const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
+
 /// RFC 9110 §10.2.3 `Retry-After`: delay-seconds, or an HTTP-date (a date in the past means
-/// "now"). `None` when the value is neither.
+/// "now"), clamped to `MAX_RETRY_AFTER_MS`. `None` when the value is neither.
 pub fn retry_after_ms(value: &str, now: UnixMs) -> Option<u64> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
-        return Some(secs.saturating_mul(1000));
+        return Some(secs.saturating_mul(1000).min(MAX_RETRY_AFTER_MS));
     }
     // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is RFC 2822 with the zone spelled GMT.
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.timestamp_millis() - now).max(0) as u64)
+    let wait = at.timestamp_millis().saturating_sub(now).max(0);
+    Some(u64::try_from(wait).unwrap_or(0).min(MAX_RETRY_AFTER_MS))
 }
 
 pub fn classify_reqwest(e: &reqwest::Error) -> Failure {
@@ -165,6 +210,9 @@ pub fn classify_reqwest(e: &reqwest::Error) -> Failure {
         Failure::new(ErrorClass::Connection, format!("cannot connect: {detail}"))
     } else if e.is_decode() || e.is_body() {
         Failure::new(ErrorClass::Protocol, format!("bad response body: {detail}"))
+    } else if e.is_redirect() {
+        // A refused redirect (`net::redirect_policy`): the URL needs fixing, retrying won't.
+        Failure::new(ErrorClass::Config, detail)
     } else {
         Failure::new(ErrorClass::Connection, detail)
     }
@@ -176,14 +224,15 @@ type OAuthResult =
 fn map_error(err: RequestTokenError<HttpFailure, oauth2::basic::BasicErrorResponse>) -> TokenError {
     match err {
         RequestTokenError::ServerResponse(resp) => {
-            let desc = resp.error_description().cloned().unwrap_or_default();
+            // Server text: shown on terminals, so control characters are made visible.
+            let desc = printable(resp.error_description().map_or("", |d| d.as_str()), false);
             match resp.error() {
                 BasicErrorResponseType::InvalidGrant => TokenError::InvalidGrant(desc),
                 other => TokenError::Refused(Failure::new(
                     ErrorClass::Auth,
                     format!(
                         "the authorization server refused the request ({}){}",
-                        other.as_ref(),
+                        printable(other.as_ref(), false),
                         if desc.is_empty() {
                             String::new()
                         } else {
@@ -205,47 +254,6 @@ fn map_error(err: RequestTokenError<HttpFailure, oauth2::basic::BasicErrorRespon
     }
 }
 
-/// Turns a token response into what the store keeps. A response without a refresh token keeps
-/// the one we had (RFC 6749 §6 allows the AS to omit it).
-pub fn to_new_token(
-    resp: &BasicTokenResponse,
-    previous_refresh: Option<&Secret>,
-    requested_scopes: &[String],
-) -> NewToken {
-    let issued_at = now_ms();
-    let access = Secret::from(resp.access_token().secret().as_str());
-    let expires_at = resp
-        .expires_in()
-        .map(|d| issued_at + d.as_millis() as i64)
-        .or_else(|| jwt_exp_ms(access.expose()));
-    let scopes = resp
-        .scopes()
-        .map(|s| s.iter().map(|s| s.to_string()).collect())
-        .unwrap_or_else(|| requested_scopes.to_vec());
-    NewToken {
-        access,
-        refresh: resp
-            .refresh_token()
-            .map(|r| Secret::from(r.secret().as_str()))
-            .or_else(|| previous_refresh.cloned()),
-        expires_at,
-        issued_at,
-        scopes,
-    }
-}
-
-/// The `exp` claim of a JWT access token, in ms. Only read for scheduling, never trusted for
-/// anything else, so the signature is not checked.
-pub fn jwt_exp_ms(token: &str) -> Option<UnixMs> {
-    let mut parts = token.split('.');
-    let (_h, payload, _s) = (parts.next()?, parts.next()?, parts.next()?);
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("exp")?.as_i64().map(|s| s * 1000)
-}
-
 pub struct TokenRequestContext<'a> {
     pub http: &'a reqwest::Client,
     pub client: &'a OAuthClient,
@@ -256,12 +264,25 @@ pub struct TokenRequestContext<'a> {
     pub timeout: Duration,
 }
 
-async fn with_timeout(
-    timeout: Duration,
+/// Runs one token request to its `NewToken`. A 2xx body is read by `token_response` whatever
+/// `oauth2` thought of it; only error answers are `oauth2`'s to interpret.
+async fn run(
+    ctx: &TokenRequestContext<'_>,
+    http: &Http,
+    previous_refresh: Option<&Secret>,
     fut: impl std::future::Future<Output = OAuthResult>,
-) -> Result<BasicTokenResponse, TokenError> {
-    match tokio::time::timeout(timeout, fut).await {
-        Ok(r) => r.map_err(map_error),
+) -> Result<NewToken, TokenError> {
+    let issued_at = now_ms();
+    let answer = tokio::time::timeout(ctx.timeout, fut).await;
+    if let Some(body) = http.take_success() {
+        return token_from_body(&body, previous_refresh, ctx.scopes, issued_at);
+    }
+    match answer {
+        Ok(Ok(_)) => Err(TokenError::Transient(Failure::new(
+            ErrorClass::Protocol,
+            "the token endpoint's answer went missing",
+        ))),
+        Ok(Err(e)) => Err(map_error(e)),
         Err(_) => Err(TokenError::Transient(Failure::new(
             ErrorClass::Timeout,
             "the token endpoint did not answer in time",
@@ -274,7 +295,7 @@ pub async fn refresh(
     refresh_token: &Secret,
 ) -> Result<NewToken, TokenError> {
     let rt = RefreshToken::new(refresh_token.expose().to_string());
-    let http = Http(ctx.http.clone());
+    let http = Http::new(ctx.http.clone());
     let mut request = ctx
         .client
         .exchange_refresh_token(&rt)
@@ -282,12 +303,17 @@ pub async fn refresh(
     for (k, v) in ctx.extra {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let resp = with_timeout(ctx.timeout, request.request_async(&http)).await?;
-    Ok(to_new_token(&resp, Some(refresh_token), ctx.scopes))
+    run(
+        ctx,
+        &http,
+        Some(refresh_token),
+        request.request_async(&http),
+    )
+    .await
 }
 
 pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToken, TokenError> {
-    let http = Http(ctx.http.clone());
+    let http = Http::new(ctx.http.clone());
     let mut request = ctx
         .client
         .exchange_client_credentials()
@@ -299,8 +325,7 @@ pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToke
     for (k, v) in ctx.extra {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let resp = with_timeout(ctx.timeout, request.request_async(&http)).await?;
-    Ok(to_new_token(&resp, None, ctx.scopes))
+    run(ctx, &http, None, request.request_async(&http)).await
 }
 
 pub async fn exchange_code(
@@ -309,7 +334,7 @@ pub async fn exchange_code(
     verifier: Option<PkceCodeVerifier>,
     redirect_uri: &str,
 ) -> Result<NewToken, TokenError> {
-    let http = Http(ctx.http.clone());
+    let http = Http::new(ctx.http.clone());
     let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| {
         TokenError::Refused(Failure::new(
             ErrorClass::Config,
@@ -327,8 +352,7 @@ pub async fn exchange_code(
     for (k, v) in ctx.extra {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let resp = with_timeout(ctx.timeout, request.request_async(&http)).await?;
-    Ok(to_new_token(&resp, None, ctx.scopes))
+    run(ctx, &http, None, request.request_async(&http)).await
 }
 
 fn config_error(e: oauth2::ConfigurationError) -> TokenError {
@@ -341,18 +365,6 @@ fn config_error(e: oauth2::ConfigurationError) -> TokenError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_exp_from_a_jwt_without_trusting_it() {
-        let payload =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":1700000000}"#);
-        assert_eq!(
-            jwt_exp_ms(&format!("e30.{payload}.sig")),
-            Some(1_700_000_000_000)
-        );
-        assert_eq!(jwt_exp_ms("opaque-token"), None);
-        assert_eq!(jwt_exp_ms("a.!!.c"), None);
-    }
 
     #[test]
     fn retry_after_takes_seconds_or_an_http_date() {
@@ -369,5 +381,13 @@ mod tests {
         );
         assert_eq!(retry_after_ms("soon", now), None);
         assert_eq!(retry_after_ms("-5", now), None);
+        assert_eq!(
+            retry_after_ms("18446744073709551615", now),
+            Some(MAX_RETRY_AFTER_MS)
+        );
+        assert_eq!(
+            retry_after_ms("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(MAX_RETRY_AFTER_MS)
+        );
     }
 }

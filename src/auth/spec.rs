@@ -195,6 +195,8 @@ pub async fn discover_metadata(
     http: &reqwest::Client,
     issuer: &str,
 ) -> Result<AsMetadata, Failure> {
+    crate::net::require_secure(issuer, "the issuer", issuer)
+        .map_err(|m| Failure::new(ErrorClass::Config, m))?;
     let base = issuer.trim_end_matches('/');
     let mut last = Failure::new(
         ErrorClass::Config,
@@ -240,9 +242,42 @@ pub async fn discover_metadata(
                 ),
             ));
         }
+        meta.require_secure(&url)?;
         return Ok(meta);
     }
     Err(last)
+}
+
+impl AsMetadata {
+    /// RFC 8414 §2 requires https endpoints; a document naming http ones (a stale proxy, a
+    /// hostile answer) would have switchboard send codes, refresh tokens and client secrets in
+    /// the clear, so it is refused as a whole rather than partly used.
+    pub fn require_secure(&self, url: &str) -> Result<(), Failure> {
+        let endpoints = [
+            ("token_endpoint", Some(&self.token_endpoint)),
+            (
+                "authorization_endpoint",
+                self.authorization_endpoint.as_ref(),
+            ),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
+            (
+                "device_authorization_endpoint",
+                self.device_authorization_endpoint.as_ref(),
+            ),
+            ("registration_endpoint", self.registration_endpoint.as_ref()),
+        ];
+        for (name, value) in endpoints {
+            if let Some(value) = value {
+                crate::net::require_secure(value, &format!("its {name}"), value).map_err(|m| {
+                    Failure::new(
+                        ErrorClass::Config,
+                        format!("the metadata at {url} is refused: {m}; the authorization server's operator must publish https endpoints"),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn metadata_urls(issuer: &str) -> Vec<String> {

@@ -113,7 +113,7 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         client_metadata_url: Some(SUITE_CLIENT_METADATA_URL.to_string()),
         no_browser: false,
         opener: Some(Opener::Internal(
-            crate::engine::http_client().map_err(|f| Exit::failed(&f))?,
+            crate::net::browser_client().map_err(|f| Exit::failed(&f))?,
         )),
         elicit: Some(ElicitArg::Defaults),
         json: false,

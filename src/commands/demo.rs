@@ -268,6 +268,7 @@ async fn authorize_fleet(config: &crate::config::Config, data_dir: &Path) -> Res
     let store = super::open_store(data_dir)?;
     let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
     let broker = crate::auth::Broker::new(store.clone(), http.clone());
+    let browser = crate::net::browser_client().map_err(|f| Exit::failed(&f))?;
     for spec in crate::engine::fleet::from_config(config) {
         let AuthSpec::OAuth(oauth) = &spec.auth else {
             continue;
@@ -287,7 +288,7 @@ async fn authorize_fleet(config: &crate::config::Config, data_dir: &Path) -> Res
             .await
             .map_err(|f| Exit::failed(&f))?;
         let outcome =
-            flows::authorization_code(&http, oauth, Opener::Internal(http.clone()), &|_| {})
+            flows::authorization_code(&http, oauth, Opener::Internal(browser.clone()), &|_| {})
                 .await
                 .map_err(|f| {
                     Exit::new(EXIT_FAILED, format!("demo: authorizing {key} failed: {f}"))

@@ -112,6 +112,8 @@ pub fn init_file_logging(data_dir: &Path) {
         Ok(f) => f,
         Err(_) => return,
     };
+    // `mode` applies only when the file is created; an older log keeps its mode otherwise.
+    let tightened = crate::store::private::tighten(&file);
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new("info,rmcp=warn,tokio_cron_scheduler=warn")
@@ -121,6 +123,13 @@ pub fn init_file_logging(data_dir: &Path) {
         .with_ansi(false)
         .with_writer(Mutex::new(file))
         .try_init();
+    match tightened {
+        Ok(was) => crate::store::warn_tightened(&path, was),
+        Err(e) => tracing::warn!(
+            "cannot make {} private (0600): {e}; check its owner",
+            path.display()
+        ),
+    }
 }
 
 pub fn init_stderr_logging() {

@@ -10,6 +10,7 @@ mod error;
 mod interp;
 mod locate;
 mod presets;
+mod redact;
 mod schema;
 mod validate;
 
@@ -42,10 +43,18 @@ pub fn parse_str(
     source: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let located = |loc| ConfigError::from_located(loc, text, source);
-
-    let mut root = DeTable::parse(text).map_err(|e| located(error::from_toml(&e, None, text)))?;
-    let missing = interp::interpolate(root.get_mut(), env).map_err(located)?;
+    let mut root = DeTable::parse(text)
+        .map_err(|e| ConfigError::from_located(error::from_toml(&e, None, text), text, source))?;
+    let mut from_env = Vec::new();
+    let missing = interp::interpolate(root.get_mut(), env, &mut from_env)
+        .map_err(|loc| ConfigError::from_located(loc, text, source))?;
+    // From here on a message may quote a value that came from the environment.
+    let redact = redact::Redact::new(&from_env);
+    let located = |loc| {
+        let mut e = ConfigError::from_located(loc, text, source);
+        e.message = redact.scrub(&e.message);
+        e
+    };
 
     // The deserializer consumes its tree; keep a copy to locate semantic errors afterwards.
     let tree = root.get_ref().clone();

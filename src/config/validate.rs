@@ -172,6 +172,7 @@ impl Check<'_, '_> {
         ] {
             if let Some(url) = url {
                 self.url(&format!("auth.{key}"), url)?;
+                self.secure(&format!("auth.{key}"), url)?;
             }
         }
         if let Some(sep) = &a.scope_separator
@@ -266,10 +267,21 @@ impl Check<'_, '_> {
                 }
                 if let Some(url) = &a.client_metadata_url {
                     self.url("auth.client_metadata_url", url)?;
+                    self.secure("auth.client_metadata_url", url)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// An endpoint that receives codes, tokens or client secrets: https, or http on loopback.
+    fn secure(&self, key: &str, value: &str) -> Result<(), Located> {
+        if value.contains("${") {
+            return Ok(());
+        }
+        let what = key.rsplit('.').next().unwrap_or(key);
+        crate::net::require_secure(value, what, &format!("\"{value}\""))
+            .map_err(|message| self.err(key, key, message))
     }
 
     /// Values still holding an unresolved `${VAR}` are skipped: the connector is already

@@ -66,16 +66,12 @@ impl Running {
 }
 
 pub fn http_client() -> Result<reqwest::Client, Failure> {
-    reqwest::Client::builder()
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| {
-            Failure::new(
-                ErrorClass::Config,
-                format!("cannot build the HTTP client: {e}"),
-            )
-        })
+    crate::net::client_builder().build().map_err(|e| {
+        Failure::new(
+            ErrorClass::Config,
+            format!("cannot build the HTTP client: {e}"),
+        )
+    })
 }
 
 fn store_failure(e: crate::store::StoreError) -> Failure {

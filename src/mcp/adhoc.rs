@@ -203,9 +203,9 @@ fn http_client(adhoc: &AdHoc) -> Result<reqwest::Client, Failure> {
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    reqwest::Client::builder()
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
+    // The shared policy matters most here: `--header` values are default headers, which
+    // reqwest would otherwise forward to any host a redirect names.
+    crate::net::client_builder()
         .default_headers(headers)
         .build()
         .map_err(|e| {

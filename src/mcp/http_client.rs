@@ -37,6 +37,17 @@ fn source_error(f: Failure) -> HttpError {
     StreamableHttpError::UnexpectedServerResponse(super::classify::carry(&f).into())
 }
 
+/// rmcp shows a reqwest error by its top line ("error following redirect for url"), which
+/// drops the reason a redirect was refused (`net::redirect_policy`): carry ours instead.
+fn explain_redirect<T>(result: Result<T, HttpError>) -> Result<T, HttpError> {
+    match result {
+        Err(StreamableHttpError::Client(e)) if e.is_redirect() => {
+            Err(source_error(crate::auth::oauth::classify_reqwest(&e)))
+        }
+        other => other,
+    }
+}
+
 fn header(credential: &Credential) -> Option<String> {
     match credential {
         Credential::Bearer(t) => Some(t.expose().to_string()),
@@ -141,7 +152,7 @@ impl StreamableHttpClient for AuthedHttpClient {
                 )
             })
             .await;
-        match result {
+        match explain_redirect(result) {
             // A request in a session answered by an error without an id cannot be matched to
             // the request; the server refused the session itself. server-everything does this
             // (400 "No valid session ID provided") where the spec says 404. As SessionExpired
@@ -193,6 +204,6 @@ impl StreamableHttpClient for AuthedHttpClient {
             })
             .await;
         self.stream_answered.send_replace(true);
-        result
+        explain_redirect(result)
     }
 }

@@ -40,12 +40,13 @@ pub fn refresh_due(
     generation: i64,
 ) -> Option<UnixMs> {
     let expires_at = meta.expires_at?;
-    let mut lead_ms = lead.as_millis() as i64;
+    // Saturating throughout: a row stored before lifetimes were clamped may hold any number.
+    let mut lead_ms = i64::try_from(lead.as_millis()).unwrap_or(i64::MAX);
     if let Some(issued) = meta.issued_at {
-        lead_ms = lead_ms.min((expires_at - issued) / 2);
+        lead_ms = lead_ms.min(expires_at.saturating_sub(issued) / 2).max(0);
     }
-    let jitter = (stable_hash(key, generation) % 1000) as i64 * lead_ms / 10_000;
-    Some(expires_at - lead_ms - jitter)
+    let jitter = ((stable_hash(key, generation) % 1000) as i64).saturating_mul(lead_ms) / 10_000;
+    Some(expires_at.saturating_sub(lead_ms).saturating_sub(jitter))
 }
 
 fn stable_hash(key: &ConnectionKey, generation: i64) -> u64 {

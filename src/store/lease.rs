@@ -76,6 +76,40 @@ impl Store {
         .await
     }
 
+    /// Extends a lease this holder still has. False when another holder has it (or nobody).
+    pub async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE leases SET expires_at = ?3 WHERE name = ?1 AND holder = ?2",
+                params![name, holder, now_ms().saturating_add(ttl_ms)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Whether `holder` has the lease now, unexpired.
+    pub async fn lease_held(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.call(move |c| {
+            let held = c
+                .query_row(
+                    "SELECT 1 FROM leases WHERE name = ?1 AND holder = ?2 AND expires_at > ?3",
+                    params![name, holder, now_ms()],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            Ok(held.is_some())
+        })
+        .await
+    }
+
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         let (name, holder) = (name.to_string(), holder.to_string());
         self.call(move |c| {
@@ -89,13 +123,17 @@ impl Store {
     }
 }
 
-/// "pid:random@host": unique per process start, and enough to tell whether the holder lives.
+/// "pid:random@host#boot.pidns": unique per process start, and enough to tell whether the
+/// holder lives. The pid alone is not: a process in another PID namespace (a container sharing
+/// the data directory and the hostname) has a pid that means nothing here, so a holder is only
+/// judged by its pid when it ran under this boot and in this PID namespace.
 pub fn holder_id() -> String {
     format!(
-        "{}:{:08x}@{}",
+        "{}:{:08x}@{}#{}",
         std::process::id(),
         rand::random::<u32>(),
-        hostname()
+        hostname(),
+        namespace()
     )
 }
 
@@ -107,14 +145,35 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// True only when the holder is provably gone: it ran on this host and its process no longer
-/// exists. Anything we cannot check (another host, another OS, a different format) counts as
-/// alive, and the lease simply expires.
+/// This boot and this PID namespace, or "" where either cannot be read (then no holder is ever
+/// judged dead by pid, and leases simply expire).
+fn namespace() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|b| b.trim().to_string())
+        .unwrap_or_default();
+    let pidns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let digits: String = pidns.chars().filter(char::is_ascii_digit).collect();
+    if boot.is_empty() || digits.is_empty() {
+        return String::new();
+    }
+    format!("{boot}.{digits}")
+}
+
+/// True only when the holder is provably gone: it ran on this host, under this boot, in this PID
+/// namespace, and its process no longer exists. Anything we cannot check (another host or
+/// namespace, an older holder format without one, another OS) counts as alive, and the lease
+/// simply expires.
 pub fn holder_is_dead(holder: &str) -> bool {
-    let Some((pid_part, host)) = holder.split_once('@') else {
+    let Some((pid_part, place)) = holder.split_once('@') else {
         return false;
     };
-    if host != hostname() {
+    let Some((host, ns)) = place.split_once('#') else {
+        return false;
+    };
+    let here = namespace();
+    if host != hostname() || here.is_empty() || ns != here {
         return false;
     }
     let Some(pid) = pid_part
@@ -140,8 +199,19 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        let dead = format!("{pid}:00000000@{}", hostname());
+        let dead = format!("{pid}:00000000@{}#{}", hostname(), namespace());
         assert!(holder_is_dead(&dead));
+        // The same pid and host seen from another PID namespace (a container with the same
+        // hostname), or in the older format that did not say: its pid means nothing here.
+        assert!(!holder_is_dead(&format!(
+            "{pid}:00000000@{}#{}.4026531999",
+            hostname(),
+            namespace().split('.').next().unwrap_or("")
+        )));
+        assert!(
+            !holder_is_dead(&format!("{pid}:00000000@{}", hostname())),
+            "a holder that does not name its PID namespace cannot be judged by its pid"
+        );
         assert!(
             !holder_is_dead(&format!("{pid}:00000000@some-other-host")),
             "cannot check other hosts"
@@ -176,5 +246,25 @@ mod tests {
             store.acquire_lease("refresh:x", "a", 1000).await.unwrap(),
             LeaseOutcome::Acquired
         );
+    }
+
+    #[tokio::test]
+    async fn only_the_holder_renews_and_an_expired_lease_is_not_held() {
+        let (_dir, store) = open();
+        store.acquire_lease("refresh:y", "a", 60_000).await.unwrap();
+        assert!(store.lease_held("refresh:y", "a").await.unwrap());
+        assert!(!store.lease_held("refresh:y", "b").await.unwrap());
+        assert!(!store.renew_lease("refresh:y", "b", 60_000).await.unwrap());
+        assert!(store.renew_lease("refresh:y", "a", -1).await.unwrap());
+        assert!(
+            !store.lease_held("refresh:y", "a").await.unwrap(),
+            "expired, so not held, even though nobody took it"
+        );
+        assert!(store.renew_lease("refresh:y", "a", 60_000).await.unwrap());
+        assert!(store.lease_held("refresh:y", "a").await.unwrap());
+        // Taken over after expiry: the old holder can no longer renew it.
+        store.renew_lease("refresh:y", "a", -1).await.unwrap();
+        store.acquire_lease("refresh:y", "b", 60_000).await.unwrap();
+        assert!(!store.renew_lease("refresh:y", "a", 60_000).await.unwrap());
     }
 }

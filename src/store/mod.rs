@@ -7,6 +7,7 @@ pub mod lease;
 mod log;
 mod mcp_auth;
 mod migrations;
+pub mod private;
 mod queries;
 mod recipes;
 mod revoked;
@@ -97,6 +98,17 @@ pub fn resolve_data_dir(flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".switchboard"))
 }
 
+/// Says in the log that a file holding secrets was open to other users until now: whoever
+/// could read it may have copied tokens (encrypted) or the log's connection names.
+pub(crate) fn warn_tightened(path: &Path, was: Option<u32>) {
+    if let Some(mode) = was {
+        tracing::warn!(
+            "{} was mode {mode:04o} (readable or writable by other users); tightened to 0600",
+            path.display()
+        );
+    }
+}
+
 /// Creates the directory private to its user (0700), or tightens an existing one we own.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
     let err = |source| StoreError::Dir {
@@ -138,16 +150,25 @@ impl Store {
     pub fn open_with_vault(data_dir: &Path, vault: Vault) -> Result<Store, StoreError> {
         ensure_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
-        // Create the file 0600 ourselves: SQLite gives the -wal and -shm files the same mode.
-        OpenOptions::new()
+        // Create the file 0600 ourselves, or tighten one that exists (a restore or a copy keeps
+        // its old mode): SQLite gives new -wal and -shm files the database's mode, and side
+        // files left from an earlier run are tightened before SQLite opens them.
+        let dir_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Dir { path, source }
+        };
+        let db = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|source| StoreError::Dir {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(dir_err(&path))?;
+        warn_tightened(&path, private::tighten(&db).map_err(dir_err(&path))?);
+        drop(db);
+        for suffix in ["-wal", "-shm"] {
+            let side = data_dir.join(format!("{DB_FILE}{suffix}"));
+            warn_tightened(&side, private::tighten_path(&side).map_err(dir_err(&side))?);
+        }
         let open_err = |message: String| StoreError::Open {
             path: path.clone(),
             message,
@@ -172,9 +193,7 @@ impl Store {
         }
         for suffix in ["-wal", "-shm"] {
             let side = data_dir.join(format!("{DB_FILE}{suffix}"));
-            if side.exists() {
-                let _ = std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600));
-            }
+            warn_tightened(&side, private::tighten_path(&side).map_err(dir_err(&side))?);
         }
 
         let (tx, rx) = std::sync::mpsc::channel::<Job>();

@@ -25,6 +25,8 @@ pub enum VaultError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the vault key {path} {advice}")]
+    KeyFileUntrusted { path: PathBuf, advice: String },
     #[error(
         "the vault key {path} is not 32 bytes; restore it from backup or remove it and re-authorize every connection"
     )]

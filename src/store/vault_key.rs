@@ -9,7 +9,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use super::private::OpenError;
 use super::vault::{KEY_FILE, KeySource, KeyringEntry, VaultError};
 
 pub const MARKER_FILE: &str = "vault.keyring";
@@ -313,17 +314,22 @@ pub(super) fn load_or_create_key_file(path: &Path) -> Result<[u8; 32], VaultErro
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(err(e)),
     }
-    let mut file = OpenOptions::new().read(true).open(path).map_err(err)?;
+    let mut file = super::private::open_owned(path).map_err(|e| match e {
+        OpenError::Io(source) => err(source),
+        OpenError::Untrusted(why) => VaultError::KeyFileUntrusted {
+            path: path.to_path_buf(),
+            advice: why.advice(),
+        },
+    })?;
+    // A loose mode is tightened with a warning rather than refused: the file is ours, refusing
+    // would stop every token on a restored install, and the exposure (if any) already happened.
+    super::warn_tightened(path, super::private::tighten(&file).map_err(err)?);
     let mut buf = Vec::with_capacity(32);
     file.read_to_end(&mut buf).map_err(err)?;
     if buf.is_empty() {
         // The creator may be between create and write; give it a moment once.
         std::thread::sleep(std::time::Duration::from_millis(50));
-        buf = std::fs::read(path).map_err(err)?;
-    }
-    let mode = file.metadata().map_err(err)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        file.read_to_end(&mut buf).map_err(err)?;
     }
     buf.try_into().map_err(|_| VaultError::KeyFileCorrupt {
         path: path.to_path_buf(),

@@ -10,7 +10,9 @@
 //!   token in hand is still the newest is the connection marked *needs re-auth*, after which no
 //!   token request is made for it until a fresh authorization is saved.
 
+mod durable;
 mod follow;
+mod lease;
 mod refresh;
 mod state;
 mod unreadable;
@@ -18,7 +20,7 @@ mod unreadable;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::broadcast;
 
 use super::spec::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
@@ -73,10 +75,21 @@ pub struct Broker {
     holder: String,
     slots: RwLock<HashMap<ConnectionKey, Arc<Slot>>>,
     notices: broadcast::Sender<BrokerNotice>,
+    lease_ttl: std::time::Duration,
 }
 
 impl Broker {
     pub fn new(store: Store, http: reqwest::Client) -> Arc<Broker> {
+        Broker::with_lease_ttl(store, http, lease::LEASE_TTL)
+    }
+
+    /// A broker whose refresh leases last `lease_ttl` between renewals (tests use short ones to
+    /// show that a renewed lease is never taken over).
+    pub fn with_lease_ttl(
+        store: Store,
+        http: reqwest::Client,
+        lease_ttl: std::time::Duration,
+    ) -> Arc<Broker> {
         let (notices, _) = broadcast::channel(256);
         let holder = crate::store::lease::holder_id();
         Arc::new(Broker {
@@ -85,6 +98,7 @@ impl Broker {
             holder,
             slots: RwLock::new(HashMap::new()),
             notices,
+            lease_ttl,
         })
     }
 
@@ -108,16 +122,7 @@ impl Broker {
         needs_reauth: bool,
     ) -> Result<(), Failure> {
         let managed = spec.is_managed();
-        let slot = Arc::new(Slot {
-            spec,
-            client: std::sync::RwLock::new(None),
-            cached: RwLock::new(None),
-            health: std::sync::Mutex::new(Health {
-                needs_reauth,
-                ..Health::default()
-            }),
-            flight: Mutex::new(()),
-        });
+        let slot = Arc::new(Slot::new(spec, None, needs_reauth));
         if managed && let Some(t) = self.load_readable(&key, &slot).await? {
             self.adopt(&slot, Cached::from_stored(t));
         }
@@ -246,13 +251,13 @@ impl Broker {
         let _flight = slot.flight.lock().await;
         // Under the refresh lease: another process finishing a refresh of the old grant must
         // save before us, not over us.
-        let lease_name = self.acquire_refresh_lease(key).await?;
+        let lease = self.acquire_refresh_lease(key).await?;
         let stored = self
             .store
             .save_token(key, token)
             .await
             .map_err(store_failure);
-        self.release_refresh_lease(key, &lease_name).await;
+        lease.release(key).await;
         let stored = stored?;
         let meta = stored.meta.clone();
         if let Ok(mut client) = slot.client.write() {

@@ -1,23 +1,27 @@
 //! The slow path of `Broker`: endpoint discovery, the cross-process lease, the refresh request
 //! itself, and what a failure does to the connection (back off, or needs re-auth).
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::super::critical;
 use super::super::mcp_auth;
 use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
 use super::super::spec::{AuthSpec, OAuthSpec};
+use super::durable::{self, FirstOutcome};
+use super::lease::Lease;
 use super::state::{
-    Cached, Health, Slot, backoff_ms, need_met, not_authorized, poisoned, reauth_failure,
-    still_valid, store_failure,
+    Cached, Health, Slot, TokenClient, backoff_ms, need_met, not_authorized, poisoned,
+    reauth_failure, still_valid, store_failure,
 };
 use super::{Broker, BrokerNotice, Need};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, now_ms};
 use crate::secret::Secret;
-use crate::store::{EventRecord, LeaseOutcome};
+use crate::store::EventRecord;
 
-const LEASE_TTL_MS: i64 = 30_000;
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
+/// The least time between two token requests for one connection.
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Broker {
     /// The token client, built on first use (with the flight held, so once). For auth type
@@ -51,7 +55,7 @@ impl Broker {
     pub(super) async fn refresh_locked(
         &self,
         key: &ConnectionKey,
-        slot: &Slot,
+        slot: &Arc<Slot>,
         actor: Actor,
         need: Need,
     ) -> Result<Secret, Failure> {
@@ -80,61 +84,55 @@ impl Broker {
                 };
             }
         }
-        // Under the lease, `refresh_with_lease` first adopts whatever the previous holder saved.
-        let lease_name = self.acquire_refresh_lease(key).await?;
-        let result = self.refresh_with_lease(key, slot, &spec, actor, need).await;
-        self.release_refresh_lease(key, &lease_name).await;
+        if slot.unsaved.load(Ordering::SeqCst) {
+            return self.while_unsaved(key, slot);
+        }
+        self.pace(slot).await;
+        let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
+        // Discovery can take as long as the lease lasts: done before taking it.
+        let (client, extra) = match self.client(key, slot, &spec).await {
+            Ok(c) => c,
+            Err(f) => {
+                let f = self.transient(key, slot, actor, f, 0).await;
+                return still_valid(cached.as_ref(), need).ok_or(f);
+            }
+        };
+        let lease = self.acquire_refresh_lease(key).await?;
+        // Under the lease, first adopt whatever the previous holder saved.
+        let mut lease = Some(lease);
+        let result = self
+            .refresh_with_lease(key, slot, &spec, (client, extra), actor, need, &mut lease)
+            .await;
+        if let Some(lease) = lease {
+            lease.release(key).await;
+        }
         result
     }
 
-    /// Takes the cross-process refresh lease for `key`, waiting while a live process holds it
-    /// (a holder that died on this host is replaced at once). Returns the lease's name.
-    pub(super) async fn acquire_refresh_lease(
-        &self,
-        key: &ConnectionKey,
-    ) -> Result<String, Failure> {
-        let lease_name = format!("refresh:{}/{}", key.connector, key.account);
-        let deadline = Instant::now() + Duration::from_millis(LEASE_TTL_MS as u64 + 5_000);
-        loop {
-            match self
-                .store
-                .acquire_lease(&lease_name, &self.holder, LEASE_TTL_MS)
-                .await
-                .map_err(store_failure)?
-            {
-                LeaseOutcome::Acquired => return Ok(lease_name),
-                // A holder killed mid-refresh would block us until its lease expires.
-                LeaseOutcome::HeldBy { holder, .. }
-                    if crate::store::lease::holder_is_dead(&holder)
-                        && self
-                            .store
-                            .steal_lease(&lease_name, &holder, &self.holder, LEASE_TTL_MS)
-                            .await
-                            .map_err(store_failure)? =>
-                {
-                    tracing::warn!(
-                        "took over the refresh lease for {key} from {holder}, which died"
-                    );
-                    return Ok(lease_name);
-                }
-                LeaseOutcome::HeldBy { .. } if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                LeaseOutcome::HeldBy { holder, .. } => {
-                    return Err(Failure::new(
-                        ErrorClass::Timeout,
-                        format!(
-                            "another switchboard process ({holder}) holds the refresh lease for {key}"
-                        ),
-                    ));
-                }
-            }
+    /// A new grant is in hand but not yet in the store: hand it out while it is valid; no new
+    /// request, which would spend the refresh token the store does not have yet.
+    fn while_unsaved(&self, key: &ConnectionKey, slot: &Slot) -> Result<Secret, Failure> {
+        let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
+        match cached.filter(|c| c.valid_for(now_ms(), 0)) {
+            Some(c) => Ok(c.access),
+            None => Err(Failure::new(
+                ErrorClass::Config,
+                format!(
+                    "{key}: the last refreshed token is not saved yet (the database is busy or full); \
+                     switchboard keeps retrying: check the disk and other switchboard processes"
+                ),
+            )),
         }
     }
 
-    pub(super) async fn release_refresh_lease(&self, key: &ConnectionKey, lease_name: &str) {
-        if let Err(e) = self.store.release_lease(lease_name, &self.holder).await {
-            tracing::warn!("could not release the refresh lease for {key}: {e}");
+    /// At most one token request per connection per `MIN_REFRESH_INTERVAL`, whatever the
+    /// server's numbers say: a token that expires at once must not make a refresh loop.
+    async fn pace(&self, slot: &Slot) {
+        let last = slot.last_attempt.lock().ok().and_then(|l| *l);
+        if let Some(wait) = last.map(|t| MIN_REFRESH_INTERVAL.saturating_sub(t.elapsed()))
+            && !wait.is_zero()
+        {
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -191,13 +189,16 @@ impl Broker {
         Ok(Some(c))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn refresh_with_lease(
         &self,
         key: &ConnectionKey,
-        slot: &Slot,
+        slot: &Arc<Slot>,
         spec: &OAuthSpec,
+        (client, extra): TokenClient,
         actor: Actor,
         need: Need,
+        lease: &mut Option<Lease>,
     ) -> Result<Secret, Failure> {
         // Re-check under the lease: the previous holder may have just finished.
         if let Some(t) = self.reload_if_newer(key, slot).await?
@@ -206,13 +207,7 @@ impl Broker {
             return Ok(t.access);
         }
         let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
-        let (client, extra) = match self.client(key, slot, spec).await {
-            Ok(c) => c,
-            Err(f) => {
-                let f = self.transient(key, slot, actor, f, 0).await;
-                return still_valid(cached.as_ref(), need).ok_or(f);
-            }
-        };
+        let generation = cached.as_ref().map_or(0, |c| c.generation);
         let grant = match (&slot.spec, cached.as_ref().and_then(|c| c.refresh.clone())) {
             (AuthSpec::ClientCredentials(_), _) => None,
             (_, Some(rt)) => Some(rt),
@@ -229,11 +224,16 @@ impl Broker {
                 return Err(self.mark_reauth(key, slot, actor, f).await);
             }
         };
+        let Some(held) = lease.take() else {
+            return Err(Failure::new(ErrorClass::Config, "refresh without a lease"));
+        };
         let started = Instant::now();
-        // Request and save as one task nobody can cancel: see auth::critical.
-        let (http, store, owned_key) = (self.http.clone(), self.store.clone(), key.clone());
+        if let Ok(mut last) = slot.last_attempt.lock() {
+            *last = Some(started);
+        }
+        let http = self.http.clone();
         let (scopes, separator) = (spec.scopes.clone(), spec.scope_separator.clone());
-        let critical = critical::spawn(async move {
+        let send = async move {
             let ctx = TokenRequestContext {
                 http: &http,
                 client: &client,
@@ -242,44 +242,41 @@ impl Broker {
                 extra: &extra,
                 timeout: TOKEN_TIMEOUT,
             };
-            let answer = match grant {
+            match grant {
                 None => oauth::client_credentials(&ctx).await,
                 Some(rt) => oauth::refresh(&ctx, &rt).await,
-            };
-            match answer {
-                Ok(token) => Ok(store
-                    .save_token(&owned_key, token)
-                    .await
-                    .map_err(store_failure)),
-                Err(e) => Err(e),
-            }
-        });
-        let result = match critical.await {
-            Ok(r) => r,
-            Err(e) => {
-                return Err(Failure::new(
-                    ErrorClass::Config,
-                    format!("the token request task failed: {e}"),
-                ));
             }
         };
+        let request = durable::Request {
+            key: key.clone(),
+            lease: held,
+            generation,
+            slot: slot.clone(),
+            notices: self.notices.clone(),
+        };
+        let outcome = durable::request_and_save(request, send).await;
         let latency = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(saved) => {
-                let c = Cached::from_stored(saved?);
-                self.adopt(slot, c.clone());
+        match outcome {
+            FirstOutcome::Saved(saved) => {
+                Ok(self.refreshed(key, slot, actor, saved, latency).await)
+            }
+            FirstOutcome::Unsaved(token, e) => {
+                self.adopt(slot, durable::unsaved_cached(&token, generation));
                 if let Ok(mut h) = slot.health.lock() {
                     *h = Health::default();
                 }
-                self.log(EventRecord::new(Some(key), "refresh", actor, "ok").latency(latency))
-                    .await;
-                let _ = self.notices.send(BrokerNotice::Refreshed {
-                    key: key.clone(),
-                    meta: c.meta.clone(),
-                });
-                Ok(c.access)
+                tracing::error!("{key}: refreshed, but the store refused the new token ({e})");
+                Ok(token.access)
             }
-            Err(TokenError::InvalidGrant(msg)) => {
+            FirstOutcome::NotSent(why) => {
+                if let Some(t) = self.reload_if_newer(key, slot).await? {
+                    return Ok(t.access);
+                }
+                let f = Failure::new(ErrorClass::Timeout, why);
+                let f = self.transient(key, slot, actor, f, latency).await;
+                still_valid(cached.as_ref(), need).ok_or(f)
+            }
+            FirstOutcome::Failed(TokenError::InvalidGrant(msg)) => {
                 if let Some(t) = self.reload_if_newer(key, slot).await? {
                     return Ok(t.access);
                 }
@@ -292,12 +289,34 @@ impl Broker {
                 .await;
                 Err(self.mark_reauth(key, slot, actor, f).await)
             }
-            Err(e) => {
+            FirstOutcome::Failed(e) => {
                 let f = e.failure();
                 let f = self.transient(key, slot, actor, f, latency).await;
                 still_valid(cached.as_ref(), need).ok_or(f)
             }
         }
+    }
+
+    async fn refreshed(
+        &self,
+        key: &ConnectionKey,
+        slot: &Slot,
+        actor: Actor,
+        saved: crate::store::StoredToken,
+        latency: u64,
+    ) -> Secret {
+        let c = Cached::from_stored(saved);
+        self.adopt(slot, c.clone());
+        if let Ok(mut h) = slot.health.lock() {
+            *h = Health::default();
+        }
+        self.log(EventRecord::new(Some(key), "refresh", actor, "ok").latency(latency))
+            .await;
+        let _ = self.notices.send(BrokerNotice::Refreshed {
+            key: key.clone(),
+            meta: c.meta.clone(),
+        });
+        c.access
     }
 
     pub(super) async fn mark_reauth(
@@ -336,8 +355,13 @@ impl Broker {
                 Err(_) => return f,
             };
             h.attempts = h.attempts.saturating_add(1);
-            let delay = f.retry_after_ms.unwrap_or_else(|| backoff_ms(h.attempts));
-            let at = now_ms() + delay as i64;
+            // Clamped again here: a `Retry-After` from any path must not land in the past or
+            // wrap (a u64 near 2^64 `as i64` is negative).
+            let delay = f
+                .retry_after_ms
+                .unwrap_or_else(|| backoff_ms(h.attempts))
+                .min(oauth::MAX_RETRY_AFTER_MS);
+            let at = now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
             h.retry_at = Some(at);
             h.last_failure = Some(f.clone());
             at

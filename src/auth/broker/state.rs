@@ -3,6 +3,8 @@
 //! machinery so the rules can be read (and tested) without the locking around them.
 
 use std::sync::RwLock;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use tokio::sync::Mutex;
 
@@ -61,6 +63,28 @@ pub(super) struct Slot {
     pub(super) cached: RwLock<Option<Cached>>,
     pub(super) health: std::sync::Mutex<Health>,
     pub(super) flight: Mutex<()>,
+    /// The cached token is a new grant whose save is still being retried (`durable`): no new
+    /// token request until it lands, or the provider would see its refresh token spent twice.
+    pub(super) unsaved: AtomicBool,
+    /// When the last token request for this connection went out, whatever came of it.
+    pub(super) last_attempt: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Slot {
+    pub(super) fn new(spec: AuthSpec, cached: Option<Cached>, needs_reauth: bool) -> Slot {
+        Slot {
+            spec,
+            client: std::sync::RwLock::new(None),
+            cached: RwLock::new(cached),
+            health: std::sync::Mutex::new(Health {
+                needs_reauth,
+                ..Health::default()
+            }),
+            flight: Mutex::new(()),
+            unsaved: AtomicBool::new(false),
+            last_attempt: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 /// Exponential backoff with full jitter between half and all of the step, capped.

@@ -5,6 +5,7 @@ mod example;
 mod fixtures;
 mod interp;
 mod presets;
+mod props;
 mod schedule;
 
 use std::collections::HashMap;

@@ -1,0 +1,291 @@
+//! The token path against a hostile authorization server: one that rotates refresh tokens and
+//! treats reuse as theft (revoking the whole grant), and that answers oddly, slowly, or while
+//! the database is locked. Each test is a way the grant used to be lost.
+
+#[path = "support/cli.rs"]
+mod cli;
+mod support;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::hostile::{Hostile, Reply, Request};
+use support::{ACTOR, http, key, open_store};
+use switchboard::auth::{AuthSpec, Broker, OAuthEndpoints, OAuthSpec};
+use switchboard::domain::now_ms;
+use switchboard::store::NewToken;
+
+/// What the rotating server remembers: the one live refresh token, every refresh token it ever
+/// saw presented, and whether it revoked the grant for a reuse.
+#[derive(Default)]
+struct Grant {
+    live: String,
+    presented: Vec<String>,
+    revoked: bool,
+}
+
+/// A rotating authorization server: each refresh with the live refresh token issues `rt-N`;
+/// a spent one revokes the grant. `answer(n, new_rt)` shapes the 2xx body of refresh `n`.
+async fn rotating(
+    answer: impl Fn(u32, &str) -> Reply + Send + Sync + 'static,
+) -> (Hostile, Arc<Mutex<Grant>>) {
+    let grant = Arc::new(Mutex::new(Grant {
+        live: "rt-0".into(),
+        ..Grant::default()
+    }));
+    let n = AtomicU32::new(0);
+    let g = grant.clone();
+    let peer = Hostile::start(move |req: &Request| {
+        let presented = req.form("refresh_token").unwrap_or_default();
+        let mut g = g.lock().unwrap();
+        g.presented.push(presented.clone());
+        if g.revoked || presented != g.live {
+            g.revoked = true;
+            return Reply::json(
+                400,
+                serde_json::json!({"error": "invalid_grant", "error_description": "reused"}),
+            );
+        }
+        let n = n.fetch_add(1, Ordering::SeqCst) + 1;
+        g.live = format!("rt-{n}");
+        answer(n, &g.live)
+    })
+    .await;
+    (peer, grant)
+}
+
+fn spec(token_url: String) -> AuthSpec {
+    AuthSpec::OAuth(OAuthSpec {
+        endpoints: Some(OAuthEndpoints {
+            authorize: None,
+            token: token_url,
+            revoke: None,
+            device: None,
+            client_secret_post: false,
+        }),
+        issuer: None,
+        client_id: "c".into(),
+        client_secret: None,
+        scopes: vec!["read".into()],
+        pkce: true,
+        extra_params: vec![],
+        redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
+    })
+}
+
+fn first_grant() -> NewToken {
+    NewToken {
+        access: "at-0".into(),
+        refresh: Some("rt-0".into()),
+        expires_at: Some(now_ms() + 600_000),
+        issued_at: now_ms(),
+        scopes: vec!["read".into()],
+    }
+}
+
+async fn installed(b: &Broker, spec: &AuthSpec) {
+    b.register(key("hostile"), spec.clone(), false)
+        .await
+        .expect("register");
+    b.install(&key("hostile"), first_grant(), ACTOR)
+        .await
+        .expect("install");
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_in_an_odd_answer_is_kept() {
+    let odd = [
+        r#"{"access_token":"at","refresh_token":"RT","expires_in":"3600"}"#,
+        r#"{"access_token":"at","refresh_token":"RT","expires_in":-1}"#,
+        r#"{"access_token":"at","refresh_token":"RT","token_type":"bearer","scope":["read"]}"#,
+        r#"{"access_token":"at","refresh_token":"RT","token_type":"bearer","expires_in":18446744073709551615}"#,
+    ];
+    let (peer, grant) = rotating(move |n, rt| {
+        let body = odd[(n as usize - 1) % odd.len()].replace("RT", rt);
+        Reply::text(200, "application/json", body)
+    })
+    .await;
+    let (_tmp, dir) = support::data_dir();
+    let store = open_store(&dir);
+    let b = Broker::new(store.clone(), http());
+    let spec = spec(peer.url("/token"));
+    installed(&b, &spec).await;
+    for round in 1..=odd.len() + 1 {
+        let meta = b
+            .refresh_now(&key("hostile"), ACTOR)
+            .await
+            .unwrap_or_else(|f| panic!("refresh {round} failed: {f}"));
+        let exp = meta.expires_at.unwrap_or(now_ms());
+        assert!(
+            exp >= meta.issued_at.unwrap_or(0) && exp < now_ms() + 11 * 365 * 86_400_000,
+            "refresh {round}: expiry {exp} is not a believable time"
+        );
+    }
+    let (revoked, presented, live) = {
+        let g = grant.lock().unwrap();
+        (g.revoked, g.presented.clone(), g.live.clone())
+    };
+    assert!(!revoked, "a refresh token was spent twice: {presented:?}");
+    let stored = store.load_token(&key("hostile")).await.unwrap().unwrap();
+    assert_eq!(
+        stored.refresh.map(|r| r.expose().to_string()),
+        Some(live),
+        "the store holds the live refresh token"
+    );
+}
+
+#[tokio::test]
+async fn a_save_that_fails_keeps_the_grant_and_lands_when_the_database_frees() {
+    let (peer, grant) = rotating(|n, rt| {
+        let body = serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "refresh_token": rt, "expires_in": 600});
+        Reply::After(Duration::from_millis(500), Box::new(Reply::json(200, body)))
+    })
+    .await;
+    let (_tmp, dir) = support::data_dir();
+    let store = open_store(&dir);
+    let b = Broker::new(store.clone(), http());
+    let spec = spec(peer.url("/token"));
+    installed(&b, &spec).await;
+
+    let refresh = {
+        let b = b.clone();
+        tokio::spawn(async move { b.refresh_now(&key("hostile"), ACTOR).await })
+    };
+    // While the request is at the server, another process locks the database for longer than
+    // the store's 5 s busy timeout.
+    while peer.requests_to("/token").is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let db = dir.join("switchboard.db");
+    let locker = std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(db).unwrap();
+        c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        std::thread::sleep(Duration::from_secs(8));
+        c.execute_batch("COMMIT").unwrap();
+    });
+    let meta = refresh
+        .await
+        .unwrap()
+        .expect("the caller gets the new token although the store refused it for now");
+    assert!(meta.expires_at.is_some());
+    assert_eq!(support::token(&b, &key("hostile")).await, "at-1");
+    locker.join().unwrap();
+
+    // Once the database is free the retried save lands, with the rotated refresh token.
+    let deadline = now_ms() + 20_000;
+    loop {
+        let stored = store.load_token(&key("hostile")).await.unwrap().unwrap();
+        if stored.refresh.as_ref().map(|r| r.expose()) == Some("rt-1") {
+            break;
+        }
+        assert!(now_ms() < deadline, "the new grant never reached the store");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // And the next refresh spends rt-1, not the dead rt-0.
+    b.refresh_now(&key("hostile"), ACTOR)
+        .await
+        .expect("the grant is alive");
+    let g = grant.lock().unwrap();
+    assert!(!g.revoked, "presented: {:?}", g.presented);
+    assert_eq!(g.presented, ["rt-0", "rt-1"]);
+}
+
+#[tokio::test]
+async fn a_slow_refresh_keeps_its_lease_and_nobody_spends_the_token_twice() {
+    let (peer, grant) = rotating(|n, rt| {
+        let body = serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "refresh_token": rt, "expires_in": 600});
+        Reply::After(Duration::from_secs(4), Box::new(Reply::json(200, body)))
+    })
+    .await;
+    let (_tmp, dir) = support::data_dir();
+    let spec = spec(peer.url("/token"));
+    // Two processes on one data directory, with leases much shorter than the request.
+    let ttl = Duration::from_millis(1_200);
+    let a = Broker::with_lease_ttl(open_store(&dir), http(), ttl);
+    let b = Broker::with_lease_ttl(open_store(&dir), http(), ttl);
+    installed(&a, &spec).await;
+    b.register(key("hostile"), spec.clone(), false)
+        .await
+        .unwrap();
+
+    let first = {
+        let a = a.clone();
+        tokio::spawn(async move { a.refresh_now(&key("hostile"), ACTOR).await })
+    };
+    while peer.requests_to("/token").is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Well past the lease's first expiry, the other process wants a new token too.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let second = b.refresh_now(&key("hostile"), ACTOR).await;
+    first.await.unwrap().expect("the first refresh succeeds");
+    second.expect("the second process adopts the first one's token");
+    assert_eq!(support::token(&b, &key("hostile")).await, "at-1");
+    let g = grant.lock().unwrap();
+    assert!(!g.revoked, "presented: {:?}", g.presented);
+    assert_eq!(g.presented, ["rt-0"], "one refresh for both processes");
+}
+
+/// Lifetimes that mean "already expired" made the scheduler refresh in a loop. Through the real
+/// daemon: a client-credentials connection per odd lifetime, counted at the server.
+#[test]
+fn tokens_that_expire_at_once_do_not_make_a_refresh_storm() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let jwt_past = {
+        use base64::Engine as _;
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":1}"#);
+        format!("e30.{claims}.sig")
+    };
+    let peer = rt.block_on(Hostile::start(move |req: &Request| {
+        let body = match req.path() {
+            "/zero" => {
+                serde_json::json!({"access_token": "a", "token_type": "bearer", "expires_in": 0})
+            }
+            "/tiny" => {
+                serde_json::json!({"access_token": "a", "token_type": "bearer", "expires_in": 1})
+            }
+            "/jwt" => serde_json::json!({"access_token": jwt_past, "token_type": "bearer"}),
+            _ => return Reply::json(200, serde_json::json!({})),
+        };
+        Reply::json(200, body)
+    }));
+    let mut config = String::new();
+    for path in ["zero", "tiny", "jwt"] {
+        config.push_str(&format!(
+            r#"[[connectors]]
+id = "{path}"
+kind = "rest"
+[connectors.rest]
+base_url = "{base}"
+health_path = "/me"
+[connectors.auth]
+type = "client-credentials"
+token_url = "{base}/{path}"
+client_id = "svc"
+client_secret = "s3cret"
+[connectors.schedule]
+probe = "1h"
+"#,
+            base = peer.url("")
+        ));
+    }
+    let session = cli::Session::new(&config);
+    let (mut cmd, _out, err) = session.command(&["daemon"]);
+    let mut child = cmd.spawn().expect("daemon starts");
+    std::thread::sleep(Duration::from_secs(5));
+    let _ = child.kill();
+    let _ = child.wait();
+    for path in ["/zero", "/tiny", "/jwt"] {
+        let n = peer.requests_to(path).len();
+        assert!(
+            (1..=8).contains(&n),
+            "{path}: {n} token requests in 5 s (at most one a second expected); daemon log:\n{}",
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+    }
+}
