@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
 };
@@ -17,7 +17,8 @@ use sse_stream::{Error as SseError, Sse};
 
 use crate::auth::Credential;
 use crate::auth::source::{STEP_UP_RETRIES, SharedSource};
-use crate::domain::Failure;
+use crate::domain::{ErrorClass, Failure};
+use crate::text::printable;
 
 #[derive(Clone)]
 pub struct AuthedHttpClient {
@@ -45,6 +46,15 @@ fn explain_redirect<T>(result: Result<T, HttpError>) -> Result<T, HttpError> {
             Err(source_error(crate::auth::oauth::classify_reqwest(&e)))
         }
         other => other,
+    }
+}
+
+/// The id a reply answers; `None` for anything that is not a reply, or an error without one.
+fn reply_id(reply: &ServerJsonRpcMessage) -> Option<&RequestId> {
+    match reply {
+        ServerJsonRpcMessage::Response(r) => Some(&r.id),
+        ServerJsonRpcMessage::Error(e) => e.id.as_ref(),
+        _ => None,
     }
 }
 
@@ -135,7 +145,11 @@ impl StreamableHttpClient for AuthedHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        let is_request = matches!(message, ClientJsonRpcMessage::Request(_));
+        let request_id = match &message {
+            ClientJsonRpcMessage::Request(r) => Some(r.id.clone()),
+            _ => None,
+        };
+        let is_request = request_id.is_some();
         let in_session = session_id.is_some();
         // Only a session (one with an id) gets the stream; a stateless server never would.
         if is_request && in_session {
@@ -166,6 +180,30 @@ impl StreamableHttpClient for AuthedHttpClient {
                     e.error.message
                 );
                 Err(StreamableHttpError::SessionExpired)
+            }
+            // A JSON answer to a request is that request's answer. rmcp drops one whose id
+            // matches nothing and waits forever for the real one; say what happened instead.
+            Ok(StreamableHttpPostResponse::Json(reply, _))
+                if reply_id(&reply).is_some_and(|id| Some(id) != request_id.as_ref()) =>
+            {
+                Err(source_error(Failure::new(
+                    ErrorClass::Protocol,
+                    format!(
+                        "the MCP server answered request {} with a reply for request {}; it is mixing up its JSON-RPC ids, report it to its maintainers",
+                        request_id.map_or_else(|| "-".into(), |id| id.to_string()),
+                        reply_id(&reply)
+                            .map_or_else(String::new, |id| printable(&id.to_string(), false)),
+                    ),
+                )))
+            }
+            Err(StreamableHttpError::ResponseBodyTooLarge { max_size }) => {
+                Err(source_error(Failure::new(
+                    ErrorClass::Protocol,
+                    format!(
+                        "the MCP server's answer is larger than {} MiB; switchboard stopped reading it (a misbehaving server or proxy?)",
+                        max_size >> 20
+                    ),
+                )))
             }
             other => other,
         }

@@ -153,11 +153,13 @@ fn check_stream_response(resp: &reqwest::Response, url: &str) -> Result<(), Fail
     Ok(())
 }
 
+/// `Retry-After` in whole seconds (delay-seconds or an HTTP-date), as the probe reads it.
 fn retry_after(resp: &reqwest::Response) -> Option<u64> {
     resp.headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| crate::auth::oauth::retry_after_ms(v, crate::domain::now_ms()))
+        .map(|ms| ms.div_ceil(1000))
 }
 
 /// The first `endpoint` event, resolved against the SSE URL. Only the SSE URL's origin is

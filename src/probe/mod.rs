@@ -208,6 +208,8 @@ pub fn classify_status(
             "HTTP 410: the endpoint was retired; move to the provider's newer API",
         ),
         429 => {
+            // Capped: the raw header can be any u64, and `s * 1000` overflowed past ~1.8e16.
+            let retry_after_s = retry_after_s.map(|s| s.min(crate::net::MAX_RETRY_AFTER.as_secs()));
             let mut f = Failure::new(
                 ErrorClass::RateLimited,
                 match retry_after_s {
@@ -215,7 +217,7 @@ pub fn classify_status(
                     None => "HTTP 429: rate limited".to_string(),
                 },
             );
-            f.retry_after_ms = retry_after_s.map(|s| s * 1000);
+            f.retry_after_ms = retry_after_s.map(crate::net::retry_after_ms_capped);
             f
         }
         500..=599 => Failure::new(ErrorClass::Server, format!("HTTP {status} from the server")),
@@ -261,6 +263,10 @@ mod tests {
             (limited.class, limited.retry_after_ms),
             (ErrorClass::RateLimited, Some(2000))
         );
+        // A server's absurd Retry-After is capped, not multiplied into an overflow.
+        let limited = classify_status(429, Some(u64::MAX), None).unwrap();
+        assert_eq!(limited.retry_after_ms, Some(3_600_000));
+        assert!(limited.message.contains("retry after 3600s"), "{limited:?}");
         assert_eq!(
             classify_status(503, None, None).map(|f| f.class),
             Some(ErrorClass::Server)
