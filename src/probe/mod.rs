@@ -8,6 +8,9 @@ use crate::auth::{Broker, Credential, Need};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, ProbeResult, ProbeVia, now_ms};
 use crate::mcp::{McpPool, Target};
 
+/// How long a probe waits to drain a body it does not need (see `Prober::get`).
+const DRAIN_WITHIN: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestTarget {
     pub url: String,
@@ -179,6 +182,15 @@ impl Prober {
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // Only the status matters, but reading the body lets the connection be reused. A body
+        // past the cap, an endless one or a slow one is dropped with its connection instead:
+        // the probe measures the answer, not how long a server can drip its body.
+        let drain = crate::net::read_capped(resp, crate::net::PROBE_BODY_CAP, url);
+        match tokio::time::timeout(DRAIN_WITHIN, drain).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(f)) => tracing::debug!("probe body not drained: {f}"),
+            Err(_) => tracing::debug!("probe body from {url} not drained within {DRAIN_WITHIN:?}"),
+        }
         match classify_status(status, retry_after, www.as_deref()) {
             None => Ok(status),
             Some(f) => Err(f),
