@@ -8,8 +8,8 @@
 mod cli;
 mod support;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -56,9 +56,17 @@ fn result(id: &Value, result: Value) -> Reply {
 /// A stateless MCP server whose `tools/list` answers are `list(request)`; everything else is
 /// what a well-behaved server would say.
 async fn server(list: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Hostile {
+    server_with_get(list, |_| Reply::text(405, "text/plain", "no stream")).await
+}
+
+/// [`server`], with `get` answering GET requests (a resumed stream).
+async fn server_with_get(
+    list: impl Fn(&Value) -> Reply + Send + Sync + 'static,
+    get: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+) -> Hostile {
     Hostile::start(move |req| {
         if req.method != "POST" {
-            return Reply::text(405, "text/plain", "no stream");
+            return get(req);
         }
         let msg = message(req);
         let id = &msg["id"];
@@ -219,4 +227,39 @@ async fn control_characters_from_the_server_are_shown_not_obeyed() {
     assert!(!run.stdout.contains('\u{1b}'), "{}", run.stdout);
     let v: Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(v["tools"][0]["name"], "evil\u{1b}[2J\u{1b}]0;pwned\u{7}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_retry_of_u64_max_is_clamped_and_the_stream_resumes() {
+    // The answer to tools/list starts as an SSE stream that only primes a resumption (an id
+    // and a retry delay) and closes; the resumed GET carries the answer (SEP-1699). rmcp
+    // waited the server's retry as sent before resuming: u64::MAX ms, for ever.
+    let id = Arc::new(Mutex::new(Value::Null));
+    let seen = id.clone();
+    let peer = server_with_get(
+        move |msg| {
+            *seen.lock().unwrap() = msg["id"].clone();
+            Reply::text(
+                200,
+                "text/event-stream",
+                "id: e1\nretry: 18446744073709551615\ndata: \n\n",
+            )
+        },
+        move |req| match req.header("last-event-id") {
+            Some("e1") => {
+                let answer = json!({"jsonrpc": "2.0", "id": *id.lock().unwrap(),
+                    "result": {"tools": [tool("resumed", "x")]}});
+                Reply::text(
+                    200,
+                    "text/event-stream",
+                    format!("id: e2\ndata: {answer}\n\n"),
+                )
+            }
+            _ => Reply::text(405, "text/plain", "no stream"),
+        },
+    )
+    .await;
+    let run = tools(&peer.url("/mcp"), &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("resumed"), "{}", run.stdout);
 }

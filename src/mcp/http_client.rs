@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
 use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage};
@@ -26,6 +27,25 @@ pub struct AuthedHttpClient {
     source: SharedSource,
     /// Set once the server answered the session's standalone GET stream (either way).
     stream_answered: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// The longest reconnect delay a server's SSE `retry:` field may set. rmcp obeys the field as
+/// sent, so `retry: 18446744073709551615` parked a response stream for 584 million years
+/// before resuming it, and the request waiting on it with it.
+pub const MAX_SSE_RETRY_MS: u64 = 10_000;
+
+type SseEvents = BoxStream<'static, Result<Sse, SseError>>;
+
+/// `events` with every `retry:` clamped to [`MAX_SSE_RETRY_MS`].
+fn clamp_retry(events: SseEvents) -> SseEvents {
+    events
+        .map(|item| {
+            item.map(|mut sse| {
+                sse.retry = sse.retry.map(|ms| ms.min(MAX_SSE_RETRY_MS));
+                sse
+            })
+        })
+        .boxed()
 }
 
 /// How long a new session waits for its standalone GET stream before the first request.
@@ -196,6 +216,9 @@ impl StreamableHttpClient for AuthedHttpClient {
                     ),
                 )))
             }
+            Ok(StreamableHttpPostResponse::Sse(events, session)) => Ok(
+                StreamableHttpPostResponse::Sse(clamp_retry(events), session),
+            ),
             Err(StreamableHttpError::ResponseBodyTooLarge { max_size }) => {
                 Err(source_error(Failure::new(
                     ErrorClass::Protocol,
@@ -242,6 +265,6 @@ impl StreamableHttpClient for AuthedHttpClient {
             })
             .await;
         self.stream_answered.send_replace(true);
-        explain_redirect(result)
+        explain_redirect(result).map(clamp_retry)
     }
 }
