@@ -1,6 +1,7 @@
 //! The argument editor: a heading, a bordered box holding the text with the terminal's own
 //! cursor in it, and the problems of the last attempt to send underneath.
 
+use crate::text::printable;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -75,7 +76,8 @@ pub fn render(
         lines.extend(
             problems
                 .iter()
-                .map(|p| Line::from(Span::styled(p.clone(), theme.flash_error))),
+                // Schema problems name the server's properties.
+                .map(|p| Line::from(Span::styled(printable(p, false), theme.flash_error))),
         );
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), below);
