@@ -26,17 +26,21 @@ struct Ran {
 
 /// `switchboard tools --url URL` with nothing configured, killed at the guard.
 async fn tools(url: &str, extra: &[&str]) -> Ran {
+    switchboard(&[&["tools", "--url", url], extra].concat()).await
+}
+
+/// `switchboard ARGS` with nothing configured, killed at the guard.
+async fn switchboard(args: &[&str]) -> Ran {
     let home = tempfile::tempdir().expect("tempdir");
     let mut cmd = tokio::process::Command::from(cli::scrubbed(cli::BIN));
-    cmd.args(["tools", "--url", url])
-        .args(extra)
+    cmd.args(args)
         .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("XDG_DATA_HOME", home.path().join("data"))
         .kill_on_drop(true);
     let out = tokio::time::timeout(GUARD, cmd.output())
         .await
-        .unwrap_or_else(|_| panic!("`switchboard tools --url {url}` hung"))
+        .unwrap_or_else(|_| panic!("`switchboard {}` hung", args.join(" ")))
         .expect("run switchboard");
     Ran {
         code: out.status.code().unwrap_or(-1),
@@ -80,6 +84,10 @@ async fn server_with_get(
                 }),
             ),
             "tools/list" => list(&msg),
+            "tools/call" => result(
+                id,
+                json!({"content": [{"type": "text", "text": "called\u{1b}[2J"}]}),
+            ),
             _ if id.is_null() => Reply::text(202, "text/plain", ""),
             _ => Reply::json(
                 200,
@@ -262,4 +270,30 @@ async fn an_sse_retry_of_u64_max_is_clamped_and_the_stream_resumes() {
     let run = tools(&peer.url("/mcp"), &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("resumed"), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_message_is_shown_not_obeyed() {
+    let peer = server(|msg| {
+        Reply::json(
+            200,
+            json!({"jsonrpc": "2.0", "id": msg["id"],
+                "error": {"code": -32000, "message": "boom\u{1b}[2J\u{1b}]0;pwned\u{7}"}}),
+        )
+    })
+    .await;
+    let run = tools(&peer.url("/mcp"), &[]).await;
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(run.stderr.contains("boom␛[2J␛]0;pwned␇"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_an_absurd_timeout_and_an_escaping_result() {
+    let peer = server(|msg| result(&msg["id"], json!({"tools": [tool("go", "x")]}))).await;
+    let url = peer.url("/mcp");
+    let run = switchboard(&["call", "--url", &url, "go", "--timeout", "500000000000y"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
+    assert!(run.stdout.contains("called␛[2J"), "{}", run.stdout);
 }
