@@ -238,6 +238,37 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn pages_end_at_an_empty_cursor_and_stop_at_the_entry_cap() {
+        let mut served = 0;
+        let got = all_pages("tools/list", |cursor| {
+            served += 1;
+            let next = match cursor.as_deref() {
+                None => Some("2".to_string()),
+                Some("2") => Some(String::new()),
+                Some(other) => panic!("asked for page {other}"),
+            };
+            async move { Ok::<_, ServiceError>((vec![1, 2], next)) }
+        })
+        .await
+        .expect("two pages");
+        assert_eq!((got, served), (vec![1, 2, 1, 2], 2));
+        // Few pages, each enormous: the entry cap stops it, not the page cap.
+        let f = all_pages("prompts/list", |_| async {
+            Ok::<_, ServiceError>((vec![0u8; 4000], Some(format!("{}", fresh_cursor()))))
+        })
+        .await
+        .expect_err("too many entries");
+        assert!(f.message.contains("more than 10000 entries"), "{f}");
+        assert!(f.message.starts_with("prompts/list: "), "{f}");
+    }
+
+    fn fresh_cursor() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    #[tokio::test]
     async fn memory_cache_expires_and_can_be_dropped() {
         let cache = Catalogues::default();
         let key = ConnectionKey::new("mcp", "default");
