@@ -2,7 +2,6 @@
 //! runs to give switchboard a grant or take it back. Prompts go to stderr; stdout carries only
 //! the one-line result, so scripts can read it.
 
-use crate::text::printable;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{Actor, ConnectionKey, format_duration_ms, format_expires_in, now_ms};
 use crate::engine::fleet::ConnectorSpec;
 use crate::store::{Store, resolve_data_dir};
+use crate::text::printable;
 
 /// The connector's resolved spec and an open store: what both commands start from.
 fn setup(global: &Global, connector: &str) -> Result<(ConnectorSpec, Store), Exit> {

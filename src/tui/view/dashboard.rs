@@ -1,7 +1,6 @@
 //! The fleet screen: a header of counts per health state and one table row per connection.
 //! Every time-dependent text is computed from the `now` passed in, never stored.
 
-use crate::text::printable;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -13,6 +12,7 @@ use crate::domain::{
     ConnectionView, DEFAULT_ACCOUNT, Health, Snapshot, UnixMs, format_duration_ms,
     format_expires_in,
 };
+use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 

@@ -1,13 +1,13 @@
 //! The argument editor: a heading, a bordered box holding the text with the terminal's own
 //! cursor in it, and the problems of the last attempt to send underneath.
 
-use crate::text::printable;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::columns::text_width;
+use crate::text::printable;
 use crate::tui::editor::Editor;
 use crate::tui::theme::Theme;
 
