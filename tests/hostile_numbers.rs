@@ -1,7 +1,7 @@
-//! Numbers a server sends meet our clocks only clamped: the device flow's `interval` and
-//! `expires_in`, and `Retry-After` on probes and the legacy SSE transport. Each peer here is a
-//! `support::hostile` script on loopback; each test failed (a panic, or a refused login) before
-//! the clamps.
+//! Numbers a server sends meet our clocks only clamped: here the device flow's `interval` and
+//! `expires_in` (a legacy SSE `Retry-After` is in hostile_bodies.rs, an SSE `retry:` in
+//! hostile_mcp.rs). Each peer is a `support::hostile` script on loopback; each test failed (a
+//! panic, or a refused login) before the clamps.
 
 mod support;
 
