@@ -19,6 +19,7 @@ pub mod probe;
 pub mod scheduler;
 pub mod secret;
 pub mod store;
+pub mod text;
 pub mod tui;
 
 /// The documented example config (the repo's `config.toml`), for `switchboard config example`.

@@ -81,7 +81,8 @@ fn main() {
     match outcome {
         Ok(code) => std::process::exit(code),
         Err(Exit { code, message }) => {
-            eprintln!("error: {message}");
+            // Errors quote servers (error_description, MCP error messages): shown, not obeyed.
+            eprintln!("error: {}", switchboard::text::printable(&message, true));
             std::process::exit(code);
         }
     }

@@ -55,3 +55,78 @@ fn too_large(what: &str, cap: usize) -> Failure {
         ),
     )
 }
+
+/// The longest wait a server's `Retry-After` (or any "come back later") is honoured for. A
+/// larger number is a bug or an attack; believing it would park a connection for years, and
+/// `u64::MAX` seconds overflows every clock it meets.
+pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A count of seconds a server sent, as a `Duration` within `[min, max]`. Saturating, so no
+/// value (`u64::MAX` included) can wrap or panic on its way to a clock.
+pub fn clamp_secs(
+    secs: u64,
+    min: std::time::Duration,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    std::time::Duration::from_secs(secs).clamp(min, max.max(min))
+}
+
+/// A JSON number of seconds a server sent (which may be negative, fractional, a string or
+/// absurdly large), within `[min, max]`; `default` when it is missing, not a number, or not
+/// positive: a server that says "expires in -1 s" has said nothing usable.
+pub fn clamp_json_secs(
+    value: Option<&serde_json::Value>,
+    default: std::time::Duration,
+    min: std::time::Duration,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    let secs = match value {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match secs.filter(|s| s.is_finite() && *s > 0.0) {
+        // `as` on a float saturates (and the filter already dropped NaN).
+        Some(s) => clamp_secs(s.ceil() as u64, min, max),
+        None => default.clamp(min, max.max(min)),
+    }
+}
+
+/// `Retry-After` seconds as the milliseconds a [`Failure`] carries, capped at
+/// [`MAX_RETRY_AFTER`]: the raw product overflows for any value past ~1.8e16.
+pub fn retry_after_ms_capped(secs: u64) -> u64 {
+    secs.min(MAX_RETRY_AFTER.as_secs()).saturating_mul(1000)
+}
+
+#[cfg(test)]
+mod clamp_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn server_seconds_never_leave_their_bounds() {
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(clamp_secs(u64::MAX, min, max), max);
+        assert_eq!(clamp_secs(0, min, max), min);
+        assert_eq!(clamp_secs(7, min, max), Duration::from_secs(7));
+        let d = Duration::from_secs(5);
+        for (json, want) in [
+            (serde_json::json!(u64::MAX), max),
+            (serde_json::json!(1e300), max),
+            (serde_json::json!(-1), d),
+            (serde_json::json!(i64::MIN), d),
+            (serde_json::json!(0), d),
+            (serde_json::json!(2.5), Duration::from_secs(3)),
+            (serde_json::json!("30"), Duration::from_secs(30)),
+            (serde_json::json!("soon"), d),
+            (serde_json::json!(null), d),
+            (serde_json::json!([1]), d),
+        ] {
+            assert_eq!(clamp_json_secs(Some(&json), d, min, max), want, "{json}");
+        }
+        assert_eq!(clamp_json_secs(None, d, min, max), d);
+        assert_eq!(retry_after_ms_capped(u64::MAX), 3_600_000);
+        assert_eq!(retry_after_ms_capped(2), 2000);
+    }
+}

@@ -21,6 +21,17 @@ pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// RFC 8628 §3.5: `slow_down` adds 5 s to the interval, for this and every later poll.
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// The poll interval stays within these, whatever the server says (`interval`, `slow_down`,
+/// `Retry-After`): faster hammers the AS, slower leaves an operator who already approved the
+/// code staring at a spinner (and `u64::MAX` seconds panics when added to a clock).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// A device code is typed by a human within minutes; a server claiming days (or `u64::MAX`
+/// seconds) would keep us polling long after the code died.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(30 * 60);
+/// When `expires_in` is missing or not a positive number: the AS's `expired_token` answer
+/// ends the loop sooner if the code is dead.
+const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(15 * 60);
 /// Consecutive transport failures (timeouts, 5xx, 429) before giving up on the poll.
 const MAX_TRANSIENT: u32 = 5;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,9 +70,12 @@ struct DeviceResponse {
     verification_uri: String,
     #[serde(default)]
     verification_uri_complete: Option<String>,
-    expires_in: u64,
+    // Raw JSON: a negative, fractional or huge number must not fail the login or reach a clock
+    // unclamped (see `crate::net::clamp_json_secs`).
     #[serde(default)]
-    interval: Option<u64>,
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    interval: Option<serde_json::Value>,
 }
 
 /// What one poll's answer means for the loop.
@@ -76,7 +90,7 @@ pub enum PollStep {
 pub fn after_error(error: &str, description: Option<&str>, interval: Duration) -> PollStep {
     match error {
         "authorization_pending" => PollStep::Again(interval),
-        "slow_down" => PollStep::Again(interval + SLOW_DOWN_STEP),
+        "slow_down" => PollStep::Again(interval.saturating_add(SLOW_DOWN_STEP).min(MAX_INTERVAL)),
         "access_denied" => PollStep::Fail(Failure::new(
             ErrorClass::Auth,
             "the user declined the authorization request; nothing was stored",
@@ -142,17 +156,23 @@ pub async fn device_authorization(
         user_code: start.user_code,
         verification_uri: start.verification_uri,
         verification_uri_complete: start.verification_uri_complete,
-        expires_in: Duration::from_secs(start.expires_in),
+        expires_in: crate::net::clamp_json_secs(
+            start.expires_in.as_ref(),
+            DEFAULT_EXPIRES_IN,
+            MIN_INTERVAL,
+            MAX_EXPIRES_IN,
+        ),
     };
     on(DeviceProgress::Prompt(&prompt));
 
     let started = Instant::now();
-    let deadline = started + prompt.expires_in;
-    let mut interval = start
-        .interval
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_INTERVAL)
-        .max(Duration::from_secs(1));
+    let deadline = after(started, prompt.expires_in);
+    let mut interval = crate::net::clamp_json_secs(
+        start.interval.as_ref(),
+        DEFAULT_INTERVAL,
+        MIN_INTERVAL,
+        MAX_INTERVAL,
+    );
     let (mut polls, mut transient) = (0u32, 0u32);
     loop {
         wait(interval, started, deadline, polls, on).await;
@@ -183,7 +203,7 @@ pub async fn device_authorization(
                 }
                 // Keep the code alive: the operator may be approving it right now.
                 if let Some(ms) = f.retry_after_ms {
-                    interval = interval.max(Duration::from_millis(ms));
+                    interval = interval.max(Duration::from_millis(ms)).min(MAX_INTERVAL);
                 }
                 continue;
             }
@@ -223,6 +243,14 @@ fn token_or_step(
     }
 }
 
+/// `at + d`, or `at` plus the longest wait this flow allows if that would overflow the clock
+/// (callers clamp `d` first; this is the belt to that brace).
+fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(MAX_EXPIRES_IN))
+        .unwrap_or(at)
+}
+
 /// Sleeps `interval`, reporting progress every tick, never past the code's expiry.
 async fn wait(
     interval: Duration,
@@ -231,15 +259,15 @@ async fn wait(
     polls: u32,
     on: &(dyn Fn(DeviceProgress<'_>) + Send + Sync),
 ) {
-    let until = (Instant::now() + interval).min(deadline);
+    let until = after(Instant::now(), interval).min(deadline);
     loop {
         let now = Instant::now();
         if now >= until {
             return;
         }
         on(DeviceProgress::Waiting {
-            elapsed: now - started,
-            remaining: deadline - now,
+            elapsed: now.saturating_duration_since(started),
+            remaining: deadline.saturating_duration_since(now),
             polls,
         });
         tokio::time::sleep((until - now).min(PROGRESS_TICK)).await;
@@ -265,6 +293,11 @@ mod tests {
         assert_eq!(
             after_error("slow_down", None, Duration::from_secs(6)),
             PollStep::Again(Duration::from_secs(11))
+        );
+        // ...but never past the ceiling, however often the server says it.
+        assert_eq!(
+            after_error("slow_down", None, MAX_INTERVAL),
+            PollStep::Again(MAX_INTERVAL)
         );
         let PollStep::Fail(f) = after_error("access_denied", None, i) else {
             panic!("access_denied must stop the loop");

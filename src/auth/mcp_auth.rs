@@ -200,7 +200,10 @@ async fn resource_metadata(
     for url in &urls {
         match http.get(url).timeout(TIMEOUT).send().await {
             Ok(resp) if resp.status().is_success() => {
-                return resp.json().await.map_err(|e| {
+                let what = format!("the protected-resource metadata at {url}");
+                let body =
+                    crate::net::read_capped(resp, crate::net::METADATA_BODY_CAP, &what).await?;
+                return serde_json::from_slice(&body).map_err(|e| {
                     Failure::new(
                         ErrorClass::Protocol,
                         format!("{url} is not protected-resource metadata ({e}); the MCP server's authorization setup is broken"),

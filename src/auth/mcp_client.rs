@@ -182,7 +182,8 @@ async fn register(
             f
         })?;
     let status = resp.status();
-    let bytes = resp.bytes().await.unwrap_or_default();
+    let what = format!("the client registration answer from {endpoint}");
+    let bytes = crate::net::read_capped(resp, crate::net::TOKEN_BODY_CAP, &what).await?;
     if !status.is_success() {
         // RFC 7591 §3.2.2 error body; never echo a raw body, which could hold anything.
         let why = serde_json::from_slice::<RegistrationError>(&bytes)

@@ -221,7 +221,20 @@ pub async fn discover_metadata(
             );
             continue;
         }
-        let meta: AsMetadata = match resp.json().await {
+        let body = match crate::net::read_capped(
+            resp,
+            crate::net::METADATA_BODY_CAP,
+            &format!("the metadata at {url}"),
+        )
+        .await
+        {
+            Ok(b) => b,
+            Err(f) => {
+                last = f;
+                continue;
+            }
+        };
+        let meta: AsMetadata = match serde_json::from_slice(&body) {
             Ok(m) => m,
             Err(e) => {
                 last = Failure::new(

@@ -14,6 +14,7 @@ use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{Actor, ConnectionKey, format_duration_ms, format_expires_in, now_ms};
 use crate::engine::fleet::ConnectorSpec;
 use crate::store::{Store, resolve_data_dir};
+use crate::text::printable;
 
 /// The connector's resolved spec and an open store: what both commands start from.
 fn setup(global: &Global, connector: &str) -> Result<(ConnectorSpec, Store), Exit> {
@@ -195,9 +196,11 @@ fn round_secs(d: Duration) -> Duration {
 
 /// What the operator reads: the code, where to enter it, and a QR code of the complete URI.
 pub fn prompt_text(p: &DevicePrompt) -> String {
+    // The AS wrote all of these: shown, never obeyed by the terminal.
     let mut out = format!(
         "\nOn any device, open\n\n  {}\n\nand enter the code\n\n  {}\n\n",
-        p.verification_uri, p.user_code
+        printable(&p.verification_uri, false),
+        printable(&p.user_code, false)
     );
     if let Some(complete) = &p.verification_uri_complete {
         if let Some(lines) = qr::render(complete) {
@@ -209,7 +212,7 @@ pub fn prompt_text(p: &DevicePrompt) -> String {
             }
             out.push('\n');
         }
-        out.push_str(&format!("(direct link: {complete})\n"));
+        out.push_str(&format!("(direct link: {})\n", printable(complete, false)));
     }
     out.push_str(&format!(
         "The code expires in {}.\n",

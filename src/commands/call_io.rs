@@ -116,7 +116,7 @@ impl ProgressPrinter {
         let message = p
             .message
             .as_deref()
-            .map(|m| format!(" {m}"))
+            .map(|m| format!(" {}", crate::text::printable(m, false)))
             .unwrap_or_default();
         let mut err = std::io::stderr().lock();
         if self.tty {

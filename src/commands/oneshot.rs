@@ -182,8 +182,8 @@ pub async fn status(global: &Global, json: bool) -> Outcome {
             .map(|r| format!("{:.0}%", r * 100.0))
             .unwrap_or_else(|| "—".into());
         let error = match (&c.detail, &c.last_error) {
-            (Some(d), _) => d.clone(),
-            (None, Some(e)) => e.to_string(),
+            (Some(d), _) => crate::text::printable(d, false),
+            (None, Some(e)) => crate::text::printable(&e.to_string(), false),
             (None, None) => "—".into(),
         };
         println!(

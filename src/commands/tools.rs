@@ -19,6 +19,7 @@ use crate::mcp::call::{CallError, CallOutcome, call_tool};
 use crate::mcp::elicit::Elicitor;
 use crate::mcp::render::{render_catalogue, render_result};
 use crate::mcp::{Catalogue, Target};
+use crate::text::printable;
 
 /// How long an ad hoc server may take to start and initialize.
 const ADHOC_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -109,7 +110,8 @@ fn print_catalogue(c: &Catalogue, json: bool) -> Result<(), Exit> {
         .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
         println!("{text}");
     } else {
-        print!("{}", render_catalogue(c));
+        // Names and descriptions are the server's words: shown, never obeyed by the terminal.
+        print!("{}", printable(&render_catalogue(c), true));
     }
     Ok(())
 }
@@ -125,7 +127,7 @@ pub async fn tools(global: &Global, args: ToolsArgs) -> Outcome {
                 .map_err(|f| adhoc_exit(&adhoc, f))?;
             let listed = Catalogue::fetch(session.peer()).await;
             let _ = session.cancel().await;
-            let c = listed.map_err(|e| adhoc_exit(&adhoc, crate::mcp::classify_service(&e)))?;
+            let c = listed.map_err(|f| adhoc_exit(&adhoc, f))?;
             print_catalogue(&c, args.target.json)?;
             Ok(EXIT_OK)
         }
@@ -175,7 +177,7 @@ pub async fn call(global: &Global, args: CallArgs) -> Outcome {
                 .map_err(|f| adhoc_exit(&adhoc, f))?;
             let listed = Catalogue::fetch(session.peer())
                 .await
-                .map_err(|e| adhoc_exit(&adhoc, crate::mcp::classify_service(&e)));
+                .map_err(|f| adhoc_exit(&adhoc, f));
             let checked = listed.and_then(|c| validate(&c, &tool, &arguments, "the server"));
             let result = match checked {
                 Ok(()) => Ok(
@@ -312,7 +314,10 @@ fn finish(tool: &str, result: Result<CallOutcome, (i32, CallError)>, json: bool)
             } else {
                 print!(
                     "{}",
-                    render_result(tool, &outcome.result, outcome.latency_ms)
+                    printable(
+                        &render_result(tool, &outcome.result, outcome.latency_ms),
+                        true
+                    )
                 );
             }
             if outcome.is_tool_error() {

@@ -19,6 +19,9 @@ use crate::domain::{ErrorClass, Failure};
 
 const LATE_PROGRESS: Duration = Duration::from_millis(25);
 const PROMPT_RECHECK: Duration = Duration::from_millis(250);
+/// The longest call timeout honoured: a year is "never" for a tool call, and still leaves the
+/// deadline arithmetic far from the clock's limits.
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// `notifications/cancelled` for a call we gave up on; the call's outcome is ours either way.
 async fn tell_server_to_stop(peer: &Peer<RoleClient>, id: RequestId, reason: &str) {
@@ -102,6 +105,8 @@ pub async fn call_tool(
         params = params.with_arguments(arguments);
     }
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    // `--timeout 500000000000y` parses, and overflowed the clock below.
+    let timeout = timeout.min(MAX_TIMEOUT);
     let started = Instant::now();
     // Our own deadline rather than rmcp's: it must leave out the time the operator spends at
     // an elicitation prompt, or a 30 s --timeout would cancel the call under their fingers.

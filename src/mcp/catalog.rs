@@ -5,15 +5,15 @@
 //! trip). Both expire after `CATALOGUE_TTL` and both are dropped on
 //! `notifications/tools/list_changed`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rmcp::model::{Prompt, Resource, Tool};
+use rmcp::model::{PaginatedRequestParams, Prompt, Resource, Tool};
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ConnectionKey, UnixMs, now_ms};
+use crate::domain::{ConnectionKey, ErrorClass, Failure, UnixMs, now_ms};
 use crate::store::Store;
 
 pub const CATALOGUE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -37,23 +37,52 @@ impl Catalogue {
         now.saturating_sub(self.fetched_at) < CATALOGUE_TTL.as_millis() as i64
     }
 
-    /// Lists everything the server declares. Tools are the point, so only their failure fails
-    /// the whole; resources and prompts are listed only when the server declares them.
-    pub async fn fetch(peer: &Peer<RoleClient>) -> Result<Catalogue, ServiceError> {
-        let tools = peer.list_all_tools().await?;
+    /// Lists everything the server declares, within [`LIST_DEADLINE`] and [`MAX_PAGES`] pages
+    /// per list. Tools are the point, so only their failure fails the whole; resources and
+    /// prompts are listed only when the server declares them.
+    pub async fn fetch(peer: &Peer<RoleClient>) -> Result<Catalogue, Failure> {
+        tokio::time::timeout(LIST_DEADLINE, Self::fetch_unbounded(peer))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::new(
+                    ErrorClass::Timeout,
+                    format!(
+                        "the MCP server did not finish listing its tools within {} s (a reply that never came, or one with the wrong JSON-RPC id); check the server's logs, or try again",
+                        LIST_DEADLINE.as_secs()
+                    ),
+                ))
+            })
+    }
+
+    async fn fetch_unbounded(peer: &Peer<RoleClient>) -> Result<Catalogue, Failure> {
+        let tools = all_pages("tools/list", |cursor| async move {
+            let r = peer.list_tools(Some(page(cursor))).await?;
+            Ok((r.tools, r.next_cursor))
+        })
+        .await?;
         let caps = peer.peer_info().map(|i| i.capabilities.clone());
         let has = |f: fn(&rmcp::model::ServerCapabilities) -> bool| caps.as_ref().is_some_and(f);
         let resources = if has(|c| c.resources.is_some()) {
-            peer.list_all_resources().await.unwrap_or_else(|e| {
-                tracing::warn!("resources/list failed: {e}");
+            all_pages("resources/list", |cursor| async move {
+                let r = peer.list_resources(Some(page(cursor))).await?;
+                Ok((r.resources, r.next_cursor))
+            })
+            .await
+            .unwrap_or_else(|f| {
+                tracing::warn!("{f}");
                 Vec::new()
             })
         } else {
             Vec::new()
         };
         let prompts = if has(|c| c.prompts.is_some()) {
-            peer.list_all_prompts().await.unwrap_or_else(|e| {
-                tracing::warn!("prompts/list failed: {e}");
+            all_pages("prompts/list", |cursor| async move {
+                let r = peer.list_prompts(Some(page(cursor))).await?;
+                Ok((r.prompts, r.next_cursor))
+            })
+            .await
+            .unwrap_or_else(|f| {
+                tracing::warn!("{f}");
                 Vec::new()
             })
         } else {
@@ -66,6 +95,70 @@ impl Catalogue {
             prompts,
         })
     }
+}
+
+/// Pages one list may take. rmcp's `list_all_*` follow `nextCursor` for as long as the server
+/// sends one, so a server whose cursor never ends hung `tools` and `call` forever.
+pub const MAX_PAGES: usize = 100;
+/// Entries one list may hold across its pages: each page is capped in bytes by the transport,
+/// but a hundred full pages would still be gigabytes.
+pub const MAX_ENTRIES: usize = 10_000;
+/// The whole catalogue, every page of every list. rmcp waits for a reply forever, and drops
+/// one whose id matches no request: a server answering with the wrong id hung `tools`.
+pub const LIST_DEADLINE: Duration = Duration::from_secs(30);
+
+fn page(cursor: Option<String>) -> PaginatedRequestParams {
+    let mut params = PaginatedRequestParams::default();
+    params.cursor = cursor;
+    params
+}
+
+/// Follows `nextCursor` through every page of `method`, refusing a cursor seen before (the
+/// server loops), more than [`MAX_PAGES`] pages, or more than [`MAX_ENTRIES`] entries.
+pub async fn all_pages<T, F, Fut>(method: &str, mut fetch: F) -> Result<Vec<T>, Failure>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), ServiceError>>,
+{
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cursor = None;
+    for _ in 0..MAX_PAGES {
+        let (got, next) = fetch(cursor.take()).await.map_err(|e| {
+            let mut f = super::classify_service(&e);
+            f.message = format!("{method}: {}", f.message);
+            f
+        })?;
+        items.extend(got);
+        if items.len() > MAX_ENTRIES {
+            return Err(bad_pages(format!(
+                "{method}: the server listed more than {MAX_ENTRIES} entries"
+            )));
+        }
+        // An empty cursor is how some servers say "no more" (the spec says omit it).
+        match next.filter(|c| !c.is_empty()) {
+            None => return Ok(items),
+            Some(c) if !seen.insert(c.clone()) => {
+                return Err(bad_pages(format!(
+                    "{method}: the server sent the same nextCursor twice ({:.40}), so its pages would never end",
+                    crate::text::printable(&c, false)
+                )));
+            }
+            Some(c) => cursor = Some(c),
+        }
+    }
+    Err(bad_pages(format!(
+        "{method}: the server was still sending nextCursor after {MAX_PAGES} pages"
+    )))
+}
+
+fn bad_pages(what: String) -> Failure {
+    Failure::new(
+        ErrorClass::Protocol,
+        format!(
+            "{what}; switchboard stopped listing. The server's pagination is broken: report it to its maintainers"
+        ),
+    )
 }
 
 /// The per-connection cache in memory, backed by the store.
@@ -143,6 +236,37 @@ impl Catalogues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn pages_end_at_an_empty_cursor_and_stop_at_the_entry_cap() {
+        let mut served = 0;
+        let got = all_pages("tools/list", |cursor| {
+            served += 1;
+            let next = match cursor.as_deref() {
+                None => Some("2".to_string()),
+                Some("2") => Some(String::new()),
+                Some(other) => panic!("asked for page {other}"),
+            };
+            async move { Ok::<_, ServiceError>((vec![1, 2], next)) }
+        })
+        .await
+        .expect("two pages");
+        assert_eq!((got, served), (vec![1, 2, 1, 2], 2));
+        // Few pages, each enormous: the entry cap stops it, not the page cap.
+        let f = all_pages("prompts/list", |_| async {
+            Ok::<_, ServiceError>((vec![0u8; 4000], Some(format!("{}", fresh_cursor()))))
+        })
+        .await
+        .expect_err("too many entries");
+        assert!(f.message.contains("more than 10000 entries"), "{f}");
+        assert!(f.message.starts_with("prompts/list: "), "{f}");
+    }
+
+    fn fresh_cursor() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
 
     #[tokio::test]
     async fn memory_cache_expires_and_can_be_dropped() {

@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
 };
@@ -17,7 +18,8 @@ use sse_stream::{Error as SseError, Sse};
 
 use crate::auth::Credential;
 use crate::auth::source::{STEP_UP_RETRIES, SharedSource};
-use crate::domain::Failure;
+use crate::domain::{ErrorClass, Failure};
+use crate::text::printable;
 
 #[derive(Clone)]
 pub struct AuthedHttpClient {
@@ -25,6 +27,25 @@ pub struct AuthedHttpClient {
     source: SharedSource,
     /// Set once the server answered the session's standalone GET stream (either way).
     stream_answered: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// The longest reconnect delay a server's SSE `retry:` field may set. rmcp obeys the field as
+/// sent, so `retry: 18446744073709551615` parked a response stream for 584 million years
+/// before resuming it, and the request waiting on it with it.
+pub const MAX_SSE_RETRY_MS: u64 = 10_000;
+
+type SseEvents = BoxStream<'static, Result<Sse, SseError>>;
+
+/// `events` with every `retry:` clamped to [`MAX_SSE_RETRY_MS`].
+fn clamp_retry(events: SseEvents) -> SseEvents {
+    events
+        .map(|item| {
+            item.map(|mut sse| {
+                sse.retry = sse.retry.map(|ms| ms.min(MAX_SSE_RETRY_MS));
+                sse
+            })
+        })
+        .boxed()
 }
 
 /// How long a new session waits for its standalone GET stream before the first request.
@@ -45,6 +66,15 @@ fn explain_redirect<T>(result: Result<T, HttpError>) -> Result<T, HttpError> {
             Err(source_error(crate::auth::oauth::classify_reqwest(&e)))
         }
         other => other,
+    }
+}
+
+/// The id a reply answers; `None` for anything that is not a reply, or an error without one.
+fn reply_id(reply: &ServerJsonRpcMessage) -> Option<&RequestId> {
+    match reply {
+        ServerJsonRpcMessage::Response(r) => Some(&r.id),
+        ServerJsonRpcMessage::Error(e) => e.id.as_ref(),
+        _ => None,
     }
 }
 
@@ -135,7 +165,11 @@ impl StreamableHttpClient for AuthedHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        let is_request = matches!(message, ClientJsonRpcMessage::Request(_));
+        let request_id = match &message {
+            ClientJsonRpcMessage::Request(r) => Some(r.id.clone()),
+            _ => None,
+        };
+        let is_request = request_id.is_some();
         let in_session = session_id.is_some();
         // Only a session (one with an id) gets the stream; a stateless server never would.
         if is_request && in_session {
@@ -166,6 +200,33 @@ impl StreamableHttpClient for AuthedHttpClient {
                     e.error.message
                 );
                 Err(StreamableHttpError::SessionExpired)
+            }
+            // A JSON answer to a request is that request's answer. rmcp drops one whose id
+            // matches nothing and waits forever for the real one; say what happened instead.
+            Ok(StreamableHttpPostResponse::Json(reply, _))
+                if reply_id(&reply).is_some_and(|id| Some(id) != request_id.as_ref()) =>
+            {
+                Err(source_error(Failure::new(
+                    ErrorClass::Protocol,
+                    format!(
+                        "the MCP server answered request {} with a reply for request {}; it is mixing up its JSON-RPC ids, report it to its maintainers",
+                        request_id.map_or_else(|| "-".into(), |id| id.to_string()),
+                        reply_id(&reply)
+                            .map_or_else(String::new, |id| printable(&id.to_string(), false)),
+                    ),
+                )))
+            }
+            Ok(StreamableHttpPostResponse::Sse(events, session)) => Ok(
+                StreamableHttpPostResponse::Sse(clamp_retry(events), session),
+            ),
+            Err(StreamableHttpError::ResponseBodyTooLarge { max_size }) => {
+                Err(source_error(Failure::new(
+                    ErrorClass::Protocol,
+                    format!(
+                        "the MCP server's answer is larger than {} MiB; switchboard stopped reading it (a misbehaving server or proxy?)",
+                        max_size >> 20
+                    ),
+                )))
             }
             other => other,
         }
@@ -204,6 +265,6 @@ impl StreamableHttpClient for AuthedHttpClient {
             })
             .await;
         self.stream_answered.send_replace(true);
-        explain_redirect(result)
+        explain_redirect(result).map(clamp_retry)
     }
 }

@@ -8,7 +8,7 @@ use rmcp::model::{JsonObject, ProgressNotificationParam};
 use tokio_util::sync::CancellationToken;
 
 use super::call::{CallError, CallOutcome, call_tool};
-use super::{Catalogue, McpPool, Target, classify_service};
+use super::{Catalogue, McpPool, Target};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
 
@@ -39,9 +39,9 @@ impl McpPool {
         let session = self.session(key, target).await?;
         match Catalogue::fetch(session.peer()).await {
             Ok(c) => Ok(self.catalogues.put(key, c, self.catalogue_store()).await),
-            Err(e) => {
+            Err(f) => {
                 self.drop_session(key).await;
-                Err(classify_service(&e))
+                Err(f)
             }
         }
     }

@@ -153,11 +153,13 @@ fn check_stream_response(resp: &reqwest::Response, url: &str) -> Result<(), Fail
     Ok(())
 }
 
+/// `Retry-After` in whole seconds (delay-seconds or an HTTP-date), as the probe reads it.
 fn retry_after(resp: &reqwest::Response) -> Option<u64> {
     resp.headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| crate::auth::oauth::retry_after_ms(v, crate::domain::now_ms()))
+        .map(|ms| ms.div_ceil(1000))
 }
 
 /// The first `endpoint` event, resolved against the SSE URL. Only the SSE URL's origin is
@@ -263,6 +265,29 @@ impl Poster {
     }
 }
 
+/// What one event on the stream carries: a JSON-RPC message, nothing to act on (another
+/// event type, empty data), or a malformed message, which must close the stream.
+pub(crate) fn message_of(event: Sse) -> Result<Option<ServerJsonRpcMessage>, Failure> {
+    match event.event.as_deref() {
+        None | Some("message") => {}
+        Some(other) => {
+            tracing::debug!(event = %crate::text::printable(other, false), "ignoring an SSE event that is not a message");
+            return Ok(None);
+        }
+    }
+    let Some(data) = event.data.filter(|d| !d.trim().is_empty()) else {
+        return Ok(None);
+    };
+    serde_json::from_str::<ServerJsonRpcMessage>(&data)
+        .map(Some)
+        .map_err(|e| {
+            Failure::new(
+                ErrorClass::Protocol,
+                format!("malformed JSON-RPC message on the SSE stream: {e}"),
+            )
+        })
+}
+
 impl Transport<RoleClient> for SseClientTransport {
     type Error = SseTransportError;
 
@@ -294,25 +319,13 @@ impl Transport<RoleClient> for SseClientTransport {
                     return None;
                 }
             };
-            match event.event.as_deref() {
-                None | Some("message") => {}
-                Some(other) => {
-                    tracing::debug!(event = other, "ignoring an SSE event that is not a message");
-                    continue;
-                }
-            }
-            let Some(data) = event.data.filter(|d| !d.trim().is_empty()) else {
-                continue;
-            };
-            match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
-                Ok(message) => return Some(message),
-                Err(e) => {
+            match message_of(event) {
+                Ok(Some(message)) => return Some(message),
+                Ok(None) => continue,
+                Err(f) => {
                     // A lost message would leave a request waiting forever; closing makes the
                     // caller fail now and the pool start a clean session.
-                    self.closed(Failure::new(
-                        ErrorClass::Protocol,
-                        format!("malformed JSON-RPC message on the SSE stream: {e}"),
-                    ));
+                    self.closed(f);
                     return None;
                 }
             }
@@ -327,29 +340,5 @@ impl Transport<RoleClient> for SseClientTransport {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints_resolve_against_the_sse_url_and_stay_on_its_origin() {
-        let base = Url::parse("http://127.0.0.1:9/mcp/sse").unwrap();
-        let rel = resolve_endpoint(&base, "/messages?sessionId=abc").unwrap();
-        assert_eq!(rel.as_str(), "http://127.0.0.1:9/messages?sessionId=abc");
-        let sibling = resolve_endpoint(&base, "message?sessionId=1").unwrap();
-        assert_eq!(
-            sibling.as_str(),
-            "http://127.0.0.1:9/mcp/message?sessionId=1"
-        );
-        let abs = resolve_endpoint(&base, "http://127.0.0.1:9/m?s=1").unwrap();
-        assert_eq!(abs.path(), "/m");
-        for evil in [
-            "http://evil.example/m",
-            "https://127.0.0.1:9/m",
-            "//127.0.0.1:10/m",
-        ] {
-            let f = resolve_endpoint(&base, evil).unwrap_err();
-            assert_eq!(f.class, ErrorClass::Protocol, "{evil}");
-            assert!(f.message.contains("another origin"), "{}", f.message);
-        }
-    }
-}
+#[path = "sse_tests.rs"]
+mod tests;

@@ -8,6 +8,9 @@ use crate::auth::{Broker, Credential, Need};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, ProbeResult, ProbeVia, now_ms};
 use crate::mcp::{McpPool, Target};
 
+/// How long a probe waits to drain a body it does not need (see `Prober::get`).
+const DRAIN_WITHIN: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestTarget {
     pub url: String,
@@ -179,6 +182,15 @@ impl Prober {
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // Only the status matters, but reading the body lets the connection be reused. A body
+        // past the cap, an endless one or a slow one is dropped with its connection instead:
+        // the probe measures the answer, not how long a server can drip its body.
+        let drain = crate::net::read_capped(resp, crate::net::PROBE_BODY_CAP, url);
+        match tokio::time::timeout(DRAIN_WITHIN, drain).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(f)) => tracing::debug!("probe body not drained: {f}"),
+            Err(_) => tracing::debug!("probe body from {url} not drained within {DRAIN_WITHIN:?}"),
+        }
         match classify_status(status, retry_after, www.as_deref()) {
             None => Ok(status),
             Some(f) => Err(f),
@@ -208,6 +220,8 @@ pub fn classify_status(
             "HTTP 410: the endpoint was retired; move to the provider's newer API",
         ),
         429 => {
+            // Capped: the raw header can be any u64, and `s * 1000` overflowed past ~1.8e16.
+            let retry_after_s = retry_after_s.map(|s| s.min(crate::net::MAX_RETRY_AFTER.as_secs()));
             let mut f = Failure::new(
                 ErrorClass::RateLimited,
                 match retry_after_s {
@@ -215,7 +229,7 @@ pub fn classify_status(
                     None => "HTTP 429: rate limited".to_string(),
                 },
             );
-            f.retry_after_ms = retry_after_s.map(|s| s * 1000);
+            f.retry_after_ms = retry_after_s.map(crate::net::retry_after_ms_capped);
             f
         }
         500..=599 => Failure::new(ErrorClass::Server, format!("HTTP {status} from the server")),
@@ -261,6 +275,10 @@ mod tests {
             (limited.class, limited.retry_after_ms),
             (ErrorClass::RateLimited, Some(2000))
         );
+        // A server's absurd Retry-After is capped, not multiplied into an overflow.
+        let limited = classify_status(429, Some(u64::MAX), None).unwrap();
+        assert_eq!(limited.retry_after_ms, Some(3_600_000));
+        assert!(limited.message.contains("retry after 3600s"), "{limited:?}");
         assert_eq!(
             classify_status(503, None, None).map(|f| f.class),
             Some(ErrorClass::Server)

@@ -108,7 +108,6 @@ async fn run<F>(
     // From here until the save lands, a crash loses the grant (the provider has rotated):
     // logged so that the window can be measured (RELIABILITY.md).
     let answered = std::time::Instant::now();
-    let mut wait = SAVE_RETRY_FIRST;
     let mut tx = Some(tx);
     let mut attempts = 0u32;
     loop {
@@ -137,11 +136,19 @@ async fn run<F>(
                     slot.unsaved.store(true, Ordering::SeqCst);
                     let _ = tx.send(FirstOutcome::Unsaved(token.clone(), e));
                 }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(SAVE_RETRY_CAP);
+                tokio::time::sleep(save_retry_wait(attempts)).await;
             }
         }
     }
+}
+
+/// The pause after failed save number `attempt` (from 1): doubling from 100 ms to 5 s, so a
+/// store that fails at once (a full disk) is not retried in a hot loop, and one that frees up is
+/// retried within seconds.
+fn save_retry_wait(attempt: u32) -> Duration {
+    SAVE_RETRY_FIRST
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(SAVE_RETRY_CAP)
 }
 
 /// Re-checked just before sending: still our lease, and the stored token is still the one whose
@@ -242,6 +249,15 @@ mod tests {
         })
         .await;
         (outcome, sent.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn failed_saves_are_retried_doubling_up_to_a_cap() {
+        let waits: Vec<u64> = (1..=9)
+            .map(|a| save_retry_wait(a).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+        assert_eq!(save_retry_wait(u32::MAX), SAVE_RETRY_CAP);
     }
 
     #[tokio::test]

@@ -36,8 +36,7 @@ impl Lease {
             key.clone(),
             self.ttl_ms,
         );
-        // A third of the lease: two renewals can fail (a busy database) before it could lapse.
-        let every = Duration::from_millis(u64::try_from(ttl / 3).unwrap_or(1).max(1));
+        let every = renew_every(ttl);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
@@ -52,6 +51,11 @@ impl Lease {
             }
         })
     }
+}
+
+/// A third of the lease: two renewals can fail (a busy database) before it could lapse.
+fn renew_every(ttl_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ttl_ms / 3).unwrap_or(1).max(1))
 }
 
 impl Broker {
@@ -105,5 +109,22 @@ impl Broker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_is_renewed_three_times_per_life() {
+        assert_eq!(renew_every(30_000), Duration::from_secs(10));
+        assert_eq!(renew_every(1_200), Duration::from_millis(400));
+        assert_eq!(
+            renew_every(0),
+            Duration::from_millis(1),
+            "never a busy loop of zero sleeps"
+        );
+        assert_eq!(renew_every(-5), Duration::from_millis(1));
     }
 }

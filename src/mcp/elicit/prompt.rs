@@ -21,18 +21,8 @@ pub enum Answer {
 const HELP: &str = "Enter takes the [default]; `!decline` declines the request; Ctrl-D or `!cancel` cancels it \
 (`!!` starts an answer with `!`).";
 
-/// Server-controlled text for a terminal: control characters (escape sequences could rewrite
-/// the screen or fake a prompt) become visible replacements.
-pub fn printable(text: &str, keep_newlines: bool) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' if keep_newlines => '\n',
-            '\t' | '\n' => ' ',
-            c if c.is_control() => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
-}
+// Server-controlled text for a terminal: one helper for the whole crate.
+pub use crate::text::printable;
 
 /// A value as the operator would type it.
 fn shown(value: &Value) -> String {

@@ -1,6 +1,7 @@
 //! Reducer and view tests over a hand-built fleet with a fixed clock.
 
 mod arguments;
+mod control;
 mod elicit;
 mod fixtures;
 mod reducer;

@@ -12,6 +12,7 @@ use crate::domain::{
     ConnectionView, DEFAULT_ACCOUNT, Health, Snapshot, UnixMs, format_duration_ms,
     format_expires_in,
 };
+use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 
@@ -280,8 +281,9 @@ fn latency(conn: &ConnectionView) -> String {
 fn detail_line(conn: &ConnectionView, width: usize, theme: &Theme) -> Line<'static> {
     let mut spans = Vec::new();
     let mut left = width;
+    // Detail and errors quote servers (an error_description, an MCP error): made printable.
     if let Some(detail) = &conn.detail {
-        let text = truncate(detail, left);
+        let text = truncate(&printable(detail, false), left);
         left = left.saturating_sub(Span::raw(&text).width());
         spans.push(Span::raw(text));
     }
@@ -291,7 +293,10 @@ fn detail_line(conn: &ConnectionView, width: usize, theme: &Theme) -> Line<'stat
         if left > sep_width + 3 {
             spans.push(Span::styled(sep, theme.muted));
             left -= sep_width;
-            spans.push(Span::styled(truncate(&err.to_string(), left), theme.down));
+            spans.push(Span::styled(
+                truncate(&printable(&err.to_string(), false), left),
+                theme.down,
+            ));
         }
     }
     Line::from(spans)
@@ -313,7 +318,11 @@ pub fn selection_summary(conn: &ConnectionView, now: UnixMs) -> String {
     if conn.probes_1h > 0 {
         parts.push(format!("{} probes/1h", conn.probes_1h));
     }
-    parts.extend(conn.detail.clone());
-    parts.extend(conn.last_error.as_ref().map(|e| format!("last error {e}")));
+    parts.extend(conn.detail.as_deref().map(|d| printable(d, false)));
+    parts.extend(
+        conn.last_error
+            .as_ref()
+            .map(|e| format!("last error {}", printable(&e.to_string(), false))),
+    );
     parts.join(" · ")
 }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::columns::text_width;
+use crate::text::printable;
 use crate::tui::editor::Editor;
 use crate::tui::theme::Theme;
 
@@ -75,7 +76,8 @@ pub fn render(
         lines.extend(
             problems
                 .iter()
-                .map(|p| Line::from(Span::styled(p.clone(), theme.flash_error))),
+                // Schema problems name the server's properties.
+                .map(|p| Line::from(Span::styled(printable(p, false), theme.flash_error))),
         );
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), below);

@@ -44,7 +44,11 @@ fn status_line(app: &App, theme: &Theme, now: UnixMs) -> Line<'static> {
             Level::Warn => theme.flash_warn,
             Level::Error => theme.flash_error,
         };
-        return Line::from(Span::styled(flash.text.clone(), style));
+        // Flashes carry failures, which quote servers.
+        return Line::from(Span::styled(
+            crate::text::printable(&flash.text, false),
+            style,
+        ));
     }
     let selected = app.selected_key().and_then(|k| app.snapshot().get(k));
     match selected {

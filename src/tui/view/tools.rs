@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::editor;
-use crate::mcp::elicit::prompt::printable;
 use crate::mcp::render::{argument_summary, one_line};
+use crate::text::printable;
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::{Stage, ToolPanel};
 
@@ -42,8 +42,9 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
     } = &panel.stage
     {
         let tool = panel.tools.get(*tool);
-        let arguments = tool.map(argument_summary).unwrap_or_default();
-        let heading = editor::Heading::arguments(tool.map_or("", |t| t.name.as_ref()), &arguments);
+        let arguments = printable(&tool.map(argument_summary).unwrap_or_default(), false);
+        let name = printable(tool.map_or("", |t| t.name.as_ref()), false);
+        let heading = editor::Heading::arguments(&name, &arguments);
         editor::render(frame, inner, &heading, editor, problems, theme);
         return;
     }
@@ -89,16 +90,27 @@ fn hint(stage: &Stage) -> &'static str {
     }
 }
 
+/// Everything here but the hints is the server's text (names, descriptions, schemas, results,
+/// its error messages): made printable, so it cannot draw on the console. ratatui alone would
+/// drop an escape silently and show the rest of the sequence as if it were the text.
 fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     match &panel.stage {
         Stage::Loading => vec![Line::raw("listing tools…")],
-        Stage::Failed(why) => vec![Line::from(Span::styled(why.clone(), theme.flash_error))],
+        Stage::Failed(why) => vec![Line::from(Span::styled(
+            printable(why, false),
+            theme.flash_error,
+        ))],
         Stage::List { selected } => {
-            let name_width = panel.tools.iter().map(|t| t.name.len()).max().unwrap_or(0);
+            let names: Vec<String> = panel
+                .tools
+                .iter()
+                .map(|t| printable(&t.name, false))
+                .collect();
+            let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
             let mut lines = Vec::new();
-            for (i, t) in panel.tools.iter().enumerate() {
+            for (i, (t, name)) in panel.tools.iter().zip(&names).enumerate() {
                 let marker = if i == *selected { "▶ " } else { "  " };
-                let description = t.description.as_deref().unwrap_or_default();
+                let description = printable(t.description.as_deref().unwrap_or_default(), true);
                 let room = width.saturating_sub(name_width + 4).max(10);
                 let style = if i == *selected {
                     theme.accent
@@ -106,8 +118,8 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
                     ratatui::style::Style::default()
                 };
                 lines.push(Line::from(vec![
-                    Span::styled(format!("{marker}{:<name_width$}  ", t.name), style),
-                    Span::raw(one_line(description, room)),
+                    Span::styled(format!("{marker}{name:<name_width$}  "), style),
+                    Span::raw(one_line(&description, room)),
                 ]));
             }
             if let Some(t) = panel.tools.get(*selected) {
@@ -119,7 +131,7 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
                     args
                 };
                 lines.push(Line::from(Span::styled(
-                    format!("args: {args}"),
+                    format!("args: {}", printable(&args, false)),
                     theme.muted,
                 )));
             }
@@ -131,9 +143,9 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
         // Drawn by `editor::render`, which needs the frame for the cursor.
         Stage::Edit { .. } | Stage::Answer { .. } => Vec::new(),
         Stage::Running { tool, progress, .. } => {
-            let mut lines = vec![Line::raw(format!("calling {tool}…"))];
+            let mut lines = vec![Line::raw(format!("calling {}…", printable(tool, false)))];
             if let Some(p) = progress {
-                lines.push(Line::from(Span::styled(p.clone(), theme.muted)));
+                lines.push(Line::from(Span::styled(printable(p, false), theme.muted)));
             }
             lines
         }
@@ -144,7 +156,7 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
                 ratatui::style::Style::default()
             };
             text.lines()
-                .map(|l| Line::from(Span::styled(l.to_string(), style)))
+                .map(|l| Line::from(Span::styled(printable(l, false), style)))
                 .collect()
         }
     }
