@@ -9,42 +9,20 @@ use std::time::{Duration, Instant};
 
 use support::hostile::{Hostile, Reply, Request};
 use support::{ACTOR, http, key, open_store};
-use switchboard::auth::{AuthSpec, Broker, OAuthEndpoints, OAuthSpec};
+use switchboard::auth::{AuthSpec, Broker, OAuthSpec};
 use switchboard::domain::{ErrorClass, now_ms};
 use switchboard::store::NewToken;
 
-fn spec(token_url: Option<String>, issuer: Option<String>) -> AuthSpec {
-    AuthSpec::OAuth(OAuthSpec {
-        endpoints: token_url.map(|token| OAuthEndpoints {
-            authorize: None,
-            token,
-            revoke: None,
-            device: None,
-            client_secret_post: false,
-        }),
-        issuer,
-        client_id: "c".into(),
-        client_secret: None,
-        scopes: vec!["read".into()],
-        pkce: true,
-        extra_params: vec![],
-        redirect_port: None,
-        token_auth: None,
-        scope_separator: " ".into(),
-        resource: None,
-        mcp: None,
-    })
+fn spec(token_url: String) -> AuthSpec {
+    AuthSpec::OAuth(support::explicit_oauth(token_url))
 }
 
 /// A token issued ten minutes ago that has `lives_ms` left: with 10 s left it is inside its
 /// refresh window (the last 30 s) but still valid.
 fn grant(access: &str, refresh: Option<&str>, lives_ms: i64) -> NewToken {
     NewToken {
-        access: access.into(),
-        refresh: refresh.map(Into::into),
-        expires_at: Some(now_ms() + lives_ms),
         issued_at: now_ms() - 600_000,
-        scopes: vec!["read".into()],
+        ..support::grant(access, refresh, lives_ms)
     }
 }
 
@@ -78,7 +56,7 @@ async fn invalid_grant_rereads_the_store_before_declaring_the_grant_dead() {
         )
     })
     .await;
-    let spec = spec(Some(peer.url("/token")), None);
+    let spec = spec(peer.url("/token"));
     let store = open_store(&dir);
     let b = ready(&store, &spec, grant("at-0", Some("rt-0"), 600_000)).await;
     let refresh = {
@@ -109,7 +87,7 @@ async fn a_dead_holders_refresh_lease_is_taken_over_at_once() {
     let count = n.clone();
     let peer =
         Hostile::start(move |_: &Request| ok_token(count.fetch_add(1, Ordering::SeqCst) + 1)).await;
-    let spec = spec(Some(peer.url("/token")), None);
+    let spec = spec(peer.url("/token"));
     let store = open_store(&dir);
     let b = ready(&store, &spec, grant("at-0", Some("rt-0"), 600_000)).await;
     // A holder id of this host and namespace whose process has exited.
@@ -140,7 +118,7 @@ async fn a_dead_holders_refresh_lease_is_taken_over_at_once() {
 async fn waiting_for_a_live_holders_lease_ends_with_an_error() {
     let (_tmp, dir) = support::data_dir();
     let peer = Hostile::start(|_: &Request| ok_token(1)).await;
-    let spec = spec(Some(peer.url("/token")), None);
+    let spec = spec(peer.url("/token"));
     let store = open_store(&dir);
     let b = Broker::with_lease_ttl(store.clone(), http(), Duration::from_millis(500));
     b.register(key("g"), spec.clone(), false).await.unwrap();
@@ -169,7 +147,7 @@ async fn waiting_for_a_live_holders_lease_ends_with_an_error() {
 async fn an_expired_token_without_a_refresh_token_needs_reauth() {
     let (_tmp, dir) = support::data_dir();
     let peer = Hostile::start(|_: &Request| ok_token(1)).await;
-    let spec = spec(Some(peer.url("/token")), None);
+    let spec = spec(peer.url("/token"));
     let b = ready(&open_store(&dir), &spec, grant("at-0", None, -1_000)).await;
     let f = b
         .access_token(&key("g"), ACTOR)
@@ -186,7 +164,11 @@ async fn an_expired_token_without_a_refresh_token_needs_reauth() {
 async fn discovery_failure_backs_off_and_keeps_the_valid_token() {
     let (_tmp, dir) = support::data_dir();
     let peer = Hostile::start(|_: &Request| Reply::text(500, "text/plain", "down")).await;
-    let spec = spec(None, Some(peer.url("")));
+    let spec = AuthSpec::OAuth(OAuthSpec {
+        endpoints: None,
+        issuer: Some(peer.url("")),
+        ..support::explicit_oauth("")
+    });
     let store = open_store(&dir);
     let b = Broker::new(store.clone(), http());
     b.register(key("g"), spec.clone(), false).await.unwrap();
@@ -220,7 +202,7 @@ async fn retry_after_is_honoured() {
             .with_header("retry-after", "120")
     })
     .await;
-    let spec = spec(Some(peer.url("/token")), None);
+    let spec = spec(peer.url("/token"));
     let b = ready(
         &open_store(&dir),
         &spec,

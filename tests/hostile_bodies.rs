@@ -97,28 +97,9 @@ async fn an_endless_registration_answer_is_cut_at_the_cap() {
     assert_eq!(peer.requests_to("/register").len(), 1);
 }
 
-struct Ran {
-    code: i32,
-    stderr: String,
-}
-
 /// `switchboard tools --url URL --transport sse` with nothing configured.
-async fn sse_tools(url: &str) -> Ran {
-    let home = tempfile::tempdir().expect("tempdir");
-    let mut cmd = tokio::process::Command::from(cli::scrubbed(cli::BIN));
-    cmd.args(["tools", "--url", url, "--transport", "sse"])
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(GUARD, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("`switchboard tools --url {url} --transport sse` hung"))
-        .expect("run switchboard");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+async fn sse_tools(url: &str) -> cli::Ran {
+    cli::unconfigured(&["tools", "--url", url, "--transport", "sse"], GUARD).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

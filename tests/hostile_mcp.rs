@@ -18,35 +18,15 @@ use support::hostile::{Hostile, Reply, Request};
 /// A hang guard only; the bounded failures end well within it.
 const GUARD: Duration = Duration::from_secs(120);
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use cli::Ran;
 
 /// `switchboard tools --url URL` with nothing configured, killed at the guard.
 async fn tools(url: &str, extra: &[&str]) -> Ran {
     switchboard(&[&["tools", "--url", url], extra].concat()).await
 }
 
-/// `switchboard ARGS` with nothing configured, killed at the guard.
 async fn switchboard(args: &[&str]) -> Ran {
-    let home = tempfile::tempdir().expect("tempdir");
-    let mut cmd = tokio::process::Command::from(cli::scrubbed(cli::BIN));
-    cmd.args(args)
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(GUARD, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("`switchboard {}` hung", args.join(" ")))
-        .expect("run switchboard");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::unconfigured(args, GUARD).await
 }
 
 fn message(req: &Request) -> Value {

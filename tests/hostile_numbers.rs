@@ -10,34 +10,24 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::hostile::{Hostile, Reply};
+use switchboard::auth::OAuthSpec;
 use switchboard::auth::device::{self, DeviceProgress};
-use switchboard::auth::{OAuthEndpoints, OAuthSpec};
 use switchboard::domain::ErrorClass;
 
 /// Only a hang guard: every test here ends in a few seconds when the code is right.
 const GUARD: Duration = Duration::from_secs(60);
 
 fn device_spec(peer: &Hostile) -> OAuthSpec {
-    OAuthSpec {
-        endpoints: Some(OAuthEndpoints {
-            authorize: None,
-            token: peer.url("/token"),
-            revoke: None,
-            device: Some(peer.url("/device")),
-            client_secret_post: false,
-        }),
-        issuer: None,
+    let mut spec = OAuthSpec {
         client_id: "device-client".into(),
-        client_secret: None,
         scopes: vec!["api:read".into()],
         pkce: false,
-        extra_params: vec![],
-        redirect_port: None,
-        token_auth: None,
-        scope_separator: " ".into(),
-        resource: None,
-        mcp: None,
+        ..support::explicit_oauth(peer.url("/token"))
+    };
+    if let Some(e) = spec.endpoints.as_mut() {
+        e.device = Some(peer.url("/device"));
     }
+    spec
 }
 
 /// A device endpoint answering `start`, and a token endpoint answering `poll` to every poll.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::hostile::{Hostile, Reply, Request};
 use support::{ACTOR, http, key, open_store};
-use switchboard::auth::{AuthSpec, Broker, OAuthEndpoints, OAuthSpec};
+use switchboard::auth::{AuthSpec, Broker};
 use switchboard::domain::now_ms;
 use switchboard::store::NewToken;
 
@@ -56,36 +56,11 @@ async fn rotating(
 }
 
 fn spec(token_url: String) -> AuthSpec {
-    AuthSpec::OAuth(OAuthSpec {
-        endpoints: Some(OAuthEndpoints {
-            authorize: None,
-            token: token_url,
-            revoke: None,
-            device: None,
-            client_secret_post: false,
-        }),
-        issuer: None,
-        client_id: "c".into(),
-        client_secret: None,
-        scopes: vec!["read".into()],
-        pkce: true,
-        extra_params: vec![],
-        redirect_port: None,
-        token_auth: None,
-        scope_separator: " ".into(),
-        resource: None,
-        mcp: None,
-    })
+    AuthSpec::OAuth(support::explicit_oauth(token_url))
 }
 
 fn first_grant() -> NewToken {
-    NewToken {
-        access: "at-0".into(),
-        refresh: Some("rt-0".into()),
-        expires_at: Some(now_ms() + 600_000),
-        issued_at: now_ms(),
-        scopes: vec!["read".into()],
-    }
+    support::grant("at-0", Some("rt-0"), 600_000)
 }
 
 async fn installed(b: &Broker, spec: &AuthSpec) {

@@ -12,9 +12,7 @@ mod support;
 use serde_json::json;
 use support::hostile::{Hostile, Reply};
 use support::{ACTOR, key};
-use switchboard::auth::{AuthSpec, OAuthEndpoints, OAuthSpec};
-use switchboard::domain::now_ms;
-use switchboard::store::NewToken;
+use switchboard::auth::{AuthSpec, OAuthSpec};
 
 const REFRESH: &str = "refresh-s3cret-9f2c";
 const CLIENT_SECRET: &str = "client-s3cret-41aa";
@@ -36,26 +34,16 @@ async fn elsewhere() -> Hostile {
 }
 
 fn oauth_spec(token: String, endpoints_post: bool) -> AuthSpec {
-    AuthSpec::OAuth(OAuthSpec {
-        endpoints: Some(OAuthEndpoints {
-            authorize: None,
-            token,
-            revoke: None,
-            device: None,
-            client_secret_post: endpoints_post,
-        }),
-        issuer: None,
+    let mut spec = OAuthSpec {
         client_id: "cid".into(),
         client_secret: Some(CLIENT_SECRET.into()),
         scopes: vec![],
-        pkce: true,
-        extra_params: vec![],
-        redirect_port: None,
-        token_auth: None,
-        scope_separator: " ".into(),
-        resource: None,
-        mcp: None,
-    })
+        ..support::explicit_oauth(token)
+    };
+    if let Some(e) = spec.endpoints.as_mut() {
+        e.client_secret_post = endpoints_post;
+    }
+    AuthSpec::OAuth(spec)
 }
 
 /// A 307 from the token endpoint asks the client to re-send the same POST (refresh token and,
@@ -73,16 +61,9 @@ async fn a_token_endpoint_redirect_to_another_origin_never_reaches_it() {
     let k = key("redirected");
     let spec = oauth_spec(as_.url("/token"), true);
     let b = support::broker(&store, &http, &k, &spec).await;
-    let now = now_ms();
     b.install(
         &k,
-        NewToken {
-            access: "old-access".into(),
-            refresh: Some(REFRESH.into()),
-            expires_at: Some(now + 3_600_000),
-            issued_at: now,
-            scopes: vec![],
-        },
+        support::grant("old-access", Some(REFRESH), 3_600_000),
         ACTOR,
     )
     .await
@@ -125,16 +106,9 @@ async fn a_token_request_to_plain_http_off_loopback_is_never_sent() {
     let k = key("cleartext");
     let spec = oauth_spec("http://as.example.com/token".into(), true);
     let b = support::broker(&store, &http, &k, &spec).await;
-    let now = now_ms();
     b.install(
         &k,
-        NewToken {
-            access: "old-access".into(),
-            refresh: Some(REFRESH.into()),
-            expires_at: Some(now + 3_600_000),
-            issued_at: now,
-            scopes: vec![],
-        },
+        support::grant("old-access", Some(REFRESH), 3_600_000),
         ACTOR,
     )
     .await

@@ -314,3 +314,31 @@ impl Session {
         run
     }
 }
+
+/// What a command printed and how it exited.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// `switchboard ARGS` with nothing configured (a fresh HOME), killed when `guard` passes: a hang
+/// guard for tests of bounded failures, never a speed assertion.
+pub async fn unconfigured(args: &[&str], guard: std::time::Duration) -> Ran {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut cmd = tokio::process::Command::from(scrubbed(BIN));
+    cmd.args(args)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(guard, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("`switchboard {}` hung", args.join(" ")))
+        .expect("run switchboard");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

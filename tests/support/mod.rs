@@ -56,6 +56,42 @@ pub fn key(connector: &str) -> ConnectionKey {
     ConnectionKey::new(connector, "default")
 }
 
+/// A public client "c" asking for "read" at an explicit token endpoint, nothing to discover;
+/// tests change what they need with struct update syntax.
+pub fn explicit_oauth(token_url: impl Into<String>) -> OAuthSpec {
+    OAuthSpec {
+        endpoints: Some(OAuthEndpoints {
+            authorize: None,
+            token: token_url.into(),
+            revoke: None,
+            device: None,
+            client_secret_post: false,
+        }),
+        issuer: None,
+        client_id: "c".into(),
+        client_secret: None,
+        scopes: vec!["read".into()],
+        pkce: true,
+        extra_params: vec![],
+        redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
+    }
+}
+
+/// A grant as `switchboard auth` would install it: issued now, living `lives_ms`.
+pub fn grant(access: &str, refresh: Option<&str>, lives_ms: i64) -> NewToken {
+    NewToken {
+        access: access.into(),
+        refresh: refresh.map(Into::into),
+        expires_at: Some(now_ms() + lives_ms),
+        issued_at: now_ms(),
+        scopes: vec!["read".into()],
+    }
+}
+
 /// Authorization code + PKCE against the lab, endpoints discovered from the issuer.
 pub fn code_spec(lab: &Lab, client_id: &str) -> AuthSpec {
     AuthSpec::OAuth(OAuthSpec {
