@@ -337,3 +337,18 @@ fn errors_on_interpolated_values_never_show_the_secret() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: {stderr}");
     }
 }
+
+/// A secret written into the file itself, of the wrong type: the error names the key and what
+/// is wrong, not the value.
+#[test]
+fn an_error_on_a_literal_secret_never_shows_it() {
+    let path = fixture("secret_literal.toml");
+    let out = check(&path, |_| {});
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("98765432"), "printed the secret: {stderr}");
+    assert!(
+        stderr.contains("connectors[0].auth.client_secret: invalid type: integer"),
+        "{stderr}"
+    );
+}

@@ -53,6 +53,11 @@ pub fn parse_str(
     let located = |loc| {
         let mut e = ConfigError::from_located(loc, text, source);
         e.message = redact.scrub(&e.message);
+        // A secret written into the file itself (not through `${VAR}`) is still a secret: an
+        // error about it says what is wrong, never what the value is.
+        if e.key.as_deref().is_some_and(redact::names_a_secret) {
+            e.message = redact::hide_quoted(&e.message);
+        }
         e
     };
 

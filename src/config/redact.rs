@@ -78,6 +78,38 @@ impl Redact {
     }
 }
 
+/// Whether a config key path ends in a key that holds a secret.
+pub(crate) fn names_a_secret(path: &str) -> bool {
+    let last = path.rsplit(['.', '[']).next().unwrap_or(path);
+    matches!(
+        last,
+        "client_secret" | "token" | "password" | "secret" | "private_key"
+    )
+}
+
+/// `message` with every quoted piece (`` `…` ``, `"…"`) replaced by `…`: serde quotes the value
+/// it choked on.
+pub(crate) fn hide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['`', '"']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        let after = &rest[start + 1..];
+        match after.find(quote) {
+            Some(end) => {
+                out.push_str(&rest[..start]);
+                out.push(quote);
+                out.push('…');
+                out.push(quote);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +148,22 @@ mod tests {
             r.scrub("invalid type: string \"0\", expected an integer from 0 to 65535"),
             "invalid type: string \"${P}\", expected an integer from 0 to 65535"
         );
+    }
+
+    #[test]
+    fn literal_secrets_are_hidden_in_errors_about_their_keys() {
+        assert!(names_a_secret("connectors[0].auth.client_secret"));
+        assert!(names_a_secret("connectors[2].auth.token"));
+        assert!(!names_a_secret("connectors[0].auth.client_id"));
+        assert_eq!(
+            hide_quoted("invalid type: integer `98765432`, expected a string"),
+            "invalid type: integer `…`, expected a string"
+        );
+        assert_eq!(
+            hide_quoted(r#"invalid value "hunter2" and "x""#),
+            r#"invalid value "…" and "…""#
+        );
+        assert_eq!(hide_quoted("no quotes"), "no quotes");
+        assert_eq!(hide_quoted("unbalanced `quote"), "unbalanced `quote");
     }
 }
