@@ -63,9 +63,7 @@ async fn invalid_grant_rereads_the_store_before_declaring_the_grant_dead() {
         let b = b.clone();
         tokio::spawn(async move { b.refresh_now(&key("g"), ACTOR).await })
     };
-    while peer.requests().is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    peer.arrived("/token", Duration::from_secs(20)).await;
     // Meanwhile another process (an older one that took no lease, or `auth`) stored a new grant.
     open_store(&dir)
         .save_token(&key("g"), grant("at-other", Some("rt-other"), 600_000))

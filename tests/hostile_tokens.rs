@@ -133,9 +133,7 @@ async fn a_save_that_fails_keeps_the_grant_and_lands_when_the_database_frees() {
     };
     // While the request is at the server, another process locks the database for longer than
     // the store's 5 s busy timeout.
-    while peer.requests_to("/token").is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    peer.arrived("/token", Duration::from_secs(20)).await;
     let db = dir.join("switchboard.db");
     let locker = std::thread::spawn(move || {
         let c = rusqlite::Connection::open(db).unwrap();
@@ -192,9 +190,7 @@ async fn a_slow_refresh_keeps_its_lease_and_nobody_spends_the_token_twice() {
         let a = a.clone();
         tokio::spawn(async move { a.refresh_now(&key("hostile"), ACTOR).await })
     };
-    while peer.requests_to("/token").is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    peer.arrived("/token", Duration::from_secs(20)).await;
     // Well past the lease's first expiry, the other process wants a new token too.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let second = b.refresh_now(&key("hostile"), ACTOR).await;

@@ -145,6 +145,19 @@ impl Hostile {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// Waits until a request to `path` has arrived; panics after `within` (a hang guard: the
+    /// request under test was never sent).
+    pub async fn arrived(&self, path: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.requests_to(path).is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no request to {path} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The requests whose path is `path`.
     pub fn requests_to(&self, path: &str) -> Vec<Request> {
         self.requests()
