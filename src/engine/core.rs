@@ -29,6 +29,22 @@ pub(crate) struct Row {
     pub next_refresh_at: Option<UnixMs>,
 }
 
+impl Row {
+    /// Adds a probe result to the window; a failed one is also the row's last error, whether
+    /// this process probed or read it from the store (a follower, a one-shot `status`).
+    pub(crate) fn record_probe(&mut self, result: ProbeResult) {
+        if let Some(f) = result.failure.as_ref().or(result.primary_failure.as_ref())
+            && self
+                .last_error
+                .as_ref()
+                .is_none_or(|(at, _)| result.at >= *at)
+        {
+            self.last_error = Some((result.at, f.clone()));
+        }
+        self.window.push(result);
+    }
+}
+
 pub struct Engine {
     pub(crate) specs: HashMap<String, ConnectorSpec>,
     pub(crate) keys: Vec<ConnectionKey>,
@@ -142,10 +158,7 @@ impl Engine {
         }
         self.with_row(key, |r| {
             r.probing = false;
-            if let Some(f) = result.failure.as_ref().or(result.primary_failure.as_ref()) {
-                r.last_error = Some((result.at, f.clone()));
-            }
-            r.window.push(result.clone());
+            r.record_probe(result.clone());
         });
         self.emit(Event::Probed {
             key: key.clone(),

@@ -121,7 +121,7 @@ pub async fn start(
         .map_err(store_failure)?
     {
         if let Some(row) = rows.get_mut(&key) {
-            row.window.push(p);
+            row.record_probe(p);
         }
     }
 

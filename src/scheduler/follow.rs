@@ -25,7 +25,7 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
             if let Some(row) = rows.get_mut(&key)
                 && row.window.last().is_none_or(|last| p.at > last.at)
             {
-                row.window.push(p);
+                row.record_probe(p);
             }
         }
     }
