@@ -217,3 +217,22 @@ async fn retry_after_is_honoured() {
         "retry at {retry}, not 120 s from now"
     );
 }
+
+/// Never authorized is not the same as a lost grant: nothing to re-authorize, no re-auth mark,
+/// no token request.
+#[tokio::test]
+async fn a_connection_never_authorized_is_not_marked_needs_reauth() {
+    let (_tmp, dir) = support::data_dir();
+    let peer = Hostile::start(|_: &Request| ok_token(1)).await;
+    let b = Broker::new(open_store(&dir), http());
+    b.register(key("g"), spec(peer.url("/token")), false)
+        .await
+        .unwrap();
+    let f = b
+        .access_token(&key("g"), ACTOR)
+        .await
+        .expect_err("no token yet");
+    assert!(f.message.contains("not authorized yet"), "{f}");
+    assert!(!b.needs_reauth(&key("g")));
+    assert!(peer.requests().is_empty());
+}

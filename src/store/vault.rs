@@ -181,6 +181,31 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
+    fn debug_shows_where_the_key_came_from_and_never_the_key() {
+        let v = Vault::from_key(&[0x42; 32], KeySource::Env);
+        let shown = format!("{v:?}");
+        assert!(
+            shown.starts_with("Vault") && shown.contains("Env"),
+            "{shown}"
+        );
+        assert!(!shown.contains("42") && !shown.contains("66"), "{shown}");
+    }
+
+    #[test]
+    fn key_files_under_home_are_shown_with_a_tilde() {
+        let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+            return;
+        };
+        let inside = Path::new(&home).join(".local/share/switchboard/vault.key");
+        assert_eq!(
+            tilde(&inside),
+            Path::new("~/.local/share/switchboard/vault.key")
+        );
+        let outside = Path::new("/var/lib/switchboard/vault.key");
+        assert_eq!(tilde(outside), outside);
+    }
+
+    #[test]
     fn seal_round_trips_and_binds_to_aad() {
         let v = Vault::from_key(&[7u8; 32], KeySource::Env);
         let sealed = v.seal("jira/default", b"lab_at_secret");

@@ -176,5 +176,8 @@ mod tests {
             assert!(b >= step / 2 && b <= step, "attempt {attempt}: {b}");
         }
         assert!(backoff_ms(40) <= BACKOFF_CAP_MS);
+        // The numbers themselves, not only their relation: 1 s first, five minutes at most.
+        assert!((500..=1_000).contains(&backoff_ms(1)));
+        assert!((150_000..=300_000).contains(&backoff_ms(25)));
     }
 }
