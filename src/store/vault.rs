@@ -206,6 +206,25 @@ mod tests {
     }
 
     #[test]
+    fn short_or_foreign_blobs_are_refused_without_a_panic() {
+        let v = Vault::from_key(&[7; 32], KeySource::Env);
+        for blob in [
+            vec![],
+            vec![VERSION],
+            vec![VERSION, 1, 2, 3],
+            vec![VERSION; NONCE_LEN],
+            vec![VERSION; NONCE_LEN + 1],
+            vec![0xff; 64],
+        ] {
+            assert!(
+                matches!(v.open_sealed("aad", &blob), Err(VaultError::Decrypt)),
+                "{} bytes",
+                blob.len()
+            );
+        }
+    }
+
+    #[test]
     fn seal_round_trips_and_binds_to_aad() {
         let v = Vault::from_key(&[7u8; 32], KeySource::Env);
         let sealed = v.seal("jira/default", b"lab_at_secret");

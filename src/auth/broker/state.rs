@@ -179,5 +179,11 @@ mod tests {
         // The numbers themselves, not only their relation: 1 s first, five minutes at most.
         assert!((500..=1_000).contains(&backoff_ms(1)));
         assert!((150_000..=300_000).contains(&backoff_ms(25)));
+        // Jittered over the whole upper half of the step, so a fleet that failed together does
+        // not retry together (64 draws from 150 s of spread: a range under 15 s has odds of
+        // about 10^-60).
+        let draws: Vec<u64> = (0..64).map(|_| backoff_ms(25)).collect();
+        let spread = draws.iter().max().unwrap_or(&0) - draws.iter().min().unwrap_or(&0);
+        assert!(spread > 15_000, "{draws:?}");
     }
 }
