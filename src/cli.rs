@@ -205,6 +205,10 @@ pub struct TargetArgs {
     /// declines.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub elicit: Option<ElicitArg>,
+    /// The MCP protocol revision to propose at `initialize` (e.g. 2025-06-18), to test a
+    /// server as a client of that revision sees it [default: the newest switchboard speaks].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_protocol)]
+    pub protocol_version: Option<rmcp::model::ProtocolVersion>,
     /// Machine-readable output (the raw MCP result).
     #[arg(long)]
     pub json: bool,
@@ -279,6 +283,10 @@ fn parse_secret(s: &str) -> Result<Secret, String> {
         return Err("the token is empty".into());
     }
     Ok(Secret::new(s.trim()))
+}
+
+fn parse_protocol(s: &str) -> Result<rmcp::model::ProtocolVersion, String> {
+    crate::mcp::protocol::parse(s)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

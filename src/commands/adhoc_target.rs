@@ -94,6 +94,7 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
         bearer: t.bearer.clone(),
         auth: None,
         elicit: Elicitor::for_command(elicit_policy(t)),
+        protocol: t.protocol_version.clone(),
     };
     let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some();
     if let Target::StreamableHttp { url } | Target::Sse { url } = &adhoc.target {

@@ -92,6 +92,20 @@ pub fn action(scenario: &str) -> Action {
     }
 }
 
+/// The revision a scenario's server expects, as an operator testing such a server would pin it
+/// with `--protocol-version`. `initialize` grades the proposed version against the revisions the
+/// suite knows (up to 2025-11-25), while rmcp proposes its newer default; the 2025-03-26
+/// scenarios are servers of that revision. Others keep the default, so the suite keeps grading
+/// what an operator gets without the flag.
+pub fn protocol_for(scenario: &str) -> Option<rmcp::model::ProtocolVersion> {
+    use rmcp::model::ProtocolVersion;
+    match scenario {
+        "initialize" => Some(ProtocolVersion::V_2025_11_25),
+        s if s.starts_with("auth/2025-03-26-") => Some(ProtocolVersion::V_2025_03_26),
+        _ => None,
+    }
+}
+
 pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outcome {
     let Some(scenario) = scenario.filter(|s| !s.trim().is_empty()) else {
         return Err(Exit::new(
@@ -116,6 +130,7 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
             crate::net::browser_client().map_err(|f| Exit::failed(&f))?,
         )),
         elicit: Some(ElicitArg::Defaults),
+        protocol_version: protocol_for(&scenario),
         json: false,
     };
     match action(&scenario) {
@@ -173,6 +188,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn scenarios_pin_the_revision_their_server_expects() {
+        use rmcp::model::ProtocolVersion;
+        assert_eq!(
+            protocol_for("initialize"),
+            Some(ProtocolVersion::V_2025_11_25)
+        );
+        assert_eq!(
+            protocol_for("auth/2025-03-26-oauth-endpoint-fallback"),
+            Some(ProtocolVersion::V_2025_03_26)
+        );
+        assert_eq!(protocol_for("tools_call"), None);
     }
 
     #[test]
