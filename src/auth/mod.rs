@@ -8,6 +8,7 @@ pub mod critical;
 pub mod device;
 pub mod flows;
 pub mod form;
+pub mod legacy_discovery;
 pub mod mcp_auth;
 pub mod mcp_client;
 pub mod oauth;
