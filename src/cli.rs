@@ -193,6 +193,16 @@ pub struct TargetArgs {
     /// where the authorization server supports such documents.
     #[arg(long, value_name = "URL", help_heading = "Ad hoc authorization")]
     pub client_metadata_url: Option<String>,
+    /// How to get a token when an ad hoc --url answers 401: a login in the browser
+    /// (authorization code + PKCE), or as a machine with no user (client credentials, needs
+    /// --client-id and $SWITCHBOARD_CLIENT_SECRET).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "GRANT",
+        help_heading = "Ad hoc authorization"
+    )]
+    pub grant: Option<GrantArg>,
     /// Print the authorization URL instead of opening a browser.
     #[arg(long, help_heading = "Ad hoc authorization")]
     pub no_browser: bool,
@@ -219,6 +229,13 @@ pub enum ElicitArg {
     Ask,
     Defaults,
     Decline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GrantArg {
+    #[default]
+    AuthorizationCode,
+    ClientCredentials,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

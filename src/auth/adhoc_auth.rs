@@ -34,6 +34,8 @@ pub struct ClientOptions {
     pub client_secret: Option<Secret>,
     /// A Client ID Metadata Document URL, used when the AS supports them.
     pub client_metadata_url: Option<String>,
+    /// No user: the client credentials grant with `client_id` and `client_secret`.
+    pub machine: bool,
 }
 
 pub struct AdHocAuth {
@@ -142,6 +144,9 @@ impl AdHocAuth {
                 ),
             ));
         }
+        if self.options.machine {
+            return self.client_credentials(state, challenge, scopes).await;
+        }
         let spec = self.spec();
         let (found, client) = match state.found.take() {
             Some(found) => found,
@@ -179,6 +184,50 @@ impl AdHocAuth {
         state.scopes = granted;
         state.token = Some(outcome.token.access.clone());
         Ok(Credential::Bearer(outcome.token.access))
+    }
+}
+
+impl AdHocAuth {
+    /// A machine client (SEP-1046): discovery as for a login, then one client credentials
+    /// request with the RFC 8707 resource; no browser, no PKCE.
+    async fn client_credentials(
+        &self,
+        state: &mut State,
+        challenge: Option<BearerChallenge>,
+        scopes: Option<Vec<String>>,
+    ) -> Result<Credential, Failure> {
+        let found = match state.found.take() {
+            Some((found, _)) => found,
+            None => mcp_auth::discover_for_machine(&self.http, &self.server, challenge).await?,
+        };
+        let client = Client {
+            id: self.options.client_id.clone().unwrap_or_default(),
+            secret: self.options.client_secret.clone(),
+            source: mcp_client::CONFIGURED,
+            registered_at: None,
+        };
+        let scopes = scopes.unwrap_or_else(|| found.scopes.clone());
+        let spec = mcp_auth::concrete(
+            &self.spec(),
+            found.metadata.endpoints(),
+            &client,
+            found.resource.clone(),
+            scopes.clone(),
+        );
+        state.authorizations += 1;
+        eprintln!(
+            "{} asks for authorization at {}; requesting a token as client {} (client credentials)",
+            self.server, found.issuer, client.id
+        );
+        state.found = Some((found, client));
+        let token = super::oauth::client_credentials_for(&self.http, &spec).await?;
+        state.scopes = if token.scopes.is_empty() {
+            scopes
+        } else {
+            token.scopes.clone()
+        };
+        state.token = Some(token.access.clone());
+        Ok(Credential::Bearer(token.access))
     }
 }
 

@@ -61,15 +61,19 @@ pub async fn discover(http: &reqwest::Client, server: &str) -> Result<Discovery,
         // Some servers let `initialize` through and challenge only later requests; metadata at
         // the well-known URLs says whether this one wants authorization at all (a server that
         // asked for nothing gets no 2025-03-26 fallback: there is nothing to fall back for).
-        Unauthenticated::Open => discover_with(http, server, None, false).await.map_err(|f| {
-            if f.class == ErrorClass::Config {
-                config(format!(
-                    "the MCP server at {server} answered without asking for authorization and publishes no protected-resource metadata; set [connectors.auth] type = \"none\""
-                ))
-            } else {
-                f
-            }
-        }),
+        Unauthenticated::Open => {
+            let found = discover_with(http, server, None, false).await.map_err(|f| {
+                if f.class == ErrorClass::Config {
+                    config(format!(
+                        "the MCP server at {server} answered without asking for authorization and publishes no protected-resource metadata; set [connectors.auth] type = \"none\""
+                    ))
+                } else {
+                    f
+                }
+            })?;
+            require_s256(&found.issuer, &found.metadata)?;
+            Ok(found)
+        }
     }
 }
 
@@ -83,6 +87,18 @@ enum Unauthenticated {
 /// Steps 2–3, from a challenge already in hand: a transport's 401 carries one, and servers
 /// that let `initialize` through unauthenticated only challenge later requests.
 pub async fn discover_from(
+    http: &reqwest::Client,
+    server: &str,
+    challenge: Option<BearerChallenge>,
+) -> Result<Discovery, Failure> {
+    let found = discover_with(http, server, challenge, true).await?;
+    require_s256(&found.issuer, &found.metadata)?;
+    Ok(found)
+}
+
+/// Steps 2–3 for a machine client (client credentials): the same discovery, without the PKCE
+/// requirement, which only the authorization code grant has.
+pub async fn discover_for_machine(
     http: &reqwest::Client,
     server: &str,
     challenge: Option<BearerChallenge>,
@@ -123,7 +139,6 @@ async fn discover_with(
         f.message = format!("authorization server {issuer}: {}", f.message);
         f
     })?;
-    require_s256(&issuer, &metadata)?;
     let scopes = match challenge.map(|c| c.scope).filter(|s| !s.is_empty()) {
         Some(s) => s,
         None => prm.scopes_supported,
@@ -144,7 +159,6 @@ async fn legacy_discovery(
     challenge: Option<BearerChallenge>,
 ) -> Result<Discovery, Failure> {
     let (issuer, metadata) = super::legacy_discovery::discover(http, server).await?;
-    require_s256(&issuer, &metadata)?;
     Ok(Discovery {
         server: server.to_string(),
         resource: None,

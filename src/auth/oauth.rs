@@ -328,6 +328,26 @@ pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToke
     run(ctx, &http, None, request.request_async(&http)).await
 }
 
+/// One client credentials request for `spec` as it stands (endpoints resolved, client set).
+pub async fn client_credentials_for(
+    http: &reqwest::Client,
+    spec: &super::spec::OAuthSpec,
+) -> Result<NewToken, Failure> {
+    let endpoints = spec.resolve_endpoints(http).await?;
+    let client = build_client(&endpoints, &spec.client_id, spec.secret())
+        .map_err(|m| Failure::new(ErrorClass::Config, m))?;
+    let extra = spec.token_params();
+    let ctx = TokenRequestContext {
+        http,
+        client: &client,
+        scopes: &spec.scopes,
+        scope_separator: &spec.scope_separator,
+        extra: &extra,
+        timeout: Duration::from_secs(30),
+    };
+    client_credentials(&ctx).await.map_err(|e| e.failure())
+}
+
 pub async fn exchange_code(
     ctx: &TokenRequestContext<'_>,
     code: String,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Exit;
 use crate::auth::adhoc_auth::{AdHocAuth, ClientOptions};
 use crate::auth::flows::Opener;
-use crate::cli::{EXIT_HUMAN, EXIT_USAGE, ElicitArg, TargetArgs, TransportArg};
+use crate::cli::{EXIT_HUMAN, EXIT_USAGE, ElicitArg, GrantArg, TargetArgs, TransportArg};
 use crate::domain::Failure;
 use crate::mcp::Target;
 use crate::mcp::adhoc::{self, AdHoc};
@@ -96,18 +96,18 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
         elicit: Elicitor::for_command(elicit_policy(t)),
         protocol: t.protocol_version.clone(),
     };
-    let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some();
+    let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some() || t.grant.is_some();
     if let Target::StreamableHttp { url } | Target::Sse { url } = &adhoc.target {
         if !adhoc.brings_credentials() {
             adhoc.auth = adhoc_auth(t, url)?.map(Arc::new);
         } else if wants_auth {
             return Err(usage(
-                "--client-id/--client-metadata-url authorize a server that answers 401; with --bearer or an Authorization header there is nothing to authorize",
+                "--client-id/--client-metadata-url/--grant authorize a server that answers 401; with --bearer or an Authorization header there is nothing to authorize",
             ));
         }
     } else if wants_auth {
         return Err(usage(
-            "--client-id/--client-metadata-url apply to an HTTP --url target",
+            "--client-id/--client-metadata-url/--grant apply to an HTTP --url target",
         ));
     }
     Ok(Some(adhoc))
@@ -129,8 +129,21 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
             "a client secret ($SWITCHBOARD_CLIENT_SECRET) needs --client-id",
         ));
     }
+    let machine = t.grant == Some(GrantArg::ClientCredentials);
+    if machine && (t.client_id.is_none() || t.client_secret.is_none()) {
+        return Err(usage(
+            "--grant client-credentials needs --client-id and its secret in $SWITCHBOARD_CLIENT_SECRET (or --client-secret)",
+        ));
+    }
+    if machine && t.client_metadata_url.is_some() {
+        return Err(usage(
+            "--client-metadata-url is for a login in the browser; --grant client-credentials authenticates with --client-id and its secret",
+        ));
+    }
     let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
     let opener = match (&t.opener, t.no_browser) {
+        // A machine client opens nothing: any opener will do.
+        _ if machine => Opener::PrintOnly,
         (Some(o), _) => o.clone(),
         (None, true) => Opener::PrintOnly,
         (None, false) if can_log_in() => Opener::System,
@@ -140,6 +153,7 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
         client_id: t.client_id.clone(),
         client_secret: t.client_secret.clone(),
         client_metadata_url: t.client_metadata_url.clone(),
+        machine,
     };
     Ok(Some(AdHocAuth::new(http, url, options, opener)))
 }

@@ -106,6 +106,11 @@ pub fn protocol_for(scenario: &str) -> Option<rmcp::model::ProtocolVersion> {
     }
 }
 
+/// The grant an operator would pass for a scenario: the machine-to-machine ones have no user.
+pub fn grant_for(scenario: &str) -> Option<crate::cli::GrantArg> {
+    (scenario == "auth/client-credentials-basic").then_some(crate::cli::GrantArg::ClientCredentials)
+}
+
 pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outcome {
     let Some(scenario) = scenario.filter(|s| !s.trim().is_empty()) else {
         return Err(Exit::new(
@@ -124,7 +129,11 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         bearer: None,
         client_id: context.client_id,
         client_secret: context.client_secret.map(Secret::from),
-        client_metadata_url: Some(SUITE_CLIENT_METADATA_URL.to_string()),
+        // A machine client has no metadata document to offer (its flag is refused with one).
+        client_metadata_url: grant_for(&scenario)
+            .is_none()
+            .then(|| SUITE_CLIENT_METADATA_URL.to_string()),
+        grant: grant_for(&scenario),
         no_browser: false,
         opener: Some(Opener::Internal(
             crate::net::browser_client().map_err(|f| Exit::failed(&f))?,
@@ -202,6 +211,15 @@ mod tests {
             Some(ProtocolVersion::V_2025_03_26)
         );
         assert_eq!(protocol_for("tools_call"), None);
+    }
+
+    #[test]
+    fn machine_scenarios_use_client_credentials() {
+        assert_eq!(
+            grant_for("auth/client-credentials-basic"),
+            Some(crate::cli::GrantArg::ClientCredentials)
+        );
+        assert_eq!(grant_for("auth/metadata-default"), None);
     }
 
     #[test]
