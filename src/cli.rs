@@ -203,6 +203,13 @@ pub struct TargetArgs {
         help_heading = "Ad hoc authorization"
     )]
     pub grant: Option<GrantArg>,
+    /// With --grant client-credentials: authenticate with a JWT signed by this PEM private key
+    /// (private_key_jwt, ES256 or RS256) instead of a secret.
+    #[arg(long, value_name = "FILE", help_heading = "Ad hoc authorization")]
+    pub private_key: Option<PathBuf>,
+    /// The private key's PEM itself, for the conformance client (its suite hands one over).
+    #[arg(skip)]
+    pub private_key_pem: Option<Secret>,
     /// Print the authorization URL instead of opening a browser.
     #[arg(long, help_heading = "Ad hoc authorization")]
     pub no_browser: bool,

@@ -36,6 +36,8 @@ pub struct ClientOptions {
     pub client_metadata_url: Option<String>,
     /// No user: the client credentials grant with `client_id` and `client_secret`.
     pub machine: bool,
+    /// A machine client authenticating with signed assertions (private_key_jwt), not a secret.
+    pub private_key: Option<std::sync::Arc<super::client_assertion::SigningKey>>,
 }
 
 pub struct AdHocAuth {
@@ -219,8 +221,16 @@ impl AdHocAuth {
             "{} asks for authorization at {}; requesting a token as client {} (client credentials)",
             self.server, found.issuer, client.id
         );
+        let issuer = found.issuer.clone();
         state.found = Some((found, client));
-        let token = super::oauth::client_credentials_for(&self.http, &spec).await?;
+        let token = match &self.options.private_key {
+            // RFC 7523 lets the audience be the AS's issuer identifier; it is what the MCP
+            // machine-to-machine extension's servers check.
+            Some(key) => {
+                super::oauth::client_credentials_signed(&self.http, &spec, key, &issuer).await?
+            }
+            None => super::oauth::client_credentials_for(&self.http, &spec).await?,
+        };
         state.scopes = if token.scopes.is_empty() {
             scopes
         } else {

@@ -4,6 +4,7 @@
 pub mod adhoc_auth;
 pub mod broker;
 pub mod challenge;
+pub mod client_assertion;
 pub mod critical;
 pub mod device;
 pub mod flows;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::Exit;
 use crate::auth::adhoc_auth::{AdHocAuth, ClientOptions};
+use crate::auth::client_assertion::SigningKey;
 use crate::auth::flows::Opener;
 use crate::cli::{EXIT_HUMAN, EXIT_USAGE, ElicitArg, GrantArg, TargetArgs, TransportArg};
 use crate::domain::Failure;
@@ -130,9 +131,20 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
         ));
     }
     let machine = t.grant == Some(GrantArg::ClientCredentials);
-    if machine && (t.client_id.is_none() || t.client_secret.is_none()) {
+    let private_key = private_key(t)?;
+    if private_key.is_some() && !machine {
         return Err(usage(
-            "--grant client-credentials needs --client-id and its secret in $SWITCHBOARD_CLIENT_SECRET (or --client-secret)",
+            "--private-key authenticates a machine client: add --grant client-credentials",
+        ));
+    }
+    if private_key.is_some() && t.client_secret.is_some() {
+        return Err(usage(
+            "give the client a secret ($SWITCHBOARD_CLIENT_SECRET) or a --private-key, not both",
+        ));
+    }
+    if machine && (t.client_id.is_none() || (t.client_secret.is_none() && private_key.is_none())) {
+        return Err(usage(
+            "--grant client-credentials needs --client-id and either its secret in $SWITCHBOARD_CLIENT_SECRET (or --client-secret) or --private-key FILE",
         ));
     }
     if machine && t.client_metadata_url.is_some() {
@@ -154,8 +166,27 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
         client_secret: t.client_secret.clone(),
         client_metadata_url: t.client_metadata_url.clone(),
         machine,
+        private_key,
     };
     Ok(Some(AdHocAuth::new(http, url, options, opener)))
+}
+
+/// `--private-key FILE` (or the conformance client's PEM), loaded now so a bad key is a usage
+/// error before anything is sent. Errors name the file, never its contents.
+fn private_key(t: &TargetArgs) -> Result<Option<Arc<SigningKey>>, Exit> {
+    let (pem, what) = match (&t.private_key, &t.private_key_pem) {
+        (Some(path), _) => {
+            let what = format!("--private-key {}", path.display());
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("{what}: cannot read it: {e}")))?;
+            (crate::secret::Secret::new(pem), what)
+        }
+        (None, Some(pem)) => (pem.clone(), "the scenario's private key".to_string()),
+        (None, None) => return Ok(None),
+    };
+    SigningKey::from_pem(pem.expose(), &what)
+        .map(|k| Some(Arc::new(k)))
+        .map_err(|f| usage(f.message))
 }
 
 /// `--elicit`, else ask when someone is at the terminal to answer (a script, a pipe or the

@@ -31,6 +31,9 @@ pub struct Context {
     pub client_id: Option<String>,
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// `auth/client-credentials-jwt`: the key its AS checks assertions against.
+    #[serde(default)]
+    pub private_key_pem: Option<String>,
 }
 
 impl Context {
@@ -108,7 +111,11 @@ pub fn protocol_for(scenario: &str) -> Option<rmcp::model::ProtocolVersion> {
 
 /// The grant an operator would pass for a scenario: the machine-to-machine ones have no user.
 pub fn grant_for(scenario: &str) -> Option<crate::cli::GrantArg> {
-    (scenario == "auth/client-credentials-basic").then_some(crate::cli::GrantArg::ClientCredentials)
+    matches!(
+        scenario,
+        "auth/client-credentials-basic" | "auth/client-credentials-jwt"
+    )
+    .then_some(crate::cli::GrantArg::ClientCredentials)
 }
 
 pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outcome {
@@ -134,6 +141,8 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
             .is_none()
             .then(|| SUITE_CLIENT_METADATA_URL.to_string()),
         grant: grant_for(&scenario),
+        private_key: None,
+        private_key_pem: context.private_key_pem.map(Secret::from),
         no_browser: false,
         opener: Some(Opener::Internal(
             crate::net::browser_client().map_err(|f| Exit::failed(&f))?,
