@@ -210,6 +210,20 @@ pub struct TargetArgs {
     /// The private key's PEM itself, for the conformance client (its suite hands one over).
     #[arg(skip)]
     pub private_key_pem: Option<Secret>,
+    /// With --grant cross-app: a file holding the identity provider's ID token (or set
+    /// $SWITCHBOARD_ID_TOKEN).
+    #[arg(long, value_name = "FILE", help_heading = "Ad hoc authorization")]
+    pub id_token_file: Option<PathBuf>,
+    /// With --grant cross-app: the ID token itself (environment only: it is a credential).
+    #[arg(skip)]
+    pub id_token: Option<Secret>,
+    /// With --grant cross-app: the identity provider's issuer URL.
+    #[arg(long, value_name = "URL", help_heading = "Ad hoc authorization")]
+    pub idp_issuer: Option<String>,
+    /// With --grant cross-app: switchboard's client ID at the identity provider (its secret, if
+    /// any, in $SWITCHBOARD_IDP_CLIENT_SECRET).
+    #[arg(long, value_name = "ID", help_heading = "Ad hoc authorization")]
+    pub idp_client_id: Option<String>,
     /// Print the authorization URL instead of opening a browser.
     #[arg(long, help_heading = "Ad hoc authorization")]
     pub no_browser: bool,
@@ -243,6 +257,8 @@ pub enum GrantArg {
     #[default]
     AuthorizationCode,
     ClientCredentials,
+    /// Enterprise-managed (SEP-990): the IdP's ID token, exchanged at the IdP, redeemed at the AS.
+    CrossApp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

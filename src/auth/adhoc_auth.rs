@@ -38,6 +38,8 @@ pub struct ClientOptions {
     pub machine: bool,
     /// A machine client authenticating with signed assertions (private_key_jwt), not a secret.
     pub private_key: Option<std::sync::Arc<super::client_assertion::SigningKey>>,
+    /// Enterprise-managed authorization through this identity provider (implies `machine`).
+    pub cross_app: Option<super::cross_app::IdP>,
 }
 
 pub struct AdHocAuth {
@@ -223,13 +225,33 @@ impl AdHocAuth {
         );
         let issuer = found.issuer.clone();
         state.found = Some((found, client));
-        let token = match &self.options.private_key {
-            // RFC 7523 lets the audience be the AS's issuer identifier; it is what the MCP
-            // machine-to-machine extension's servers check.
-            Some(key) => {
-                super::oauth::client_credentials_signed(&self.http, &spec, key, &issuer).await?
+        let token = match (&self.options.cross_app, &self.options.private_key) {
+            (Some(idp), _) => {
+                let (token_endpoint, resource) = match state.found.as_ref() {
+                    Some((found, _)) => (
+                        found.metadata.token_endpoint.clone(),
+                        found.resource.clone(),
+                    ),
+                    None => (String::new(), None),
+                };
+                let target = super::cross_app::Target {
+                    issuer: &issuer,
+                    token_endpoint: &token_endpoint,
+                    resource: resource.as_deref(),
+                    scopes: &spec.scopes,
+                    client_id: &spec.client_id,
+                    client_secret: spec.client_secret.as_ref(),
+                };
+                super::cross_app::authorize(&self.http, idp, &target).await?
             }
-            None => super::oauth::client_credentials_for(&self.http, &spec).await?,
+            (None, key) => match key {
+                // RFC 7523 lets the audience be the AS's issuer identifier; it is what the MCP
+                // machine-to-machine extension's servers check.
+                Some(key) => {
+                    super::oauth::client_credentials_signed(&self.http, &spec, key, &issuer).await?
+                }
+                None => super::oauth::client_credentials_for(&self.http, &spec).await?,
+            },
         };
         state.scopes = if token.scopes.is_empty() {
             scopes

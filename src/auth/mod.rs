@@ -6,6 +6,7 @@ pub mod broker;
 pub mod challenge;
 pub mod client_assertion;
 pub mod critical;
+pub mod cross_app;
 pub mod device;
 pub mod flows;
 pub mod form;

@@ -130,7 +130,11 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
             "a client secret ($SWITCHBOARD_CLIENT_SECRET) needs --client-id",
         ));
     }
-    let machine = t.grant == Some(GrantArg::ClientCredentials);
+    let cross_app = cross_app(t)?;
+    let machine = matches!(
+        t.grant,
+        Some(GrantArg::ClientCredentials | GrantArg::CrossApp)
+    );
     let private_key = private_key(t)?;
     if private_key.is_some() && !machine {
         return Err(usage(
@@ -140,6 +144,11 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
     if private_key.is_some() && t.client_secret.is_some() {
         return Err(usage(
             "give the client a secret ($SWITCHBOARD_CLIENT_SECRET) or a --private-key, not both",
+        ));
+    }
+    if cross_app.is_some() && private_key.is_some() {
+        return Err(usage(
+            "--grant cross-app authenticates at the MCP server's AS with --client-id and its secret, not --private-key",
         ));
     }
     if machine && (t.client_id.is_none() || (t.client_secret.is_none() && private_key.is_none())) {
@@ -167,6 +176,7 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
         client_metadata_url: t.client_metadata_url.clone(),
         machine,
         private_key,
+        cross_app,
     };
     Ok(Some(AdHocAuth::new(http, url, options, opener)))
 }
@@ -187,6 +197,57 @@ fn private_key(t: &TargetArgs) -> Result<Option<Arc<SigningKey>>, Exit> {
     SigningKey::from_pem(pem.expose(), &what)
         .map(|k| Some(Arc::new(k)))
         .map_err(|f| usage(f.message))
+}
+
+/// `--grant cross-app`'s identity provider: its issuer, switchboard's client there and the
+/// user's ID token (`--id-token-file`, else `$SWITCHBOARD_ID_TOKEN`).
+fn cross_app(t: &TargetArgs) -> Result<Option<crate::auth::cross_app::IdP>, Exit> {
+    let wanted = t.grant == Some(GrantArg::CrossApp);
+    let given = t.idp_issuer.is_some() || t.idp_client_id.is_some() || t.id_token_file.is_some();
+    if !wanted {
+        return if given {
+            Err(usage(
+                "--idp-issuer, --idp-client-id and --id-token-file belong to --grant cross-app",
+            ))
+        } else {
+            Ok(None)
+        };
+    }
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(crate::secret::Secret::new)
+    };
+    let id_token = match (&t.id_token_file, &t.id_token) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                usage(format!(
+                    "--id-token-file {}: cannot read it: {e}",
+                    path.display()
+                ))
+            })?;
+            Some(crate::secret::Secret::new(text.trim()))
+        }
+        (None, Some(token)) => Some(token.clone()),
+        (None, None) => env("SWITCHBOARD_ID_TOKEN"),
+    };
+    let (Some(issuer), Some(client_id), Some(id_token)) =
+        (t.idp_issuer.clone(), t.idp_client_id.clone(), id_token)
+    else {
+        return Err(usage(
+            "--grant cross-app needs --idp-issuer URL, --idp-client-id ID and the ID token (--id-token-file FILE or $SWITCHBOARD_ID_TOKEN), plus --client-id and its secret at the MCP server's authorization server",
+        ));
+    };
+    if url::Url::parse(&issuer).is_err() {
+        return Err(usage(format!("--idp-issuer `{issuer}` is not a URL")));
+    }
+    Ok(Some(crate::auth::cross_app::IdP {
+        issuer,
+        client_id,
+        client_secret: env("SWITCHBOARD_IDP_CLIENT_SECRET"),
+        id_token,
+    }))
 }
 
 /// `--elicit`, else ask when someone is at the terminal to answer (a script, a pipe or the

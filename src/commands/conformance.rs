@@ -34,6 +34,13 @@ pub struct Context {
     /// `auth/client-credentials-jwt`: the key its AS checks assertions against.
     #[serde(default)]
     pub private_key_pem: Option<String>,
+    /// `auth/cross-app-access-complete-flow`: the IdP, its client and the user's ID token.
+    #[serde(default)]
+    pub idp_issuer: Option<String>,
+    #[serde(default)]
+    pub idp_client_id: Option<String>,
+    #[serde(default)]
+    pub idp_id_token: Option<String>,
 }
 
 impl Context {
@@ -111,11 +118,13 @@ pub fn protocol_for(scenario: &str) -> Option<rmcp::model::ProtocolVersion> {
 
 /// The grant an operator would pass for a scenario: the machine-to-machine ones have no user.
 pub fn grant_for(scenario: &str) -> Option<crate::cli::GrantArg> {
-    matches!(
-        scenario,
-        "auth/client-credentials-basic" | "auth/client-credentials-jwt"
-    )
-    .then_some(crate::cli::GrantArg::ClientCredentials)
+    match scenario {
+        "auth/client-credentials-basic" | "auth/client-credentials-jwt" => {
+            Some(crate::cli::GrantArg::ClientCredentials)
+        }
+        "auth/cross-app-access-complete-flow" => Some(crate::cli::GrantArg::CrossApp),
+        _ => None,
+    }
 }
 
 pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outcome {
@@ -143,6 +152,10 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         grant: grant_for(&scenario),
         private_key: None,
         private_key_pem: context.private_key_pem.map(Secret::from),
+        id_token_file: None,
+        id_token: context.idp_id_token.map(Secret::from),
+        idp_issuer: context.idp_issuer,
+        idp_client_id: context.idp_client_id,
         no_browser: false,
         opener: Some(Opener::Internal(
             crate::net::browser_client().map_err(|f| Exit::failed(&f))?,
@@ -227,6 +240,10 @@ mod tests {
         assert_eq!(
             grant_for("auth/client-credentials-basic"),
             Some(crate::cli::GrantArg::ClientCredentials)
+        );
+        assert_eq!(
+            grant_for("auth/cross-app-access-complete-flow"),
+            Some(crate::cli::GrantArg::CrossApp)
         );
         assert_eq!(grant_for("auth/metadata-default"), None);
     }
