@@ -128,6 +128,7 @@ fn specs(n: usize) -> Vec<ConnectorSpec> {
             refresh_lead: std::time::Duration::from_secs(300),
             missing_env: vec![],
             problem: None,
+            protocol_version: None,
         })
         .collect()
 }

@@ -193,6 +193,37 @@ pub struct TargetArgs {
     /// where the authorization server supports such documents.
     #[arg(long, value_name = "URL", help_heading = "Ad hoc authorization")]
     pub client_metadata_url: Option<String>,
+    /// How to get a token when an ad hoc --url answers 401: a login in the browser
+    /// (authorization code + PKCE), or as a machine with no user (client credentials, needs
+    /// --client-id and $SWITCHBOARD_CLIENT_SECRET).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "GRANT",
+        help_heading = "Ad hoc authorization"
+    )]
+    pub grant: Option<GrantArg>,
+    /// With --grant client-credentials: authenticate with a JWT signed by this PEM private key
+    /// (private_key_jwt, ES256 or RS256) instead of a secret.
+    #[arg(long, value_name = "FILE", help_heading = "Ad hoc authorization")]
+    pub private_key: Option<PathBuf>,
+    /// The private key's PEM itself, for the conformance client (its suite hands one over).
+    #[arg(skip)]
+    pub private_key_pem: Option<Secret>,
+    /// With --grant cross-app: a file holding the identity provider's ID token (or set
+    /// $SWITCHBOARD_ID_TOKEN).
+    #[arg(long, value_name = "FILE", help_heading = "Ad hoc authorization")]
+    pub id_token_file: Option<PathBuf>,
+    /// With --grant cross-app: the ID token itself (environment only: it is a credential).
+    #[arg(skip)]
+    pub id_token: Option<Secret>,
+    /// With --grant cross-app: the identity provider's issuer URL.
+    #[arg(long, value_name = "URL", help_heading = "Ad hoc authorization")]
+    pub idp_issuer: Option<String>,
+    /// With --grant cross-app: switchboard's client ID at the identity provider (its secret, if
+    /// any, in $SWITCHBOARD_IDP_CLIENT_SECRET).
+    #[arg(long, value_name = "ID", help_heading = "Ad hoc authorization")]
+    pub idp_client_id: Option<String>,
     /// Print the authorization URL instead of opening a browser.
     #[arg(long, help_heading = "Ad hoc authorization")]
     pub no_browser: bool,
@@ -205,6 +236,10 @@ pub struct TargetArgs {
     /// declines.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub elicit: Option<ElicitArg>,
+    /// The MCP protocol revision to propose at `initialize` (e.g. 2025-06-18), to test a
+    /// server as a client of that revision sees it [default: the newest switchboard speaks].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_protocol)]
+    pub protocol_version: Option<rmcp::model::ProtocolVersion>,
     /// Machine-readable output (the raw MCP result).
     #[arg(long)]
     pub json: bool,
@@ -215,6 +250,15 @@ pub enum ElicitArg {
     Ask,
     Defaults,
     Decline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GrantArg {
+    #[default]
+    AuthorizationCode,
+    ClientCredentials,
+    /// Enterprise-managed (SEP-990): the IdP's ID token, exchanged at the IdP, redeemed at the AS.
+    CrossApp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -279,6 +323,10 @@ fn parse_secret(s: &str) -> Result<Secret, String> {
         return Err("the token is empty".into());
     }
     Ok(Secret::new(s.trim()))
+}
+
+fn parse_protocol(s: &str) -> Result<rmcp::model::ProtocolVersion, String> {
+    crate::mcp::protocol::parse(s)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

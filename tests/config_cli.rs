@@ -277,6 +277,17 @@ fn other_commands_refuse_a_bad_config_with_exit_2_and_the_same_line() {
 }
 
 #[test]
+fn an_unknown_protocol_version_is_refused_with_the_known_ones() {
+    assert_error(
+        "bad_protocol_version.toml",
+        9,
+        20,
+        "connectors[0].mcp.protocol_version",
+        &["`2025-13-01` is not an MCP protocol revision", "2025-06-18"],
+    );
+}
+
+#[test]
 fn plain_http_token_url_off_loopback_is_refused() {
     assert_error(
         "http_token_url.toml",

@@ -1,6 +1,7 @@
 //! The official MCP conformance suite (`@modelcontextprotocol/conformance`, pinned in
-//! tests/peers/conformance) drives switchboard as a client: `--suite core`, which holds the
-//! core client scenarios and the whole `auth` suite. Each scenario starts its own server and
+//! tests/peers/conformance) drives switchboard as a client: `--suite all`, every client scenario
+//! the suite lists — core, `auth`, the 2025-03-26 back-compat ones, draft and extension
+//! (machine-to-machine, enterprise-managed) ones alike. Each scenario starts its own server and
 //! runs `switchboard lab conformance-client URL`, which goes through the same code as
 //! `switchboard tools --url` / `call --url`.
 //!
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SUITE: &str = "core";
+const SUITE: &str = "all";
 
 fn peer_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/conformance")
@@ -114,8 +115,9 @@ fn conformance_suite_matches_the_baseline() {
     let out = tempfile::tempdir().expect("temp dir");
     let stdout = run_suite(Path::new(env!("CARGO_BIN_EXE_switchboard")), out.path());
     let results = outcomes(&stdout);
+    // 0.1.16 lists 26 client scenarios; fewer means a scenario crashed out of the summary.
     assert!(
-        results.len() >= 4,
+        results.len() >= 26,
         "the suite reported too few scenarios; its output:\n{stdout}"
     );
     let baseline = baseline();

@@ -37,6 +37,7 @@ fn spec(lab: &switchboard::lab::Lab) -> ConnectorSpec {
         refresh_lead: Duration::from_secs(300),
         missing_env: vec![],
         problem: None,
+        protocol_version: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn spec() -> ConnectorSpec {
         refresh_lead: Duration::from_secs(300),
         missing_env: vec![],
         problem: None,
+        protocol_version: None,
     }
 }
 

@@ -69,7 +69,7 @@ async fn an_endless_registration_answer_is_cut_at_the_cap() {
     .expect("metadata");
     let found = Discovery {
         server: peer.url("/mcp"),
-        resource: peer.url("/mcp"),
+        resource: Some(peer.url("/mcp")),
         issuer: peer.url(""),
         metadata,
         scopes: vec![],

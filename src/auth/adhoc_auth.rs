@@ -34,6 +34,12 @@ pub struct ClientOptions {
     pub client_secret: Option<Secret>,
     /// A Client ID Metadata Document URL, used when the AS supports them.
     pub client_metadata_url: Option<String>,
+    /// No user: the client credentials grant with `client_id` and `client_secret`.
+    pub machine: bool,
+    /// A machine client authenticating with signed assertions (private_key_jwt), not a secret.
+    pub private_key: Option<std::sync::Arc<super::client_assertion::SigningKey>>,
+    /// Enterprise-managed authorization through this identity provider (implies `machine`).
+    pub cross_app: Option<super::cross_app::IdP>,
 }
 
 pub struct AdHocAuth {
@@ -142,6 +148,9 @@ impl AdHocAuth {
                 ),
             ));
         }
+        if self.options.machine {
+            return self.client_credentials(state, challenge, scopes).await;
+        }
         let spec = self.spec();
         let (found, client) = match state.found.take() {
             Some(found) => found,
@@ -179,6 +188,78 @@ impl AdHocAuth {
         state.scopes = granted;
         state.token = Some(outcome.token.access.clone());
         Ok(Credential::Bearer(outcome.token.access))
+    }
+}
+
+impl AdHocAuth {
+    /// A machine client (SEP-1046): discovery as for a login, then one client credentials
+    /// request with the RFC 8707 resource; no browser, no PKCE.
+    async fn client_credentials(
+        &self,
+        state: &mut State,
+        challenge: Option<BearerChallenge>,
+        scopes: Option<Vec<String>>,
+    ) -> Result<Credential, Failure> {
+        let found = match state.found.take() {
+            Some((found, _)) => found,
+            None => mcp_auth::discover_for_machine(&self.http, &self.server, challenge).await?,
+        };
+        let client = Client {
+            id: self.options.client_id.clone().unwrap_or_default(),
+            secret: self.options.client_secret.clone(),
+            source: mcp_client::CONFIGURED,
+            registered_at: None,
+        };
+        let scopes = scopes.unwrap_or_else(|| found.scopes.clone());
+        let spec = mcp_auth::concrete(
+            &self.spec(),
+            found.metadata.endpoints(),
+            &client,
+            found.resource.clone(),
+            scopes.clone(),
+        );
+        state.authorizations += 1;
+        eprintln!(
+            "{} asks for authorization at {}; requesting a token as client {} (client credentials)",
+            self.server, found.issuer, client.id
+        );
+        let issuer = found.issuer.clone();
+        state.found = Some((found, client));
+        let token = match (&self.options.cross_app, &self.options.private_key) {
+            (Some(idp), _) => {
+                let (token_endpoint, resource) = match state.found.as_ref() {
+                    Some((found, _)) => (
+                        found.metadata.token_endpoint.clone(),
+                        found.resource.clone(),
+                    ),
+                    None => (String::new(), None),
+                };
+                let target = super::cross_app::Target {
+                    issuer: &issuer,
+                    token_endpoint: &token_endpoint,
+                    resource: resource.as_deref(),
+                    scopes: &spec.scopes,
+                    client_id: &spec.client_id,
+                    client_secret: spec.client_secret.as_ref(),
+                };
+                super::cross_app::authorize(&self.http, idp, &target).await?
+            }
+            (None, key) => match key {
+                // RFC 7523 lets the audience be the AS's issuer identifier; it is what the MCP
+                // machine-to-machine extension's servers check.
+                Some(key) => {
+                    super::oauth::client_credentials_signed(&self.http, &spec, key, &issuer).await?
+                }
+                None => super::oauth::client_credentials_for(&self.http, &spec).await?,
+            },
+        };
+        state.scopes = if token.scopes.is_empty() {
+            scopes
+        } else {
+            token.scopes.clone()
+        };
+        state.token = Some(token.access.clone());
+        Ok(Credential::Bearer(token.access))
     }
 }
 

@@ -32,8 +32,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Discovery {
     pub server: String,
-    /// The RFC 8707 resource indicator: the metadata's `resource`, checked against `server`.
-    pub resource: String,
+    /// The RFC 8707 resource indicator: the metadata's `resource`, checked against `server`;
+    /// `None` for a 2025-03-26 server, which publishes no such metadata.
+    pub resource: Option<String>,
     pub issuer: String,
     pub metadata: AsMetadata,
     /// The challenge's scopes, else the resource's `scopes_supported`, else none.
@@ -58,16 +59,21 @@ pub async fn discover(http: &reqwest::Client, server: &str) -> Result<Discovery,
     match unauthenticated_challenge(http, server).await? {
         Unauthenticated::Challenged(challenge) => discover_from(http, server, challenge).await,
         // Some servers let `initialize` through and challenge only later requests; metadata at
-        // the well-known URLs says whether this one wants authorization at all.
-        Unauthenticated::Open => discover_from(http, server, None).await.map_err(|f| {
-            if f.class == ErrorClass::Config {
-                config(format!(
-                    "the MCP server at {server} answered without asking for authorization and publishes no protected-resource metadata; set [connectors.auth] type = \"none\""
-                ))
-            } else {
-                f
-            }
-        }),
+        // the well-known URLs says whether this one wants authorization at all (a server that
+        // asked for nothing gets no 2025-03-26 fallback: there is nothing to fall back for).
+        Unauthenticated::Open => {
+            let found = discover_with(http, server, None, false).await.map_err(|f| {
+                if f.class == ErrorClass::Config {
+                    config(format!(
+                        "the MCP server at {server} answered without asking for authorization and publishes no protected-resource metadata; set [connectors.auth] type = \"none\""
+                    ))
+                } else {
+                    f
+                }
+            })?;
+            require_s256(&found.issuer, &found.metadata)?;
+            Ok(found)
+        }
     }
 }
 
@@ -85,7 +91,39 @@ pub async fn discover_from(
     server: &str,
     challenge: Option<BearerChallenge>,
 ) -> Result<Discovery, Failure> {
-    let prm = resource_metadata(http, server, challenge.as_ref()).await?;
+    let found = discover_with(http, server, challenge, true).await?;
+    require_s256(&found.issuer, &found.metadata)?;
+    Ok(found)
+}
+
+/// Steps 2–3 for a machine client (client credentials): the same discovery, without the PKCE
+/// requirement, which only the authorization code grant has.
+pub async fn discover_for_machine(
+    http: &reqwest::Client,
+    server: &str,
+    challenge: Option<BearerChallenge>,
+) -> Result<Discovery, Failure> {
+    discover_with(http, server, challenge, true).await
+}
+
+async fn discover_with(
+    http: &reqwest::Client,
+    server: &str,
+    challenge: Option<BearerChallenge>,
+    legacy: bool,
+) -> Result<Discovery, Failure> {
+    let named = challenge
+        .as_ref()
+        .is_some_and(|c| c.resource_metadata.is_some());
+    let prm = match resource_metadata(http, server, challenge.as_ref()).await {
+        Ok(prm) => prm,
+        // A challenge that names its metadata is a 2025-06-18+ server whose metadata is
+        // broken: that is reported, not papered over with guesses.
+        Err(f) if legacy && !named && f.class == ErrorClass::Config => {
+            return legacy_discovery(http, server, challenge).await;
+        }
+        Err(f) => return Err(f),
+    };
     if !resource_matches(server, &prm.resource) {
         return Err(config(format!(
             "the protected-resource metadata of {server} is for resource {}, not this server (RFC 9728 §3.3); refusing to send a token there — check [connectors.mcp] url",
@@ -101,17 +139,32 @@ pub async fn discover_from(
         f.message = format!("authorization server {issuer}: {}", f.message);
         f
     })?;
-    require_s256(&issuer, &metadata)?;
     let scopes = match challenge.map(|c| c.scope).filter(|s| !s.is_empty()) {
         Some(s) => s,
         None => prm.scopes_supported,
     };
     Ok(Discovery {
         server: server.to_string(),
-        resource: prm.resource,
+        resource: Some(prm.resource),
         issuer,
         metadata,
         scopes,
+    })
+}
+
+/// No protected-resource metadata: the 2025-03-26 way (see `legacy_discovery`).
+async fn legacy_discovery(
+    http: &reqwest::Client,
+    server: &str,
+    challenge: Option<BearerChallenge>,
+) -> Result<Discovery, Failure> {
+    let (issuer, metadata) = super::legacy_discovery::discover(http, server).await?;
+    Ok(Discovery {
+        server: server.to_string(),
+        resource: None,
+        issuer,
+        metadata,
+        scopes: challenge.map(|c| c.scope).unwrap_or_default(),
     })
 }
 
@@ -305,7 +358,8 @@ pub async fn prepare(
     let endpoints = found.metadata.endpoints();
     let record = McpAuthRecord {
         server: mcp.url.clone(),
-        resource: found.resource.clone(),
+        // Empty for a 2025-03-26 server, which has no resource indicator (see `effective`).
+        resource: found.resource.clone().unwrap_or_default(),
         issuer: found.issuer.clone(),
         endpoints_json: serde_json::to_string(&endpoints).unwrap_or_default(),
         client_id: client.id.clone(),
@@ -354,20 +408,15 @@ pub async fn effective(
         ))
     })?;
     let client = Client::from_record(&record, spec);
-    Ok(concrete(
-        spec,
-        endpoints,
-        &client,
-        record.resource,
-        record.scopes,
-    ))
+    let resource = Some(record.resource).filter(|r| !r.is_empty());
+    Ok(concrete(spec, endpoints, &client, resource, record.scopes))
 }
 
 pub(crate) fn concrete(
     spec: &OAuthSpec,
     endpoints: OAuthEndpoints,
     client: &Client,
-    resource: String,
+    resource: Option<String>,
     scopes: Vec<String>,
 ) -> OAuthSpec {
     let public = client.secret.is_none();
@@ -387,7 +436,7 @@ pub(crate) fn concrete(
             spec.token_auth
         },
         scope_separator: " ".into(),
-        resource: Some(resource),
+        resource,
         mcp: spec.mcp.clone(),
     }
 }

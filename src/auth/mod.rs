@@ -4,10 +4,13 @@
 pub mod adhoc_auth;
 pub mod broker;
 pub mod challenge;
+pub mod client_assertion;
 pub mod critical;
+pub mod cross_app;
 pub mod device;
 pub mod flows;
 pub mod form;
+pub mod legacy_discovery;
 mod loopback;
 pub mod mcp_auth;
 pub mod mcp_client;

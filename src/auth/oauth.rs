@@ -328,6 +328,65 @@ pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToke
     run(ctx, &http, None, request.request_async(&http)).await
 }
 
+/// One client credentials request for `spec` as it stands (endpoints resolved, client set).
+pub async fn client_credentials_for(
+    http: &reqwest::Client,
+    spec: &super::spec::OAuthSpec,
+) -> Result<NewToken, Failure> {
+    let endpoints = spec.resolve_endpoints(http).await?;
+    let client = build_client(&endpoints, &spec.client_id, spec.secret())
+        .map_err(|m| Failure::new(ErrorClass::Config, m))?;
+    let extra = spec.token_params();
+    let ctx = TokenRequestContext {
+        http,
+        client: &client,
+        scopes: &spec.scopes,
+        scope_separator: &spec.scope_separator,
+        extra: &extra,
+        timeout: Duration::from_secs(30),
+    };
+    client_credentials(&ctx).await.map_err(|e| e.failure())
+}
+
+/// One client credentials request authenticated by a fresh assertion signed with `key`
+/// (private_key_jwt): the client_id travels in the body, no secret anywhere.
+pub async fn client_credentials_signed(
+    http: &reqwest::Client,
+    spec: &super::spec::OAuthSpec,
+    key: &super::client_assertion::SigningKey,
+    audience: &str,
+) -> Result<NewToken, Failure> {
+    let mut endpoints = spec.resolve_endpoints(http).await?;
+    endpoints.client_secret_post = true;
+    let client = build_client(&endpoints, &spec.client_id, None)
+        .map_err(|m| Failure::new(ErrorClass::Config, m))?;
+    let assertion = key.assertion(&spec.client_id, audience, now_ms() / 1000)?;
+    let mut extra = spec.token_params();
+    extra.push((
+        "client_assertion_type".into(),
+        super::client_assertion::ASSERTION_TYPE.into(),
+    ));
+    extra.push(("client_assertion".into(), assertion.expose().to_string()));
+    let ctx = TokenRequestContext {
+        http,
+        client: &client,
+        scopes: &spec.scopes,
+        scope_separator: &spec.scope_separator,
+        extra: &extra,
+        timeout: Duration::from_secs(30),
+    };
+    client_credentials(&ctx).await.map_err(|e| {
+        let mut f = e.failure();
+        f.message = format!(
+            "{}; the authorization server refused the signed assertion ({}) — check that it holds this key's public half for client {} and that this machine's clock is right",
+            f.message,
+            key.alg(),
+            spec.client_id
+        );
+        f
+    })
+}
+
 pub async fn exchange_code(
     ctx: &TokenRequestContext<'_>,
     code: String,

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use super::Exit;
 use crate::auth::adhoc_auth::{AdHocAuth, ClientOptions};
+use crate::auth::client_assertion::SigningKey;
 use crate::auth::flows::Opener;
-use crate::cli::{EXIT_HUMAN, EXIT_USAGE, ElicitArg, TargetArgs, TransportArg};
+use crate::cli::{EXIT_HUMAN, EXIT_USAGE, ElicitArg, GrantArg, TargetArgs, TransportArg};
 use crate::domain::Failure;
 use crate::mcp::Target;
 use crate::mcp::adhoc::{self, AdHoc};
@@ -94,19 +95,20 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
         bearer: t.bearer.clone(),
         auth: None,
         elicit: Elicitor::for_command(elicit_policy(t)),
+        protocol: t.protocol_version.clone(),
     };
-    let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some();
+    let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some() || t.grant.is_some();
     if let Target::StreamableHttp { url } | Target::Sse { url } = &adhoc.target {
         if !adhoc.brings_credentials() {
             adhoc.auth = adhoc_auth(t, url)?.map(Arc::new);
         } else if wants_auth {
             return Err(usage(
-                "--client-id/--client-metadata-url authorize a server that answers 401; with --bearer or an Authorization header there is nothing to authorize",
+                "--client-id/--client-metadata-url/--grant authorize a server that answers 401; with --bearer or an Authorization header there is nothing to authorize",
             ));
         }
     } else if wants_auth {
         return Err(usage(
-            "--client-id/--client-metadata-url apply to an HTTP --url target",
+            "--client-id/--client-metadata-url/--grant apply to an HTTP --url target",
         ));
     }
     Ok(Some(adhoc))
@@ -128,8 +130,41 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
             "a client secret ($SWITCHBOARD_CLIENT_SECRET) needs --client-id",
         ));
     }
+    let cross_app = cross_app(t)?;
+    let machine = matches!(
+        t.grant,
+        Some(GrantArg::ClientCredentials | GrantArg::CrossApp)
+    );
+    let private_key = private_key(t)?;
+    if private_key.is_some() && !machine {
+        return Err(usage(
+            "--private-key authenticates a machine client: add --grant client-credentials",
+        ));
+    }
+    if private_key.is_some() && t.client_secret.is_some() {
+        return Err(usage(
+            "give the client a secret ($SWITCHBOARD_CLIENT_SECRET) or a --private-key, not both",
+        ));
+    }
+    if cross_app.is_some() && private_key.is_some() {
+        return Err(usage(
+            "--grant cross-app authenticates at the MCP server's AS with --client-id and its secret, not --private-key",
+        ));
+    }
+    if machine && (t.client_id.is_none() || (t.client_secret.is_none() && private_key.is_none())) {
+        return Err(usage(
+            "--grant client-credentials needs --client-id and either its secret in $SWITCHBOARD_CLIENT_SECRET (or --client-secret) or --private-key FILE",
+        ));
+    }
+    if machine && t.client_metadata_url.is_some() {
+        return Err(usage(
+            "--client-metadata-url is for a login in the browser; --grant client-credentials authenticates with --client-id and its secret",
+        ));
+    }
     let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
     let opener = match (&t.opener, t.no_browser) {
+        // A machine client opens nothing: any opener will do.
+        _ if machine => Opener::PrintOnly,
         (Some(o), _) => o.clone(),
         (None, true) => Opener::PrintOnly,
         (None, false) if can_log_in() => Opener::System,
@@ -139,8 +174,80 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
         client_id: t.client_id.clone(),
         client_secret: t.client_secret.clone(),
         client_metadata_url: t.client_metadata_url.clone(),
+        machine,
+        private_key,
+        cross_app,
     };
     Ok(Some(AdHocAuth::new(http, url, options, opener)))
+}
+
+/// `--private-key FILE` (or the conformance client's PEM), loaded now so a bad key is a usage
+/// error before anything is sent. Errors name the file, never its contents.
+fn private_key(t: &TargetArgs) -> Result<Option<Arc<SigningKey>>, Exit> {
+    let (pem, what) = match (&t.private_key, &t.private_key_pem) {
+        (Some(path), _) => {
+            let what = format!("--private-key {}", path.display());
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("{what}: cannot read it: {e}")))?;
+            (crate::secret::Secret::new(pem), what)
+        }
+        (None, Some(pem)) => (pem.clone(), "the scenario's private key".to_string()),
+        (None, None) => return Ok(None),
+    };
+    SigningKey::from_pem(pem.expose(), &what)
+        .map(|k| Some(Arc::new(k)))
+        .map_err(|f| usage(f.message))
+}
+
+/// `--grant cross-app`'s identity provider: its issuer, switchboard's client there and the
+/// user's ID token (`--id-token-file`, else `$SWITCHBOARD_ID_TOKEN`).
+fn cross_app(t: &TargetArgs) -> Result<Option<crate::auth::cross_app::IdP>, Exit> {
+    let wanted = t.grant == Some(GrantArg::CrossApp);
+    let given = t.idp_issuer.is_some() || t.idp_client_id.is_some() || t.id_token_file.is_some();
+    if !wanted {
+        return if given {
+            Err(usage(
+                "--idp-issuer, --idp-client-id and --id-token-file belong to --grant cross-app",
+            ))
+        } else {
+            Ok(None)
+        };
+    }
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(crate::secret::Secret::new)
+    };
+    let id_token = match (&t.id_token_file, &t.id_token) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                usage(format!(
+                    "--id-token-file {}: cannot read it: {e}",
+                    path.display()
+                ))
+            })?;
+            Some(crate::secret::Secret::new(text.trim()))
+        }
+        (None, Some(token)) => Some(token.clone()),
+        (None, None) => env("SWITCHBOARD_ID_TOKEN"),
+    };
+    let (Some(issuer), Some(client_id), Some(id_token)) =
+        (t.idp_issuer.clone(), t.idp_client_id.clone(), id_token)
+    else {
+        return Err(usage(
+            "--grant cross-app needs --idp-issuer URL, --idp-client-id ID and the ID token (--id-token-file FILE or $SWITCHBOARD_ID_TOKEN), plus --client-id and its secret at the MCP server's authorization server",
+        ));
+    };
+    if url::Url::parse(&issuer).is_err() {
+        return Err(usage(format!("--idp-issuer `{issuer}` is not a URL")));
+    }
+    Ok(Some(crate::auth::cross_app::IdP {
+        issuer,
+        client_id,
+        client_secret: env("SWITCHBOARD_IDP_CLIENT_SECRET"),
+        id_token,
+    }))
 }
 
 /// `--elicit`, else ask when someone is at the terminal to answer (a script, a pipe or the

@@ -31,6 +31,16 @@ pub struct Context {
     pub client_id: Option<String>,
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// `auth/client-credentials-jwt`: the key its AS checks assertions against.
+    #[serde(default)]
+    pub private_key_pem: Option<String>,
+    /// `auth/cross-app-access-complete-flow`: the IdP, its client and the user's ID token.
+    #[serde(default)]
+    pub idp_issuer: Option<String>,
+    #[serde(default)]
+    pub idp_client_id: Option<String>,
+    #[serde(default)]
+    pub idp_id_token: Option<String>,
 }
 
 impl Context {
@@ -92,6 +102,31 @@ pub fn action(scenario: &str) -> Action {
     }
 }
 
+/// The revision a scenario's server expects, as an operator testing such a server would pin it
+/// with `--protocol-version`. `initialize` grades the proposed version against the revisions the
+/// suite knows (up to 2025-11-25), while rmcp proposes its newer default; the 2025-03-26
+/// scenarios are servers of that revision. Others keep the default, so the suite keeps grading
+/// what an operator gets without the flag.
+pub fn protocol_for(scenario: &str) -> Option<rmcp::model::ProtocolVersion> {
+    use rmcp::model::ProtocolVersion;
+    match scenario {
+        "initialize" => Some(ProtocolVersion::V_2025_11_25),
+        s if s.starts_with("auth/2025-03-26-") => Some(ProtocolVersion::V_2025_03_26),
+        _ => None,
+    }
+}
+
+/// The grant an operator would pass for a scenario: the machine-to-machine ones have no user.
+pub fn grant_for(scenario: &str) -> Option<crate::cli::GrantArg> {
+    match scenario {
+        "auth/client-credentials-basic" | "auth/client-credentials-jwt" => {
+            Some(crate::cli::GrantArg::ClientCredentials)
+        }
+        "auth/cross-app-access-complete-flow" => Some(crate::cli::GrantArg::CrossApp),
+        _ => None,
+    }
+}
+
 pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outcome {
     let Some(scenario) = scenario.filter(|s| !s.trim().is_empty()) else {
         return Err(Exit::new(
@@ -110,12 +145,23 @@ pub async fn run(global: &Global, url: String, scenario: Option<String>) -> Outc
         bearer: None,
         client_id: context.client_id,
         client_secret: context.client_secret.map(Secret::from),
-        client_metadata_url: Some(SUITE_CLIENT_METADATA_URL.to_string()),
+        // A machine client has no metadata document to offer (its flag is refused with one).
+        client_metadata_url: grant_for(&scenario)
+            .is_none()
+            .then(|| SUITE_CLIENT_METADATA_URL.to_string()),
+        grant: grant_for(&scenario),
+        private_key: None,
+        private_key_pem: context.private_key_pem.map(Secret::from),
+        id_token_file: None,
+        id_token: context.idp_id_token.map(Secret::from),
+        idp_issuer: context.idp_issuer,
+        idp_client_id: context.idp_client_id,
         no_browser: false,
         opener: Some(Opener::Internal(
             crate::net::browser_client().map_err(|f| Exit::failed(&f))?,
         )),
         elicit: Some(ElicitArg::Defaults),
+        protocol_version: protocol_for(&scenario),
         json: false,
     };
     match action(&scenario) {
@@ -173,6 +219,33 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn scenarios_pin_the_revision_their_server_expects() {
+        use rmcp::model::ProtocolVersion;
+        assert_eq!(
+            protocol_for("initialize"),
+            Some(ProtocolVersion::V_2025_11_25)
+        );
+        assert_eq!(
+            protocol_for("auth/2025-03-26-oauth-endpoint-fallback"),
+            Some(ProtocolVersion::V_2025_03_26)
+        );
+        assert_eq!(protocol_for("tools_call"), None);
+    }
+
+    #[test]
+    fn machine_scenarios_use_client_credentials() {
+        assert_eq!(
+            grant_for("auth/client-credentials-basic"),
+            Some(crate::cli::GrantArg::ClientCredentials)
+        );
+        assert_eq!(
+            grant_for("auth/cross-app-access-complete-flow"),
+            Some(crate::cli::GrantArg::CrossApp)
+        );
+        assert_eq!(grant_for("auth/metadata-default"), None);
     }
 
     #[test]

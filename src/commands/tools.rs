@@ -49,6 +49,11 @@ async fn resolve(
             "--header and --bearer apply to an ad hoc --url; a configured connector takes its credentials from the token broker",
         ));
     }
+    if t.protocol_version.is_some() {
+        return Err(usage(
+            "--protocol-version applies to an ad hoc --url or --stdio; pin a configured connector with protocol_version under [connectors.mcp]",
+        ));
+    }
     let Some(connector) = connector else {
         return Err(usage(
             "name a configured MCP connector, or give --url URL or --stdio \"COMMAND\"",

@@ -127,6 +127,9 @@ pub struct McpConfig {
     pub args: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The MCP revision proposed at `initialize` (e.g. "2025-06-18"); unset: the newest.
+    #[serde(default)]
+    pub protocol_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]

@@ -145,6 +145,10 @@ impl Check<'_, '_> {
                 Some(url) => self.url("mcp.url", url)?,
             },
         }
+        if let Some(v) = &mcp.protocol_version {
+            crate::mcp::protocol::parse(v)
+                .map_err(|m| self.err("mcp.protocol_version", "mcp.protocol_version", m))?;
+        }
         Ok(())
     }
 

@@ -25,6 +25,8 @@ pub struct ConnectorSpec {
     pub missing_env: Vec<String>,
     /// Set when the spec could not be built (e.g. a bad URL); shown like missing_env.
     pub problem: Option<String>,
+    /// `[connectors.mcp] protocol_version`: the revision proposed at `initialize`.
+    pub protocol_version: Option<rmcp::model::ProtocolVersion>,
 }
 
 impl ConnectorSpec {
@@ -76,6 +78,12 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
         refresh_lead: c.schedule.refresh_lead,
         missing_env: c.missing_env.clone(),
         problem,
+        // Validation refused a revision switchboard does not speak, so none is dropped here.
+        protocol_version: c
+            .mcp
+            .as_ref()
+            .and_then(|m| m.protocol_version.as_deref())
+            .and_then(|v| crate::mcp::protocol::parse(v).ok()),
     }
 }
 

@@ -134,7 +134,12 @@ pub async fn start(
 
     let mcp = Arc::new(
         McpPool::new(broker.clone(), store.clone(), http.clone())
-            .with_elicitor(opts.elicit.clone()),
+            .with_elicitor(opts.elicit.clone())
+            .with_protocols(
+                specs
+                    .iter()
+                    .filter_map(|s| Some((s.id.clone(), s.protocol_version.clone()?))),
+            ),
     );
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (events_tx, _) = broadcast::channel(512);

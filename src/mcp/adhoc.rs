@@ -32,6 +32,8 @@ pub struct AdHoc {
     pub auth: Option<Arc<AdHocAuth>>,
     /// How this command answers the server's requests for input.
     pub elicit: Elicitor,
+    /// `--protocol-version`: the revision proposed at `initialize`.
+    pub protocol: Option<rmcp::model::ProtocolVersion>,
 }
 
 impl AdHoc {
@@ -155,7 +157,8 @@ pub async fn connect(adhoc: &AdHoc, timeout: Duration) -> Result<Session, Failur
 }
 
 async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
-    let handler = SessionHandler::for_command(adhoc.elicit.clone());
+    let handler =
+        SessionHandler::for_command(adhoc.elicit.clone()).with_protocol(adhoc.protocol.clone());
     match &adhoc.target {
         Target::StreamableHttp { url } => {
             let client = AuthedHttpClient::new(http_client(adhoc)?, adhoc.source());

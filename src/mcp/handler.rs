@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use rmcp::ClientHandler;
 use rmcp::model::{
     ClientConfig, ElicitRequestParams, ElicitResult, ErrorData, Implementation,
-    ProgressNotificationParam, ProgressToken,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use tokio::sync::mpsc;
@@ -98,6 +98,8 @@ type OnToolsChanged = Arc<dyn Fn() + Send + Sync>;
 pub struct SessionHandler {
     pub progress: ProgressRouter,
     pub elicit: Elicitor,
+    /// The revision proposed at `initialize`; `None`: rmcp's newest.
+    pub protocol: Option<ProtocolVersion>,
     on_tools_changed: Option<OnToolsChanged>,
 }
 
@@ -107,6 +109,7 @@ impl SessionHandler {
         Self {
             progress: ProgressRouter::default(),
             elicit: Elicitor::default(),
+            protocol: None,
             on_tools_changed,
         }
     }
@@ -119,6 +122,10 @@ impl SessionHandler {
     pub fn with_elicitor(self, elicit: Elicitor) -> Self {
         Self { elicit, ..self }
     }
+
+    pub fn with_protocol(self, protocol: Option<ProtocolVersion>) -> Self {
+        Self { protocol, ..self }
+    }
 }
 
 impl ClientHandler for SessionHandler {
@@ -127,6 +134,9 @@ impl ClientHandler for SessionHandler {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("switchboard", env!("CARGO_PKG_VERSION"));
         info.capabilities.elicitation = self.elicit.capability();
+        if let Some(v) = &self.protocol {
+            info.protocol_version = v.clone();
+        }
         info
     }
 

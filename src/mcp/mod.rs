@@ -9,6 +9,7 @@ pub mod elicit;
 pub mod handler;
 pub mod http_client;
 mod ops;
+pub mod protocol;
 pub mod render;
 pub mod schema;
 pub mod skeleton;
@@ -71,6 +72,8 @@ pub struct McpPool {
     catalogues: Arc<Catalogues>,
     connect_timeout: Duration,
     elicit: Elicitor,
+    /// Connector id → the revision its sessions propose (`protocol_version`).
+    protocols: HashMap<String, rmcp::model::ProtocolVersion>,
 }
 
 impl McpPool {
@@ -84,7 +87,17 @@ impl McpPool {
             catalogues: Arc::new(Catalogues::default()),
             connect_timeout: Duration::from_secs(15),
             elicit: Elicitor::default(),
+            protocols: HashMap::new(),
         }
+    }
+
+    /// The pinned protocol revision of each connector that has one.
+    pub fn with_protocols(
+        mut self,
+        protocols: impl IntoIterator<Item = (String, rmcp::model::ProtocolVersion)>,
+    ) -> Self {
+        self.protocols = protocols.into_iter().collect();
+        self
     }
 
     /// Sessions answer `elicitation/create` as `elicit` says (the default declines). Set before
@@ -149,6 +162,7 @@ impl McpPool {
 
     /// A handler whose `tools/list_changed` drops this connection's cached catalogue.
     fn handler(&self, key: &ConnectionKey) -> SessionHandler {
+        let protocol = self.protocols.get(&key.connector).cloned();
         let (catalogues, store, key) = (self.catalogues.clone(), self.store.clone(), key.clone());
         SessionHandler::new(Some(Arc::new(move || {
             catalogues.forget(&key);
@@ -156,6 +170,7 @@ impl McpPool {
             tokio::spawn(async move { Catalogues::forget_stored(&key, &store).await });
         })))
         .with_elicitor(self.elicit.clone())
+        .with_protocol(protocol)
     }
 
     async fn connect(&self, key: &ConnectionKey, target: &Target) -> Result<Session, Failure> {

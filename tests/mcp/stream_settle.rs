@@ -64,6 +64,7 @@ async fn the_first_request_waits_for_the_standalone_stream() {
         bearer: None,
         auth: None,
         elicit: Default::default(),
+        protocol: None,
     };
     let session = adhoc::connect(&target, Duration::from_secs(10))
         .await
