@@ -214,3 +214,17 @@ fn a_hung_keyring_call_gives_up_at_the_timeout() {
     assert!(err.contains("did not answer within"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// A key file that cannot even be looked at is an error, never "absent": treating it as absent
+/// would make a new key (or ask the keyring for one) and orphan every stored token.
+#[test]
+fn a_key_file_that_cannot_be_looked_at_is_an_error_not_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where the data directory should be: stat of `vault.key` under it fails
+    // with "not a directory", not "not found".
+    let not_a_dir = dir.path().join("data");
+    std::fs::write(&not_a_dir, b"").unwrap();
+    let ring = FakeKeyring::new(Mode::Answers);
+    let err = resolve(&not_a_dir, None, Some(&ring)).unwrap_err();
+    assert!(matches!(err, VaultError::KeyFile { .. }), "{err}");
+}
