@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::hostile::{Hostile, Reply, Request};
 
 const GUARD: Duration = Duration::from_secs(120);
@@ -30,17 +30,7 @@ fn mcp(req: &Request, base: &str) -> Reply {
             ),
         );
     }
-    let msg: Value = serde_json::from_slice(&req.body).unwrap_or_default();
-    let id = &msg["id"];
-    let result = match msg["method"].as_str().unwrap_or_default() {
-        "initialize" => {
-            json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "xaa", "version": "0"}})
-        }
-        "tools/list" => json!({"tools": [{"name": "xaa_tool", "inputSchema": {"type": "object"}}]}),
-        _ if id.is_null() => return Reply::text(202, "text/plain", ""),
-        _ => json!({}),
-    };
-    Reply::json(200, json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    support::hostile::mcp_answer(req, "2025-11-25", "xaa_tool")
 }
 
 fn bad(why: &str) -> Reply {

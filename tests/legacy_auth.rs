@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::hostile::{Hostile, Reply, Request};
 
 const GUARD: Duration = Duration::from_secs(120);
@@ -30,21 +30,7 @@ fn mcp(req: &Request) -> Reply {
         return Reply::json(401, json!({"error": "invalid_token"}))
             .with_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     }
-    let msg: Value = serde_json::from_slice(&req.body).unwrap_or_default();
-    let id = &msg["id"];
-    let result = match msg["method"].as_str().unwrap_or_default() {
-        "initialize" => json!({
-            "protocolVersion": "2025-03-26",
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "legacy", "version": "0"}
-        }),
-        "tools/list" => {
-            json!({"tools": [{"name": "legacy_tool", "inputSchema": {"type": "object"}}]})
-        }
-        _ if id.is_null() => return Reply::text(202, "text/plain", ""),
-        _ => json!({}),
-    };
-    Reply::json(200, json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    support::hostile::mcp_answer(req, "2025-03-26", "legacy_tool")
 }
 
 async fn legacy_server(metadata: Metadata) -> Hostile {

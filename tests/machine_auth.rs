@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::hostile::{Hostile, Reply, Request};
 
 const GUARD: Duration = Duration::from_secs(120);
@@ -25,21 +25,7 @@ fn mcp(req: &Request, base: &str) -> Reply {
             &format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\", scope=\"tools:read\""),
         );
     }
-    let msg: Value = serde_json::from_slice(&req.body).unwrap_or_default();
-    let id = &msg["id"];
-    let result = match msg["method"].as_str().unwrap_or_default() {
-        "initialize" => json!({
-            "protocolVersion": "2025-11-25",
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "machine", "version": "0"}
-        }),
-        "tools/list" => {
-            json!({"tools": [{"name": "machine_tool", "inputSchema": {"type": "object"}}]})
-        }
-        _ if id.is_null() => return Reply::text(202, "text/plain", ""),
-        _ => json!({}),
-    };
-    Reply::json(200, json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    support::hostile::mcp_answer(req, "2025-11-25", "machine_tool")
 }
 
 /// The MCP server, its resource metadata, and an AS that grants only `cid:SECRET` over Basic.

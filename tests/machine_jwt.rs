@@ -158,17 +158,7 @@ fn mcp(req: &Request, base: &str) -> Reply {
             ),
         );
     }
-    let msg: Value = serde_json::from_slice(&req.body).unwrap_or_default();
-    let id = &msg["id"];
-    let result = match msg["method"].as_str().unwrap_or_default() {
-        "initialize" => {
-            json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "jwt", "version": "0"}})
-        }
-        "tools/list" => json!({"tools": [{"name": "jwt_tool", "inputSchema": {"type": "object"}}]}),
-        _ if id.is_null() => return Reply::text(202, "text/plain", ""),
-        _ => json!({}),
-    };
-    Reply::json(200, json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    support::hostile::mcp_answer(req, "2025-11-25", "jwt_tool")
 }
 
 struct As {

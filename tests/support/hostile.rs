@@ -103,6 +103,30 @@ impl Reply {
     }
 }
 
+/// A minimal MCP server's answer to one streamable-HTTP POST, once the caller has checked its
+/// credentials: `initialize` at `protocol`, one tool named `tool`, 202 for a notification, `{}`
+/// for any other request.
+pub fn mcp_answer(req: &Request, protocol: &str, tool: &str) -> Reply {
+    let msg: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let id = &msg["id"];
+    let result = match msg["method"].as_str().unwrap_or_default() {
+        "initialize" => serde_json::json!({
+            "protocolVersion": protocol,
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": tool, "version": "0"}
+        }),
+        "tools/list" => {
+            serde_json::json!({"tools": [{"name": tool, "inputSchema": {"type": "object"}}]})
+        }
+        _ if id.is_null() => return Reply::text(202, "text/plain", ""),
+        _ => serde_json::json!({}),
+    };
+    Reply::json(
+        200,
+        serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    )
+}
+
 type Script = dyn Fn(&Request) -> Reply + Send + Sync;
 
 /// A running hostile peer. Dropping it stops accepting.
