@@ -103,11 +103,7 @@ async fn fleet(idp_accepts: bool) -> Hostile {
     peer
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use cli::Ran;
 
 async fn tools(peer: &Hostile, extra: &[&str]) -> Ran {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -139,15 +135,7 @@ async fn tools(peer: &Hostile, extra: &[&str]) -> Ran {
     .env("XDG_DATA_HOME", dir.path().join("data"))
     .env("SWITCHBOARD_LOG", "debug")
     .kill_on_drop(true);
-    let out = tokio::time::timeout(GUARD, cmd.output())
-        .await
-        .expect("`switchboard tools --url` hung")
-        .expect("run switchboard");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::output(cmd, GUARD).await
 }
 
 fn assert_nothing_secret(ran: &Ran) {

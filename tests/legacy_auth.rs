@@ -90,11 +90,7 @@ async fn legacy_server(metadata: Metadata) -> Hostile {
     peer
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use cli::Ran;
 
 async fn tools(url: &str) -> Ran {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -110,15 +106,7 @@ async fn tools(url: &str) -> Ran {
         .env("XDG_CONFIG_HOME", dir.path().join("config"))
         .env("XDG_DATA_HOME", dir.path().join("data"))
         .kill_on_drop(true);
-    let out = tokio::time::timeout(GUARD, cmd.output())
-        .await
-        .expect("`switchboard tools --url` hung")
-        .expect("run switchboard");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::output(cmd, GUARD).await
 }
 
 /// The login ran at `prefix`'s endpoints and the token request carried no `resource` (2025-03-26

@@ -74,11 +74,7 @@ async fn server() -> Hostile {
     peer
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use cli::Ran;
 
 /// `switchboard tools --url URL ARGS` with the secret in the environment, no `$BROWSER` and no
 /// terminal: a daemon's situation.
@@ -96,15 +92,7 @@ async fn tools(url: &str, args: &[&str], secret: Option<&str>) -> Ran {
     if let Some(s) = secret {
         cmd.env("SWITCHBOARD_CLIENT_SECRET", s);
     }
-    let out = tokio::time::timeout(GUARD, cmd.output())
-        .await
-        .expect("`switchboard tools --url` hung")
-        .expect("run switchboard");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::output(cmd, GUARD).await
 }
 
 fn assert_no_secret(ran: &Ran, secret: &str) {

@@ -210,11 +210,7 @@ async fn server(key: Registered, skew: i64) -> As {
     As { peer, refusals }
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use cli::Ran;
 
 async fn tools(url: &str, key_pem: &str) -> Ran {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -238,15 +234,7 @@ async fn tools(url: &str, key_pem: &str) -> Ran {
     .env("SWITCHBOARD_LOG", "debug")
     .env_remove("SWITCHBOARD_CLIENT_SECRET")
     .kill_on_drop(true);
-    let out = tokio::time::timeout(GUARD, cmd.output())
-        .await
-        .expect("`switchboard tools --url` hung")
-        .expect("run switchboard");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::output(cmd, GUARD).await
 }
 
 /// Neither the key nor any assertion (a JWS starts `eyJ`) reaches the output.

@@ -37,10 +37,7 @@ async fn server() -> Hostile {
     .await
 }
 
-struct Ran {
-    code: i32,
-    stderr: String,
-}
+use cli::Ran;
 
 async fn switchboard(args: &[&str], dir: &std::path::Path) -> Ran {
     let mut cmd = tokio::process::Command::from(cli::scrubbed(cli::BIN));
@@ -49,14 +46,7 @@ async fn switchboard(args: &[&str], dir: &std::path::Path) -> Ran {
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("XDG_DATA_HOME", dir.join("data"))
         .kill_on_drop(true);
-    let out = tokio::time::timeout(GUARD, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("`switchboard {}` hung", args.join(" ")))
-        .expect("run switchboard");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::output(cmd, GUARD).await
 }
 
 /// The revisions proposed in the `initialize` requests the server received.

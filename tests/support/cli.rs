@@ -330,11 +330,16 @@ pub async fn unconfigured(args: &[&str], guard: std::time::Duration) -> Ran {
     cmd.args(args)
         .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .kill_on_drop(true);
+        .env("XDG_DATA_HOME", home.path().join("data"));
+    output(cmd, guard).await
+}
+
+/// Runs `cmd` to its end and keeps what it printed; kills it when `guard` passes.
+pub async fn output(mut cmd: tokio::process::Command, guard: std::time::Duration) -> Ran {
+    cmd.kill_on_drop(true);
     let out = tokio::time::timeout(guard, cmd.output())
         .await
-        .unwrap_or_else(|_| panic!("`switchboard {}` hung", args.join(" ")))
+        .unwrap_or_else(|_| panic!("`switchboard` hung: {cmd:?}"))
         .expect("run switchboard");
     Ran {
         code: out.status.code().unwrap_or(-1),
