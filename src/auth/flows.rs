@@ -76,14 +76,7 @@ pub async fn authorization_code(
     drop(listener);
 
     let extra = spec.token_params();
-    let ctx = TokenRequestContext {
-        http,
-        client: &client,
-        scopes: &spec.scopes,
-        scope_separator: &spec.scope_separator,
-        extra: &extra,
-        timeout: Duration::from_secs(30),
-    };
+    let ctx = TokenRequestContext::for_spec(http, &client, spec, &extra);
     let verifier = spec.pkce.then_some(verifier);
     let token = oauth::exchange_code(&ctx, code, verifier, &redirect_uri)
         .await

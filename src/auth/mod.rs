@@ -15,6 +15,7 @@ mod loopback;
 pub mod mcp_auth;
 pub mod mcp_client;
 pub mod oauth;
+mod oauth_http;
 pub mod recipe;
 pub mod revoke;
 pub mod source;

@@ -4,18 +4,18 @@
 
 use std::time::Duration;
 
-use std::sync::{Arc, Mutex};
-
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
-    HttpRequest, HttpResponse, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    TokenUrl,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenUrl,
 };
 
+pub use super::oauth_http::{
+    Http, HttpFailure, MAX_RETRY_AFTER_MS, classify_reqwest, retry_after_ms, send,
+};
 use super::spec::OAuthEndpoints;
 use super::token_response::token_from_body;
-use crate::domain::{ErrorClass, Failure, UnixMs, now_ms};
+use crate::domain::{ErrorClass, Failure, now_ms};
 use crate::mcp::elicit::prompt::printable;
 use crate::secret::Secret;
 use crate::store::NewToken;
@@ -48,11 +48,6 @@ impl TokenError {
     }
 }
 
-/// The transport-level failure our HTTP closure reports to `oauth2`.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .0.message)]
-pub struct HttpFailure(pub Failure);
-
 pub fn build_client(
     endpoints: &OAuthEndpoints,
     client_id: &str,
@@ -83,139 +78,6 @@ pub fn build_client(
         client = client.set_auth_type(oauth2::AuthType::RequestBody);
     }
     Ok(client)
-}
-
-/// `oauth2`'s HTTP client: a named type over an owned (cheaply cloned) reqwest client whose
-/// futures are `'static + Send`. A closure borrowing the client would make every future above it
-/// fail rustc's "Send is not general enough" check once spawned. It keeps a copy of the last 2xx
-/// body: success bodies are read by `token_response`, leniently, so that an odd field can never
-/// make `oauth2`'s strict parser drop a rotated refresh token.
-pub struct Http {
-    client: reqwest::Client,
-    success: Arc<Mutex<Option<Vec<u8>>>>,
-}
-
-impl Http {
-    pub fn new(client: reqwest::Client) -> Http {
-        Http {
-            client,
-            success: Arc::default(),
-        }
-    }
-
-    fn take_success(&self) -> Option<Vec<u8>> {
-        self.success.lock().ok().and_then(|mut s| s.take())
-    }
-}
-
-type BoxedResponse =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send>>;
-
-impl<'c> oauth2::AsyncHttpClient<'c> for Http {
-    type Error = HttpFailure;
-    type Future = BoxedResponse;
-
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        let success = self.success.clone();
-        let sent = send(self.client.clone(), request);
-        Box::pin(async move {
-            let response = sent.await?;
-            if response.status().is_success()
-                && let Ok(mut slot) = success.lock()
-            {
-                *slot = Some(response.body().clone());
-            }
-            Ok(response)
-        })
-    }
-}
-
-/// Sends one `oauth2` request over reqwest, classifying failures that are not OAuth answers.
-pub async fn send(http: reqwest::Client, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
-    let (parts, body) = req.into_parts();
-    let url = parts.uri.to_string();
-    let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
-        .unwrap_or(reqwest::Method::POST);
-    let mut builder = http.request(method, &url).body(body);
-    for (name, value) in &parts.headers {
-        builder = builder.header(name.as_str(), value.as_bytes());
-    }
-    let response = builder
-        .send()
-        .await
-        .map_err(|e| HttpFailure(classify_reqwest(&e)))?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| retry_after_ms(v, now_ms()));
-    if status == 429 || status >= 500 {
-        let class = if status == 429 {
-            ErrorClass::RateLimited
-        } else {
-            ErrorClass::Server
-        };
-        let mut f = Failure::new(class, format!("{url} answered HTTP {status}"));
-        f.retry_after_ms = retry_after;
-        return Err(HttpFailure(f));
-    }
-    let mut out = oauth2::http::Response::builder().status(status);
-    for (name, value) in response.headers() {
-        out = out.header(name.as_str(), value.as_bytes());
-    }
-    let bytes = crate::net::read_capped(
-        response,
-        crate::net::TOKEN_BODY_CAP,
-        "the token endpoint's answer",
-    )
-    .await
-    .map_err(HttpFailure)?;
-    out.body(bytes).map_err(|e| {
-        HttpFailure(Failure::new(
-            ErrorClass::Protocol,
-            format!("bad token endpoint response: {e}"),
-        ))
-    })
-}
-
-/// The longest `Retry-After` obeyed. A server asking for more (a year, 2^64 s) gets asked again
-/// after this; the backoff and the minimum interval between attempts still apply.
-pub const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
-
-/// RFC 9110 §10.2.3 `Retry-After`: delay-seconds, or an HTTP-date (a date in the past means
-/// "now"), clamped to `MAX_RETRY_AFTER_MS`. `None` when the value is neither.
-pub fn retry_after_ms(value: &str, now: UnixMs) -> Option<u64> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(secs.saturating_mul(1000).min(MAX_RETRY_AFTER_MS));
-    }
-    // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is RFC 2822 with the zone spelled GMT.
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.timestamp_millis().saturating_sub(now).max(0);
-    Some(u64::try_from(wait).unwrap_or(0).min(MAX_RETRY_AFTER_MS))
-}
-
-pub fn classify_reqwest(e: &reqwest::Error) -> Failure {
-    // reqwest's Display includes the URL, which never holds a secret here (tokens travel in
-    // bodies and headers), but the chain is long; keep the innermost cause.
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    let detail = source.to_string();
-    if e.is_timeout() {
-        Failure::new(ErrorClass::Timeout, "timed out")
-    } else if e.is_connect() {
-        Failure::new(ErrorClass::Connection, format!("cannot connect: {detail}"))
-    } else if e.is_decode() || e.is_body() {
-        Failure::new(ErrorClass::Protocol, format!("bad response body: {detail}"))
-    } else if e.is_redirect() {
-        // A refused redirect (`net::redirect_policy`): the URL needs fixing, retrying won't.
-        Failure::new(ErrorClass::Config, detail)
-    } else {
-        Failure::new(ErrorClass::Connection, detail)
-    }
 }
 
 type OAuthResult =
@@ -262,6 +124,26 @@ pub struct TokenRequestContext<'a> {
     pub scope_separator: &'a str,
     pub extra: &'a [(String, String)],
     pub timeout: Duration,
+}
+
+impl<'a> TokenRequestContext<'a> {
+    /// A request for `spec` as configured: its scopes and separator, `extra` parameters, and
+    /// the 30 s a human-driven or one-shot request gets.
+    pub fn for_spec(
+        http: &'a reqwest::Client,
+        client: &'a OAuthClient,
+        spec: &'a super::spec::OAuthSpec,
+        extra: &'a [(String, String)],
+    ) -> Self {
+        TokenRequestContext {
+            http,
+            client,
+            scopes: &spec.scopes,
+            scope_separator: &spec.scope_separator,
+            extra,
+            timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Runs one token request to its `NewToken`. A 2xx body is read by `token_response` whatever
@@ -337,14 +219,7 @@ pub async fn client_credentials_for(
     let client = build_client(&endpoints, &spec.client_id, spec.secret())
         .map_err(|m| Failure::new(ErrorClass::Config, m))?;
     let extra = spec.token_params();
-    let ctx = TokenRequestContext {
-        http,
-        client: &client,
-        scopes: &spec.scopes,
-        scope_separator: &spec.scope_separator,
-        extra: &extra,
-        timeout: Duration::from_secs(30),
-    };
+    let ctx = TokenRequestContext::for_spec(http, &client, spec, &extra);
     client_credentials(&ctx).await.map_err(|e| e.failure())
 }
 
@@ -367,14 +242,7 @@ pub async fn client_credentials_signed(
         super::client_assertion::ASSERTION_TYPE.into(),
     ));
     extra.push(("client_assertion".into(), assertion.expose().to_string()));
-    let ctx = TokenRequestContext {
-        http,
-        client: &client,
-        scopes: &spec.scopes,
-        scope_separator: &spec.scope_separator,
-        extra: &extra,
-        timeout: Duration::from_secs(30),
-    };
+    let ctx = TokenRequestContext::for_spec(http, &client, spec, &extra);
     client_credentials(&ctx).await.map_err(|e| {
         let mut f = e.failure();
         f.message = format!(
@@ -419,34 +287,4 @@ fn config_error(e: oauth2::ConfigurationError) -> TokenError {
         ErrorClass::Config,
         format!("the connector's OAuth settings are incomplete: {e}"),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_takes_seconds_or_an_http_date() {
-        let now = 784_111_777_000; // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(retry_after_ms("120", now), Some(120_000));
-        assert_eq!(retry_after_ms(" 0 ", now), Some(0));
-        assert_eq!(
-            retry_after_ms("Sun, 06 Nov 1994 08:50:07 GMT", now),
-            Some(30_000)
-        );
-        assert_eq!(
-            retry_after_ms("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(0)
-        );
-        assert_eq!(retry_after_ms("soon", now), None);
-        assert_eq!(retry_after_ms("-5", now), None);
-        assert_eq!(
-            retry_after_ms("18446744073709551615", now),
-            Some(MAX_RETRY_AFTER_MS)
-        );
-        assert_eq!(
-            retry_after_ms("Fri, 31 Dec 9999 23:59:59 GMT", now),
-            Some(MAX_RETRY_AFTER_MS)
-        );
-    }
 }
