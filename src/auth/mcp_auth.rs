@@ -9,21 +9,19 @@
 //!    registration (see `mcp_client`), persisted for reuse;
 //! 5. then the ordinary authorization code + PKCE flow with the RFC 8707 `resource`.
 //!
-//! What was found is stored (`Store::save_mcp_auth`) and later processes build their token
-//! client from it (`effective`): a refresh never rediscovers. Rediscovery on every refresh
-//! would put three extra round trips (and a server that may be down) in front of every token,
-//! and the client registered at the AS must stay the one that owns the grant anyway.
+//! What was found is stored, and later processes build their token client from it
+//! (`mcp_stored`: `prepare`, `effective`): a refresh never rediscovers.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::challenge::{self, BearerChallenge};
-use super::mcp_client::{self, Client};
-use super::spec::{AsMetadata, OAuthEndpoints, OAuthSpec, TokenAuth, discover_metadata};
+use super::spec::{AsMetadata, discover_metadata};
 use crate::domain::{ErrorClass, Failure};
-use crate::store::{McpAuthRecord, Store};
 
+pub(crate) use super::mcp_stored::{concrete, union};
+pub use super::mcp_stored::{effective, prepare};
 pub use super::step_up::{STEP_UP_RETRIES, insufficient_scope, record_step_up, step_up_scopes};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,7 +48,7 @@ struct ResourceMetadata {
     scopes_supported: Vec<String>,
 }
 
-fn config(message: String) -> Failure {
+pub(super) fn config(message: String) -> Failure {
     Failure::new(ErrorClass::Config, message)
 }
 
@@ -325,130 +323,6 @@ pub fn resource_matches(server: &str, resource: &str) -> bool {
         r.path().trim_end_matches('/'),
     );
     sp == rp || rp.is_empty() || sp.starts_with(&format!("{rp}/"))
-}
-
-/// `switchboard auth` for type "mcp": discovery, a client, and the concrete spec the usual
-/// authorization code flow runs with. The record is saved before the login, so a registered
-/// client is kept even when the human never finishes.
-pub async fn prepare(
-    http: &reqwest::Client,
-    store: &Store,
-    connector: &str,
-    spec: &OAuthSpec,
-) -> Result<OAuthSpec, Failure> {
-    let mcp = spec
-        .mcp
-        .as_ref()
-        .ok_or_else(|| config(format!("{connector} is not an auth type \"mcp\" connector")))?;
-    let found = discover(http, &mcp.url).await?;
-    let stored = store
-        .load_mcp_auth(connector)
-        .await
-        .map_err(|e| config(e.to_string()))?;
-    let client = mcp_client::choose(http, spec, stored.as_ref(), &found).await?;
-    // Scopes a step-up asked for stay wanted (union with what discovery says now).
-    let mut scopes = if spec.scopes.is_empty() {
-        found.scopes.clone()
-    } else {
-        spec.scopes.clone()
-    };
-    if let Some(s) = stored.as_ref().filter(|s| s.issuer == found.issuer) {
-        scopes = union(&scopes, &s.scopes);
-    }
-    let endpoints = found.metadata.endpoints();
-    let record = McpAuthRecord {
-        server: mcp.url.clone(),
-        // Empty for a 2025-03-26 server, which has no resource indicator (see `effective`).
-        resource: found.resource.clone().unwrap_or_default(),
-        issuer: found.issuer.clone(),
-        endpoints_json: serde_json::to_string(&endpoints).unwrap_or_default(),
-        client_id: client.id.clone(),
-        client_source: client.source.to_string(),
-        client_secret: client.stored_secret(),
-        scopes: scopes.clone(),
-        registered_at: client.registered_at,
-    };
-    store
-        .save_mcp_auth(connector, record)
-        .await
-        .map_err(|e| config(format!("cannot save what discovery found: {e}")))?;
-    Ok(concrete(spec, endpoints, &client, found.resource, scopes))
-}
-
-/// The spec token requests use. For type "mcp", built from what `switchboard auth` stored;
-/// for every other type, the spec itself.
-pub async fn effective(
-    store: &Store,
-    connector: &str,
-    spec: &OAuthSpec,
-) -> Result<OAuthSpec, Failure> {
-    let Some(mcp) = &spec.mcp else {
-        return Ok(spec.clone());
-    };
-    let not_yet = || {
-        Failure::new(
-            ErrorClass::Auth,
-            format!("{connector} is not authorized yet; run `switchboard auth {connector}`"),
-        )
-    };
-    let record = store
-        .load_mcp_auth(connector)
-        .await
-        .map_err(|e| config(e.to_string()))?
-        .ok_or_else(not_yet)?;
-    if record.server != mcp.url {
-        return Err(config(format!(
-            "{connector}'s MCP url changed since it was authorized ({} then, {} now); run `switchboard auth {connector}`",
-            record.server, mcp.url
-        )));
-    }
-    let endpoints: OAuthEndpoints = serde_json::from_str(&record.endpoints_json).map_err(|e| {
-        config(format!(
-            "the stored discovery for {connector} is unreadable ({e}); run `switchboard auth {connector}`"
-        ))
-    })?;
-    let client = Client::from_record(&record, spec);
-    let resource = Some(record.resource).filter(|r| !r.is_empty());
-    Ok(concrete(spec, endpoints, &client, resource, record.scopes))
-}
-
-pub(crate) fn concrete(
-    spec: &OAuthSpec,
-    endpoints: OAuthEndpoints,
-    client: &Client,
-    resource: Option<String>,
-    scopes: Vec<String>,
-) -> OAuthSpec {
-    let public = client.secret.is_none();
-    OAuthSpec {
-        endpoints: Some(endpoints),
-        issuer: None,
-        client_id: client.id.clone(),
-        client_secret: client.secret.clone(),
-        scopes,
-        // Mandatory in MCP authorization; `require_s256` checked the AS offers it.
-        pkce: true,
-        extra_params: spec.extra_params.clone(),
-        redirect_port: spec.redirect_port,
-        token_auth: if public {
-            Some(TokenAuth::None)
-        } else {
-            spec.token_auth
-        },
-        scope_separator: " ".into(),
-        resource,
-        mcp: spec.mcp.clone(),
-    }
-}
-
-pub(crate) fn union(a: &[String], b: &[String]) -> Vec<String> {
-    let mut out = a.to_vec();
-    for s in b {
-        if !out.contains(s) {
-            out.push(s.clone());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

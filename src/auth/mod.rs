@@ -14,6 +14,7 @@ pub mod legacy_discovery;
 mod loopback;
 pub mod mcp_auth;
 pub mod mcp_client;
+mod mcp_stored;
 pub mod oauth;
 mod oauth_http;
 pub mod recipe;
