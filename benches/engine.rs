@@ -152,12 +152,11 @@ fn bench_snapshot_and_render(c: &mut Criterion) {
             },
         ))
         .unwrap();
-    let engine = running.engine.clone();
     c.bench_function("snapshot build, 500 connections", |b| {
-        b.iter(|| black_box(engine.build_snapshot(now_ms())))
+        b.iter(|| black_box(running.build_snapshot(now_ms())))
     });
 
-    let snapshot = Arc::new(engine.build_snapshot(now_ms()));
+    let snapshot = Arc::new(running.build_snapshot(now_ms()));
     let app = App::new(snapshot);
     let theme = Theme::builtin_default();
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();

@@ -10,8 +10,8 @@ use super::api::{Event, Level};
 use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult,
-    Snapshot, TokenMeta, UnixMs, now_ms,
+    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, ProbeResult, Snapshot, TokenMeta,
+    UnixMs, now_ms,
 };
 use crate::health::{ProbeWindow, Standing, verdict};
 use crate::mcp::McpPool;
@@ -82,7 +82,7 @@ impl Engine {
         let _ = self.events_tx.send(event);
     }
 
-    fn unknown(&self, key: &ConnectionKey) -> Failure {
+    pub(super) fn unknown(&self, key: &ConnectionKey) -> Failure {
         let known: Vec<String> = self.specs.keys().cloned().collect();
         Failure::new(
             ErrorClass::Config,
@@ -97,7 +97,7 @@ impl Engine {
     /// connection runs, another request joins the broker's single flight rather than queueing.
     pub async fn refresh(&self, key: &ConnectionKey, actor: Actor) -> Result<TokenMeta, Failure> {
         let spec = self.spec(key).ok_or_else(|| self.unknown(key))?;
-        if let Some(p) = not_runnable(spec) {
+        if let Some(p) = super::ready::config_problem(spec) {
             return Err(p);
         }
         self.with_row(key, |r| r.refreshing = true);
@@ -121,25 +121,8 @@ impl Engine {
 
     /// Probes now, records the result, updates health.
     pub async fn probe(&self, key: &ConnectionKey, actor: Actor) -> Result<ProbeResult, Failure> {
+        self.ready(key, super::ready::Need::Grant)?;
         let spec = self.spec(key).ok_or_else(|| self.unknown(key))?;
-        if let Some(p) = not_runnable(spec) {
-            return Err(p);
-        }
-        if self.broker.needs_reauth(key) {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!("{key} needs re-auth; probing would only fail"),
-            ));
-        }
-        if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!(
-                    "{key} is not authorized yet; run `switchboard auth {}`",
-                    key.connector
-                ),
-            ));
-        }
         self.with_row(key, |r| r.probing = true);
         self.emit(Event::ProbeStarted { key: key.clone() });
         self.publish();
@@ -203,11 +186,7 @@ impl Engine {
                 needs_reauth,
                 unauthorized: matches!(spec.auth, AuthSpec::OAuth(_)) && meta.is_none(),
                 connector: key.connector.clone(),
-                account_flag: if key.account == DEFAULT_ACCOUNT {
-                    String::new()
-                } else {
-                    format!(" --account {}", key.account)
-                },
+                account_flag: crate::domain::account_flag(key),
             };
             let (health, mut detail) = verdict(&standing, &row.window, now);
             if needs_reauth && let Some(reason) = self.broker.unreadable_reason(key) {
@@ -250,23 +229,4 @@ impl Engine {
             leader: self.is_leader(),
         }
     }
-}
-
-fn not_runnable(spec: &ConnectorSpec) -> Option<Failure> {
-    if let Some(p) = &spec.problem {
-        return Some(Failure::new(
-            ErrorClass::Config,
-            format!("connector {} is misconfigured: {p}", spec.id),
-        ));
-    }
-    (!spec.missing_env.is_empty()).then(|| {
-        Failure::new(
-            ErrorClass::Config,
-            format!(
-                "connector {} is not configured: set {}",
-                spec.id,
-                spec.missing_env.join(", ")
-            ),
-        )
-    })
 }

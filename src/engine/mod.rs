@@ -2,9 +2,15 @@
 //! `Event`s and publishes a read-only `Snapshot`. Every front-end (console, daemon, one-shot
 //! commands) runs the same engine.
 
+pub mod adhoc;
 pub mod api;
+pub mod authorize;
+mod catalogue;
 pub(crate) mod core;
 pub mod fleet;
+pub mod open;
+pub mod ready;
+mod requests;
 mod tools;
 
 use std::collections::HashMap;
@@ -19,11 +25,20 @@ use tokio_util::sync::CancellationToken;
 pub use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
 pub use fleet::ConnectorSpec;
+// What front-ends send and read besides `Command`/`Event`: plain data, no I/O behind them.
+pub use crate::auth::flows::Opener;
+pub use crate::auth::revoke::Revoked;
+pub use crate::mcp::call::{CallError, CallOutcome};
+pub use crate::mcp::{Catalogue, Target as McpTarget};
+pub use authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
+pub use open::{Opening, Workspace};
+pub use ready::{Need, NotReady};
+pub use requests::ToolCall;
 
 use crate::auth::Broker;
 use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
 use crate::mcp::McpPool;
-use crate::mcp::elicit::Elicitor;
+pub use crate::mcp::elicit::{ElicitPolicy, Elicitor};
 use crate::probe::Prober;
 use crate::store::Store;
 
@@ -39,7 +54,7 @@ pub struct EngineOptions {
 
 pub struct Running {
     pub handle: EngineHandle,
-    pub engine: Arc<Engine>,
+    engine: Arc<Engine>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -62,6 +77,12 @@ impl Running {
 
     pub fn cancelled(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+
+    /// Builds a snapshot now, without publishing it: what the benchmarks time. Front-ends
+    /// read `handle.snapshot()`.
+    pub fn build_snapshot(&self, now: crate::domain::UnixMs) -> Snapshot {
+        self.engine.build_snapshot(now)
     }
 }
 
@@ -221,13 +242,12 @@ async fn command_loop(
             Command::Probe { key, actor, reply } => {
                 let engine = engine.clone();
                 tokio::spawn(async move {
-                    match engine.probe(&key, actor).await {
-                        Ok(result) => {
-                            if let Some(reply) = reply {
-                                let _ = reply.send(result);
-                            }
-                        }
-                        Err(f) => engine.notice(Level::Warn, format!("{key}: {f}")),
+                    let result = engine.probe(&key, actor).await;
+                    if let Err(f) = &result {
+                        engine.notice(Level::Warn, format!("{key}: {f}"));
+                    }
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
                     }
                 });
             }
@@ -237,25 +257,11 @@ async fn command_loop(
                     let _ = engine.list_tools(&key, refresh).await;
                 });
             }
-            Command::CallTool {
-                key,
-                tool,
-                arguments,
-                timeout,
-                actor,
-                cancel,
-            } => {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    let _ = engine
-                        .call_tool(&key, &tool, arguments, timeout, actor, &cancel)
-                        .await;
-                });
-            }
             Command::Shutdown => {
                 cancel.cancel();
                 break;
             }
+            other => requests::handle(engine.clone(), other),
         }
     }
 }

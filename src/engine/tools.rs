@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::Event;
 use super::core::Engine;
-use crate::auth::AuthSpec;
+use super::ready::{Need, NotReady};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::mcp::call::{CallError, CallOutcome};
 use crate::mcp::schema::{Checked, check};
@@ -18,38 +18,11 @@ use crate::mcp::{Catalogue, Target};
 
 impl Engine {
     /// The MCP target of a connection that can be used now, or why not.
-    fn tool_target(&self, key: &ConnectionKey) -> Result<Target, Failure> {
-        let config = |m: String| Failure::new(ErrorClass::Config, m);
-        let spec = self
-            .spec(key)
-            .ok_or_else(|| config(format!("no connection `{key}`")))?;
-        if !spec.runnable() {
-            return Err(config(format!("connector {} is not configured", spec.id)));
-        }
-        let target = spec
-            .plan
-            .mcp
-            .clone()
-            .ok_or_else(|| config(format!("{key} is a REST connector; it has no tools")))?;
-        if self.broker.needs_reauth(key) {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!(
-                    "{key} needs re-auth: run `switchboard auth {}`",
-                    key.connector
-                ),
-            ));
-        }
-        if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!(
-                    "{key} is not authorized yet; run `switchboard auth {}`",
-                    key.connector
-                ),
-            ));
-        }
-        Ok(target)
+    pub(super) fn tool_target(&self, key: &ConnectionKey) -> Result<Target, Failure> {
+        self.ready(key, Need::Tools)?;
+        self.spec(key)
+            .and_then(|s| s.plan.mcp.clone())
+            .ok_or_else(|| NotReady::NoTools.failure(key))
     }
 
     pub async fn list_tools(

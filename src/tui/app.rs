@@ -208,7 +208,10 @@ impl App {
             }
             Event::NeedsReauth { key } => self.set_flash(
                 Level::Error,
-                format!("{key}: grant lost; run `switchboard auth {key}`"),
+                format!(
+                    "{key}: grant lost; run `{}`",
+                    crate::domain::auth_command(key)
+                ),
                 now,
             ),
             Event::Notice { level, text } => self.set_flash(*level, text.clone(), now),
@@ -217,7 +220,8 @@ impl App {
             | Event::ProbeStarted { .. }
             | Event::ToolsListed { .. }
             | Event::ToolProgress { .. }
-            | Event::ToolResult { .. } => {}
+            | Event::ToolResult { .. }
+            | Event::Reauth { .. } => {}
         }
     }
 

@@ -314,6 +314,7 @@ impl ToolPanel {
             timeout: CONSOLE_CALL_TIMEOUT,
             actor: Actor::Console,
             cancel,
+            reply: None,
         }))
     }
 
