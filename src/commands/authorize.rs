@@ -13,6 +13,7 @@ use super::{Exit, Outcome, load_config, oneshot_engine, qr};
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{Actor, ConnectionKey, format_duration_ms, format_expires_in, now_ms};
 use crate::engine::authorize::machine_grant;
+use crate::engine::ready::config_not_ready;
 use crate::engine::{
     ConnectorSpec, EngineHandle, Event, Opener, ReauthMethod, ReauthOutcome, ReauthProgress,
     RevokeOutcome, Revoked,
@@ -33,18 +34,13 @@ fn check_connector(global: &Global, connector: &str) -> Result<ConnectorSpec, Ex
             ),
         ));
     };
-    if let Some(why) = c.not_configured() {
-        return Err(Exit::new(
-            EXIT_USAGE,
-            format!("connector {connector} is {why}"),
-        ));
-    }
     let spec = crate::engine::fleet::from_config(&config)
         .into_iter()
-        .find(|s| s.id == connector)
+        .find(|s| s.id == c.id)
         .ok_or_else(|| Exit::new(EXIT_USAGE, format!("no connector `{connector}`")))?;
-    if let Some(p) = &spec.problem {
-        return Err(Exit::new(EXIT_USAGE, format!("connector {connector}: {p}")));
+    if let Some(why) = config_not_ready(&spec) {
+        let key = ConnectionKey::new(connector, crate::domain::DEFAULT_ACCOUNT);
+        return Err(Exit::new(EXIT_USAGE, why.message(&key)));
     }
     Ok(spec)
 }

@@ -5,8 +5,8 @@ use serde::Serialize;
 use super::{Exit, Outcome, config_path, load_config, oneshot_engine};
 use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, format_duration_ms,
-    format_expires_in, now_ms,
+    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, auth_command,
+    format_duration_ms, format_expires_in, now_ms,
 };
 use crate::engine::{EngineHandle, Running};
 
@@ -56,7 +56,7 @@ pub(crate) fn known_key(
         .iter()
         .any(|c| c.key.connector == connector)
     {
-        format!("authorize it first: `switchboard auth {connector} --account {account}`")
+        format!("authorize it first: `{}`", auth_command(&key))
     } else {
         format!("known connections: {}", known.join(", "))
     };

@@ -45,16 +45,18 @@ impl Row {
     }
 }
 
+/// Private to the engine: front-ends hold an `EngineHandle`. The `pub(crate)` fields are the
+/// scheduler's until it becomes a part of the engine or gets a narrow interface.
 pub struct Engine {
     pub(crate) specs: HashMap<String, ConnectorSpec>,
     pub(crate) keys: Vec<ConnectionKey>,
     pub(crate) broker: Arc<Broker>,
-    pub(crate) prober: Prober,
-    pub(crate) mcp: Arc<McpPool>,
+    pub(super) prober: Prober,
+    pub(super) mcp: Arc<McpPool>,
     pub(crate) store: Store,
     pub(crate) rows: Mutex<HashMap<ConnectionKey, Row>>,
-    pub(crate) snapshot_tx: watch::Sender<Arc<Snapshot>>,
-    pub(crate) events_tx: broadcast::Sender<Event>,
+    pub(super) snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    pub(super) events_tx: broadcast::Sender<Event>,
     pub(crate) leader: AtomicBool,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
     pub(crate) rearm: Notify,

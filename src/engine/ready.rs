@@ -61,7 +61,7 @@ impl NotReady {
 }
 
 /// What the config alone says against using the connector.
-pub(crate) fn config_not_ready(spec: &ConnectorSpec) -> Option<NotReady> {
+pub fn config_not_ready(spec: &ConnectorSpec) -> Option<NotReady> {
     if let Some(p) = &spec.problem {
         return Some(NotReady::Misconfigured(p.clone()));
     }
