@@ -20,6 +20,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod text;
+pub mod toolkit;
 pub mod tui;
 
 /// The documented example config (the repo's `config.toml`), for `switchboard config example`.

@@ -16,9 +16,9 @@ pub use super::oauth_http::{
 use super::spec::OAuthEndpoints;
 use super::token_response::token_from_body;
 use crate::domain::{ErrorClass, Failure, now_ms};
-use crate::mcp::elicit::prompt::printable;
 use crate::secret::Secret;
 use crate::store::NewToken;
+use crate::text::printable;
 
 pub type OAuthClient =
     BasicClient<EndpointMaybeSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet>;

@@ -10,9 +10,6 @@ pub mod handler;
 pub mod http_client;
 mod ops;
 pub mod protocol;
-pub mod render;
-pub mod schema;
-pub mod skeleton;
 pub mod sse;
 mod sse_body;
 
@@ -36,7 +33,7 @@ use crate::auth::Broker;
 use crate::auth::source::BrokerSource;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
-pub use catalog::{Catalogue, Catalogues};
+pub use catalog::Catalogues;
 use classify::{classify_client_init, explain_closed};
 pub(crate) use classify::{classify_init, classify_service};
 use elicit::Elicitor;
