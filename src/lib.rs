@@ -6,6 +6,7 @@
 //! demo fleet that `switchboard demo` and the tests run against.
 
 pub mod auth;
+pub mod classify;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -13,7 +13,8 @@ use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Session, classify_service};
+use super::Session;
+use crate::classify::mcp::classify_service;
 use crate::domain::{ErrorClass, Failure};
 use crate::toolkit::schema::Violation;
 

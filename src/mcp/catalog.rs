@@ -105,7 +105,7 @@ where
     let mut cursor = None;
     for _ in 0..MAX_PAGES {
         let (got, next) = fetch(cursor.take()).await.map_err(|e| {
-            let mut f = super::classify_service(&e);
+            let mut f = crate::classify::mcp::classify_service(&e);
             f.message = format!("{method}: {}", f.message);
             f
         })?;

@@ -4,7 +4,6 @@
 pub mod adhoc;
 pub mod call;
 pub mod catalog;
-mod classify;
 pub mod elicit;
 pub mod handler;
 pub mod http_client;
@@ -31,15 +30,15 @@ use tokio::sync::Mutex;
 
 use crate::auth::Broker;
 use crate::auth::source::BrokerSource;
+use crate::classify::mcp::{classify_client_init, classify_service};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
 pub use catalog::Catalogues;
-use classify::{classify_client_init, explain_closed};
-pub(crate) use classify::{classify_init, classify_service};
 use elicit::Elicitor;
 pub use handler::SessionHandler;
 pub use http_client::AuthedHttpClient;
 pub use sse::SseClientTransport;
+use sse::explain_closed;
 
 pub type Session = RunningService<RoleClient, SessionHandler>;
 
