@@ -12,39 +12,15 @@ const BEHIND_THE_ENGINE: &[&str] = &["auth", "mcp", "store", "probe", "scheduler
 /// Pure items a front-end may use from those modules: no I/O, no state, no tokens. Each has
 /// its reason. A path is allowed when it starts with an entry.
 const ALLOWED: &[(&str, &str)] = &[
-    // Pure tool helpers; `mcp-split` moves them to `crate::toolkit` (then these go unused).
-    (
-        "mcp::render",
-        "renders catalogues and results to text; no I/O",
-    ),
-    (
-        "mcp::schema",
-        "checks arguments against a JSON schema; no I/O",
-    ),
-    (
-        "mcp::skeleton",
-        "builds an argument skeleton from a schema; no I/O",
-    ),
-    (
-        "mcp::elicit::form",
-        "the elicitation form's fields and checks; no I/O",
-    ),
-    (
-        "mcp::elicit::prompt::Answer",
-        "the answer to an elicitation, plain data",
-    ),
-    // Plain data in the engine's events; also re-exported as `crate::engine::...`.
+    // Pure tool helpers live in `crate::toolkit`, outside these modules, and need no entry.
+    // Plain data carried by the engine's events; also re-exported as `crate::engine::...`.
     ("mcp::call::CallOutcome", "a tool call's result, plain data"),
-    (
-        "mcp::Catalogue",
-        "a server's tools/resources/prompts, plain data",
-    ),
     // PENDING, `core`'s part of issue 10: the console's elicitation still travels on its own
     // channel (`ConsoleAsks`); when it becomes an engine Event answered by a Command, the
     // merge removes these entries.
     (
         "mcp::elicit::ConsoleAsk",
-        "PENDING: the console's elicitation channel (becomes an engine Event)",
+        "PENDING: one elicitation the console answers (becomes an engine Event)",
     ),
     (
         "mcp::elicit::ConsoleAsks",
@@ -261,7 +237,7 @@ fn front_ends_go_through_the_engine() {
 fn paths_are_read_from_use_trees_and_inline_code() {
     let code = code_only(
         "use crate::auth::flows::Opener;\n\
-         use crate::{domain::Actor, mcp::{self, render::one_line}};\n\
+         use crate::{domain::Actor, mcp::{self, call::CallOutcome}, toolkit::render};\n\
          // crate::store::Store in a comment is prose\n\
          let s = \"crate::probe in a string\";\n\
          let c = '\"'; let x = crate::store::resolve_data_dir(None);\n",
@@ -273,7 +249,8 @@ fn paths_are_read_from_use_trees_and_inline_code() {
             "auth::flows::Opener",
             "domain::Actor",
             "mcp",
-            "mcp::render::one_line",
+            "mcp::call::CallOutcome",
+            "toolkit::render",
             "store::resolve_data_dir"
         ]
     );

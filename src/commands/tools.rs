@@ -17,11 +17,11 @@ use crate::cli::{
 use crate::domain::{Actor, ConnectionKey, Failure, auth_command};
 use crate::engine::adhoc::{AdHocEngine, adhoc_key};
 use crate::engine::{
-    CallError, CallOutcome, Catalogue, Elicitor, EngineHandle, Event, Need, Opener, Running,
-    ToolCall,
+    CallError, CallOutcome, Elicitor, EngineHandle, Event, Need, Opener, Running, ToolCall,
 };
-use crate::mcp::render::{render_catalogue, render_result};
 use crate::text::printable;
+use crate::toolkit::Catalogue;
+use crate::toolkit::render::{render_catalogue, render_result};
 
 /// The engine a command talks to, and the connection on it.
 struct Resolved {

@@ -18,9 +18,10 @@ use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapsho
 use crate::mcp::adhoc::{self, AdHoc};
 use crate::mcp::call::CallError;
 use crate::mcp::elicit::{ElicitPolicy, Elicitor};
-use crate::mcp::schema::{Checked, check};
-use crate::mcp::{Catalogue, Session, Target};
+use crate::mcp::{Session, Target};
 use crate::secret::Secret;
+use crate::toolkit::Catalogue;
+use crate::toolkit::schema::{Checked, check};
 
 pub use crate::auth::cross_app::IdP;
 pub use crate::mcp::adhoc::{parse_header, split_command};
@@ -279,7 +280,7 @@ async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Command>) {
                     Ok(s) => s
                         .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
                         .await
-                        .map_err(|e| state.explain(crate::mcp::classify_service(&e))),
+                        .map_err(|e| state.explain(crate::classify::mcp::classify_service(&e))),
                     Err(f) => Err(f),
                 };
                 let _ = reply.send(result);
@@ -298,7 +299,7 @@ async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Command>) {
                     Ok(s) => s
                         .get_prompt(params)
                         .await
-                        .map_err(|e| state.explain(crate::mcp::classify_service(&e))),
+                        .map_err(|e| state.explain(crate::classify::mcp::classify_service(&e))),
                     Err(f) => Err(f),
                 };
                 let _ = reply.send(result);

@@ -28,8 +28,8 @@ pub use fleet::ConnectorSpec;
 // What front-ends send and read besides `Command`/`Event`: plain data, no I/O behind them.
 pub use crate::auth::flows::Opener;
 pub use crate::auth::revoke::Revoked;
+pub use crate::mcp::Target as McpTarget;
 pub use crate::mcp::call::{CallError, CallOutcome};
-pub use crate::mcp::{Catalogue, Target as McpTarget};
 pub use authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
 pub use open::{Opening, Workspace};
 pub use ready::{Need, NotReady};
