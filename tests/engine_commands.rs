@@ -111,6 +111,14 @@ async fn reauth_by_browser_and_device_code_then_revoke() {
         handle.ready(rest.clone(), Need::Tools).await,
         Err(NotReady::NoTools)
     );
+    // Probe and refresh refuse in the same words (they used to say it three ways).
+    let probe = handle.probe(rest.clone(), Actor::Cli).await.unwrap_err();
+    assert_eq!(probe.message, why.message(&rest));
+    let tools = handle
+        .list_catalogue(rest.clone(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(tools.message, NotReady::NoTools.message(&rest));
 
     // A browser login, the lab approving at once; the URL to open arrives as an event.
     let mut events = handle.subscribe();

@@ -111,3 +111,30 @@ impl Engine {
         self.readiness(key, need).map_err(|n| n.failure(key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_wording_with_the_account_hint() {
+        let default = ConnectionKey::new("jira", crate::domain::DEFAULT_ACCOUNT);
+        let ops = ConnectionKey::new("jira", "ops");
+        assert_eq!(
+            NotReady::NeedsReauth.message(&ops),
+            "jira/ops needs re-auth: run `switchboard auth jira --account ops`"
+        );
+        assert_eq!(
+            NotReady::NotAuthorized.message(&default),
+            "jira is not authorized yet: run `switchboard auth jira`"
+        );
+        assert_eq!(
+            NotReady::NotConfigured(vec!["A".into(), "B".into()]).message(&ops),
+            "connector jira is not configured: set A, B"
+        );
+        assert!(NotReady::NeedsReauth.needs_human());
+        assert_eq!(NotReady::NeedsReauth.failure(&ops).class, ErrorClass::Auth);
+        assert!(!NotReady::NoTools.needs_human());
+        assert_eq!(NotReady::NoTools.failure(&ops).class, ErrorClass::Config);
+    }
+}
