@@ -20,6 +20,8 @@ pub enum NotReady {
     NotAuthorized,
     /// Tools were asked of a connector that has no MCP server.
     NoTools,
+    /// Neither the config nor the store knows the connection.
+    Unknown,
 }
 
 impl NotReady {
@@ -47,6 +49,7 @@ impl NotReady {
             NotReady::NoTools => {
                 format!("{key} is a REST connector; tools and call need an MCP connector")
             }
+            NotReady::Unknown => format!("no connection `{key}`"),
         }
     }
 
@@ -86,7 +89,7 @@ impl Engine {
     /// connector. An unknown connection is a failure of its own (`unknown`).
     pub fn readiness(&self, key: &ConnectionKey, need: Need) -> Result<(), NotReady> {
         let Some(spec) = self.spec(key) else {
-            return Err(NotReady::Misconfigured(format!("no connection `{key}`")));
+            return Err(NotReady::Unknown);
         };
         if let Some(n) = config_not_ready(spec) {
             return Err(n);
