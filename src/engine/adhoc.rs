@@ -307,27 +307,35 @@ async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Command>) {
             Command::Ready { reply, .. } => {
                 let _ = reply.send(Ok(()));
             }
-            Command::Refresh { reply, .. } => {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(not_here("stored token to refresh")));
-                }
-            }
-            Command::Probe { reply, .. } => {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(not_here("probe schedule")));
-                }
-            }
-            Command::Reauth { reply, .. } => {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(not_here("stored grant (it logs in on a 401)")));
-                }
-            }
-            Command::Revoke { reply, .. } => {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(not_here("stored grant to revoke")));
-                }
-            }
+            other => refuse(other),
         }
     }
     state.close().await;
+}
+
+/// What an ad hoc target cannot do; commands added later land here too, answered or ignored.
+fn refuse(command: Command) {
+    match command {
+        Command::Refresh {
+            reply: Some(reply), ..
+        } => {
+            let _ = reply.send(Err(not_here("stored token to refresh")));
+        }
+        Command::Probe {
+            reply: Some(reply), ..
+        } => {
+            let _ = reply.send(Err(not_here("probe schedule")));
+        }
+        Command::Reauth {
+            reply: Some(reply), ..
+        } => {
+            let _ = reply.send(Err(not_here("stored grant (it logs in on a 401)")));
+        }
+        Command::Revoke {
+            reply: Some(reply), ..
+        } => {
+            let _ = reply.send(Err(not_here("stored grant to revoke")));
+        }
+        other => tracing::debug!("ad hoc engine: {other:?} does not apply"),
+    }
 }
