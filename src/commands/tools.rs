@@ -16,10 +16,11 @@ use crate::domain::{Actor, ConnectionKey, Failure};
 use crate::engine::Running;
 use crate::mcp::Target;
 use crate::mcp::adhoc::{self, AdHoc};
-use crate::mcp::call::{CallError, CallOutcome, call_tool};
+use crate::mcp::call::call_tool;
 use crate::text::printable;
 use crate::toolkit::Catalogue;
 use crate::toolkit::render::{render_catalogue, render_result};
+use crate::toolkit::{CallError, CallOutcome};
 
 /// How long an ad hoc server may take to start and initialize.
 const ADHOC_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
