@@ -7,7 +7,7 @@ mod call_io;
 pub mod conformance;
 pub mod console;
 pub mod demo;
-pub mod elicit_prompt;
+mod elicit_prompt;
 pub mod oneshot;
 pub mod qr;
 pub mod tools;
