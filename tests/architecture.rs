@@ -12,9 +12,8 @@ const BEHIND_THE_ENGINE: &[&str] = &["auth", "mcp", "store", "probe", "scheduler
 /// Pure items a front-end may use from those modules: no I/O, no state, no tokens. Each has
 /// its reason. A path is allowed when it starts with an entry.
 const ALLOWED: &[(&str, &str)] = &[
-    // Pure tool helpers live in `crate::toolkit`, outside these modules, and need no entry.
-    // Plain data carried by the engine's events; also re-exported as `crate::engine::...`.
-    ("mcp::call::CallOutcome", "a tool call's result, plain data"),
+    // Pure tool helpers and the data a tool call returns live in `crate::toolkit`, outside
+    // these modules, and need no entry.
     // PENDING, `core`'s part of issue 10: the console's elicitation still travels on its own
     // channel (`ConsoleAsks`); when it becomes an engine Event answered by a Command, the
     // merge removes these entries.
@@ -237,7 +236,7 @@ fn front_ends_go_through_the_engine() {
 fn paths_are_read_from_use_trees_and_inline_code() {
     let code = code_only(
         "use crate::auth::flows::Opener;\n\
-         use crate::{domain::Actor, mcp::{self, call::CallOutcome}, toolkit::render};\n\
+         use crate::{domain::Actor, mcp::{self, elicit::ConsoleAsks}, toolkit::render};\n\
          // crate::store::Store in a comment is prose\n\
          let s = \"crate::probe in a string\";\n\
          let c = '\"'; let x = crate::store::resolve_data_dir(None);\n",
@@ -249,7 +248,7 @@ fn paths_are_read_from_use_trees_and_inline_code() {
             "auth::flows::Opener",
             "domain::Actor",
             "mcp",
-            "mcp::call::CallOutcome",
+            "mcp::elicit::ConsoleAsks",
             "toolkit::render",
             "store::resolve_data_dir"
         ]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::json;
 use switchboard::domain::{Actor, ErrorClass};
 use switchboard::engine::adhoc::{AdHocEngine, AdHocSpec, adhoc_key};
-use switchboard::engine::{CallError, ElicitPolicy, Event, McpTarget, ToolCall};
+use switchboard::engine::{Elicitor, Event, McpTarget, ToolCall};
+use switchboard::toolkit::CallError;
 use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -20,7 +21,7 @@ fn spec(target: McpTarget) -> AdHocSpec {
         headers: Vec::new(),
         bearer: None,
         login: None,
-        elicit: ElicitPolicy::Decline,
+        elicit: Elicitor::default(),
         protocol: None,
     }
 }

@@ -11,10 +11,11 @@ use std::time::Duration;
 use serde_json::json;
 use switchboard::domain::{Actor, ConnectionKey, Health};
 use switchboard::engine::{
-    self, CallError, Command, EngineOptions, Event, Need, NotReady, Opener, ReauthMethod,
-    ReauthOutcome, ReauthProgress, RevokeOutcome, Revoked, Running, ToolCall,
+    self, Command, EngineOptions, Event, Need, NotReady, Opener, ReauthMethod, ReauthOutcome,
+    ReauthProgress, RevokeOutcome, Revoked, Running, ToolCall,
 };
 use switchboard::lab::{Lab, LabOptions, PUBLIC_CLIENT};
+use switchboard::toolkit::CallError;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 

@@ -71,7 +71,7 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHocSpec>, Exit> {
             .collect(),
         bearer: t.bearer.clone(),
         login: None,
-        elicit: elicit_policy(t),
+        elicit: super::elicit_prompt::elicitor(elicit_policy(t)),
         protocol: t.protocol_version.clone(),
     };
     let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some() || t.grant.is_some();

@@ -9,19 +9,18 @@ use tokio_util::sync::CancellationToken;
 use super::adhoc_target::{adhoc_target, can_log_in, elicit_policy, usage};
 use super::call_io::{ProgressPrinter, cancel_on_ctrl_c, parse_arguments, validate};
 use super::oneshot::{exit_for, known_key};
-use super::{Exit, Outcome, oneshot_engine};
+use super::{Exit, Outcome, elicit_prompt, oneshot_engine};
 
 use crate::cli::{
     CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global, TargetArgs, ToolsArgs,
 };
 use crate::domain::{Actor, ConnectionKey, Failure, auth_command};
 use crate::engine::adhoc::{AdHocEngine, adhoc_key};
-use crate::engine::{
-    CallError, CallOutcome, Elicitor, EngineHandle, Event, Need, Opener, Running, ToolCall,
-};
+use crate::engine::{EngineHandle, Event, Need, Opener, Running, ToolCall};
 use crate::text::printable;
 use crate::toolkit::Catalogue;
 use crate::toolkit::render::{render_catalogue, render_result};
+use crate::toolkit::{CallError, CallOutcome};
 
 /// The engine a command talks to, and the connection on it.
 struct Resolved {
@@ -107,7 +106,7 @@ async fn resolve(
         ));
     };
     // This command's own engine, so its sessions can answer the server's questions here.
-    let elicit = Elicitor::for_command(elicit_policy(t));
+    let elicit = elicit_prompt::elicitor(elicit_policy(t));
     let (running, _workspace) = oneshot_engine(global, elicit).await?;
     let handle = running.handle.clone();
     let key = match known_key(&handle, connector, &t.account) {

@@ -16,10 +16,10 @@ use crate::auth::client_assertion::SigningKey;
 use crate::auth::flows::Opener;
 use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot};
 use crate::mcp::adhoc::{self, AdHoc};
-use crate::mcp::call::CallError;
-use crate::mcp::elicit::{ElicitPolicy, Elicitor};
+use crate::mcp::elicit::Elicitor;
 use crate::mcp::{Session, Target};
 use crate::secret::Secret;
+use crate::toolkit::CallError;
 use crate::toolkit::Catalogue;
 use crate::toolkit::schema::{Checked, check};
 
@@ -38,7 +38,8 @@ pub struct AdHocSpec {
     pub bearer: Option<Secret>,
     /// How to authorize an HTTP target that answers 401; `None` when nobody can log in here.
     pub login: Option<Login>,
-    pub elicit: ElicitPolicy,
+    /// How this command answers the server's requests for input.
+    pub elicit: Elicitor,
     /// `--protocol-version`: the revision proposed at `initialize`.
     pub protocol: Option<rmcp::model::ProtocolVersion>,
 }
@@ -129,7 +130,7 @@ fn build(spec: AdHocSpec) -> Result<AdHoc, String> {
         headers: spec.headers,
         bearer: spec.bearer,
         auth,
-        elicit: Elicitor::for_command(spec.elicit),
+        elicit: spec.elicit,
         protocol: spec.protocol,
     })
 }
@@ -193,7 +194,7 @@ impl State {
         arguments: Option<rmcp::model::JsonObject>,
         timeout: Duration,
         cancel: &tokio_util::sync::CancellationToken,
-    ) -> Result<crate::mcp::call::CallOutcome, CallError> {
+    ) -> Result<crate::toolkit::CallOutcome, CallError> {
         let known = self.catalogue.lock().await.clone();
         let catalogue = match known {
             Some(c) if c.tool(tool).is_some() => c,

@@ -29,7 +29,6 @@ pub use fleet::ConnectorSpec;
 pub use crate::auth::flows::Opener;
 pub use crate::auth::revoke::Revoked;
 pub use crate::mcp::Target as McpTarget;
-pub use crate::mcp::call::{CallError, CallOutcome};
 pub use authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
 pub use open::{Opening, Workspace};
 pub use ready::{Need, NotReady};
@@ -38,7 +37,7 @@ pub use requests::ToolCall;
 use crate::auth::Broker;
 use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
 use crate::mcp::McpPool;
-pub use crate::mcp::elicit::{ElicitPolicy, Elicitor};
+pub use crate::mcp::elicit::{ElicitPolicy, Elicitor, Operator, OperatorAsk};
 use crate::probe::Prober;
 use crate::store::Store;
 

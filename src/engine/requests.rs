@@ -14,8 +14,8 @@ use super::authorize::{ReauthMethod, ReauthOutcome, RevokeOutcome};
 use super::core::Engine;
 use super::ready::{Need, NotReady};
 use crate::domain::{Actor, ConnectionKey, Failure};
-use crate::mcp::call::{CallError, CallOutcome};
 use crate::toolkit::Catalogue;
+use crate::toolkit::{CallError, CallOutcome};
 
 /// Runs one of this file's commands in its own task; the command loop stays free.
 pub(super) fn handle(engine: Arc<Engine>, command: Command) {
