@@ -3,6 +3,9 @@
 
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+pub use super::client_assertion::{Assertion, ClientKey};
 use crate::domain::{ErrorClass, Failure};
 use crate::secret::Secret;
 
@@ -52,12 +55,15 @@ pub struct McpServer {
 }
 
 /// RFC 8414 `token_endpoint_auth_method` values we speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenAuth {
     ClientSecretBasic,
     ClientSecretPost,
     /// A public client: client_id in the body, no secret sent even if one is configured.
     None,
+    /// RFC 7523 §2.2: every token request carries a fresh assertion signed with this key; no
+    /// secret is sent even if one is configured.
+    PrivateKeyJwt(Arc<ClientKey>),
 }
 
 impl OAuthSpec {
@@ -77,18 +83,43 @@ impl OAuthSpec {
                 ));
             }
         };
-        if let Some(method) = self.token_auth {
-            endpoints.client_secret_post = method == TokenAuth::ClientSecretPost;
+        if let Some(method) = &self.token_auth {
+            // A signing client names itself in the body, next to its assertion.
+            endpoints.client_secret_post = matches!(
+                method,
+                TokenAuth::ClientSecretPost | TokenAuth::PrivateKeyJwt(_)
+            );
         }
         Ok(endpoints)
     }
 
-    /// The secret to send, if any: a `none` client sends none.
+    /// The secret to send, if any: a `none` client sends none, nor does one that signs.
     pub fn secret(&self) -> Option<&Secret> {
         match self.token_auth {
-            Some(TokenAuth::None) => None,
+            Some(TokenAuth::None | TokenAuth::PrivateKeyJwt(_)) => None,
             _ => self.client_secret.as_ref(),
         }
+    }
+
+    /// How this client signs its token requests at `endpoints`, when it uses private_key_jwt.
+    /// The audience: the key's configured one, else the AS's issuer for auth type "mcp" (what
+    /// the MCP machine-to-machine extension checks), else the token endpoint URL (what Okta,
+    /// Entra ID, Auth0 and Keycloak check; RFC 7523 §3 allows either).
+    pub fn assertion(&self, endpoints: &OAuthEndpoints) -> Option<Assertion> {
+        self.assertion_to(&endpoints.token)
+    }
+
+    /// As [`assertion`](Self::assertion), for a request to `endpoint` (a device authorization
+    /// or revocation endpoint takes assertions addressed to itself, as Okta documents).
+    pub fn assertion_to(&self, endpoint: &str) -> Option<Assertion> {
+        let Some(TokenAuth::PrivateKeyJwt(key)) = &self.token_auth else {
+            return None;
+        };
+        let default = match (&self.mcp, &self.issuer) {
+            (Some(_), Some(issuer)) => issuer.as_str(),
+            _ => endpoint,
+        };
+        Some(Assertion::new(key.clone(), &self.client_id, default))
     }
 
     /// Parameters every token request carries besides the grant's own (RFC 8707 `resource`).

@@ -8,6 +8,7 @@
 mod duration;
 mod error;
 mod interp;
+mod keys;
 mod locate;
 mod presets;
 mod redact;
@@ -26,8 +27,8 @@ pub use duration::{ProbeSchedule, parse_duration, validate_cron};
 pub use error::ConfigError;
 pub use presets::{Preset, ResolvedAuth, preset, preset_names};
 pub use schema::{
-    AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, McpConfig,
-    McpTransport, RestConfig, ScheduleConfig, TokenAuthMethod,
+    AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, Grant, KeyAlg,
+    McpConfig, McpTransport, RestConfig, ScheduleConfig, TokenAuthMethod,
 };
 
 /// Reads, parses, interpolates (from the process environment) and validates a config file.
@@ -78,6 +79,7 @@ pub fn parse_str(
         connector.missing_env = missing;
     }
     validate::validate(&config, &tree, text).map_err(located)?;
+    keys::load(&mut config, &tree, source).map_err(located)?;
     config.source = source.map(Path::to_owned);
     Ok(config)
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::auth::{AuthSpec, McpServer, OAuthEndpoints, OAuthSpec, TokenAuth};
 use crate::config::{
-    AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule, TokenAuthMethod,
+    AuthType, Config, ConnectorConfig, ConnectorKind, Grant, McpTransport, ProbeSchedule,
+    TokenAuthMethod,
 };
 use crate::mcp::Target;
 use crate::probe::{ProbePlan, RestTarget};
@@ -123,14 +124,20 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
                 .as_ref()
                 .and_then(|m| m.url.clone())
                 .ok_or("type = \"mcp\" needs [connectors.mcp] url")?;
-            AuthSpec::OAuth(OAuthSpec {
+            let spec = OAuthSpec {
                 client_id: r.client_id.clone().unwrap_or_default(),
                 mcp: Some(McpServer {
                     url,
                     client_metadata_url: r.client_metadata_url.clone(),
                 }),
                 ..base
-            })
+            };
+            // A machine client: the broker discovers and requests tokens on its own.
+            if r.grant == Some(Grant::ClientCredentials) {
+                AuthSpec::ClientCredentials(spec)
+            } else {
+                AuthSpec::OAuth(spec)
+            }
         }
     })
 }
@@ -150,10 +157,13 @@ fn base_spec(r: &crate::config::ResolvedAuth) -> OAuthSpec {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         redirect_port: r.redirect_port,
-        token_auth: r.token_auth_method.map(|m| match m {
-            TokenAuthMethod::ClientSecretBasic => TokenAuth::ClientSecretBasic,
-            TokenAuthMethod::ClientSecretPost => TokenAuth::ClientSecretPost,
-            TokenAuthMethod::None => TokenAuth::None,
+        token_auth: r.token_auth_method.and_then(|m| match m {
+            TokenAuthMethod::ClientSecretBasic => Some(TokenAuth::ClientSecretBasic),
+            TokenAuthMethod::ClientSecretPost => Some(TokenAuth::ClientSecretPost),
+            TokenAuthMethod::None => Some(TokenAuth::None),
+            // The config loader read the key; only a connector still waiting for its
+            // `${VAR}` has none, and it is never run.
+            TokenAuthMethod::PrivateKeyJwt => r.client_key.clone().map(TokenAuth::PrivateKeyJwt),
         }),
         scope_separator: r.scope_separator.clone(),
         resource: None,

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::super::mcp_auth;
-use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
+use super::super::oauth::{self, TokenError, TokenRequestContext};
 use super::super::spec::{AuthSpec, OAuthSpec};
 use super::durable::{self, FirstOutcome};
 use super::lease::Lease;
@@ -32,11 +32,17 @@ impl Broker {
         key: &ConnectionKey,
         slot: &Slot,
         spec: &OAuthSpec,
-    ) -> Result<(OAuthClient, Vec<(String, String)>), Failure> {
+    ) -> Result<TokenClient, Failure> {
         if let Some(built) = slot.client.read().ok().and_then(|c| c.clone()) {
             return Ok(built);
         }
-        let spec = mcp_auth::effective(&self.store, &key.connector, spec).await?;
+        let spec = match &slot.spec {
+            AuthSpec::ClientCredentials(_) => {
+                mcp_auth::effective_for_machine(&self.http, &self.store, &key.connector, spec)
+                    .await?
+            }
+            _ => mcp_auth::effective(&self.store, &key.connector, spec).await?,
+        };
         let endpoints = spec.resolve_endpoints(&self.http).await?;
         let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
             .map_err(|m| Failure::new(ErrorClass::Config, m))?;
@@ -44,7 +50,7 @@ impl Broker {
         if let Err(f) = super::super::recipe::save(&self.store, key, &spec, &endpoints).await {
             tracing::warn!("{key}: could not keep how to revoke its grant: {f}");
         }
-        let built = (client, spec.token_params());
+        let built = (client, spec.token_params(), spec.assertion(&endpoints));
         if let Ok(mut slot) = slot.client.write() {
             *slot = Some(built.clone());
         }
@@ -90,7 +96,7 @@ impl Broker {
         self.pace(slot).await;
         let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
         // Discovery can take as long as the lease lasts: done before taking it.
-        let (client, extra) = match self.client(key, slot, &spec).await {
+        let built = match self.client(key, slot, &spec).await {
             Ok(c) => c,
             Err(f) => {
                 let f = self.transient(key, slot, actor, f, 0).await;
@@ -101,7 +107,7 @@ impl Broker {
         // Under the lease, first adopt whatever the previous holder saved.
         let mut lease = Some(lease);
         let result = self
-            .refresh_with_lease(key, slot, &spec, (client, extra), actor, need, &mut lease)
+            .refresh_with_lease(key, slot, &spec, built, actor, need, &mut lease)
             .await;
         if let Some(lease) = lease {
             lease.release(key).await;
@@ -195,7 +201,7 @@ impl Broker {
         key: &ConnectionKey,
         slot: &Arc<Slot>,
         spec: &OAuthSpec,
-        (client, extra): TokenClient,
+        (client, extra, assertion): TokenClient,
         actor: Actor,
         need: Need,
         lease: &mut Option<Lease>,
@@ -241,6 +247,7 @@ impl Broker {
                 scope_separator: &separator,
                 extra: &extra,
                 timeout: TOKEN_TIMEOUT,
+                assertion,
             };
             match grant {
                 None => oauth::client_credentials(&ctx).await,

@@ -51,8 +51,13 @@ pub(super) struct Health {
     pub(super) unreadable: Option<i64>,
 }
 
-/// A token client and the parameters its every request adds.
-pub(super) type TokenClient = (OAuthClient, Vec<(String, String)>);
+/// A token client, the parameters its every request adds, and how it signs them
+/// (private_key_jwt: a fresh assertion per request, so it cannot be built once here).
+pub(super) type TokenClient = (
+    OAuthClient,
+    Vec<(String, String)>,
+    Option<super::super::spec::Assertion>,
+);
 
 pub(super) struct Slot {
     pub(super) spec: AuthSpec,
