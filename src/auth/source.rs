@@ -58,20 +58,33 @@ pub fn parse_challenge(header: &str) -> Option<BearerChallenge> {
 pub struct BrokerSource {
     broker: Arc<Broker>,
     key: ConnectionKey,
+    /// Why the broker last had no token to give. A transport sends without one and reports
+    /// the server's 401; this is what that report must say instead (a machine client's
+    /// refused assertion, say), since the 401 only follows from it.
+    no_token: std::sync::Mutex<Option<Failure>>,
 }
 
 impl BrokerSource {
     pub fn shared(broker: Arc<Broker>, key: ConnectionKey) -> SharedSource {
-        Arc::new(Self { broker, key })
+        Arc::new(Self {
+            broker,
+            key,
+            no_token: std::sync::Mutex::new(None),
+        })
     }
 }
 
 impl TokenSource for BrokerSource {
     fn current(&self) -> BoxFut<'_, Result<Credential, Failure>> {
         Box::pin(async move {
-            self.broker
+            let got = self
+                .broker
                 .obtain(&self.key, Actor::Scheduler, Need::ValidFor(EXPIRY_SKEW_MS))
-                .await
+                .await;
+            if let Ok(mut slot) = self.no_token.lock() {
+                *slot = got.as_ref().err().cloned();
+            }
+            got
         })
     }
 
@@ -81,9 +94,12 @@ impl TokenSource for BrokerSource {
         _challenge: Option<&'a str>,
     ) -> BoxFut<'a, Result<Option<Credential>, Failure>> {
         Box::pin(async move {
-            // No token was sent: the broker has none to give (it said why when asked).
+            // No token was sent: the broker has none to give, and its reason is the error.
             if matches!(refused, Credential::None) {
-                return Ok(None);
+                return match self.no_token.lock().ok().and_then(|mut f| f.take()) {
+                    Some(why) => Err(why),
+                    None => Ok(None),
+                };
             }
             // Revoked or rotated elsewhere: a token newer than the one refused, once.
             let generation = self.broker.meta(&self.key).map(|(_, g)| g).unwrap_or(0);
