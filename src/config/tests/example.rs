@@ -137,3 +137,34 @@ fn example_documents_every_key() {
         );
     }
 }
+
+/// The commented-out machine connector at the end of the example loads once uncommented, its
+/// key read from the variable it names.
+#[test]
+fn example_machine_connector_loads_uncommented() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use base64::Engine as _;
+
+    let at = EXAMPLE
+        .find("# [[connectors]]\n# id = \"reports\"")
+        .expect("the machine example");
+    let block: String = EXAMPLE[at..]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let der = EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .expect("a key");
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let c = parse_with(&block, &[("REPORTS_KEY", &pem)]).unwrap_or_else(|e| panic!("{e}"));
+    let auth = &c.connectors[0].auth;
+    assert_eq!(auth.kind, AuthType::Mcp);
+    assert_eq!(auth.grant, Some(super::super::Grant::ClientCredentials));
+    assert!(auth.client_key.is_some(), "the key was read");
+}
