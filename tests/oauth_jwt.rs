@@ -1,6 +1,6 @@
 //! `token_auth_method = "private_key_jwt"` for configured OAuth connectors (Okta, Entra ID
 //! certificate credentials): every token request — the authorization code exchange, each
-//! refresh, each client credentials request — carries a fresh assertion, through the real
+//! refresh, each client credentials request, and revocation — carries a fresh assertion, through the real
 //! binary against an AS of our own (`support::hostile`) that checks signature, `kid`, `aud`
 //! (the token endpoint by default), expiry and `jti` replay (`support::jwt`). Bad keys are
 //! located config errors that never show the key.
@@ -60,6 +60,7 @@ async fn authorization_server(cid: Registered, svc: Registered) -> As {
     let issued = Arc::new(Mutex::new(Vec::<String>::new()));
     let (refused, tokens) = (refusals.clone(), issued.clone());
     let verifiers = OnceLock::<HashMap<&'static str, Verifier>>::new();
+    let revoke_verifier = OnceLock::<Verifier>::new();
     let n = AtomicU64::new(0);
     let peer = Hostile::start(move |req: &Request| {
         let base = base.get().cloned().unwrap_or_default();
@@ -132,6 +133,26 @@ async fn authorization_server(cid: Registered, svc: Registered) -> As {
                     }
                 }
             }
+            // RFC 7009 revocation, the client authenticating with an assertion addressed to
+            // this endpoint (as Okta wants).
+            ("POST", "/revoke") => {
+                let v = revoke_verifier.get_or_init(|| {
+                    Verifier::new(cid.clone(), "cid", &format!("{base}/revoke"), 0)
+                });
+                match v.check_client(req) {
+                    Ok(_) => Reply::text(200, "text/plain", ""),
+                    Err(why) => {
+                        refused
+                            .lock()
+                            .expect("refusals")
+                            .push(format!("revoke: {why}"));
+                        Reply::json(
+                            401,
+                            json!({"error": "invalid_client", "error_description": why}),
+                        )
+                    }
+                }
+            }
             ("GET", "/api/me") => {
                 let ok = req
                     .header("authorization")
@@ -167,6 +188,7 @@ health_path = "/me"
 type = "oauth2"
 authorize_url = "{base}/authorize"
 token_url = "{base}/token"
+revoke_url = "{base}/revoke"
 client_id = "cid"
 token_auth_method = "private_key_jwt"
 private_key_file = "keys/okta.pem"
@@ -211,6 +233,12 @@ async fn every_token_request_of_an_oauth_connector_carries_a_fresh_assertion() {
     run(&mut s, &["auth", "okta"]);
     run(&mut s, &["refresh", "okta"]);
     run(&mut s, &["probe", "okta"]);
+    run(&mut s, &["revoke", "okta"]);
+    assert_eq!(
+        server.peer.requests_to("/revoke").len(),
+        2,
+        "refresh and access token"
+    );
     run(&mut s, &["auth", "reports"]);
     run(&mut s, &["refresh", "reports"]);
     run(&mut s, &["probe", "reports"]);
