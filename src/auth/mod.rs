@@ -4,7 +4,6 @@
 pub mod adhoc_auth;
 mod as_metadata;
 pub mod broker;
-pub mod challenge;
 pub mod client_assertion;
 pub mod critical;
 pub mod cross_app;
