@@ -265,7 +265,7 @@ impl Check<'_, '_> {
                     return Err(self.err(
                         "auth.client_secret",
                         "auth.type",
-                        "type = \"client-credentials\" needs client_secret, or token_auth_method = \"private_key_jwt\" with private_key_file".into(),
+                        "type = \"client-credentials\" needs client_secret (or token_auth_method private_key_jwt with private_key_file)".into(),
                     ));
                 }
             }
@@ -308,7 +308,7 @@ impl Check<'_, '_> {
                         return Err(self.err(
                             "auth.client_secret",
                             "auth.grant",
-                            "grant = \"client-credentials\" needs client_secret, or token_auth_method = \"private_key_jwt\" with private_key_file".into(),
+                            "the client credentials grant needs client_secret (or token_auth_method private_key_jwt with private_key_file)".into(),
                         ));
                     }
                 }
@@ -343,7 +343,8 @@ impl Check<'_, '_> {
             return Err(self.err(
                 "auth.client_secret",
                 "auth.client_secret",
-                "token_auth_method = \"private_key_jwt\" sends no secret; remove client_secret"
+                // Shown at a secret's key, where quoted text is hidden: no quotes.
+                "token_auth_method private_key_jwt sends no secret, it signs; remove client_secret"
                     .into(),
             ));
         }
