@@ -189,7 +189,7 @@ impl Check<'_, '_> {
                 format!("scope_separator = {sep:?}: expected \" \" (RFC 6749) or \",\""),
             ));
         }
-        self.signing(c)?;
+        super::keys::rules(a).map_err(|(key, anchor, message)| self.err(&key, &anchor, message))?;
         if a.token_auth_method == Some(TokenAuthMethod::None) {
             let why = if a.kind == AuthType::ClientCredentials
                 || a.grant == Some(Grant::ClientCredentials)
@@ -315,62 +315,6 @@ impl Check<'_, '_> {
             }
         }
         Ok(())
-    }
-
-    /// private_key_jwt's keys: exactly one key source with it, none without it. Reading and
-    /// checking the key itself is `keys::load`'s.
-    fn signing(&self, c: &ConnectorConfig) -> Result<(), Located> {
-        let a = &c.auth;
-        let signs = a.token_auth_method == Some(TokenAuthMethod::PrivateKeyJwt);
-        let set = [
-            ("private_key", a.private_key.is_some()),
-            ("private_key_file", a.private_key_file.is_some()),
-            ("private_key_alg", a.private_key_alg.is_some()),
-            ("private_key_id", a.private_key_id.is_some()),
-            ("assertion_audience", a.assertion_audience.is_some()),
-        ];
-        if !signs {
-            if let Some((key, _)) = set.iter().find(|(_, is)| *is) {
-                return Err(self.err(
-                    &format!("auth.{key}"),
-                    &format!("auth.{key}"),
-                    format!("{key} is only used with token_auth_method = \"private_key_jwt\"; add that or remove {key}"),
-                ));
-            }
-            return Ok(());
-        }
-        if a.client_secret.is_some() {
-            return Err(self.err(
-                "auth.client_secret",
-                "auth.client_secret",
-                // Shown at a secret's key, where quoted text is hidden: no quotes.
-                "token_auth_method private_key_jwt sends no secret, it signs; remove client_secret"
-                    .into(),
-            ));
-        }
-        if a.kind == AuthType::Bearer || a.kind == AuthType::None {
-            return Err(self.err(
-                "auth.token_auth_method",
-                "auth.token_auth_method",
-                format!(
-                    "token_auth_method is for OAuth types; type = \"{}\" requests no tokens",
-                    a.kind.as_str()
-                ),
-            ));
-        }
-        match (&a.private_key, &a.private_key_file) {
-            (Some(_), Some(_)) => Err(self.err(
-                "auth.private_key_file",
-                "auth.private_key_file",
-                "set private_key or private_key_file, not both".into(),
-            )),
-            (None, None) => Err(self.err(
-                "auth.private_key_file",
-                "auth.token_auth_method",
-                "token_auth_method = \"private_key_jwt\" needs the key: private_key_file = \"client.pem\" or private_key = \"${VAR}\"".into(),
-            )),
-            _ => Ok(()),
-        }
     }
 
     /// An endpoint that receives codes, tokens or client secrets: https, or http on loopback.
