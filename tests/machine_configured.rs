@@ -37,18 +37,20 @@ struct Fleet {
     issued: Arc<Mutex<Vec<String>>>,
 }
 
-fn mcp(req: &Request, base: &str, issued: &[String]) -> Reply {
+fn mcp(req: &Request, base: &str, issued: &[String], legacy: bool) -> Reply {
     let ok = req
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .is_some_and(|t| issued.iter().any(|i| i == t));
     if !ok {
-        return Reply::json(401, json!({"error": "invalid_token"})).with_header(
-            "WWW-Authenticate",
-            &format!(
-                "Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""
-            ),
-        );
+        // A 2025-03-26 server names no resource metadata: it has none.
+        let challenge = if legacy {
+            "Bearer".to_string()
+        } else {
+            format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\"")
+        };
+        return Reply::json(401, json!({"error": "invalid_token"}))
+            .with_header("WWW-Authenticate", &challenge);
     }
     let msg: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
     if msg["method"] == "tools/call" {
@@ -62,8 +64,9 @@ fn mcp(req: &Request, base: &str, issued: &[String]) -> Reply {
 }
 
 /// The MCP server (`/mcp`) and its AS (`/as`), tokens living `ttl` seconds. `skew`: how far
-/// the AS's clock runs ahead.
-async fn fleet(auth: ClientAuth, ttl: u64, skew: i64) -> Fleet {
+/// the AS's clock runs ahead. `legacy`: a 2025-03-26 server, with no protected-resource
+/// metadata and its AS at its own origin (issuer the origin, no resource indicators).
+async fn fleet(auth: ClientAuth, ttl: u64, skew: i64, legacy: bool) -> Fleet {
     let origin = Arc::new(OnceLock::<String>::new());
     let base = origin.clone();
     let refusals = Arc::new(Mutex::new(Vec::new()));
@@ -73,16 +76,25 @@ async fn fleet(auth: ClientAuth, ttl: u64, skew: i64) -> Fleet {
     let n = AtomicU64::new(0);
     let peer = Hostile::start(move |req: &Request| {
         let base = base.get().cloned().unwrap_or_default();
-        let issuer = format!("{base}/as");
+        let issuer = if legacy {
+            base.clone()
+        } else {
+            format!("{base}/as")
+        };
+        let metadata_path = if legacy {
+            "/.well-known/oauth-authorization-server"
+        } else {
+            "/.well-known/oauth-authorization-server/as"
+        };
         match (req.method.as_str(), req.path()) {
-            ("POST", "/mcp") => mcp(req, &base, &tokens.lock().expect("issued")),
+            ("POST", "/mcp") => mcp(req, &base, &tokens.lock().expect("issued"), legacy),
             ("GET", "/mcp") => Reply::text(405, "text/plain", "no stream"),
             ("DELETE", "/mcp") => Reply::text(405, "text/plain", "no sessions"),
-            ("GET", "/.well-known/oauth-protected-resource/mcp") => Reply::json(
+            ("GET", "/.well-known/oauth-protected-resource/mcp") if !legacy => Reply::json(
                 200,
                 json!({"resource": format!("{base}/mcp"), "authorization_servers": [issuer]}),
             ),
-            ("GET", "/.well-known/oauth-authorization-server/as") => Reply::json(
+            ("GET", path) if path == metadata_path => Reply::json(
                 200,
                 json!({
                     "issuer": issuer,
@@ -95,7 +107,7 @@ async fn fleet(auth: ClientAuth, ttl: u64, skew: i64) -> Fleet {
             ("POST", "/as/token") => {
                 let checked = if req.form("grant_type").as_deref() != Some("client_credentials") {
                     Err("grant_type".to_string())
-                } else if req.form("resource") != Some(format!("{base}/mcp")) {
+                } else if !legacy && req.form("resource") != Some(format!("{base}/mcp")) {
                     Err("resource".to_string())
                 } else {
                     match &auth {
@@ -211,7 +223,7 @@ fn assert_nothing_secret(s: &Session, fleet: &Fleet, pem: Option<&str>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_connector_discovers_and_signs_its_way_to_probe_tools_and_call() {
     let (pem, registered) = jwt::es256();
-    let fleet = fleet(ClientAuth::Key(registered), 3600, 0).await;
+    let fleet = fleet(ClientAuth::Key(registered), 3600, 0, false).await;
     let mut s = session(&config(&fleet, KEY_FILE), &pem);
 
     let probe = run(&mut s, &["probe", "m2m"]);
@@ -246,7 +258,7 @@ async fn a_machine_connector_discovers_and_signs_its_way_to_probe_tools_and_call
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rs256_key_from_the_environment_works_the_same() {
     let (pem, registered) = jwt::rs256();
-    let fleet = fleet(ClientAuth::Key(registered), 3600, 0).await;
+    let fleet = fleet(ClientAuth::Key(registered), 3600, 0, false).await;
     let lines = "token_auth_method = \"private_key_jwt\"\nprivate_key = \"${M2M_KEY}\"\nprivate_key_alg = \"RS256\"";
     let mut s = Session::new(&config(&fleet, lines));
     s.env.push(("M2M_KEY".into(), pem.clone().into()));
@@ -263,7 +275,7 @@ async fn an_rs256_key_from_the_environment_works_the_same() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_secret_works_through_discovery_too() {
-    let fleet = fleet(ClientAuth::Basic, 3600, 0).await;
+    let fleet = fleet(ClientAuth::Basic, 3600, 0, false).await;
     let lines = "client_secret = \"${M2M_SECRET}\"";
     let mut s = Session::new(&config(&fleet, lines));
     s.env.push(("M2M_SECRET".into(), SECRET.into()));
@@ -282,7 +294,7 @@ async fn a_client_secret_works_through_discovery_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_keeps_a_machine_token_fresh_with_a_new_assertion_each_time() {
     let (pem, registered) = jwt::es256();
-    let fleet = fleet(ClientAuth::Key(registered), 4, 0).await;
+    let fleet = fleet(ClientAuth::Key(registered), 4, 0, false).await;
     let mut s = session(&config(&fleet, KEY_FILE), &pem);
     let (mut cmd, _, _) = s.command(&["daemon"]);
     let daemon = KillOnDrop(cmd.spawn().expect("start the daemon"));
@@ -316,7 +328,7 @@ async fn the_daemon_keeps_a_machine_token_fresh_with_a_new_assertion_each_time()
 async fn a_wrong_key_names_the_connector_and_what_to_check() {
     let (_, registered) = jwt::es256();
     let (other, _) = jwt::es256();
-    let fleet = fleet(ClientAuth::Key(registered), 3600, 0).await;
+    let fleet = fleet(ClientAuth::Key(registered), 3600, 0, false).await;
     let mut s = session(&config(&fleet, KEY_FILE), &other);
     let call = run(&mut s, &["call", "m2m", "m2m_tool", "{}"]);
     assert_ne!(call.code, 0, "{call}");
@@ -338,7 +350,7 @@ async fn a_wrong_key_names_the_connector_and_what_to_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_assertion_the_server_finds_expired_points_at_the_clock() {
     let (pem, registered) = jwt::es256();
-    let fleet = fleet(ClientAuth::Key(registered), 3600, 3600).await;
+    let fleet = fleet(ClientAuth::Key(registered), 3600, 3600, false).await;
     let mut s = session(&config(&fleet, KEY_FILE), &pem);
     let probe = run(&mut s, &["call", "m2m", "m2m_tool", "{}"]);
     assert_ne!(probe.code, 0, "{probe}");
@@ -346,6 +358,31 @@ async fn an_assertion_the_server_finds_expired_points_at_the_clock() {
     assert!(
         probe.stderr.contains("assertion expired") && probe.stderr.contains("clock"),
         "{probe}"
+    );
+    assert_nothing_secret(&s, &fleet, Some(&pem));
+}
+
+/// A 2025-03-26 server: no protected-resource metadata, so the AS is found at the server's
+/// origin; the assertion's audience is that issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2025_03_26_server_is_found_through_the_legacy_fallback() {
+    let (pem, registered) = jwt::es256();
+    let fleet = fleet(ClientAuth::Key(registered), 3600, 0, true).await;
+    let mut s = session(&config(&fleet, KEY_FILE), &pem);
+    let call = run(&mut s, &["call", "m2m", "m2m_tool", "{}"]);
+    assert_eq!(
+        call.code,
+        0,
+        "refusals {:?}\n{call}",
+        fleet.refusals.lock().unwrap()
+    );
+    assert!(call.stdout.contains("pong from the machine"), "{call}");
+    assert_eq!(
+        fleet
+            .peer
+            .requests_to("/.well-known/oauth-authorization-server")
+            .len(),
+        1
     );
     assert_nothing_secret(&s, &fleet, Some(&pem));
 }
