@@ -1,9 +1,9 @@
 //! How a connection gets its credential: resolved once from config (preset merged, variables
 //! interpolated), with endpoints discovered from the issuer when they are not spelled out.
 
-use serde::Deserialize;
-
 use std::sync::Arc;
+
+use serde::Deserialize;
 
 pub use super::client_assertion::{Assertion, ClientKey};
 use crate::domain::{ErrorClass, Failure};
@@ -221,5 +221,70 @@ mod tests {
         let public = spec(Some(TokenAuth::None));
         assert!(public.secret().is_none(), "a `none` client sends no secret");
         assert_eq!(public.scope_param().as_deref(), Some("a,b"));
+    }
+
+    fn signing(audience: Option<&str>) -> TokenAuth {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let der =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("a key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref())
+            .expect("the key");
+        TokenAuth::PrivateKeyJwt(Arc::new(ClientKey {
+            key: super::super::client_assertion::SigningKey::Es256(pair),
+            kid: Some("k1".into()),
+            audience: audience.map(str::to_string),
+        }))
+    }
+
+    fn claims(params: &[(String, String)]) -> serde_json::Value {
+        use base64::Engine as _;
+        let jwt = &params
+            .iter()
+            .find(|(k, _)| k == "client_assertion")
+            .expect("an assertion")
+            .1;
+        let body = jwt.split('.').nth(1).expect("claims");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .expect("base64");
+        serde_json::from_slice(&bytes).expect("JSON")
+    }
+
+    #[tokio::test]
+    async fn a_signing_client_sends_no_secret_and_addresses_the_right_audience() {
+        let http = reqwest::Client::new();
+        let plain = spec(Some(signing(None)));
+        assert!(plain.secret().is_none(), "the configured secret stays home");
+        let endpoints = plain.resolve_endpoints(&http).await.unwrap();
+        assert!(endpoints.client_secret_post, "client_id goes in the body");
+        let a = plain.assertion(&endpoints).expect("signs");
+        let (first, second) = (a.params().unwrap(), a.params().unwrap());
+        assert_eq!(claims(&first)["aud"], "https://as.example/token");
+        assert_eq!(claims(&first)["iss"], "cid");
+        assert_ne!(
+            claims(&first)["jti"],
+            claims(&second)["jti"],
+            "fresh each time"
+        );
+
+        // Type "mcp": the AS's issuer; a configured audience wins over both.
+        let mut mcp = spec(Some(signing(None)));
+        mcp.issuer = Some("https://as.example".into());
+        mcp.mcp = Some(McpServer {
+            url: "https://mcp.example/mcp".into(),
+            client_metadata_url: None,
+        });
+        let a = mcp.assertion(&endpoints).unwrap();
+        assert_eq!(claims(&a.params().unwrap())["aud"], "https://as.example");
+        let custom = spec(Some(signing(Some("urn:example:as"))));
+        let a = custom.assertion_to("https://as.example/revoke").unwrap();
+        assert_eq!(claims(&a.params().unwrap())["aud"], "urn:example:as");
+        let revoke = plain.assertion_to("https://as.example/revoke").unwrap();
+        assert_eq!(
+            claims(&revoke.params().unwrap())["aud"],
+            "https://as.example/revoke"
+        );
+        assert!(spec(None).assertion(&endpoints).is_none());
     }
 }
