@@ -8,22 +8,23 @@ use switchboard::config::ProbeSchedule;
 use switchboard::domain::{ConnectionKey, DEFAULT_ACCOUNT};
 use switchboard::engine::{self, ConnectorSpec, EngineOptions};
 use switchboard::mcp::Target;
-use switchboard::probe::ProbePlan;
+use switchboard::probe::{ProbePlan, ProbeRoute};
 use switchboard::store::{KeySource, Store, Vault};
 
 fn spec() -> ConnectorSpec {
     ConnectorSpec {
         id: "stdio".into(),
         name: "stdio".into(),
-        transport: "mcp/stdio".into(),
         auth: AuthSpec::None,
         plan: ProbePlan {
-            mcp: Some(Target::Stdio {
-                command: env!("CARGO_BIN_EXE_switchboard").into(),
-                args: vec!["lab".into(), "mcp-stdio".into()],
-                env: vec![],
-            }),
-            rest: None,
+            route: ProbeRoute::Mcp {
+                target: Target::Stdio {
+                    command: env!("CARGO_BIN_EXE_switchboard").into(),
+                    args: vec!["lab".into(), "mcp-stdio".into()],
+                    env: vec![],
+                },
+                fallback: None,
+            },
             timeout: Duration::from_secs(10),
         },
         probe: ProbeSchedule::Every(Duration::from_secs(1)),

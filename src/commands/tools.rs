@@ -76,7 +76,7 @@ async fn resolve(
             spec.missing_env.join(", ")
         )));
     }
-    let Some(target) = spec.plan.mcp.clone() else {
+    let Some(target) = spec.plan.route.mcp().cloned() else {
         return Err(usage(format!(
             "connector {connector} is a REST connector; tools and call need an MCP connector"
         )));

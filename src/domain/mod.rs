@@ -17,8 +17,10 @@ pub fn now_ms() -> UnixMs {
 }
 
 mod failure;
+mod kinds;
 
 pub use failure::{ErrorClass, Failure};
+pub use kinds::{AuthKind, McpTransport, Transport};
 
 pub const DEFAULT_ACCOUNT: &str = "default";
 
@@ -185,10 +187,8 @@ pub struct ConnectionView {
     pub key: ConnectionKey,
     /// Display name from the config, else the connector id.
     pub name: String,
-    /// "mcp/streamable-http", "mcp/stdio", "mcp/sse", "rest".
-    pub transport: String,
-    /// "none", "bearer", "oauth2", "client-credentials", "mcp".
-    pub auth: String,
+    pub transport: Transport,
+    pub auth: AuthKind,
     pub health: Health,
     /// Why the health is what it is, in a few words ("set JIRA_CLIENT_ID", "MCP down, REST fallback up").
     pub detail: Option<String>,

@@ -220,8 +220,8 @@ impl Engine {
             connections.push(ConnectionView {
                 key: key.clone(),
                 name: spec.name.clone(),
-                transport: spec.transport.clone(),
-                auth: spec.auth.label().to_string(),
+                transport: spec.transport(),
+                auth: spec.auth.kind(),
                 health,
                 detail,
                 // A grant that needs re-auth has no live token, whatever its expiry said.

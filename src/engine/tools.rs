@@ -28,8 +28,9 @@ impl Engine {
         }
         let target = spec
             .plan
-            .mcp
-            .clone()
+            .route
+            .mcp()
+            .cloned()
             .ok_or_else(|| config(format!("{key} is a REST connector; it has no tools")))?;
         if self.broker.needs_reauth(key) {
             return Err(Failure::new(
