@@ -5,7 +5,7 @@
 
 use super::challenge::BearerChallenge;
 use super::mcp_auth::union;
-use crate::domain::{ErrorClass, Failure};
+use crate::domain::{ErrorClass, Failure, Reason};
 use crate::store::Store;
 
 /// How many times one request may trigger step-up authorization before it is reported.
@@ -46,7 +46,9 @@ pub fn insufficient_scope(scope: &[String]) -> Failure {
             scope.join(" ")
         )
     };
-    Failure::new(ErrorClass::Auth, message)
+    Failure::new(ErrorClass::Auth, message).with_reason(Reason::InsufficientScope {
+        scopes: scope.to_vec(),
+    })
 }
 
 /// A configured connection's 403 after the wanted scopes were recorded: a human grants them.
@@ -58,6 +60,9 @@ pub fn step_up_needed(connector: &str, scopes: &[String]) -> Failure {
             scopes.join(" ")
         ),
     )
+    .with_reason(Reason::InsufficientScope {
+        scopes: scopes.to_vec(),
+    })
 }
 
 /// Adds the scopes a step-up asked for to the stored record, so the next `switchboard auth`

@@ -84,11 +84,8 @@ pub(crate) fn exit_for(running: &Running, key: &ConnectionKey, f: &Failure) -> i
     let never_authorized =
         matches!(broker.spec(key), Some(AuthSpec::OAuth(_))) && broker.meta(key).is_none();
     // A 403 for missing scope needs a human as much as a dead grant: only a new consent adds
-    // scopes (the step-up message names the `auth` to run).
-    let human = f.message.starts_with("needs re-auth")
-        || f.message.contains("insufficient scope")
-        || broker.needs_reauth(key)
-        || never_authorized;
+    // scopes.
+    let human = f.needs_human() || broker.needs_reauth(key) || never_authorized;
     if f.class == ErrorClass::Auth && human {
         EXIT_HUMAN
     } else {

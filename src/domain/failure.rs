@@ -61,12 +61,33 @@ impl fmt::Display for ErrorClass {
 }
 
 /// A failure with its class and an operator-facing message (never containing a secret).
+/// Code decides on `class`, `reason` and `retry_after_ms`; `message` is for people only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
+    /// From a 429's or a token endpoint's `Retry-After`, clamped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+/// What a caller can do about an auth failure, where the class alone does not say. Set where
+/// the failure is produced; callers match on it instead of reading the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// A 403 naming scopes the grant lacks (step-up authorization). Empty when the server named
+    /// none. Only a new consent adds scopes, so a human must run `switchboard auth`.
+    InsufficientScope { scopes: Vec<String> },
+    /// The grant is gone (refused, revoked, undecryptable): only `switchboard auth` helps.
+    NeedsReauth,
+    /// An OAuth connection that was never authorized.
+    NotAuthorized,
+    /// A 401 for the token presented: it may have been revoked or rotated elsewhere, so one
+    /// newer token is worth one retry before anyone is asked to log in.
+    TokenRejected,
 }
 
 impl Failure {
@@ -75,12 +96,60 @@ impl Failure {
             class,
             message: message.into(),
             retry_after_ms: None,
+            reason: None,
         }
+    }
+
+    pub fn with_reason(mut self, reason: Reason) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// Only a human running `switchboard auth` can fix it: no retry, refresh or wait will.
+    pub fn needs_human(&self) -> bool {
+        match &self.reason {
+            Some(
+                Reason::InsufficientScope { .. } | Reason::NeedsReauth | Reason::NotAuthorized,
+            ) => true,
+            Some(Reason::TokenRejected) | None => false,
+        }
+    }
+
+    pub fn is_insufficient_scope(&self) -> bool {
+        matches!(self.reason, Some(Reason::InsufficientScope { .. }))
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.class, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_is_serialized_only_when_set_and_survives_a_round_trip() {
+        let plain = Failure::new(ErrorClass::Server, "HTTP 503 from the server");
+        let json = serde_json::to_value(&plain).unwrap();
+        assert!(json.get("reason").is_none(), "{json}");
+        // Failures serialized before `reason` existed still read.
+        let old: Failure = serde_json::from_str(r#"{"class":"auth","message":"m"}"#).unwrap();
+        assert_eq!(old.reason, None);
+
+        let scoped = Failure::new(ErrorClass::Auth, "HTTP 403: insufficient scope").with_reason(
+            Reason::InsufficientScope {
+                scopes: vec!["files:write".into()],
+            },
+        );
+        let json = serde_json::to_value(&scoped).unwrap();
+        assert_eq!(
+            json["reason"],
+            serde_json::json!({"kind": "insufficient_scope", "scopes": ["files:write"]})
+        );
+        assert_eq!(serde_json::from_value::<Failure>(json).unwrap(), scoped);
+        assert!(scoped.needs_human() && scoped.is_insufficient_scope());
     }
 }

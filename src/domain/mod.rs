@@ -19,7 +19,7 @@ pub fn now_ms() -> UnixMs {
 mod failure;
 mod kinds;
 
-pub use failure::{ErrorClass, Failure};
+pub use failure::{ErrorClass, Failure, Reason};
 pub use kinds::{AuthKind, McpTransport, Transport};
 
 pub const DEFAULT_ACCOUNT: &str = "default";

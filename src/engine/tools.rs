@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::api::Event;
 use super::core::Engine;
 use crate::auth::AuthSpec;
-use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, Reason};
 use crate::mcp::call::{CallError, CallOutcome};
 use crate::mcp::schema::{Checked, check};
 use crate::mcp::{Catalogue, Target};
@@ -39,7 +39,8 @@ impl Engine {
                     "{key} needs re-auth: run `switchboard auth {}`",
                     key.connector
                 ),
-            ));
+            )
+            .with_reason(Reason::NeedsReauth));
         }
         if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
             return Err(Failure::new(
@@ -48,7 +49,8 @@ impl Engine {
                     "{key} is not authorized yet; run `switchboard auth {}`",
                     key.connector
                 ),
-            ));
+            )
+            .with_reason(Reason::NotAuthorized));
         }
         Ok(target)
     }

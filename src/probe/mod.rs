@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::auth::{Broker, Credential, Need};
 use crate::domain::{
-    Actor, ConnectionKey, ErrorClass, Failure, McpTransport, ProbeResult, ProbeVia, Transport,
-    now_ms,
+    Actor, ConnectionKey, ErrorClass, Failure, McpTransport, ProbeResult, ProbeVia, Reason,
+    Transport, now_ms,
 };
 use crate::mcp::{McpPool, Target};
 
@@ -150,8 +150,7 @@ impl Prober {
         let credential = self.broker.access_token(key, actor).await?;
         let mut result = self.get(&rest.url, &credential, timeout).await;
         if let (Err(f), Credential::Bearer(_)) = (&result, &credential)
-            && f.class == ErrorClass::Auth
-            && f.message.starts_with("HTTP 401")
+            && f.reason == Some(Reason::TokenRejected)
         {
             // The token may have been revoked or rotated elsewhere: one newer token, one retry.
             let generation = self.broker.meta(key).map(|(_, g)| g).unwrap_or(0);
@@ -233,7 +232,8 @@ pub fn classify_status(
         .filter(|c| c.error.as_deref() == Some("insufficient_scope"));
     let f = match status {
         200..=299 => return None,
-        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted"),
+        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted")
+            .with_reason(Reason::TokenRejected),
         // The MCP spec's step-up signal: the challenge names the scopes a new grant needs.
         403 if scope_challenge.is_some() => crate::auth::mcp_auth::insufficient_scope(
             &scope_challenge.map(|c| c.scope).unwrap_or_default(),
@@ -283,6 +283,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scope.class, ErrorClass::Auth);
+        assert_eq!(
+            scope.reason,
+            Some(crate::domain::Reason::InsufficientScope {
+                scopes: vec!["files:write".into(), "admin".into()]
+            })
+        );
+        assert_eq!(classify_status(403, None, None).unwrap().reason, None);
         assert!(
             scope
                 .message
