@@ -54,15 +54,38 @@ pub fn parse_challenge(header: &str) -> Option<BearerChallenge> {
     challenge::bearer([header])
 }
 
+/// Who asked for what a connection's session is doing now, for the event log. A session is
+/// shared by everyone who uses the connection, so each operation sets this as it starts
+/// rather than the session remembering whoever opened it.
+#[derive(Debug)]
+pub struct Acting(std::sync::Mutex<Actor>);
+
+impl Acting {
+    pub fn new(actor: Actor) -> Arc<Self> {
+        Arc::new(Self(std::sync::Mutex::new(actor)))
+    }
+
+    pub fn set(&self, actor: Actor) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = actor;
+        }
+    }
+
+    pub fn get(&self) -> Actor {
+        self.0.lock().map(|a| *a).unwrap_or(Actor::Scheduler)
+    }
+}
+
 /// A configured connection's tokens, from the broker.
 pub struct BrokerSource {
     broker: Arc<Broker>,
     key: ConnectionKey,
+    actor: Arc<Acting>,
 }
 
 impl BrokerSource {
-    pub fn shared(broker: Arc<Broker>, key: ConnectionKey) -> SharedSource {
-        Arc::new(Self { broker, key })
+    pub fn shared(broker: Arc<Broker>, key: ConnectionKey, actor: Arc<Acting>) -> SharedSource {
+        Arc::new(Self { broker, key, actor })
     }
 }
 
@@ -70,7 +93,7 @@ impl TokenSource for BrokerSource {
     fn current(&self) -> BoxFut<'_, Result<Credential, Failure>> {
         Box::pin(async move {
             self.broker
-                .obtain(&self.key, Actor::Scheduler, Need::ValidFor(EXPIRY_SKEW_MS))
+                .obtain(&self.key, self.actor.get(), Need::ValidFor(EXPIRY_SKEW_MS))
                 .await
         })
     }
@@ -92,7 +115,7 @@ impl TokenSource for BrokerSource {
             };
             let newer = self
                 .broker
-                .obtain(&self.key, Actor::Scheduler, need)
+                .obtain(&self.key, self.actor.get(), need)
                 .await?;
             Ok(Some(newer))
         })

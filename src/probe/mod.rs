@@ -77,6 +77,7 @@ impl Prober {
         let elapsed = |s: Instant| s.elapsed().as_millis() as u64;
         match &plan.route {
             ProbeRoute::Mcp { target, fallback } => {
+                self.mcp.act_as(key, actor);
                 let mcp = self.probe_mcp(key, target, plan.timeout).await;
                 match (mcp, fallback) {
                     (Ok(()), _) => ProbeResult {
