@@ -15,8 +15,12 @@ use crate::store::{Store, resolve_data_dir};
 
 pub fn config_check(global: &Global) -> Outcome {
     let path = config_path(global);
-    // For `config check` an invalid config is the answer, not a usage error: exit 1.
-    let config = load_config(global).map_err(|e| Exit::new(EXIT_FAILED, e.message))?;
+    // A bad config exits 2 whichever command reads it; `config check --help` says so.
+    let config = load_config(global)?;
+    if let Err(why) = super::console::check_theme(&config) {
+        let e = crate::config::error_at(&path, "console.theme", why);
+        return Err(Exit::new(EXIT_USAGE, e.to_string()));
+    }
     let n = config.connectors.len();
     println!(
         "ok: {}: {n} connector{}",
@@ -252,7 +256,18 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
     match &result.failure {
         None => {
             if !json {
-                println!("{key}: up via {:?} in {} ms", result.via, result.latency_ms);
+                let mcp_down = match &result.primary_failure {
+                    Some(f) => format!(
+                        " (MCP down: {})",
+                        crate::text::printable(&f.to_string(), false)
+                    ),
+                    None => String::new(),
+                };
+                println!(
+                    "{key}: up via {} in {} ms{mcp_down}",
+                    result.via.label(),
+                    result.latency_ms
+                );
             }
             Ok(EXIT_OK)
         }

@@ -130,6 +130,18 @@ pub enum ProbeVia {
     RestFallback,
 }
 
+impl ProbeVia {
+    /// The words `probe` prints, the same the console and `status` use ("MCP down, REST
+    /// fallback up").
+    pub fn label(self) -> &'static str {
+        match self {
+            ProbeVia::Mcp => "MCP",
+            ProbeVia::Rest => "REST",
+            ProbeVia::RestFallback => "REST fallback",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeResult {
     pub at: UnixMs,
