@@ -72,9 +72,10 @@ impl Transport {
     }
 }
 
+// `pad`, not `write_str`: `status` lays its table out with `{:<20}`.
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        f.pad(self.label())
     }
 }
 
@@ -122,7 +123,7 @@ impl AuthKind {
 
 impl fmt::Display for AuthKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        f.pad(self.label())
     }
 }
 
@@ -162,5 +163,7 @@ mod tests {
             "mcp/http"
         );
         assert_eq!(Transport::Mcp(McpTransport::Sse).short_label(), "mcp/sse");
+        assert_eq!(format!("{:<6}|", Transport::Rest), "rest  |");
+        assert_eq!(format!("{:<6}|", AuthKind::Mcp), "mcp   |");
     }
 }
