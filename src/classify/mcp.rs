@@ -4,8 +4,14 @@ use rmcp::service::ServiceError;
 use rmcp::transport::DynamicTransportError;
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 
-use super::sse;
+use super::http::{classify_reqwest, classify_status};
 use crate::domain::{ErrorClass, Failure, Reason};
+
+/// A failure one of our transports (legacy SSE) already classified, carried through rmcp's
+/// type-erased transport error and taken out again by [`transport_failure`].
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct TransportFailure(pub Failure);
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.
 /// Marks a failure of ours (a token source's: the broker's refusal, an authorization that
@@ -41,7 +47,7 @@ pub(crate) fn classify_init(message: &str) -> Failure {
     if let Some(at) = lower.find("insufficient scope") {
         let challenge = line[at..].split_once(':').map(|(_, w)| w.trim());
         let scopes = challenge
-            .and_then(|w| crate::auth::challenge::bearer([w]))
+            .and_then(|w| super::challenge::bearer([w]))
             .map(|c| c.scope)
             .unwrap_or_default();
         return Failure::new(ErrorClass::Auth, format!("MCP initialize failed: {line}"))
@@ -80,7 +86,7 @@ fn status_failure(status: u16, line: &str) -> Failure {
             ErrorClass::Protocol,
             "HTTP 404: no MCP endpoint at this URL; check the connector's url",
         ),
-        s => crate::probe::classify_status(s, None, None)
+        s => classify_status(s, None, None)
             .unwrap_or_else(|| Failure::new(ErrorClass::Protocol, format!("HTTP {s}"))),
     };
     Failure::new(
@@ -112,7 +118,7 @@ fn http_failure(e: &StreamableHttpError<reqwest::Error>) -> Failure {
         }),
         E::HttpStatus(s) => {
             let retry = s.retry_after.as_deref().and_then(|r| r.trim().parse().ok());
-            crate::probe::classify_status(s.status, retry, None)
+            classify_status(s.status, retry, None)
                 .unwrap_or_else(|| protocol(format!("HTTP {}", s.status)))
         }
         E::UnexpectedServerResponse(text) => match carried(text) {
@@ -122,7 +128,7 @@ fn http_failure(e: &StreamableHttpError<reqwest::Error>) -> Failure {
                 None => protocol(format!("unexpected answer: {}", first_line(text))),
             },
         },
-        E::Client(e) => crate::auth::oauth::classify_reqwest(e),
+        E::Client(e) => classify_reqwest(e),
         E::Io(e) => Failure::new(ErrorClass::Connection, format!("I/O error: {e}")),
         E::SessionExpired => Failure::new(
             ErrorClass::Protocol,
@@ -161,7 +167,7 @@ pub(crate) fn classify_client_init(e: &rmcp::service::ClientInitializeError) -> 
 
 /// Our transports carry a classified failure through rmcp's type-erased error.
 pub(crate) fn transport_failure(d: &DynamicTransportError) -> Failure {
-    if let Some(sse::SseTransportError(f)) = d.error.downcast_ref::<sse::SseTransportError>() {
+    if let Some(TransportFailure(f)) = d.error.downcast_ref::<TransportFailure>() {
         return f.clone();
     }
     match d
@@ -171,16 +177,6 @@ pub(crate) fn transport_failure(d: &DynamicTransportError) -> Failure {
         Some(e) => http_failure(e),
         None => classify_init(&d.to_string()),
     }
-}
-
-/// Replaces a bare "connection closed" with the transport's recorded reason, if any.
-pub(crate) fn explain_closed(failure: Failure, reason: Option<&sse::CloseReason>) -> Failure {
-    if failure != closed() {
-        return failure;
-    }
-    reason
-        .and_then(|r| r.lock().ok().and_then(|slot| slot.clone()))
-        .unwrap_or(failure)
 }
 
 /// The first line, without rmcp's `[path::to::Transport<...>]` type names, which say nothing
@@ -287,7 +283,7 @@ mod tests {
         let f = super::classify_init(raw);
         assert_eq!((f.class, f.reason), (ErrorClass::Auth, want));
         // A carried reason survives the trip through rmcp's text.
-        let carried = crate::auth::mcp_auth::insufficient_scope(&["c".into()]);
+        let carried = crate::classify::insufficient_scope(&["c".into()]);
         let wrapped = format!(
             "error: unexpected server response: {}",
             super::carry(&carried)
