@@ -114,10 +114,6 @@ impl Failure {
             Some(Reason::TokenRejected) | None => false,
         }
     }
-
-    pub fn is_insufficient_scope(&self) -> bool {
-        matches!(self.reason, Some(Reason::InsufficientScope { .. }))
-    }
 }
 
 impl fmt::Display for Failure {
@@ -150,6 +146,12 @@ mod tests {
             serde_json::json!({"kind": "insufficient_scope", "scopes": ["files:write"]})
         );
         assert_eq!(serde_json::from_value::<Failure>(json).unwrap(), scoped);
-        assert!(scoped.needs_human() && scoped.is_insufficient_scope());
+        assert!(scoped.needs_human());
+        let rejected =
+            Failure::new(ErrorClass::Auth, "HTTP 401").with_reason(Reason::TokenRejected);
+        assert!(
+            !rejected.needs_human(),
+            "a 401 is worth one newer token first"
+        );
     }
 }
