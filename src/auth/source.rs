@@ -54,10 +54,33 @@ pub fn parse_challenge(header: &str) -> Option<BearerChallenge> {
     challenge::bearer([header])
 }
 
+/// Who asked for what a connection's session is doing now, for the event log. A session is
+/// shared by everyone who uses the connection, so each operation sets this as it starts
+/// rather than the session remembering whoever opened it.
+#[derive(Debug)]
+pub struct Acting(std::sync::Mutex<Actor>);
+
+impl Acting {
+    pub fn new(actor: Actor) -> Arc<Self> {
+        Arc::new(Self(std::sync::Mutex::new(actor)))
+    }
+
+    pub fn set(&self, actor: Actor) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = actor;
+        }
+    }
+
+    pub fn get(&self) -> Actor {
+        self.0.lock().map(|a| *a).unwrap_or(Actor::Scheduler)
+    }
+}
+
 /// A configured connection's tokens, from the broker.
 pub struct BrokerSource {
     broker: Arc<Broker>,
     key: ConnectionKey,
+    actor: Arc<Acting>,
     /// Why the broker last had no token to give. A transport sends without one and reports
     /// the server's 401; this is what that report must say instead (a machine client's
     /// refused assertion, say), since the 401 only follows from it.
@@ -65,10 +88,11 @@ pub struct BrokerSource {
 }
 
 impl BrokerSource {
-    pub fn shared(broker: Arc<Broker>, key: ConnectionKey) -> SharedSource {
+    pub fn shared(broker: Arc<Broker>, key: ConnectionKey, actor: Arc<Acting>) -> SharedSource {
         Arc::new(Self {
             broker,
             key,
+            actor,
             no_token: std::sync::Mutex::new(None),
         })
     }
@@ -79,7 +103,7 @@ impl TokenSource for BrokerSource {
         Box::pin(async move {
             let got = self
                 .broker
-                .obtain(&self.key, Actor::Scheduler, Need::ValidFor(EXPIRY_SKEW_MS))
+                .obtain(&self.key, self.actor.get(), Need::ValidFor(EXPIRY_SKEW_MS))
                 .await;
             if let Ok(mut slot) = self.no_token.lock() {
                 *slot = got.as_ref().err().cloned();
@@ -108,7 +132,7 @@ impl TokenSource for BrokerSource {
             };
             let newer = self
                 .broker
-                .obtain(&self.key, Actor::Scheduler, need)
+                .obtain(&self.key, self.actor.get(), need)
                 .await?;
             Ok(Some(newer))
         })

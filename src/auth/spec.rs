@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 pub use super::client_assertion::{Assertion, ClientKey};
-use crate::domain::{ErrorClass, Failure};
+use crate::domain::{AuthKind, ErrorClass, Failure};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -147,14 +147,18 @@ pub enum AuthSpec {
 }
 
 impl AuthSpec {
-    pub fn label(&self) -> &'static str {
+    pub fn kind(&self) -> AuthKind {
         match self {
-            AuthSpec::None => "none",
-            AuthSpec::Bearer(_) => "bearer",
-            AuthSpec::OAuth(s) if s.mcp.is_some() => "mcp",
-            AuthSpec::OAuth(_) => "oauth2",
-            AuthSpec::ClientCredentials(_) => "client-credentials",
+            AuthSpec::None => AuthKind::None,
+            AuthSpec::Bearer(_) => AuthKind::Bearer,
+            AuthSpec::OAuth(s) if s.mcp.is_some() => AuthKind::Mcp,
+            AuthSpec::OAuth(_) => AuthKind::OAuth2,
+            AuthSpec::ClientCredentials(_) => AuthKind::ClientCredentials,
         }
+    }
+
+    pub fn label(&self) -> &'static str {
+        self.kind().label()
     }
 
     pub fn oauth(&self) -> Option<&OAuthSpec> {

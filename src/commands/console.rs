@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::engine::{EngineHandle, EngineOptions, Running};
 use crate::mcp::elicit::{ConsoleAsks, Elicitor};
 use crate::store::resolve_data_dir;
-use crate::tui::{self, Theme};
+use crate::tui::{self, Theme, ThemeError};
 
 pub async fn console(global: &Global) -> Outcome {
     let config = load_config(global)?;
@@ -57,6 +57,17 @@ pub fn load_theme(config: &Config) -> Result<Theme, Exit> {
     } else {
         config.console.theme.clone()
     };
+    match Theme::load(&name, &theme_dirs(config)) {
+        Ok(t) => Ok(t),
+        // NO_COLOR asked for mono but it is not installed: fall back rather than fail.
+        Err(_) if name == "mono" && config.console.theme == "default" => {
+            Ok(Theme::builtin_default())
+        }
+        Err(e) => Err(Exit::new(EXIT_USAGE, e.to_string())),
+    }
+}
+
+fn theme_dirs(config: &Config) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(dir) = config.source.as_deref().and_then(Path::parent) {
         dirs.push(dir.join("themes"));
@@ -65,13 +76,19 @@ pub fn load_theme(config: &Config) -> Result<Theme, Exit> {
         dirs.push(p.config_dir().join("themes"));
     }
     dirs.push(PathBuf::from("themes"));
-    match Theme::load(&name, &dirs) {
-        Ok(t) => Ok(t),
-        // NO_COLOR asked for mono but it is not installed: fall back rather than fail.
-        Err(_) if name == "mono" && config.console.theme == "default" => {
-            Ok(Theme::builtin_default())
-        }
-        Err(e) => Err(Exit::new(EXIT_USAGE, e.to_string())),
+    dirs
+}
+
+/// `config check`'s word on `[console] theme`: the console refuses to start without it.
+pub fn check_theme(config: &Config) -> Result<(), String> {
+    let dirs = theme_dirs(config);
+    match Theme::load(&config.console.theme, &dirs) {
+        Ok(_) => Ok(()),
+        Err(e @ ThemeError::NotFound { .. }) => Err(format!(
+            "{e}; themes that exist: {}",
+            Theme::available(&dirs).join(", ")
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 

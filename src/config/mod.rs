@@ -84,6 +84,27 @@ pub fn parse_str(
     Ok(config)
 }
 
+/// An error about `key` (dotted: "console.theme") of the file at `path`, located like the
+/// loader's own. For checks that need more than the file, such as a theme on disk, which only
+/// `config check` makes: a daemon must not refuse to start over the console's colours.
+pub fn error_at(path: &Path, key: &str, message: String) -> ConfigError {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let at = locate::KeyPath::key(key);
+    match DeTable::parse(&text) {
+        Ok(root) => {
+            let loc = locate::Located::at(root.get_ref(), at.clone(), &at, message);
+            ConfigError::from_located(loc, &text, Some(path))
+        }
+        Err(_) => ConfigError {
+            file: Some(path.to_owned()),
+            line: None,
+            column: None,
+            key: Some(key.to_owned()),
+            message,
+        },
+    }
+}
+
 /// `<platform config dir>/switchboard/config.toml` (e.g. `~/.config/switchboard/config.toml`
 /// on Linux), or `./config.toml` when no home directory can be determined.
 pub fn default_config_path() -> PathBuf {

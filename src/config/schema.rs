@@ -11,6 +11,9 @@ use serde::Deserialize;
 use super::duration::{ProbeSchedule, deserialize_duration};
 use crate::secret::Secret;
 
+pub use crate::domain::McpTransport;
+use crate::domain::Transport;
+
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -79,11 +82,12 @@ impl ConnectorConfig {
         self.name.as_deref().unwrap_or(&self.id)
     }
 
-    pub fn transport_label(&self) -> String {
+    /// `None` only for a config validation refuses (kind = "mcp" without its table).
+    pub fn transport(&self) -> Option<Transport> {
         match (self.kind, &self.mcp) {
-            (ConnectorKind::Mcp, Some(mcp)) => format!("mcp/{}", mcp.transport.as_str()),
-            (ConnectorKind::Mcp, None) => "mcp".to_owned(),
-            (ConnectorKind::Rest, _) => "rest".to_owned(),
+            (ConnectorKind::Mcp, Some(mcp)) => Some(Transport::Mcp(mcp.transport)),
+            (ConnectorKind::Mcp, None) => None,
+            (ConnectorKind::Rest, _) => Some(Transport::Rest),
         }
     }
 
@@ -130,28 +134,6 @@ pub struct McpConfig {
     /// The MCP revision proposed at `initialize` (e.g. "2025-06-18"); unset: the newest.
     #[serde(default)]
     pub protocol_version: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum McpTransport {
-    Stdio,
-    StreamableHttp,
-    Sse,
-}
-
-impl McpTransport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stdio => "stdio",
-            Self::StreamableHttp => "streamable-http",
-            Self::Sse => "sse",
-        }
-    }
-
-    pub fn is_http(self) -> bool {
-        !matches!(self, Self::Stdio)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

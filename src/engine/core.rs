@@ -11,7 +11,7 @@ use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::{
     Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult,
-    Snapshot, TokenMeta, UnixMs, now_ms,
+    Reason, Snapshot, TokenMeta, UnixMs, now_ms,
 };
 use crate::health::{ProbeWindow, Standing, verdict};
 use crate::mcp::McpPool;
@@ -129,7 +129,8 @@ impl Engine {
             return Err(Failure::new(
                 ErrorClass::Auth,
                 format!("{key} needs re-auth; probing would only fail"),
-            ));
+            )
+            .with_reason(Reason::NeedsReauth));
         }
         if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
             return Err(Failure::new(
@@ -138,7 +139,8 @@ impl Engine {
                     "{key} is not authorized yet; run `switchboard auth {}`",
                     key.connector
                 ),
-            ));
+            )
+            .with_reason(Reason::NotAuthorized));
         }
         self.with_row(key, |r| r.probing = true);
         self.emit(Event::ProbeStarted { key: key.clone() });
@@ -220,8 +222,8 @@ impl Engine {
             connections.push(ConnectionView {
                 key: key.clone(),
                 name: spec.name.clone(),
-                transport: spec.transport.clone(),
-                auth: spec.auth.label().to_string(),
+                transport: spec.transport(),
+                auth: spec.auth.kind(),
                 health,
                 detail,
                 // A grant that needs re-auth has no live token, whatever its expiry said.

@@ -8,8 +8,9 @@ use crate::config::{
     AuthType, Config, ConnectorConfig, ConnectorKind, Grant, McpTransport, ProbeSchedule,
     TokenAuthMethod,
 };
+use crate::domain::Transport;
 use crate::mcp::Target;
-use crate::probe::{ProbePlan, RestTarget};
+use crate::probe::{ProbePlan, ProbeRoute, RestTarget};
 
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -17,7 +18,6 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ConnectorSpec {
     pub id: String,
     pub name: String,
-    pub transport: String,
     pub auth: AuthSpec,
     pub plan: ProbePlan,
     pub probe: ProbeSchedule,
@@ -31,6 +31,10 @@ pub struct ConnectorSpec {
 }
 
 impl ConnectorSpec {
+    pub fn transport(&self) -> Transport {
+        self.plan.route.transport()
+    }
+
     pub fn runnable(&self) -> bool {
         self.missing_env.is_empty() && self.problem.is_none()
     }
@@ -61,18 +65,28 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
         url: join_url(&r.base_url, &r.health_path),
         expect_status: r.expect_status.clone(),
     });
-    let (auth, problem) = match auth_spec(c) {
+    let (auth, mut problem) = match auth_spec(c) {
         Ok(a) => (a, None),
         Err(p) => (AuthSpec::None, Some(p)),
+    };
+    let route = match (mcp, rest) {
+        (Some(target), fallback) => ProbeRoute::Mcp { target, fallback },
+        (None, Some(rest)) => ProbeRoute::Rest(rest),
+        // Validation refuses such a config; the problem keeps this one from being probed.
+        (None, None) => {
+            problem = Some("nothing to probe: add [connectors.mcp] or [connectors.rest]".into());
+            ProbeRoute::Rest(RestTarget {
+                url: String::new(),
+                expect_status: Vec::new(),
+            })
+        }
     };
     ConnectorSpec {
         id: c.id.clone(),
         name: c.display_name().to_string(),
-        transport: c.transport_label(),
         auth,
         plan: ProbePlan {
-            mcp,
-            rest,
+            route,
             timeout: PROBE_TIMEOUT,
         },
         probe: c.schedule.probe.clone(),

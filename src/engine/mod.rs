@@ -21,7 +21,7 @@ pub use api::{Command, EngineHandle, Event, Level};
 pub use fleet::ConnectorSpec;
 
 use crate::auth::Broker;
-use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
+use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
 use crate::mcp::McpPool;
 use crate::mcp::elicit::Elicitor;
 use crate::probe::Prober;
@@ -135,6 +135,13 @@ pub async fn start(
     let mcp = Arc::new(
         McpPool::new(broker.clone(), store.clone(), http.clone())
             .with_elicitor(opts.elicit.clone())
+            // Without a scheduler this is a one-shot command's engine: whatever its sessions
+            // do, someone at the command line asked for it.
+            .with_actor(if opts.scheduler {
+                Actor::Scheduler
+            } else {
+                Actor::Cli
+            })
             .with_protocols(
                 specs
                     .iter()

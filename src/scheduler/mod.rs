@@ -70,7 +70,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
     let mut notices = engine.broker.subscribe();
     let mut leading: Option<(CancellationToken, JoinSet<()>)> = None;
     // The engine loaded the last hour at start; following picks up from here.
-    let mut followed_to: UnixMs = now_ms();
+    let mut followed_to = engine.store.probe_cursor().await.unwrap_or(0);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut follow = tokio::time::interval(FOLLOW_EVERY);
     follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -105,7 +105,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                         }
                         engine.leader.store(false, Ordering::Relaxed);
                         // What we recorded as leader is in our windows already.
-                        followed_to = now_ms();
+                        followed_to = engine.store.probe_cursor().await.unwrap_or(followed_to);
                         engine.notice(Level::Warn, "another switchboard process took over the scheduler; following it");
                         engine.publish();
                     }

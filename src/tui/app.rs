@@ -262,7 +262,7 @@ impl App {
             self.set_flash(Level::Warn, "no connection selected".to_owned(), now);
             return None;
         };
-        if !row.transport.starts_with("mcp") {
+        if !row.transport.has_tools() {
             let text = format!("{}: a REST connection has no tools", row.key);
             self.set_flash(Level::Warn, text, now);
             return None;

@@ -22,6 +22,7 @@ use crossterm::event::{
 };
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::MissedTickBehavior;
 
@@ -96,6 +97,10 @@ async fn event_loop(
     // After a suspend, one catch-up redraw is enough; a burst would only burn CPU.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
+    // SIGTERM quits like `q`: the terminal is restored and the caller cleans up after
+    // (the demo removes its temporary directory); killed by default, it did neither.
+    let mut terminate = signal(SignalKind::terminate()).ok();
+
     let mut app = App::new(snapshots.borrow_and_update().clone());
     let mut dirty = true;
     loop {
@@ -151,6 +156,12 @@ async fn event_loop(
                 }
                 None => asks_open = false,
             },
+            Some(()) = async {
+                match terminate.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => return Ok(Exit::Quit),
             _ = tick.tick() => {
                 // Countdowns and the busy spinner move every second even when nothing else does.
                 app.expire_flash(now_ms());

@@ -15,7 +15,7 @@ use super::state::{
     reauth_failure, still_valid, store_failure,
 };
 use super::{Broker, BrokerNotice, Need};
-use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, now_ms};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, Reason, now_ms};
 use crate::secret::Secret;
 use crate::store::EventRecord;
 
@@ -335,7 +335,7 @@ impl Broker {
     ) -> Failure {
         if let Ok(mut h) = slot.health.lock() {
             h.needs_reauth = true;
-            h.last_failure = Some(f.clone());
+            h.last_failure = Some(f.clone().with_reason(Reason::NeedsReauth));
         }
         if let Err(e) = self.store.set_needs_reauth(key, &f.message).await {
             tracing::error!("could not persist the re-auth mark for {key}: {e}");

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use super::super::oauth::OAuthClient;
 use super::super::spec::AuthSpec;
 use super::Need;
-use crate::domain::{ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
+use crate::domain::{ConnectionKey, ErrorClass, Failure, Reason, TokenMeta, UnixMs, now_ms};
 use crate::secret::Secret;
 use crate::store::StoredToken;
 
@@ -149,6 +149,7 @@ pub(super) fn reauth_failure(key: &ConnectionKey) -> Failure {
         ErrorClass::Auth,
         format!("needs re-auth: run `{}`", auth_command(key)),
     )
+    .with_reason(Reason::NeedsReauth)
 }
 
 pub(super) fn not_authorized(key: &ConnectionKey) -> Failure {
@@ -156,6 +157,7 @@ pub(super) fn not_authorized(key: &ConnectionKey) -> Failure {
         ErrorClass::Auth,
         format!("not authorized yet: run `{}`", auth_command(key)),
     )
+    .with_reason(Reason::NotAuthorized)
 }
 
 pub(super) fn store_failure(e: crate::store::StoreError) -> Failure {

@@ -28,7 +28,10 @@ fn example_loads_with_its_variables_set() {
         (jira.kind, jira.display_name()),
         (ConnectorKind::Mcp, "Jira")
     );
-    assert_eq!(jira.transport_label(), "mcp/streamable-http");
+    assert_eq!(
+        jira.transport().map(|t| t.label()),
+        Some("mcp/streamable-http")
+    );
     assert_eq!(jira.auth.client_id.as_deref(), Some("jira-id"));
     let auth = jira.auth.resolved();
     assert_eq!(
@@ -41,7 +44,7 @@ fn example_loads_with_its_variables_set() {
     );
 
     let slack = &c.connectors[1];
-    assert_eq!(slack.transport_label(), "rest");
+    assert_eq!(slack.transport().map(|t| t.label()), Some("rest"));
     assert_eq!(slack.auth.kind, AuthType::Bearer);
     assert_eq!(
         slack.auth.token.as_ref().map(|t| t.expose()),
@@ -53,7 +56,7 @@ fn example_loads_with_its_variables_set() {
     );
 
     let everything = &c.connectors[2];
-    assert_eq!(everything.transport_label(), "mcp/stdio");
+    assert_eq!(everything.transport().map(|t| t.label()), Some("mcp/stdio"));
     assert_eq!(
         everything.mcp.as_ref().map(|m| m.transport),
         Some(McpTransport::Stdio)
