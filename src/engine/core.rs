@@ -232,7 +232,7 @@ impl Engine {
                 } else {
                     row.next_refresh_at.or_else(|| {
                         let (m, generation) = self.broker.meta(key)?;
-                        crate::scheduler::refresh_due(&m, spec.refresh_lead, key, generation)
+                        super::scheduler::refresh_due(&m, spec.refresh_lead, key, generation)
                     })
                 },
                 last_refresh_at: row.last_refresh_at,

@@ -5,6 +5,7 @@
 pub mod api;
 pub(crate) mod core;
 pub mod fleet;
+mod scheduler;
 mod tools;
 
 use std::collections::HashMap;
@@ -167,7 +168,7 @@ pub async fn start(
     ))];
     if opts.scheduler {
         let holder = crate::store::lease::holder_id();
-        tasks.push(tokio::spawn(crate::scheduler::run(
+        tasks.push(tokio::spawn(scheduler::run(
             engine.clone(),
             holder,
             cancel.clone(),
