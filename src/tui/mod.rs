@@ -7,6 +7,7 @@
 pub mod app;
 pub mod editor;
 pub mod keymap;
+pub mod panel_keys;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;

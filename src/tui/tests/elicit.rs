@@ -27,7 +27,7 @@ fn asking_tool() -> Tool {
     Tool::new("sign_up", "Asks who you are", schema)
 }
 
-fn ask() -> (ConsoleAsk, oneshot::Receiver<Answer>) {
+pub(super) fn ask() -> (ConsoleAsk, oneshot::Receiver<Answer>) {
     let schema = json!({
         "type": "object",
         "properties": {
@@ -48,7 +48,7 @@ fn ask() -> (ConsoleAsk, oneshot::Receiver<Answer>) {
 }
 
 /// The panel with `sign_up` called and running.
-fn calling() -> App {
+pub(super) fn calling() -> App {
     let mut app = listed_with(vec![asking_tool()]);
     press(&mut app, KeyCode::Enter);
     assert!(matches!(
