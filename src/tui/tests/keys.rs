@@ -12,7 +12,7 @@ use super::elicit::{ask, calling};
 use super::fixtures::{NOW, fleet, snapshot};
 use super::tools::{add_tool, listed_with, press, stage};
 use crate::engine::{Command, Level};
-use crate::mcp::elicit::prompt::Answer;
+use crate::toolkit::elicit::prompt::Answer;
 use crate::tui::app::{Action, App};
 use crate::tui::keymap::{Binding, Intent, KEYMAP};
 use crate::tui::panel_keys::{self, PanelIntent};
