@@ -5,7 +5,7 @@
 //! answer; everything else declines (the daemon: nobody sits at a prompt there). Only a policy
 //! that can answer advertises the capability, so a conforming server does not ask the others.
 
-mod console;
+mod front_ends;
 #[cfg(test)]
 mod tests_policy;
 
@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::text::printable;
 use crate::toolkit::elicit::form::{Form, Unfilled, fill_defaults};
 use crate::toolkit::elicit::prompt::{Answer, ask_form, ask_url};
-pub use console::{ConsoleAsk, ConsoleAsks};
+pub use front_ends::{ConsoleAsk, ConsoleAsks};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElicitPolicy {
