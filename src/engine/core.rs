@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, broadcast, watch};
 
 use super::api::{Event, Level};
+use super::elicit::Elicitations;
 use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::{
@@ -58,6 +59,8 @@ pub struct Engine {
     pub(crate) leader: AtomicBool,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
     pub(crate) rearm: Notify,
+    /// Servers' requests for input waiting for a front-end's answer.
+    pub(super) elicitations: Elicitations,
 }
 
 impl Engine {

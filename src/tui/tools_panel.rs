@@ -14,8 +14,7 @@ use super::editor::{self, Edit, Editor};
 use super::keymap::{Binding, lookup_in};
 use super::panel_keys::{self, PanelIntent};
 use crate::domain::{Actor, ConnectionKey};
-use crate::engine::{Command, Event};
-use crate::mcp::elicit::ConsoleAsk;
+use crate::engine::{Command, ElicitationRequest, Event};
 use crate::toolkit::elicit::prompt::Answer as ElicitAnswer;
 use crate::toolkit::render::render_result;
 use crate::toolkit::schema::{Checked, check};
@@ -43,7 +42,9 @@ pub enum Stage {
     /// The running call's server asks for input (MCP elicitation): the operator edits the
     /// answer as JSON, then the call carries on.
     Answer {
-        ask: ConsoleAsk,
+        /// The engine's id of the request, for the answer.
+        id: u64,
+        request: ElicitationRequest,
         editor: Editor,
         problems: Vec<String>,
         /// The `Running` stage, back once the answer is given.
@@ -202,7 +203,7 @@ impl ToolPanel {
             (
                 PanelIntent::Answer,
                 Stage::Answer {
-                    ask,
+                    request,
                     editor,
                     problems,
                     ..
@@ -210,14 +211,18 @@ impl ToolPanel {
             ) => {
                 let checked = parse_json(editor)
                     .map_err(|e| vec![e])
-                    .and_then(|value| ask.form.check_answer(&value));
+                    .and_then(|value| request.form.check_answer(&value));
                 match checked {
-                    Ok(content) => self.answer(ElicitAnswer::Accept(content)),
+                    Ok(content) => return self.answer(ElicitAnswer::Accept(content)),
                     Err(found) => *problems = found,
                 }
             }
-            (PanelIntent::Decline, Stage::Answer { .. }) => self.answer(ElicitAnswer::Decline),
-            (PanelIntent::CancelAsk, Stage::Answer { .. }) => self.answer(ElicitAnswer::Cancel),
+            (PanelIntent::Decline, Stage::Answer { .. }) => {
+                return self.answer(ElicitAnswer::Decline);
+            }
+            (PanelIntent::CancelAsk, Stage::Answer { .. }) => {
+                return self.answer(ElicitAnswer::Cancel);
+            }
             // A table names only intents its stage has; anything else is a table bug, and
             // doing nothing is the safe reading of it.
             _ => {}
@@ -241,12 +246,19 @@ impl ToolPanel {
     }
 
     /// Shows a server's request for input over the call that it belongs to. Only a call this
-    /// panel is running can be asked about (one at a time); otherwise the ask comes back.
-    pub fn on_ask(&mut self, ask: ConsoleAsk) -> Result<(), ConsoleAsk> {
-        if !matches!(self.stage, Stage::Running { .. }) {
-            return Err(ask);
+    /// panel is running can be asked about (one at a time); false otherwise, and the request
+    /// is someone else's to answer.
+    pub fn on_elicitation(
+        &mut self,
+        id: u64,
+        key: Option<&ConnectionKey>,
+        request: &ElicitationRequest,
+    ) -> bool {
+        let ours = key.is_none_or(|k| *k == self.key);
+        if !ours || !matches!(self.stage, Stage::Running { .. }) {
+            return false;
         }
-        let template = Value::Object(ask.form.template());
+        let template = Value::Object(request.form.template());
         let text = serde_json::to_string_pretty(&template).unwrap_or_else(|_| "{}".into());
         let mut editor = Editor::new(&text);
         // The cursor waits inside the first blank to fill (`"name": ""`), else at the top.
@@ -258,25 +270,43 @@ impl ToolPanel {
         editor.go_to(line, column);
         let call = std::mem::replace(&mut self.stage, Stage::Loading);
         self.stage = Stage::Answer {
-            ask,
+            id,
+            request: request.clone(),
             editor,
             problems: Vec::new(),
             call: Box::new(call),
         };
-        Ok(())
+        true
     }
 
-    /// Sends the operator's answer to the server and returns to the call.
-    fn answer(&mut self, answer: ElicitAnswer) {
+    /// Back to the call, and the answer for the engine to send to the server.
+    fn answer(&mut self, answer: ElicitAnswer) -> Option<PanelOutcome> {
         let stage = std::mem::replace(&mut self.stage, Stage::Loading);
-        self.stage = match stage {
-            Stage::Answer { ask, call, .. } => {
+        match stage {
+            Stage::Answer { id, call, .. } => {
+                self.stage = *call;
                 // The server may have given up meanwhile; the call's result will say so.
-                let _ = ask.reply.send(answer);
-                *call
+                Some(PanelOutcome::Send(Command::AnswerElicitation {
+                    id,
+                    answer,
+                }))
             }
-            other => other,
-        };
+            other => {
+                self.stage = other;
+                None
+            }
+        }
+    }
+
+    /// The request being answered was closed elsewhere (answered, timed out, its call ended):
+    /// back to the call.
+    fn elicitation_closed(&mut self, closed: u64) {
+        if matches!(self.stage, Stage::Answer { id, .. } if id == closed) {
+            let stage = std::mem::replace(&mut self.stage, Stage::Loading);
+            if let Stage::Answer { call, .. } = stage {
+                self.stage = *call;
+            }
+        }
     }
 
     /// Opens the editor on a tool: its draft if it has one, else the schema's template.
@@ -349,6 +379,7 @@ impl ToolPanel {
 
     pub fn on_event(&mut self, event: &Event) {
         match event {
+            Event::ElicitationClosed { id } => self.elicitation_closed(*id),
             Event::ToolsListed { key, result } if *key == self.key => match result {
                 Ok(c) => {
                     self.tools = c.tools.clone();

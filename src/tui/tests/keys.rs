@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rmcp::model::Tool;
 use serde_json::json;
 
-use super::elicit::{ask, calling};
+use super::elicit::{answered, answering, calling};
 use super::fixtures::{NOW, fleet, snapshot};
 use super::tools::{add_tool, listed_with, press, stage};
 use crate::engine::{Command, Level};
@@ -220,15 +220,12 @@ fn every_running_key_does_what_its_table_says() {
 #[test]
 fn every_answer_key_does_what_its_table_says() {
     for (key, intent, label) in each_key(panel_keys::ANSWER) {
-        let mut app = calling();
-        let (request, mut answer) = ask();
-        app.on_ask(request, NOW);
+        let mut app = answering();
         // A valid answer, so that sending it sends.
         crate::tui::tests::tools::typed(&mut app, "Ada");
         let before = editor_text(&app);
-        app.handle_key(key, NOW);
+        let sent = answered(app.handle_key(key, NOW));
         let what = format!("answer: {label} ({key:?}) should {intent:?}");
-        let sent = answer.try_recv().ok();
         match intent {
             PanelIntent::Answer => {
                 assert!(matches!(sent, Some(Answer::Accept(_))), "{what}: {sent:?}")

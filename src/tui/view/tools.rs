@@ -47,7 +47,7 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         return;
     }
     if let Stage::Answer {
-        ask,
+        request,
         editor,
         problems,
         ..
@@ -58,10 +58,10 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         let heading = editor::Heading {
             title: format!(
                 "{} asks: {}",
-                printable(&ask.server, false),
-                printable(&ask.message, false)
+                printable(&request.server, false),
+                printable(&request.message, false)
             ),
-            notes: ask
+            notes: request
                 .form
                 .summary()
                 .iter()
