@@ -81,6 +81,45 @@ impl Engine {
         rows.get_mut(key).map(f)
     }
 
+    /// Whether this process runs the scheduler; the scheduler says so as it leads or yields.
+    pub(super) fn set_leader(&self, leading: bool) {
+        self.leader.store(leading, Ordering::Relaxed);
+    }
+
+    /// The connections with a refresh running now.
+    pub(super) fn refreshing(&self) -> Vec<ConnectionKey> {
+        self.rows
+            .lock()
+            .map(|rows| {
+                rows.iter()
+                    .filter(|(_, r)| r.refreshing)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Probe results another process recorded, oldest first: each newer than its row's last
+    /// is added (a probe this process recorded itself is in its window already). `followed_to`
+    /// moves past every one seen.
+    pub(super) fn adopt_probes(
+        &self,
+        probes: Vec<(ConnectionKey, ProbeResult)>,
+        followed_to: &mut UnixMs,
+    ) {
+        let Ok(mut rows) = self.rows.lock() else {
+            return;
+        };
+        for (key, p) in probes {
+            *followed_to = (*followed_to).max(p.at + 1);
+            if let Some(row) = rows.get_mut(&key)
+                && row.window.last().is_none_or(|last| p.at > last.at)
+            {
+                row.record_probe(p);
+            }
+        }
+    }
+
     pub(crate) fn emit(&self, event: Event) {
         let _ = self.events_tx.send(event);
     }
