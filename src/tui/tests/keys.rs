@@ -5,6 +5,8 @@
 //! the same tables, cannot promise a key that does nothing.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use rmcp::model::Tool;
 use serde_json::json;
 
@@ -16,7 +18,9 @@ use crate::toolkit::elicit::prompt::Answer;
 use crate::tui::app::{Action, App};
 use crate::tui::keymap::{Binding, Intent, KEYMAP};
 use crate::tui::panel_keys::{self, PanelIntent};
+use crate::tui::theme::Theme;
 use crate::tui::tools_panel::Stage;
+use crate::tui::view;
 
 fn key_event(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
     KeyEvent::new(code, modifiers)
@@ -264,4 +268,37 @@ fn the_panel_hint_line_is_its_table() {
             ("Esc", "back")
         ]
     );
+}
+
+#[test]
+fn the_panel_help_lists_every_stage_table_and_closes_on_esc() {
+    let mut app = listed_with(two_tools());
+    press(&mut app, KeyCode::Char('?'));
+    let mut terminal = Terminal::new(TestBackend::new(100, 40)).expect("backend");
+    let theme = Theme::builtin_default();
+    terminal
+        .draw(|f| view::render(f, &app, &theme, NOW))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let screen: String = buffer
+        .content
+        .chunks(usize::from(buffer.area.width))
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    for (title, table) in panel_keys::SECTIONS {
+        assert!(screen.contains(title), "{title} missing:\n{screen}");
+        for binding in *table {
+            assert!(
+                screen.contains(binding.description),
+                "{} missing:\n{screen}",
+                binding.description
+            );
+        }
+    }
+    // Modal: Enter does not open the editor behind it; Esc closes it, not the panel.
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(stage(&app), Stage::List { .. }));
+    press(&mut app, KeyCode::Esc);
+    let panel = app.tool_panel().expect("the panel stays open");
+    assert!(!panel.help_visible());
 }
