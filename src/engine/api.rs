@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::elicit::ElicitationRequest;
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
-use crate::mcp::call::{CallError, CallOutcome};
 use crate::toolkit::Catalogue;
 use crate::toolkit::elicit::prompt::Answer;
+use crate::toolkit::{CallError, CallOutcome};
 
 /// What a front-end can ask of the engine. Every command is answered through `reply` when one is
 /// given, and also shows up as `Event`s for everyone watching.

@@ -55,7 +55,7 @@ impl Elicitor {
     /// For an engine with front-ends that answer (the console's): `engine::start` connects it
     /// (`connect_front_ends`), and its front-ends answer through the engine.
     pub fn for_front_ends() -> Self {
-        Self::with(ElicitPolicy::FrontEnd, false)
+        Self::with(ElicitPolicy::FrontEnd, None)
     }
 
     /// Waits `wait` for a front-end's answer instead of `FRONT_END_WAIT`.

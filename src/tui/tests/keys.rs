@@ -160,7 +160,7 @@ fn every_loading_and_result_key_does_what_its_table_says() {
         let result = crate::engine::Event::ToolResult {
             key: app.selected_key().cloned().expect("a selection"),
             tool: "sign_up".into(),
-            result: Err(crate::mcp::call::CallError::Failed(
+            result: Err(crate::toolkit::CallError::Failed(
                 crate::domain::Failure::new(crate::domain::ErrorClass::Server, "boom"),
             )),
         };
