@@ -6,7 +6,7 @@ use super::{Exit, Outcome, init_file_logging, load_config, start_engine, start_e
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
 use crate::engine::{EngineHandle, EngineOptions, Running};
-use crate::mcp::elicit::{ConsoleAsks, Elicitor};
+use crate::mcp::elicit::Elicitor;
 use crate::store::resolve_data_dir;
 use crate::tui::{self, Theme, ThemeError};
 
@@ -17,30 +17,26 @@ pub async fn console(global: &Global) -> Outcome {
         .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
     init_file_logging(&data_dir);
     let theme = load_theme(&config)?;
-    let (running, asks) = start_console_engine(&config, &data_dir).await?;
-    run_console(running, asks, theme).await
+    let running = start_console_engine(&config, &data_dir).await?;
+    run_console(running, theme).await
 }
 
-/// The engine behind a console: scheduled, and its MCP sessions hand a server's requests for
-/// input (elicitation) to the console's tool panel through `ConsoleAsks`.
-pub async fn start_console_engine(
-    config: &Config,
-    data_dir: &Path,
-) -> Result<(Running, ConsoleAsks), Exit> {
-    let (elicit, asks) = Elicitor::for_console();
+/// The engine behind a console: scheduled, and a server's requests for input (elicitation)
+/// go to its front-ends as `Event::ElicitationRequested`, which the tool panel answers.
+pub async fn start_console_engine(config: &Config, data_dir: &Path) -> Result<Running, Exit> {
     let options = EngineOptions {
         scheduler: true,
-        elicit,
+        elicit: Elicitor::for_front_ends(),
     };
     let (running, _store) = start_engine_with(config, data_dir, options).await?;
-    Ok((running, asks))
+    Ok(running)
 }
 
 /// Runs the TUI over a started engine, then stops the engine.
-pub async fn run_console(running: Running, asks: ConsoleAsks, theme: Theme) -> Outcome {
+pub async fn run_console(running: Running, theme: Theme) -> Outcome {
     tui::install_panic_hook();
     let handle: EngineHandle = running.handle.clone();
-    let result = tui::run(handle, asks, theme).await;
+    let result = tui::run(handle, theme).await;
     running.shutdown().await;
     result
         .map(|_| 0)

@@ -206,4 +206,22 @@ mod tests {
         assert_eq!(join_url("http://a/api", "me"), "http://a/api/me");
         assert_eq!(join_url("http://a/api", ""), "http://a/api");
     }
+
+    /// Moved from the config's tests, which must not import the engine (config is below it).
+    #[test]
+    fn mcp_auth_needs_no_endpoints_or_client_id() {
+        let text = "[[connectors]]\nid = \"a\"\nkind = \"mcp\"\n[connectors.mcp]\ntransport = \"streamable-http\"\nurl = \"https://m.example/mcp\"\n[connectors.auth]\ntype = \"mcp\"\nclient_metadata_url = \"https://me.example/client.json\"\n";
+        let config = crate::config::parse_str(text, None, &|_| None).expect("a valid config");
+        let specs = from_config(&config);
+        assert_eq!(specs[0].problem, None, "no endpoints or client_id needed");
+        let oauth = specs[0].auth.oauth().expect("an OAuth spec");
+        assert_eq!(specs[0].auth.label(), "mcp");
+        assert!(oauth.client_id.is_empty(), "registered at `auth` time");
+        let mcp = oauth.mcp.as_ref().expect("discovery settings");
+        assert_eq!(mcp.url, "https://m.example/mcp");
+        assert_eq!(
+            mcp.client_metadata_url.as_deref(),
+            Some("https://me.example/client.json")
+        );
+    }
 }

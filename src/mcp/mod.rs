@@ -185,13 +185,14 @@ impl McpPool {
     /// A handler whose `tools/list_changed` drops this connection's cached catalogue.
     fn handler(&self, key: &ConnectionKey) -> SessionHandler {
         let protocol = self.protocols.get(&key.connector).cloned();
+        let elicit = self.elicit.for_connection(key);
         let (catalogues, store, key) = (self.catalogues.clone(), self.store.clone(), key.clone());
         SessionHandler::new(Some(Arc::new(move || {
             catalogues.forget(&key);
             let (store, key) = (store.clone(), key.clone());
             tokio::spawn(async move { Catalogues::forget_stored(&key, &store).await });
         })))
-        .with_elicitor(self.elicit.clone())
+        .with_elicitor(elicit)
         .with_protocol(protocol)
     }
 

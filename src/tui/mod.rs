@@ -7,6 +7,7 @@
 pub mod app;
 pub mod editor;
 pub mod keymap;
+pub mod panel_keys;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;
@@ -31,7 +32,6 @@ pub use theme::{Theme, ThemeError};
 
 use crate::domain::now_ms;
 use crate::engine::{Command, EngineHandle, Level};
-use crate::mcp::elicit::ConsoleAsks;
 
 /// Why the loop ended, so `run` can explain itself after the terminal is restored.
 enum Exit {
@@ -42,7 +42,7 @@ enum Exit {
 
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
 /// errors included.
-pub async fn run(engine: EngineHandle, asks: ConsoleAsks, theme: Theme) -> anyhow::Result<()> {
+pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(err) => {
@@ -56,7 +56,7 @@ pub async fn run(engine: EngineHandle, asks: ConsoleAsks, theme: Theme) -> anyho
     if let Err(err) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
         tracing::debug!(%err, "bracketed paste unavailable");
     }
-    let result = event_loop(&mut terminal, &engine, asks, &theme).await;
+    let result = event_loop(&mut terminal, &engine, &theme).await;
     restore();
     match result? {
         Exit::Quit => {}
@@ -85,10 +85,8 @@ fn restore() {
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     engine: &EngineHandle,
-    mut asks: ConsoleAsks,
     theme: &Theme,
 ) -> anyhow::Result<Exit> {
-    let mut asks_open = true;
     let mut input = EventStream::new();
     let mut snapshots = engine.watch();
     let mut events = engine.subscribe();
@@ -139,7 +137,10 @@ async fn event_loop(
             },
             event = events.recv(), if events_open => match event {
                 Ok(event) => {
-                    app.on_event(&event, now_ms());
+                    // A request for input this console will not show is declined at once.
+                    if let Some(Action::Send(command)) = app.on_event(&event, now_ms()) {
+                        send(engine, &mut app, command);
+                    }
                     dirty = true;
                 }
                 // Events only feed flash messages; the snapshot carries the state, so missing
@@ -148,13 +149,6 @@ async fn event_loop(
                     tracing::debug!(missed, "console lagged behind engine events");
                 }
                 Err(RecvError::Closed) => events_open = false,
-            },
-            ask = asks.recv(), if asks_open => match ask {
-                Some(ask) => {
-                    app.on_ask(ask, now_ms());
-                    dirty = true;
-                }
-                None => asks_open = false,
             },
             Some(()) = async {
                 match terminate.as_mut() {

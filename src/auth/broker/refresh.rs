@@ -11,13 +11,13 @@ use super::super::spec::{AuthSpec, OAuthSpec};
 use super::durable::{self, FirstOutcome};
 use super::lease::Lease;
 use super::state::{
-    Cached, Health, Slot, TokenClient, backoff_ms, need_met, not_authorized, poisoned,
-    reauth_failure, still_valid, store_failure,
+    Health, Slot, TokenClient, backoff_ms, need_met, not_authorized, poisoned, reauth_failure,
+    still_valid, store_failure,
 };
 use super::{Broker, BrokerNotice, Need};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, Reason, now_ms};
 use crate::secret::Secret;
-use crate::store::EventRecord;
+use crate::store::{EventRecord, StoredToken};
 
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
 /// The least time between two token requests for one connection.
@@ -146,7 +146,7 @@ impl Broker {
         &self,
         key: &ConnectionKey,
         slot: &Slot,
-    ) -> Result<Option<Cached>, Failure> {
+    ) -> Result<Option<StoredToken>, Failure> {
         let have = slot
             .cached
             .read()
@@ -174,10 +174,9 @@ impl Broker {
         if stored_gen.is_none_or(|g| g <= have) {
             return Ok(None);
         }
-        let Some(t) = self.load_readable(key, slot).await? else {
+        let Some(c) = self.load_readable(key, slot).await? else {
             return Ok(None);
         };
-        let c = Cached::from_stored(t);
         // A new grant from another process's `auth` may belong to a newly registered client.
         if slot.spec.oauth().is_some_and(|s| s.mcp.is_some())
             && let Ok(mut client) = slot.client.write()
@@ -188,10 +187,9 @@ impl Broker {
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();
         }
-        let _ = self.notices.send(BrokerNotice::Adopted {
-            key: key.clone(),
-            meta: c.meta.clone(),
-        });
+        let _ = self
+            .notices
+            .send(BrokerNotice::Adopted { key: key.clone() });
         Ok(Some(c))
     }
 
@@ -309,21 +307,20 @@ impl Broker {
         key: &ConnectionKey,
         slot: &Slot,
         actor: Actor,
-        saved: crate::store::StoredToken,
+        saved: StoredToken,
         latency: u64,
     ) -> Secret {
-        let c = Cached::from_stored(saved);
-        self.adopt(slot, c.clone());
+        let access = saved.access.clone();
+        self.adopt(slot, saved);
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();
         }
         self.log(EventRecord::new(Some(key), "refresh", actor, "ok").latency(latency))
             .await;
-        let _ = self.notices.send(BrokerNotice::Refreshed {
-            key: key.clone(),
-            meta: c.meta.clone(),
-        });
-        c.access
+        let _ = self
+            .notices
+            .send(BrokerNotice::Refreshed { key: key.clone() });
+        access
     }
 
     pub(super) async fn mark_reauth(

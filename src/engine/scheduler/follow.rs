@@ -17,17 +17,8 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
     if let Err(f) = engine.broker.sync_reauth_marks().await {
         tracing::debug!("following the store's re-auth marks: {f}");
     }
-    if let Ok(probes) = engine.store.probes_after(*followed_to).await
-        && let Ok(mut rows) = engine.rows.lock()
-    {
-        for (id, key, p) in probes {
-            *followed_to = (*followed_to).max(id);
-            if let Some(row) = rows.get_mut(&key)
-                && row.window.last().is_none_or(|last| p.at > last.at)
-            {
-                row.record_probe(p);
-            }
-        }
+    if let Ok(probes) = engine.store.probes_after(*followed_to).await {
+        engine.adopt_probes(probes, followed_to);
     }
     if let Ok(stats) = engine.store.refresh_stats().await {
         for (key, at, count) in stats {
