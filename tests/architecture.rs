@@ -12,19 +12,10 @@ const BEHIND_THE_ENGINE: &[&str] = &["auth", "mcp", "store", "probe", "scheduler
 /// Pure items a front-end may use from those modules: no I/O, no state, no tokens. Each has
 /// its reason. A path is allowed when it starts with an entry.
 const ALLOWED: &[(&str, &str)] = &[
-    // Pure tool helpers and the data a tool call returns live in `crate::toolkit`, outside
-    // these modules, and need no entry.
-    // PENDING, `core`'s part of issue 10: the console's elicitation still travels on its own
-    // channel (`ConsoleAsks`); when it becomes an engine Event answered by a Command, the
-    // merge removes these entries.
-    (
-        "mcp::elicit::ConsoleAsk",
-        "PENDING: one elicitation the console answers (becomes an engine Event)",
-    ),
-    (
-        "mcp::elicit::ConsoleAsks",
-        "PENDING: the console's elicitation channel (becomes an engine Event)",
-    ),
+    // Empty: pure tool helpers and the data a tool call returns live in `crate::toolkit`, the
+    // console's elicitation travels as engine Events, and what front-ends need from these
+    // modules (e.g. `Opener`, `Revoked`, `Elicitor`) the engine re-exports as plain data.
+    // An entry is `("module::item", "why it is pure")`.
 ];
 
 const FRONT_ENDS: &[&str] = &["src/commands", "src/tui"];
@@ -259,6 +250,11 @@ fn paths_are_read_from_use_trees_and_inline_code() {
         .collect();
     assert_eq!(
         forbidden,
-        ["auth::flows::Opener", "mcp", "store::resolve_data_dir"]
+        [
+            "auth::flows::Opener",
+            "mcp",
+            "mcp::elicit::ConsoleAsks",
+            "store::resolve_data_dir"
+        ]
     );
 }

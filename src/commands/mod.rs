@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
-use crate::domain::Failure;
+use crate::domain::{Failure, Reason};
 use crate::engine::{self, EngineOptions, Opening, Running, Workspace};
 
 /// A failed command: the message for stderr and the exit code.
@@ -24,6 +24,8 @@ use crate::engine::{self, EngineOptions, Opening, Running, Workspace};
 pub struct Exit {
     pub code: i32,
     pub message: String,
+    /// The failure's reason, for a command that acts on it (a step-up) before exiting.
+    pub reason: Option<Reason>,
 }
 
 impl Exit {
@@ -31,6 +33,7 @@ impl Exit {
         Self {
             code,
             message: message.into(),
+            reason: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::{Exit, Outcome, elicit_prompt, oneshot_engine};
 use crate::cli::{
     CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global, TargetArgs, ToolsArgs,
 };
-use crate::domain::{Actor, ConnectionKey, Failure, auth_command};
+use crate::domain::{Actor, ConnectionKey, Failure, Reason, auth_command};
 use crate::engine::adhoc::{AdHocEngine, adhoc_key};
 use crate::engine::{EngineHandle, Event, Need, Opener, Running, ToolCall};
 use crate::text::printable;
@@ -58,13 +58,21 @@ impl Resolved {
             Kind::Configured(_) => {
                 let key = &self.key;
                 let code = exit_for(&self.handle, key, f);
-                if code != EXIT_HUMAN || f.message.contains("switchboard auth") {
-                    return Exit::new(code, format!("{key}: {f}"));
+                let auth = auth_command(key);
+                let message = match &f.reason {
+                    // Their producers name the `auth` to run already.
+                    _ if code != EXIT_HUMAN => format!("{key}: {f}"),
+                    Some(Reason::NeedsReauth | Reason::NotAuthorized) => format!("{key}: {f}"),
+                    Some(Reason::InsufficientScope { scopes }) if !scopes.is_empty() => format!(
+                        "{key} needs more scope: run `{auth}` to grant {}",
+                        scopes.join(" ")
+                    ),
+                    _ => format!("{key} needs re-auth: run `{auth}` ({f})"),
+                };
+                Exit {
+                    reason: f.reason.clone(),
+                    ..Exit::new(code, message)
                 }
-                Exit::new(
-                    code,
-                    format!("{key} needs re-auth: run `{}` ({f})", auth_command(key)),
-                )
             }
         }
     }
@@ -280,7 +288,8 @@ fn show_progress(printer: &mut ProgressPrinter, call: &ToolCall, event: &Event) 
 }
 
 fn needs_step_up(result: &Result<Result<CallOutcome, (i32, CallError)>, Exit>) -> bool {
-    matches!(result, Err(e) if e.code == EXIT_HUMAN && e.message.contains("insufficient scope"))
+    matches!(result, Err(e) if e.code == EXIT_HUMAN
+        && matches!(e.reason, Some(Reason::InsufficientScope { .. })))
 }
 
 fn finish(tool: &str, result: Result<CallOutcome, (i32, CallError)>, json: bool) -> Outcome {

@@ -7,10 +7,12 @@ pub mod api;
 pub mod authorize;
 mod catalogue;
 pub(crate) mod core;
+mod elicit;
 pub mod fleet;
 pub mod open;
 pub mod ready;
 mod requests;
+mod scheduler;
 mod tools;
 
 use std::collections::HashMap;
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
+pub use elicit::ElicitationRequest;
 pub use fleet::ConnectorSpec;
 // What front-ends send and read besides `Command`/`Event`: plain data, no I/O behind them.
 pub use crate::auth::flows::Opener;
@@ -35,7 +38,7 @@ pub use ready::{Need, NotReady};
 pub use requests::ToolCall;
 
 use crate::auth::Broker;
-use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
+use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
 use crate::mcp::McpPool;
 pub use crate::mcp::elicit::{ElicitPolicy, Elicitor, Operator, OperatorAsk};
 use crate::probe::Prober;
@@ -47,7 +50,9 @@ pub struct EngineOptions {
     /// commands leave it off and act only on what they are asked.
     pub scheduler: bool,
     /// How MCP sessions answer a server's `elicitation/create`. The default declines: a daemon
-    /// or the console has no one at a prompt; a one-shot `call` passes the operator's choice.
+    /// has no one at a prompt; the console's engine passes `Elicitor::for_front_ends()` (its
+    /// front-ends answer `Event::ElicitationRequested`); a one-shot `call` passes the
+    /// operator's choice.
     pub elicit: Elicitor,
 }
 
@@ -152,9 +157,17 @@ pub async fn start(
         }
     }
 
+    let (elicit, asks) = opts.elicit.clone().connect_front_ends();
     let mcp = Arc::new(
         McpPool::new(broker.clone(), store.clone(), http.clone())
-            .with_elicitor(opts.elicit.clone())
+            .with_elicitor(elicit)
+            // Without a scheduler this is a one-shot command's engine: whatever its sessions
+            // do, someone at the command line asked for it.
+            .with_actor(if opts.scheduler {
+                Actor::Scheduler
+            } else {
+                Actor::Cli
+            })
             .with_protocols(
                 specs
                     .iter()
@@ -176,6 +189,7 @@ pub async fn start(
         events_tx: events_tx.clone(),
         leader: AtomicBool::new(false),
         rearm: Notify::new(),
+        elicitations: elicit::Elicitations::default(),
     });
     engine.publish();
 
@@ -187,11 +201,18 @@ pub async fn start(
     ))];
     if opts.scheduler {
         let holder = crate::store::lease::holder_id();
-        tasks.push(tokio::spawn(crate::scheduler::run(
+        tasks.push(tokio::spawn(scheduler::run(
             engine.clone(),
             holder,
             cancel.clone(),
             true,
+        )));
+    }
+    if let Some(asks) = asks {
+        tasks.push(tokio::spawn(elicit::relay(
+            engine.clone(),
+            asks,
+            cancel.clone(),
         )));
     }
     // Keeps countdown-free fields (rates over the last hour) current even when nothing happens.
@@ -255,6 +276,9 @@ async fn command_loop(
                 tokio::spawn(async move {
                     let _ = engine.list_tools(&key, refresh).await;
                 });
+            }
+            Command::AnswerElicitation { id, answer } => {
+                engine.answer_elicitation(id, answer);
             }
             Command::Shutdown => {
                 cancel.cancel();

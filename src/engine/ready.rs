@@ -5,7 +5,7 @@
 use super::core::Engine;
 use super::fleet::ConnectorSpec;
 use crate::auth::AuthSpec;
-use crate::domain::{ConnectionKey, ErrorClass, Failure, auth_command};
+use crate::domain::{ConnectionKey, ErrorClass, Failure, Reason, auth_command};
 
 /// Why a connection cannot be used now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,12 +54,12 @@ impl NotReady {
     }
 
     pub fn failure(&self, key: &ConnectionKey) -> Failure {
-        let class = if self.needs_human() {
-            ErrorClass::Auth
-        } else {
-            ErrorClass::Config
-        };
-        Failure::new(class, self.message(key))
+        let failure = |class| Failure::new(class, self.message(key));
+        match self {
+            NotReady::NeedsReauth => failure(ErrorClass::Auth).with_reason(Reason::NeedsReauth),
+            NotReady::NotAuthorized => failure(ErrorClass::Auth).with_reason(Reason::NotAuthorized),
+            _ => failure(ErrorClass::Config),
+        }
     }
 }
 
@@ -94,7 +94,7 @@ impl Engine {
         if let Some(n) = config_not_ready(spec) {
             return Err(n);
         }
-        if need == Need::Tools && spec.plan.mcp.is_none() {
+        if need == Need::Tools && spec.plan.route.mcp().is_none() {
             return Err(NotReady::NoTools);
         }
         if self.broker.needs_reauth(key) {

@@ -22,7 +22,7 @@ impl Engine {
     pub(super) fn tool_target(&self, key: &ConnectionKey) -> Result<Target, Failure> {
         self.ready(key, Need::Tools)?;
         self.spec(key)
-            .and_then(|s| s.plan.mcp.clone())
+            .and_then(|s| s.plan.route.mcp().cloned())
             .ok_or_else(|| NotReady::NoTools.failure(key))
     }
 
