@@ -180,6 +180,19 @@ impl Lab {
         self.state.lock().down = down;
     }
 
+    /// Answers this share (clamped to [0, 1]) of refresh-token grants with 503 before looking at
+    /// the refresh token (also `POST /admin/refresh-failures?rate=0.3`). Returns how many
+    /// refreshes were refused so far.
+    pub fn set_refresh_failure_rate(&self, rate: f64) -> u64 {
+        let mut s = self.state.lock();
+        s.refresh_failure_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        s.refresh_injected_failures
+    }
+
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {

@@ -213,3 +213,33 @@ async fn lab_down_and_malformed_requests() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     lab.shutdown().await;
 }
+
+#[tokio::test]
+async fn lab_injected_refresh_failures_leave_the_grant_intact() {
+    let lab = quiet_lab().await;
+    let grant = login(&lab, PUBLIC_CLIENT).await;
+    let rt = s(&grant, "refresh_token").to_owned();
+    assert_eq!(lab.set_refresh_failure_rate(1.0), 0);
+    for _ in 0..3 {
+        let (status, body) = refresh(&lab, PUBLIC_CLIENT, &rt).await;
+        assert_eq!(
+            (status, s(&body, "error")),
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        );
+    }
+    // The refused attempts never touched the refresh token: it still rotates.
+    assert_eq!(lab.set_refresh_failure_rate(0.0), 3);
+    let (status, body) = refresh(&lab, PUBLIC_CLIENT, &rt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(s(&body, "refresh_token"), rt);
+    // Out-of-range rates are clamped, over HTTP as in process.
+    let r: Value = http()
+        .post(format!("{}/admin/refresh-failures?rate=7", lab.issuer))
+        .send()
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["rate"], 1.0);
+}

@@ -111,6 +111,11 @@ pub(crate) struct Store {
     /// back, the rotation has happened when the client is still waiting (the window in which a
     /// dying client loses a rotated refresh token).
     pub answer_delay_ms: u64,
+    /// Share of refresh-token grants answered 503 *before* the refresh token is looked at, so a
+    /// failed attempt leaves the grant intact: a flaky provider, not a lost one.
+    pub refresh_failure_rate: f64,
+    /// Refresh attempts refused that way.
+    pub refresh_injected_failures: u64,
 }
 
 /// Outcome of presenting a refresh token.
