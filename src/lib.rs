@@ -6,6 +6,7 @@
 //! demo fleet that `switchboard demo` and the tests run against.
 
 pub mod auth;
+pub mod classify;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod text;
+pub mod toolkit;
 pub mod tui;
 
 /// The documented example config (the repo's `config.toml`), for `switchboard config example`.

@@ -32,7 +32,7 @@ pub async fn read_capped(
     let mut body = Vec::new();
     loop {
         let chunk = response.chunk().await.map_err(|e| {
-            let mut f = crate::auth::oauth::classify_reqwest(&e);
+            let mut f = crate::classify::classify_reqwest(&e);
             f.message = format!("{what}: {}", f.message);
             f
         })?;
@@ -55,11 +55,6 @@ fn too_large(what: &str, cap: usize) -> Failure {
         ),
     )
 }
-
-/// The longest wait a server's `Retry-After` (or any "come back later") is honoured for. A
-/// larger number is a bug or an attack; believing it would park a connection for years, and
-/// `u64::MAX` seconds overflows every clock it meets.
-pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A count of seconds a server sent, as a `Duration` within `[min, max]`. Saturating, so no
 /// value (`u64::MAX` included) can wrap or panic on its way to a clock.
@@ -92,12 +87,6 @@ pub fn clamp_json_secs(
     }
 }
 
-/// `Retry-After` seconds as the milliseconds a [`Failure`] carries, capped at
-/// [`MAX_RETRY_AFTER`]: the raw product overflows for any value past ~1.8e16.
-pub fn retry_after_ms_capped(secs: u64) -> u64 {
-    secs.min(MAX_RETRY_AFTER.as_secs()).saturating_mul(1000)
-}
-
 #[cfg(test)]
 mod clamp_tests {
     use std::time::Duration;
@@ -126,7 +115,5 @@ mod clamp_tests {
             assert_eq!(clamp_json_secs(Some(&json), d, min, max), want, "{json}");
         }
         assert_eq!(clamp_json_secs(None, d, min, max), d);
-        assert_eq!(retry_after_ms_capped(u64::MAX), 3_600_000);
-        assert_eq!(retry_after_ms_capped(2), 2000);
     }
 }

@@ -12,13 +12,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Credential;
-use super::challenge::BearerChallenge;
 use super::flows::{self, Opener};
 use super::mcp_auth::{self, Discovery};
 use super::mcp_client::{self, Client};
 use super::source::{BoxFut, TokenSource, parse_challenge};
 use super::spec::{McpServer, OAuthSpec};
 use super::step_up::step_up_scopes;
+use crate::classify::challenge::BearerChallenge;
 use crate::domain::{ErrorClass, Failure};
 use crate::secret::Secret;
 
@@ -314,7 +314,7 @@ impl TokenSource for AdHocAuth {
         Box::pin(async move {
             let mut state = self.state.lock().await;
             let Some(challenge) = parse_challenge(header) else {
-                return Err(self.failed(mcp_auth::insufficient_scope(&[])));
+                return Err(self.failed(crate::classify::insufficient_scope(&[])));
             };
             let wanted =
                 step_up_scopes(&state.scopes, &challenge, attempts).map_err(|f| self.failed(f))?;

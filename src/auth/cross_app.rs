@@ -166,7 +166,7 @@ async fn post(
         None => form.push(("client_id", client_id.to_string())),
     }
     let resp = request.form(&form).send().await.map_err(|e| {
-        let mut f = super::oauth::classify_reqwest(&e);
+        let mut f = crate::classify::classify_reqwest(&e);
         f.message = format!("{what}: {}", f.message);
         f
     })?;

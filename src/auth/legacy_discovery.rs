@@ -20,7 +20,7 @@ pub async fn discover(
     let origin = origin(server)?;
     let url = format!("{origin}/.well-known/oauth-authorization-server");
     let resp = http.get(&url).timeout(TIMEOUT).send().await.map_err(|e| {
-        let mut f = super::oauth::classify_reqwest(&e);
+        let mut f = crate::classify::classify_reqwest(&e);
         f.message = format!("authorization server metadata at {url}: {}", f.message);
         f
     })?;

@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::challenge::{self, BearerChallenge};
 use super::spec::{AsMetadata, discover_metadata};
+use crate::classify::challenge::{self, BearerChallenge};
 use crate::domain::{ErrorClass, Failure};
 
 pub(crate) use super::mcp_stored::{concrete, union};
 pub use super::mcp_stored::{effective, prepare};
-pub use super::step_up::{STEP_UP_RETRIES, insufficient_scope, record_step_up, step_up_scopes};
+pub use super::step_up::{STEP_UP_RETRIES, record_step_up, step_up_scopes};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -213,7 +213,7 @@ async fn unauthenticated_challenge(
         .send()
         .await
         .map_err(|e| {
-            let mut f = super::oauth::classify_reqwest(&e);
+            let mut f = crate::classify::classify_reqwest(&e);
             f.message = format!(
                 "cannot reach the MCP server at {server}: {}; check [connectors.mcp] url",
                 f.message
@@ -264,7 +264,7 @@ async fn resource_metadata(
             Ok(resp) => tried.push(format!("{url} (HTTP {})", resp.status().as_u16())),
             Err(e) => tried.push(format!(
                 "{url} ({})",
-                super::oauth::classify_reqwest(&e).message
+                crate::classify::classify_reqwest(&e).message
             )),
         }
     }

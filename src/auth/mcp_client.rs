@@ -174,7 +174,7 @@ async fn register(
         .send()
         .await
         .map_err(|e| {
-            let mut f = super::oauth::classify_reqwest(&e);
+            let mut f = crate::classify::classify_reqwest(&e);
             f.message = format!(
                 "client registration at {endpoint} failed: {}; run the command again",
                 f.message

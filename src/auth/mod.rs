@@ -3,7 +3,6 @@
 
 pub mod adhoc_auth;
 pub mod broker;
-pub mod challenge;
 pub mod client_assertion;
 pub mod critical;
 pub mod cross_app;

@@ -10,15 +10,13 @@ use oauth2::{
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenUrl,
 };
 
-pub use super::oauth_http::{
-    Http, HttpFailure, MAX_RETRY_AFTER_MS, classify_reqwest, retry_after_ms, send,
-};
+pub use super::oauth_http::{Http, HttpFailure, MAX_RETRY_AFTER_MS, retry_after_ms, send};
 use super::spec::OAuthEndpoints;
 use super::token_response::token_from_body;
 use crate::domain::{ErrorClass, Failure, now_ms};
-use crate::mcp::elicit::prompt::printable;
 use crate::secret::Secret;
 use crate::store::NewToken;
+use crate::text::printable;
 
 pub type OAuthClient =
     BasicClient<EndpointMaybeSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet>;

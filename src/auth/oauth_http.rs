@@ -71,7 +71,7 @@ pub async fn send(http: reqwest::Client, req: HttpRequest) -> Result<HttpRespons
     let response = builder
         .send()
         .await
-        .map_err(|e| HttpFailure(classify_reqwest(&e)))?;
+        .map_err(|e| HttpFailure(crate::classify::classify_reqwest(&e)))?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -122,28 +122,6 @@ pub fn retry_after_ms(value: &str, now: UnixMs) -> Option<u64> {
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let wait = at.timestamp_millis().saturating_sub(now).max(0);
     Some(u64::try_from(wait).unwrap_or(0).min(MAX_RETRY_AFTER_MS))
-}
-
-pub fn classify_reqwest(e: &reqwest::Error) -> Failure {
-    // reqwest's Display includes the URL, which never holds a secret here (tokens travel in
-    // bodies and headers), but the chain is long; keep the innermost cause.
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    let detail = source.to_string();
-    if e.is_timeout() {
-        Failure::new(ErrorClass::Timeout, "timed out")
-    } else if e.is_connect() {
-        Failure::new(ErrorClass::Connection, format!("cannot connect: {detail}"))
-    } else if e.is_decode() || e.is_body() {
-        Failure::new(ErrorClass::Protocol, format!("bad response body: {detail}"))
-    } else if e.is_redirect() {
-        // A refused redirect (`net::redirect_policy`): the URL needs fixing, retrying won't.
-        Failure::new(ErrorClass::Config, detail)
-    } else {
-        Failure::new(ErrorClass::Connection, detail)
-    }
 }
 
 #[cfg(test)]

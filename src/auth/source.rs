@@ -13,8 +13,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::broker::EXPIRY_SKEW_MS;
-use super::challenge::{self, BearerChallenge};
 use super::{Broker, Credential, Need};
+use crate::classify::challenge::{self, BearerChallenge};
 use crate::domain::{Actor, ConnectionKey, Failure};
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -165,7 +165,7 @@ impl TokenSource for StaticSource {
     ) -> BoxFut<'a, Result<Option<Credential>, Failure>> {
         Box::pin(async move {
             let scope = parse_challenge(header).map(|c| c.scope).unwrap_or_default();
-            Err(super::step_up::insufficient_scope(&scope))
+            Err(crate::classify::insufficient_scope(&scope))
         })
     }
 

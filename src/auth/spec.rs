@@ -206,7 +206,7 @@ pub async fn discover_metadata(
         let resp = match http.get(&url).timeout(Duration::from_secs(10)).send().await {
             Ok(r) => r,
             Err(e) => {
-                last = super::oauth::classify_reqwest(&e);
+                last = crate::classify::classify_reqwest(&e);
                 last.message = format!("discovery at {url} failed: {}", last.message);
                 continue;
             }

@@ -3,8 +3,9 @@
 //! for the union of those and what the grant already has, at most `STEP_UP_RETRIES` times per
 //! request, so a server that keeps asking cannot loop a client through consent screens.
 
-use super::challenge::BearerChallenge;
 use super::mcp_auth::union;
+use crate::classify::challenge::BearerChallenge;
+use crate::classify::insufficient_scope;
 use crate::domain::{ErrorClass, Failure};
 use crate::store::Store;
 
@@ -34,19 +35,6 @@ pub fn step_up_scopes(
         return Ok(wanted);
     }
     Err(insufficient_scope(&challenge.scope))
-}
-
-/// The failure a 403 `insufficient_scope` turns into.
-pub fn insufficient_scope(scope: &[String]) -> Failure {
-    let message = if scope.is_empty() {
-        "HTTP 403: insufficient scope (the server named none); re-authorize with the scopes the operation needs".to_string()
-    } else {
-        format!(
-            "HTTP 403: insufficient scope; needs re-auth with scopes {}",
-            scope.join(" ")
-        )
-    };
-    Failure::new(ErrorClass::Auth, message)
 }
 
 /// A configured connection's 403 after the wanted scopes were recorded: a human grants them.

@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use super::oauth::TokenError;
 use crate::domain::{ErrorClass, Failure, UnixMs};
-use crate::mcp::elicit::prompt::printable;
 use crate::secret::Secret;
 use crate::store::NewToken;
+use crate::text::printable;
 
 /// Shortest lifetime believed. A server that says a token lives less (0, negative) is not
 /// describing a usable token; with a floor, the refresh schedule cannot spin.

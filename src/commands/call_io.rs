@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Exit;
 use crate::cli::EXIT_USAGE;
-use crate::mcp::Catalogue;
-use crate::mcp::schema::{Checked, check};
+use crate::toolkit::Catalogue;
+use crate::toolkit::schema::{Checked, check};
 
 fn usage(message: impl Into<String>) -> Exit {
     Exit::new(EXIT_USAGE, message)
@@ -23,7 +23,7 @@ pub(super) fn parse_arguments(raw: Option<&str>) -> Result<Option<JsonObject>, E
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(other) => Err(usage(format!(
             "the arguments must be a JSON object like '{{\"a\": 1}}', got {}",
-            crate::mcp::render::one_line(&other.to_string(), 60)
+            crate::toolkit::render::one_line(&other.to_string(), 60)
         ))),
         Err(e) => Err(usage(format!(
             "the arguments are not valid JSON: {} at line {}, column {}",

@@ -14,12 +14,13 @@ use crate::auth::AuthSpec;
 use crate::cli::{CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, Global, TargetArgs, ToolsArgs};
 use crate::domain::{Actor, ConnectionKey, Failure};
 use crate::engine::Running;
+use crate::mcp::Target;
 use crate::mcp::adhoc::{self, AdHoc};
 use crate::mcp::call::{CallError, CallOutcome, call_tool};
 use crate::mcp::elicit::Elicitor;
-use crate::mcp::render::{render_catalogue, render_result};
-use crate::mcp::{Catalogue, Target};
 use crate::text::printable;
+use crate::toolkit::Catalogue;
+use crate::toolkit::render::{render_catalogue, render_result};
 
 /// How long an ad hoc server may take to start and initialize.
 const ADHOC_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

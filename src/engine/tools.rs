@@ -12,9 +12,10 @@ use super::api::Event;
 use super::core::Engine;
 use crate::auth::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
+use crate::mcp::Target;
 use crate::mcp::call::{CallError, CallOutcome};
-use crate::mcp::schema::{Checked, check};
-use crate::mcp::{Catalogue, Target};
+use crate::toolkit::Catalogue;
+use crate::toolkit::schema::{Checked, check};
 
 impl Engine {
     /// The MCP target of a connection that can be used now, or why not.

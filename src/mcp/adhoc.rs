@@ -15,10 +15,11 @@ use rmcp::transport::streamable_http_client::{
 
 use super::elicit::Elicitor;
 use super::sse::SseClientTransport;
-use super::{AuthedHttpClient, Session, SessionHandler, Target, classify_init};
+use super::{AuthedHttpClient, Session, SessionHandler, Target};
 use crate::auth::Credential;
 use crate::auth::adhoc_auth::AdHocAuth;
 use crate::auth::source::{SharedSource, StaticSource};
+use crate::classify::mcp::{classify_client_init, classify_init};
 use crate::domain::{ErrorClass, Failure};
 use crate::secret::Secret;
 
@@ -167,7 +168,7 @@ async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
             handler
                 .serve(transport)
                 .await
-                .map_err(|e| adhoc.explain(super::classify_client_init(&e)))
+                .map_err(|e| adhoc.explain(classify_client_init(&e)))
         }
         Target::Sse { url } => {
             let transport = SseClientTransport::connect(http_client(adhoc)?, adhoc.source(), url)
@@ -176,7 +177,7 @@ async fn connect_inner(adhoc: &AdHoc) -> Result<Session, Failure> {
             handler
                 .serve(transport)
                 .await
-                .map_err(|e| adhoc.explain(super::classify_client_init(&e)))
+                .map_err(|e| adhoc.explain(classify_client_init(&e)))
         }
         Target::Stdio { command, args, env } => {
             // A one-shot command owns the terminal: the server's own diagnostics are worth seeing.

@@ -13,9 +13,10 @@ use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::schema::Violation;
-use super::{Session, classify_service};
+use super::Session;
+use crate::classify::mcp::classify_service;
 use crate::domain::{ErrorClass, Failure};
+use crate::toolkit::schema::Violation;
 
 const LATE_PROGRESS: Duration = Duration::from_millis(25);
 const PROMPT_RECHECK: Duration = Duration::from_millis(250);

@@ -9,34 +9,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rmcp::model::{PaginatedRequestParams, Prompt, Resource, Tool};
+use rmcp::model::PaginatedRequestParams;
 use rmcp::service::{Peer, RoleClient, ServiceError};
-use serde::{Deserialize, Serialize};
 
-use crate::domain::{ConnectionKey, ErrorClass, Failure, UnixMs, now_ms};
+use crate::domain::{ConnectionKey, ErrorClass, Failure, now_ms};
 use crate::store::Store;
-
-pub const CATALOGUE_TTL: Duration = Duration::from_secs(5 * 60);
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Catalogue {
-    pub fetched_at: UnixMs,
-    pub tools: Vec<Tool>,
-    #[serde(default)]
-    pub resources: Vec<Resource>,
-    #[serde(default)]
-    pub prompts: Vec<Prompt>,
-}
+use crate::toolkit::Catalogue;
 
 impl Catalogue {
-    pub fn tool(&self, name: &str) -> Option<&Tool> {
-        self.tools.iter().find(|t| t.name == name)
-    }
-
-    pub fn fresh(&self, now: UnixMs) -> bool {
-        now.saturating_sub(self.fetched_at) < CATALOGUE_TTL.as_millis() as i64
-    }
-
     /// Lists everything the server declares, within [`LIST_DEADLINE`] and [`MAX_PAGES`] pages
     /// per list. Tools are the point, so only their failure fails the whole; resources and
     /// prompts are listed only when the server declares them.
@@ -125,7 +105,7 @@ where
     let mut cursor = None;
     for _ in 0..MAX_PAGES {
         let (got, next) = fetch(cursor.take()).await.map_err(|e| {
-            let mut f = super::classify_service(&e);
+            let mut f = crate::classify::mcp::classify_service(&e);
             f.message = format!("{method}: {}", f.message);
             f
         })?;
@@ -236,6 +216,7 @@ impl Catalogues {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolkit::catalogue::CATALOGUE_TTL;
 
     #[tokio::test]
     async fn pages_end_at_an_empty_cursor_and_stop_at_the_entry_cap() {

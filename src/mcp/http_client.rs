@@ -55,7 +55,7 @@ type HttpError = StreamableHttpError<reqwest::Error>;
 
 /// A source's failure, carried through rmcp's error type (see `classify::carry`).
 fn source_error(f: Failure) -> HttpError {
-    StreamableHttpError::UnexpectedServerResponse(super::classify::carry(&f).into())
+    StreamableHttpError::UnexpectedServerResponse(crate::classify::mcp::carry(&f).into())
 }
 
 /// rmcp shows a reqwest error by its top line ("error following redirect for url"), which
@@ -63,7 +63,7 @@ fn source_error(f: Failure) -> HttpError {
 fn explain_redirect<T>(result: Result<T, HttpError>) -> Result<T, HttpError> {
     match result {
         Err(StreamableHttpError::Client(e)) if e.is_redirect() => {
-            Err(source_error(crate::auth::oauth::classify_reqwest(&e)))
+            Err(source_error(crate::classify::classify_reqwest(&e)))
         }
         other => other,
     }

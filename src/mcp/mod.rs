@@ -4,15 +4,11 @@
 pub mod adhoc;
 pub mod call;
 pub mod catalog;
-mod classify;
 pub mod elicit;
 pub mod handler;
 pub mod http_client;
 mod ops;
 pub mod protocol;
-pub mod render;
-pub mod schema;
-pub mod skeleton;
 pub mod sse;
 mod sse_body;
 
@@ -34,15 +30,15 @@ use tokio::sync::Mutex;
 
 use crate::auth::Broker;
 use crate::auth::source::BrokerSource;
+use crate::classify::mcp::{classify_client_init, classify_service};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
-pub use catalog::{Catalogue, Catalogues};
-use classify::{classify_client_init, explain_closed};
-pub(crate) use classify::{classify_init, classify_service};
+pub use catalog::Catalogues;
 use elicit::Elicitor;
 pub use handler::SessionHandler;
 pub use http_client::AuthedHttpClient;
 pub use sse::SseClientTransport;
+use sse::explain_closed;
 
 pub type Session = RunningService<RoleClient, SessionHandler>;
 

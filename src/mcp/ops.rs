@@ -8,9 +8,10 @@ use rmcp::model::{JsonObject, ProgressNotificationParam};
 use tokio_util::sync::CancellationToken;
 
 use super::call::{CallError, CallOutcome, call_tool};
-use super::{Catalogue, McpPool, Target};
+use super::{McpPool, Target};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
+use crate::toolkit::Catalogue;
 
 impl McpPool {
     /// A fresh cached catalogue (memory, then the store), without touching the network.

@@ -22,8 +22,9 @@ use url::Url;
 use super::sse_body::{BodyError, bounded};
 use crate::auth::Credential;
 use crate::auth::source::{SharedSource, send_authorized};
+use crate::classify::mcp::{TransportFailure, closed};
+use crate::classify::{classify_reqwest, classify_status};
 use crate::domain::{ErrorClass, Failure};
-use crate::probe::classify_status;
 
 /// One POST must not hang a session forever: some servers never answer a POST for a session
 /// they forgot (server-everything 2026.8.31 does exactly that).
@@ -32,10 +33,15 @@ const POST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why the stream ended, written by the transport and read by the pool after a failure.
 pub type CloseReason = Arc<Mutex<Option<Failure>>>;
 
-/// A send failure, carrying the classified [`Failure`] through rmcp's error types.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .0.message)]
-pub struct SseTransportError(pub Failure);
+/// Replaces a bare "connection closed" with the transport's recorded reason, if any.
+pub(crate) fn explain_closed(failure: Failure, reason: Option<&CloseReason>) -> Failure {
+    if failure != closed() {
+        return failure;
+    }
+    reason
+        .and_then(|r| r.lock().ok().and_then(|slot| slot.clone()))
+        .unwrap_or(failure)
+}
 
 type EventStream = BoxStream<'static, Result<Sse, sse_stream::Error>>;
 
@@ -119,7 +125,7 @@ async fn open_stream(
         .header(ACCEPT, "text/event-stream")
         .send()
         .await
-        .map_err(|e| crate::auth::oauth::classify_reqwest(&e))
+        .map_err(|e| classify_reqwest(&e))
 }
 
 fn check_stream_response(resp: &reqwest::Response, url: &str) -> Result<(), Failure> {
@@ -261,7 +267,7 @@ impl Poster {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| crate::auth::oauth::classify_reqwest(&e))
+            .map_err(|e| classify_reqwest(&e))
     }
 }
 
@@ -289,7 +295,7 @@ pub(crate) fn message_of(event: Sse) -> Result<Option<ServerJsonRpcMessage>, Fai
 }
 
 impl Transport<RoleClient> for SseClientTransport {
-    type Error = SseTransportError;
+    type Error = TransportFailure;
 
     fn name() -> std::borrow::Cow<'static, str> {
         "legacy-sse".into()
@@ -300,7 +306,7 @@ impl Transport<RoleClient> for SseClientTransport {
         item: ClientJsonRpcMessage,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let poster = self.poster.clone();
-        async move { poster.post(&item).await.map_err(SseTransportError) }
+        async move { poster.post(&item).await.map_err(TransportFailure) }
     }
 
     async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth::{Broker, Credential, Need};
+use crate::classify::{classify_reqwest, classify_status};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, ProbeResult, ProbeVia, now_ms};
 use crate::mcp::{McpPool, Target};
 
@@ -165,10 +166,7 @@ impl Prober {
         if let Credential::Bearer(t) = credential {
             req = req.bearer_auth(t.expose());
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| crate::auth::oauth::classify_reqwest(&e))?;
+        let resp = req.send().await.map_err(|e| classify_reqwest(&e))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -195,97 +193,5 @@ impl Prober {
             None => Ok(status),
             Some(f) => Err(f),
         }
-    }
-}
-
-/// The class of a non-2xx HTTP answer, or `None` for success.
-pub fn classify_status(
-    status: u16,
-    retry_after_s: Option<u64>,
-    www_authenticate: Option<&str>,
-) -> Option<Failure> {
-    let scope_challenge = www_authenticate
-        .and_then(|w| crate::auth::challenge::bearer([w]))
-        .filter(|c| c.error.as_deref() == Some("insufficient_scope"));
-    let f = match status {
-        200..=299 => return None,
-        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted"),
-        // The MCP spec's step-up signal: the challenge names the scopes a new grant needs.
-        403 if scope_challenge.is_some() => crate::auth::mcp_auth::insufficient_scope(
-            &scope_challenge.map(|c| c.scope).unwrap_or_default(),
-        ),
-        403 => Failure::new(ErrorClass::Auth, "HTTP 403: forbidden for this account"),
-        410 => Failure::new(
-            ErrorClass::Gone,
-            "HTTP 410: the endpoint was retired; move to the provider's newer API",
-        ),
-        429 => {
-            // Capped: the raw header can be any u64, and `s * 1000` overflowed past ~1.8e16.
-            let retry_after_s = retry_after_s.map(|s| s.min(crate::net::MAX_RETRY_AFTER.as_secs()));
-            let mut f = Failure::new(
-                ErrorClass::RateLimited,
-                match retry_after_s {
-                    Some(s) => format!("HTTP 429: rate limited, retry after {s}s"),
-                    None => "HTTP 429: rate limited".to_string(),
-                },
-            );
-            f.retry_after_ms = retry_after_s.map(crate::net::retry_after_ms_capped);
-            f
-        }
-        500..=599 => Failure::new(ErrorClass::Server, format!("HTTP {status} from the server")),
-        _ => Failure::new(ErrorClass::Client, format!("HTTP {status}")),
-    };
-    Some(f)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_get_actionable_classes() {
-        assert_eq!(classify_status(204, None, None), None);
-        assert_eq!(
-            classify_status(401, None, None).map(|f| f.class),
-            Some(ErrorClass::Auth)
-        );
-        let scope =
-            classify_status(403, None, Some(r#"Bearer error="insufficient_scope""#)).unwrap();
-        assert!(scope.message.contains("insufficient scope"));
-        let scope = classify_status(
-            403,
-            None,
-            Some(r#"Bearer realm="x, y", error="insufficient_scope", scope="files:write admin""#),
-        )
-        .unwrap();
-        assert_eq!(scope.class, ErrorClass::Auth);
-        assert!(
-            scope
-                .message
-                .contains("needs re-auth with scopes files:write admin"),
-            "{}",
-            scope.message
-        );
-        assert_eq!(
-            classify_status(410, None, None).map(|f| f.class),
-            Some(ErrorClass::Gone)
-        );
-        let limited = classify_status(429, Some(2), None).unwrap();
-        assert_eq!(
-            (limited.class, limited.retry_after_ms),
-            (ErrorClass::RateLimited, Some(2000))
-        );
-        // A server's absurd Retry-After is capped, not multiplied into an overflow.
-        let limited = classify_status(429, Some(u64::MAX), None).unwrap();
-        assert_eq!(limited.retry_after_ms, Some(3_600_000));
-        assert!(limited.message.contains("retry after 3600s"), "{limited:?}");
-        assert_eq!(
-            classify_status(503, None, None).map(|f| f.class),
-            Some(ErrorClass::Server)
-        );
-        assert_eq!(
-            classify_status(418, None, None).map(|f| f.class),
-            Some(ErrorClass::Client)
-        );
     }
 }

@@ -14,10 +14,10 @@ use super::editor::{self, Editor};
 use crate::domain::{Actor, ConnectionKey};
 use crate::engine::{Command, Event};
 use crate::mcp::elicit::ConsoleAsk;
-use crate::mcp::elicit::prompt::Answer as ElicitAnswer;
-use crate::mcp::render::render_result;
-use crate::mcp::schema::{Checked, check};
-use crate::mcp::skeleton::skeleton_text;
+use crate::toolkit::elicit::prompt::Answer as ElicitAnswer;
+use crate::toolkit::render::render_result;
+use crate::toolkit::schema::{Checked, check};
+use crate::toolkit::skeleton::skeleton_text;
 
 /// Console calls get a generous deadline: the operator can always press Esc.
 pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);

@@ -5,14 +5,9 @@
 //! answer; everything else declines (the daemon: nobody sits at a prompt there). Only a policy
 //! that can answer advertises the capability, so a conforming server does not ask the others.
 
-mod checks;
 mod console;
-pub mod form;
-pub mod prompt;
 #[cfg(test)]
-mod tests_answer;
-#[cfg(test)]
-mod tests_form;
+mod tests_policy;
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,9 +19,10 @@ use rmcp::model::{
 };
 use serde_json::Value;
 
+use crate::text::printable;
+use crate::toolkit::elicit::form::{Form, Unfilled, fill_defaults};
+use crate::toolkit::elicit::prompt::{Answer, ask_form, ask_url};
 pub use console::{ConsoleAsk, ConsoleAsks};
-use form::{Form, Unfilled, fill_defaults};
-use prompt::{Answer, ask_form, ask_url, printable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElicitPolicy {

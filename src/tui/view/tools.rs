@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::editor;
-use crate::mcp::render::{argument_summary, one_line};
 use crate::text::printable;
+use crate::toolkit::render::{argument_summary, one_line};
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::{Stage, ToolPanel};
 

@@ -7,7 +7,7 @@ use rmcp::model::ElicitationSchema;
 
 /// The form of the conformance suite's SEP-1034 scenario, as it comes over the wire (parsed
 /// from text: a `json!` map would sort the properties).
-pub(super) fn sep1034() -> ElicitationSchema {
+pub(crate) fn sep1034() -> ElicitationSchema {
     let wire = r#"{
         "type": "object",
         "properties": {

@@ -9,6 +9,7 @@ use rmcp::model::JsonObject;
 use serde_json::Value;
 
 use super::form::{Field, Form, Kind};
+use crate::text::printable;
 
 /// What the operator decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,9 +21,6 @@ pub enum Answer {
 
 const HELP: &str = "Enter takes the [default]; `!decline` declines the request; Ctrl-D or `!cancel` cancels it \
 (`!!` starts an answer with `!`).";
-
-// Server-controlled text for a terminal: one helper for the whole crate.
-pub use crate::text::printable;
 
 /// A value as the operator would type it.
 fn shown(value: &Value) -> String {

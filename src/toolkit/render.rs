@@ -7,7 +7,7 @@ use base64::Engine;
 use rmcp::model::{CallToolResult, ContentBlock, ResourceContents, Tool};
 use serde_json::Value;
 
-use super::catalog::Catalogue;
+use super::catalogue::Catalogue;
 use super::schema::describe;
 
 /// Descriptions are cut to one line of this many characters in lists.

@@ -4,8 +4,14 @@ use rmcp::service::ServiceError;
 use rmcp::transport::DynamicTransportError;
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 
-use super::sse;
+use super::http::{classify_reqwest, classify_status};
 use crate::domain::{ErrorClass, Failure};
+
+/// A failure one of our transports (legacy SSE) already classified, carried through rmcp's
+/// type-erased transport error and taken out again by [`transport_failure`].
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct TransportFailure(pub Failure);
 
 /// Initialization errors arrive as text from rmcp; map the shapes we know.
 /// Marks a failure of ours (a token source's: the broker's refusal, an authorization that
@@ -71,7 +77,7 @@ fn status_failure(status: u16, line: &str) -> Failure {
             ErrorClass::Protocol,
             "HTTP 404: no MCP endpoint at this URL; check the connector's url",
         ),
-        s => crate::probe::classify_status(s, None, None)
+        s => classify_status(s, None, None)
             .unwrap_or_else(|| Failure::new(ErrorClass::Protocol, format!("HTTP {s}"))),
     };
     Failure::new(
@@ -96,7 +102,7 @@ fn http_failure(e: &StreamableHttpError<reqwest::Error>) -> Failure {
         ),
         E::HttpStatus(s) => {
             let retry = s.retry_after.as_deref().and_then(|r| r.trim().parse().ok());
-            crate::probe::classify_status(s.status, retry, None)
+            classify_status(s.status, retry, None)
                 .unwrap_or_else(|| protocol(format!("HTTP {}", s.status)))
         }
         E::UnexpectedServerResponse(text) => match carried(text) {
@@ -106,7 +112,7 @@ fn http_failure(e: &StreamableHttpError<reqwest::Error>) -> Failure {
                 None => protocol(format!("unexpected answer: {}", first_line(text))),
             },
         },
-        E::Client(e) => crate::auth::oauth::classify_reqwest(e),
+        E::Client(e) => classify_reqwest(e),
         E::Io(e) => Failure::new(ErrorClass::Connection, format!("I/O error: {e}")),
         E::SessionExpired => Failure::new(
             ErrorClass::Protocol,
@@ -145,7 +151,7 @@ pub(crate) fn classify_client_init(e: &rmcp::service::ClientInitializeError) -> 
 
 /// Our transports carry a classified failure through rmcp's type-erased error.
 pub(crate) fn transport_failure(d: &DynamicTransportError) -> Failure {
-    if let Some(sse::SseTransportError(f)) = d.error.downcast_ref::<sse::SseTransportError>() {
+    if let Some(TransportFailure(f)) = d.error.downcast_ref::<TransportFailure>() {
         return f.clone();
     }
     match d
@@ -155,16 +161,6 @@ pub(crate) fn transport_failure(d: &DynamicTransportError) -> Failure {
         Some(e) => http_failure(e),
         None => classify_init(&d.to_string()),
     }
-}
-
-/// Replaces a bare "connection closed" with the transport's recorded reason, if any.
-pub(crate) fn explain_closed(failure: Failure, reason: Option<&sse::CloseReason>) -> Failure {
-    if failure != closed() {
-        return failure;
-    }
-    reason
-        .and_then(|r| r.lock().ok().and_then(|slot| slot.clone()))
-        .unwrap_or(failure)
 }
 
 /// The first line, without rmcp's `[path::to::Transport<...>]` type names, which say nothing

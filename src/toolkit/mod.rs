@@ -1,0 +1,12 @@
+//! Pure tool helpers shared by the console and the CLI: no I/O, no sessions. Schema checks,
+//! argument skeletons, rendering of results and catalogues, and the elicitation form with its
+//! answer checks. It imports `domain`, `text` and external crates only, so any front-end can
+//! use it without reaching past the engine.
+
+pub mod catalogue;
+pub mod elicit;
+pub mod render;
+pub mod schema;
+pub mod skeleton;
+
+pub use catalogue::Catalogue;
