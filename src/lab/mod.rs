@@ -92,6 +92,8 @@ pub struct LabStats {
     pub mcp_requests: u64,
     /// Dynamic client registrations (RFC 7591) accepted.
     pub registrations: u64,
+    /// Requests that presented an access token after it expired (REST and MCP).
+    pub expired_token_uses: u64,
     /// Authorization requests that named an RFC 8707 `resource`.
     pub authorize_with_resource: u64,
     /// Token requests that named a `resource`, by grant type.

@@ -243,3 +243,31 @@ async fn lab_injected_refresh_failures_leave_the_grant_intact() {
         .expect("json");
     assert_eq!(r["rate"], 1.0);
 }
+
+#[tokio::test]
+async fn lab_counts_requests_made_with_expired_tokens() {
+    let lab = lab_with(LabOptions {
+        access_token_ttl: Duration::from_millis(300),
+        rest_failure_rate: 0.0,
+        ..LabOptions::default()
+    })
+    .await;
+    let grant = login(&lab, PUBLIC_CLIENT).await;
+    let at = s(&grant, "access_token").to_owned();
+    assert_eq!(me(&lab, &at).await.status(), StatusCode::OK);
+    assert_eq!(
+        me(&lab, "lab_at_made_up").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        lab.stats().expired_token_uses,
+        0,
+        "a made-up token is not an expired one"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(me(&lab, &at).await.status(), StatusCode::UNAUTHORIZED);
+    // Issuing purges the expired token; a late use is still recognised.
+    login(&lab, PUBLIC_CLIENT).await;
+    assert_eq!(me(&lab, &at).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(lab.stats().expired_token_uses, 2);
+}
