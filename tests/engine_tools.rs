@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 use switchboard::domain::{Actor, ConnectionKey};
 use switchboard::engine::{self, Command, EngineOptions, Event};
-use switchboard::mcp::call::CallError;
 use switchboard::store::Store;
+use switchboard::toolkit::CallError;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 

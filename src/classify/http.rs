@@ -143,4 +143,93 @@ mod tests {
             Some(ErrorClass::Client)
         );
     }
+
+    /// A listener that answers its first request with `response`, then closes.
+    async fn serve_once(response: &'static str) -> std::io::Result<std::net::SocketAddr> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await?;
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await?;
+            socket.write_all(response.as_bytes()).await?;
+            socket.shutdown().await
+        });
+        Ok(addr)
+    }
+
+    /// The four ways a request ends without an answer to read, each with the class that
+    /// decides what happens next (retry later, fix the URL, blame the server).
+    #[tokio::test]
+    async fn requests_without_a_usable_answer_get_actionable_classes() -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let e = client
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .expect_err("nobody listens there");
+        let f = classify_reqwest(&e);
+        assert_eq!(f.class, ErrorClass::Connection, "{f}");
+        assert!(f.message.starts_with("cannot connect: "), "{f}");
+
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = silent.local_addr()?;
+        let held = tokio::spawn(async move {
+            let (socket, _) = silent.accept().await?;
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            drop(socket);
+            Ok::<_, std::io::Error>(())
+        });
+        let e = client
+            .get(format!("http://{addr}/"))
+            .timeout(std::time::Duration::from_millis(200))
+            .send()
+            .await
+            .expect_err("the server never answers");
+        held.abort();
+        assert_eq!(
+            classify_reqwest(&e),
+            Failure::new(ErrorClass::Timeout, "timed out")
+        );
+
+        let addr = serve_once(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5\r\n\r\nnope!",
+        )
+        .await?;
+        let e = client
+            .get(format!("http://{addr}/"))
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await
+            .expect_err("not JSON");
+        let f = classify_reqwest(&e);
+        assert_eq!(f.class, ErrorClass::Protocol, "{f}");
+        assert!(f.message.starts_with("bad response body: "), "{f}");
+
+        let addr = serve_once(
+            "HTTP/1.1 302 Found\r\nlocation: http://elsewhere.invalid/\r\ncontent-length: 0\r\n\r\n",
+        )
+        .await?;
+        let refusing = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::custom(|a| {
+                a.error("a redirect to another origin")
+            }))
+            .build()?;
+        let e = refusing
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .expect_err("the redirect is refused");
+        assert_eq!(
+            classify_reqwest(&e),
+            Failure::new(ErrorClass::Config, "a redirect to another origin")
+        );
+        Ok(())
+    }
 }

@@ -256,4 +256,36 @@ mod tests {
             "Send message error Transport error: Auth required [401]"
         );
     }
+
+    /// What our SSE transport classified, and what the streamable HTTP transport reports,
+    /// both come out of rmcp's type-erased transport error as the same failure.
+    #[test]
+    fn transport_errors_come_out_of_rmcp_classified() {
+        use rmcp::service::ServiceError;
+        use rmcp::transport::DynamicTransportError;
+        use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
+        let erased = |e: Box<dyn std::error::Error + Send + Sync>| {
+            DynamicTransportError::from_parts("test", std::any::TypeId::of::<()>(), e)
+        };
+        let ours = Failure::new(ErrorClass::RateLimited, "HTTP 429: rate limited");
+        let d = erased(Box::new(super::TransportFailure(ours.clone())));
+        assert_eq!(super::transport_failure(&d), ours);
+        assert_eq!(
+            super::classify_service(&ServiceError::TransportSend(d)),
+            ours
+        );
+        let theirs: StreamableHttpError<reqwest::Error> =
+            StreamableHttpError::HttpStatus(HttpStatusError::new(429, Some("7".into())));
+        let f = super::transport_failure(&erased(Box::new(theirs)));
+        assert_eq!(
+            (f.class, f.retry_after_ms),
+            (ErrorClass::RateLimited, Some(7000))
+        );
+        let other = erased("HTTP 503 Service Unavailable".into());
+        assert_eq!(super::transport_failure(&other).class, ErrorClass::Server);
+        assert_eq!(
+            super::classify_service(&ServiceError::TransportClosed),
+            super::closed()
+        );
+    }
 }

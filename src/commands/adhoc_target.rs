@@ -12,7 +12,7 @@ use crate::cli::{EXIT_HUMAN, EXIT_USAGE, ElicitArg, GrantArg, TargetArgs, Transp
 use crate::domain::Failure;
 use crate::mcp::Target;
 use crate::mcp::adhoc::{self, AdHoc};
-use crate::mcp::elicit::{ElicitPolicy, Elicitor};
+use crate::mcp::elicit::ElicitPolicy;
 
 /// An ad hoc target has no broker to fix a refusal: either authorization ran and says why it
 /// failed, or the operator must bring credentials.
@@ -94,7 +94,7 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
             .collect(),
         bearer: t.bearer.clone(),
         auth: None,
-        elicit: Elicitor::for_command(elicit_policy(t)),
+        elicit: super::elicit_prompt::elicitor(elicit_policy(t)),
         protocol: t.protocol_version.clone(),
     };
     let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some() || t.grant.is_some();

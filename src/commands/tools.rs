@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::adhoc_target::{adhoc_exit, adhoc_target, can_log_in, elicit_policy, usage};
 use super::call_io::{ProgressPrinter, cancel_on_ctrl_c, parse_arguments, validate};
 use super::oneshot::{engine_eliciting, exit_for, known_key};
-use super::{Exit, Outcome};
+use super::{Exit, Outcome, elicit_prompt};
 
 use crate::auth::AuthSpec;
 use crate::cli::{CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, Global, TargetArgs, ToolsArgs};
@@ -16,11 +16,11 @@ use crate::domain::{Actor, ConnectionKey, Failure};
 use crate::engine::Running;
 use crate::mcp::Target;
 use crate::mcp::adhoc::{self, AdHoc};
-use crate::mcp::call::{CallError, CallOutcome, call_tool};
-use crate::mcp::elicit::Elicitor;
+use crate::mcp::call::call_tool;
 use crate::text::printable;
 use crate::toolkit::Catalogue;
 use crate::toolkit::render::{render_catalogue, render_result};
+use crate::toolkit::{CallError, CallOutcome};
 
 /// How long an ad hoc server may take to start and initialize.
 const ADHOC_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -61,7 +61,7 @@ async fn resolve(
         ));
     };
     // This command's own engine, so its sessions can answer the server's questions here.
-    let running = engine_eliciting(global, Elicitor::for_command(elicit_policy(t))).await?;
+    let running = engine_eliciting(global, elicit_prompt::elicitor(elicit_policy(t))).await?;
     let key = known_key(&running, connector, &t.account)?;
     let Some(spec) = running.engine.spec(&key) else {
         return Err(usage(format!("no connector `{connector}`")));

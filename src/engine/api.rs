@@ -9,8 +9,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
-use crate::mcp::call::{CallError, CallOutcome};
 use crate::toolkit::Catalogue;
+use crate::toolkit::{CallError, CallOutcome};
 
 /// What a front-end can ask of the engine. Every command is answered through `reply` when one is
 /// given, and also shows up as `Event`s for everyone watching.

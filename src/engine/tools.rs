@@ -13,9 +13,9 @@ use super::core::Engine;
 use crate::auth::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::mcp::Target;
-use crate::mcp::call::{CallError, CallOutcome};
 use crate::toolkit::Catalogue;
 use crate::toolkit::schema::{Checked, check};
+use crate::toolkit::{CallError, CallOutcome};
 
 impl Engine {
     /// The MCP target of a connection that can be used now, or why not.

@@ -1,13 +1,12 @@
 //! One `tools/call`: a deadline, cancellation by the caller (which tells the server with
 //! `notifications/cancelled`), and progress handed to the caller while it runs.
 
-use std::fmt;
 use std::time::Duration;
 
 use rmcp::model::RequestId;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
-    CancelledNotificationParam, ClientRequest, JsonObject, ProgressNotificationParam, ServerResult,
+    CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
+    ClientRequest, JsonObject, ProgressNotificationParam, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use tokio::time::Instant;
@@ -16,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::Session;
 use crate::classify::mcp::classify_service;
 use crate::domain::{ErrorClass, Failure};
-use crate::toolkit::schema::Violation;
+use crate::toolkit::call::{CallError, CallOutcome};
 
 const LATE_PROGRESS: Duration = Duration::from_millis(25);
 const PROMPT_RECHECK: Duration = Duration::from_millis(250);
@@ -33,64 +32,6 @@ async fn tell_server_to_stop(peer: &Peer<RoleClient>, id: RequestId, reason: &st
     if let Err(e) = peer.send_notification(note.into()).await {
         tracing::debug!("could not send notifications/cancelled: {e}");
     }
-}
-
-/// A finished call: the tool answered (possibly with `isError`).
-#[derive(Debug, Clone)]
-pub struct CallOutcome {
-    pub result: CallToolResult,
-    pub latency_ms: u64,
-}
-
-impl CallOutcome {
-    pub fn is_tool_error(&self) -> bool {
-        self.result.is_error == Some(true)
-    }
-}
-
-/// A call that produced no result.
-#[derive(Debug, Clone)]
-pub enum CallError {
-    /// The deadline passed; the server was told to stop.
-    Timeout(Duration),
-    /// The caller gave up (Ctrl-C, closed panel); the server was told to stop.
-    Cancelled,
-    /// The arguments do not fit the tool's schema; nothing was sent.
-    InvalidArguments(Vec<Violation>),
-    Failed(Failure),
-}
-
-impl CallError {
-    pub fn failure(&self) -> Failure {
-        match self {
-            CallError::Timeout(t) => Failure::new(ErrorClass::Timeout, timeout_message(*t)),
-            CallError::Cancelled => Failure::new(ErrorClass::Client, "cancelled by the caller"),
-            CallError::InvalidArguments(v) => Failure::new(
-                ErrorClass::Config,
-                format!(
-                    "invalid arguments, nothing was sent: {}",
-                    v.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            ),
-            CallError::Failed(f) => f.clone(),
-        }
-    }
-}
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.failure().message)
-    }
-}
-
-fn timeout_message(t: Duration) -> String {
-    format!(
-        "the tool did not answer within {}; the server was asked to cancel it (raise --timeout if it is just slow)",
-        humantime::format_duration(t)
-    )
 }
 
 pub async fn call_tool(

@@ -53,7 +53,7 @@ const STREAM_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
-/// A source's failure, carried through rmcp's error type (see `classify::carry`).
+/// A source's failure, carried through rmcp's error type (see `classify::mcp::carry`).
 fn source_error(f: Failure) -> HttpError {
     StreamableHttpError::UnexpectedServerResponse(crate::classify::mcp::carry(&f).into())
 }

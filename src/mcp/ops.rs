@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use rmcp::model::{JsonObject, ProgressNotificationParam};
 use tokio_util::sync::CancellationToken;
 
-use super::call::{CallError, CallOutcome, call_tool};
+use super::call::call_tool;
 use super::{McpPool, Target};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
 use crate::toolkit::Catalogue;
+use crate::toolkit::{CallError, CallOutcome};
 
 impl McpPool {
     /// A fresh cached catalogue (memory, then the store), without touching the network.

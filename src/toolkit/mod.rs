@@ -3,10 +3,12 @@
 //! answer checks. It imports `domain`, `text` and external crates only, so any front-end can
 //! use it without reaching past the engine.
 
+pub mod call;
 pub mod catalogue;
 pub mod elicit;
 pub mod render;
 pub mod schema;
 pub mod skeleton;
 
+pub use call::{CallError, CallOutcome};
 pub use catalogue::Catalogue;

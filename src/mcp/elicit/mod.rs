@@ -4,15 +4,18 @@
 //! defaults; the console hands form requests to its tool panel, where the operator edits the
 //! answer; everything else declines (the daemon: nobody sits at a prompt there). Only a policy
 //! that can answer advertises the capability, so a conforming server does not ask the others.
+//!
+//! This module decides; it does no terminal I/O. The operator of a one-shot command is an
+//! [`Operator`] the front-end supplies (the CLI's is `commands::elicit_prompt`).
 
 mod console;
 #[cfg(test)]
 mod tests_policy;
 
-use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use rmcp::model::{
     ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ElicitationSchema,
     FormElicitationCapability, UrlElicitationCapability,
@@ -21,8 +24,33 @@ use serde_json::Value;
 
 use crate::text::printable;
 use crate::toolkit::elicit::form::{Form, Unfilled, fill_defaults};
-use crate::toolkit::elicit::prompt::{Answer, ask_form, ask_url};
+use crate::toolkit::elicit::prompt::Answer;
 pub use console::{ConsoleAsk, ConsoleAsks};
+
+/// What a session asks the operator, as the front-end that asks them receives it.
+#[derive(Debug)]
+pub enum OperatorAsk {
+    Form {
+        server: String,
+        message: String,
+        form: Form,
+    },
+    Url {
+        server: String,
+        message: String,
+        url: String,
+    },
+}
+
+/// The person running a one-shot command, as sessions see them: told why a request was
+/// declined, and asked (under `ElicitPolicy::Ask`) for answers. The front-end implements it,
+/// so sessions never touch a terminal; `ask` runs while the session keeps serving.
+pub trait Operator: Send + Sync {
+    /// One line for the operator (already made printable).
+    fn notice(&self, line: &str);
+    /// Asks the operator and waits for their answer.
+    fn ask(&self, ask: OperatorAsk) -> BoxFuture<'static, Answer>;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElicitPolicy {
@@ -91,9 +119,9 @@ impl Drop for ClockGuard {
 #[derive(Clone)]
 pub struct Elicitor {
     policy: ElicitPolicy,
-    /// Whether stderr belongs to an operator running one command, who should hear why a
-    /// request was declined. Engine sessions may be drawing the console there: they log.
-    operator: bool,
+    /// The operator running one command, who should hear why a request was declined. Engine
+    /// sessions have none (the console may be drawing on the terminal): they log.
+    operator: Option<Arc<dyn Operator>>,
     clock: PromptClock,
     /// One prompt at a time: two requests at once would interleave on the terminal.
     turn: Arc<tokio::sync::Mutex<()>>,
@@ -110,7 +138,7 @@ impl std::fmt::Debug for Elicitor {
 impl Default for Elicitor {
     /// The engine's: declines, quietly.
     fn default() -> Self {
-        Self::with(ElicitPolicy::Decline, false)
+        Self::with(ElicitPolicy::Decline, None)
     }
 }
 
@@ -119,7 +147,7 @@ fn result(action: ElicitationAction) -> ElicitResult {
 }
 
 impl Elicitor {
-    fn with(policy: ElicitPolicy, operator: bool) -> Self {
+    fn with(policy: ElicitPolicy, operator: Option<Arc<dyn Operator>>) -> Self {
         Self {
             policy,
             operator,
@@ -133,14 +161,14 @@ impl Elicitor {
     /// console's loop shows in the tool panel.
     pub fn for_console() -> (Self, ConsoleAsks) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut elicitor = Self::with(ElicitPolicy::Console, false);
+        let mut elicitor = Self::with(ElicitPolicy::Console, None);
         elicitor.console = Some(tx);
         (elicitor, rx)
     }
 
-    /// For a one-shot command whose operator reads stderr.
-    pub fn for_command(policy: ElicitPolicy) -> Self {
-        Self::with(policy, true)
+    /// For a one-shot command, whose `operator` hears notices and answers `Ask` prompts.
+    pub fn for_command(policy: ElicitPolicy, operator: Arc<dyn Operator>) -> Self {
+        Self::with(policy, Some(operator))
     }
 
     pub fn policy(&self) -> ElicitPolicy {
@@ -162,8 +190,11 @@ impl Elicitor {
     }
 
     fn notice(&self, server: &str, what: &str) {
-        if self.operator {
-            eprintln!("elicitation from {}: {what}", printable(server, false));
+        if let Some(operator) = &self.operator {
+            operator.notice(&format!(
+                "elicitation from {}: {what}",
+                printable(server, false)
+            ));
         } else {
             tracing::info!(server, "elicitation: {what}");
         }
@@ -248,13 +279,12 @@ impl Elicitor {
                 answer.into_result()
             }
             _ => {
-                let server_name = server.to_string();
-                let answer = self
-                    .on_terminal(move |input, out| {
-                        ask_form(&server_name, &message, &form, input, out)
-                    })
-                    .await;
-                self.finish(answer)
+                let ask = OperatorAsk::Form {
+                    server: server.to_string(),
+                    message,
+                    form,
+                };
+                self.on_operator(ask).await.into_result()
             }
         }
     }
@@ -293,16 +323,17 @@ impl Elicitor {
             );
             return result(ElicitationAction::Decline);
         }
-        let server_name = server.to_string();
-        let answer = self
-            .on_terminal(move |input, out| ask_url(&server_name, &message, &url, input, out))
-            .await;
-        self.finish(answer)
+        let ask = OperatorAsk::Url {
+            server: server.to_string(),
+            message,
+            url,
+        };
+        self.on_operator(ask).await.into_result()
     }
 
     fn decline_hint(&self) -> &'static str {
         match self.policy {
-            ElicitPolicy::Decline if self.operator => {
+            ElicitPolicy::Decline if self.operator.is_some() => {
                 " (--elicit decline, the default without a terminal; --elicit ask answers at a terminal, --elicit defaults takes the schema's defaults)"
             }
             ElicitPolicy::Defaults => " (--elicit defaults never opens URLs; --elicit ask asks)",
@@ -310,72 +341,19 @@ impl Elicitor {
         }
     }
 
-    fn finish(&self, answer: Answer) -> ElicitResult {
-        if !matches!(answer, Answer::Accept(_)) {
-            eprintln!(
-                "{} the request for input; the server was told",
-                answer.verb()
-            );
-        }
-        answer.into_result()
-    }
-
-    /// Runs a prompt on its own thread (stdin blocks) while the session keeps serving; Ctrl-C
-    /// cancels it. A plain thread rather than `spawn_blocking`: a read that Ctrl-C abandoned
-    /// must not hold up the runtime's shutdown.
-    async fn on_terminal<F>(&self, prompt: F) -> Answer
-    where
-        F: FnOnce(
-                &mut std::io::StdinLock<'static>,
-                &mut std::io::Stderr,
-            ) -> std::io::Result<Answer>
-            + Send
-            + 'static,
-    {
+    /// Asks the operator, one request at a time (two at once would interleave on a
+    /// terminal); the call's deadline stops while they answer.
+    async fn on_operator(&self, ask: OperatorAsk) -> Answer {
+        let Some(operator) = &self.operator else {
+            return Answer::Decline;
+        };
         let _turn = self.turn.lock().await;
         let _clock = self.clock.start();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let spawned = std::thread::Builder::new()
-            .name("elicitation-prompt".into())
-            .spawn(move || {
-                let mut input = std::io::stdin().lock();
-                let mut out = std::io::stderr();
-                if out.is_terminal() {
-                    // A progress line may be drawn in place on this row.
-                    let _ = write!(out, "\r\x1b[K");
-                }
-                let _ = tx.send(prompt(&mut input, &mut out));
-            });
-        if let Err(e) = spawned {
-            eprintln!("elicitation: cannot start the prompt ({e}); declining");
-            return Answer::Decline;
-        }
-        tokio::select! {
-            answer = rx => match answer {
-                Ok(Ok(answer)) => answer,
-                Ok(Err(e)) => {
-                    eprintln!("\nelicitation: the terminal failed ({e}); cancelling");
-                    Answer::Cancel
-                }
-                Err(_) => Answer::Cancel,
-            },
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!();
-                Answer::Cancel
-            }
-        }
+        operator.ask(ask).await
     }
 }
 
 impl Answer {
-    fn verb(&self) -> &'static str {
-        match self {
-            Answer::Accept(_) => "accepted",
-            Answer::Decline => "declined",
-            Answer::Cancel => "cancelled",
-        }
-    }
-
     fn into_result(self) -> ElicitResult {
         match self {
             Answer::Accept(content) if content.is_empty() => result(ElicitationAction::Accept),

@@ -19,6 +19,17 @@ pub enum Answer {
     Cancel,
 }
 
+impl Answer {
+    /// What the operator did, as a past-tense verb ("declined").
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Answer::Accept(_) => "accepted",
+            Answer::Decline => "declined",
+            Answer::Cancel => "cancelled",
+        }
+    }
+}
+
 const HELP: &str = "Enter takes the [default]; `!decline` declines the request; Ctrl-D or `!cancel` cancels it \
 (`!!` starts an answer with `!`).";
 

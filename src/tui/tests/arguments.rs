@@ -11,7 +11,7 @@ use serde_json::json;
 use super::fixtures::{NOW, key};
 use super::tools::{add_tool, listed, listed_with, press, stage, typed};
 use crate::engine::{Command, Event};
-use crate::mcp::call::CallOutcome;
+use crate::toolkit::CallOutcome;
 use crate::tui::app::{Action, App};
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::Stage;

@@ -12,7 +12,7 @@ use super::fixtures::{NOW, fleet, key, snapshot};
 use super::tools::{listed_with, press};
 use crate::domain::{ErrorClass, Failure};
 use crate::engine::{Command, Event};
-use crate::mcp::call::CallOutcome;
+use crate::toolkit::CallOutcome;
 use crate::tui::app::{Action, App};
 use crate::tui::theme::Theme;
 use crate::tui::view;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::fixtures::{NOW, fleet, key, snapshot};
 use crate::engine::{Command, Event};
-use crate::mcp::call::CallOutcome;
+use crate::toolkit::CallOutcome;
 use crate::toolkit::Catalogue;
 use crate::tui::app::{Action, App};
 use crate::tui::theme::Theme;
