@@ -1,7 +1,7 @@
 //! HTTP failures: a non-2xx status (with its `Retry-After` and `WWW-Authenticate`), and a
 //! request that got no answer at all (reqwest's errors).
 
-use crate::domain::{ErrorClass, Failure};
+use crate::domain::{ErrorClass, Failure, Reason};
 
 /// The longest wait a server's `Retry-After` (or any "come back later") is honoured for. A
 /// larger number is a bug or an attack; believing it would park a connection for years, and
@@ -25,7 +25,8 @@ pub fn classify_status(
         .filter(|c| c.error.as_deref() == Some("insufficient_scope"));
     let f = match status {
         200..=299 => return None,
-        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted"),
+        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted")
+            .with_reason(Reason::TokenRejected),
         // The MCP spec's step-up signal: the challenge names the scopes a new grant needs.
         403 if scope_challenge.is_some() => {
             insufficient_scope(&scope_challenge.map(|c| c.scope).unwrap_or_default())
@@ -64,7 +65,9 @@ pub fn insufficient_scope(scope: &[String]) -> Failure {
             scope.join(" ")
         )
     };
-    Failure::new(ErrorClass::Auth, message)
+    Failure::new(ErrorClass::Auth, message).with_reason(Reason::InsufficientScope {
+        scopes: scope.to_vec(),
+    })
 }
 
 /// A request that got no HTTP answer: timeouts, refused connections, unreadable bodies, and
@@ -112,6 +115,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scope.class, ErrorClass::Auth);
+        assert_eq!(
+            scope.reason,
+            Some(Reason::InsufficientScope {
+                scopes: vec!["files:write".into(), "admin".into()]
+            })
+        );
+        assert_eq!(classify_status(403, None, None).unwrap().reason, None);
+        assert_eq!(
+            classify_status(401, None, None).and_then(|f| f.reason),
+            Some(Reason::TokenRejected)
+        );
         assert!(
             scope
                 .message

@@ -5,6 +5,7 @@ mod example;
 mod fixtures;
 mod health;
 mod interp;
+mod keys;
 mod presets;
 mod props;
 mod schedule;
