@@ -22,6 +22,7 @@ pub async fn start_console_engine(config: &Config, workspace: &Workspace) -> Res
     let options = EngineOptions {
         scheduler: true,
         elicit: Elicitor::for_front_ends(),
+        ..EngineOptions::default()
     };
     start_engine(config, workspace, options).await
 }

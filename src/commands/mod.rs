@@ -134,6 +134,7 @@ pub async fn oneshot_engine(
     let options = EngineOptions {
         scheduler: false,
         elicit,
+        ..EngineOptions::default()
     };
     let running = start_engine(&config, &workspace, options).await?;
     Ok((running, workspace))

@@ -108,6 +108,8 @@ struct StatusRow<'a> {
     probes_1h: u32,
     last_latency_ms: Option<u64>,
     last_error: Option<&'a Failure>,
+    /// Success rates and p50/p95/p99 latency over 5m / 1h / 24h / 7d, from the store.
+    history: Option<&'a crate::domain::history::History>,
 }
 
 fn rfc3339(ms: UnixMs) -> String {
@@ -133,6 +135,7 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         probes_1h: c.probes_1h,
         last_latency_ms: c.last_probe.as_ref().map(|p| p.latency_ms),
         last_error: c.last_error.as_ref(),
+        history: c.history.as_ref(),
     }
 }
 

@@ -77,6 +77,10 @@ impl Workspace {
 
     /// The engine over this directory's store and the config's connectors.
     pub async fn start(&self, config: &Config, options: EngineOptions) -> Result<Running, Failure> {
+        let options = EngineOptions {
+            retention: super::retention(&config.store),
+            ..options
+        };
         super::start(self.store.clone(), fleet::from_config(config), options).await
     }
 }
