@@ -50,21 +50,20 @@ impl Row {
     }
 }
 
-/// Private to the engine: front-ends hold an `EngineHandle`. The `pub(crate)` fields are the
-/// scheduler's until it becomes a part of the engine or gets a narrow interface.
+/// Private to the engine (the scheduler is a part of it): front-ends hold an `EngineHandle`.
 pub struct Engine {
-    pub(crate) specs: HashMap<String, ConnectorSpec>,
-    pub(crate) keys: Vec<ConnectionKey>,
-    pub(crate) broker: Arc<Broker>,
+    pub(super) specs: HashMap<String, ConnectorSpec>,
+    pub(super) keys: Vec<ConnectionKey>,
+    pub(super) broker: Arc<Broker>,
     pub(super) prober: Prober,
     pub(super) mcp: Arc<McpPool>,
-    pub(crate) store: Store,
-    pub(crate) rows: Mutex<HashMap<ConnectionKey, Row>>,
+    pub(super) store: Store,
+    pub(super) rows: Mutex<HashMap<ConnectionKey, Row>>,
     pub(super) snapshot_tx: watch::Sender<Arc<Snapshot>>,
     pub(super) events_tx: broadcast::Sender<Event>,
-    pub(crate) leader: AtomicBool,
+    pub(super) leader: AtomicBool,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
-    pub(crate) rearm: Notify,
+    pub(super) rearm: Notify,
     /// Servers' requests for input waiting for a front-end's answer.
     pub(super) elicitations: Elicitations,
     /// What the leader keeps of observations (`[store]`).

@@ -24,7 +24,7 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use self::core::Engine;
+pub(crate) use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
 pub use elicit::ElicitationRequest;
 pub use fleet::ConnectorSpec;
