@@ -123,6 +123,7 @@ fn specs(n: usize) -> Vec<ConnectorSpec> {
                 timeout: std::time::Duration::from_secs(1),
             },
             probe: ProbeSchedule::Every(std::time::Duration::from_secs(30)),
+            health: Default::default(),
             refresh_lead: std::time::Duration::from_secs(300),
             missing_env: vec![],
             problem: None,

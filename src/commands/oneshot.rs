@@ -103,6 +103,10 @@ struct StatusRow<'a> {
     auth: &'a str,
     expires_at: Option<String>,
     next_refresh_at: Option<String>,
+    /// Why the refresh is planned then: "in 4m12s: lead 6m = 3 attempts at ...".
+    next_refresh_why: Option<&'a str>,
+    /// While a down connection's probes back off: when the next one runs.
+    next_probe_at: Option<String>,
     last_refresh_at: Option<String>,
     success_rate: Option<f64>,
     probes_1h: u32,
@@ -130,6 +134,8 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         auth: c.auth.label(),
         expires_at: c.token.as_ref().and_then(|t| t.expires_at).map(rfc3339),
         next_refresh_at: c.next_refresh_at.map(rfc3339),
+        next_refresh_why: c.next_refresh_why.as_deref(),
+        next_probe_at: c.next_probe_at.map(rfc3339),
         last_refresh_at: c.last_refresh_at.map(rfc3339),
         success_rate: c.success_rate_1h,
         probes_1h: c.probes_1h,

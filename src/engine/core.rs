@@ -12,10 +12,11 @@ use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::history::History;
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, ProbeResult, Snapshot, TokenMeta,
-    UnixMs, now_ms,
+    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, ProbeResult, Snapshot,
+    TokenMeta, UnixMs, now_ms,
 };
-use crate::health::{ProbeWindow, Standing, verdict};
+use crate::health::machine::{Breaker, Tracker};
+use crate::health::{ProbeWindow, Standing, endpoint_stats, predict, verdict};
 use crate::mcp::McpPool;
 use crate::probe::Prober;
 use crate::store::{EventRecord, Store};
@@ -32,12 +33,21 @@ pub(crate) struct Row {
     /// Windows and percentiles from the store (`Engine::load_history`), so every process shows
     /// the numbers the store holds, not only what it saw itself.
     pub history: Option<History>,
+    /// Hysteresis and the circuit breaker over this connection's probes.
+    pub tracker: Tracker,
 }
 
 impl Row {
-    /// Adds a probe result to the window; a failed one is also the row's last error, whether
-    /// this process probed or read it from the store (a follower, a one-shot `status`).
-    pub(crate) fn record_probe(&mut self, result: ProbeResult) {
+    /// Adds a probe result to the window and the tracker; a failed one is also the row's last
+    /// error, whether this process probed or read it from the store (a follower, a one-shot
+    /// `status`).
+    pub(crate) fn record_probe(&mut self, result: ProbeResult, spec: &ConnectorSpec) {
+        self.tracker.observe(
+            result.ok(),
+            result.at,
+            spec.health.thresholds,
+            spec.backoff(),
+        );
         if let Some(f) = result.failure.as_ref().or(result.primary_failure.as_ref())
             && self
                 .last_error
@@ -103,6 +113,13 @@ impl Engine {
         }
     }
 
+    /// Whether the scheduler may probe now: not while the breaker of a down connection is open.
+    /// A breaker whose wait is over lets one trial probe through (half-open).
+    pub(crate) fn may_probe(&self, key: &ConnectionKey) -> bool {
+        self.with_row(key, |r| r.tracker.may_probe(now_ms()))
+            .unwrap_or(true)
+    }
+
     /// One step of the leader's rollup; `Ok(true)` while older hours are still waiting.
     pub(crate) async fn roll_up_history(&self) -> Result<bool, crate::store::StoreError> {
         let report = self.store.roll_up(now_ms(), self.retention).await?;
@@ -151,9 +168,10 @@ impl Engine {
         for (id, key, p) in probes {
             *followed_to = (*followed_to).max(id);
             if let Some(row) = rows.get_mut(&key)
+                && let Some(spec) = self.specs.get(&key.connector)
                 && row.window.last().is_none_or(|last| p.at > last.at)
             {
-                row.record_probe(p);
+                row.record_probe(p, spec);
             }
         }
     }
@@ -221,7 +239,7 @@ impl Engine {
         }
         self.with_row(key, |r| {
             r.probing = false;
-            r.record_probe(result.clone());
+            r.record_probe(result.clone(), spec);
         });
         self.emit(Event::Probed {
             key: key.clone(),
@@ -243,8 +261,51 @@ impl Engine {
 
     /// Rebuilds the snapshot and hands it to every watcher.
     pub fn publish(&self) {
-        let snapshot = self.build_snapshot(now_ms());
-        self.snapshot_tx.send_replace(Arc::new(snapshot));
+        let snapshot = Arc::new(self.build_snapshot(now_ms()));
+        let previous = self.snapshot_tx.send_replace(snapshot.clone());
+        self.log_risk_changes(&previous, &snapshot);
+    }
+
+    /// At risk is a forecast made as the snapshot is built; its start and end are told once
+    /// each, as a notice and in the event log.
+    fn log_risk_changes(&self, before: &Snapshot, now: &Snapshot) {
+        let was: std::collections::HashSet<&ConnectionKey> = before
+            .connections
+            .iter()
+            .filter(|c| c.health == Health::AtRisk)
+            .map(|c| &c.key)
+            .collect();
+        for c in &now.connections {
+            let (at_risk, was_at_risk) = (c.health == Health::AtRisk, was.contains(&c.key));
+            if at_risk == was_at_risk || (!at_risk && before.connections.is_empty()) {
+                continue;
+            }
+            let detail = c.detail.clone().unwrap_or_default();
+            let (level, text, outcome) = if at_risk {
+                (
+                    Level::Warn,
+                    format!("{} is at risk: {detail}", c.key),
+                    "failed",
+                )
+            } else {
+                (
+                    Level::Info,
+                    format!("{} is no longer at risk ({})", c.key, c.health.label()),
+                    "ok",
+                )
+            };
+            self.notice(level, text);
+            let record =
+                EventRecord::new(Some(&c.key), "at_risk", Actor::Scheduler, outcome).detail(detail);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let store = self.store.clone();
+                rt.spawn(async move {
+                    if let Err(e) = store.append_event(record).await {
+                        tracing::warn!("could not record an at-risk event: {e}");
+                    }
+                });
+            }
+        }
     }
 
     pub fn build_snapshot(&self, now: UnixMs) -> Snapshot {
@@ -267,6 +328,20 @@ impl Engine {
                 unauthorized: matches!(spec.auth, AuthSpec::OAuth(_)) && meta.is_none(),
                 connector: key.connector.clone(),
                 account_flag: crate::domain::account_flag(key),
+                phase: row.tracker.phase(),
+                breaker: row.tracker.breaker(),
+                at_risk: if needs_reauth {
+                    None
+                } else {
+                    predict::at_risk(
+                        now,
+                        meta.as_ref().and_then(|m| m.expires_at),
+                        self.broker.retry_at(key),
+                        self.broker.failures_in_row(key),
+                        &spec.refresh_policy(),
+                        &endpoint_stats(row.history.as_ref()),
+                    )
+                },
             };
             let (health, mut detail) = verdict(&standing, &row.window, now);
             if needs_reauth && let Some(reason) = self.broker.unreadable_reason(key) {
@@ -276,6 +351,16 @@ impl Engine {
                 detail = spec.problem.as_ref().map(|p| format!("config: {p}"));
             }
             let (rate, n) = row.window.success_rate(now);
+            let plan = self.broker.meta(key).and_then(|(m, generation)| {
+                super::scheduler::refresh_due(
+                    &m,
+                    &spec.refresh_policy(),
+                    &endpoint_stats(row.history.as_ref()),
+                    row.last_refresh_at,
+                    key,
+                    generation,
+                )
+            });
             connections.push(ConnectionView {
                 key: key.clone(),
                 name: spec.name.clone(),
@@ -289,10 +374,7 @@ impl Engine {
                 next_refresh_at: if needs_reauth {
                     None
                 } else {
-                    row.next_refresh_at.or_else(|| {
-                        let (m, generation) = self.broker.meta(key)?;
-                        super::scheduler::refresh_due(&m, spec.refresh_lead, key, generation)
-                    })
+                    row.next_refresh_at.or_else(|| plan.map(|p| p.at))
                 },
                 last_refresh_at: row.last_refresh_at,
                 refresh_count: row.refresh_count,
@@ -302,6 +384,15 @@ impl Engine {
                 last_error: row.last_error.as_ref().map(|(_, f)| f.clone()),
                 busy: row.refreshing || row.probing,
                 history: row.history.clone(),
+                next_refresh_why: if needs_reauth {
+                    None
+                } else {
+                    plan.map(|p| p.explain(now))
+                },
+                next_probe_at: match row.tracker.breaker() {
+                    Breaker::Open { until } => Some(until),
+                    _ => None,
+                },
             });
         }
         Snapshot {

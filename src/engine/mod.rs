@@ -157,8 +157,10 @@ pub async fn start(
         .await
         .map_err(store_failure)?
     {
-        if let Some(row) = rows.get_mut(&key) {
-            row.record_probe(p);
+        if let Some(row) = rows.get_mut(&key)
+            && let Some(spec) = specs.iter().find(|s| s.id == key.connector)
+        {
+            row.record_probe(p, spec);
         }
     }
 
