@@ -523,3 +523,45 @@ async fn a_new_authorization_waits_for_a_refresh_in_flight_elsewhere() {
         "the new authorization, not the old grant's refresh, is what remains"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_refreshes_behind_one_endpoint_is_limited() {
+    let lab = lab(60).await;
+    let (_tmp, data) = data_dir();
+    let store = open_store(&data);
+    let http = http();
+    // Slow answers keep every request in flight long enough to overlap.
+    let r = http
+        .post(format!("{}/admin/answer-delay?ms=300", lab.issuer))
+        .send()
+        .await
+        .expect("admin hook");
+    assert!(r.status().is_success());
+    let spec = service_spec(&lab);
+    let b = switchboard::auth::Broker::new(store.clone(), http.clone());
+    let keys: Vec<_> = (0..30).map(|i| key(&format!("svc{i}"))).collect();
+    for k in &keys {
+        b.register(k.clone(), spec.clone(), false)
+            .await
+            .expect("register");
+    }
+    let calls = keys.iter().map(|k| {
+        let (b, k) = (b.clone(), k.clone());
+        tokio::spawn(async move { b.access_token(&k, ACTOR).await })
+    });
+    for call in futures::future::join_all(calls).await {
+        call.expect("task").expect("a token for every connection");
+    }
+    let stats = lab.stats();
+    assert_eq!(
+        grant_count(&stats, "client_credentials"),
+        30,
+        "one request each"
+    );
+    assert!(
+        stats.max_concurrent_token_requests <= switchboard::auth::REFRESHES_PER_ENDPOINT as u64,
+        "{} token requests at once",
+        stats.max_concurrent_token_requests
+    );
+    assert!(stats.max_concurrent_token_requests > 1, "still concurrent");
+}

@@ -94,6 +94,8 @@ pub struct LabStats {
     pub registrations: u64,
     /// Requests that presented an access token after it expired (REST and MCP).
     pub expired_token_uses: u64,
+    /// The most token requests answered at once.
+    pub max_concurrent_token_requests: u64,
     /// Authorization requests that named an RFC 8707 `resource`.
     pub authorize_with_resource: u64,
     /// Token requests that named a `resource`, by grant type.

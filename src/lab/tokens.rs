@@ -116,6 +116,8 @@ pub(crate) struct Store {
     pub refresh_failure_rate: f64,
     /// Refresh attempts refused that way.
     pub refresh_injected_failures: u64,
+    /// Token requests being answered now.
+    pub token_in_flight: u64,
     /// Access tokens purged after expiry.
     expired: std::collections::HashSet<String>,
 }

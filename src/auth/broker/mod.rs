@@ -77,7 +77,13 @@ pub struct Broker {
     slots: RwLock<HashMap<ConnectionKey, Arc<Slot>>>,
     notices: broadcast::Sender<BrokerNotice>,
     lease_ttl: std::time::Duration,
+    /// Token requests in flight per token endpoint, so thousands of connections behind one
+    /// provider never refresh in one burst.
+    endpoint_limits: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
+
+/// At most this many token requests to one token endpoint at once, from this process.
+pub const REFRESHES_PER_ENDPOINT: usize = 8;
 
 impl Broker {
     pub fn new(store: Store, http: reqwest::Client) -> Arc<Broker> {
@@ -100,6 +106,7 @@ impl Broker {
             slots: RwLock::new(HashMap::new()),
             notices,
             lease_ttl,
+            endpoint_limits: std::sync::Mutex::new(HashMap::new()),
         })
     }
 

@@ -103,6 +103,9 @@ impl Broker {
                 return still_valid(cached.as_ref(), need).ok_or(f);
             }
         };
+        // Waited for before the lease, so a connection queued behind its provider's limit
+        // holds nothing another process could need.
+        let _permit = self.endpoint_permit(key, &spec).await;
         let lease = self.acquire_refresh_lease(key).await?;
         // Under the lease, first adopt whatever the previous holder saved.
         let mut lease = Some(lease);
@@ -113,6 +116,31 @@ impl Broker {
             lease.release(key).await;
         }
         result
+    }
+
+    /// A place among the token requests to this connection's token endpoint (its connector's,
+    /// before discovery has named one). `None` only if the limiter is unusable, in which case
+    /// the request goes ahead rather than the connection dying of a poisoned lock.
+    async fn endpoint_permit(
+        &self,
+        key: &ConnectionKey,
+        spec: &crate::auth::OAuthSpec,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let endpoint = spec
+            .endpoints
+            .as_ref()
+            .map(|e| e.token.clone())
+            .unwrap_or_else(|| format!("connector:{}", key.connector));
+        let limit = {
+            let mut limits = self.endpoint_limits.lock().ok()?;
+            limits
+                .entry(endpoint)
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(super::REFRESHES_PER_ENDPOINT))
+                })
+                .clone()
+        };
+        limit.acquire_owned().await.ok()
     }
 
     /// A new grant is in hand but not yet in the store: hand it out while it is valid; no new
