@@ -15,7 +15,7 @@ use switchboard::auth::{AuthSpec, Broker, OAuthEndpoints, OAuthSpec};
 use switchboard::config::ProbeSchedule;
 use switchboard::domain::{Actor, ConnectionKey, now_ms};
 use switchboard::engine::{self, ConnectorSpec, EngineOptions};
-use switchboard::probe::{ProbePlan, RestTarget};
+use switchboard::probe::{ProbePlan, ProbeRoute, RestTarget};
 use switchboard::store::{KeySource, NewToken, Store, Vault};
 use switchboard::tui::{App, Theme};
 
@@ -114,11 +114,9 @@ fn specs(n: usize) -> Vec<ConnectorSpec> {
         .map(|i| ConnectorSpec {
             id: format!("c{i:04}"),
             name: format!("Connector {i}"),
-            transport: "rest".into(),
             auth: AuthSpec::None,
             plan: ProbePlan {
-                mcp: None,
-                rest: Some(RestTarget {
+                route: ProbeRoute::Rest(RestTarget {
                     url: "http://127.0.0.1:9/".into(),
                     expect_status: vec![],
                 }),

@@ -135,7 +135,8 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the config file; exits 0 when it is usable, 2 when it is not.
+    /// Validate the config file (and the console theme it names); exits 0 when it is usable,
+    /// 2 when it is not, like every command that reads a bad config.
     Check,
     /// Print the documented example config.
     Example,

@@ -17,7 +17,6 @@ pub mod lab;
 pub mod mcp;
 pub mod net;
 pub mod probe;
-pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod text;

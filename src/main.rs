@@ -80,7 +80,7 @@ fn main() {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match outcome {
         Ok(code) => std::process::exit(code),
-        Err(Exit { code, message }) => {
+        Err(Exit { code, message, .. }) => {
             // Errors quote servers (error_description, MCP error messages): shown, not obeyed.
             eprintln!("error: {}", switchboard::text::printable(&message, true));
             std::process::exit(code);

@@ -3,8 +3,8 @@
 //! Contract: on success, stdout is `ok: PATH: N connectors` plus one
 //! `warning: connector ID is not configured: set VAR` line per connector with unset variables,
 //! exit 0. On error, stderr is exactly one line, `error: ` followed by the ConfigError display
-//! (`PATH:LINE:COL: KEY: MESSAGE`), exit 1 (the check's answer is "no"; every other command
-//! exits 2 on a bad config), with no backtrace or debug formatting.
+//! (`PATH:LINE:COL: KEY: MESSAGE`), exit 2 (as every command exits on a bad config, and as
+//! `config check --help` says), with no backtrace or debug formatting.
 
 use std::process::{Command, Output};
 
@@ -55,7 +55,7 @@ fn assert_error(name: &str, line: usize, column: usize, key: &str, fragments: &[
     let path = fixture(name);
     let out = check(&path, |_| {});
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{name}: stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "{name}: stderr: {stderr}");
     assert!(
         out.stdout.is_empty(),
         "{name}: stdout: {}",
@@ -239,7 +239,7 @@ fn syntax_error() {
     let path = fixture("syntax_error.toml");
     let out = check(&path, |_| {});
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     let shown = stderr.trim_end_matches('\n');
     assert!(!shown.contains('\n'), "not one line: {stderr:?}");
     assert!(shown.starts_with(&format!("error: {path}:2:")), "{shown}");
@@ -251,7 +251,7 @@ fn missing_file() {
     let path = fixture("does_not_exist.toml");
     let out = check(&path, |_| {});
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     assert!(
         stderr.starts_with(&format!("error: {path}: cannot read config file:")),
         "{stderr}"
@@ -334,7 +334,7 @@ fn errors_on_interpolated_values_never_show_the_secret() {
             c.env("SWITCHBOARD_FIXTURE_SECRET", SECRET);
         });
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
         assert!(
             !stdout.contains(SECRET) && !stderr.contains(SECRET),
             "{name} printed the secret: {stdout}{stderr}"
@@ -356,7 +356,7 @@ fn an_error_on_a_literal_secret_never_shows_it() {
     let path = fixture("secret_literal.toml");
     let out = check(&path, |_| {});
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("98765432"), "printed the secret: {stderr}");
     assert!(
         stderr.contains("connectors[0].auth.client_secret: invalid type: integer"),

@@ -362,3 +362,61 @@ fn countdown_cells_parse_like_the_screen_shows_them() {
     assert_eq!(countdown_secs("│  ● up  Lab  rest 1m 02s  100%"), Some(62));
     assert_eq!(countdown_secs("│  ● up  Lab  mcp/stdio  —  100%"), None);
 }
+
+/// The demo's temporary directories under `tmp`.
+fn demo_dirs(tmp: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(tmp)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("switchboard-demo-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_demo_stopped_by_sigterm_removes_its_temporary_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmux = Tmux::demo_in("sigterm", tmp.path(), 120, 40);
+    let t0 = Instant::now();
+    while health_rows(&tmux.screen()) < 4 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the demo console never showed its fleet:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        demo_dirs(tmp.path()).len(),
+        1,
+        "{:?}",
+        demo_dirs(tmp.path())
+    );
+    let pid = tmux.program_pid().expect("the demo's pid");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let t1 = Instant::now();
+    while tmux.alive() {
+        assert!(
+            t1.elapsed() < Duration::from_secs(30),
+            "the demo did not stop on SIGTERM:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        demo_dirs(tmp.path()).is_empty(),
+        "left behind: {:?}",
+        demo_dirs(tmp.path())
+    );
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use switchboard::config::ProbeSchedule;
 use switchboard::domain::{ConnectionKey, Health, Snapshot};
 use switchboard::engine::{self, ConnectorSpec, EngineOptions, Running};
-use switchboard::probe::{ProbePlan, RestTarget};
+use switchboard::probe::{ProbePlan, ProbeRoute, RestTarget};
 use switchboard::store::Store;
 
 /// The lab knows its public clients only; this one is revoked at will (its own lab).
@@ -23,11 +23,9 @@ fn spec(lab: &switchboard::lab::Lab) -> ConnectorSpec {
     ConnectorSpec {
         id: "rest".into(),
         name: "rest".into(),
-        transport: "rest".into(),
         auth: support::code_spec(lab, CLIENT),
         plan: ProbePlan {
-            mcp: None,
-            rest: Some(RestTarget {
+            route: ProbeRoute::Rest(RestTarget {
                 url: format!("{}/me", lab.rest_base),
                 expect_status: vec![],
             }),

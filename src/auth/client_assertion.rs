@@ -79,10 +79,25 @@ impl SigningKey {
     /// A fresh assertion for `client_id` at `audience` (the AS's issuer identifier, else its
     /// token endpoint), issued at `now` (Unix seconds), with a random `jti`.
     pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<Secret, Failure> {
+        self.assertion_with_kid(client_id, audience, now, None)
+    }
+
+    /// As [`assertion`](Self::assertion), naming the key in the JWS header's `kid` when the AS
+    /// holds several keys for the client (a JWKS) and must be told which one signed.
+    pub fn assertion_with_kid(
+        &self,
+        client_id: &str,
+        audience: &str,
+        now: i64,
+        kid: Option<&str>,
+    ) -> Result<Secret, Failure> {
         let rng = SystemRandom::new();
         let mut jti = [0u8; 16];
         rng.fill(&mut jti).map_err(|_| signing_failed())?;
-        let header = serde_json::json!({"alg": self.alg(), "typ": "JWT"});
+        let mut header = serde_json::json!({"alg": self.alg(), "typ": "JWT"});
+        if let Some(kid) = kid {
+            header["kid"] = serde_json::Value::from(kid);
+        }
         let claims = serde_json::json!({
             "iss": client_id,
             "sub": client_id,
@@ -118,6 +133,89 @@ impl SigningKey {
             "{input}.{}",
             URL_SAFE_NO_PAD.encode(signature)
         )))
+    }
+}
+
+/// A configured client's private_key_jwt credential: its key, the `kid` naming it, and the
+/// audience when the provider wants another than the default (see [`Assertion`]).
+pub struct ClientKey {
+    pub key: SigningKey,
+    pub kid: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientKey({})", self.key.alg())
+    }
+}
+
+/// Two credentials are the same when they would sign the same way: same public half, `kid`
+/// and audience (never a comparison of private bytes).
+impl PartialEq for ClientKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.public() == other.key.public()
+            && self.kid == other.kid
+            && self.audience == other.audience
+    }
+}
+
+impl Eq for ClientKey {}
+
+impl SigningKey {
+    fn public(&self) -> &[u8] {
+        use aws_lc_rs::signature::KeyPair;
+        match self {
+            SigningKey::Es256(k) => k.public_key().as_ref(),
+            SigningKey::Rs256(k) => k.public_key().as_ref(),
+        }
+    }
+}
+
+/// How one client signs its token requests: every request (code exchange, refresh, client
+/// credentials) gets a fresh assertion from [`Assertion::params`], so none is ever replayed
+/// and none outlives its request by more than [`LIFETIME_SECS`].
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub key: std::sync::Arc<ClientKey>,
+    pub client_id: String,
+    pub audience: String,
+}
+
+impl Assertion {
+    /// `key` for `client_id`; the audience is the key's configured one, else `default`.
+    pub fn new(key: std::sync::Arc<ClientKey>, client_id: &str, default: &str) -> Assertion {
+        let audience = key.audience.clone().unwrap_or_else(|| default.to_string());
+        Assertion {
+            key,
+            client_id: client_id.to_string(),
+            audience,
+        }
+    }
+
+    /// `client_assertion_type` and a new `client_assertion` for the token request body.
+    pub fn params(&self) -> Result<Vec<(String, String)>, Failure> {
+        let now = crate::domain::now_ms() / 1000;
+        let jwt = self.key.key.assertion_with_kid(
+            &self.client_id,
+            &self.audience,
+            now,
+            self.key.kid.as_deref(),
+        )?;
+        Ok(vec![
+            ("client_assertion_type".into(), ASSERTION_TYPE.into()),
+            ("client_assertion".into(), jwt.expose().to_string()),
+        ])
+    }
+
+    /// What to check when the AS refuses the assertion, appended to its answer.
+    pub fn refused_hint(&self) -> String {
+        format!(
+            "the authorization server refused the signed assertion ({}) — check that it holds this key's public half for client {}, that it accepts the audience {}, and that this machine's clock is right",
+            self.key.key.alg(),
+            self.client_id,
+            self.audience
+        )
     }
 }
 

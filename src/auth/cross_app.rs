@@ -79,13 +79,14 @@ async fn exchange(
         form.push(("scope", target.scopes.join(" ")));
     }
     let what = format!("the token exchange at identity provider {}", idp.issuer);
+    let hint = "check the ID token is current and that the IdP client is set up for cross-app access to this authorization server";
     let body = post(
         http,
         &metadata.token_endpoint,
         &idp.client_id,
         idp.client_secret.as_ref(),
         &form,
-        &what,
+        (&what, hint),
     )
     .await?;
     let issued = body.get("issued_token_type").and_then(Value::as_str);
@@ -128,13 +129,16 @@ async fn redeem(
         target.issuer
     );
     let issued_at = now_ms();
+    // The AS refusing the grant is about trust between the two servers (its signing key, its
+    // audience, its lifetime), not about the ID token the operator gave.
+    let hint = "the identity provider's grant (ID-JAG) was not accepted: check that this authorization server trusts this identity provider (its issuer and JWKS), that the MCP server's client is set up for cross-app access, and that the clocks agree";
     let body = post(
         http,
         target.token_endpoint,
         target.client_id,
         target.client_secret,
         &form,
-        &what,
+        (&what, hint),
     )
     .await?;
     let raw = serde_json::to_vec(&body).unwrap_or_default();
@@ -151,7 +155,7 @@ async fn post(
     client_id: &str,
     secret: Option<&Secret>,
     form: &[(&str, String)],
-    what: &str,
+    (what, hint): (&str, &str),
 ) -> Result<Value, Failure> {
     crate::net::require_secure(endpoint, "the token endpoint", endpoint)
         .map_err(|m| Failure::new(ErrorClass::Config, format!("{what}: {m}")))?;
@@ -189,9 +193,7 @@ async fn post(
             .unwrap_or_default();
         return Err(Failure::new(
             ErrorClass::Auth,
-            format!(
-                "{what} was refused ({error}{description}); check the ID token is current and that the IdP client and the MCP server's client are set up for cross-app access"
-            ),
+            format!("{what} was refused ({error}{description}); {hint}"),
         ));
     }
     if !body.is_object() {

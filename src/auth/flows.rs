@@ -76,7 +76,8 @@ pub async fn authorization_code(
     drop(listener);
 
     let extra = spec.token_params();
-    let ctx = TokenRequestContext::for_spec(http, &client, spec, &extra);
+    let ctx = TokenRequestContext::for_spec(http, &client, spec, &extra)
+        .signed(spec.assertion(&endpoints));
     let verifier = spec.pkce.then_some(verifier);
     let token = oauth::exchange_code(&ctx, code, verifier, &redirect_uri)
         .await

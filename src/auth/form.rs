@@ -110,6 +110,13 @@ fn form_request(
         }
         None => {
             body.append_pair("client_id", &spec.client_id);
+            // private_key_jwt: device code polls and revocations authenticate like token
+            // requests, with an assertion of their own addressed to this endpoint.
+            if let Some(assertion) = spec.assertion_to(url) {
+                for (k, v) in assertion.params()? {
+                    body.append_pair(&k, &v);
+                }
+            }
         }
     }
     request.body(body.finish().into_bytes()).map_err(|e| {

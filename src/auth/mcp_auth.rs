@@ -21,7 +21,7 @@ use crate::classify::challenge::{self, BearerChallenge};
 use crate::domain::{ErrorClass, Failure};
 
 pub(crate) use super::mcp_stored::{concrete, union};
-pub use super::mcp_stored::{effective, prepare};
+pub use super::mcp_stored::{effective, effective_for_machine, prepare};
 pub use super::step_up::{STEP_UP_RETRIES, record_step_up, step_up_scopes};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,6 +102,15 @@ pub async fn discover_for_machine(
     challenge: Option<BearerChallenge>,
 ) -> Result<Discovery, Failure> {
     discover_with(http, server, challenge, true).await
+}
+
+/// Steps 1–3 for a configured machine client: from the server URL, without the PKCE check.
+pub async fn discover_machine(http: &reqwest::Client, server: &str) -> Result<Discovery, Failure> {
+    let challenge = match unauthenticated_challenge(http, server).await? {
+        Unauthenticated::Challenged(challenge) => challenge,
+        Unauthenticated::Open => None,
+    };
+    discover_for_machine(http, server, challenge).await
 }
 
 async fn discover_with(

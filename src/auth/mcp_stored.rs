@@ -54,7 +54,10 @@ pub async fn prepare(
         .save_mcp_auth(connector, record)
         .await
         .map_err(|e| config(format!("cannot save what discovery found: {e}")))?;
-    Ok(concrete(spec, endpoints, &client, found.resource, scopes))
+    Ok(OAuthSpec {
+        issuer: Some(found.issuer),
+        ..concrete(spec, endpoints, &client, found.resource, scopes)
+    })
 }
 
 /// The spec token requests use. For type "mcp", built from what `switchboard auth` stored;
@@ -91,7 +94,64 @@ pub async fn effective(
     })?;
     let client = Client::from_record(&record, spec);
     let resource = Some(record.resource).filter(|r| !r.is_empty());
-    Ok(concrete(spec, endpoints, &client, resource, record.scopes))
+    Ok(OAuthSpec {
+        // The audience of a private_key_jwt assertion (see `OAuthSpec::assertion`).
+        issuer: Some(record.issuer),
+        ..concrete(spec, endpoints, &client, resource, record.scopes)
+    })
+}
+
+/// The spec a machine client (type "mcp" with `grant = "client-credentials"`) requests tokens
+/// with. No human runs `switchboard auth` for it, so when nothing is stored yet the broker
+/// discovers here, on its first token request, and stores what it found for later processes.
+pub async fn effective_for_machine(
+    http: &reqwest::Client,
+    store: &Store,
+    connector: &str,
+    spec: &OAuthSpec,
+) -> Result<OAuthSpec, Failure> {
+    let Some(mcp) = &spec.mcp else {
+        return Ok(spec.clone());
+    };
+    let stored = store
+        .load_mcp_auth(connector)
+        .await
+        .map_err(|e| config(e.to_string()))?;
+    if stored.is_some_and(|r| r.server == mcp.url && r.client_source == mcp_client::CONFIGURED) {
+        return effective(store, connector, spec).await;
+    }
+    let found = super::mcp_auth::discover_machine(http, &mcp.url).await?;
+    let client = Client {
+        id: spec.client_id.clone(),
+        secret: spec.client_secret.clone(),
+        source: mcp_client::CONFIGURED,
+        registered_at: None,
+    };
+    let scopes = if spec.scopes.is_empty() {
+        found.scopes.clone()
+    } else {
+        spec.scopes.clone()
+    };
+    let endpoints = found.metadata.endpoints();
+    let record = McpAuthRecord {
+        server: mcp.url.clone(),
+        resource: found.resource.clone().unwrap_or_default(),
+        issuer: found.issuer.clone(),
+        endpoints_json: serde_json::to_string(&endpoints).unwrap_or_default(),
+        client_id: client.id.clone(),
+        client_source: client.source.to_string(),
+        client_secret: None,
+        scopes: scopes.clone(),
+        registered_at: None,
+    };
+    // Not fatal: the token request can go ahead; the next process discovers again.
+    if let Err(e) = store.save_mcp_auth(connector, record).await {
+        tracing::warn!("{connector}: cannot save what discovery found: {e}");
+    }
+    Ok(OAuthSpec {
+        issuer: Some(found.issuer),
+        ..concrete(spec, endpoints, &client, found.resource, scopes)
+    })
 }
 
 pub(crate) fn concrete(
@@ -102,6 +162,14 @@ pub(crate) fn concrete(
     scopes: Vec<String>,
 ) -> OAuthSpec {
     let public = client.secret.is_none();
+    // A configured client that signs its requests keeps doing so; any other client is the
+    // AS's own (registered or a metadata document) and authenticates as it said.
+    let signing = match &spec.token_auth {
+        Some(TokenAuth::PrivateKeyJwt(key)) if client.source == mcp_client::CONFIGURED => {
+            Some(TokenAuth::PrivateKeyJwt(key.clone()))
+        }
+        _ => None,
+    };
     OAuthSpec {
         endpoints: Some(endpoints),
         issuer: None,
@@ -112,10 +180,12 @@ pub(crate) fn concrete(
         pkce: true,
         extra_params: spec.extra_params.clone(),
         redirect_port: spec.redirect_port,
-        token_auth: if public {
+        token_auth: if signing.is_some() {
+            signing
+        } else if public {
             Some(TokenAuth::None)
         } else {
-            spec.token_auth
+            spec.token_auth.clone()
         },
         scope_separator: " ".into(),
         resource,

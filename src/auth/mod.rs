@@ -2,6 +2,7 @@
 //! refreshes; `flows` runs the human-driven authorizations whose results the broker installs.
 
 pub mod adhoc_auth;
+mod as_metadata;
 pub mod broker;
 pub mod client_assertion;
 pub mod critical;

@@ -11,7 +11,7 @@ use oauth2::{
 };
 
 pub use super::oauth_http::{Http, HttpFailure, send};
-use super::spec::OAuthEndpoints;
+use super::spec::{Assertion, OAuthEndpoints};
 use super::token_response::token_from_body;
 use crate::domain::{ErrorClass, Failure, now_ms};
 use crate::secret::Secret;
@@ -122,6 +122,8 @@ pub struct TokenRequestContext<'a> {
     pub scope_separator: &'a str,
     pub extra: &'a [(String, String)],
     pub timeout: Duration,
+    /// private_key_jwt: a fresh client assertion goes into every request this context sends.
+    pub assertion: Option<Assertion>,
 }
 
 impl<'a> TokenRequestContext<'a> {
@@ -140,7 +142,22 @@ impl<'a> TokenRequestContext<'a> {
             scope_separator: &spec.scope_separator,
             extra,
             timeout: Duration::from_secs(30),
+            assertion: None,
         }
+    }
+
+    /// The same context, signing its requests with `assertion` when there is one.
+    pub fn signed(self, assertion: Option<Assertion>) -> Self {
+        TokenRequestContext { assertion, ..self }
+    }
+
+    /// The parameters every request adds: the configured ones, and a new assertion.
+    fn params(&self) -> Result<Vec<(String, String)>, TokenError> {
+        let mut params = self.extra.to_vec();
+        if let Some(a) = &self.assertion {
+            params.extend(a.params().map_err(TokenError::Refused)?);
+        }
+        Ok(params)
     }
 }
 
@@ -162,7 +179,13 @@ async fn run(
             ErrorClass::Protocol,
             "the token endpoint's answer went missing",
         ))),
-        Ok(Err(e)) => Err(map_error(e)),
+        Ok(Err(e)) => Err(match (map_error(e), &ctx.assertion) {
+            (TokenError::Refused(mut f), Some(a)) => {
+                f.message = format!("{}; {}", f.message, a.refused_hint());
+                TokenError::Refused(f)
+            }
+            (e, _) => e,
+        }),
         Err(_) => Err(TokenError::Transient(Failure::new(
             ErrorClass::Timeout,
             "the token endpoint did not answer in time",
@@ -180,8 +203,8 @@ pub async fn refresh(
         .client
         .exchange_refresh_token(&rt)
         .map_err(config_error)?;
-    for (k, v) in ctx.extra {
-        request = request.add_extra_param(k.clone(), v.clone());
+    for (k, v) in ctx.params()? {
+        request = request.add_extra_param(k, v);
     }
     run(
         ctx,
@@ -202,8 +225,8 @@ pub async fn client_credentials(ctx: &TokenRequestContext<'_>) -> Result<NewToke
     if !ctx.scopes.is_empty() {
         request = request.add_extra_param("scope", ctx.scopes.join(ctx.scope_separator));
     }
-    for (k, v) in ctx.extra {
-        request = request.add_extra_param(k.clone(), v.clone());
+    for (k, v) in ctx.params()? {
+        request = request.add_extra_param(k, v);
     }
     run(ctx, &http, None, request.request_async(&http)).await
 }
@@ -217,7 +240,8 @@ pub async fn client_credentials_for(
     let client = build_client(&endpoints, &spec.client_id, spec.secret())
         .map_err(|m| Failure::new(ErrorClass::Config, m))?;
     let extra = spec.token_params();
-    let ctx = TokenRequestContext::for_spec(http, &client, spec, &extra);
+    let ctx = TokenRequestContext::for_spec(http, &client, spec, &extra)
+        .signed(spec.assertion(&endpoints));
     client_credentials(&ctx).await.map_err(|e| e.failure())
 }
 
@@ -274,8 +298,8 @@ pub async fn exchange_code(
     if let Some(v) = verifier {
         request = request.set_pkce_verifier(v);
     }
-    for (k, v) in ctx.extra {
-        request = request.add_extra_param(k.clone(), v.clone());
+    for (k, v) in ctx.params()? {
+        request = request.add_extra_param(k, v);
     }
     run(ctx, &http, None, request.request_async(&http)).await
 }

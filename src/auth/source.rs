@@ -54,24 +54,61 @@ pub fn parse_challenge(header: &str) -> Option<BearerChallenge> {
     challenge::bearer([header])
 }
 
+/// Who asked for what a connection's session is doing now, for the event log. A session is
+/// shared by everyone who uses the connection, so each operation sets this as it starts
+/// rather than the session remembering whoever opened it.
+#[derive(Debug)]
+pub struct Acting(std::sync::Mutex<Actor>);
+
+impl Acting {
+    pub fn new(actor: Actor) -> Arc<Self> {
+        Arc::new(Self(std::sync::Mutex::new(actor)))
+    }
+
+    pub fn set(&self, actor: Actor) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = actor;
+        }
+    }
+
+    pub fn get(&self) -> Actor {
+        self.0.lock().map(|a| *a).unwrap_or(Actor::Scheduler)
+    }
+}
+
 /// A configured connection's tokens, from the broker.
 pub struct BrokerSource {
     broker: Arc<Broker>,
     key: ConnectionKey,
+    actor: Arc<Acting>,
+    /// Why the broker last had no token to give. A transport sends without one and reports
+    /// the server's 401; this is what that report must say instead (a machine client's
+    /// refused assertion, say), since the 401 only follows from it.
+    no_token: std::sync::Mutex<Option<Failure>>,
 }
 
 impl BrokerSource {
-    pub fn shared(broker: Arc<Broker>, key: ConnectionKey) -> SharedSource {
-        Arc::new(Self { broker, key })
+    pub fn shared(broker: Arc<Broker>, key: ConnectionKey, actor: Arc<Acting>) -> SharedSource {
+        Arc::new(Self {
+            broker,
+            key,
+            actor,
+            no_token: std::sync::Mutex::new(None),
+        })
     }
 }
 
 impl TokenSource for BrokerSource {
     fn current(&self) -> BoxFut<'_, Result<Credential, Failure>> {
         Box::pin(async move {
-            self.broker
-                .obtain(&self.key, Actor::Scheduler, Need::ValidFor(EXPIRY_SKEW_MS))
-                .await
+            let got = self
+                .broker
+                .obtain(&self.key, self.actor.get(), Need::ValidFor(EXPIRY_SKEW_MS))
+                .await;
+            if let Ok(mut slot) = self.no_token.lock() {
+                *slot = got.as_ref().err().cloned();
+            }
+            got
         })
     }
 
@@ -81,9 +118,12 @@ impl TokenSource for BrokerSource {
         _challenge: Option<&'a str>,
     ) -> BoxFut<'a, Result<Option<Credential>, Failure>> {
         Box::pin(async move {
-            // No token was sent: the broker has none to give (it said why when asked).
+            // No token was sent: the broker has none to give, and its reason is the error.
             if matches!(refused, Credential::None) {
-                return Ok(None);
+                return match self.no_token.lock().ok().and_then(|mut f| f.take()) {
+                    Some(why) => Err(why),
+                    None => Ok(None),
+                };
             }
             // Revoked or rotated elsewhere: a token newer than the one refused, once.
             let generation = self.broker.meta(&self.key).map(|(_, g)| g).unwrap_or(0);
@@ -92,7 +132,7 @@ impl TokenSource for BrokerSource {
             };
             let newer = self
                 .broker
-                .obtain(&self.key, Actor::Scheduler, need)
+                .obtain(&self.key, self.actor.get(), need)
                 .await?;
             Ok(Some(newer))
         })

@@ -1,11 +1,12 @@
 //! How a connection gets its credential: resolved once from config (preset merged, variables
 //! interpolated), with endpoints discovered from the issuer when they are not spelled out.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::domain::{ErrorClass, Failure};
+pub use super::client_assertion::{Assertion, ClientKey};
+use crate::domain::{AuthKind, ErrorClass, Failure};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -54,12 +55,15 @@ pub struct McpServer {
 }
 
 /// RFC 8414 `token_endpoint_auth_method` values we speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenAuth {
     ClientSecretBasic,
     ClientSecretPost,
     /// A public client: client_id in the body, no secret sent even if one is configured.
     None,
+    /// RFC 7523 §2.2: every token request carries a fresh assertion signed with this key; no
+    /// secret is sent even if one is configured.
+    PrivateKeyJwt(Arc<ClientKey>),
 }
 
 impl OAuthSpec {
@@ -79,18 +83,43 @@ impl OAuthSpec {
                 ));
             }
         };
-        if let Some(method) = self.token_auth {
-            endpoints.client_secret_post = method == TokenAuth::ClientSecretPost;
+        if let Some(method) = &self.token_auth {
+            // A signing client names itself in the body, next to its assertion.
+            endpoints.client_secret_post = matches!(
+                method,
+                TokenAuth::ClientSecretPost | TokenAuth::PrivateKeyJwt(_)
+            );
         }
         Ok(endpoints)
     }
 
-    /// The secret to send, if any: a `none` client sends none.
+    /// The secret to send, if any: a `none` client sends none, nor does one that signs.
     pub fn secret(&self) -> Option<&Secret> {
         match self.token_auth {
-            Some(TokenAuth::None) => None,
+            Some(TokenAuth::None | TokenAuth::PrivateKeyJwt(_)) => None,
             _ => self.client_secret.as_ref(),
         }
+    }
+
+    /// How this client signs its token requests at `endpoints`, when it uses private_key_jwt.
+    /// The audience: the key's configured one, else the AS's issuer for auth type "mcp" (what
+    /// the MCP machine-to-machine extension checks), else the token endpoint URL (what Okta,
+    /// Entra ID, Auth0 and Keycloak check; RFC 7523 §3 allows either).
+    pub fn assertion(&self, endpoints: &OAuthEndpoints) -> Option<Assertion> {
+        self.assertion_to(&endpoints.token)
+    }
+
+    /// As [`assertion`](Self::assertion), for a request to `endpoint` (a device authorization
+    /// or revocation endpoint takes assertions addressed to itself, as Okta documents).
+    pub fn assertion_to(&self, endpoint: &str) -> Option<Assertion> {
+        let Some(TokenAuth::PrivateKeyJwt(key)) = &self.token_auth else {
+            return None;
+        };
+        let default = match (&self.mcp, &self.issuer) {
+            (Some(_), Some(issuer)) => issuer.as_str(),
+            _ => endpoint,
+        };
+        Some(Assertion::new(key.clone(), &self.client_id, default))
     }
 
     /// Parameters every token request carries besides the grant's own (RFC 8707 `resource`).
@@ -118,14 +147,18 @@ pub enum AuthSpec {
 }
 
 impl AuthSpec {
-    pub fn label(&self) -> &'static str {
+    pub fn kind(&self) -> AuthKind {
         match self {
-            AuthSpec::None => "none",
-            AuthSpec::Bearer(_) => "bearer",
-            AuthSpec::OAuth(s) if s.mcp.is_some() => "mcp",
-            AuthSpec::OAuth(_) => "oauth2",
-            AuthSpec::ClientCredentials(_) => "client-credentials",
+            AuthSpec::None => AuthKind::None,
+            AuthSpec::Bearer(_) => AuthKind::Bearer,
+            AuthSpec::OAuth(s) if s.mcp.is_some() => AuthKind::Mcp,
+            AuthSpec::OAuth(_) => AuthKind::OAuth2,
+            AuthSpec::ClientCredentials(_) => AuthKind::ClientCredentials,
         }
+    }
+
+    pub fn label(&self) -> &'static str {
+        self.kind().label()
     }
 
     pub fn oauth(&self) -> Option<&OAuthSpec> {
@@ -141,190 +174,7 @@ impl AuthSpec {
     }
 }
 
-/// RFC 8414 authorization server metadata: the fields switchboard reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AsMetadata {
-    #[serde(default)]
-    pub issuer: Option<String>,
-    #[serde(default)]
-    pub authorization_endpoint: Option<String>,
-    pub token_endpoint: String,
-    #[serde(default)]
-    pub revocation_endpoint: Option<String>,
-    #[serde(default)]
-    pub device_authorization_endpoint: Option<String>,
-    /// RFC 7591 dynamic client registration.
-    #[serde(default)]
-    pub registration_endpoint: Option<String>,
-    #[serde(default)]
-    pub token_endpoint_auth_methods_supported: Vec<String>,
-    #[serde(default)]
-    pub code_challenge_methods_supported: Vec<String>,
-    /// OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document).
-    #[serde(default)]
-    pub client_id_metadata_document_supported: bool,
-}
-
-impl AsMetadata {
-    pub fn endpoints(&self) -> OAuthEndpoints {
-        let basic = self.token_endpoint_auth_methods_supported.is_empty()
-            || self
-                .token_endpoint_auth_methods_supported
-                .iter()
-                .any(|m| m == "client_secret_basic");
-        OAuthEndpoints {
-            authorize: self.authorization_endpoint.clone(),
-            token: self.token_endpoint.clone(),
-            revoke: self.revocation_endpoint.clone(),
-            device: self.device_authorization_endpoint.clone(),
-            client_secret_post: !basic,
-        }
-    }
-}
-
-/// RFC 8414 first, then OpenID Connect discovery, both at the issuer's well-known paths.
-pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<OAuthEndpoints, Failure> {
-    discover_metadata(http, issuer).await.map(|m| m.endpoints())
-}
-
-/// The issuer's metadata, trying the well-known URLs in the MCP authorization spec's order:
-/// for an issuer with a path, RFC 8414 with the path appended to the well-known segment, then
-/// OpenID Connect the same way, then OpenID Connect with the well-known segment appended to
-/// the path; without a path, RFC 8414 then OpenID Connect.
-pub async fn discover_metadata(
-    http: &reqwest::Client,
-    issuer: &str,
-) -> Result<AsMetadata, Failure> {
-    crate::net::require_secure(issuer, "the issuer", issuer)
-        .map_err(|m| Failure::new(ErrorClass::Config, m))?;
-    let base = issuer.trim_end_matches('/');
-    let mut last = Failure::new(
-        ErrorClass::Config,
-        format!("no metadata found for issuer {issuer}"),
-    );
-    for url in metadata_urls(issuer) {
-        let resp = match http.get(&url).timeout(Duration::from_secs(10)).send().await {
-            Ok(r) => r,
-            Err(e) => {
-                last = crate::classify::classify_reqwest(&e);
-                last.message = format!("discovery at {url} failed: {}", last.message);
-                continue;
-            }
-        };
-        if !resp.status().is_success() {
-            last = Failure::new(
-                ErrorClass::Config,
-                format!(
-                    "discovery at {url} answered HTTP {}",
-                    resp.status().as_u16()
-                ),
-            );
-            continue;
-        }
-        let body = match crate::net::read_capped(
-            resp,
-            crate::net::METADATA_BODY_CAP,
-            &format!("the metadata at {url}"),
-        )
-        .await
-        {
-            Ok(b) => b,
-            Err(f) => {
-                last = f;
-                continue;
-            }
-        };
-        let meta: AsMetadata = match serde_json::from_slice(&body) {
-            Ok(m) => m,
-            Err(e) => {
-                last = Failure::new(
-                    ErrorClass::Protocol,
-                    format!("discovery at {url}: not metadata JSON ({e})"),
-                );
-                continue;
-            }
-        };
-        if let Some(found) = &meta.issuer
-            && found.trim_end_matches('/') != base
-        {
-            // RFC 8414 §3.3: a mismatched issuer means the document is not for this issuer.
-            return Err(Failure::new(
-                ErrorClass::Config,
-                format!(
-                    "discovery at {url} names issuer {found}, not {issuer}; check the issuer setting"
-                ),
-            ));
-        }
-        meta.require_secure(&url)?;
-        return Ok(meta);
-    }
-    Err(last)
-}
-
-impl AsMetadata {
-    /// RFC 8414 §2 requires https endpoints; a document naming http ones (a stale proxy, a
-    /// hostile answer) would have switchboard send codes, refresh tokens and client secrets in
-    /// the clear, so it is refused as a whole rather than partly used.
-    pub fn require_secure(&self, url: &str) -> Result<(), Failure> {
-        let endpoints = [
-            ("token_endpoint", Some(&self.token_endpoint)),
-            (
-                "authorization_endpoint",
-                self.authorization_endpoint.as_ref(),
-            ),
-            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
-            (
-                "device_authorization_endpoint",
-                self.device_authorization_endpoint.as_ref(),
-            ),
-            ("registration_endpoint", self.registration_endpoint.as_ref()),
-        ];
-        for (name, value) in endpoints {
-            if let Some(value) = value {
-                crate::net::require_secure(value, &format!("its {name}"), value).map_err(|m| {
-                    Failure::new(
-                        ErrorClass::Config,
-                        format!("the metadata at {url} is refused: {m}; the authorization server's operator must publish https endpoints"),
-                    )
-                })?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn metadata_urls(issuer: &str) -> Vec<String> {
-    let base = issuer.trim_end_matches('/');
-    let has_path = url::Url::parse(issuer)
-        .map(|u| !u.path().trim_end_matches('/').is_empty())
-        .unwrap_or(false);
-    if has_path {
-        vec![
-            well_known(issuer, "oauth-authorization-server"),
-            well_known(issuer, "openid-configuration"),
-            format!("{base}/.well-known/openid-configuration"),
-        ]
-    } else {
-        vec![
-            format!("{base}/.well-known/oauth-authorization-server"),
-            format!("{base}/.well-known/openid-configuration"),
-        ]
-    }
-}
-
-/// RFC 8414 §3.1: the well-known segment goes between host and path.
-pub(crate) fn well_known(issuer: &str, name: &str) -> String {
-    match url::Url::parse(issuer) {
-        Ok(u) if u.path() != "/" && !u.path().is_empty() => {
-            let origin = u.origin().ascii_serialization();
-            format!(
-                "{origin}/.well-known/{name}{}",
-                u.path().trim_end_matches('/')
-            )
-        }
-        _ => format!("{}/.well-known/{name}", issuer.trim_end_matches('/')),
-    }
-}
+pub use super::as_metadata::{AsMetadata, discover, discover_metadata};
 
 #[cfg(test)]
 mod tests {
@@ -377,37 +227,68 @@ mod tests {
         assert_eq!(public.scope_param().as_deref(), Some("a,b"));
     }
 
-    #[test]
-    fn well_known_goes_before_the_issuer_path() {
-        assert_eq!(
-            well_known("https://as.example.com", "oauth-authorization-server"),
-            "https://as.example.com/.well-known/oauth-authorization-server"
-        );
-        assert_eq!(
-            well_known(
-                "https://as.example.com/tenant1/",
-                "oauth-authorization-server"
-            ),
-            "https://as.example.com/.well-known/oauth-authorization-server/tenant1"
-        );
+    fn signing(audience: Option<&str>) -> TokenAuth {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let der =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("a key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref())
+            .expect("the key");
+        TokenAuth::PrivateKeyJwt(Arc::new(ClientKey {
+            key: super::super::client_assertion::SigningKey::Es256(pair),
+            kid: Some("k1".into()),
+            audience: audience.map(str::to_string),
+        }))
     }
 
-    #[test]
-    fn metadata_urls_follow_the_mcp_order() {
-        assert_eq!(
-            metadata_urls("https://as.example.com/tenant1"),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server/tenant1",
-                "https://as.example.com/.well-known/openid-configuration/tenant1",
-                "https://as.example.com/tenant1/.well-known/openid-configuration",
-            ]
+    fn claims(params: &[(String, String)]) -> serde_json::Value {
+        use base64::Engine as _;
+        let jwt = &params
+            .iter()
+            .find(|(k, _)| k == "client_assertion")
+            .expect("an assertion")
+            .1;
+        let body = jwt.split('.').nth(1).expect("claims");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .expect("base64");
+        serde_json::from_slice(&bytes).expect("JSON")
+    }
+
+    #[tokio::test]
+    async fn a_signing_client_sends_no_secret_and_addresses_the_right_audience() {
+        let http = reqwest::Client::new();
+        let plain = spec(Some(signing(None)));
+        assert!(plain.secret().is_none(), "the configured secret stays home");
+        let endpoints = plain.resolve_endpoints(&http).await.unwrap();
+        assert!(endpoints.client_secret_post, "client_id goes in the body");
+        let a = plain.assertion(&endpoints).expect("signs");
+        let (first, second) = (a.params().unwrap(), a.params().unwrap());
+        assert_eq!(claims(&first)["aud"], "https://as.example/token");
+        assert_eq!(claims(&first)["iss"], "cid");
+        assert_ne!(
+            claims(&first)["jti"],
+            claims(&second)["jti"],
+            "fresh each time"
         );
+
+        // Type "mcp": the AS's issuer; a configured audience wins over both.
+        let mut mcp = spec(Some(signing(None)));
+        mcp.issuer = Some("https://as.example".into());
+        mcp.mcp = Some(McpServer {
+            url: "https://mcp.example/mcp".into(),
+            client_metadata_url: None,
+        });
+        let a = mcp.assertion(&endpoints).unwrap();
+        assert_eq!(claims(&a.params().unwrap())["aud"], "https://as.example");
+        let custom = spec(Some(signing(Some("urn:example:as"))));
+        let a = custom.assertion_to("https://as.example/revoke").unwrap();
+        assert_eq!(claims(&a.params().unwrap())["aud"], "urn:example:as");
+        let revoke = plain.assertion_to("https://as.example/revoke").unwrap();
         assert_eq!(
-            metadata_urls("https://as.example.com/"),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server",
-                "https://as.example.com/.well-known/openid-configuration",
-            ]
+            claims(&revoke.params().unwrap())["aud"],
+            "https://as.example/revoke"
         );
+        assert!(spec(None).assertion(&endpoints).is_none());
     }
 }

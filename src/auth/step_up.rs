@@ -6,7 +6,7 @@
 use super::mcp_auth::union;
 use crate::classify::challenge::BearerChallenge;
 use crate::classify::insufficient_scope;
-use crate::domain::{ErrorClass, Failure};
+use crate::domain::{ErrorClass, Failure, Reason};
 use crate::store::Store;
 
 /// How many times one request may trigger step-up authorization before it is reported.
@@ -46,6 +46,9 @@ pub fn step_up_needed(connector: &str, scopes: &[String]) -> Failure {
             scopes.join(" ")
         ),
     )
+    .with_reason(Reason::InsufficientScope {
+        scopes: scopes.to_vec(),
+    })
 }
 
 /// Adds the scopes a step-up asked for to the stored record, so the next `switchboard auth`

@@ -2,7 +2,7 @@
 //! request that got no answer at all (reqwest's errors).
 
 use super::retry_after::{MAX_RETRY_AFTER, retry_after_ms_capped};
-use crate::domain::{ErrorClass, Failure};
+use crate::domain::{ErrorClass, Failure, Reason};
 
 /// The class of a non-2xx HTTP answer, or `None` for success.
 pub fn classify_status(
@@ -15,7 +15,8 @@ pub fn classify_status(
         .filter(|c| c.error.as_deref() == Some("insufficient_scope"));
     let f = match status {
         200..=299 => return None,
-        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted"),
+        401 => Failure::new(ErrorClass::Auth, "HTTP 401: the token was not accepted")
+            .with_reason(Reason::TokenRejected),
         // The MCP spec's step-up signal: the challenge names the scopes a new grant needs.
         403 if scope_challenge.is_some() => {
             insufficient_scope(&scope_challenge.map(|c| c.scope).unwrap_or_default())
@@ -54,7 +55,9 @@ pub fn insufficient_scope(scope: &[String]) -> Failure {
             scope.join(" ")
         )
     };
-    Failure::new(ErrorClass::Auth, message)
+    Failure::new(ErrorClass::Auth, message).with_reason(Reason::InsufficientScope {
+        scopes: scope.to_vec(),
+    })
 }
 
 /// A request that got no HTTP answer: timeouts, refused connections, unreadable bodies, and
@@ -102,6 +105,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scope.class, ErrorClass::Auth);
+        assert_eq!(
+            scope.reason,
+            Some(Reason::InsufficientScope {
+                scopes: vec!["files:write".into(), "admin".into()]
+            })
+        );
+        assert_eq!(classify_status(403, None, None).unwrap().reason, None);
+        assert_eq!(
+            classify_status(401, None, None).and_then(|f| f.reason),
+            Some(Reason::TokenRejected)
+        );
         assert!(
             scope
                 .message

@@ -6,7 +6,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpError;
 
 use super::http::{classify_reqwest, classify_status};
 use super::retry_after::retry_after_ms;
-use crate::domain::{ErrorClass, Failure, now_ms};
+use crate::domain::{ErrorClass, Failure, Reason, now_ms};
 
 /// A failure one of our transports (legacy SSE) already classified, carried through rmcp's
 /// type-erased transport error and taken out again by [`transport_failure`].
@@ -44,10 +44,19 @@ pub(crate) fn classify_init(message: &str) -> Failure {
         return status_failure(status, &line);
     }
     let lower = line.to_ascii_lowercase();
+    // rmcp's `InsufficientScopeError` as text: "insufficient scope: <WWW-Authenticate>".
+    if let Some(at) = lower.find("insufficient scope") {
+        let challenge = line[at..].split_once(':').map(|(_, w)| w.trim());
+        let scopes = challenge
+            .and_then(|w| super::challenge::bearer([w]))
+            .map(|c| c.scope)
+            .unwrap_or_default();
+        return Failure::new(ErrorClass::Auth, format!("MCP initialize failed: {line}"))
+            .with_reason(Reason::InsufficientScope { scopes });
+    }
     let class = if lower.contains("unauthorized")
         || lower.contains("forbidden")
         || lower.contains("auth required")
-        || lower.contains("insufficient scope")
     {
         ErrorClass::Auth
     } else if lower.contains("connect") || lower.contains("refused") || lower.contains("dns") {
@@ -96,11 +105,18 @@ fn http_failure(e: &StreamableHttpError<reqwest::Error>) -> Failure {
         E::AuthRequired(_) => Failure::new(
             ErrorClass::Auth,
             "HTTP 401: the MCP server did not accept the token",
-        ),
-        E::InsufficientScope(_) => Failure::new(
+        )
+        .with_reason(Reason::TokenRejected),
+        E::InsufficientScope(e) => Failure::new(
             ErrorClass::Auth,
             "HTTP 403: the MCP server asks for more scopes",
-        ),
+        )
+        .with_reason(Reason::InsufficientScope {
+            scopes: e
+                .get_required_scope()
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        }),
         E::HttpStatus(s) => {
             // Seconds or an HTTP-date, rounded up to whole seconds like every other answer.
             let retry = s
@@ -251,6 +267,38 @@ mod tests {
         assert_eq!(
             super::http_failure(&E::UnexpectedServerResponse(super::carry(&carried).into())),
             carried
+        );
+    }
+
+    #[test]
+    fn scope_refusals_carry_the_scopes_as_a_reason() {
+        use crate::domain::Reason;
+        use rmcp::transport::streamable_http_client::{
+            InsufficientScopeError, StreamableHttpError,
+        };
+        let e =
+            StreamableHttpError::<reqwest::Error>::InsufficientScope(InsufficientScopeError::new(
+                r#"Bearer error="insufficient_scope", scope="a b""#.into(),
+                Some("a b".into()),
+            ));
+        let want = Some(Reason::InsufficientScope {
+            scopes: vec!["a".into(), "b".into()],
+        });
+        assert_eq!(super::http_failure(&e).reason, want);
+        let raw = r#"Transport [x::Y] error: insufficient scope: Bearer error="insufficient_scope", scope="a b""#;
+        let f = super::classify_init(raw);
+        assert_eq!((f.class, f.reason), (ErrorClass::Auth, want));
+        // A carried reason survives the trip through rmcp's text.
+        let carried = crate::classify::insufficient_scope(&["c".into()]);
+        let wrapped = format!(
+            "error: unexpected server response: {}",
+            super::carry(&carried)
+        );
+        assert_eq!(super::classify_init(&wrapped), carried);
+        assert!(
+            super::classify_init("Transport error: HTTP 503")
+                .reason
+                .is_none()
         );
     }
 

@@ -129,7 +129,7 @@ pub async fn auth(
         AuthSpec::ClientCredentials(_) => broker
             .refresh_now(&key, Actor::Cli)
             .await
-            .map_err(|f| Exit::failed(&f))?,
+            .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?,
         AuthSpec::None | AuthSpec::Bearer(_) => {
             println!(
                 "{key} uses auth type {}; nothing to authorize",

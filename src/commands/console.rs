@@ -6,9 +6,9 @@ use super::{Exit, Outcome, init_file_logging, load_config, start_engine, start_e
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
 use crate::engine::{EngineHandle, EngineOptions, Running};
-use crate::mcp::elicit::{ConsoleAsks, Elicitor};
+use crate::mcp::elicit::Elicitor;
 use crate::store::resolve_data_dir;
-use crate::tui::{self, Theme};
+use crate::tui::{self, Theme, ThemeError};
 
 pub async fn console(global: &Global) -> Outcome {
     let config = load_config(global)?;
@@ -17,30 +17,26 @@ pub async fn console(global: &Global) -> Outcome {
         .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
     init_file_logging(&data_dir);
     let theme = load_theme(&config)?;
-    let (running, asks) = start_console_engine(&config, &data_dir).await?;
-    run_console(running, asks, theme).await
+    let running = start_console_engine(&config, &data_dir).await?;
+    run_console(running, theme).await
 }
 
-/// The engine behind a console: scheduled, and its MCP sessions hand a server's requests for
-/// input (elicitation) to the console's tool panel through `ConsoleAsks`.
-pub async fn start_console_engine(
-    config: &Config,
-    data_dir: &Path,
-) -> Result<(Running, ConsoleAsks), Exit> {
-    let (elicit, asks) = Elicitor::for_console();
+/// The engine behind a console: scheduled, and a server's requests for input (elicitation)
+/// go to its front-ends as `Event::ElicitationRequested`, which the tool panel answers.
+pub async fn start_console_engine(config: &Config, data_dir: &Path) -> Result<Running, Exit> {
     let options = EngineOptions {
         scheduler: true,
-        elicit,
+        elicit: Elicitor::for_front_ends(),
     };
     let (running, _store) = start_engine_with(config, data_dir, options).await?;
-    Ok((running, asks))
+    Ok(running)
 }
 
 /// Runs the TUI over a started engine, then stops the engine.
-pub async fn run_console(running: Running, asks: ConsoleAsks, theme: Theme) -> Outcome {
+pub async fn run_console(running: Running, theme: Theme) -> Outcome {
     tui::install_panic_hook();
     let handle: EngineHandle = running.handle.clone();
-    let result = tui::run(handle, asks, theme).await;
+    let result = tui::run(handle, theme).await;
     running.shutdown().await;
     result
         .map(|_| 0)
@@ -57,6 +53,17 @@ pub fn load_theme(config: &Config) -> Result<Theme, Exit> {
     } else {
         config.console.theme.clone()
     };
+    match Theme::load(&name, &theme_dirs(config)) {
+        Ok(t) => Ok(t),
+        // NO_COLOR asked for mono but it is not installed: fall back rather than fail.
+        Err(_) if name == "mono" && config.console.theme == "default" => {
+            Ok(Theme::builtin_default())
+        }
+        Err(e) => Err(Exit::new(EXIT_USAGE, e.to_string())),
+    }
+}
+
+fn theme_dirs(config: &Config) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(dir) = config.source.as_deref().and_then(Path::parent) {
         dirs.push(dir.join("themes"));
@@ -65,13 +72,19 @@ pub fn load_theme(config: &Config) -> Result<Theme, Exit> {
         dirs.push(p.config_dir().join("themes"));
     }
     dirs.push(PathBuf::from("themes"));
-    match Theme::load(&name, &dirs) {
-        Ok(t) => Ok(t),
-        // NO_COLOR asked for mono but it is not installed: fall back rather than fail.
-        Err(_) if name == "mono" && config.console.theme == "default" => {
-            Ok(Theme::builtin_default())
-        }
-        Err(e) => Err(Exit::new(EXIT_USAGE, e.to_string())),
+    dirs
+}
+
+/// `config check`'s word on `[console] theme`: the console refuses to start without it.
+pub fn check_theme(config: &Config) -> Result<(), String> {
+    let dirs = theme_dirs(config);
+    match Theme::load(&config.console.theme, &dirs) {
+        Ok(_) => Ok(()),
+        Err(e @ ThemeError::NotFound { .. }) => Err(format!(
+            "{e}; themes that exist: {}",
+            Theme::available(&dirs).join(", ")
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -223,8 +223,8 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
         (start_engine(&config, data_dir, true).await?.0, None)
     } else {
         let theme = super::console::load_theme(&config)?;
-        let (running, asks) = super::console::start_console_engine(&config, data_dir).await?;
-        (running, Some((asks, theme)))
+        let running = super::console::start_console_engine(&config, data_dir).await?;
+        (running, Some(theme))
     };
 
     let revoke_after = args.revoke_after;
@@ -239,8 +239,8 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
         );
     });
 
-    let outcome = if let Some((asks, theme)) = console {
-        super::console::run_console(running, asks, theme).await
+    let outcome = if let Some(theme) = console {
+        super::console::run_console(running, theme).await
     } else {
         println!(
             "switchboard demo: lab at {}, data in {}, config {}",

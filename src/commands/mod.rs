@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
-use crate::domain::Failure;
+use crate::domain::{Failure, Reason};
 use crate::engine::{self, EngineOptions, Running};
 use crate::store::Store;
 
@@ -28,6 +28,8 @@ use crate::store::Store;
 pub struct Exit {
     pub code: i32,
     pub message: String,
+    /// The failure's reason, for a command that acts on it (a step-up) before exiting.
+    pub reason: Option<Reason>,
 }
 
 impl Exit {
@@ -35,6 +37,7 @@ impl Exit {
         Self {
             code,
             message: message.into(),
+            reason: None,
         }
     }
 

@@ -15,8 +15,12 @@ use crate::store::{Store, resolve_data_dir};
 
 pub fn config_check(global: &Global) -> Outcome {
     let path = config_path(global);
-    // For `config check` an invalid config is the answer, not a usage error: exit 1.
-    let config = load_config(global).map_err(|e| Exit::new(EXIT_FAILED, e.message))?;
+    // A bad config exits 2 whichever command reads it; `config check --help` says so.
+    let config = load_config(global)?;
+    if let Err(why) = super::console::check_theme(&config) {
+        let e = crate::config::error_at(&path, "console.theme", why);
+        return Err(Exit::new(EXIT_USAGE, e.to_string()));
+    }
     let n = config.connectors.len();
     println!(
         "ok: {}: {n} connector{}",
@@ -84,11 +88,8 @@ pub(crate) fn exit_for(running: &Running, key: &ConnectionKey, f: &Failure) -> i
     let never_authorized =
         matches!(broker.spec(key), Some(AuthSpec::OAuth(_))) && broker.meta(key).is_none();
     // A 403 for missing scope needs a human as much as a dead grant: only a new consent adds
-    // scopes (the step-up message names the `auth` to run).
-    let human = f.message.starts_with("needs re-auth")
-        || f.message.contains("insufficient scope")
-        || broker.needs_reauth(key)
-        || never_authorized;
+    // scopes.
+    let human = f.needs_human() || broker.needs_reauth(key) || never_authorized;
     if f.class == ErrorClass::Auth && human {
         EXIT_HUMAN
     } else {
@@ -129,8 +130,8 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         name: &c.name,
         health: c.health,
         detail: c.detail.as_deref(),
-        transport: &c.transport,
-        auth: &c.auth,
+        transport: c.transport.label(),
+        auth: c.auth.label(),
         expires_at: c.token.as_ref().and_then(|t| t.expires_at).map(rfc3339),
         next_refresh_at: c.next_refresh_at.map(rfc3339),
         last_refresh_at: c.last_refresh_at.map(rfc3339),
@@ -255,7 +256,18 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
     match &result.failure {
         None => {
             if !json {
-                println!("{key}: up via {:?} in {} ms", result.via, result.latency_ms);
+                let mcp_down = match &result.primary_failure {
+                    Some(f) => format!(
+                        " (MCP down: {})",
+                        crate::text::printable(&f.to_string(), false)
+                    ),
+                    None => String::new(),
+                };
+                println!(
+                    "{key}: up via {} in {} ms{mcp_down}",
+                    result.via.label(),
+                    result.latency_ms
+                );
             }
             Ok(EXIT_OK)
         }

@@ -12,7 +12,7 @@ use super::{Exit, Outcome, elicit_prompt};
 
 use crate::auth::AuthSpec;
 use crate::cli::{CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, Global, TargetArgs, ToolsArgs};
-use crate::domain::{Actor, ConnectionKey, Failure};
+use crate::domain::{Actor, ConnectionKey, Failure, Reason};
 use crate::engine::Running;
 use crate::mcp::Target;
 use crate::mcp::adhoc::{self, AdHoc};
@@ -77,7 +77,7 @@ async fn resolve(
             spec.missing_env.join(", ")
         )));
     }
-    let Some(target) = spec.plan.mcp.clone() else {
+    let Some(target) = spec.plan.route.mcp().cloned() else {
         return Err(usage(format!(
             "connector {connector} is a REST connector; tools and call need an MCP connector"
         )));
@@ -287,27 +287,28 @@ async fn call_configured(
 }
 
 fn needs_step_up(result: &Result<Result<CallOutcome, (i32, CallError)>, Exit>) -> bool {
-    matches!(result, Err(e) if e.code == EXIT_HUMAN && e.message.contains("insufficient scope"))
+    matches!(result, Err(e) if e.code == EXIT_HUMAN
+        && matches!(e.reason, Some(Reason::InsufficientScope { .. })))
 }
 
 /// A failure on a configured connection; one a human must fix names the command that does.
 fn configured_exit(running: &Running, key: &ConnectionKey, f: &Failure) -> Exit {
     let code = exit_for(running, key, f);
-    if code != EXIT_HUMAN || f.message.contains("switchboard auth") {
-        return Exit::new(code, format!("{key}: {f}"));
-    }
-    let account = if key.account == crate::domain::DEFAULT_ACCOUNT {
-        String::new()
-    } else {
-        format!(" --account {}", key.account)
-    };
-    Exit::new(
-        code,
-        format!(
-            "{key} needs re-auth: run `switchboard auth {}{account}` ({f})",
-            key.connector
+    let auth = crate::domain::auth_command(key);
+    let message = match &f.reason {
+        // Their producers name the `auth` to run already.
+        _ if code != EXIT_HUMAN => format!("{key}: {f}"),
+        Some(Reason::NeedsReauth | Reason::NotAuthorized) => format!("{key}: {f}"),
+        Some(Reason::InsufficientScope { scopes }) if !scopes.is_empty() => format!(
+            "{key} needs more scope: run `{auth}` to grant {}",
+            scopes.join(" ")
         ),
-    )
+        _ => format!("{key} needs re-auth: run `{auth}` ({f})"),
+    };
+    Exit {
+        reason: f.reason.clone(),
+        ..Exit::new(code, message)
+    }
 }
 
 fn finish(tool: &str, result: Result<CallOutcome, (i32, CallError)>, json: bool) -> Outcome {

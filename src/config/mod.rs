@@ -8,6 +8,7 @@
 mod duration;
 mod error;
 mod interp;
+mod keys;
 mod locate;
 mod presets;
 mod redact;
@@ -26,8 +27,8 @@ pub use duration::{ProbeSchedule, parse_duration, validate_cron};
 pub use error::ConfigError;
 pub use presets::{Preset, ResolvedAuth, preset, preset_names};
 pub use schema::{
-    AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, McpConfig,
-    McpTransport, RestConfig, ScheduleConfig, TokenAuthMethod,
+    AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, Grant, KeyAlg,
+    McpConfig, McpTransport, RestConfig, ScheduleConfig, TokenAuthMethod,
 };
 
 /// Reads, parses, interpolates (from the process environment) and validates a config file.
@@ -78,8 +79,30 @@ pub fn parse_str(
         connector.missing_env = missing;
     }
     validate::validate(&config, &tree, text).map_err(located)?;
+    keys::load(&mut config, &tree, source).map_err(located)?;
     config.source = source.map(Path::to_owned);
     Ok(config)
+}
+
+/// An error about `key` (dotted: "console.theme") of the file at `path`, located like the
+/// loader's own. For checks that need more than the file, such as a theme on disk, which only
+/// `config check` makes: a daemon must not refuse to start over the console's colours.
+pub fn error_at(path: &Path, key: &str, message: String) -> ConfigError {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let at = locate::KeyPath::key(key);
+    match DeTable::parse(&text) {
+        Ok(root) => {
+            let loc = locate::Located::at(root.get_ref(), at.clone(), &at, message);
+            ConfigError::from_located(loc, &text, Some(path))
+        }
+        Err(_) => ConfigError {
+            file: Some(path.to_owned()),
+            line: None,
+            column: None,
+            key: Some(key.to_owned()),
+            message,
+        },
+    }
 }
 
 /// `<platform config dir>/switchboard/config.toml` (e.g. `~/.config/switchboard/config.toml`

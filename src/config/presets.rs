@@ -227,6 +227,9 @@ pub struct ResolvedAuth {
     pub token_auth_method: Option<TokenAuthMethod>,
     pub scope_separator: String,
     pub client_metadata_url: Option<String>,
+    pub grant: Option<super::schema::Grant>,
+    /// private_key_jwt's key, read when the config loaded.
+    pub client_key: Option<std::sync::Arc<crate::auth::client_assertion::ClientKey>>,
 }
 
 impl AuthConfig {
@@ -281,6 +284,8 @@ impl AuthConfig {
                 .or_else(|| p.map(|p| p.scope_separator.to_owned()))
                 .unwrap_or_else(|| " ".to_owned()),
             client_metadata_url: self.client_metadata_url.clone(),
+            grant: self.grant,
+            client_key: self.client_key.clone(),
         }
     }
 }

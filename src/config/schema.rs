@@ -11,6 +11,9 @@ use serde::Deserialize;
 use super::duration::{ProbeSchedule, deserialize_duration};
 use crate::secret::Secret;
 
+pub use crate::domain::McpTransport;
+use crate::domain::Transport;
+
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -79,11 +82,12 @@ impl ConnectorConfig {
         self.name.as_deref().unwrap_or(&self.id)
     }
 
-    pub fn transport_label(&self) -> String {
+    /// `None` only for a config validation refuses (kind = "mcp" without its table).
+    pub fn transport(&self) -> Option<Transport> {
         match (self.kind, &self.mcp) {
-            (ConnectorKind::Mcp, Some(mcp)) => format!("mcp/{}", mcp.transport.as_str()),
-            (ConnectorKind::Mcp, None) => "mcp".to_owned(),
-            (ConnectorKind::Rest, _) => "rest".to_owned(),
+            (ConnectorKind::Mcp, Some(mcp)) => Some(Transport::Mcp(mcp.transport)),
+            (ConnectorKind::Mcp, None) => None,
+            (ConnectorKind::Rest, _) => Some(Transport::Rest),
         }
     }
 
@@ -130,28 +134,6 @@ pub struct McpConfig {
     /// The MCP revision proposed at `initialize` (e.g. "2025-06-18"); unset: the newest.
     #[serde(default)]
     pub protocol_version: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum McpTransport {
-    Stdio,
-    StreamableHttp,
-    Sse,
-}
-
-impl McpTransport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stdio => "stdio",
-            Self::StreamableHttp => "streamable-http",
-            Self::Sse => "sse",
-        }
-    }
-
-    pub fn is_http(self) -> bool {
-        !matches!(self, Self::Stdio)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -216,6 +198,54 @@ pub struct AuthConfig {
     /// switchboard; used as the client_id when the authorization server supports them.
     #[serde(default)]
     pub client_metadata_url: Option<String>,
+    /// `type = "mcp"`: how the token is obtained once discovery found the authorization
+    /// server. `client-credentials`: a machine client, no human and no browser.
+    #[serde(default)]
+    pub grant: Option<Grant>,
+    /// `token_auth_method = "private_key_jwt"`: the PEM private key itself, usually
+    /// `"${VAR}"`. Exclusive with `private_key_file`.
+    #[serde(default)]
+    pub private_key: Option<Secret>,
+    /// `token_auth_method = "private_key_jwt"`: a file holding the PEM private key; a relative
+    /// path is relative to this config file.
+    #[serde(default)]
+    pub private_key_file: Option<String>,
+    /// The key's algorithm, checked against the key: ES256 (P-256) or RS256 (RSA).
+    #[serde(default)]
+    pub private_key_alg: Option<KeyAlg>,
+    /// The `kid` the assertions name, when the AS holds several keys for the client.
+    #[serde(default)]
+    pub private_key_id: Option<String>,
+    /// The assertions' `aud`; default: the token endpoint URL (the AS's issuer for type "mcp").
+    #[serde(default)]
+    pub assertion_audience: Option<String>,
+    /// The key of `private_key` / `private_key_file`, read and checked when the config loads.
+    #[serde(skip)]
+    pub client_key: Option<std::sync::Arc<crate::auth::client_assertion::ClientKey>>,
+}
+
+/// `[connectors.auth] grant` for `type = "mcp"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Grant {
+    AuthorizationCode,
+    ClientCredentials,
+}
+
+/// The JWS algorithms switchboard signs client assertions with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum KeyAlg {
+    ES256,
+    RS256,
+}
+
+impl KeyAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+        }
+    }
 }
 
 /// RFC 8414 `token_endpoint_auth_method` names.
@@ -225,6 +255,8 @@ pub enum TokenAuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
     None,
+    /// RFC 7523 §2.2: a JWT signed with the client's private key, fresh for every request.
+    PrivateKeyJwt,
 }
 
 impl TokenAuthMethod {
@@ -233,6 +265,7 @@ impl TokenAuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }

@@ -8,7 +8,7 @@ use toml::de::DeTable;
 use super::locate::{KeyPath, Located, line_col};
 use super::presets::{preset, preset_names};
 use super::schema::{
-    AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, TokenAuthMethod,
+    AuthType, Config, ConnectorConfig, ConnectorKind, Grant, McpTransport, TokenAuthMethod,
 };
 
 pub(crate) fn validate(config: &Config, root: &DeTable<'_>, text: &str) -> Result<(), Located> {
@@ -189,10 +189,13 @@ impl Check<'_, '_> {
                 format!("scope_separator = {sep:?}: expected \" \" (RFC 6749) or \",\""),
             ));
         }
+        super::keys::rules(a).map_err(|(key, anchor, message)| self.err(&key, &anchor, message))?;
         if a.token_auth_method == Some(TokenAuthMethod::None) {
-            let why = if a.kind == AuthType::ClientCredentials {
+            let why = if a.kind == AuthType::ClientCredentials
+                || a.grant == Some(Grant::ClientCredentials)
+            {
                 Some(
-                    "type = \"client-credentials\" needs a client secret; use token_auth_method = \"client_secret_basic\" or \"client_secret_post\"",
+                    "the client credentials grant needs a client secret or a key; use token_auth_method = \"client_secret_basic\", \"client_secret_post\" or \"private_key_jwt\"",
                 )
             } else if a.client_secret.is_some() {
                 Some(
@@ -209,6 +212,16 @@ impl Check<'_, '_> {
                 ));
             }
         }
+        if a.grant.is_some() && a.kind != AuthType::Mcp {
+            return Err(self.err(
+                "auth.grant",
+                "auth.grant",
+                format!(
+                    "grant is only used with type = \"mcp\"; type = \"{}\" already says how tokens are obtained",
+                    a.kind.as_str()
+                ),
+            ));
+        }
         let ty = a.kind.as_str();
         let has_endpoint = a.token_url.is_some() || a.issuer.is_some() || a.provider.is_some();
         match a.kind {
@@ -224,12 +237,17 @@ impl Check<'_, '_> {
             }
             AuthType::Oauth2 | AuthType::ClientCredentials => {
                 if !has_endpoint {
+                    let mcp_hint = if c.kind == ConnectorKind::Mcp {
+                        "; or, to find them through the MCP server's discovery, type = \"mcp\" with grant = \"client-credentials\""
+                    } else {
+                        ""
+                    };
                     return Err(self.err(
                         "auth.token_url",
                         "auth.type",
                         format!(
                             "type = \"{ty}\" needs token_url, issuer or provider \
-                             to know where to get tokens"
+                             to know where to get tokens{mcp_hint}"
                         ),
                     ));
                 }
@@ -240,11 +258,14 @@ impl Check<'_, '_> {
                         format!("type = \"{ty}\" needs client_id"),
                     ));
                 }
-                if a.kind == AuthType::ClientCredentials && a.client_secret.is_none() {
+                if a.kind == AuthType::ClientCredentials
+                    && a.client_secret.is_none()
+                    && a.token_auth_method != Some(TokenAuthMethod::PrivateKeyJwt)
+                {
                     return Err(self.err(
                         "auth.client_secret",
                         "auth.type",
-                        "type = \"client-credentials\" needs client_secret".into(),
+                        "type = \"client-credentials\" needs client_secret (or token_auth_method private_key_jwt with private_key_file)".into(),
                     ));
                 }
             }
@@ -272,6 +293,24 @@ impl Check<'_, '_> {
                 if let Some(url) = &a.client_metadata_url {
                     self.url("auth.client_metadata_url", url)?;
                     self.secure("auth.client_metadata_url", url)?;
+                }
+                if a.grant == Some(Grant::ClientCredentials) {
+                    if a.client_id.is_none() {
+                        return Err(self.err(
+                            "auth.client_id",
+                            "auth.grant",
+                            "grant = \"client-credentials\" needs client_id: the client registered for switchboard at the server's authorization server".into(),
+                        ));
+                    }
+                    if a.client_secret.is_none()
+                        && a.token_auth_method != Some(TokenAuthMethod::PrivateKeyJwt)
+                    {
+                        return Err(self.err(
+                            "auth.client_secret",
+                            "auth.grant",
+                            "the client credentials grant needs client_secret (or token_auth_method private_key_jwt with private_key_file)".into(),
+                        ));
+                    }
                 }
             }
         }

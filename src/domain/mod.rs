@@ -16,6 +16,12 @@ pub fn now_ms() -> UnixMs {
         .unwrap_or(0)
 }
 
+mod failure;
+mod kinds;
+
+pub use failure::{ErrorClass, Failure, Reason};
+pub use kinds::{AuthKind, McpTransport, Transport};
+
 pub const DEFAULT_ACCOUNT: &str = "default";
 
 /// One authorized account of a connector. The fleet is made of these.
@@ -114,87 +120,6 @@ impl Health {
     }
 }
 
-/// What kind of failure it was, so the operator knows what to do about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// 401/403, insufficient scope, a refused grant.
-    Auth,
-    /// 429; `retry_after_ms` on the outcome says when to come back.
-    RateLimited,
-    /// 5xx.
-    Server,
-    Timeout,
-    /// Refused, DNS, TLS, reset.
-    Connection,
-    /// Malformed JSON-RPC, SSE or token response.
-    Protocol,
-    /// 410: the API was retired.
-    Gone,
-    /// Anything else a peer answered that we did not expect (other 4xx).
-    Client,
-    /// Our side: misconfiguration, a missing token.
-    Config,
-}
-
-impl ErrorClass {
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorClass::Auth => "auth",
-            ErrorClass::RateLimited => "rate limited",
-            ErrorClass::Server => "server",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Connection => "connection",
-            ErrorClass::Protocol => "protocol",
-            ErrorClass::Gone => "gone",
-            ErrorClass::Client => "client",
-            ErrorClass::Config => "config",
-        }
-    }
-
-    /// Worth retrying automatically with backoff.
-    pub fn is_transient(self) -> bool {
-        matches!(
-            self,
-            ErrorClass::RateLimited
-                | ErrorClass::Server
-                | ErrorClass::Timeout
-                | ErrorClass::Connection
-        )
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-/// A failure with its class and an operator-facing message (never containing a secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub class: ErrorClass,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after_ms: Option<u64>,
-}
-
-impl Failure {
-    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self {
-            class,
-            message: message.into(),
-            retry_after_ms: None,
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.class, self.message)
-    }
-}
-
 /// Which path a probe took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,6 +128,18 @@ pub enum ProbeVia {
     Rest,
     /// The MCP probe failed and the REST fallback was tried.
     RestFallback,
+}
+
+impl ProbeVia {
+    /// The words `probe` prints, the same the console and `status` use ("MCP down, REST
+    /// fallback up").
+    pub fn label(self) -> &'static str {
+        match self {
+            ProbeVia::Mcp => "MCP",
+            ProbeVia::Rest => "REST",
+            ProbeVia::RestFallback => "REST fallback",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,10 +199,8 @@ pub struct ConnectionView {
     pub key: ConnectionKey,
     /// Display name from the config, else the connector id.
     pub name: String,
-    /// "mcp/streamable-http", "mcp/stdio", "mcp/sse", "rest".
-    pub transport: String,
-    /// "none", "bearer", "oauth2", "client-credentials", "mcp".
-    pub auth: String,
+    pub transport: Transport,
+    pub auth: AuthKind,
     pub health: Health,
     /// Why the health is what it is, in a few words ("set JIRA_CLIENT_ID", "MCP down, REST fallback up").
     pub detail: Option<String>,

@@ -8,8 +8,10 @@ use rmcp::model::JsonObject;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::elicit::ElicitationRequest;
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
 use crate::toolkit::Catalogue;
+use crate::toolkit::elicit::prompt::Answer;
 use crate::toolkit::{CallError, CallOutcome};
 
 /// What a front-end can ask of the engine. Every command is answered through `reply` when one is
@@ -42,6 +44,9 @@ pub enum Command {
         actor: Actor,
         cancel: CancellationToken,
     },
+    /// Answer a server's request for input (`Event::ElicitationRequested`). The first answer
+    /// to an id counts; later ones are ignored.
+    AnswerElicitation { id: u64, answer: Answer },
     /// Stop the scheduler and every task; the engine's `run` returns.
     Shutdown,
 }
@@ -93,6 +98,20 @@ pub enum Event {
         key: ConnectionKey,
         tool: String,
         result: Result<CallOutcome, CallError>,
+    },
+    /// A server asks for input in the middle of a call (MCP elicitation). Any front-end may
+    /// answer with `Command::AnswerElicitation { id, .. }`; one that will not should decline
+    /// rather than leave it open until the wait runs out (`mcp::elicit::FRONT_END_WAIT`).
+    ElicitationRequested {
+        id: u64,
+        /// The connection whose call asks.
+        key: Option<ConnectionKey>,
+        request: ElicitationRequest,
+    },
+    /// The request is answered (by some front-end), timed out, or its call ended: a
+    /// front-end showing it stops.
+    ElicitationClosed {
+        id: u64,
     },
 }
 

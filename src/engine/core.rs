@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, broadcast, watch};
 
 use super::api::{Event, Level};
+use super::elicit::Elicitations;
 use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::{
     Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult,
-    Snapshot, TokenMeta, UnixMs, now_ms,
+    Reason, Snapshot, TokenMeta, UnixMs, now_ms,
 };
 use crate::health::{ProbeWindow, Standing, verdict};
 use crate::mcp::McpPool;
@@ -58,6 +59,8 @@ pub struct Engine {
     pub(crate) leader: AtomicBool,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
     pub(crate) rearm: Notify,
+    /// Servers' requests for input waiting for a front-end's answer.
+    pub(super) elicitations: Elicitations,
 }
 
 impl Engine {
@@ -76,6 +79,46 @@ impl Engine {
     ) -> Option<R> {
         let mut rows = self.rows.lock().ok()?;
         rows.get_mut(key).map(f)
+    }
+
+    /// Whether this process runs the scheduler; the scheduler says so as it leads or yields.
+    pub(super) fn set_leader(&self, leading: bool) {
+        self.leader.store(leading, Ordering::Relaxed);
+    }
+
+    /// The connections with a refresh running now.
+    pub(super) fn refreshing(&self) -> Vec<ConnectionKey> {
+        self.rows
+            .lock()
+            .map(|rows| {
+                rows.iter()
+                    .filter(|(_, r)| r.refreshing)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Probe results another process recorded, oldest first: each newer than its row's last
+    /// is added (a probe this process recorded itself is in its window already). `followed_to`
+    /// moves past every one seen.
+    /// Probes another process stored, by row id (`followed_to` is the last id seen).
+    pub(super) fn adopt_probes(
+        &self,
+        probes: Vec<(i64, ConnectionKey, ProbeResult)>,
+        followed_to: &mut i64,
+    ) {
+        let Ok(mut rows) = self.rows.lock() else {
+            return;
+        };
+        for (id, key, p) in probes {
+            *followed_to = (*followed_to).max(id);
+            if let Some(row) = rows.get_mut(&key)
+                && row.window.last().is_none_or(|last| p.at > last.at)
+            {
+                row.record_probe(p);
+            }
+        }
     }
 
     pub(crate) fn emit(&self, event: Event) {
@@ -129,7 +172,8 @@ impl Engine {
             return Err(Failure::new(
                 ErrorClass::Auth,
                 format!("{key} needs re-auth; probing would only fail"),
-            ));
+            )
+            .with_reason(Reason::NeedsReauth));
         }
         if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
             return Err(Failure::new(
@@ -138,7 +182,8 @@ impl Engine {
                     "{key} is not authorized yet; run `switchboard auth {}`",
                     key.connector
                 ),
-            ));
+            )
+            .with_reason(Reason::NotAuthorized));
         }
         self.with_row(key, |r| r.probing = true);
         self.emit(Event::ProbeStarted { key: key.clone() });
@@ -220,8 +265,8 @@ impl Engine {
             connections.push(ConnectionView {
                 key: key.clone(),
                 name: spec.name.clone(),
-                transport: spec.transport.clone(),
-                auth: spec.auth.label().to_string(),
+                transport: spec.transport(),
+                auth: spec.auth.kind(),
                 health,
                 detail,
                 // A grant that needs re-auth has no live token, whatever its expiry said.
@@ -232,7 +277,7 @@ impl Engine {
                 } else {
                     row.next_refresh_at.or_else(|| {
                         let (m, generation) = self.broker.meta(key)?;
-                        crate::scheduler::refresh_due(&m, spec.refresh_lead, key, generation)
+                        super::scheduler::refresh_due(&m, spec.refresh_lead, key, generation)
                     })
                 },
                 last_refresh_at: row.last_refresh_at,

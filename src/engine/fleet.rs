@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use crate::auth::{AuthSpec, McpServer, OAuthEndpoints, OAuthSpec, TokenAuth};
 use crate::config::{
-    AuthType, Config, ConnectorConfig, ConnectorKind, McpTransport, ProbeSchedule, TokenAuthMethod,
+    AuthType, Config, ConnectorConfig, ConnectorKind, Grant, McpTransport, ProbeSchedule,
+    TokenAuthMethod,
 };
+use crate::domain::Transport;
 use crate::mcp::Target;
-use crate::probe::{ProbePlan, RestTarget};
+use crate::probe::{ProbePlan, ProbeRoute, RestTarget};
 
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -16,7 +18,6 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ConnectorSpec {
     pub id: String,
     pub name: String,
-    pub transport: String,
     pub auth: AuthSpec,
     pub plan: ProbePlan,
     pub probe: ProbeSchedule,
@@ -30,6 +31,10 @@ pub struct ConnectorSpec {
 }
 
 impl ConnectorSpec {
+    pub fn transport(&self) -> Transport {
+        self.plan.route.transport()
+    }
+
     pub fn runnable(&self) -> bool {
         self.missing_env.is_empty() && self.problem.is_none()
     }
@@ -60,18 +65,28 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
         url: join_url(&r.base_url, &r.health_path),
         expect_status: r.expect_status.clone(),
     });
-    let (auth, problem) = match auth_spec(c) {
+    let (auth, mut problem) = match auth_spec(c) {
         Ok(a) => (a, None),
         Err(p) => (AuthSpec::None, Some(p)),
+    };
+    let route = match (mcp, rest) {
+        (Some(target), fallback) => ProbeRoute::Mcp { target, fallback },
+        (None, Some(rest)) => ProbeRoute::Rest(rest),
+        // Validation refuses such a config; the problem keeps this one from being probed.
+        (None, None) => {
+            problem = Some("nothing to probe: add [connectors.mcp] or [connectors.rest]".into());
+            ProbeRoute::Rest(RestTarget {
+                url: String::new(),
+                expect_status: Vec::new(),
+            })
+        }
     };
     ConnectorSpec {
         id: c.id.clone(),
         name: c.display_name().to_string(),
-        transport: c.transport_label(),
         auth,
         plan: ProbePlan {
-            mcp,
-            rest,
+            route,
             timeout: PROBE_TIMEOUT,
         },
         probe: c.schedule.probe.clone(),
@@ -123,14 +138,20 @@ fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {
                 .as_ref()
                 .and_then(|m| m.url.clone())
                 .ok_or("type = \"mcp\" needs [connectors.mcp] url")?;
-            AuthSpec::OAuth(OAuthSpec {
+            let spec = OAuthSpec {
                 client_id: r.client_id.clone().unwrap_or_default(),
                 mcp: Some(McpServer {
                     url,
                     client_metadata_url: r.client_metadata_url.clone(),
                 }),
                 ..base
-            })
+            };
+            // A machine client: the broker discovers and requests tokens on its own.
+            if r.grant == Some(Grant::ClientCredentials) {
+                AuthSpec::ClientCredentials(spec)
+            } else {
+                AuthSpec::OAuth(spec)
+            }
         }
     })
 }
@@ -150,10 +171,13 @@ fn base_spec(r: &crate::config::ResolvedAuth) -> OAuthSpec {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         redirect_port: r.redirect_port,
-        token_auth: r.token_auth_method.map(|m| match m {
-            TokenAuthMethod::ClientSecretBasic => TokenAuth::ClientSecretBasic,
-            TokenAuthMethod::ClientSecretPost => TokenAuth::ClientSecretPost,
-            TokenAuthMethod::None => TokenAuth::None,
+        token_auth: r.token_auth_method.and_then(|m| match m {
+            TokenAuthMethod::ClientSecretBasic => Some(TokenAuth::ClientSecretBasic),
+            TokenAuthMethod::ClientSecretPost => Some(TokenAuth::ClientSecretPost),
+            TokenAuthMethod::None => Some(TokenAuth::None),
+            // The config loader read the key; only a connector still waiting for its
+            // `${VAR}` has none, and it is never run.
+            TokenAuthMethod::PrivateKeyJwt => r.client_key.clone().map(TokenAuth::PrivateKeyJwt),
         }),
         scope_separator: r.scope_separator.clone(),
         resource: None,
@@ -181,5 +205,23 @@ mod tests {
         assert_eq!(join_url("http://a/api/", "/me"), "http://a/api/me");
         assert_eq!(join_url("http://a/api", "me"), "http://a/api/me");
         assert_eq!(join_url("http://a/api", ""), "http://a/api");
+    }
+
+    /// Moved from the config's tests, which must not import the engine (config is below it).
+    #[test]
+    fn mcp_auth_needs_no_endpoints_or_client_id() {
+        let text = "[[connectors]]\nid = \"a\"\nkind = \"mcp\"\n[connectors.mcp]\ntransport = \"streamable-http\"\nurl = \"https://m.example/mcp\"\n[connectors.auth]\ntype = \"mcp\"\nclient_metadata_url = \"https://me.example/client.json\"\n";
+        let config = crate::config::parse_str(text, None, &|_| None).expect("a valid config");
+        let specs = from_config(&config);
+        assert_eq!(specs[0].problem, None, "no endpoints or client_id needed");
+        let oauth = specs[0].auth.oauth().expect("an OAuth spec");
+        assert_eq!(specs[0].auth.label(), "mcp");
+        assert!(oauth.client_id.is_empty(), "registered at `auth` time");
+        let mcp = oauth.mcp.as_ref().expect("discovery settings");
+        assert_eq!(mcp.url, "https://m.example/mcp");
+        assert_eq!(
+            mcp.client_metadata_url.as_deref(),
+            Some("https://me.example/client.json")
+        );
     }
 }

@@ -4,7 +4,9 @@
 
 pub mod api;
 pub(crate) mod core;
+mod elicit;
 pub mod fleet;
+mod scheduler;
 mod tools;
 
 use std::collections::HashMap;
@@ -18,10 +20,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
+pub use elicit::ElicitationRequest;
 pub use fleet::ConnectorSpec;
 
 use crate::auth::Broker;
-use crate::domain::{ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
+use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
 use crate::mcp::McpPool;
 use crate::mcp::elicit::Elicitor;
 use crate::probe::Prober;
@@ -33,7 +36,9 @@ pub struct EngineOptions {
     /// commands leave it off and act only on what they are asked.
     pub scheduler: bool,
     /// How MCP sessions answer a server's `elicitation/create`. The default declines: a daemon
-    /// or the console has no one at a prompt; a one-shot `call` passes the operator's choice.
+    /// has no one at a prompt; the console's engine passes `Elicitor::for_front_ends()` (its
+    /// front-ends answer `Event::ElicitationRequested`); a one-shot `call` passes the
+    /// operator's choice.
     pub elicit: Elicitor,
 }
 
@@ -132,9 +137,17 @@ pub async fn start(
         }
     }
 
+    let (elicit, asks) = opts.elicit.clone().connect_front_ends();
     let mcp = Arc::new(
         McpPool::new(broker.clone(), store.clone(), http.clone())
-            .with_elicitor(opts.elicit.clone())
+            .with_elicitor(elicit)
+            // Without a scheduler this is a one-shot command's engine: whatever its sessions
+            // do, someone at the command line asked for it.
+            .with_actor(if opts.scheduler {
+                Actor::Scheduler
+            } else {
+                Actor::Cli
+            })
             .with_protocols(
                 specs
                     .iter()
@@ -156,6 +169,7 @@ pub async fn start(
         events_tx: events_tx.clone(),
         leader: AtomicBool::new(false),
         rearm: Notify::new(),
+        elicitations: elicit::Elicitations::default(),
     });
     engine.publish();
 
@@ -167,11 +181,18 @@ pub async fn start(
     ))];
     if opts.scheduler {
         let holder = crate::store::lease::holder_id();
-        tasks.push(tokio::spawn(crate::scheduler::run(
+        tasks.push(tokio::spawn(scheduler::run(
             engine.clone(),
             holder,
             cancel.clone(),
             true,
+        )));
+    }
+    if let Some(asks) = asks {
+        tasks.push(tokio::spawn(elicit::relay(
+            engine.clone(),
+            asks,
+            cancel.clone(),
         )));
     }
     // Keeps countdown-free fields (rates over the last hour) current even when nothing happens.
@@ -251,6 +272,9 @@ async fn command_loop(
                         .call_tool(&key, &tool, arguments, timeout, actor, &cancel)
                         .await;
                 });
+            }
+            Command::AnswerElicitation { id, answer } => {
+                engine.answer_elicitation(id, answer);
             }
             Command::Shutdown => {
                 cancel.cancel();

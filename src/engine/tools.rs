@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::api::Event;
 use super::core::Engine;
 use crate::auth::AuthSpec;
-use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, Reason};
 use crate::mcp::Target;
 use crate::toolkit::Catalogue;
 use crate::toolkit::schema::{Checked, check};
@@ -29,8 +29,9 @@ impl Engine {
         }
         let target = spec
             .plan
-            .mcp
-            .clone()
+            .route
+            .mcp()
+            .cloned()
             .ok_or_else(|| config(format!("{key} is a REST connector; it has no tools")))?;
         if self.broker.needs_reauth(key) {
             return Err(Failure::new(
@@ -39,7 +40,8 @@ impl Engine {
                     "{key} needs re-auth: run `switchboard auth {}`",
                     key.connector
                 ),
-            ));
+            )
+            .with_reason(Reason::NeedsReauth));
         }
         if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
             return Err(Failure::new(
@@ -48,7 +50,8 @@ impl Engine {
                     "{key} is not authorized yet; run `switchboard auth {}`",
                     key.connector
                 ),
-            ));
+            )
+            .with_reason(Reason::NotAuthorized));
         }
         Ok(target)
     }

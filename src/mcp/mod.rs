@@ -29,7 +29,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::sync::Mutex;
 
 use crate::auth::Broker;
-use crate::auth::source::BrokerSource;
+use crate::auth::source::{Acting, BrokerSource};
 use crate::classify::mcp::{classify_client_init, classify_service};
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::store::{EventRecord, Store};
@@ -70,6 +70,9 @@ pub struct McpPool {
     elicit: Elicitor,
     /// Connector id → the revision its sessions propose (`protocol_version`).
     protocols: HashMap<String, rmcp::model::ProtocolVersion>,
+    /// Who each connection's session currently works for (see `Acting`).
+    acting: std::sync::Mutex<HashMap<ConnectionKey, Arc<Acting>>>,
+    default_actor: Actor,
 }
 
 impl McpPool {
@@ -84,6 +87,29 @@ impl McpPool {
             connect_timeout: Duration::from_secs(15),
             elicit: Elicitor::default(),
             protocols: HashMap::new(),
+            acting: std::sync::Mutex::new(HashMap::new()),
+            default_actor: Actor::Scheduler,
+        }
+    }
+
+    /// Who a connection's token requests are logged for until an operation says otherwise.
+    pub fn with_actor(mut self, actor: Actor) -> Self {
+        self.default_actor = actor;
+        self
+    }
+
+    /// Logs what `key`'s session does from now on (a refresh its requests cause) for `actor`.
+    pub fn act_as(&self, key: &ConnectionKey, actor: Actor) {
+        self.acting(key).set(actor);
+    }
+
+    fn acting(&self, key: &ConnectionKey) -> Arc<Acting> {
+        match self.acting.lock() {
+            Ok(mut m) => m
+                .entry(key.clone())
+                .or_insert_with(|| Acting::new(self.default_actor))
+                .clone(),
+            Err(_) => Acting::new(self.default_actor),
         }
     }
 
@@ -159,13 +185,14 @@ impl McpPool {
     /// A handler whose `tools/list_changed` drops this connection's cached catalogue.
     fn handler(&self, key: &ConnectionKey) -> SessionHandler {
         let protocol = self.protocols.get(&key.connector).cloned();
+        let elicit = self.elicit.for_connection(key);
         let (catalogues, store, key) = (self.catalogues.clone(), self.store.clone(), key.clone());
         SessionHandler::new(Some(Arc::new(move || {
             catalogues.forget(&key);
             let (store, key) = (store.clone(), key.clone());
             tokio::spawn(async move { Catalogues::forget_stored(&key, &store).await });
         })))
-        .with_elicitor(self.elicit.clone())
+        .with_elicitor(elicit)
         .with_protocol(protocol)
     }
 
@@ -173,7 +200,8 @@ impl McpPool {
         let handler = self.handler(key);
         match target {
             Target::StreamableHttp { url } => {
-                let source = BrokerSource::shared(self.broker.clone(), key.clone());
+                let source =
+                    BrokerSource::shared(self.broker.clone(), key.clone(), self.acting(key));
                 let client = AuthedHttpClient::new(self.http.clone(), source);
                 // Explicit although rmcp 3.9 defaults to it: a server that restarted or expired
                 // the session answers 404, and one re-initialize beats a failed probe.
@@ -187,7 +215,8 @@ impl McpPool {
                     .map_err(|e| classify_client_init(&e))
             }
             Target::Sse { url } => {
-                let source = BrokerSource::shared(self.broker.clone(), key.clone());
+                let source =
+                    BrokerSource::shared(self.broker.clone(), key.clone(), self.acting(key));
                 let transport = SseClientTransport::connect(self.http.clone(), source, url).await?;
                 let reason = transport.close_reason();
                 if let Ok(mut reasons) = self.close_reasons.lock() {

@@ -63,6 +63,7 @@ impl McpPool {
         on_progress: impl FnMut(&ProgressNotificationParam),
     ) -> Result<CallOutcome, CallError> {
         let started = Instant::now();
+        self.act_as(key, actor);
         let result = match self.session(key, target).await {
             Ok(session) => call_tool(&session, tool, arguments, timeout, cancel, on_progress).await,
             Err(f) => Err(CallError::Failed(f)),

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::auth::{Broker, Credential, Need};
 use crate::classify::{classify_reqwest, classify_status};
-use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, ProbeResult, ProbeVia, now_ms};
+use crate::domain::{
+    Actor, ConnectionKey, ErrorClass, Failure, McpTransport, ProbeResult, ProbeVia, Reason,
+    Transport, now_ms,
+};
 use crate::mcp::{McpPool, Target};
 
 /// How long a probe waits to drain a body it does not need (see `Prober::get`).
@@ -19,12 +22,43 @@ pub struct RestTarget {
     pub expect_status: Vec<u16>,
 }
 
-/// What to probe for one connection: MCP, REST, or MCP with a REST fallback.
+/// What to probe for one connection, and how long each attempt may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbePlan {
-    pub mcp: Option<Target>,
-    pub rest: Option<RestTarget>,
+    pub route: ProbeRoute,
     pub timeout: Duration,
+}
+
+/// The endpoints a probe visits: an MCP server (with an optional REST fallback tried when it
+/// fails), or a REST API. The connection's `Transport` follows from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeRoute {
+    Mcp {
+        target: Target,
+        fallback: Option<RestTarget>,
+    },
+    Rest(RestTarget),
+}
+
+impl ProbeRoute {
+    pub fn transport(&self) -> Transport {
+        match self {
+            ProbeRoute::Mcp { target, .. } => Transport::Mcp(match target {
+                Target::StreamableHttp { .. } => McpTransport::StreamableHttp,
+                Target::Sse { .. } => McpTransport::Sse,
+                Target::Stdio { .. } => McpTransport::Stdio,
+            }),
+            ProbeRoute::Rest(_) => Transport::Rest,
+        }
+    }
+
+    /// The MCP server, for tool calls; `None` for a REST connection.
+    pub fn mcp(&self) -> Option<&Target> {
+        match self {
+            ProbeRoute::Mcp { target, .. } => Some(target),
+            ProbeRoute::Rest(_) => None,
+        }
+    }
 }
 
 pub struct Prober {
@@ -42,10 +76,11 @@ impl Prober {
         let at = now_ms();
         let started = Instant::now();
         let elapsed = |s: Instant| s.elapsed().as_millis() as u64;
-        match (&plan.mcp, &plan.rest) {
-            (Some(target), rest) => {
+        match &plan.route {
+            ProbeRoute::Mcp { target, fallback } => {
+                self.mcp.act_as(key, actor);
                 let mcp = self.probe_mcp(key, target, plan.timeout).await;
-                match (mcp, rest) {
+                match (mcp, fallback) {
                     (Ok(()), _) => ProbeResult {
                         at,
                         via: ProbeVia::Mcp,
@@ -73,7 +108,7 @@ impl Prober {
                     },
                 }
             }
-            (None, Some(rest)) => {
+            ProbeRoute::Rest(rest) => {
                 let failure = self.probe_rest(key, rest, plan.timeout, actor).await.err();
                 ProbeResult {
                     at,
@@ -83,16 +118,6 @@ impl Prober {
                     primary_failure: None,
                 }
             }
-            (None, None) => ProbeResult {
-                at,
-                via: ProbeVia::Rest,
-                latency_ms: 0,
-                failure: Some(Failure::new(
-                    ErrorClass::Config,
-                    "nothing to probe: add [connectors.mcp] or [connectors.rest]",
-                )),
-                primary_failure: None,
-            },
         }
     }
 
@@ -127,8 +152,7 @@ impl Prober {
         let credential = self.broker.access_token(key, actor).await?;
         let mut result = self.get(&rest.url, &credential, timeout).await;
         if let (Err(f), Credential::Bearer(_)) = (&result, &credential)
-            && f.class == ErrorClass::Auth
-            && f.message.starts_with("HTTP 401")
+            && f.reason == Some(Reason::TokenRejected)
         {
             // The token may have been revoked or rotated elsewhere: one newer token, one retry.
             let generation = self.broker.meta(key).map(|(_, g)| g).unwrap_or(0);

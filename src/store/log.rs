@@ -121,18 +121,45 @@ impl Store {
         &self,
         since: UnixMs,
     ) -> Result<Vec<(ConnectionKey, ProbeResult)>, StoreError> {
+        let rows = self.probes_where("at >= ?1 ORDER BY at, id", since).await?;
+        Ok(rows.into_iter().map(|(_, k, p)| (k, p)).collect())
+    }
+
+    /// Probe results written after row `after` (a `probe_cursor`), in the order they were
+    /// written, each with its row id. What a follower reads: a probe is stamped when it starts
+    /// and written when it ends, so a slow one (a timeout: a connection going down) lands
+    /// after faster ones that started later, and a cursor on `at` skipped it.
+    pub async fn probes_after(
+        &self,
+        after: i64,
+    ) -> Result<Vec<(i64, ConnectionKey, ProbeResult)>, StoreError> {
+        self.probes_where("id > ?1 ORDER BY id", after).await
+    }
+
+    /// The newest probe row's id (0 when there is none): where following starts.
+    pub async fn probe_cursor(&self) -> Result<i64, StoreError> {
+        self.call(|c| Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM probes", [], |r| r.get(0))?))
+            .await
+    }
+
+    async fn probes_where(
+        &self,
+        condition: &'static str,
+        value: i64,
+    ) -> Result<Vec<(i64, ConnectionKey, ProbeResult)>, StoreError> {
         self.call(move |c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare(&format!(
                 "SELECT connector, account, at, via, latency_ms, class, message, retry_after_ms,
-                        primary_class, primary_message
-                 FROM probes WHERE at >= ?1 ORDER BY at, id",
-            )?;
-            let rows = stmt.query_map([since], |r| {
+                        primary_class, primary_message, id
+                 FROM probes WHERE {condition}"
+            ))?;
+            let rows = stmt.query_map([value], |r| {
                 let mut failure = failure_from(r.get(5)?, r.get(6)?);
                 if let Some(f) = failure.as_mut() {
                     f.retry_after_ms = r.get::<_, Option<i64>>(7)?.map(|v| v as u64);
                 }
                 Ok((
+                    r.get::<_, i64>(10)?,
                     ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                     ProbeResult {
                         at: r.get(2)?,
@@ -257,7 +284,18 @@ mod tests {
             primary_failure: None,
         };
         store.record_probe(&key, &p).await.unwrap();
-        assert_eq!(store.probes_since(0).await.unwrap(), vec![(key.clone(), p)]);
+        assert_eq!(
+            store.probes_since(0).await.unwrap(),
+            vec![(key.clone(), p.clone())]
+        );
+        // A probe that started earlier but was written later still follows the cursor.
+        let cursor = store.probe_cursor().await.unwrap();
+        let late = ProbeResult { at: 5, ..p.clone() };
+        store.record_probe(&key, &late).await.unwrap();
+        let after = store.probes_after(cursor).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!((after[0].0 > cursor, &after[0].2), (true, &late));
+        assert!(store.probes_after(after[0].0).await.unwrap().is_empty());
         store
             .append_event(EventRecord::new(Some(&key), "refresh", Actor::Console, "ok").latency(12))
             .await

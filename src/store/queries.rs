@@ -17,6 +17,20 @@ pub struct NewToken {
     pub scopes: Vec<String>,
 }
 
+impl NewToken {
+    /// What may be shown of it: everything but the secrets.
+    pub fn meta(&self) -> TokenMeta {
+        TokenMeta {
+            expires_at: self.expires_at,
+            issued_at: Some(self.issued_at),
+            has_refresh_token: self.refresh.is_some(),
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
+/// A token as the store holds it, and as the broker caches it: the same thing in both places,
+/// so one type.
 #[derive(Debug, Clone)]
 pub struct StoredToken {
     pub access: Secret,
@@ -25,6 +39,13 @@ pub struct StoredToken {
     /// Bumped on every write: a reader holding generation N knows a rotation happened when it
     /// sees N+1.
     pub generation: i64,
+}
+
+impl StoredToken {
+    /// Whether it stays valid for more than `margin_ms` after `now`; no expiry means valid.
+    pub fn valid_for(&self, now: UnixMs, margin_ms: i64) -> bool {
+        self.meta.expires_at.is_none_or(|exp| exp - now > margin_ms)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,12 +265,7 @@ impl Store {
             )?;
             tx.commit()?;
             Ok(StoredToken {
-                meta: TokenMeta {
-                    expires_at: token.expires_at,
-                    issued_at: Some(token.issued_at),
-                    has_refresh_token: token.refresh.is_some(),
-                    scopes: token.scopes,
-                },
+                meta: token.meta(),
                 access: token.access,
                 refresh: token.refresh,
                 generation,

@@ -9,8 +9,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use super::keymap::{self, Intent};
 use super::tools_panel::{PanelOutcome, ToolPanel};
 use crate::domain::{Actor, ConnectionKey, Snapshot, UnixMs, format_expires_in};
-use crate::engine::{Command, Event, Level};
-use crate::mcp::elicit::ConsoleAsk;
+use crate::engine::{Command, ElicitationRequest, Event, Level};
+use crate::toolkit::elicit::prompt::Answer;
 
 /// What the loop must do on the reducer's behalf.
 #[derive(Debug)]
@@ -104,17 +104,31 @@ impl App {
     }
 
     /// A server's request for input (MCP elicitation). It belongs to a call the tool panel
-    /// is running; anything else is declined (dropping the ask answers "decline").
-    pub fn on_ask(&mut self, ask: ConsoleAsk, now: UnixMs) {
-        let server = ask.server.clone();
-        let refused = match &mut self.tools {
-            Some(panel) => panel.on_ask(ask).err(),
-            None => Some(ask),
-        };
-        if refused.is_some() {
-            let text = format!("{server} asked for input outside a call from this panel; declined");
-            self.set_flash(Level::Warn, text, now);
+    /// is running; anything else this console declines at once rather than leave the server
+    /// waiting for an answer nobody will give.
+    fn on_elicitation(
+        &mut self,
+        id: u64,
+        key: Option<&ConnectionKey>,
+        request: &ElicitationRequest,
+        now: UnixMs,
+    ) -> Option<Action> {
+        let shown = self
+            .tools
+            .as_mut()
+            .is_some_and(|panel| panel.on_elicitation(id, key, request));
+        if shown {
+            return None;
         }
+        let text = format!(
+            "{} asked for input outside a call from this panel; declined",
+            request.server
+        );
+        self.set_flash(Level::Warn, text, now);
+        Some(Action::Send(Command::AnswerElicitation {
+            id,
+            answer: Answer::Decline,
+        }))
     }
 
     pub fn handle_key(&mut self, key: KeyEvent, now: UnixMs) -> Option<Action> {
@@ -168,7 +182,11 @@ impl App {
         }
     }
 
-    pub fn on_event(&mut self, event: &Event, now: UnixMs) {
+    /// An engine event; an `Action` when the console must answer it (a request for input).
+    pub fn on_event(&mut self, event: &Event, now: UnixMs) -> Option<Action> {
+        if let Event::ElicitationRequested { id, key, request } = event {
+            return self.on_elicitation(*id, key.as_ref(), request, now);
+        }
         if let Some(panel) = &mut self.tools {
             panel.on_event(event);
         }
@@ -193,7 +211,7 @@ impl App {
             }
             Event::Probed { key, result } => {
                 if !self.requested_probe.remove(key) {
-                    return;
+                    return None;
                 }
                 let text = match &result.failure {
                     None => format!("{key}: probe ok in {} ms", result.latency_ms),
@@ -217,8 +235,11 @@ impl App {
             | Event::ProbeStarted { .. }
             | Event::ToolsListed { .. }
             | Event::ToolProgress { .. }
-            | Event::ToolResult { .. } => {}
+            | Event::ToolResult { .. }
+            | Event::ElicitationRequested { .. }
+            | Event::ElicitationClosed { .. } => {}
         }
+        None
     }
 
     /// Flashes a message unless it would hide a more severe one that is still showing.
@@ -262,7 +283,7 @@ impl App {
             self.set_flash(Level::Warn, "no connection selected".to_owned(), now);
             return None;
         };
-        if !row.transport.starts_with("mcp") {
+        if !row.transport.has_tools() {
             let text = format!("{}: a REST connection has no tools", row.key);
             self.set_flash(Level::Warn, text, now);
             return None;

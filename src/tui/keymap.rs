@@ -1,5 +1,6 @@
-//! The one keymap: dispatch, the hint bar and the help popup all read this table, so a key can
-//! never do something the help does not mention (the gitui lesson).
+//! Key tables: dispatch, the hint bar and the help popup all read them, so a key can never do
+//! something the help does not mention (the gitui lesson). `KEYMAP` is the dashboard's; the
+//! tool panel has one per stage (`tools_panel::keys`).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -17,14 +18,14 @@ pub enum Intent {
     Close,
 }
 
-pub struct Binding {
+pub struct Binding<I: 'static = Intent> {
     pub keys: &'static [(KeyCode, KeyModifiers)],
     /// How the keys are written in the hint bar and help.
     pub label: &'static str,
     /// Short word for the hint bar.
     pub hint: &'static str,
     pub description: &'static str,
-    pub intent: Intent,
+    pub intent: I,
     /// Shown in the always-visible hint bar; the rest live in the help popup only.
     pub in_hint_bar: bool,
 }
@@ -118,13 +119,18 @@ pub const KEYMAP: &[Binding] = &[
 ];
 
 pub fn lookup(key: &KeyEvent) -> Option<Intent> {
+    lookup_in(KEYMAP, key)
+}
+
+/// The intent `key` has in `table`.
+pub fn lookup_in<I: Copy>(table: &[Binding<I>], key: &KeyEvent) -> Option<I> {
     // Terminals disagree on whether `G` or `?` carry SHIFT; the character already says it.
     let mods = if matches!(key.code, KeyCode::Char(_)) {
         key.modifiers - KeyModifiers::SHIFT
     } else {
         key.modifiers
     };
-    KEYMAP
+    table
         .iter()
         .find(|b| {
             b.keys
@@ -132,6 +138,15 @@ pub fn lookup(key: &KeyEvent) -> Option<Intent> {
                 .any(|&(code, m)| code == key.code && m == mods)
         })
         .map(|b| b.intent)
+}
+
+/// The hint bar's text for a table: `label hint` for each binding shown there.
+pub fn hints<I>(table: &[Binding<I>]) -> Vec<(&'static str, &'static str)> {
+    table
+        .iter()
+        .filter(|b| b.in_hint_bar)
+        .map(|b| (b.label, b.hint))
+        .collect()
 }
 
 #[cfg(test)]

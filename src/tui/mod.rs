@@ -7,6 +7,7 @@
 pub mod app;
 pub mod editor;
 pub mod keymap;
+pub mod panel_keys;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;
@@ -22,6 +23,7 @@ use crossterm::event::{
 };
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::MissedTickBehavior;
 
@@ -30,7 +32,6 @@ pub use theme::{Theme, ThemeError};
 
 use crate::domain::now_ms;
 use crate::engine::{Command, EngineHandle, Level};
-use crate::mcp::elicit::ConsoleAsks;
 
 /// Why the loop ended, so `run` can explain itself after the terminal is restored.
 enum Exit {
@@ -41,7 +42,7 @@ enum Exit {
 
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
 /// errors included.
-pub async fn run(engine: EngineHandle, asks: ConsoleAsks, theme: Theme) -> anyhow::Result<()> {
+pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(err) => {
@@ -55,7 +56,7 @@ pub async fn run(engine: EngineHandle, asks: ConsoleAsks, theme: Theme) -> anyho
     if let Err(err) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
         tracing::debug!(%err, "bracketed paste unavailable");
     }
-    let result = event_loop(&mut terminal, &engine, asks, &theme).await;
+    let result = event_loop(&mut terminal, &engine, &theme).await;
     restore();
     match result? {
         Exit::Quit => {}
@@ -84,10 +85,8 @@ fn restore() {
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     engine: &EngineHandle,
-    mut asks: ConsoleAsks,
     theme: &Theme,
 ) -> anyhow::Result<Exit> {
-    let mut asks_open = true;
     let mut input = EventStream::new();
     let mut snapshots = engine.watch();
     let mut events = engine.subscribe();
@@ -95,6 +94,10 @@ async fn event_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     // After a suspend, one catch-up redraw is enough; a burst would only burn CPU.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+
+    // SIGTERM quits like `q`: the terminal is restored and the caller cleans up after
+    // (the demo removes its temporary directory); killed by default, it did neither.
+    let mut terminate = signal(SignalKind::terminate()).ok();
 
     let mut app = App::new(snapshots.borrow_and_update().clone());
     let mut dirty = true;
@@ -134,7 +137,10 @@ async fn event_loop(
             },
             event = events.recv(), if events_open => match event {
                 Ok(event) => {
-                    app.on_event(&event, now_ms());
+                    // A request for input this console will not show is declined at once.
+                    if let Some(Action::Send(command)) = app.on_event(&event, now_ms()) {
+                        send(engine, &mut app, command);
+                    }
                     dirty = true;
                 }
                 // Events only feed flash messages; the snapshot carries the state, so missing
@@ -144,13 +150,12 @@ async fn event_loop(
                 }
                 Err(RecvError::Closed) => events_open = false,
             },
-            ask = asks.recv(), if asks_open => match ask {
-                Some(ask) => {
-                    app.on_ask(ask, now_ms());
-                    dirty = true;
+            Some(()) = async {
+                match terminate.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
                 }
-                None => asks_open = false,
-            },
+            } => return Ok(Exit::Quit),
             _ = tick.tick() => {
                 // Countdowns and the busy spinner move every second even when nothing else does.
                 app.expire_flash(now_ms());

@@ -205,6 +205,25 @@ impl Theme {
         })
     }
 
+    /// The names `load` finds in `search_dirs`, and `default`, sorted: what an error about a
+    /// missing theme offers instead.
+    pub fn available(search_dirs: &[PathBuf]) -> Vec<String> {
+        let mut names = vec!["default".to_owned()];
+        for dir in search_dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            names.extend(entries.flatten().filter_map(|e| {
+                let path = e.path();
+                (path.extension()? == "toml" && path.is_file())
+                    .then(|| path.file_stem()?.to_str().map(str::to_owned))?
+            }));
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     pub fn load_file(path: &Path) -> Result<Theme, ThemeError> {
         let text = std::fs::read_to_string(path).map_err(|source| ThemeError::Io {
             path: path.to_owned(),

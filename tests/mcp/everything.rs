@@ -282,7 +282,8 @@ async fn progress_notifications_arrive_over_legacy_sse() {
     let key = key("everything");
     let b = broker(&store, &http, &key, &AuthSpec::None).await;
     let url = format!("http://127.0.0.1:{}/sse", server.port);
-    let source = switchboard::auth::source::BrokerSource::shared(b, key);
+    let acting = switchboard::auth::source::Acting::new(switchboard::domain::Actor::Cli);
+    let source = switchboard::auth::source::BrokerSource::shared(b, key, acting);
     let transport = SseClientTransport::connect(http, source, &url)
         .await
         .expect("SSE connect");

@@ -24,6 +24,29 @@ impl Tmux {
         Tmux::start(tag, &command, width, height)
     }
 
+    /// Starts the demo in its own temporary directory, made under `tmp` (its `TMPDIR`).
+    pub fn demo_in(tag: &str, tmp: &Path, width: u16, height: u16) -> Tmux {
+        let command = format!(
+            "env SWITCHBOARD_KEYRING=off TMPDIR={} {BIN} demo",
+            tmp.display()
+        );
+        Tmux::start(tag, &command, width, height)
+    }
+
+    /// The pid of the program in the pane: the pane's own process, or its child when a shell
+    /// runs it.
+    pub fn program_pid(&self) -> Option<u32> {
+        let out = self.cmd(&["display-message", "-p", "-t", "demo", "#{pane_pid}"]);
+        let pane: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pane}/comm")).unwrap_or_default();
+        if comm.trim() == "switchboard" {
+            return Some(pane);
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pane}/task/{pane}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
     /// Starts the console (no command) on `config`, like `demo`.
     pub fn console(tag: &str, config: &Path, data: &Path, width: u16, height: u16) -> Tmux {
         let command = format!(

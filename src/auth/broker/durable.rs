@@ -19,8 +19,8 @@ use super::super::critical;
 use super::super::oauth::TokenError;
 use super::BrokerNotice;
 use super::lease::Lease;
-use super::state::{Cached, Health, Slot};
-use crate::domain::{ConnectionKey, ErrorClass, Failure, TokenMeta};
+use super::state::{Health, Slot};
+use crate::domain::{ConnectionKey, ErrorClass, Failure};
 use crate::store::{NewToken, StoreError, StoredToken};
 
 const SAVE_RETRY_FIRST: Duration = Duration::from_millis(100);
@@ -176,33 +176,23 @@ fn landed_late(
     attempts: u32,
 ) {
     tracing::warn!("{key}: the new token is saved (after {attempts} attempts)");
-    let c = Cached::from_stored(saved);
-    let meta = c.meta.clone();
     if let Ok(mut w) = slot.cached.write() {
-        *w = Some(c);
+        *w = Some(saved);
     }
     slot.unsaved.store(false, Ordering::SeqCst);
     if let Ok(mut h) = slot.health.lock() {
         *h = Health::default();
     }
-    let _ = notices.send(BrokerNotice::Refreshed {
-        key: key.clone(),
-        meta,
-    });
+    let _ = notices.send(BrokerNotice::Refreshed { key: key.clone() });
 }
 
 /// A token in hand that the store does not have yet, cached under the generation it replaces
 /// (it is not stored, so it has no generation of its own).
-pub(super) fn unsaved_cached(t: &NewToken, generation: i64) -> Cached {
-    Cached {
+pub(super) fn unsaved_cached(t: &NewToken, generation: i64) -> StoredToken {
+    StoredToken {
         access: t.access.clone(),
         refresh: t.refresh.clone(),
-        meta: TokenMeta {
-            expires_at: t.expires_at,
-            issued_at: Some(t.issued_at),
-            has_refresh_token: t.refresh.is_some(),
-            scopes: t.scopes.clone(),
-        },
+        meta: t.meta(),
         generation,
     }
 }

@@ -5,7 +5,7 @@
 
 use super::state::store_failure;
 use super::{Broker, BrokerNotice};
-use crate::domain::{ConnectionKey, ErrorClass, Failure};
+use crate::domain::{ConnectionKey, ErrorClass, Failure, Reason};
 
 impl Broker {
     /// Adopts the re-auth marks other processes stored; returns the connections newly marked
@@ -30,10 +30,13 @@ impl Broker {
             }
             h.needs_reauth = true;
             let reason = c.state_reason.as_deref().unwrap_or("the grant was refused");
-            h.last_failure = Some(Failure::new(
-                ErrorClass::Auth,
-                format!("needs re-auth (marked by another switchboard process: {reason})"),
-            ));
+            h.last_failure = Some(
+                Failure::new(
+                    ErrorClass::Auth,
+                    format!("needs re-auth (marked by another switchboard process: {reason})"),
+                )
+                .with_reason(Reason::NeedsReauth),
+            );
             drop(h);
             let _ = self
                 .notices

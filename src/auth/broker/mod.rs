@@ -25,8 +25,8 @@ use tokio::sync::broadcast;
 use super::spec::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
 use crate::secret::Secret;
-use crate::store::{EventRecord, NewToken, Store};
-use state::{Cached, Health, Slot, satisfied, store_failure};
+use crate::store::{EventRecord, NewToken, Store, StoredToken};
+use state::{Health, Slot, satisfied, store_failure};
 pub use state::{backoff_ms, effective_margin};
 
 /// A token this close to expiry is refreshed before being handed out.
@@ -41,13 +41,14 @@ pub enum Credential {
 
 #[derive(Debug, Clone)]
 pub enum BrokerNotice {
+    /// A new token is cached (refreshed, or installed by a flow). Whoever wants its metadata
+    /// asks `Broker::meta`, which is never older than the notice.
     Refreshed {
         key: ConnectionKey,
-        meta: TokenMeta,
     },
+    /// A token another process stored was picked up.
     Adopted {
         key: ConnectionKey,
-        meta: TokenMeta,
     },
     RefreshFailed {
         key: ConnectionKey,
@@ -124,7 +125,7 @@ impl Broker {
         let managed = spec.is_managed();
         let slot = Arc::new(Slot::new(spec, None, needs_reauth));
         if managed && let Some(t) = self.load_readable(&key, &slot).await? {
-            self.adopt(&slot, Cached::from_stored(t));
+            self.adopt(&slot, t);
         }
         if let Ok(mut slots) = self.slots.write() {
             slots.insert(key, slot);
@@ -270,16 +271,15 @@ impl Broker {
         {
             tracing::info!("{key}: token client not built yet: {f}");
         }
-        self.adopt(&slot, Cached::from_stored(stored));
+        self.adopt(&slot, stored);
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();
         }
         self.log(EventRecord::new(Some(key), "auth", actor, "ok"))
             .await;
-        let _ = self.notices.send(BrokerNotice::Refreshed {
-            key: key.clone(),
-            meta: meta.clone(),
-        });
+        let _ = self
+            .notices
+            .send(BrokerNotice::Refreshed { key: key.clone() });
         Ok(meta)
     }
 
@@ -336,7 +336,7 @@ impl Broker {
         Ok(changed)
     }
 
-    fn adopt(&self, slot: &Slot, c: Cached) {
+    fn adopt(&self, slot: &Slot, c: StoredToken) {
         if let Ok(mut w) = slot.cached.write() {
             *w = Some(c);
         }

@@ -6,18 +6,18 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::super::mcp_auth;
-use super::super::oauth::{self, OAuthClient, TokenError, TokenRequestContext};
+use super::super::oauth::{self, TokenError, TokenRequestContext};
 use super::super::spec::{AuthSpec, OAuthSpec};
 use super::durable::{self, FirstOutcome};
 use super::lease::Lease;
 use super::state::{
-    Cached, Health, Slot, TokenClient, backoff_ms, need_met, not_authorized, poisoned,
-    reauth_failure, still_valid, store_failure,
+    Health, Slot, TokenClient, backoff_ms, need_met, not_authorized, poisoned, reauth_failure,
+    still_valid, store_failure,
 };
 use super::{Broker, BrokerNotice, Need};
-use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, now_ms};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, Reason, now_ms};
 use crate::secret::Secret;
-use crate::store::EventRecord;
+use crate::store::{EventRecord, StoredToken};
 
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
 /// The least time between two token requests for one connection.
@@ -32,11 +32,17 @@ impl Broker {
         key: &ConnectionKey,
         slot: &Slot,
         spec: &OAuthSpec,
-    ) -> Result<(OAuthClient, Vec<(String, String)>), Failure> {
+    ) -> Result<TokenClient, Failure> {
         if let Some(built) = slot.client.read().ok().and_then(|c| c.clone()) {
             return Ok(built);
         }
-        let spec = mcp_auth::effective(&self.store, &key.connector, spec).await?;
+        let spec = match &slot.spec {
+            AuthSpec::ClientCredentials(_) => {
+                mcp_auth::effective_for_machine(&self.http, &self.store, &key.connector, spec)
+                    .await?
+            }
+            _ => mcp_auth::effective(&self.store, &key.connector, spec).await?,
+        };
         let endpoints = spec.resolve_endpoints(&self.http).await?;
         let client = oauth::build_client(&endpoints, &spec.client_id, spec.secret())
             .map_err(|m| Failure::new(ErrorClass::Config, m))?;
@@ -44,7 +50,7 @@ impl Broker {
         if let Err(f) = super::super::recipe::save(&self.store, key, &spec, &endpoints).await {
             tracing::warn!("{key}: could not keep how to revoke its grant: {f}");
         }
-        let built = (client, spec.token_params());
+        let built = (client, spec.token_params(), spec.assertion(&endpoints));
         if let Ok(mut slot) = slot.client.write() {
             *slot = Some(built.clone());
         }
@@ -90,7 +96,7 @@ impl Broker {
         self.pace(slot).await;
         let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
         // Discovery can take as long as the lease lasts: done before taking it.
-        let (client, extra) = match self.client(key, slot, &spec).await {
+        let built = match self.client(key, slot, &spec).await {
             Ok(c) => c,
             Err(f) => {
                 let f = self.transient(key, slot, actor, f, 0).await;
@@ -101,7 +107,7 @@ impl Broker {
         // Under the lease, first adopt whatever the previous holder saved.
         let mut lease = Some(lease);
         let result = self
-            .refresh_with_lease(key, slot, &spec, (client, extra), actor, need, &mut lease)
+            .refresh_with_lease(key, slot, &spec, built, actor, need, &mut lease)
             .await;
         if let Some(lease) = lease {
             lease.release(key).await;
@@ -140,7 +146,7 @@ impl Broker {
         &self,
         key: &ConnectionKey,
         slot: &Slot,
-    ) -> Result<Option<Cached>, Failure> {
+    ) -> Result<Option<StoredToken>, Failure> {
         let have = slot
             .cached
             .read()
@@ -168,10 +174,9 @@ impl Broker {
         if stored_gen.is_none_or(|g| g <= have) {
             return Ok(None);
         }
-        let Some(t) = self.load_readable(key, slot).await? else {
+        let Some(c) = self.load_readable(key, slot).await? else {
             return Ok(None);
         };
-        let c = Cached::from_stored(t);
         // A new grant from another process's `auth` may belong to a newly registered client.
         if slot.spec.oauth().is_some_and(|s| s.mcp.is_some())
             && let Ok(mut client) = slot.client.write()
@@ -182,10 +187,9 @@ impl Broker {
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();
         }
-        let _ = self.notices.send(BrokerNotice::Adopted {
-            key: key.clone(),
-            meta: c.meta.clone(),
-        });
+        let _ = self
+            .notices
+            .send(BrokerNotice::Adopted { key: key.clone() });
         Ok(Some(c))
     }
 
@@ -195,7 +199,7 @@ impl Broker {
         key: &ConnectionKey,
         slot: &Arc<Slot>,
         spec: &OAuthSpec,
-        (client, extra): TokenClient,
+        (client, extra, assertion): TokenClient,
         actor: Actor,
         need: Need,
         lease: &mut Option<Lease>,
@@ -241,6 +245,7 @@ impl Broker {
                 scope_separator: &separator,
                 extra: &extra,
                 timeout: TOKEN_TIMEOUT,
+                assertion,
             };
             match grant {
                 None => oauth::client_credentials(&ctx).await,
@@ -302,21 +307,20 @@ impl Broker {
         key: &ConnectionKey,
         slot: &Slot,
         actor: Actor,
-        saved: crate::store::StoredToken,
+        saved: StoredToken,
         latency: u64,
     ) -> Secret {
-        let c = Cached::from_stored(saved);
-        self.adopt(slot, c.clone());
+        let access = saved.access.clone();
+        self.adopt(slot, saved);
         if let Ok(mut h) = slot.health.lock() {
             *h = Health::default();
         }
         self.log(EventRecord::new(Some(key), "refresh", actor, "ok").latency(latency))
             .await;
-        let _ = self.notices.send(BrokerNotice::Refreshed {
-            key: key.clone(),
-            meta: c.meta.clone(),
-        });
-        c.access
+        let _ = self
+            .notices
+            .send(BrokerNotice::Refreshed { key: key.clone() });
+        access
     }
 
     pub(super) async fn mark_reauth(
@@ -328,7 +332,7 @@ impl Broker {
     ) -> Failure {
         if let Ok(mut h) = slot.health.lock() {
             h.needs_reauth = true;
-            h.last_failure = Some(f.clone());
+            h.last_failure = Some(f.clone().with_reason(Reason::NeedsReauth));
         }
         if let Err(e) = self.store.set_needs_reauth(key, &f.message).await {
             tracing::error!("could not persist the re-auth mark for {key}: {e}");

@@ -11,35 +11,12 @@ use tokio::sync::Mutex;
 use super::super::oauth::OAuthClient;
 use super::super::spec::AuthSpec;
 use super::Need;
-use crate::domain::{ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
+use crate::domain::{ConnectionKey, ErrorClass, Failure, Reason, TokenMeta, UnixMs, now_ms};
 use crate::secret::Secret;
 use crate::store::StoredToken;
 
 const BACKOFF_BASE_MS: u64 = 1_000;
 const BACKOFF_CAP_MS: u64 = 5 * 60_000;
-
-#[derive(Clone)]
-pub(super) struct Cached {
-    pub(super) access: Secret,
-    pub(super) refresh: Option<Secret>,
-    pub(super) meta: TokenMeta,
-    pub(super) generation: i64,
-}
-
-impl Cached {
-    pub(super) fn from_stored(t: StoredToken) -> Self {
-        Cached {
-            access: t.access,
-            refresh: t.refresh,
-            meta: t.meta,
-            generation: t.generation,
-        }
-    }
-
-    pub(super) fn valid_for(&self, now: UnixMs, margin_ms: i64) -> bool {
-        self.meta.expires_at.is_none_or(|exp| exp - now > margin_ms)
-    }
-}
 
 #[derive(Default)]
 pub(super) struct Health {
@@ -51,8 +28,13 @@ pub(super) struct Health {
     pub(super) unreadable: Option<i64>,
 }
 
-/// A token client and the parameters its every request adds.
-pub(super) type TokenClient = (OAuthClient, Vec<(String, String)>);
+/// A token client, the parameters its every request adds, and how it signs them
+/// (private_key_jwt: a fresh assertion per request, so it cannot be built once here).
+pub(super) type TokenClient = (
+    OAuthClient,
+    Vec<(String, String)>,
+    Option<super::super::spec::Assertion>,
+);
 
 pub(super) struct Slot {
     pub(super) spec: AuthSpec,
@@ -60,7 +42,7 @@ pub(super) struct Slot {
     /// Built on first use; dropped when a token from a new authorization arrives, since for
     /// auth type "mcp" that authorization may have registered another client.
     pub(super) client: std::sync::RwLock<Option<TokenClient>>,
-    pub(super) cached: RwLock<Option<Cached>>,
+    pub(super) cached: RwLock<Option<StoredToken>>,
     pub(super) health: std::sync::Mutex<Health>,
     pub(super) flight: Mutex<()>,
     /// The cached token is a new grant whose save is still being retried (`durable`): no new
@@ -71,7 +53,7 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    pub(super) fn new(spec: AuthSpec, cached: Option<Cached>, needs_reauth: bool) -> Slot {
+    pub(super) fn new(spec: AuthSpec, cached: Option<StoredToken>, needs_reauth: bool) -> Slot {
         Slot {
             spec,
             client: std::sync::RwLock::new(None),
@@ -108,7 +90,7 @@ pub fn effective_margin(meta: &TokenMeta, ms: i64) -> i64 {
     }
 }
 
-pub(super) fn need_met(c: &Cached, need: Need, now: UnixMs) -> bool {
+pub(super) fn need_met(c: &StoredToken, need: Need, now: UnixMs) -> bool {
     match need {
         Need::ValidFor(ms) => c.valid_for(now, effective_margin(&c.meta, ms)),
         Need::Newer { than_generation } => c.generation > than_generation,
@@ -119,7 +101,7 @@ pub(super) fn need_met(c: &Cached, need: Need, now: UnixMs) -> bool {
 /// while it has not expired, as the backoff branch of `refresh_locked` already does. Before this,
 /// the first caller inside the refresh window after each backoff got the 5xx as its error although
 /// the token in hand still worked (found by tests/broker_lab.rs). Forced refreshes still fail.
-pub(super) fn still_valid(cached: Option<&Cached>, need: Need) -> Option<Secret> {
+pub(super) fn still_valid(cached: Option<&StoredToken>, need: Need) -> Option<Secret> {
     let c = cached?;
     (matches!(need, Need::ValidFor(_)) && c.valid_for(now_ms(), 0)).then(|| c.access.clone())
 }
@@ -144,6 +126,7 @@ pub(super) fn reauth_failure(key: &ConnectionKey) -> Failure {
         ErrorClass::Auth,
         format!("needs re-auth: run `{}`", auth_command(key)),
     )
+    .with_reason(Reason::NeedsReauth)
 }
 
 pub(super) fn not_authorized(key: &ConnectionKey) -> Failure {
@@ -151,6 +134,7 @@ pub(super) fn not_authorized(key: &ConnectionKey) -> Failure {
         ErrorClass::Auth,
         format!("not authorized yet: run `{}`", auth_command(key)),
     )
+    .with_reason(Reason::NotAuthorized)
 }
 
 pub(super) fn store_failure(e: crate::store::StoreError) -> Failure {

@@ -5,7 +5,7 @@
 
 use super::Broker;
 use super::state::{Slot, store_failure};
-use crate::domain::{ConnectionKey, ErrorClass, Failure};
+use crate::domain::{ConnectionKey, ErrorClass, Failure, Reason};
 use crate::store::{StoreError, StoredToken};
 
 impl Broker {
@@ -47,5 +47,6 @@ fn mark_unreadable(slot: &Slot, generation: i64, e: &StoreError) {
     }
     h.needs_reauth = true;
     h.unreadable = Some(generation);
-    h.last_failure = Some(Failure::new(ErrorClass::Auth, e.to_string()));
+    h.last_failure =
+        Some(Failure::new(ErrorClass::Auth, e.to_string()).with_reason(Reason::NeedsReauth));
 }

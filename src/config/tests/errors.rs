@@ -314,7 +314,7 @@ fn duplicate_table_is_located() {
 }
 
 #[test]
-fn mcp_auth_needs_an_http_transport_and_nothing_else() {
+fn mcp_auth_needs_an_http_transport() {
     let e = error(
         "[[connectors]]\nid = \"a\"\nkind = \"mcp\"\n[connectors.mcp]\ntransport = \"stdio\"\ncommand = \"x\"\n[connectors.auth]\ntype = \"mcp\"\n",
     );
@@ -324,20 +324,5 @@ fn mcp_auth_needs_an_http_transport_and_nothing_else() {
         8,
         "connectors[0].auth.type",
         &["needs an HTTP transport"],
-    );
-
-    let config = super::parse(
-        "[[connectors]]\nid = \"a\"\nkind = \"mcp\"\n[connectors.mcp]\ntransport = \"streamable-http\"\nurl = \"https://m.example/mcp\"\n[connectors.auth]\ntype = \"mcp\"\nclient_metadata_url = \"https://me.example/client.json\"\n",
-    );
-    let specs = crate::engine::fleet::from_config(&config);
-    assert_eq!(specs[0].problem, None, "no endpoints or client_id needed");
-    let oauth = specs[0].auth.oauth().expect("an OAuth spec");
-    assert_eq!(specs[0].auth.label(), "mcp");
-    assert!(oauth.client_id.is_empty(), "registered at `auth` time");
-    let mcp = oauth.mcp.as_ref().expect("discovery settings");
-    assert_eq!(mcp.url, "https://m.example/mcp");
-    assert_eq!(
-        mcp.client_metadata_url.as_deref(),
-        Some("https://me.example/client.json")
     );
 }

@@ -28,7 +28,10 @@ fn example_loads_with_its_variables_set() {
         (jira.kind, jira.display_name()),
         (ConnectorKind::Mcp, "Jira")
     );
-    assert_eq!(jira.transport_label(), "mcp/streamable-http");
+    assert_eq!(
+        jira.transport().map(|t| t.label()),
+        Some("mcp/streamable-http")
+    );
     assert_eq!(jira.auth.client_id.as_deref(), Some("jira-id"));
     let auth = jira.auth.resolved();
     assert_eq!(
@@ -41,7 +44,7 @@ fn example_loads_with_its_variables_set() {
     );
 
     let slack = &c.connectors[1];
-    assert_eq!(slack.transport_label(), "rest");
+    assert_eq!(slack.transport().map(|t| t.label()), Some("rest"));
     assert_eq!(slack.auth.kind, AuthType::Bearer);
     assert_eq!(
         slack.auth.token.as_ref().map(|t| t.expose()),
@@ -53,7 +56,7 @@ fn example_loads_with_its_variables_set() {
     );
 
     let everything = &c.connectors[2];
-    assert_eq!(everything.transport_label(), "mcp/stdio");
+    assert_eq!(everything.transport().map(|t| t.label()), Some("mcp/stdio"));
     assert_eq!(
         everything.mcp.as_ref().map(|m| m.transport),
         Some(McpTransport::Stdio)
@@ -136,4 +139,35 @@ fn example_documents_every_key() {
             "config.toml does not show `{key}`"
         );
     }
+}
+
+/// The commented-out machine connector at the end of the example loads once uncommented, its
+/// key read from the variable it names.
+#[test]
+fn example_machine_connector_loads_uncommented() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use base64::Engine as _;
+
+    let at = EXAMPLE
+        .find("# [[connectors]]\n# id = \"reports\"")
+        .expect("the machine example");
+    let block: String = EXAMPLE[at..]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let der = EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .expect("a key");
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let c = parse_with(&block, &[("REPORTS_KEY", &pem)]).unwrap_or_else(|e| panic!("{e}"));
+    let auth = &c.connectors[0].auth;
+    assert_eq!(auth.kind, AuthType::Mcp);
+    assert_eq!(auth.grant, Some(super::super::Grant::ClientCredentials));
+    assert!(auth.client_key.is_some(), "the key was read");
 }

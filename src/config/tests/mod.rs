@@ -4,6 +4,7 @@ mod errors;
 mod example;
 mod fixtures;
 mod interp;
+mod keys;
 mod presets;
 mod props;
 mod schedule;

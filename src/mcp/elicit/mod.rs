@@ -1,14 +1,15 @@
 //! Answering a server's `elicitation/create`, its request for input in the middle of a call.
 //! Who answers depends on who is there: a one-shot command with an operator at the terminal
 //! asks them; `--elicit defaults` (scripts, the conformance harness) accepts the schema's
-//! defaults; the console hands form requests to its tool panel, where the operator edits the
-//! answer; everything else declines (the daemon: nobody sits at a prompt there). Only a policy
-//! that can answer advertises the capability, so a conforming server does not ask the others.
+//! defaults; an engine with front-ends (the console) hands form requests to the engine, which
+//! asks them through an `Event` and takes the answer as a `Command`; everything else declines
+//! (the daemon: nobody sits at a prompt there). Only a policy that can answer advertises the
+//! capability, so a conforming server does not ask the others.
 //!
 //! This module decides; it does no terminal I/O. The operator of a one-shot command is an
 //! [`Operator`] the front-end supplies (the CLI's is `commands::elicit_prompt`).
 
-mod console;
+mod front_ends;
 #[cfg(test)]
 mod tests_policy;
 
@@ -25,7 +26,8 @@ use serde_json::Value;
 use crate::text::printable;
 use crate::toolkit::elicit::form::{Form, Unfilled, fill_defaults};
 use crate::toolkit::elicit::prompt::Answer;
-pub use console::{ConsoleAsk, ConsoleAsks};
+use front_ends::Route;
+pub use front_ends::{FRONT_END_WAIT, FrontEndAsk, FrontEndAsks};
 
 /// What a session asks the operator, as the front-end that asks them receives it.
 #[derive(Debug)]
@@ -58,9 +60,10 @@ pub enum ElicitPolicy {
     Ask,
     /// Accept with every field's schema default (SEP-1034).
     Defaults,
-    /// Hand form requests to the console (URL requests are declined: a console cannot be
-    /// trusted to show a link the operator should open elsewhere any better than a log line).
-    Console,
+    /// Hand form requests to the engine's front-ends (URL requests are declined: a console
+    /// cannot be trusted to show a link the operator should open elsewhere any better than a
+    /// log line).
+    FrontEnd,
     Decline,
 }
 
@@ -125,8 +128,9 @@ pub struct Elicitor {
     clock: PromptClock,
     /// One prompt at a time: two requests at once would interleave on the terminal.
     turn: Arc<tokio::sync::Mutex<()>>,
-    /// Where `Console` sends its requests.
-    console: Option<tokio::sync::mpsc::UnboundedSender<ConsoleAsk>>,
+    /// Where `FrontEnd` sends its requests, and with what. Behind an `Arc`: elicitors are
+    /// cloned into every session and one-shot command, and this is rarely set.
+    route: Arc<Route>,
 }
 
 impl std::fmt::Debug for Elicitor {
@@ -153,17 +157,8 @@ impl Elicitor {
             operator,
             clock: PromptClock::default(),
             turn: Arc::default(),
-            console: None,
+            route: Arc::default(),
         }
-    }
-
-    /// For the console's engine: form requests go to the returned receiver, which the
-    /// console's loop shows in the tool panel.
-    pub fn for_console() -> (Self, ConsoleAsks) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut elicitor = Self::with(ElicitPolicy::Console, None);
-        elicitor.console = Some(tx);
-        (elicitor, rx)
     }
 
     /// For a one-shot command, whose `operator` hears notices and answers `Ask` prompts.
@@ -184,7 +179,7 @@ impl Elicitor {
         let form = ElicitationCapability::new().with_form(FormElicitationCapability::new());
         match self.policy {
             ElicitPolicy::Decline => None,
-            ElicitPolicy::Defaults | ElicitPolicy::Console => Some(form),
+            ElicitPolicy::Defaults | ElicitPolicy::FrontEnd => Some(form),
             ElicitPolicy::Ask => Some(form.with_url(UrlElicitationCapability::new())),
         }
     }
@@ -273,8 +268,8 @@ impl Elicitor {
                     result(ElicitationAction::Decline)
                 }
             },
-            ElicitPolicy::Console => {
-                let answer = self.on_console(server, message, form).await;
+            ElicitPolicy::FrontEnd => {
+                let answer = self.on_front_end(server, message, form).await;
                 self.notice(server, &format!("{quoted}: {}", answer.verb()));
                 answer.into_result()
             }
@@ -287,26 +282,6 @@ impl Elicitor {
                 self.on_operator(ask).await.into_result()
             }
         }
-    }
-
-    /// Waits for the console's answer; the call's deadline stops while it is open.
-    async fn on_console(&self, server: &str, message: String, form: Form) -> Answer {
-        let Some(console) = &self.console else {
-            return Answer::Decline;
-        };
-        let _turn = self.turn.lock().await;
-        let _clock = self.clock.start();
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let ask = ConsoleAsk {
-            server: server.to_string(),
-            message,
-            form,
-            reply,
-        };
-        if console.send(ask).is_err() {
-            return Answer::Decline;
-        }
-        answer.await.unwrap_or(Answer::Decline)
     }
 
     async fn answer_url(&self, server: &str, message: String, url: String) -> ElicitResult {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    ConnectionKey, ConnectionView, ErrorClass, Failure, Health, ProbeResult, ProbeVia, Snapshot,
-    TokenMeta, UnixMs,
+    AuthKind, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, McpTransport,
+    ProbeResult, ProbeVia, Snapshot, TokenMeta, Transport, UnixMs,
 };
 
 /// 2023-11-14T22:13:20Z: any fixed instant will do; this one reads well in a debugger.
@@ -34,8 +34,8 @@ pub fn conn(connector: &str, account: &str, name: &str, health: Health) -> Conne
     ConnectionView {
         key: ConnectionKey::new(connector, account),
         name: name.into(),
-        transport: "rest".into(),
-        auth: "oauth2".into(),
+        transport: Transport::Rest,
+        auth: AuthKind::OAuth2,
         health,
         detail: None,
         token: None,
@@ -52,7 +52,7 @@ pub fn conn(connector: &str, account: &str, name: &str, health: Health) -> Conne
 
 pub fn fleet() -> Vec<ConnectionView> {
     let mut github = conn("github", "alice", "GitHub", Health::Up);
-    github.transport = "mcp/streamable-http".into();
+    github.transport = Transport::Mcp(McpTransport::StreamableHttp);
     github.token = token(Some(42 * MIN + 10_000));
     github.next_refresh_at = Some(NOW + 37 * MIN);
     github.success_rate_1h = Some(1.0);
@@ -60,7 +60,7 @@ pub fn fleet() -> Vec<ConnectionView> {
     github.last_probe = probe(42, None);
 
     let mut atlassian = conn("atlassian", "default", "Atlassian", Health::Degraded);
-    atlassian.transport = "mcp/sse".into();
+    atlassian.transport = Transport::Mcp(McpTransport::Sse);
     atlassian.detail = Some("MCP down, REST fallback up".into());
     atlassian.token = token(Some(45_000));
     atlassian.success_rate_1h = Some(0.83);
@@ -80,8 +80,8 @@ pub fn fleet() -> Vec<ConnectionView> {
     google.last_error = Some(Failure::new(ErrorClass::Timeout, "no answer within 5s"));
 
     let mut notion = conn("notion", "default", "Notion", Health::NeedsReauth);
-    notion.transport = "mcp/streamable-http".into();
-    notion.auth = "mcp".into();
+    notion.transport = Transport::Mcp(McpTransport::StreamableHttp);
+    notion.auth = AuthKind::Mcp;
     notion.token = token(Some(-2 * 60 * MIN));
     notion.success_rate_1h = Some(0.0);
     notion.probes_1h = 4;
@@ -94,11 +94,11 @@ pub fn fleet() -> Vec<ConnectionView> {
     zoom.detail = Some("run `switchboard auth zoom`".into());
 
     let mut jira = conn("jira", "default", "Jira", Health::NotConfigured);
-    jira.transport = "mcp/stdio".into();
+    jira.transport = Transport::Mcp(McpTransport::Stdio);
     jira.detail = Some("set JIRA_CLIENT_ID".into());
 
     let mut paypal = conn("paypal", "default", "PayPal", Health::Pending);
-    paypal.auth = "client-credentials".into();
+    paypal.auth = AuthKind::ClientCredentials;
     paypal.token = token(None);
     paypal.busy = true;
 

@@ -78,7 +78,7 @@ fn rest_rows_have_no_tools() {
     while app
         .selected_key()
         .and_then(|k| app.snapshot().get(k))
-        .is_some_and(|c| c.transport.starts_with("mcp"))
+        .is_some_and(|c| c.transport.has_tools())
     {
         press(&mut app, KeyCode::Down);
     }

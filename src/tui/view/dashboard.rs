@@ -137,8 +137,8 @@ fn ideal(snapshot: &Snapshot, now: UnixMs) -> Ideal {
     Ideal {
         health: max(Col::Health, &|c| health_text(c, now)),
         name: max(Col::Name, &display_name),
-        transport: max(Col::Transport, &|c| c.transport.clone()),
-        transport_short: max(Col::Transport, &|c| short_transport(&c.transport)),
+        transport: max(Col::Transport, &|c| c.transport.label().to_owned()),
+        transport_short: max(Col::Transport, &|c| c.transport.short_label().to_owned()),
         expires: expires_width(snapshot, now),
         rate: max(Col::Rate, &|c| rate(c).0),
         latency: max(Col::Latency, &latency),
@@ -175,9 +175,9 @@ fn cell(
         Col::Health => Cell::from(fit(health_text(conn, now))).style(theme.health(conn.health)),
         Col::Name => Cell::from(fit(display_name(conn))),
         Col::Transport if short_transport_names => {
-            Cell::from(fit(short_transport(&conn.transport)))
+            Cell::from(fit(conn.transport.short_label().to_owned()))
         }
-        Col::Transport => Cell::from(fit(conn.transport.clone())),
+        Col::Transport => Cell::from(fit(conn.transport.label().to_owned())),
         Col::Expires => {
             let (text, role) = expires(conn, now);
             Cell::from(fit(text)).style(role.style(theme))
@@ -232,10 +232,6 @@ fn display_name(conn: &ConnectionView) -> String {
     } else {
         format!("{}/{}", conn.name, conn.key.account)
     }
-}
-
-fn short_transport(transport: &str) -> String {
-    transport.replacen("streamable-", "", 1)
 }
 
 fn expires(conn: &ConnectionView, now: UnixMs) -> (String, Role) {

@@ -32,7 +32,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: UnixMs) {
         tools::render_popup(frame, frame.area(), panel, theme);
     }
     if app.help_visible() {
-        help::render_popup(frame, frame.area(), theme);
+        help::render_dashboard_popup(frame, frame.area(), theme);
     }
 }
 

@@ -5,9 +5,11 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::editor;
+use super::{editor, help};
 use crate::text::printable;
 use crate::toolkit::render::{argument_summary, one_line};
+use crate::tui::keymap;
+use crate::tui::panel_keys;
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::{Stage, ToolPanel};
 
@@ -26,11 +28,7 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
             theme.accent,
         ))
         .title_bottom(
-            Line::from(Span::styled(
-                format!(" {} ", hint(&panel.stage)),
-                theme.hint,
-            ))
-            .right_aligned(),
+            Line::from(Span::styled(format!(" {} ", hint(panel)), theme.hint)).right_aligned(),
         );
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
@@ -49,7 +47,7 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         return;
     }
     if let Stage::Answer {
-        ask,
+        request,
         editor,
         problems,
         ..
@@ -60,10 +58,10 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         let heading = editor::Heading {
             title: format!(
                 "{} asks: {}",
-                printable(&ask.server, false),
-                printable(&ask.message, false)
+                printable(&request.server, false),
+                printable(&request.message, false)
             ),
-            notes: ask
+            notes: request
                 .form
                 .summary()
                 .iter()
@@ -77,17 +75,26 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         Paragraph::new(body(panel, theme, width)).wrap(Wrap { trim: false }),
         inner,
     );
+    if panel.help_visible() {
+        let sections: Vec<help::Section> = panel_keys::SECTIONS
+            .iter()
+            .map(|(title, table)| help::Section::of(title, table))
+            .collect();
+        help::render_popup(frame, area, theme, " tool panel keys ", &sections, false);
+    }
 }
 
-fn hint(stage: &Stage) -> &'static str {
-    match stage {
-        Stage::Loading | Stage::Failed(_) => "Esc close",
-        Stage::List { .. } => "↑↓ select  Enter arguments  Esc close",
-        Stage::Edit { .. } => "Enter/Ctrl-S call  Alt-Enter/Ctrl-J newline  Esc back",
-        Stage::Running { .. } => "Esc cancel",
-        Stage::Answer { .. } => "Enter/Ctrl-S answer  Esc decline  Ctrl-D cancel  (* required)",
-        Stage::Done { .. } => "Enter/Esc back to the list",
+/// The stage's key table as a hint line; an answer's form marks its required fields.
+fn hint(panel: &ToolPanel) -> String {
+    let mut line = keymap::hints(panel.keys())
+        .iter()
+        .map(|(label, hint)| format!("{label} {hint}"))
+        .collect::<Vec<_>>()
+        .join("  ");
+    if matches!(panel.stage, Stage::Answer { .. }) {
+        line.push_str("  (* required)");
     }
+    line
 }
 
 /// Everything here but the hints is the server's text (names, descriptions, schemas, results,

@@ -5,15 +5,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use rmcp::model::Tool;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::editor::{self, Editor};
+use super::editor::{self, Edit, Editor};
+use super::keymap::{Binding, lookup_in};
+use super::panel_keys::{self, PanelIntent};
 use crate::domain::{Actor, ConnectionKey};
-use crate::engine::{Command, Event};
-use crate::mcp::elicit::ConsoleAsk;
+use crate::engine::{Command, ElicitationRequest, Event};
 use crate::toolkit::elicit::prompt::Answer as ElicitAnswer;
 use crate::toolkit::render::render_result;
 use crate::toolkit::schema::{Checked, check};
@@ -21,6 +22,8 @@ use crate::toolkit::skeleton::skeleton_text;
 
 /// Console calls get a generous deadline: the operator can always press Esc.
 pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+mod answer;
 
 #[derive(Debug)]
 pub enum Stage {
@@ -41,7 +44,9 @@ pub enum Stage {
     /// The running call's server asks for input (MCP elicitation): the operator edits the
     /// answer as JSON, then the call carries on.
     Answer {
-        ask: ConsoleAsk,
+        /// The engine's id of the request, for the answer.
+        id: u64,
+        request: ElicitationRequest,
         editor: Editor,
         problems: Vec<String>,
         /// The `Running` stage, back once the answer is given.
@@ -63,6 +68,8 @@ pub struct ToolPanel {
     /// The arguments last edited or sent per tool name, so calling again with a small change
     /// does not start over from the template. They live as long as the panel.
     drafts: HashMap<String, Editor>,
+    /// The panel's help popup (its key tables) is showing.
+    help: bool,
 }
 
 /// What a key did to the panel.
@@ -70,18 +77,6 @@ pub struct ToolPanel {
 pub enum PanelOutcome {
     Close,
     Send(Command),
-}
-
-/// Enter keeps sending as it always has (and Ctrl-Enter, where a terminal tells them apart,
-/// means the same); Ctrl-S is for fingers used to "save" in an editor. Alt-Enter and Ctrl-J
-/// insert a line break instead.
-fn is_send(key: &KeyEvent) -> bool {
-    let m = key.modifiers;
-    match key.code {
-        KeyCode::Enter => !m.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT),
-        KeyCode::Char('s') => m == KeyModifiers::CONTROL,
-        _ => false,
-    }
 }
 
 /// The editor's text as JSON; blank means `{}` (no arguments, an empty answer). On a syntax
@@ -109,90 +104,132 @@ impl ToolPanel {
             tools: Vec::new(),
             stage: Stage::Loading,
             drafts: HashMap::new(),
+            help: false,
         };
         (panel, command)
     }
 
+    /// The key table of the stage the panel is in.
+    pub fn keys(&self) -> &'static [Binding<PanelIntent>] {
+        match self.stage {
+            Stage::Loading | Stage::Failed(_) => panel_keys::LOADING,
+            Stage::List { .. } => panel_keys::LIST,
+            Stage::Edit { .. } => panel_keys::EDIT,
+            Stage::Running { .. } => panel_keys::RUNNING,
+            Stage::Answer { .. } => panel_keys::ANSWER,
+            Stage::Done { .. } => panel_keys::DONE,
+        }
+    }
+
+    pub fn help_visible(&self) -> bool {
+        self.help
+    }
+
+    /// A key of the stage's table does what the table says; any other key edits the text in
+    /// the stages with an editor, and does nothing elsewhere.
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<PanelOutcome> {
-        let esc = key.code == KeyCode::Esc;
-        match &mut self.stage {
-            Stage::Loading | Stage::Failed(_) => esc.then_some(PanelOutcome::Close),
-            Stage::List { selected } => match key.code {
-                KeyCode::Esc | KeyCode::Char('q') => Some(PanelOutcome::Close),
-                KeyCode::Up | KeyCode::Char('k') => {
-                    *selected = selected.saturating_sub(1);
-                    None
+        let intent = lookup_in(self.keys(), &key);
+        if self.help {
+            // Modal, like the dashboard's help: a key meant for the popup must not act.
+            if key.code == KeyCode::Esc || intent == Some(PanelIntent::Help) {
+                self.help = false;
+            }
+            return None;
+        }
+        match intent {
+            Some(intent) => self.act(intent),
+            None => {
+                if let Stage::Edit {
+                    editor, problems, ..
                 }
-                KeyCode::Down | KeyCode::Char('j') => {
-                    *selected = (*selected + 1).min(self.tools.len().saturating_sub(1));
-                    None
-                }
-                KeyCode::Enter => {
-                    let index = *selected;
-                    self.edit(index);
-                    None
-                }
-                _ => None,
-            },
-            Stage::Edit {
-                tool,
-                editor,
-                problems,
-            } => {
-                let index = *tool;
-                if is_send(&key) {
-                    return self.submit(index);
-                }
-                if esc {
-                    self.leave_editor();
-                } else if let Some(edit) = editor::edit_for(&key)
+                | Stage::Answer {
+                    editor, problems, ..
+                } = &mut self.stage
+                    && let Some(edit) = editor::edit_for(&key)
                     && editor.apply(edit)
                 {
                     problems.clear();
-                }
-                None
-            }
-            Stage::Answer {
-                ask,
-                editor,
-                problems,
-                ..
-            } => {
-                if is_send(&key) {
-                    let checked = parse_json(editor)
-                        .map_err(|e| vec![e])
-                        .and_then(|value| ask.form.check_answer(&value));
-                    match checked {
-                        Ok(content) => self.answer(ElicitAnswer::Accept(content)),
-                        Err(found) => *problems = found,
-                    }
-                } else if esc {
-                    self.answer(ElicitAnswer::Decline);
-                } else if key.code == KeyCode::Char('d') && key.modifiers == KeyModifiers::CONTROL {
-                    self.answer(ElicitAnswer::Cancel);
-                } else if let Some(edit) = editor::edit_for(&key)
-                    && editor.apply(edit)
-                {
-                    problems.clear();
-                }
-                None
-            }
-            Stage::Running {
-                progress, cancel, ..
-            } => {
-                if esc && !cancel.is_cancelled() {
-                    cancel.cancel();
-                    *progress = Some("cancelling…".into());
-                }
-                None
-            }
-            Stage::Done { index, .. } => {
-                if esc || key.code == KeyCode::Enter {
-                    self.stage = Stage::List { selected: *index };
                 }
                 None
             }
         }
+    }
+
+    fn act(&mut self, intent: PanelIntent) -> Option<PanelOutcome> {
+        match (intent, &mut self.stage) {
+            (PanelIntent::Close, _) => return Some(PanelOutcome::Close),
+            (PanelIntent::Help, _) => self.help = true,
+            (PanelIntent::Up, Stage::List { selected }) => *selected = selected.saturating_sub(1),
+            (PanelIntent::Down, Stage::List { selected }) => {
+                *selected = (*selected + 1).min(self.tools.len().saturating_sub(1));
+            }
+            (PanelIntent::Arguments, Stage::List { selected }) => {
+                let index = *selected;
+                self.edit(index);
+            }
+            (PanelIntent::Call, Stage::Edit { tool, .. }) => {
+                let index = *tool;
+                return self.submit(index);
+            }
+            (
+                PanelIntent::Newline,
+                Stage::Edit {
+                    editor, problems, ..
+                },
+            )
+            | (
+                PanelIntent::Newline,
+                Stage::Answer {
+                    editor, problems, ..
+                },
+            ) => {
+                // Like any edit, a line break makes the problems shown stale.
+                let changed = editor.apply(Edit::Newline);
+                if changed {
+                    problems.clear();
+                }
+            }
+            (PanelIntent::Back, Stage::Edit { .. }) => self.leave_editor(),
+            (PanelIntent::Back, Stage::Done { index, .. }) => {
+                self.stage = Stage::List { selected: *index };
+            }
+            (
+                PanelIntent::Cancel,
+                Stage::Running {
+                    progress, cancel, ..
+                },
+            ) if !cancel.is_cancelled() => {
+                cancel.cancel();
+                *progress = Some("cancelling…".into());
+            }
+            (
+                PanelIntent::Answer,
+                Stage::Answer {
+                    request,
+                    editor,
+                    problems,
+                    ..
+                },
+            ) => {
+                let checked = parse_json(editor)
+                    .map_err(|e| vec![e])
+                    .and_then(|value| request.form.check_answer(&value));
+                match checked {
+                    Ok(content) => return self.answer(ElicitAnswer::Accept(content)),
+                    Err(found) => *problems = found,
+                }
+            }
+            (PanelIntent::Decline, Stage::Answer { .. }) => {
+                return self.answer(ElicitAnswer::Decline);
+            }
+            (PanelIntent::CancelAsk, Stage::Answer { .. }) => {
+                return self.answer(ElicitAnswer::Cancel);
+            }
+            // A table names only intents its stage has; anything else is a table bug, and
+            // doing nothing is the safe reading of it.
+            _ => {}
+        }
+        None
     }
 
     /// Bracketed paste: the whole text lands at the cursor at once, line breaks included,
@@ -208,45 +245,6 @@ impl ToolPanel {
         {
             problems.clear();
         }
-    }
-
-    /// Shows a server's request for input over the call that it belongs to. Only a call this
-    /// panel is running can be asked about (one at a time); otherwise the ask comes back.
-    pub fn on_ask(&mut self, ask: ConsoleAsk) -> Result<(), ConsoleAsk> {
-        if !matches!(self.stage, Stage::Running { .. }) {
-            return Err(ask);
-        }
-        let template = Value::Object(ask.form.template());
-        let text = serde_json::to_string_pretty(&template).unwrap_or_else(|_| "{}".into());
-        let mut editor = Editor::new(&text);
-        // The cursor waits inside the first blank to fill (`"name": ""`), else at the top.
-        let blank = text
-            .lines()
-            .enumerate()
-            .find_map(|(i, line)| line.find(": \"\"").map(|at| (i + 1, at + 4)));
-        let (line, column) = blank.unwrap_or((1, 1));
-        editor.go_to(line, column);
-        let call = std::mem::replace(&mut self.stage, Stage::Loading);
-        self.stage = Stage::Answer {
-            ask,
-            editor,
-            problems: Vec::new(),
-            call: Box::new(call),
-        };
-        Ok(())
-    }
-
-    /// Sends the operator's answer to the server and returns to the call.
-    fn answer(&mut self, answer: ElicitAnswer) {
-        let stage = std::mem::replace(&mut self.stage, Stage::Loading);
-        self.stage = match stage {
-            Stage::Answer { ask, call, .. } => {
-                // The server may have given up meanwhile; the call's result will say so.
-                let _ = ask.reply.send(answer);
-                *call
-            }
-            other => other,
-        };
     }
 
     /// Opens the editor on a tool: its draft if it has one, else the schema's template.
@@ -319,6 +317,7 @@ impl ToolPanel {
 
     pub fn on_event(&mut self, event: &Event) {
         match event {
+            Event::ElicitationClosed { id } => self.elicitation_closed(*id),
             Event::ToolsListed { key, result } if *key == self.key => match result {
                 Ok(c) => {
                     self.tools = c.tools.clone();

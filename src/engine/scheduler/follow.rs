@@ -2,14 +2,14 @@
 //! re-auth marks and probe results; the leader reads the tokens and marks of one-shot commands
 //! run beside it.
 
-use crate::domain::UnixMs;
 use crate::engine::Level;
 use crate::engine::core::Engine;
 
 /// A follower's view: tokens and probe results written by the leader.
-/// Reads only what was recorded since the last look (`followed_to`), rather than the whole hour
-/// every two seconds; a probe this process recorded itself is already in its window.
-pub(super) async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
+/// Reads only the rows written since the last look (`followed_to`, a row id: see
+/// `Store::probes_after`), rather than the whole hour every two seconds; a probe this process
+/// recorded itself is already in its window.
+pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
     if let Err(f) = engine.broker.sync_all().await {
         tracing::debug!("following the store's tokens: {f}");
     }
@@ -17,17 +17,8 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut UnixMs) {
     if let Err(f) = engine.broker.sync_reauth_marks().await {
         tracing::debug!("following the store's re-auth marks: {f}");
     }
-    if let Ok(probes) = engine.store.probes_since(*followed_to).await
-        && let Ok(mut rows) = engine.rows.lock()
-    {
-        for (key, p) in probes {
-            *followed_to = (*followed_to).max(p.at + 1);
-            if let Some(row) = rows.get_mut(&key)
-                && row.window.last().is_none_or(|last| p.at > last.at)
-            {
-                row.record_probe(p);
-            }
-        }
+    if let Ok(probes) = engine.store.probes_after(*followed_to).await {
+        engine.adopt_probes(probes, followed_to);
     }
     if let Ok(stats) = engine.store.refresh_stats().await {
         for (key, at, count) in stats {

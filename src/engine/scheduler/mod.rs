@@ -10,7 +10,6 @@ mod removed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -70,7 +69,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
     let mut notices = engine.broker.subscribe();
     let mut leading: Option<(CancellationToken, JoinSet<()>)> = None;
     // The engine loaded the last hour at start; following picks up from here.
-    let mut followed_to: UnixMs = now_ms();
+    let mut followed_to = engine.store.probe_cursor().await.unwrap_or(0);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut follow = tokio::time::interval(FOLLOW_EVERY);
     follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -88,7 +87,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                 };
                 match (lead, leading.is_some()) {
                     (true, false) => {
-                        engine.leader.store(true, Ordering::Relaxed);
+                        engine.set_leader(true);
                         let token = cancel.child_token();
                         let mut set = JoinSet::new();
                         set.spawn(refresh_loop(engine.clone(), token.clone()));
@@ -103,9 +102,9 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                             token.cancel();
                             while set.join_next().await.is_some() {}
                         }
-                        engine.leader.store(false, Ordering::Relaxed);
+                        engine.set_leader(false);
                         // What we recorded as leader is in our windows already.
-                        followed_to = now_ms();
+                        followed_to = engine.store.probe_cursor().await.unwrap_or(followed_to);
                         engine.notice(Level::Warn, "another switchboard process took over the scheduler; following it");
                         engine.publish();
                     }
@@ -127,7 +126,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
         while set.join_next().await.is_some() {}
         let _ = engine.store.release_lease(LEADER_LEASE, &holder).await;
     }
-    engine.leader.store(false, Ordering::Relaxed);
+    engine.set_leader(false);
 }
 
 fn on_notice(
@@ -186,16 +185,7 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
                 due.entry(at).or_default().push(key.clone());
             }
         }
-        let busy: Vec<ConnectionKey> = engine
-            .rows
-            .lock()
-            .map(|rows| {
-                rows.iter()
-                    .filter(|(_, r)| r.refreshing)
-                    .map(|(k, _)| k.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let busy = engine.refreshing();
         for key in due.range(..=now).flat_map(|(_, keys)| keys.iter()) {
             if busy.contains(key) {
                 continue;
