@@ -61,6 +61,7 @@ async fn start(wait: Duration) -> Fixture {
         EngineOptions {
             scheduler: false,
             elicit: Elicitor::for_front_ends().waiting(wait),
+            ..EngineOptions::default()
         },
     )
     .await

@@ -82,7 +82,8 @@ fn a_bad_key_is_a_located_config_error_that_never_shows_the_key() {
     ];
     for (lines, files, key, why) in cases {
         let run = check(&lines, &files);
-        assert_eq!(run.code, 1, "{lines}\n{run}");
+        // `config check` exits 2 for a config it refuses, as its --help says.
+        assert_eq!(run.code, 2, "{lines}\n{run}");
         assert!(
             run.stderr.contains("config.toml:") && run.stderr.contains(key),
             "not located at {key}:\n{run}"

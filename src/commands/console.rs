@@ -27,6 +27,7 @@ pub async fn start_console_engine(config: &Config, data_dir: &Path) -> Result<Ru
     let options = EngineOptions {
         scheduler: true,
         elicit: Elicitor::for_front_ends(),
+        ..EngineOptions::default()
     };
     let (running, _store) = start_engine_with(config, data_dir, options).await?;
     Ok(running)

@@ -165,6 +165,10 @@ pub async fn start_engine_with(
 ) -> Result<(Running, Store), Exit> {
     let store = open_store(data_dir)?;
     let specs = engine::fleet::from_config(config);
+    let options = EngineOptions {
+        retention: engine::retention(&config.store),
+        ..options
+    };
     let running = engine::start(store.clone(), specs, options)
         .await
         .map_err(|f| Exit::failed(&f))?;

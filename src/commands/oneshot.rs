@@ -56,6 +56,7 @@ async fn engine_and_store_for(global: &Global, elicit: Elicitor) -> Result<(Runn
     let options = EngineOptions {
         scheduler: false,
         elicit,
+        ..EngineOptions::default()
     };
     start_engine_with(&config, &data_dir, options).await
 }
@@ -114,6 +115,8 @@ struct StatusRow<'a> {
     probes_1h: u32,
     last_latency_ms: Option<u64>,
     last_error: Option<&'a Failure>,
+    /// Success rates and p50/p95/p99 latency over 5m / 1h / 24h / 7d, from the store.
+    history: Option<&'a crate::domain::history::History>,
 }
 
 fn rfc3339(ms: UnixMs) -> String {
@@ -139,6 +142,7 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         probes_1h: c.probes_1h,
         last_latency_ms: c.last_probe.as_ref().map(|p| p.latency_ms),
         last_error: c.last_error.as_ref(),
+        history: c.history.as_ref(),
     }
 }
 

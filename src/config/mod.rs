@@ -7,6 +7,7 @@
 
 mod duration;
 mod error;
+mod health;
 mod interp;
 mod keys;
 mod locate;
@@ -25,6 +26,7 @@ use toml::de::DeTable;
 
 pub use duration::{ProbeSchedule, parse_duration, validate_cron};
 pub use error::ConfigError;
+pub use health::{HealthConfig, StoreConfig};
 pub use presets::{Preset, ResolvedAuth, preset, preset_names};
 pub use schema::{
     AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, Grant, KeyAlg,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::duration::{ProbeSchedule, deserialize_duration};
+use super::health::{HealthConfig, StoreConfig};
 use crate::secret::Secret;
 
 pub use crate::domain::McpTransport;
@@ -21,6 +22,8 @@ pub struct Config {
     pub console: ConsoleConfig,
     #[serde(default)]
     pub connectors: Vec<ConnectorConfig>,
+    #[serde(default)]
+    pub store: StoreConfig,
     /// The file this was loaded from, so front-ends can say where to go and fix things.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -67,6 +70,8 @@ pub struct ConnectorConfig {
     pub auth: AuthConfig,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
     /// Environment variables referenced by ${VAR} in this connector that are unset. Non-empty
     /// means the connector is shown as "not configured: set VAR" while the rest of the fleet runs.
     #[serde(skip)]
@@ -293,7 +298,7 @@ impl AuthType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     #[serde(default = "default_probe")]
@@ -304,6 +309,22 @@ pub struct ScheduleConfig {
         deserialize_with = "deserialize_duration"
     )]
     pub refresh_lead: Duration,
+    /// Refresh at least this share of the token's lifetime before expiry.
+    #[serde(
+        default = "super::health::default_refresh_share",
+        deserialize_with = "super::health::refresh_share"
+    )]
+    pub refresh_share: f64,
+    /// Leave room for this many token requests (with backoff, at the endpoint's observed p95)
+    /// before expiry; more when the endpoint fails often.
+    #[serde(
+        default = "super::health::default_refresh_attempts",
+        deserialize_with = "super::health::refresh_attempts"
+    )]
+    pub refresh_attempts: u32,
+    /// The provider drops refresh tokens unused this long: refresh before then even when idle.
+    #[serde(default, deserialize_with = "super::health::refresh_idle")]
+    pub refresh_idle: Option<Duration>,
 }
 
 impl Default for ScheduleConfig {
@@ -311,6 +332,9 @@ impl Default for ScheduleConfig {
         Self {
             probe: default_probe(),
             refresh_lead: default_refresh_lead(),
+            refresh_share: super::health::default_refresh_share(),
+            refresh_attempts: super::health::default_refresh_attempts(),
+            refresh_idle: None,
         }
     }
 }

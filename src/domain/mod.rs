@@ -17,6 +17,7 @@ pub fn now_ms() -> UnixMs {
 }
 
 mod failure;
+pub mod history;
 mod kinds;
 
 pub use failure::{ErrorClass, Failure, Reason};
@@ -215,6 +216,10 @@ pub struct ConnectionView {
     pub last_error: Option<Failure>,
     /// A refresh or probe is running right now.
     pub busy: bool,
+    /// Success rates and latency percentiles over 5m / 1h / 24h / 7d for probes, refreshes and
+    /// tool calls, as the store holds them; `None` until first read.
+    #[serde(default)]
+    pub history: Option<history::History>,
 }
 
 /// The fleet at one instant. Cheap to clone behind an `Arc`; front-ends read only this.

@@ -10,6 +10,7 @@ use super::api::{Event, Level};
 use super::elicit::Elicitations;
 use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
+use crate::domain::history::History;
 use crate::domain::{
     Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult,
     Reason, Snapshot, TokenMeta, UnixMs, now_ms,
@@ -28,6 +29,9 @@ pub(crate) struct Row {
     pub refresh_count: u64,
     pub last_error: Option<(UnixMs, Failure)>,
     pub next_refresh_at: Option<UnixMs>,
+    /// Windows and percentiles from the store (`Engine::load_history`), so every process shows
+    /// the numbers the store holds, not only what it saw itself.
+    pub history: Option<History>,
 }
 
 impl Row {
@@ -61,6 +65,8 @@ pub struct Engine {
     pub(crate) rearm: Notify,
     /// Servers' requests for input waiting for a front-end's answer.
     pub(super) elicitations: Elicitations,
+    /// What the leader keeps of observations (`[store]`).
+    pub(super) retention: crate::store::history::Retention,
 }
 
 impl Engine {
@@ -79,6 +85,36 @@ impl Engine {
     ) -> Option<R> {
         let mut rows = self.rows.lock().ok()?;
         rows.get_mut(key).map(f)
+    }
+
+    /// Reads every connection's windows from the store into the rows. Followers, one-shot
+    /// commands and the leader all call it, so they show the same numbers.
+    pub(crate) async fn load_history(&self) {
+        match self.store.history(None, now_ms()).await {
+            Ok(mut all) => {
+                if let Ok(mut rows) = self.rows.lock() {
+                    for (key, row) in rows.iter_mut() {
+                        row.history = all.remove(key);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("could not read the connections' history: {e}"),
+        }
+    }
+
+    /// One step of the leader's rollup; `Ok(true)` while older hours are still waiting.
+    pub(crate) async fn roll_up_history(&self) -> Result<bool, crate::store::StoreError> {
+        let report = self.store.roll_up(now_ms(), self.retention).await?;
+        if report.hours > 0 || report.probes_pruned > 0 {
+            tracing::debug!(
+                "rolled up {} hour(s) into {} rows; pruned {} raw probes and {} rollups",
+                report.hours,
+                report.rollup_rows,
+                report.probes_pruned,
+                report.rollups_pruned
+            );
+        }
+        Ok(report.behind)
     }
 
     /// Whether this process runs the scheduler; the scheduler says so as it leads or yields.
@@ -287,6 +323,7 @@ impl Engine {
                 last_probe: row.window.last().cloned(),
                 last_error: row.last_error.as_ref().map(|(_, f)| f.clone()),
                 busy: row.refreshing || row.probing,
+                history: row.history.clone(),
             });
         }
         Snapshot {

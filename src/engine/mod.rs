@@ -29,6 +29,7 @@ use crate::mcp::McpPool;
 use crate::mcp::elicit::Elicitor;
 use crate::probe::Prober;
 use crate::store::Store;
+use crate::store::history::Retention;
 
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -40,6 +41,17 @@ pub struct EngineOptions {
     /// front-ends answer `Event::ElicitationRequested`); a one-shot `call` passes the
     /// operator's choice.
     pub elicit: Elicitor,
+    /// How long the leader keeps raw observations and hourly rollups (`[store]`).
+    pub retention: Retention,
+}
+
+/// The store's retention as `[store]` configures it.
+pub fn retention(config: &crate::config::StoreConfig) -> Retention {
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    Retention {
+        raw_ms: ms(config.raw_retention),
+        rollup_ms: ms(config.rollup_retention),
+    }
 }
 
 pub struct Running {
@@ -170,7 +182,9 @@ pub async fn start(
         leader: AtomicBool::new(false),
         rearm: Notify::new(),
         elicitations: elicit::Elicitations::default(),
+        retention: opts.retention,
     });
+    engine.load_history().await;
     engine.publish();
 
     let cancel = CancellationToken::new();
@@ -195,7 +209,7 @@ pub async fn start(
             cancel.clone(),
         )));
     }
-    // Keeps countdown-free fields (rates over the last hour) current even when nothing happens.
+    // Keeps the windows (rates and percentiles, from the store) current even when nothing happens.
     tasks.push(tokio::spawn(republish(engine.clone(), cancel.clone())));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
     Ok(Running {
@@ -208,10 +222,15 @@ pub async fn start(
 
 async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(30));
+    // The first tick is now, and start-up has just read the history.
+    every.tick().await;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = every.tick() => engine.publish(),
+            _ = every.tick() => {
+                engine.load_history().await;
+                engine.publish();
+            }
         }
     }
 }

@@ -1,6 +1,11 @@
 //! Rolling probe windows and the health verdict derived from them. Pure: the engine feeds probe
 //! results in and asks for a verdict at render time.
 
+pub mod history;
+pub mod machine;
+pub mod predict;
+pub mod sketch;
+
 use std::collections::VecDeque;
 
 use crate::domain::{Failure, Health, ProbeResult, ProbeVia, UnixMs};

@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<Arc<LabState>> {
         .route("/admin/revoke", post(revoke))
         .route("/admin/stats", get(stats))
         .route("/admin/answer-delay", post(answer_delay))
+        .route("/admin/refresh-failures", post(refresh_failures))
         .route("/admin/sse/close", post(sse_close))
         .route("/admin/mcp/expire", post(mcp_expire))
         .route("/admin/sse/garble", post(sse_garble))
@@ -69,6 +70,26 @@ async fn answer_delay(State(state): State<Arc<LabState>>, Query(q): Query<DelayQ
     let ms = q.ms.min(60_000);
     state.lock().answer_delay_ms = ms;
     Json(json!({"answer_delay_ms": ms})).into_response()
+}
+
+#[derive(Deserialize)]
+struct RateQuery {
+    rate: f64,
+}
+
+/// Makes refreshes fail at `rate` (see `Lab::set_refresh_failure_rate`).
+async fn refresh_failures(
+    State(state): State<Arc<LabState>>,
+    Query(q): Query<RateQuery>,
+) -> Response {
+    let rate = if q.rate.is_nan() {
+        0.0
+    } else {
+        q.rate.clamp(0.0, 1.0)
+    };
+    let mut s = state.lock();
+    s.refresh_failure_rate = rate;
+    Json(json!({"rate": rate, "refused": s.refresh_injected_failures})).into_response()
 }
 
 async fn sse_close(State(state): State<Arc<LabState>>) -> Response {

@@ -92,6 +92,8 @@ pub struct LabStats {
     pub mcp_requests: u64,
     /// Dynamic client registrations (RFC 7591) accepted.
     pub registrations: u64,
+    /// Requests that presented an access token after it expired (REST and MCP).
+    pub expired_token_uses: u64,
     /// Authorization requests that named an RFC 8707 `resource`.
     pub authorize_with_resource: u64,
     /// Token requests that named a `resource`, by grant type.
@@ -178,6 +180,19 @@ impl Lab {
 
     pub fn set_down(&self, down: bool) {
         self.state.lock().down = down;
+    }
+
+    /// Answers this share (clamped to [0, 1]) of refresh-token grants with 503 before looking at
+    /// the refresh token (also `POST /admin/refresh-failures?rate=0.3`). Returns how many
+    /// refreshes were refused so far.
+    pub fn set_refresh_failure_rate(&self, rate: f64) -> u64 {
+        let mut s = self.state.lock();
+        s.refresh_failure_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        s.refresh_injected_failures
     }
 
     pub async fn shutdown(mut self) {

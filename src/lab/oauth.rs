@@ -227,6 +227,21 @@ async fn token(
                 .entry(key.to_owned())
                 .or_default() += 1;
         }
+        let injected = grant_type == "refresh_token"
+            && store.refresh_failure_rate > 0.0
+            && rand::random::<f64>() < store.refresh_failure_rate;
+        if injected {
+            store.refresh_injected_failures += 1;
+            store.stats.refresh_failed += 1;
+            drop(store);
+            let body = json!({"error": "temporarily_unavailable", "error_description": "injected refresh failure (set_refresh_failure_rate)"});
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                Json(body),
+            )
+                .into_response();
+        }
         if store.down {
             drop(store);
             let body = json!({"error": "temporarily_unavailable", "error_description": "the lab is down (set_down)"});

@@ -213,3 +213,61 @@ async fn lab_down_and_malformed_requests() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     lab.shutdown().await;
 }
+
+#[tokio::test]
+async fn lab_injected_refresh_failures_leave_the_grant_intact() {
+    let lab = quiet_lab().await;
+    let grant = login(&lab, PUBLIC_CLIENT).await;
+    let rt = s(&grant, "refresh_token").to_owned();
+    assert_eq!(lab.set_refresh_failure_rate(1.0), 0);
+    for _ in 0..3 {
+        let (status, body) = refresh(&lab, PUBLIC_CLIENT, &rt).await;
+        assert_eq!(
+            (status, s(&body, "error")),
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        );
+    }
+    // The refused attempts never touched the refresh token: it still rotates.
+    assert_eq!(lab.set_refresh_failure_rate(0.0), 3);
+    let (status, body) = refresh(&lab, PUBLIC_CLIENT, &rt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(s(&body, "refresh_token"), rt);
+    // Out-of-range rates are clamped, over HTTP as in process.
+    let r: Value = http()
+        .post(format!("{}/admin/refresh-failures?rate=7", lab.issuer))
+        .send()
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["rate"], 1.0);
+}
+
+#[tokio::test]
+async fn lab_counts_requests_made_with_expired_tokens() {
+    let lab = lab_with(LabOptions {
+        access_token_ttl: Duration::from_millis(300),
+        rest_failure_rate: 0.0,
+        ..LabOptions::default()
+    })
+    .await;
+    let grant = login(&lab, PUBLIC_CLIENT).await;
+    let at = s(&grant, "access_token").to_owned();
+    assert_eq!(me(&lab, &at).await.status(), StatusCode::OK);
+    assert_eq!(
+        me(&lab, "lab_at_made_up").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        lab.stats().expired_token_uses,
+        0,
+        "a made-up token is not an expired one"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(me(&lab, &at).await.status(), StatusCode::UNAUTHORIZED);
+    // Issuing purges the expired token; a late use is still recognised.
+    login(&lab, PUBLIC_CLIENT).await;
+    assert_eq!(me(&lab, &at).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(lab.stats().expired_token_uses, 2);
+}

@@ -111,7 +111,16 @@ pub(crate) struct Store {
     /// back, the rotation has happened when the client is still waiting (the window in which a
     /// dying client loses a rotated refresh token).
     pub answer_delay_ms: u64,
+    /// Share of refresh-token grants answered 503 *before* the refresh token is looked at, so a
+    /// failed attempt leaves the grant intact: a flaky provider, not a lost one.
+    pub refresh_failure_rate: f64,
+    /// Refresh attempts refused that way.
+    pub refresh_injected_failures: u64,
+    /// Access tokens purged after expiry.
+    expired: std::collections::HashSet<String>,
 }
+
+const EXPIRED_REMEMBERED: usize = 200_000;
 
 /// Outcome of presenting a refresh token.
 pub(crate) enum RefreshOutcome {
@@ -157,11 +166,17 @@ impl LabState {
     }
 
     pub(crate) fn validate(&self, access_token: &str) -> Option<TokenInfo> {
-        let store = self.lock();
-        let rec = store.access.get(access_token)?;
-        if rec.expires <= Instant::now() {
+        let mut store = self.lock();
+        let expired = match store.access.get(access_token) {
+            Some(rec) => rec.expires <= Instant::now(),
+            None => store.expired.contains(access_token),
+        };
+        if expired {
+            // What a client that refreshes in time never does: the soak tests count these.
+            store.stats.expired_token_uses += 1;
             return None;
         }
+        let rec = store.access.get(access_token)?;
         let grant = store.grants.get(&rec.grant)?;
         if grant.revoked {
             return None;
@@ -224,7 +239,15 @@ impl Store {
     /// they are what reuse detection recognises.
     fn purge_expired(&mut self) {
         let now = Instant::now();
-        self.access.retain(|_, rec| rec.expires > now);
+        let expired = &mut self.expired;
+        self.access.retain(|token, rec| {
+            let live = rec.expires > now;
+            // Remembered (up to a bound) so a late use is told apart from a made-up token.
+            if !live && expired.len() < EXPIRED_REMEMBERED {
+                expired.insert(token.clone());
+            }
+            live
+        });
         self.codes.retain(|_, rec| rec.expires > now);
         // Expired device codes linger a while so late pollers get `expired_token`.
         self.devices

@@ -121,6 +121,25 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     "#,
+    // 7: health over time (store::history). Hourly rollups of probes, refreshes and tool calls
+    // with mergeable latency sketches, so windows up to 7 days and their percentiles survive
+    // pruning the raw rows. The time indexes serve the rollup and the windows, which read every
+    // connection's rows over a stretch of time.
+    r#"
+    CREATE TABLE rollups (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        kind      TEXT NOT NULL,      -- probe | refresh | tool_call
+        start     INTEGER NOT NULL,   -- the hour, ms since the epoch
+        ok        INTEGER NOT NULL,
+        failed    INTEGER NOT NULL,
+        sketch    BLOB NOT NULL,      -- health::sketch::Sketch::encode
+        PRIMARY KEY (connector, account, kind, start)
+    ) WITHOUT ROWID;
+    CREATE INDEX rollups_by_start ON rollups (start);
+    CREATE INDEX probes_by_time ON probes (at);
+    CREATE INDEX events_by_time ON events (at);
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -3,6 +3,7 @@
 mod errors;
 mod example;
 mod fixtures;
+mod health;
 mod interp;
 mod keys;
 mod presets;

@@ -42,6 +42,14 @@ const KEYS: &[(&str, &str)] = &[
     ("connectors.auth", "client_metadata_url"),
     ("connectors.schedule", "probe"),
     ("connectors.schedule", "refresh_lead"),
+    ("connectors.schedule", "refresh_share"),
+    ("connectors.schedule", "refresh_attempts"),
+    ("connectors.schedule", "refresh_idle"),
+    ("connectors.health", "down_after"),
+    ("connectors.health", "up_after"),
+    ("connectors.health", "max_backoff"),
+    ("store", "raw_retention"),
+    ("store", "rollup_retention"),
 ];
 
 /// A config that loads, with `key` in `table` set to `value` (replacing any default line).
@@ -85,7 +93,11 @@ fn with_value(table: &str, key: &str, value: &str) -> String {
             placed = true;
         }
     }
-    assert!(placed, "no table {table}");
+    if !placed {
+        // Tables the base does not have come last: `[connectors.health]` then belongs to the
+        // one connector, `[store]` is top level.
+        out.push_str(&format!("[{table}]\n{key} = {value}\n"));
+    }
     out
 }
 

@@ -28,6 +28,8 @@ const LEADER_LEASE: &str = "scheduler";
 const LEADER_TTL_MS: i64 = 15_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+/// Hours are rolled up a minute after they end; looking every 5 minutes keeps the lag short.
+const ROLLUP_EVERY: Duration = Duration::from_secs(300);
 
 /// When to refresh a token: `lead` before expiry, but never more than half the token's life (a
 /// 60 s token with a 5 m lead would otherwise refresh forever), minus a stable jitter of up to
@@ -93,6 +95,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                         set.spawn(refresh_loop(engine.clone(), token.clone()));
                         set.spawn(probe_schedules(engine.clone(), token.clone()));
                         set.spawn(removed::run(engine.clone(), token.clone()));
+                        set.spawn(roll_up(engine.clone(), token.clone()));
                         leading = Some((token, set));
                         engine.notice(Level::Info, "this process runs the scheduler");
                         engine.publish();
@@ -208,6 +211,32 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
         }
     }
     in_flight.abort_all();
+}
+
+/// Rolls finished hours of observations up and prunes by the retention; only the leader does,
+/// as it is the only writer that must not race itself.
+async fn roll_up(engine: Arc<Engine>, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(ROLLUP_EVERY);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => {
+                loop {
+                    match engine.roll_up_history().await {
+                        Ok(true) => tokio::task::yield_now().await,
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!("rolling up the probe history failed: {e}; retrying in {}s", ROLLUP_EVERY.as_secs());
+                            break;
+                        }
+                    }
+                    if cancel.is_cancelled() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One job per distinct schedule, fanning out to its connections (not a job per connection).

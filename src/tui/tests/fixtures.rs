@@ -47,6 +47,7 @@ pub fn conn(connector: &str, account: &str, name: &str, health: Health) -> Conne
         last_probe: None,
         last_error: None,
         busy: false,
+        history: None,
     }
 }
 

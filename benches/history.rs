@@ -1,0 +1,169 @@
+//! Health over time at fleet scale: how big the store grows, how long the rollup and the window
+//! queries take. Simulates N connections probed every 30 s, with a refresh an hour each, for
+//! D days, in the retention's steady state: every finished hour is rolled up (the leader does
+//! that hourly) and the last 48 h are still raw rows.
+//!
+//! `cargo bench --bench history -- [CONNECTIONS] [DAYS]` (default 1000 30); numbers go to
+//! BENCHMARKS.md.
+
+use std::time::Instant;
+
+use rusqlite::params;
+use switchboard::domain::{ConnectionKey, now_ms};
+use switchboard::health::history::{HOUR_MS, Tally};
+use switchboard::store::history::Retention;
+use switchboard::store::{KeySource, Store, Vault};
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let days: i64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open_with_vault(dir.path(), Vault::from_key(&[7; 32], KeySource::Env))
+        .expect("the store opens");
+    let now = now_ms();
+    let hour_now = now - now.rem_euclid(HOUR_MS);
+    let raw_from = hour_now - 48 * HOUR_MS;
+    let rolled_from = hour_now - days * 24 * HOUR_MS;
+
+    let t = Instant::now();
+    store
+        .call_blocking(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut put = tx.prepare(
+                    "INSERT INTO rollups (connector, account, kind, start, ok, failed, sketch)
+                     VALUES (?1, 'default', ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for i in 0..n {
+                    let who = format!("conn-{i:05}");
+                    let mut hour = rolled_from;
+                    while hour < hour_now {
+                        // An hour of 30 s probes: 120 samples over a realistic latency spread.
+                        let mut probes = Tally::default();
+                        for s in 0..120u64 {
+                            probes.record(s % 50 != 7, Some(20 + (s * 37 + i as u64) % 400));
+                        }
+                        put.execute(params![
+                            who,
+                            "probe",
+                            hour,
+                            probes.ok as i64,
+                            probes.failed as i64,
+                            probes.latency.encode()
+                        ])?;
+                        let mut refresh = Tally::default();
+                        refresh.record(true, Some(150 + i as u64 % 100));
+                        put.execute(params![
+                            who,
+                            "refresh",
+                            hour,
+                            1,
+                            0,
+                            refresh.latency.encode()
+                        ])?;
+                        hour += HOUR_MS;
+                    }
+                }
+                let mut probe = tx.prepare(
+                    "INSERT INTO probes (connector, account, at, via, ok, latency_ms)
+                     VALUES (?1, 'default', ?2, 'rest', ?3, ?4)",
+                )?;
+                let mut event = tx.prepare(
+                    "INSERT INTO events (at, connector, account, kind, actor, outcome, latency_ms)
+                     VALUES (?1, ?2, 'default', 'refresh', 'scheduler', 'ok', ?3)",
+                )?;
+                for i in 0..n {
+                    let who = format!("conn-{i:05}");
+                    let mut at = raw_from + (i as i64 * 997) % 30_000;
+                    let mut k = 0i64;
+                    while at < now {
+                        probe.execute(params![who, at, k % 50 != 7, 20 + (k * 37) % 400])?;
+                        if k % 120 == 0 {
+                            event.execute(params![at, who, 150 + i as i64 % 100])?;
+                        }
+                        at += 30_000;
+                        k += 1;
+                    }
+                }
+            }
+            tx.commit()?;
+            c.execute_batch("ANALYZE")?;
+            Ok(())
+        })
+        .expect("the simulated history is written");
+    let fill = t.elapsed();
+    let counts = store
+        .call_blocking(|c| {
+            let raw: i64 = c.query_row("SELECT COUNT(*) FROM probes", [], |r| r.get(0))?;
+            let rolled: i64 = c.query_row("SELECT COUNT(*) FROM rollups", [], |r| r.get(0))?;
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+            Ok((raw, rolled))
+        })
+        .expect("counts");
+    let size = std::fs::metadata(store.path())
+        .map(|m| m.len())
+        .unwrap_or(0);
+
+    // Every finished hour is rolled up.
+    store
+        .call_blocking(move |c| {
+            c.execute(
+                "INSERT INTO meta (name, value, updated_at) VALUES ('rollup_watermark', ?1, ?1)",
+                [hour_now],
+            )?;
+            Ok(())
+        })
+        .expect("watermark");
+
+    let key = ConnectionKey::new(format!("conn-{:05}", n / 2), "default");
+    let (one, all) = rt.block_on(async {
+        let t = Instant::now();
+        let h = store.history(Some(&key), now).await.expect("one history");
+        let one = t.elapsed();
+        assert!(h[&key].probes.week.samples > 0);
+        let t = Instant::now();
+        let h = store.history(None, now).await.expect("the fleet's history");
+        let all = t.elapsed();
+        assert_eq!(h.len(), n);
+        (one, all)
+    });
+    // One hour's rollup over the whole fleet, as the leader runs it every hour.
+    let rollup = rt.block_on(async {
+        let t = Instant::now();
+        let r = store
+            .roll_up(now + HOUR_MS, Retention::default())
+            .await
+            .expect("rollup");
+        (t.elapsed(), r)
+    });
+
+    println!("connections: {n}, simulated days: {days}");
+    println!("fill (setup, not a figure): {:.1} s", fill.as_secs_f64());
+    println!("raw probe rows (48 h): {}", counts.0);
+    println!("rollup rows: {}", counts.1);
+    println!(
+        "database size: {:.1} MiB ({:.0} bytes per connection)",
+        size as f64 / 1048576.0,
+        size as f64 / n as f64
+    );
+    println!("history, one connection: {:.2} ms", one.as_secs_f64() * 1e3);
+    println!(
+        "history, every connection: {:.1} ms",
+        all.as_secs_f64() * 1e3
+    );
+    println!(
+        "rollup of the next hours ({} h, {} rows written, {} raw rows pruned): {:.1} ms",
+        rollup.1.hours,
+        rollup.1.rollup_rows,
+        rollup.1.probes_pruned,
+        rollup.0.as_secs_f64() * 1e3
+    );
+}

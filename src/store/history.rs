@@ -1,0 +1,293 @@
+//! Observations over time: the raw rows (probes, and the event log's refreshes and tool calls)
+//! roll up into hourly tallies with mergeable latency sketches; raw probes are pruned after a
+//! while, rollups after longer. Windows are answered from rollups for whole hours before the
+//! rollup watermark and from raw rows after it, so every process (leader, follower, one-shot
+//! `status`) reads the same numbers from the same file.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::domain::{ConnectionKey, UnixMs};
+use crate::health::history::{HOUR_MS, History, Kind, Span, Tally};
+use crate::health::sketch::Sketch;
+
+const WATERMARK: &str = "rollup_watermark";
+/// An hour is rolled up this long after it ends, so a probe that was in flight at the boundary
+/// still lands in it.
+const GRACE_MS: i64 = 60_000;
+/// Hours rolled up per call: a first run over a long-lived database works through its backlog
+/// in bounded steps instead of one long transaction.
+const MAX_HOURS_PER_RUN: i64 = 48;
+
+/// How long each tier is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub raw_ms: i64,
+    pub rollup_ms: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            raw_ms: 48 * HOUR_MS,
+            rollup_ms: 35 * 24 * HOUR_MS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollupReport {
+    pub hours: i64,
+    pub rollup_rows: u64,
+    pub probes_pruned: u64,
+    pub rollups_pruned: u64,
+    /// More hours are waiting: call again.
+    pub behind: bool,
+}
+
+fn floor_hour(t: UnixMs) -> UnixMs {
+    t.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+fn ceil_hour(t: UnixMs) -> UnixMs {
+    floor_hour(t.saturating_add(HOUR_MS - 1))
+}
+
+fn watermark(c: &Connection) -> rusqlite::Result<Option<UnixMs>> {
+    c.query_row("SELECT value FROM meta WHERE name = ?1", [WATERMARK], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()
+}
+
+/// Raw observations in `[from, to)`, `f(key, kind, at, ok, latency)` for each.
+fn each_raw(
+    c: &Connection,
+    key: Option<&ConnectionKey>,
+    from: UnixMs,
+    to: UnixMs,
+    mut f: impl FnMut(ConnectionKey, Kind, UnixMs, bool, Option<u64>),
+) -> rusqlite::Result<()> {
+    let (kc, ka) = (
+        key.map(|k| k.connector.as_str()),
+        key.map(|k| k.account.as_str()),
+    );
+    let mut probes = c.prepare_cached(
+        "SELECT connector, account, at, ok, latency_ms FROM probes
+         WHERE at >= ?1 AND at < ?2 AND (?3 IS NULL OR (connector = ?3 AND account = ?4))",
+    )?;
+    let mut rows = probes.query(params![from, to, kc, ka])?;
+    while let Some(r) = rows.next()? {
+        let latency = r.get::<_, i64>(4)?.max(0) as u64;
+        f(
+            ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            Kind::Probe,
+            r.get(2)?,
+            r.get(3)?,
+            Some(latency),
+        );
+    }
+    // A tool that ran and answered `isError` is a failed call from the caller's side.
+    let mut events = c.prepare_cached(
+        "SELECT connector, account, kind, at, outcome, latency_ms FROM events
+         WHERE at >= ?1 AND at < ?2 AND kind IN ('refresh', 'tool_call')
+           AND outcome IN ('ok', 'failed', 'tool_error') AND connector IS NOT NULL
+           AND (?3 IS NULL OR (connector = ?3 AND account = ?4))",
+    )?;
+    let mut rows = events.query(params![from, to, kc, ka])?;
+    while let Some(r) = rows.next()? {
+        let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
+            continue;
+        };
+        f(
+            ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            kind,
+            r.get(3)?,
+            r.get::<_, String>(4)? == "ok",
+            r.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
+        );
+    }
+    Ok(())
+}
+
+/// Rolls up every whole hour that ended before `now` (less a grace) and is past the watermark,
+/// then prunes by `retention`. Idempotent: an hour is rolled up once, and rerunning rewrites
+/// the same rows.
+pub(super) fn roll_up(
+    c: &mut Connection,
+    now: UnixMs,
+    retention: Retention,
+) -> rusqlite::Result<RollupReport> {
+    let mut report = RollupReport::default();
+    let target = floor_hour(now - GRACE_MS);
+    let start = match watermark(c)? {
+        Some(w) => w,
+        None => {
+            // First run: start at the oldest raw row still worth keeping.
+            let oldest: Option<i64> = c.query_row(
+                "SELECT MIN(at) FROM (SELECT MIN(at) AS at FROM probes
+                                      UNION ALL SELECT MIN(at) FROM events)",
+                [],
+                |r| r.get(0),
+            )?;
+            let floor = floor_hour(now - retention.rollup_ms);
+            floor_hour(oldest.unwrap_or(target).max(floor))
+        }
+    };
+    let mut hour = start.max(floor_hour(now - retention.rollup_ms));
+    while hour < target && report.hours < MAX_HOURS_PER_RUN {
+        let tx = c.transaction()?;
+        let mut tallies: HashMap<(ConnectionKey, Kind), Tally> = HashMap::new();
+        each_raw(&tx, None, hour, hour + HOUR_MS, |key, kind, _, ok, ms| {
+            tallies.entry((key, kind)).or_default().record(ok, ms);
+        })?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO rollups (connector, account, kind, start, ok, failed, sketch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for ((key, kind), t) in &tallies {
+                put.execute(params![
+                    key.connector,
+                    key.account,
+                    kind.as_str(),
+                    hour,
+                    t.ok as i64,
+                    t.failed as i64,
+                    t.latency.encode(),
+                ])?;
+            }
+        }
+        hour += HOUR_MS;
+        tx.execute(
+            "INSERT INTO meta (name, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            params![WATERMARK, hour, now],
+        )?;
+        tx.commit()?;
+        report.hours += 1;
+        report.rollup_rows += tallies.len() as u64;
+    }
+    report.behind = hour < target;
+    // Raw probes go only once their hour is rolled up, whatever the retention says.
+    let raw_cut = (now - retention.raw_ms).min(hour);
+    report.probes_pruned = c.execute("DELETE FROM probes WHERE at < ?1", [raw_cut])? as u64;
+    report.rollups_pruned = c.execute(
+        "DELETE FROM rollups WHERE start < ?1",
+        [now - retention.rollup_ms],
+    )? as u64;
+    Ok(report)
+}
+
+/// Every window for one connection (or all of them) as of `now`.
+pub(super) fn history(
+    c: &Connection,
+    key: Option<&ConnectionKey>,
+    now: UnixMs,
+) -> rusqlite::Result<HashMap<ConnectionKey, History>> {
+    // No rollup yet: every window is answered from raw rows.
+    let wm = watermark(c)?.unwrap_or(i64::MIN);
+    let starts: Vec<(Span, UnixMs)> = Span::ALL.iter().map(|&s| (s, now - s.ms())).collect();
+    let mut tallies: HashMap<(ConnectionKey, Kind), [Tally; 4]> = HashMap::new();
+    let mut add = |key: ConnectionKey, kind: Kind, slot: usize, t: &Tally| {
+        tallies.entry((key, kind)).or_default()[slot].merge(t);
+    };
+
+    // Raw rows count for a window from its start to its first whole hour, and after the
+    // watermark. Fetch the union of those stretches once.
+    let mut stretches: Vec<(UnixMs, UnixMs)> = starts
+        .iter()
+        .map(|&(_, s)| (s, ceil_hour(s).min(wm.max(s))))
+        .filter(|(a, b)| a < b)
+        .collect();
+    let earliest = starts.iter().map(|&(_, s)| s).min().unwrap_or(now);
+    stretches.push((wm.max(earliest), i64::MAX));
+    stretches.sort();
+    let mut merged: Vec<(UnixMs, UnixMs)> = Vec::new();
+    for (a, b) in stretches {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    for (from, to) in merged {
+        each_raw(c, key, from, to, |k, kind, at, ok, ms| {
+            let mut one = Tally::default();
+            one.record(ok, ms);
+            for (slot, &(_, s)) in starts.iter().enumerate() {
+                if at >= s && at <= now && (at < ceil_hour(s) || at >= wm) {
+                    add(k.clone(), kind, slot, &one);
+                }
+            }
+        })?;
+    }
+
+    let (kc, ka) = (
+        key.map(|k| k.connector.as_str()),
+        key.map(|k| k.account.as_str()),
+    );
+    let mut stmt = c.prepare_cached(
+        "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
+         WHERE start >= ?1 AND start < ?2 AND (?3 IS NULL OR (connector = ?3 AND account = ?4))",
+    )?;
+    let mut rows = stmt.query(params![ceil_hour(earliest), wm, kc, ka])?;
+    while let Some(r) = rows.next()? {
+        let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
+            continue;
+        };
+        let start: i64 = r.get(3)?;
+        let blob: Vec<u8> = r.get(6)?;
+        // A sketch that does not decode loses its latencies, not its counts.
+        let latency = Sketch::decode(&blob).unwrap_or_default();
+        let t = Tally {
+            ok: r.get::<_, i64>(4)?.max(0) as u64,
+            failed: r.get::<_, i64>(5)?.max(0) as u64,
+            latency,
+        };
+        let k = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
+        for (slot, &(_, s)) in starts.iter().enumerate() {
+            if start >= ceil_hour(s) {
+                add(k.clone(), kind, slot, &t);
+            }
+        }
+    }
+
+    let mut out: HashMap<ConnectionKey, History> = HashMap::new();
+    for ((k, kind), spans) in tallies {
+        let h = out.entry(k).or_insert_with(|| History {
+            as_of: now,
+            ..History::default()
+        });
+        for (slot, &(span, _)) in starts.iter().enumerate() {
+            *h.windows_mut(kind).get_mut(span) = spans[slot].figures();
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Rolls up finished hours and prunes by `retention`; the leader calls it periodically.
+    pub async fn roll_up(
+        &self,
+        now: UnixMs,
+        retention: Retention,
+    ) -> Result<RollupReport, StoreError> {
+        self.call(move |c| Ok(roll_up(c, now, retention)?)).await
+    }
+
+    /// Success rates and latency percentiles over every window, per connection.
+    pub async fn history(
+        &self,
+        key: Option<&ConnectionKey>,
+        now: UnixMs,
+    ) -> Result<HashMap<ConnectionKey, History>, StoreError> {
+        let key = key.cloned();
+        self.call(move |c| Ok(history(c, key.as_ref(), now)?)).await
+    }
+}
+
+#[cfg(test)]
+#[path = "history_tests.rs"]
+mod tests;
