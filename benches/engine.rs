@@ -123,6 +123,7 @@ fn specs(n: usize) -> Vec<ConnectorSpec> {
                 timeout: std::time::Duration::from_secs(1),
             },
             probe: ProbeSchedule::Every(std::time::Duration::from_secs(30)),
+            health: Default::default(),
             refresh_lead: std::time::Duration::from_secs(300),
             missing_env: vec![],
             problem: None,
@@ -150,12 +151,11 @@ fn bench_snapshot_and_render(c: &mut Criterion) {
             },
         ))
         .unwrap();
-    let engine = running.engine.clone();
     c.bench_function("snapshot build, 500 connections", |b| {
-        b.iter(|| black_box(engine.build_snapshot(now_ms())))
+        b.iter(|| black_box(running.build_snapshot(now_ms())))
     });
 
-    let snapshot = Arc::new(engine.build_snapshot(now_ms()));
+    let snapshot = Arc::new(running.build_snapshot(now_ms()));
     let app = App::new(snapshot);
     let theme = Theme::builtin_default();
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();

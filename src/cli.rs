@@ -230,7 +230,7 @@ pub struct TargetArgs {
     pub no_browser: bool,
     /// How the authorization URL reaches a browser (the conformance client's is internal).
     #[arg(skip)]
-    pub opener: Option<crate::auth::flows::Opener>,
+    pub opener: Option<crate::engine::Opener>,
     /// How to answer a server's request for input during the command (MCP elicitation): ask
     /// on the terminal, accept the schema's defaults, or decline [default: ask when stdin and
     /// stderr are terminals, else decline]. The console asks in its tool panel; the daemon
@@ -313,7 +313,7 @@ impl clap::builder::TypedValueParser for HeaderParser {
         let text = value
             .to_str()
             .ok_or_else(|| invalid("--header must be UTF-8 text".into()))?;
-        crate::mcp::adhoc::parse_header(text)
+        crate::engine::adhoc::parse_header(text)
             .map(|(n, v)| HeaderArg(n, v))
             .map_err(invalid)
     }

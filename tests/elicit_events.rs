@@ -84,6 +84,7 @@ impl Fixture {
             timeout: Duration::from_secs(60),
             actor: Actor::Console,
             cancel: CancellationToken::new(),
+            reply: None,
         });
         assert!(sent, "the engine takes the call");
     }

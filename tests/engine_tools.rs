@@ -76,6 +76,7 @@ async fn list_and_call_through_engine_commands() {
         timeout: Duration::from_secs(20),
         actor: Actor::Console,
         cancel: CancellationToken::new(),
+        reply: None,
     };
     assert!(handle.send(call("count_slowly", json!({"to": 3, "delay_ms": 20}))));
     let mut progress = Vec::new();

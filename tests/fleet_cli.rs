@@ -174,10 +174,14 @@ fn a_database_from_before_the_key_check_takes_it_from_the_key_that_opens_it() {
     let (first, second) = ("33".repeat(32), "44".repeat(32));
     s.env.push(("SWITCHBOARD_KEY".into(), first.clone().into()));
     s.expect(&["auth", "rest"], 0);
-    // As it was before migration 6: no meta table, schema version 5.
+    // As it was before migration 6: no meta table (nor what later migrations add), schema
+    // version 5.
     let c = db(&s);
-    c.execute_batch("DROP TABLE meta; PRAGMA user_version = 5;")
-        .expect("downgrade");
+    c.execute_batch(
+        "DROP TABLE meta; DROP TABLE rollups; DROP INDEX probes_by_time;
+         DROP INDEX events_by_time; PRAGMA user_version = 5;",
+    )
+    .expect("downgrade");
     drop(c);
 
     s.env = vec![("SWITCHBOARD_KEY".into(), second.clone().into())];

@@ -32,6 +32,7 @@ fn spec(lab: &switchboard::lab::Lab) -> ConnectorSpec {
             timeout: Duration::from_secs(10),
         },
         probe: ProbeSchedule::Every(Duration::from_secs(3600)),
+        health: Default::default(),
         refresh_lead: Duration::from_secs(300),
         missing_env: vec![],
         problem: None,

@@ -28,6 +28,7 @@ fn spec() -> ConnectorSpec {
             timeout: Duration::from_secs(10),
         },
         probe: ProbeSchedule::Every(Duration::from_secs(1)),
+        health: Default::default(),
         refresh_lead: Duration::from_secs(300),
         missing_env: vec![],
         problem: None,
@@ -103,6 +104,7 @@ fn rest_spec(id: &str) -> ConnectorSpec {
         },
         // Nobody probes on a schedule here: the test writes the leader's results itself.
         probe: ProbeSchedule::Every(Duration::from_secs(3600)),
+        health: Default::default(),
         refresh_lead: Duration::from_secs(300),
         missing_env: vec![],
         problem: None,

@@ -2,35 +2,12 @@
 //! headers, MCP authorization on a 401, and how the server's requests for input are answered.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 
 use super::Exit;
-use crate::auth::adhoc_auth::{AdHocAuth, ClientOptions};
-use crate::auth::client_assertion::SigningKey;
-use crate::auth::flows::Opener;
-use crate::cli::{EXIT_HUMAN, EXIT_USAGE, ElicitArg, GrantArg, TargetArgs, TransportArg};
-use crate::domain::Failure;
-use crate::mcp::Target;
-use crate::mcp::adhoc::{self, AdHoc};
-use crate::mcp::elicit::ElicitPolicy;
-
-/// An ad hoc target has no broker to fix a refusal: either authorization ran and says why it
-/// failed, or the operator must bring credentials.
-pub(super) fn adhoc_exit(adhoc: &AdHoc, f: Failure) -> Exit {
-    let f = adhoc.explain(f);
-    if f.class != crate::domain::ErrorClass::Auth {
-        return Exit::failed(&f);
-    }
-    if adhoc.auth.as_ref().is_some_and(|a| a.failure().is_some()) {
-        return Exit::new(EXIT_HUMAN, f.to_string());
-    }
-    let hint = if adhoc.brings_credentials() {
-        "the server refused the credentials given; check --bearer / --header"
-    } else {
-        "the server wants credentials: pass --bearer TOKEN (or $SWITCHBOARD_BEARER) or --header 'NAME: VALUE', or run this in a terminal (or with $BROWSER set, or --no-browser) to log in through MCP authorization"
-    };
-    Exit::new(EXIT_HUMAN, format!("{f}; {hint}"))
-}
+use crate::cli::{EXIT_USAGE, ElicitArg, GrantArg, TargetArgs, TransportArg};
+use crate::engine::adhoc::{AdHocSpec, IdP, Login, split_command};
+use crate::engine::{ElicitPolicy, McpTarget as Target, Opener};
+use crate::secret::Secret;
 
 /// Whether a browser login can happen from here: a browser to open, or a person at a terminal
 /// to use the printed URL.
@@ -42,7 +19,7 @@ pub(super) fn usage(message: impl Into<String>) -> Exit {
     Exit::new(EXIT_USAGE, message)
 }
 
-pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
+pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHocSpec>, Exit> {
     let target = match (&t.url, &t.stdio, t.transport) {
         (None, None, None) => return Ok(None),
         (None, None, Some(_)) => {
@@ -60,7 +37,7 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
             ));
         }
         (None, Some(line), None | Some(TransportArg::Stdio)) => {
-            let mut words = adhoc::split_command(line).map_err(usage)?;
+            let mut words = split_command(line).map_err(usage)?;
             let command = words.remove(0);
             Target::Stdio {
                 command,
@@ -85,7 +62,7 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
     {
         return Err(usage(format!("--url `{url}` is not a valid URL")));
     }
-    let mut adhoc = AdHoc {
+    let mut adhoc = AdHocSpec {
         target,
         headers: t
             .headers
@@ -93,14 +70,20 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
             .map(|h| (h.0.clone(), h.1.clone()))
             .collect(),
         bearer: t.bearer.clone(),
-        auth: None,
+        login: None,
         elicit: super::elicit_prompt::elicitor(elicit_policy(t)),
         protocol: t.protocol_version.clone(),
     };
     let wants_auth = t.client_id.is_some() || t.client_metadata_url.is_some() || t.grant.is_some();
-    if let Target::StreamableHttp { url } | Target::Sse { url } = &adhoc.target {
-        if !adhoc.brings_credentials() {
-            adhoc.auth = adhoc_auth(t, url)?.map(Arc::new);
+    // The operator brought credentials: a 401 is theirs to fix, nothing to log in to.
+    let brings_credentials = adhoc.bearer.is_some()
+        || adhoc
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+    if let Target::StreamableHttp { .. } | Target::Sse { .. } = &adhoc.target {
+        if !brings_credentials {
+            adhoc.login = login(t)?;
         } else if wants_auth {
             return Err(usage(
                 "--client-id/--client-metadata-url/--grant authorize a server that answers 401; with --bearer or an Authorization header there is nothing to authorize",
@@ -117,7 +100,7 @@ pub(super) fn adhoc_target(t: &TargetArgs) -> Result<Option<AdHoc>, Exit> {
 /// MCP authorization for an ad hoc target, if a login can happen here: a browser to open
 /// (`$BROWSER`, or a terminal whose user can use the printed URL), or `--no-browser`. A script
 /// with neither gets the 401 at once, not a 15-minute wait for a login nobody can see.
-fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
+fn login(t: &TargetArgs) -> Result<Option<Login>, Exit> {
     if let Some(m) = &t.client_metadata_url
         && url::Url::parse(m).is_err()
     {
@@ -161,7 +144,6 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
             "--client-metadata-url is for a login in the browser; --grant client-credentials authenticates with --client-id and its secret",
         ));
     }
-    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
     let opener = match (&t.opener, t.no_browser) {
         // A machine client opens nothing: any opener will do.
         _ if machine => Opener::PrintOnly,
@@ -170,38 +152,39 @@ fn adhoc_auth(t: &TargetArgs, url: &str) -> Result<Option<AdHocAuth>, Exit> {
         (None, false) if can_log_in() => Opener::System,
         (None, false) => return Ok(None),
     };
-    let options = ClientOptions {
+    Ok(Some(Login {
         client_id: t.client_id.clone(),
         client_secret: t.client_secret.clone(),
         client_metadata_url: t.client_metadata_url.clone(),
         machine,
         private_key,
         cross_app,
-    };
-    Ok(Some(AdHocAuth::new(http, url, options, opener)))
+        opener,
+    }))
 }
 
-/// `--private-key FILE` (or the conformance client's PEM), loaded now so a bad key is a usage
-/// error before anything is sent. Errors name the file, never its contents.
-fn private_key(t: &TargetArgs) -> Result<Option<Arc<SigningKey>>, Exit> {
-    let (pem, what) = match (&t.private_key, &t.private_key_pem) {
+/// `--private-key FILE` (or the conformance client's PEM), read now; the engine parses it
+/// before anything is sent, so a bad key is a usage error. Errors name the file, never its
+/// contents.
+fn private_key(t: &TargetArgs) -> Result<Option<(Secret, String)>, Exit> {
+    match (&t.private_key, &t.private_key_pem) {
         (Some(path), _) => {
             let what = format!("--private-key {}", path.display());
             let pem = std::fs::read_to_string(path)
                 .map_err(|e| usage(format!("{what}: cannot read it: {e}")))?;
-            (crate::secret::Secret::new(pem), what)
+            Ok(Some((Secret::new(pem), what)))
         }
-        (None, Some(pem)) => (pem.clone(), "the scenario's private key".to_string()),
-        (None, None) => return Ok(None),
-    };
-    SigningKey::from_pem(pem.expose(), &what)
-        .map(|k| Some(Arc::new(k)))
-        .map_err(|f| usage(f.message))
+        (None, Some(pem)) => Ok(Some((
+            pem.clone(),
+            "the scenario's private key".to_string(),
+        ))),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `--grant cross-app`'s identity provider: its issuer, switchboard's client there and the
 /// user's ID token (`--id-token-file`, else `$SWITCHBOARD_ID_TOKEN`).
-fn cross_app(t: &TargetArgs) -> Result<Option<crate::auth::cross_app::IdP>, Exit> {
+fn cross_app(t: &TargetArgs) -> Result<Option<IdP>, Exit> {
     let wanted = t.grant == Some(GrantArg::CrossApp);
     let given = t.idp_issuer.is_some() || t.idp_client_id.is_some() || t.id_token_file.is_some();
     if !wanted {
@@ -217,7 +200,7 @@ fn cross_app(t: &TargetArgs) -> Result<Option<crate::auth::cross_app::IdP>, Exit
         std::env::var(name)
             .ok()
             .filter(|v| !v.trim().is_empty())
-            .map(crate::secret::Secret::new)
+            .map(Secret::new)
     };
     let id_token = match (&t.id_token_file, &t.id_token) {
         (Some(path), _) => {
@@ -227,7 +210,7 @@ fn cross_app(t: &TargetArgs) -> Result<Option<crate::auth::cross_app::IdP>, Exit
                     path.display()
                 ))
             })?;
-            Some(crate::secret::Secret::new(text.trim()))
+            Some(Secret::new(text.trim()))
         }
         (None, Some(token)) => Some(token.clone()),
         (None, None) => env("SWITCHBOARD_ID_TOKEN"),
@@ -242,7 +225,7 @@ fn cross_app(t: &TargetArgs) -> Result<Option<crate::auth::cross_app::IdP>, Exit
     if url::Url::parse(&issuer).is_err() {
         return Err(usage(format!("--idp-issuer `{issuer}` is not a URL")));
     }
-    Ok(Some(crate::auth::cross_app::IdP {
+    Ok(Some(IdP {
         issuer,
         client_id,
         client_secret: env("SWITCHBOARD_IDP_CLIENT_SECRET"),

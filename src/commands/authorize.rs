@@ -1,23 +1,28 @@
 //! `auth` (authorization code + PKCE, or the device grant) and `revoke`: the commands a human
-//! runs to give switchboard a grant or take it back. Prompts go to stderr; stdout carries only
-//! the one-line result, so scripts can read it.
+//! runs to give switchboard a grant or take it back, as `Command::Reauth`/`Command::Revoke`
+//! to the engine. Prompts go to stderr; stdout carries only the one-line result, so scripts
+//! can read it.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use super::{Exit, Outcome, init_file_logging, load_config, open_store, qr};
-use crate::auth::device::{self, DeviceProgress, DevicePrompt};
-use crate::auth::flows::{self, Opener};
-use crate::auth::revoke::{self, Revoked};
-use crate::auth::{AuthSpec, Broker, mcp_auth};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::{Exit, Outcome, load_config, oneshot_engine, qr};
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{Actor, ConnectionKey, format_duration_ms, format_expires_in, now_ms};
-use crate::engine::fleet::ConnectorSpec;
-use crate::store::{Store, resolve_data_dir};
+use crate::engine::authorize::machine_grant;
+use crate::engine::ready::config_not_ready;
+use crate::engine::{
+    ConnectorSpec, EngineHandle, Event, Opener, ReauthMethod, ReauthOutcome, ReauthProgress,
+    RevokeOutcome, Revoked,
+};
 use crate::text::printable;
 
-/// The connector's resolved spec and an open store: what both commands start from.
-fn setup(global: &Global, connector: &str) -> Result<(ConnectorSpec, Store), Exit> {
+/// The connector's config entry, checked before anything is opened: a typo or an unset
+/// variable is a usage error, not a failed login.
+fn check_connector(global: &Global, connector: &str) -> Result<ConnectorSpec, Exit> {
     let config = load_config(global)?;
     let Some(c) = config.connector(connector) else {
         let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
@@ -29,25 +34,15 @@ fn setup(global: &Global, connector: &str) -> Result<(ConnectorSpec, Store), Exi
             ),
         ));
     };
-    if let Some(why) = c.not_configured() {
-        return Err(Exit::new(
-            EXIT_USAGE,
-            format!("connector {connector} is {why}"),
-        ));
-    }
     let spec = crate::engine::fleet::from_config(&config)
         .into_iter()
-        .find(|s| s.id == connector)
+        .find(|s| s.id == c.id)
         .ok_or_else(|| Exit::new(EXIT_USAGE, format!("no connector `{connector}`")))?;
-    if let Some(p) = &spec.problem {
-        return Err(Exit::new(EXIT_USAGE, format!("connector {connector}: {p}")));
+    if let Some(why) = config_not_ready(&spec) {
+        let key = ConnectionKey::new(connector, crate::domain::DEFAULT_ACCOUNT);
+        return Err(Exit::new(EXIT_USAGE, why.message(&key)));
     }
-    let data_dir = resolve_data_dir(global.data_dir.as_deref());
-    crate::store::ensure_private_dir(&data_dir)
-        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    init_file_logging(&data_dir);
-    let store = open_store(&data_dir)?;
-    Ok((spec, store))
+    Ok(spec)
 }
 
 pub async fn auth(
@@ -57,86 +52,65 @@ pub async fn auth(
     no_browser: bool,
     device: bool,
 ) -> Outcome {
-    let (spec, store) = setup(global, connector)?;
-    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
-    let broker = Broker::new(store, http.clone());
+    let spec = check_connector(global, connector)?;
     let key = ConnectionKey::new(connector, account);
-    broker
-        .register(key.clone(), spec.auth.clone(), false)
-        .await
-        .map_err(|f| Exit::failed(&f))?;
-    // Auth type "mcp": discover the authorization server and a client first; what follows is
-    // the ordinary flow with the discovered endpoints and the RFC 8707 resource.
-    let discovered;
-    let auth = match &spec.auth {
-        AuthSpec::OAuth(oauth) if oauth.mcp.is_some() => {
-            eprintln!("Discovering how {connector}'s MCP server is authorized…");
-            let concrete = mcp_auth::prepare(&http, broker.store(), connector, oauth)
-                .await
-                .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?;
-            eprintln!(
-                "Authorization server {}; client {}.",
-                concrete
-                    .endpoints
-                    .as_ref()
-                    .and_then(|e| e.authorize.as_deref())
-                    .unwrap_or("(no authorization endpoint)"),
-                concrete.client_id
-            );
-            discovered = AuthSpec::OAuth(concrete);
-            &discovered
-        }
-        other => other,
+    if device && machine_grant(&spec) {
+        return Err(Exit::new(
+            EXIT_USAGE,
+            format!(
+                "{key} uses client credentials: there is no user to approve a device code; run `switchboard auth {connector}` without --device"
+            ),
+        ));
+    }
+    let (running, _workspace) = oneshot_engine(global, Default::default()).await?;
+    let opener = if no_browser {
+        Opener::PrintOnly
+    } else {
+        Opener::System
     };
-    let meta = match auth {
-        AuthSpec::OAuth(oauth) if device => {
-            eprintln!("Authorizing {key} with a device code (Ctrl-C to give up).");
-            let progress = Progress::new();
-            let result = device::device_authorization(&http, oauth, &|p| progress.show(&p)).await;
-            progress.finish();
-            let token = result.map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?;
-            broker
-                .install(&key, token, Actor::Cli)
-                .await
-                .map_err(|f| Exit::failed(&f))?
+    let result = authorize_on(&running.handle, &key, opener, device).await;
+    running.shutdown().await;
+    result
+}
+
+/// `auth` on an engine already running (the step-up of `call` uses its own).
+pub(crate) async fn authorize_on(
+    handle: &EngineHandle,
+    key: &ConnectionKey,
+    opener: Opener,
+    device: bool,
+) -> Outcome {
+    let method = if device {
+        ReauthMethod::DeviceCode
+    } else {
+        ReauthMethod::Browser { opener }
+    };
+    let mut events = handle.subscribe();
+    let progress = Progress::new(key.clone(), device);
+    let asked = handle.reauth(key.clone(), method, Actor::Cli, CancellationToken::new());
+    tokio::pin!(asked);
+    let result = loop {
+        tokio::select! {
+            result = &mut asked => break result,
+            event = events.recv() => match event {
+                Ok(e) => progress.on(&e),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => {}
+            },
         }
-        AuthSpec::OAuth(oauth) => {
-            let opener = if no_browser {
-                Opener::PrintOnly
-            } else {
-                Opener::System
-            };
-            eprintln!(
-                "Authorizing {key}. Waiting for the browser (15 minutes at most; Ctrl-C to give up)."
-            );
-            let show = |url: &str| eprintln!("If no browser opened, visit:\n\n  {url}\n");
-            let outcome = flows::authorization_code(&http, oauth, opener, &show)
-                .await
-                .map_err(|f| Exit::failed(&f))?;
-            broker
-                .install(&key, outcome.token, Actor::Cli)
-                .await
-                .map_err(|f| Exit::failed(&f))?
-        }
-        AuthSpec::ClientCredentials(_) if device => {
-            return Err(Exit::new(
-                EXIT_USAGE,
-                format!(
-                    "{key} uses client credentials: there is no user to approve a device code; run `switchboard auth {connector}` without --device"
-                ),
-            ));
-        }
-        AuthSpec::ClientCredentials(_) => broker
-            .refresh_now(&key, Actor::Cli)
-            .await
-            .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?,
-        AuthSpec::None | AuthSpec::Bearer(_) => {
-            println!(
-                "{key} uses auth type {}; nothing to authorize",
-                spec.auth.label()
-            );
+    };
+    // Every step was sent before the reply: show what is still queued.
+    while let Ok(e) = events.try_recv() {
+        progress.on(&e);
+    }
+    progress.finish();
+    let meta = match result {
+        Ok(ReauthOutcome::Authorized(meta)) => meta,
+        Ok(ReauthOutcome::NothingToAuthorize { auth }) => {
+            println!("{key} uses auth type {auth}; nothing to authorize");
             return Ok(EXIT_OK);
         }
+        Err(f) => return Err(Exit::new(EXIT_FAILED, format!("{key}: {f}"))),
     };
     let expiry = meta
         .expires_at
@@ -151,25 +125,69 @@ pub async fn auth(
     Ok(EXIT_OK)
 }
 
-/// The device prompt on stderr, and a waiting line that rewrites itself when stderr is a
-/// terminal (a log file or a pipe gets no carriage-return noise).
+/// The engine's `Event::Reauth` steps on stderr, worded as they always were; the device
+/// grant's waiting line rewrites itself when stderr is a terminal (a log file or a pipe gets
+/// no carriage-return noise).
 struct Progress {
+    key: ConnectionKey,
+    device: bool,
     tty: bool,
 }
 
 impl Progress {
-    fn new() -> Self {
+    fn new(key: ConnectionKey, device: bool) -> Self {
         Progress {
+            key,
+            device,
             tty: std::io::stderr().is_terminal(),
         }
     }
 
-    fn show(&self, p: &DeviceProgress<'_>) {
-        match p {
-            DeviceProgress::Prompt(prompt) => eprint!("{}", prompt_text(prompt)),
-            DeviceProgress::Waiting {
-                elapsed, remaining, ..
-            } if self.tty => {
+    fn on(&self, event: &Event) {
+        let Event::Reauth { key, progress } = event else {
+            return;
+        };
+        if key != &self.key {
+            return;
+        }
+        match progress {
+            ReauthProgress::Discovering => eprintln!(
+                "Discovering how {}'s MCP server is authorized…",
+                key.connector
+            ),
+            ReauthProgress::Discovered {
+                authorization_endpoint,
+                client_id,
+            } => eprintln!(
+                "Authorization server {}; client {client_id}.",
+                authorization_endpoint
+                    .as_deref()
+                    .unwrap_or("(no authorization endpoint)"),
+            ),
+            ReauthProgress::OpenBrowser { url } => {
+                eprintln!(
+                    "Authorizing {key}. Waiting for the browser (15 minutes at most; Ctrl-C to give up)."
+                );
+                eprintln!("If no browser opened, visit:\n\n  {url}\n");
+            }
+            ReauthProgress::DeviceCode {
+                verification_uri,
+                user_code,
+                verification_uri_complete,
+                expires_in,
+            } => {
+                eprintln!("Authorizing {key} with a device code (Ctrl-C to give up).");
+                eprint!(
+                    "{}",
+                    prompt_text(
+                        verification_uri,
+                        user_code,
+                        verification_uri_complete.as_deref(),
+                        *expires_in
+                    )
+                );
+            }
+            ReauthProgress::Waiting { elapsed, remaining } if self.tty && self.device => {
                 let mut err = std::io::stderr().lock();
                 let _ = write!(
                     err,
@@ -179,12 +197,15 @@ impl Progress {
                 );
                 let _ = err.flush();
             }
-            DeviceProgress::Waiting { .. } => {}
+            ReauthProgress::Waiting { .. }
+            | ReauthProgress::Done(_)
+            | ReauthProgress::Failed(_)
+            | ReauthProgress::Cancelled => {}
         }
     }
 
     fn finish(&self) {
-        if self.tty {
+        if self.tty && self.device {
             eprint!("\r\x1b[2K");
         }
     }
@@ -195,14 +216,19 @@ fn round_secs(d: Duration) -> Duration {
 }
 
 /// What the operator reads: the code, where to enter it, and a QR code of the complete URI.
-pub fn prompt_text(p: &DevicePrompt) -> String {
+pub fn prompt_text(
+    verification_uri: &str,
+    user_code: &str,
+    verification_uri_complete: Option<&str>,
+    expires_in: Duration,
+) -> String {
     // The AS wrote all of these: shown, never obeyed by the terminal.
     let mut out = format!(
         "\nOn any device, open\n\n  {}\n\nand enter the code\n\n  {}\n\n",
-        printable(&p.verification_uri, false),
-        printable(&p.user_code, false)
+        printable(verification_uri, false),
+        printable(user_code, false)
     );
-    if let Some(complete) = &p.verification_uri_complete {
+    if let Some(complete) = verification_uri_complete {
         if let Some(lines) = qr::render(complete) {
             out.push_str("or scan this code, which fills it in:\n\n");
             for line in lines {
@@ -216,64 +242,54 @@ pub fn prompt_text(p: &DevicePrompt) -> String {
     }
     out.push_str(&format!(
         "The code expires in {}.\n",
-        format_duration_ms(p.expires_in.as_millis() as u64)
+        format_duration_ms(expires_in.as_millis() as u64)
     ));
     out
 }
 
 pub async fn revoke(global: &Global, connector: &str, account: &str) -> Outcome {
-    if load_config(global)?.connector(connector).is_none() {
-        return revoke_removed(global, connector, account).await;
-    }
-    let (spec, store) = setup(global, connector)?;
+    let config = load_config(global)?;
     let key = ConnectionKey::new(connector, account);
-    let Some(oauth) = spec.auth.oauth() else {
-        println!(
-            "{key} uses auth type {}; switchboard holds no grant to revoke",
-            spec.auth.label()
-        );
-        return Ok(EXIT_OK);
-    };
-    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
-    let outcome = revoke::revoke_connection(&store, &http, oauth, &key, Actor::Cli)
-        .await
-        .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?;
-    report_revoked(&key, outcome);
+    if config.connector(connector).is_some() {
+        check_connector(global, connector)?;
+    } else {
+        // A connector no longer in the config: only its stored grant can be revoked, and a
+        // directory without a store has none (and must not get one from asking).
+        let data_dir = crate::engine::open::data_dir(global.data_dir.as_deref());
+        if !crate::engine::open::has_store(&data_dir) {
+            return Err(unknown_connector(&config, &key, &data_dir));
+        }
+    }
+    let (running, workspace) = oneshot_engine(global, Default::default()).await?;
+    let result = running.handle.revoke(key.clone(), Actor::Cli).await;
+    running.shutdown().await;
+    match result.map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))? {
+        RevokeOutcome::Revoked(outcome) => report_revoked(&key, outcome),
+        RevokeOutcome::NoGrant { auth } => {
+            println!("{key} uses auth type {auth}; switchboard holds no grant to revoke")
+        }
+        RevokeOutcome::Unknown => {
+            return Err(unknown_connector(&config, &key, workspace.data_dir()));
+        }
+    }
     Ok(EXIT_OK)
 }
 
-/// A connector no longer in the config: its grant is revoked with what was kept when it was
-/// authorized (`auth::recipe`), if anything was.
-async fn revoke_removed(global: &Global, connector: &str, account: &str) -> Outcome {
-    let config = load_config(global)?;
-    let data_dir = resolve_data_dir(global.data_dir.as_deref());
-    let key = ConnectionKey::new(connector, account);
-    let unknown = || {
-        let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
-        Exit::new(
-            EXIT_USAGE,
-            format!(
-                "no connector `{connector}` in the config, and no grant of a removed `{key}` in {}; known: {}",
-                data_dir.display(),
-                ids.join(", ")
-            ),
-        )
-    };
-    if !data_dir.join("switchboard.db").exists() {
-        return Err(unknown());
-    }
-    init_file_logging(&data_dir);
-    let store = open_store(&data_dir)?;
-    let spec = crate::auth::recipe::load(&store, &key)
-        .await
-        .map_err(|f| Exit::failed(&f))?
-        .ok_or_else(unknown)?;
-    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
-    let outcome = revoke::revoke_connection(&store, &http, &spec, &key, Actor::Cli)
-        .await
-        .map_err(|f| Exit::new(EXIT_FAILED, format!("{key}: {f}")))?;
-    report_revoked(&key, outcome);
-    Ok(EXIT_OK)
+fn unknown_connector(
+    config: &crate::config::Config,
+    key: &ConnectionKey,
+    data_dir: &std::path::Path,
+) -> Exit {
+    let ids: Vec<&str> = config.connectors.iter().map(|c| c.id.as_str()).collect();
+    Exit::new(
+        EXIT_USAGE,
+        format!(
+            "no connector `{}` in the config, and no grant of a removed `{key}` in {}; known: {}",
+            key.connector,
+            data_dir.display(),
+            ids.join(", ")
+        ),
+    )
 }
 
 fn report_revoked(key: &ConnectionKey, outcome: Revoked) {

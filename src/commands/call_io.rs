@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use rmcp::model::{JsonObject, ProgressNotificationParam};
+use rmcp::model::JsonObject;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -98,24 +98,23 @@ impl ProgressPrinter {
         }
     }
 
-    pub(super) fn show(&mut self, tool: &str, p: &ProgressNotificationParam) {
+    pub(super) fn show(
+        &mut self,
+        tool: &str,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<&str>,
+    ) {
         if !self.enabled {
             return;
         }
-        let amount = match p.total {
+        let amount = match total {
             Some(total) if total > 0.0 => {
-                format!(
-                    "{}/{} ({:.0}%)",
-                    p.progress,
-                    total,
-                    100.0 * p.progress / total
-                )
+                format!("{}/{} ({:.0}%)", progress, total, 100.0 * progress / total)
             }
-            _ => format!("{}", p.progress),
+            _ => format!("{progress}"),
         };
-        let message = p
-            .message
-            .as_deref()
+        let message = message
             .map(|m| format!(" {}", crate::text::printable(m, false)))
             .unwrap_or_default();
         let mut err = std::io::stderr().lock();

@@ -12,10 +12,10 @@
 //! the suite gives us a stdin nobody writes to, so there is no operator to ask, and the
 //! scripted answer it grades (SEP-1034) is exactly that one.
 
-use crate::auth::flows::Opener;
 use crate::cli::EXIT_USAGE;
 use crate::cli::{CallArgs, ElicitArg, Global, TargetArgs, ToolsArgs};
 use crate::commands::{Exit, Outcome, tools};
+use crate::engine::Opener;
 use crate::secret::Secret;
 
 /// The Client ID Metadata Document URL the suite's authorization servers expect (its scenarios

@@ -2,35 +2,29 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Exit, Outcome, init_file_logging, load_config, start_engine, start_engine_with};
+use super::{Exit, Outcome, load_config, open_workspace, start_engine};
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
-use crate::engine::{EngineHandle, EngineOptions, Running};
-use crate::mcp::elicit::Elicitor;
-use crate::store::resolve_data_dir;
+use crate::engine::{Elicitor, EngineHandle, EngineOptions, Running, Workspace};
 use crate::tui::{self, Theme, ThemeError};
 
 pub async fn console(global: &Global) -> Outcome {
     let config = load_config(global)?;
-    let data_dir = resolve_data_dir(global.data_dir.as_deref());
-    crate::store::ensure_private_dir(&data_dir)
-        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    init_file_logging(&data_dir);
+    let workspace = open_workspace(global)?;
     let theme = load_theme(&config)?;
-    let running = start_console_engine(&config, &data_dir).await?;
+    let running = start_console_engine(&config, &workspace).await?;
     run_console(running, theme).await
 }
 
 /// The engine behind a console: scheduled, and a server's requests for input (elicitation)
 /// go to its front-ends as `Event::ElicitationRequested`, which the tool panel answers.
-pub async fn start_console_engine(config: &Config, data_dir: &Path) -> Result<Running, Exit> {
+pub async fn start_console_engine(config: &Config, workspace: &Workspace) -> Result<Running, Exit> {
     let options = EngineOptions {
         scheduler: true,
         elicit: Elicitor::for_front_ends(),
         ..EngineOptions::default()
     };
-    let (running, _store) = start_engine_with(config, data_dir, options).await?;
-    Ok(running)
+    start_engine(config, workspace, options).await
 }
 
 /// Runs the TUI over a started engine, then stops the engine.
@@ -91,21 +85,27 @@ pub fn check_theme(config: &Config) -> Result<(), String> {
 
 pub async fn daemon(global: &Global) -> Outcome {
     let config = load_config(global)?;
-    let data_dir = resolve_data_dir(global.data_dir.as_deref());
-    crate::store::ensure_private_dir(&data_dir)
-        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    init_file_logging(&data_dir);
-    let (running, _store) = start_engine(&config, &data_dir, true).await?;
+    let workspace = open_workspace(global)?;
+    let running = start_engine(&config, &workspace, scheduled()).await?;
     eprintln!(
         "switchboard daemon: {} connectors, data in {}; SIGTERM or Ctrl-C stops it",
         config.connectors.len(),
-        data_dir.display()
+        workspace.data_dir().display()
     );
     wait_for_stop(&running).await;
     tracing::info!("daemon stopping");
     running.shutdown().await;
     eprintln!("switchboard daemon: stopped");
     Ok(0)
+}
+
+/// A headless engine that runs the scheduler; a server's questions are declined (nobody is
+/// there to answer them).
+pub fn scheduled() -> EngineOptions {
+    EngineOptions {
+        scheduler: true,
+        ..EngineOptions::default()
+    }
 }
 
 /// Until SIGTERM, SIGINT or the engine stopping on its own.

@@ -7,12 +7,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Exit, Outcome, init_file_logging, start_engine};
-use crate::auth::AuthSpec;
-use crate::auth::flows::{self, Opener};
+use super::{Exit, Outcome, open_workspace_at, start_engine};
 use crate::cli::{DemoArgs, EXIT_FAILED, EXIT_OK, Global};
-use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT};
-use crate::engine::Level;
+use crate::domain::{Actor, Health};
+use crate::engine::{EngineOptions, Level, Opener, ReauthMethod, Workspace};
 use crate::lab::{DOOMED_CLIENT, Lab, LabOptions, PUBLIC_CLIENT, SERVICE_CLIENT, SERVICE_SECRET};
 
 /// The connector whose grant the demo revokes, so the console shows *needs re-auth*.
@@ -179,16 +177,16 @@ pub async fn demo(global: &Global, args: DemoArgs) -> Outcome {
         Some(d) => (d.clone(), false),
         None => (fresh_demo_dir()?, true),
     };
-    crate::store::ensure_private_dir(&data_dir)
-        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    init_file_logging(&data_dir);
-    if temporary {
-        // A temporary directory keeps its key in a file inside it: a keyring entry would outlive
-        // the directory. An existing key file is what every later open uses.
-        crate::store::Vault::open(&data_dir, None, None)
-            .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    }
-    let result = run_demo(&data_dir, &args).await;
+    // A temporary directory keeps its key in a file inside it: a keyring entry would outlive
+    // the directory.
+    let opening = crate::engine::Opening {
+        key_in_dir: temporary,
+        ..Default::default()
+    };
+    let result = match open_workspace_at(&data_dir, opening) {
+        Ok(workspace) => run_demo(&workspace, &args).await,
+        Err(e) => Err(e),
+    };
     if temporary && !args.keep {
         let _ = std::fs::remove_dir_all(&data_dir);
     } else {
@@ -197,7 +195,8 @@ pub async fn demo(global: &Global, args: DemoArgs) -> Outcome {
     result
 }
 
-async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
+async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
+    let data_dir = workspace.data_dir();
     let lab = Lab::start(LabOptions {
         access_token_ttl: args.token_ttl,
         ..LabOptions::default()
@@ -216,24 +215,25 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
         )
     })?;
 
-    authorize_fleet(&config, data_dir).await?;
+    authorize_fleet(&config, workspace).await?;
     // The console's engine hands a server's questions to its tool panel; headless, nobody
     // could answer them, so that engine declines. The theme is checked before anything runs.
     let (running, console) = if args.headless {
-        (start_engine(&config, data_dir, true).await?.0, None)
+        let options = super::console::scheduled();
+        (start_engine(&config, workspace, options).await?, None)
     } else {
         let theme = super::console::load_theme(&config)?;
-        let running = super::console::start_console_engine(&config, data_dir).await?;
+        let running = super::console::start_console_engine(&config, workspace).await?;
         (running, Some(theme))
     };
 
     let revoke_after = args.revoke_after;
     let lab_for_revoke = lab.clone();
-    let engine = running.engine.clone();
+    let handle = running.handle.clone();
     let revoker = tokio::spawn(async move {
         tokio::time::sleep(revoke_after).await;
         let n = lab_for_revoke.revoke_client_grants(DOOMED_CLIENT);
-        engine.notice(
+        handle.notice(
             Level::Warn,
             format!("demo: the lab revoked {DOOMED}'s grant ({n}); it will need re-auth"),
         );
@@ -261,44 +261,42 @@ async fn run_demo(data_dir: &Path, args: &DemoArgs) -> Outcome {
     outcome
 }
 
-/// Authorizes every OAuth connection that has no token, through the real authorization code +
-/// PKCE flow, before the engine starts; the lab approves at once, so an internal HTTP client
-/// plays the browser.
-async fn authorize_fleet(config: &crate::config::Config, data_dir: &Path) -> Result<(), Exit> {
-    let store = super::open_store(data_dir)?;
-    let http = crate::engine::http_client().map_err(|f| Exit::failed(&f))?;
-    let broker = crate::auth::Broker::new(store.clone(), http.clone());
+/// Authorizes every OAuth connection that was never authorized, through the real
+/// authorization code + PKCE flow (`Command::Reauth`), before the demo's engine starts; the lab
+/// approves at once, so an internal HTTP client plays the browser.
+async fn authorize_fleet(
+    config: &crate::config::Config,
+    workspace: &Workspace,
+) -> Result<(), Exit> {
     let browser = crate::net::browser_client().map_err(|f| Exit::failed(&f))?;
-    for spec in crate::engine::fleet::from_config(config) {
-        let AuthSpec::OAuth(oauth) = &spec.auth else {
-            continue;
+    let running = start_engine(config, workspace, EngineOptions::default()).await?;
+    let waiting: Vec<_> = running
+        .handle
+        .snapshot()
+        .connections
+        .iter()
+        .filter(|c| c.health == Health::Unauthorized)
+        .map(|c| c.key.clone())
+        .collect();
+    let mut result = Ok(());
+    for key in waiting {
+        let method = ReauthMethod::Browser {
+            opener: Opener::Internal(browser.clone()),
         };
-        let key = ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT);
-        // An unreadable row is replaced by the new authorization, like a missing one.
-        let has_token = match store.load_token(&key).await {
-            Ok(t) => t.is_some(),
-            Err(crate::store::StoreError::TokenUnreadable { .. }) => false,
-            Err(e) => return Err(Exit::new(EXIT_FAILED, e.to_string())),
-        };
-        if !spec.runnable() || has_token {
-            continue;
+        let authorized = running
+            .handle
+            .reauth(key.clone(), method, Actor::Demo, Default::default())
+            .await;
+        if let Err(f) = authorized {
+            result = Err(Exit::new(
+                EXIT_FAILED,
+                format!("demo: authorizing {key} failed: {f}"),
+            ));
+            break;
         }
-        broker
-            .register(key.clone(), spec.auth.clone(), false)
-            .await
-            .map_err(|f| Exit::failed(&f))?;
-        let outcome =
-            flows::authorization_code(&http, oauth, Opener::Internal(browser.clone()), &|_| {})
-                .await
-                .map_err(|f| {
-                    Exit::new(EXIT_FAILED, format!("demo: authorizing {key} failed: {f}"))
-                })?;
-        broker
-            .install(&key, outcome.token, Actor::Demo)
-            .await
-            .map_err(|f| Exit::failed(&f))?;
     }
-    Ok(())
+    running.shutdown().await;
+    result
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), Exit> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::mcp::elicit::{ElicitPolicy, Elicitor, Operator, OperatorAsk};
+use crate::engine::{ElicitPolicy, Elicitor, Operator, OperatorAsk};
 use crate::toolkit::elicit::prompt::{Answer, ask_form, ask_url};
 
 /// The elicitor of a one-shot command whose operator reads stderr.

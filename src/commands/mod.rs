@@ -12,16 +12,12 @@ pub mod oneshot;
 pub mod qr;
 pub mod tools;
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::PathBuf;
 
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
 use crate::domain::{Failure, Reason};
-use crate::engine::{self, EngineOptions, Running};
-use crate::store::Store;
+use crate::engine::{self, EngineOptions, Opening, Running, Workspace};
 
 /// A failed command: the message for stderr and the exit code.
 #[derive(Debug)]
@@ -58,10 +54,10 @@ pub async fn interruptible(command: impl std::future::Future<Output = Outcome>) 
     tokio::select! {
         outcome = command => outcome,
         _ = tokio::signal::ctrl_c() => {
-            if crate::auth::critical::in_flight() > 0 {
+            if engine::open::token_requests_in_flight() > 0 {
                 eprintln!("interrupted: saving the token request in flight first (Ctrl-C again to quit at once)");
                 tokio::select! {
-                    _ = crate::auth::critical::drain(std::time::Duration::from_secs(30)) => {}
+                    _ = engine::open::drain_token_requests(std::time::Duration::from_secs(30)) => {}
                     _ = tokio::signal::ctrl_c() => {}
                 }
             }
@@ -92,48 +88,18 @@ pub fn load_config(global: &Global) -> Result<Config, Exit> {
     crate::config::load(&path).map_err(|e| Exit::new(EXIT_USAGE, e.to_string()))
 }
 
-pub fn open_store(data_dir: &Path) -> Result<Store, Exit> {
-    let store = Store::open(data_dir).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    // Every command refuses, `status` too: with the wrong key it could only show every
-    // connection as needing re-auth, which would send the operator to re-authorize a fleet
-    // whose grants are fine.
-    match store.key_mismatch() {
-        Some(why) => Err(Exit::new(EXIT_FAILED, why)),
-        None => Ok(store),
-    }
+/// The data directory `--data-dir` names, made private, logging to its file, its store open.
+pub fn open_workspace(global: &Global) -> Result<Workspace, Exit> {
+    let data_dir = engine::open::data_dir(global.data_dir.as_deref());
+    open_workspace_at(&data_dir, Opening::default())
 }
 
-/// Logs go to a private file in the data directory, never to the terminal: the console owns
-/// the screen, and one-shot commands keep stderr for the operator.
-pub fn init_file_logging(data_dir: &Path) {
-    let path = data_dir.join("switchboard.log");
-    let file = match OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(_) => return,
+pub fn open_workspace_at(data_dir: &std::path::Path, how: Opening) -> Result<Workspace, Exit> {
+    let how = Opening {
+        log_to_file: true,
+        ..how
     };
-    // `mode` applies only when the file is created; an older log keeps its mode otherwise.
-    let tightened = crate::store::private::tighten(&file);
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("info,rmcp=warn,tokio_cron_scheduler=warn")
-        });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(Mutex::new(file))
-        .try_init();
-    match tightened {
-        Ok(was) => crate::store::warn_tightened(&path, was),
-        Err(e) => tracing::warn!(
-            "cannot make {} private (0600): {e}; check its owner",
-            path.display()
-        ),
-    }
+    Workspace::open(data_dir, how).map_err(|f| Exit::new(EXIT_FAILED, f.message))
 }
 
 pub fn init_stderr_logging() {
@@ -145,32 +111,31 @@ pub fn init_stderr_logging() {
         .try_init();
 }
 
-/// Config, store and engine: what every engine-backed command starts from.
+/// The engine every engine-backed command starts from.
 pub async fn start_engine(
     config: &Config,
-    data_dir: &Path,
-    scheduler: bool,
-) -> Result<(Running, Store), Exit> {
-    let options = EngineOptions {
-        scheduler,
-        ..EngineOptions::default()
-    };
-    start_engine_with(config, data_dir, options).await
+    workspace: &Workspace,
+    options: EngineOptions,
+) -> Result<Running, Exit> {
+    workspace
+        .start(config, options)
+        .await
+        .map_err(|f| Exit::failed(&f))
 }
 
-pub async fn start_engine_with(
-    config: &Config,
-    data_dir: &Path,
-    options: EngineOptions,
-) -> Result<(Running, Store), Exit> {
-    let store = open_store(data_dir)?;
-    let specs = engine::fleet::from_config(config);
+/// A one-shot command's engine: no scheduler, and MCP sessions that answer a server's
+/// requests for input as `elicit` says.
+pub async fn oneshot_engine(
+    global: &Global,
+    elicit: engine::Elicitor,
+) -> Result<(Running, Workspace), Exit> {
+    let config = load_config(global)?;
+    let workspace = open_workspace(global)?;
     let options = EngineOptions {
-        retention: engine::retention(&config.store),
-        ..options
+        scheduler: false,
+        elicit,
+        ..EngineOptions::default()
     };
-    let running = engine::start(store.clone(), specs, options)
-        .await
-        .map_err(|f| Exit::failed(&f))?;
-    Ok((running, store))
+    let running = start_engine(&config, &workspace, options).await?;
+    Ok((running, workspace))
 }

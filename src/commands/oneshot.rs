@@ -2,16 +2,13 @@
 
 use serde::Serialize;
 
-use super::{Exit, Outcome, config_path, init_file_logging, load_config, start_engine_with};
-use crate::auth::AuthSpec;
+use super::{Exit, Outcome, config_path, load_config, oneshot_engine};
 use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, format_duration_ms,
-    format_expires_in, now_ms,
+    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, auth_command,
+    format_duration_ms, format_expires_in, now_ms,
 };
-use crate::engine::{EngineOptions, Running};
-use crate::mcp::elicit::Elicitor;
-use crate::store::{Store, resolve_data_dir};
+use crate::engine::{EngineHandle, Running};
 
 pub fn config_check(global: &Global) -> Outcome {
     let path = config_path(global);
@@ -39,40 +36,31 @@ pub fn config_check(global: &Global) -> Outcome {
 }
 
 pub(crate) async fn engine_for(global: &Global) -> Result<Running, Exit> {
-    Ok(engine_and_store_for(global, Elicitor::default()).await?.0)
+    Ok(oneshot_engine(global, Default::default()).await?.0)
 }
 
-/// The engine of a one-shot command whose MCP sessions answer elicitation as `elicit` says.
-pub(crate) async fn engine_eliciting(global: &Global, elicit: Elicitor) -> Result<Running, Exit> {
-    Ok(engine_and_store_for(global, elicit).await?.0)
-}
-
-async fn engine_and_store_for(global: &Global, elicit: Elicitor) -> Result<(Running, Store), Exit> {
-    let config = load_config(global)?;
-    let data_dir = resolve_data_dir(global.data_dir.as_deref());
-    crate::store::ensure_private_dir(&data_dir)
-        .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-    init_file_logging(&data_dir);
-    let options = EngineOptions {
-        scheduler: false,
-        elicit,
-        ..EngineOptions::default()
-    };
-    start_engine_with(&config, &data_dir, options).await
-}
-
+/// The key, if the engine knows it; else a usage error naming what it knows.
 pub(crate) fn known_key(
-    running: &Running,
+    handle: &EngineHandle,
     connector: &str,
     account: &str,
 ) -> Result<ConnectionKey, Exit> {
     let key = ConnectionKey::new(connector, account);
-    if running.engine.keys.contains(&key) {
+    let snapshot = handle.snapshot();
+    if snapshot.connections.iter().any(|c| c.key == key) {
         return Ok(key);
     }
-    let known: Vec<String> = running.engine.keys.iter().map(|k| k.to_string()).collect();
-    let hint = if running.engine.specs.contains_key(connector) {
-        format!("authorize it first: `switchboard auth {connector} --account {account}`")
+    let known: Vec<String> = snapshot
+        .connections
+        .iter()
+        .map(|c| c.key.to_string())
+        .collect();
+    let hint = if snapshot
+        .connections
+        .iter()
+        .any(|c| c.key.connector == connector)
+    {
+        format!("authorize it first: `{}`", auth_command(&key))
     } else {
         format!("known connections: {}", known.join(", "))
     };
@@ -83,14 +71,19 @@ pub(crate) fn known_key(
 }
 
 /// Exit 3 when an auth failure only a human can fix: the grant is gone, or an OAuth connection
-/// was never authorized. Decided from the broker's state, not only the message's wording.
-pub(crate) fn exit_for(running: &Running, key: &ConnectionKey, f: &Failure) -> i32 {
-    let broker = &running.engine.broker;
-    let never_authorized =
-        matches!(broker.spec(key), Some(AuthSpec::OAuth(_))) && broker.meta(key).is_none();
+/// was never authorized. Decided from the engine's snapshot (which it publishes before it
+/// answers), not only the message's wording.
+pub(crate) fn exit_for(handle: &EngineHandle, key: &ConnectionKey, f: &Failure) -> i32 {
+    let standing = handle
+        .snapshot()
+        .connections
+        .iter()
+        .find(|c| &c.key == key)
+        .map(|c| c.health);
     // A 403 for missing scope needs a human as much as a dead grant: only a new consent adds
     // scopes.
-    let human = f.needs_human() || broker.needs_reauth(key) || never_authorized;
+    let human =
+        f.needs_human() || matches!(standing, Some(Health::NeedsReauth | Health::Unauthorized));
     if f.class == ErrorClass::Auth && human {
         EXIT_HUMAN
     } else {
@@ -110,6 +103,10 @@ struct StatusRow<'a> {
     auth: &'a str,
     expires_at: Option<String>,
     next_refresh_at: Option<String>,
+    /// Why the refresh is planned then: "in 4m12s: lead 6m = 3 attempts at ...".
+    next_refresh_why: Option<&'a str>,
+    /// While a down connection's probes back off: when the next one runs.
+    next_probe_at: Option<String>,
     last_refresh_at: Option<String>,
     success_rate: Option<f64>,
     probes_1h: u32,
@@ -137,6 +134,8 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         auth: c.auth.label(),
         expires_at: c.token.as_ref().and_then(|t| t.expires_at).map(rfc3339),
         next_refresh_at: c.next_refresh_at.map(rfc3339),
+        next_refresh_why: c.next_refresh_why.as_deref(),
+        next_probe_at: c.next_probe_at.map(rfc3339),
         last_refresh_at: c.last_refresh_at.map(rfc3339),
         success_rate: c.success_rate_1h,
         probes_1h: c.probes_1h,
@@ -147,7 +146,7 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
 }
 
 pub async fn status(global: &Global, json: bool) -> Outcome {
-    let (running, store) = engine_and_store_for(global, Elicitor::default()).await?;
+    let (running, workspace) = oneshot_engine(global, Default::default()).await?;
     let snapshot = running.handle.snapshot();
     running.shutdown().await;
     // JSON stays an array of connections: its consumers parse exactly that.
@@ -159,7 +158,7 @@ pub async fn status(global: &Global, json: bool) -> Outcome {
         return Ok(EXIT_OK);
     }
     let now = now_ms();
-    println!("vault key: {}", store.vault().source);
+    println!("vault key: {}", workspace.vault_source());
     println!(
         "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  LAST ERROR",
         "CONNECTION", "HEALTH", "TRANSPORT", "EXPIRES IN", "NEXT REFRESH", "SUCCESS"
@@ -207,11 +206,11 @@ pub async fn status(global: &Global, json: bool) -> Outcome {
 
 pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool) -> Outcome {
     let running = engine_for(global).await?;
-    let key = known_key(&running, connector, account)?;
+    let key = known_key(&running.handle, connector, account)?;
     let result = running.handle.refresh(key.clone(), Actor::Cli).await;
     let code = match &result {
         Ok(_) => EXIT_OK,
-        Err(f) => exit_for(&running, &key, f),
+        Err(f) => exit_for(&running.handle, &key, f),
     };
     running.shutdown().await;
     match result {
@@ -242,12 +241,13 @@ pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool
 
 pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) -> Outcome {
     let running = engine_for(global).await?;
-    let key = known_key(&running, connector, account)?;
-    let result = running.engine.probe(&key, Actor::Cli).await;
-    let result = result.map_err(|f| Exit::new(exit_for(&running, &key, &f), format!("{key}: {f}")));
+    let handle = &running.handle;
+    let key = known_key(handle, connector, account)?;
+    let result = handle.probe(key.clone(), Actor::Cli).await;
+    let result = result.map_err(|f| Exit::new(exit_for(handle, &key, &f), format!("{key}: {f}")));
     // A probe that found the grant gone (401, then a refused refresh) needs a human too.
     let down_code = match &result {
-        Ok(r) => r.failure.as_ref().map(|f| exit_for(&running, &key, f)),
+        Ok(r) => r.failure.as_ref().map(|f| exit_for(handle, &key, f)),
         Err(_) => None,
     };
     running.shutdown().await;

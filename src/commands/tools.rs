@@ -1,40 +1,88 @@
-//! `switchboard tools` and `switchboard call`: a configured MCP connection (through the engine's
-//! pool and token broker, recorded in the event log) or an ad hoc `--url`/`--stdio` target
-//! (nothing stored, no data directory needed).
+//! `switchboard tools` and `switchboard call`: a configured MCP connection (through the
+//! engine's pool and token broker, recorded in the event log) or an ad hoc `--url`/`--stdio`
+//! target (an engine of its own: nothing stored, no data directory needed). Both answer the
+//! same `Command`s, so what follows the target's choice is one path.
 
-use rmcp::model::JsonObject;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::adhoc_target::{adhoc_exit, adhoc_target, can_log_in, elicit_policy, usage};
+use super::adhoc_target::{adhoc_target, can_log_in, elicit_policy, usage};
 use super::call_io::{ProgressPrinter, cancel_on_ctrl_c, parse_arguments, validate};
-use super::oneshot::{engine_eliciting, exit_for, known_key};
-use super::{Exit, Outcome, elicit_prompt};
+use super::oneshot::{exit_for, known_key};
+use super::{Exit, Outcome, elicit_prompt, oneshot_engine};
 
-use crate::auth::AuthSpec;
-use crate::cli::{CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, Global, TargetArgs, ToolsArgs};
-use crate::domain::{Actor, ConnectionKey, Failure, Reason};
-use crate::engine::Running;
-use crate::mcp::Target;
-use crate::mcp::adhoc::{self, AdHoc};
-use crate::mcp::call::call_tool;
+use crate::cli::{
+    CallArgs, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global, TargetArgs, ToolsArgs,
+};
+use crate::domain::{Actor, ConnectionKey, Failure, Reason, auth_command};
+use crate::engine::adhoc::{AdHocEngine, adhoc_key};
+use crate::engine::{EngineHandle, Event, Need, Opener, Running, ToolCall};
 use crate::text::printable;
 use crate::toolkit::Catalogue;
 use crate::toolkit::render::{render_catalogue, render_result};
 use crate::toolkit::{CallError, CallOutcome};
 
-/// How long an ad hoc server may take to start and initialize.
-const ADHOC_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A configured connection, resolved and checked for a usable grant.
-struct Configured {
-    running: Running,
+/// The engine a command talks to, and the connection on it.
+struct Resolved {
+    handle: EngineHandle,
     key: ConnectionKey,
-    target: Target,
+    kind: Kind,
 }
 
-enum Resolved {
-    Configured(Box<Configured>),
-    AdHoc(AdHoc),
+enum Kind {
+    Configured(Running),
+    AdHoc(AdHocEngine),
+}
+
+impl Resolved {
+    /// Where an unknown tool was looked for, in messages.
+    fn place(&self) -> String {
+        match self.kind {
+            Kind::Configured(_) => self.key.to_string(),
+            Kind::AdHoc(_) => "the server".to_string(),
+        }
+    }
+
+    /// A failure as the command reports it. On a configured connection, one a human must fix
+    /// names the command that does; an ad hoc engine has already said what to bring.
+    fn failed(&self, f: &Failure) -> Exit {
+        match self.kind {
+            Kind::AdHoc(_) => {
+                let code = if f.class == crate::domain::ErrorClass::Auth {
+                    EXIT_HUMAN
+                } else {
+                    EXIT_FAILED
+                };
+                Exit::new(code, f.to_string())
+            }
+            Kind::Configured(_) => {
+                let key = &self.key;
+                let code = exit_for(&self.handle, key, f);
+                let auth = auth_command(key);
+                let message = match &f.reason {
+                    // Their producers name the `auth` to run already.
+                    _ if code != EXIT_HUMAN => format!("{key}: {f}"),
+                    Some(Reason::NeedsReauth | Reason::NotAuthorized) => format!("{key}: {f}"),
+                    Some(Reason::InsufficientScope { scopes }) if !scopes.is_empty() => format!(
+                        "{key} needs more scope: run `{auth}` to grant {}",
+                        scopes.join(" ")
+                    ),
+                    _ => format!("{key} needs re-auth: run `{auth}` ({f})"),
+                };
+                Exit {
+                    reason: f.reason.clone(),
+                    ..Exit::new(code, message)
+                }
+            }
+        }
+    }
+
+    async fn shutdown(self) {
+        match self.kind {
+            Kind::Configured(running) => running.shutdown().await,
+            Kind::AdHoc(engine) => engine.shutdown().await,
+        }
+    }
 }
 
 async fn resolve(
@@ -42,8 +90,13 @@ async fn resolve(
     t: &TargetArgs,
     connector: Option<&str>,
 ) -> Result<Resolved, Exit> {
-    if let Some(adhoc) = adhoc_target(t)? {
-        return Ok(Resolved::AdHoc(adhoc));
+    if let Some(spec) = adhoc_target(t)? {
+        let engine = AdHocEngine::start(spec).map_err(usage)?;
+        return Ok(Resolved {
+            handle: engine.handle.clone(),
+            key: adhoc_key(),
+            kind: Kind::AdHoc(engine),
+        });
     }
     if !t.headers.is_empty() || t.bearer.is_some() {
         return Err(usage(
@@ -61,51 +114,31 @@ async fn resolve(
         ));
     };
     // This command's own engine, so its sessions can answer the server's questions here.
-    let running = engine_eliciting(global, elicit_prompt::elicitor(elicit_policy(t))).await?;
-    let key = known_key(&running, connector, &t.account)?;
-    let Some(spec) = running.engine.spec(&key) else {
-        return Err(usage(format!("no connector `{connector}`")));
-    };
-    if let Some(p) = &spec.problem {
-        return Err(usage(format!(
-            "connector {connector} is misconfigured: {p}"
-        )));
-    }
-    if !spec.missing_env.is_empty() {
-        return Err(usage(format!(
-            "connector {connector} is not configured: set {}",
-            spec.missing_env.join(", ")
-        )));
-    }
-    let Some(target) = spec.plan.route.mcp().cloned() else {
-        return Err(usage(format!(
-            "connector {connector} is a REST connector; tools and call need an MCP connector"
-        )));
+    let elicit = elicit_prompt::elicitor(elicit_policy(t));
+    let (running, _workspace) = oneshot_engine(global, elicit).await?;
+    let handle = running.handle.clone();
+    let key = match known_key(&handle, connector, &t.account) {
+        Ok(key) => key,
+        Err(e) => {
+            running.shutdown().await;
+            return Err(e);
+        }
     };
     // No request can succeed without a grant: say what fixes it instead of trying.
-    let broker = &running.engine.broker;
-    let account = if key.account == crate::domain::DEFAULT_ACCOUNT {
-        String::new()
-    } else {
-        format!(" --account {}", key.account)
-    };
-    if broker.needs_reauth(&key) {
-        return Err(Exit::new(
-            EXIT_HUMAN,
-            format!("{key} needs re-auth: run `switchboard auth {connector}{account}`"),
-        ));
+    if let Err(why) = handle.ready(key.clone(), Need::Tools).await {
+        running.shutdown().await;
+        let code = if why.needs_human() {
+            EXIT_HUMAN
+        } else {
+            EXIT_USAGE
+        };
+        return Err(Exit::new(code, why.message(&key)));
     }
-    if matches!(spec.auth, AuthSpec::OAuth(_)) && broker.meta(&key).is_none() {
-        return Err(Exit::new(
-            EXIT_HUMAN,
-            format!("{key} is not authorized yet; run `switchboard auth {connector}{account}`"),
-        ));
-    }
-    Ok(Resolved::Configured(Box::new(Configured {
-        running,
+    Ok(Resolved {
+        handle,
         key,
-        target,
-    })))
+        kind: Kind::Configured(running),
+    })
 }
 
 fn print_catalogue(c: &Catalogue, json: bool) -> Result<(), Exit> {
@@ -123,34 +156,17 @@ fn print_catalogue(c: &Catalogue, json: bool) -> Result<(), Exit> {
 }
 
 pub async fn tools(global: &Global, args: ToolsArgs) -> Outcome {
-    match resolve(global, &args.target, args.connector.as_deref()).await? {
-        Resolved::AdHoc(adhoc) => {
-            if args.connector.is_some() {
-                return Err(usage("give a connector or --url/--stdio, not both"));
-            }
-            let session = adhoc::connect(&adhoc, ADHOC_CONNECT_TIMEOUT)
-                .await
-                .map_err(|f| adhoc_exit(&adhoc, f))?;
-            let listed = Catalogue::fetch(session.peer()).await;
-            let _ = session.cancel().await;
-            let c = listed.map_err(|f| adhoc_exit(&adhoc, f))?;
-            print_catalogue(&c, args.target.json)?;
-            Ok(EXIT_OK)
-        }
-        Resolved::Configured(c) => {
-            let Configured {
-                running,
-                key,
-                target,
-            } = *c;
-            // An explicit listing always asks the server, and so refreshes the cache.
-            let listed = running.engine.mcp.catalogue(&key, &target, true).await;
-            let listed = listed.map_err(|f| configured_exit(&running, &key, &f));
-            running.shutdown().await;
-            print_catalogue(&*listed?, args.target.json)?;
-            Ok(EXIT_OK)
-        }
+    let target = resolve(global, &args.target, args.connector.as_deref()).await?;
+    if matches!(target.kind, Kind::AdHoc(_)) && args.connector.is_some() {
+        target.shutdown().await;
+        return Err(usage("give a connector or --url/--stdio, not both"));
     }
+    // An explicit listing always asks the server, and so refreshes the cache.
+    let listed = target.handle.list_catalogue(target.key.clone(), true).await;
+    let listed = listed.map_err(|f| target.failed(&f));
+    target.shutdown().await;
+    print_catalogue(&*listed?, args.target.json)?;
+    Ok(EXIT_OK)
 }
 
 pub async fn call(global: &Global, args: CallArgs) -> Outcome {
@@ -176,139 +192,104 @@ pub async fn call(global: &Global, args: CallArgs) -> Outcome {
     let arguments = parse_arguments(raw.as_deref())?;
     let cancel = cancel_on_ctrl_c();
     let mut printer = ProgressPrinter::new(args.progress);
-    let result = match resolve(global, &args.target, connector.as_deref()).await? {
-        Resolved::AdHoc(adhoc) => {
-            let session = adhoc::connect(&adhoc, ADHOC_CONNECT_TIMEOUT)
-                .await
-                .map_err(|f| adhoc_exit(&adhoc, f))?;
-            let listed = Catalogue::fetch(session.peer())
-                .await
-                .map_err(|f| adhoc_exit(&adhoc, f));
-            let checked = listed.and_then(|c| validate(&c, &tool, &arguments, "the server"));
-            let result = match checked {
-                Ok(()) => Ok(
-                    call_tool(&session, &tool, arguments, args.timeout, &cancel, |p| {
-                        printer.show(&tool, p)
-                    })
-                    .await,
-                ),
-                Err(e) => Err(e),
-            };
-            let _ = session.cancel().await;
-            result?.map_err(|e| (EXIT_FAILED, e))
-        }
-        Resolved::Configured(c) => {
-            let Configured {
-                running,
-                key,
-                target,
-            } = *c;
-            let mut result = call_configured(
-                &running,
-                &key,
-                &target,
-                &tool,
-                arguments.clone(),
-                &args,
-                &cancel,
-                &mut printer,
-            )
-            .await;
-            // Step-up: the server wants more scope than the grant holds. Where a human can log
-            // in right now, do it (the recorded scopes make `auth` ask for the union) and try
-            // the call once more; elsewhere the exit names the `auth` to run.
-            if needs_step_up(&result) && can_log_in() {
-                eprintln!("{key}: the server needs more scope; authorizing again (step-up)");
-                let authorized =
-                    super::authorize::auth(global, &key.connector, &key.account, false, false)
-                        .await;
-                if authorized.is_ok() {
-                    let _ = running.engine.broker.sync_from_store(&key).await;
-                    result = call_configured(
-                        &running,
-                        &key,
-                        &target,
-                        &tool,
-                        arguments,
-                        &args,
-                        &cancel,
-                        &mut printer,
-                    )
-                    .await;
-                } else if let Err(e) = authorized {
-                    result = Err(e);
-                }
-            }
-            running.shutdown().await;
-            result?
-        }
+    let target = resolve(global, &args.target, connector.as_deref()).await?;
+    let call = ToolCall {
+        key: target.key.clone(),
+        tool: tool.clone(),
+        arguments,
+        timeout: args.timeout,
+        actor: Actor::Cli,
     };
+    let mut result = call_once(&target, &call, &cancel, &mut printer).await;
+    // Step-up: the server wants more scope than the grant holds. Where a human can log in
+    // right now, do it (the recorded scopes make `auth` ask for the union) and try the call
+    // once more; elsewhere the exit names the `auth` to run.
+    if matches!(target.kind, Kind::Configured(_)) && needs_step_up(&result) && can_log_in() {
+        eprintln!(
+            "{}: the server needs more scope; authorizing again (step-up)",
+            target.key
+        );
+        let authorized =
+            super::authorize::authorize_on(&target.handle, &target.key, Opener::System, false)
+                .await;
+        result = match authorized {
+            Ok(_) => call_once(&target, &call, &cancel, &mut printer).await,
+            Err(e) => Err(e),
+        };
+    }
+    target.shutdown().await;
+    let result = result?;
     printer.finish();
     finish(&tool, result, args.target.json)
 }
 
-#[allow(clippy::too_many_arguments)] // the pieces of one call, kept apart for the ad hoc path
-async fn call_configured(
-    running: &Running,
-    key: &ConnectionKey,
-    target: &Target,
-    tool: &str,
-    arguments: Option<JsonObject>,
-    args: &CallArgs,
+/// One call: the tool looked up (a cached list may predate a new tool, so look once more
+/// before calling it unknown), the arguments checked here for the operator's benefit, then
+/// `Command::CallTool`, showing its progress events while it runs.
+async fn call_once(
+    target: &Resolved,
+    call: &ToolCall,
     cancel: &CancellationToken,
     printer: &mut ProgressPrinter,
 ) -> Result<Result<CallOutcome, (i32, CallError)>, Exit> {
-    let mcp = &running.engine.mcp;
-    let failed = |f: Failure| configured_exit(running, key, &f);
-    let mut catalogue = mcp.catalogue(key, target, false).await.map_err(failed)?;
-    // A cached list may predate a new tool: look once more before calling it unknown.
-    if catalogue.tool(tool).is_none() {
-        catalogue = mcp.catalogue(key, target, true).await.map_err(failed)?;
+    let (handle, key) = (&target.handle, &target.key);
+    let failed = |f: Failure| target.failed(&f);
+    let mut catalogue = handle
+        .list_catalogue(key.clone(), false)
+        .await
+        .map_err(failed)?;
+    if catalogue.tool(&call.tool).is_none() {
+        catalogue = handle
+            .list_catalogue(key.clone(), true)
+            .await
+            .map_err(failed)?;
     }
-    validate(&catalogue, tool, &arguments, &key.to_string())?;
-    let outcome = mcp
-        .call_tool(
-            key,
-            target,
-            tool,
-            arguments,
-            args.timeout,
-            Actor::Cli,
-            cancel,
-            |p| printer.show(tool, p),
-        )
-        .await;
+    validate(&catalogue, &call.tool, &call.arguments, &target.place())?;
+    let mut events = handle.subscribe();
+    let calling = handle.call_tool(call.clone(), cancel.clone());
+    tokio::pin!(calling);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut calling => break outcome,
+            event = events.recv() => match event {
+                Ok(e) => show_progress(printer, call, &e),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => {}
+            },
+        }
+    };
+    while let Ok(e) = events.try_recv() {
+        show_progress(printer, call, &e);
+    }
     match outcome {
-        Err(CallError::Failed(f)) if exit_for(running, key, &f) == EXIT_HUMAN => {
-            Err(configured_exit(running, key, &f))
+        Err(CallError::Failed(f))
+            if matches!(target.kind, Kind::Configured(_))
+                && exit_for(handle, key, &f) == EXIT_HUMAN =>
+        {
+            Err(target.failed(&f))
         }
         other => Ok(other.map_err(|e| (EXIT_FAILED, e))),
+    }
+}
+
+fn show_progress(printer: &mut ProgressPrinter, call: &ToolCall, event: &Event) {
+    if let Event::ToolProgress {
+        key,
+        tool,
+        progress,
+        total,
+        message,
+    } = event
+        && key == &call.key
+        && tool == &call.tool
+    {
+        printer.show(tool, *progress, *total, message.as_deref());
     }
 }
 
 fn needs_step_up(result: &Result<Result<CallOutcome, (i32, CallError)>, Exit>) -> bool {
     matches!(result, Err(e) if e.code == EXIT_HUMAN
         && matches!(e.reason, Some(Reason::InsufficientScope { .. })))
-}
-
-/// A failure on a configured connection; one a human must fix names the command that does.
-fn configured_exit(running: &Running, key: &ConnectionKey, f: &Failure) -> Exit {
-    let code = exit_for(running, key, f);
-    let auth = crate::domain::auth_command(key);
-    let message = match &f.reason {
-        // Their producers name the `auth` to run already.
-        _ if code != EXIT_HUMAN => format!("{key}: {f}"),
-        Some(Reason::NeedsReauth | Reason::NotAuthorized) => format!("{key}: {f}"),
-        Some(Reason::InsufficientScope { scopes }) if !scopes.is_empty() => format!(
-            "{key} needs more scope: run `{auth}` to grant {}",
-            scopes.join(" ")
-        ),
-        _ => format!("{key} needs re-auth: run `{auth}` ({f})"),
-    };
-    Exit {
-        reason: f.reason.clone(),
-        ..Exit::new(code, message)
-    }
 }
 
 fn finish(tool: &str, result: Result<CallOutcome, (i32, CallError)>, json: bool) -> Outcome {

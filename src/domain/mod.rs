@@ -71,6 +71,9 @@ impl fmt::Display for ConnectionKey {
 pub enum Health {
     /// A human must re-authorize; nothing automatic will fix it.
     NeedsReauth,
+    /// A forecast: the token will likely expire before a refresh can succeed (refreshes are
+    /// failing and the next attempt, or the attempts still needed, run past expiry).
+    AtRisk,
     /// Probes are failing.
     Down,
     /// Some probes fail, or the primary transport is down but a fallback answers.
@@ -85,10 +88,11 @@ pub enum Health {
 }
 
 impl Health {
-    pub const ALL: [Health; 7] = [
+    pub const ALL: [Health; 8] = [
         Health::Up,
         Health::Degraded,
         Health::Down,
+        Health::AtRisk,
         Health::NeedsReauth,
         Health::Unauthorized,
         Health::NotConfigured,
@@ -101,6 +105,7 @@ impl Health {
             Health::Degraded => "degraded",
             Health::Down => "down",
             Health::NeedsReauth => "needs re-auth",
+            Health::AtRisk => "at risk",
             Health::Unauthorized => "not authorized",
             Health::NotConfigured => "not configured",
             Health::Pending => "pending",
@@ -111,12 +116,13 @@ impl Health {
     pub fn severity(self) -> u8 {
         match self {
             Health::NeedsReauth => 0,
-            Health::Down => 1,
-            Health::Degraded => 2,
-            Health::Unauthorized => 3,
-            Health::NotConfigured => 4,
-            Health::Pending => 5,
-            Health::Up => 6,
+            Health::AtRisk => 1,
+            Health::Down => 2,
+            Health::Degraded => 3,
+            Health::Unauthorized => 4,
+            Health::NotConfigured => 5,
+            Health::Pending => 6,
+            Health::Up => 7,
         }
     }
 }
@@ -220,6 +226,12 @@ pub struct ConnectionView {
     /// tool calls, as the store holds them; `None` until first read.
     #[serde(default)]
     pub history: Option<history::History>,
+    /// When and why the next refresh is planned: "in 4m12s: lead 6m = ...".
+    #[serde(default)]
+    pub next_refresh_why: Option<String>,
+    /// Set while the breaker holds a down connection's probes back: when the next one runs.
+    #[serde(default)]
+    pub next_probe_at: Option<UnixMs>,
 }
 
 /// The fleet at one instant. Cheap to clone behind an `Arc`; front-ends read only this.

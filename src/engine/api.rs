@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use rmcp::model::JsonObject;
+use rmcp::model::{GetPromptResult, JsonObject, ReadResourceResult};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
 use super::elicit::ElicitationRequest;
+use super::ready::{Need, NotReady};
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
 use crate::toolkit::Catalogue;
 use crate::toolkit::elicit::prompt::Answer;
@@ -28,7 +30,8 @@ pub enum Command {
     Probe {
         key: ConnectionKey,
         actor: Actor,
-        reply: Option<oneshot::Sender<ProbeResult>>,
+        /// The probe's result, or why the connection could not be probed.
+        reply: Option<oneshot::Sender<Result<ProbeResult, Failure>>>,
     },
     /// List the connection's tools, resources and prompts (from the cache unless `refresh`);
     /// answered by `Event::ToolsListed`.
@@ -43,6 +46,49 @@ pub enum Command {
         timeout: Duration,
         actor: Actor,
         cancel: CancellationToken,
+        /// The outcome, also sent as `Event::ToolResult`.
+        reply: Option<oneshot::Sender<Result<CallOutcome, CallError>>>,
+    },
+    // What one-shot commands (and later front-ends) need beyond the console's commands; the
+    // handlers live in `engine/requests.rs` and the files it names.
+    /// Authorize the connection anew (a browser login or a device code). Progress arrives as
+    /// `Event::Reauth`; cancelling `cancel` gives up.
+    Reauth {
+        key: ConnectionKey,
+        method: ReauthMethod,
+        actor: Actor,
+        cancel: CancellationToken,
+        reply: Option<oneshot::Sender<Result<ReauthOutcome, Failure>>>,
+    },
+    /// Revoke the grant at the authorization server and forget it.
+    Revoke {
+        key: ConnectionKey,
+        actor: Actor,
+        reply: Option<oneshot::Sender<Result<RevokeOutcome, Failure>>>,
+    },
+    /// The connection's tools, resources and prompts (from the cache unless `refresh`); also
+    /// sent as `Event::ToolsListed`.
+    ListCatalogue {
+        key: ConnectionKey,
+        refresh: bool,
+        reply: oneshot::Sender<Result<Arc<Catalogue>, Failure>>,
+    },
+    ReadResource {
+        key: ConnectionKey,
+        uri: String,
+        reply: oneshot::Sender<Result<ReadResourceResult, Failure>>,
+    },
+    GetPrompt {
+        key: ConnectionKey,
+        name: String,
+        arguments: Option<JsonObject>,
+        reply: oneshot::Sender<Result<GetPromptResult, Failure>>,
+    },
+    /// Whether the connection can be used now, and if not, why (see `engine::ready`).
+    Ready {
+        key: ConnectionKey,
+        need: Need,
+        reply: oneshot::Sender<Result<(), NotReady>>,
     },
     /// Answer a server's request for input (`Event::ElicitationRequested`). The first answer
     /// to an id counts; later ones are ignored.
@@ -98,6 +144,11 @@ pub enum Event {
         key: ConnectionKey,
         tool: String,
         result: Result<CallOutcome, CallError>,
+    },
+    /// A step of a `Command::Reauth`.
+    Reauth {
+        key: ConnectionKey,
+        progress: ReauthProgress,
     },
     /// A server asks for input in the middle of a call (MCP elicitation). Any front-end may
     /// answer with `Command::AnswerElicitation { id, .. }`; one that will not should decline
@@ -177,7 +228,7 @@ impl EngineHandle {
     }
 
     /// Probe now and wait for the outcome.
-    pub async fn probe(&self, key: ConnectionKey, actor: Actor) -> Option<ProbeResult> {
+    pub async fn probe(&self, key: ConnectionKey, actor: Actor) -> Result<ProbeResult, Failure> {
         let (tx, rx) = oneshot::channel();
         let sent = self
             .send_wait(Command::Probe {
@@ -187,13 +238,13 @@ impl EngineHandle {
             })
             .await;
         if !sent {
-            return None;
+            return Err(stopped());
         }
-        rx.await.ok()
+        rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
-fn stopped() -> Failure {
+pub(super) fn stopped() -> Failure {
     Failure::new(
         crate::domain::ErrorClass::Config,
         "the engine stopped before answering",

@@ -12,10 +12,11 @@ use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::history::History;
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, DEFAULT_ACCOUNT, ErrorClass, Failure, ProbeResult,
-    Reason, Snapshot, TokenMeta, UnixMs, now_ms,
+    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, ProbeResult, Snapshot,
+    TokenMeta, UnixMs, now_ms,
 };
-use crate::health::{ProbeWindow, Standing, verdict};
+use crate::health::machine::{Breaker, Tracker};
+use crate::health::{ProbeWindow, Standing, endpoint_stats, predict, verdict};
 use crate::mcp::McpPool;
 use crate::probe::Prober;
 use crate::store::{EventRecord, Store};
@@ -32,12 +33,21 @@ pub(crate) struct Row {
     /// Windows and percentiles from the store (`Engine::load_history`), so every process shows
     /// the numbers the store holds, not only what it saw itself.
     pub history: Option<History>,
+    /// Hysteresis and the circuit breaker over this connection's probes.
+    pub tracker: Tracker,
 }
 
 impl Row {
-    /// Adds a probe result to the window; a failed one is also the row's last error, whether
-    /// this process probed or read it from the store (a follower, a one-shot `status`).
-    pub(crate) fn record_probe(&mut self, result: ProbeResult) {
+    /// Adds a probe result to the window and the tracker; a failed one is also the row's last
+    /// error, whether this process probed or read it from the store (a follower, a one-shot
+    /// `status`).
+    pub(crate) fn record_probe(&mut self, result: ProbeResult, spec: &ConnectorSpec) {
+        self.tracker.observe(
+            result.ok(),
+            result.at,
+            spec.health.thresholds,
+            spec.backoff(),
+        );
         if let Some(f) = result.failure.as_ref().or(result.primary_failure.as_ref())
             && self
                 .last_error
@@ -50,19 +60,20 @@ impl Row {
     }
 }
 
+/// Private to the engine (the scheduler is a part of it): front-ends hold an `EngineHandle`.
 pub struct Engine {
-    pub(crate) specs: HashMap<String, ConnectorSpec>,
-    pub(crate) keys: Vec<ConnectionKey>,
-    pub(crate) broker: Arc<Broker>,
-    pub(crate) prober: Prober,
-    pub(crate) mcp: Arc<McpPool>,
-    pub(crate) store: Store,
-    pub(crate) rows: Mutex<HashMap<ConnectionKey, Row>>,
-    pub(crate) snapshot_tx: watch::Sender<Arc<Snapshot>>,
-    pub(crate) events_tx: broadcast::Sender<Event>,
-    pub(crate) leader: AtomicBool,
+    pub(super) specs: HashMap<String, ConnectorSpec>,
+    pub(super) keys: Vec<ConnectionKey>,
+    pub(super) broker: Arc<Broker>,
+    pub(super) prober: Prober,
+    pub(super) mcp: Arc<McpPool>,
+    pub(super) store: Store,
+    pub(super) rows: Mutex<HashMap<ConnectionKey, Row>>,
+    pub(super) snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    pub(super) events_tx: broadcast::Sender<Event>,
+    pub(super) leader: AtomicBool,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
-    pub(crate) rearm: Notify,
+    pub(super) rearm: Notify,
     /// Servers' requests for input waiting for a front-end's answer.
     pub(super) elicitations: Elicitations,
     /// What the leader keeps of observations (`[store]`).
@@ -100,6 +111,13 @@ impl Engine {
             }
             Err(e) => tracing::warn!("could not read the connections' history: {e}"),
         }
+    }
+
+    /// Whether the scheduler may probe now: not while the breaker of a down connection is open.
+    /// A breaker whose wait is over lets one trial probe through (half-open).
+    pub(crate) fn may_probe(&self, key: &ConnectionKey) -> bool {
+        self.with_row(key, |r| r.tracker.may_probe(now_ms()))
+            .unwrap_or(true)
     }
 
     /// One step of the leader's rollup; `Ok(true)` while older hours are still waiting.
@@ -150,9 +168,10 @@ impl Engine {
         for (id, key, p) in probes {
             *followed_to = (*followed_to).max(id);
             if let Some(row) = rows.get_mut(&key)
+                && let Some(spec) = self.specs.get(&key.connector)
                 && row.window.last().is_none_or(|last| p.at > last.at)
             {
-                row.record_probe(p);
+                row.record_probe(p, spec);
             }
         }
     }
@@ -161,7 +180,7 @@ impl Engine {
         let _ = self.events_tx.send(event);
     }
 
-    fn unknown(&self, key: &ConnectionKey) -> Failure {
+    pub(super) fn unknown(&self, key: &ConnectionKey) -> Failure {
         let known: Vec<String> = self.specs.keys().cloned().collect();
         Failure::new(
             ErrorClass::Config,
@@ -176,7 +195,7 @@ impl Engine {
     /// connection runs, another request joins the broker's single flight rather than queueing.
     pub async fn refresh(&self, key: &ConnectionKey, actor: Actor) -> Result<TokenMeta, Failure> {
         let spec = self.spec(key).ok_or_else(|| self.unknown(key))?;
-        if let Some(p) = not_runnable(spec) {
+        if let Some(p) = super::ready::config_problem(spec) {
             return Err(p);
         }
         self.with_row(key, |r| r.refreshing = true);
@@ -200,27 +219,8 @@ impl Engine {
 
     /// Probes now, records the result, updates health.
     pub async fn probe(&self, key: &ConnectionKey, actor: Actor) -> Result<ProbeResult, Failure> {
+        self.ready(key, super::ready::Need::Grant)?;
         let spec = self.spec(key).ok_or_else(|| self.unknown(key))?;
-        if let Some(p) = not_runnable(spec) {
-            return Err(p);
-        }
-        if self.broker.needs_reauth(key) {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!("{key} needs re-auth; probing would only fail"),
-            )
-            .with_reason(Reason::NeedsReauth));
-        }
-        if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!(
-                    "{key} is not authorized yet; run `switchboard auth {}`",
-                    key.connector
-                ),
-            )
-            .with_reason(Reason::NotAuthorized));
-        }
         self.with_row(key, |r| r.probing = true);
         self.emit(Event::ProbeStarted { key: key.clone() });
         self.publish();
@@ -239,7 +239,7 @@ impl Engine {
         }
         self.with_row(key, |r| {
             r.probing = false;
-            r.record_probe(result.clone());
+            r.record_probe(result.clone(), spec);
         });
         self.emit(Event::Probed {
             key: key.clone(),
@@ -261,8 +261,51 @@ impl Engine {
 
     /// Rebuilds the snapshot and hands it to every watcher.
     pub fn publish(&self) {
-        let snapshot = self.build_snapshot(now_ms());
-        self.snapshot_tx.send_replace(Arc::new(snapshot));
+        let snapshot = Arc::new(self.build_snapshot(now_ms()));
+        let previous = self.snapshot_tx.send_replace(snapshot.clone());
+        self.log_risk_changes(&previous, &snapshot);
+    }
+
+    /// At risk is a forecast made as the snapshot is built; its start and end are told once
+    /// each, as a notice and in the event log.
+    fn log_risk_changes(&self, before: &Snapshot, now: &Snapshot) {
+        let was: std::collections::HashSet<&ConnectionKey> = before
+            .connections
+            .iter()
+            .filter(|c| c.health == Health::AtRisk)
+            .map(|c| &c.key)
+            .collect();
+        for c in &now.connections {
+            let (at_risk, was_at_risk) = (c.health == Health::AtRisk, was.contains(&c.key));
+            if at_risk == was_at_risk || (!at_risk && before.connections.is_empty()) {
+                continue;
+            }
+            let detail = c.detail.clone().unwrap_or_default();
+            let (level, text, outcome) = if at_risk {
+                (
+                    Level::Warn,
+                    format!("{} is at risk: {detail}", c.key),
+                    "failed",
+                )
+            } else {
+                (
+                    Level::Info,
+                    format!("{} is no longer at risk ({})", c.key, c.health.label()),
+                    "ok",
+                )
+            };
+            self.notice(level, text);
+            let record =
+                EventRecord::new(Some(&c.key), "at_risk", Actor::Scheduler, outcome).detail(detail);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let store = self.store.clone();
+                rt.spawn(async move {
+                    if let Err(e) = store.append_event(record).await {
+                        tracing::warn!("could not record an at-risk event: {e}");
+                    }
+                });
+            }
+        }
     }
 
     pub fn build_snapshot(&self, now: UnixMs) -> Snapshot {
@@ -284,10 +327,20 @@ impl Engine {
                 needs_reauth,
                 unauthorized: matches!(spec.auth, AuthSpec::OAuth(_)) && meta.is_none(),
                 connector: key.connector.clone(),
-                account_flag: if key.account == DEFAULT_ACCOUNT {
-                    String::new()
+                account_flag: crate::domain::account_flag(key),
+                phase: row.tracker.phase(),
+                breaker: row.tracker.breaker(),
+                at_risk: if needs_reauth {
+                    None
                 } else {
-                    format!(" --account {}", key.account)
+                    predict::at_risk(
+                        now,
+                        meta.as_ref().and_then(|m| m.expires_at),
+                        self.broker.retry_at(key),
+                        self.broker.failures_in_row(key),
+                        &spec.refresh_policy(),
+                        &endpoint_stats(row.history.as_ref()),
+                    )
                 },
             };
             let (health, mut detail) = verdict(&standing, &row.window, now);
@@ -298,6 +351,16 @@ impl Engine {
                 detail = spec.problem.as_ref().map(|p| format!("config: {p}"));
             }
             let (rate, n) = row.window.success_rate(now);
+            let plan = self.broker.meta(key).and_then(|(m, generation)| {
+                super::scheduler::refresh_due(
+                    &m,
+                    &spec.refresh_policy(),
+                    &endpoint_stats(row.history.as_ref()),
+                    row.last_refresh_at,
+                    key,
+                    generation,
+                )
+            });
             connections.push(ConnectionView {
                 key: key.clone(),
                 name: spec.name.clone(),
@@ -311,10 +374,7 @@ impl Engine {
                 next_refresh_at: if needs_reauth {
                     None
                 } else {
-                    row.next_refresh_at.or_else(|| {
-                        let (m, generation) = self.broker.meta(key)?;
-                        super::scheduler::refresh_due(&m, spec.refresh_lead, key, generation)
-                    })
+                    row.next_refresh_at.or_else(|| plan.map(|p| p.at))
                 },
                 last_refresh_at: row.last_refresh_at,
                 refresh_count: row.refresh_count,
@@ -324,6 +384,15 @@ impl Engine {
                 last_error: row.last_error.as_ref().map(|(_, f)| f.clone()),
                 busy: row.refreshing || row.probing,
                 history: row.history.clone(),
+                next_refresh_why: if needs_reauth {
+                    None
+                } else {
+                    plan.map(|p| p.explain(now))
+                },
+                next_probe_at: match row.tracker.breaker() {
+                    Breaker::Open { until } => Some(until),
+                    _ => None,
+                },
             });
         }
         Snapshot {
@@ -332,23 +401,4 @@ impl Engine {
             leader: self.is_leader(),
         }
     }
-}
-
-fn not_runnable(spec: &ConnectorSpec) -> Option<Failure> {
-    if let Some(p) = &spec.problem {
-        return Some(Failure::new(
-            ErrorClass::Config,
-            format!("connector {} is misconfigured: {p}", spec.id),
-        ));
-    }
-    (!spec.missing_env.is_empty()).then(|| {
-        Failure::new(
-            ErrorClass::Config,
-            format!(
-                "connector {} is not configured: set {}",
-                spec.id,
-                spec.missing_env.join(", ")
-            ),
-        )
-    })
 }

@@ -9,6 +9,9 @@ use crate::config::{
     TokenAuthMethod,
 };
 use crate::domain::Transport;
+use crate::health::HealthSpec;
+use crate::health::machine::{Backoff, Thresholds};
+use crate::health::predict::RefreshPolicy;
 use crate::mcp::Target;
 use crate::probe::{ProbePlan, ProbeRoute, RestTarget};
 
@@ -22,6 +25,8 @@ pub struct ConnectorSpec {
     pub plan: ProbePlan,
     pub probe: ProbeSchedule,
     pub refresh_lead: Duration,
+    /// Hysteresis, probe backoff and the refresh policy (`[connectors.health]`, `schedule`).
+    pub health: HealthSpec,
     /// Non-empty: shown as "not configured: set VAR" and never probed or refreshed.
     pub missing_env: Vec<String>,
     /// Set when the spec could not be built (e.g. a bad URL); shown like missing_env.
@@ -33,6 +38,23 @@ pub struct ConnectorSpec {
 impl ConnectorSpec {
     pub fn transport(&self) -> Transport {
         self.plan.route.transport()
+    }
+
+    /// The probe interval the breaker's backoff starts from; a cron schedule counts as a minute.
+    pub fn probe_interval_ms(&self) -> i64 {
+        match &self.probe {
+            ProbeSchedule::Every(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            ProbeSchedule::Cron(_) => 60_000,
+        }
+    }
+
+    pub fn backoff(&self) -> Backoff {
+        self.health.backoff(self.probe_interval_ms())
+    }
+
+    pub fn refresh_policy(&self) -> RefreshPolicy {
+        self.health
+            .policy(i64::try_from(self.refresh_lead.as_millis()).unwrap_or(i64::MAX))
     }
 
     pub fn runnable(&self) -> bool {
@@ -91,6 +113,16 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
         },
         probe: c.schedule.probe.clone(),
         refresh_lead: c.schedule.refresh_lead,
+        health: HealthSpec {
+            thresholds: Thresholds {
+                down_after: c.health.down_after,
+                up_after: c.health.up_after,
+            },
+            max_backoff_ms: ms(c.health.max_backoff),
+            refresh_share: c.schedule.refresh_share,
+            refresh_attempts: c.schedule.refresh_attempts,
+            refresh_idle_ms: c.schedule.refresh_idle.map(ms),
+        },
         missing_env: c.missing_env.clone(),
         problem,
         // Validation refused a revision switchboard does not speak, so none is dropped here.
@@ -100,6 +132,10 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
             .and_then(|m| m.protocol_version.as_deref())
             .and_then(|v| crate::toolkit::protocol::parse(v).ok()),
     }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn auth_spec(c: &ConnectorConfig) -> Result<AuthSpec, String> {

@@ -2,10 +2,16 @@
 //! `Event`s and publishes a read-only `Snapshot`. Every front-end (console, daemon, one-shot
 //! commands) runs the same engine.
 
+pub mod adhoc;
 pub mod api;
+pub mod authorize;
+mod catalogue;
 pub(crate) mod core;
 mod elicit;
 pub mod fleet;
+pub mod open;
+pub mod ready;
+mod requests;
 mod scheduler;
 mod tools;
 
@@ -18,15 +24,23 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use self::core::Engine;
+pub(crate) use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
 pub use elicit::ElicitationRequest;
 pub use fleet::ConnectorSpec;
+// What front-ends send and read besides `Command`/`Event`: plain data, no I/O behind them.
+pub use crate::auth::flows::Opener;
+pub use crate::auth::revoke::Revoked;
+pub use crate::mcp::Target as McpTarget;
+pub use authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
+pub use open::{Opening, Workspace};
+pub use ready::{Need, NotReady};
+pub use requests::ToolCall;
 
 use crate::auth::Broker;
 use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
 use crate::mcp::McpPool;
-use crate::mcp::elicit::Elicitor;
+pub use crate::mcp::elicit::{ElicitPolicy, Elicitor, Operator, OperatorAsk};
 use crate::probe::Prober;
 use crate::store::Store;
 use crate::store::history::Retention;
@@ -56,7 +70,7 @@ pub fn retention(config: &crate::config::StoreConfig) -> Retention {
 
 pub struct Running {
     pub handle: EngineHandle,
-    pub engine: Arc<Engine>,
+    engine: Arc<Engine>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -79,6 +93,12 @@ impl Running {
 
     pub fn cancelled(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+
+    /// Builds a snapshot now, without publishing it: what the benchmarks time. Front-ends
+    /// read `handle.snapshot()`.
+    pub fn build_snapshot(&self, now: crate::domain::UnixMs) -> Snapshot {
+        self.engine.build_snapshot(now)
     }
 }
 
@@ -137,8 +157,10 @@ pub async fn start(
         .await
         .map_err(store_failure)?
     {
-        if let Some(row) = rows.get_mut(&key) {
-            row.record_probe(p);
+        if let Some(row) = rows.get_mut(&key)
+            && let Some(spec) = specs.iter().find(|s| s.id == key.connector)
+        {
+            row.record_probe(p, spec);
         }
     }
 
@@ -261,13 +283,12 @@ async fn command_loop(
             Command::Probe { key, actor, reply } => {
                 let engine = engine.clone();
                 tokio::spawn(async move {
-                    match engine.probe(&key, actor).await {
-                        Ok(result) => {
-                            if let Some(reply) = reply {
-                                let _ = reply.send(result);
-                            }
-                        }
-                        Err(f) => engine.notice(Level::Warn, format!("{key}: {f}")),
+                    let result = engine.probe(&key, actor).await;
+                    if let Err(f) = &result {
+                        engine.notice(Level::Warn, format!("{key}: {f}"));
+                    }
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
                     }
                 });
             }
@@ -277,21 +298,6 @@ async fn command_loop(
                     let _ = engine.list_tools(&key, refresh).await;
                 });
             }
-            Command::CallTool {
-                key,
-                tool,
-                arguments,
-                timeout,
-                actor,
-                cancel,
-            } => {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    let _ = engine
-                        .call_tool(&key, &tool, arguments, timeout, actor, &cancel)
-                        .await;
-                });
-            }
             Command::AnswerElicitation { id, answer } => {
                 engine.answer_elicitation(id, answer);
             }
@@ -299,6 +305,7 @@ async fn command_loop(
                 cancel.cancel();
                 break;
             }
+            other => requests::handle(engine.clone(), other),
         }
     }
 }

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::Event;
 use super::core::Engine;
-use crate::auth::AuthSpec;
-use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, Reason};
+use super::ready::{Need, NotReady};
+use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::mcp::Target;
 use crate::toolkit::Catalogue;
 use crate::toolkit::schema::{Checked, check};
@@ -19,41 +19,11 @@ use crate::toolkit::{CallError, CallOutcome};
 
 impl Engine {
     /// The MCP target of a connection that can be used now, or why not.
-    fn tool_target(&self, key: &ConnectionKey) -> Result<Target, Failure> {
-        let config = |m: String| Failure::new(ErrorClass::Config, m);
-        let spec = self
-            .spec(key)
-            .ok_or_else(|| config(format!("no connection `{key}`")))?;
-        if !spec.runnable() {
-            return Err(config(format!("connector {} is not configured", spec.id)));
-        }
-        let target = spec
-            .plan
-            .route
-            .mcp()
-            .cloned()
-            .ok_or_else(|| config(format!("{key} is a REST connector; it has no tools")))?;
-        if self.broker.needs_reauth(key) {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!(
-                    "{key} needs re-auth: run `switchboard auth {}`",
-                    key.connector
-                ),
-            )
-            .with_reason(Reason::NeedsReauth));
-        }
-        if matches!(spec.auth, AuthSpec::OAuth(_)) && self.broker.meta(key).is_none() {
-            return Err(Failure::new(
-                ErrorClass::Auth,
-                format!(
-                    "{key} is not authorized yet; run `switchboard auth {}`",
-                    key.connector
-                ),
-            )
-            .with_reason(Reason::NotAuthorized));
-        }
-        Ok(target)
+    pub(super) fn tool_target(&self, key: &ConnectionKey) -> Result<Target, Failure> {
+        self.ready(key, Need::Tools)?;
+        self.spec(key)
+            .and_then(|s| s.plan.route.mcp().cloned())
+            .ok_or_else(|| NotReady::NoTools.failure(key))
     }
 
     pub async fn list_tools(

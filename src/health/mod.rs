@@ -8,7 +8,10 @@ pub mod sketch;
 
 use std::collections::VecDeque;
 
+use crate::domain::history::History;
 use crate::domain::{Failure, Health, ProbeResult, ProbeVia, UnixMs};
+use machine::{Backoff, Breaker, Phase, Thresholds};
+use predict::{EndpointStats, RefreshPolicy, Risk};
 
 pub const WINDOW_MS: i64 = 60 * 60 * 1000;
 /// This many failures in a row and the connection is down rather than degraded.
@@ -85,6 +88,61 @@ impl ProbeWindow {
     }
 }
 
+/// A connector's health rules, from `[connectors.health]` and `[connectors.schedule]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthSpec {
+    pub thresholds: Thresholds,
+    pub max_backoff_ms: i64,
+    pub refresh_share: f64,
+    pub refresh_attempts: u32,
+    pub refresh_idle_ms: Option<i64>,
+}
+
+impl Default for HealthSpec {
+    fn default() -> Self {
+        Self {
+            thresholds: Thresholds::default(),
+            max_backoff_ms: 10 * 60_000,
+            refresh_share: 0.1,
+            refresh_attempts: 3,
+            refresh_idle_ms: None,
+        }
+    }
+}
+
+impl HealthSpec {
+    /// How a down connection's probes back off, for a schedule that probes every `interval_ms`.
+    pub fn backoff(&self, interval_ms: i64) -> Backoff {
+        let interval_ms = interval_ms.max(1);
+        Backoff {
+            interval_ms,
+            max_ms: self.max_backoff_ms.max(interval_ms),
+        }
+    }
+
+    pub fn policy(&self, min_lead_ms: i64) -> RefreshPolicy {
+        RefreshPolicy {
+            min_lead_ms,
+            lifetime_share: self.refresh_share,
+            min_attempts: self.refresh_attempts,
+            refresh_idle_ms: self.refresh_idle_ms,
+            ..RefreshPolicy::default()
+        }
+    }
+}
+
+/// What was observed of a connection's token endpoint over the last day.
+pub fn endpoint_stats(history: Option<&History>) -> EndpointStats {
+    let Some(day) = history.map(|h| h.refreshes.day) else {
+        return EndpointStats::default();
+    };
+    EndpointStats {
+        samples: day.samples,
+        p95_ms: day.p95_ms,
+        failure_rate: day.success_rate.map(|r| 1.0 - r),
+    }
+}
+
 /// Everything the verdict depends on besides the window.
 #[derive(Debug, Clone, Default)]
 pub struct Standing {
@@ -94,6 +152,11 @@ pub struct Standing {
     pub unauthorized: bool,
     pub connector: String,
     pub account_flag: String,
+    /// Where the probes' hysteresis stands, and the breaker's state.
+    pub phase: Phase,
+    pub breaker: Breaker,
+    /// The token will likely expire before a refresh succeeds.
+    pub at_risk: Option<Risk>,
 }
 
 pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Health, Option<String>) {
@@ -124,16 +187,40 @@ pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Healt
             )),
         );
     }
+    if let Some(risk) = &standing.at_risk {
+        return (
+            Health::AtRisk,
+            Some(format!(
+                "token expires in {}: {}",
+                predict::human(risk.time_left_ms),
+                risk.reason
+            )),
+        );
+    }
     let Some(last) = window.last() else {
         return (Health::Pending, None);
     };
+    let next_probe = match standing.breaker {
+        Breaker::Open { until } if until > now => {
+            Some(format!("next probe in {}", predict::human(until - now)))
+        }
+        _ => None,
+    };
+    match standing.phase {
+        Phase::Down if last.ok() => {
+            return (
+                Health::Down,
+                Some("recovering: waiting for another good probe".into()),
+            );
+        }
+        Phase::Down => return (Health::Down, next_probe),
+        Phase::Degraded => return (Health::Degraded, None),
+        _ => {}
+    }
     if last.via == ProbeVia::RestFallback && last.ok() {
         return (Health::Degraded, Some("MCP down, REST fallback up".into()));
     }
     if !last.ok() {
-        if window.consecutive_failures() >= DOWN_AFTER {
-            return (Health::Down, None);
-        }
         return (Health::Degraded, None);
     }
     // A rate from a handful of probes is noise: one 503 out of four is not a degraded service.
@@ -178,22 +265,56 @@ mod tests {
     }
 
     #[test]
-    fn failures_degrade_then_go_down_then_recover() {
-        let s = Standing::default();
+    fn failures_degrade_then_go_down_then_recover_with_hysteresis() {
+        let mut s = Standing::default();
         let mut w = ProbeWindow::default();
+        let mut t = machine::Tracker::default();
+        let spec = HealthSpec::default();
+        let mut feed = |s: &mut Standing, w: &mut ProbeWindow, at: i64, ok: bool| {
+            t.observe(ok, at, spec.thresholds, spec.backoff(30_000));
+            s.phase = t.phase();
+            s.breaker = t.breaker();
+            w.push(probe(at, ok));
+        };
         assert_eq!(verdict(&s, &w, 0).0, Health::Pending);
-        w.push(probe(1, true));
+        feed(&mut s, &mut w, 1, true);
         assert_eq!(verdict(&s, &w, 1).0, Health::Up);
-        w.push(probe(2, false));
+        feed(&mut s, &mut w, 2, false);
         assert_eq!(verdict(&s, &w, 2).0, Health::Degraded);
-        w.push(probe(3, false));
-        w.push(probe(4, false));
-        assert_eq!(verdict(&s, &w, 4).0, Health::Down);
+        feed(&mut s, &mut w, 3, false);
+        feed(&mut s, &mut w, 4, false);
+        assert_eq!(
+            verdict(&s, &w, 4),
+            (Health::Down, Some("next probe in 1m".into())),
+            "the breaker opened for two intervals"
+        );
         assert_eq!(w.last_failure().map(|f| f.class), Some(ErrorClass::Server));
-        for t in 5..20 {
-            w.push(probe(t, true));
-        }
-        assert_eq!(verdict(&s, &w, 20).0, Health::Up);
+        // One good probe is not enough to come back: up_after is 2.
+        feed(&mut s, &mut w, 60_004, true);
+        assert_eq!(verdict(&s, &w, 60_004).0, Health::Down);
+        feed(&mut s, &mut w, 90_004, true);
+        assert_eq!(verdict(&s, &w, 90_004).0, Health::Up);
+    }
+
+    #[test]
+    fn at_risk_wins_over_probes_but_not_over_humans() {
+        let mut w = ProbeWindow::default();
+        w.push(probe(1, true));
+        let mut s = Standing {
+            at_risk: Some(Risk {
+                time_left_ms: 90_000,
+                reason: "the next refresh attempt is after expiry".into(),
+            }),
+            ..Standing::default()
+        };
+        let (h, detail) = verdict(&s, &w, 1);
+        assert_eq!(h, Health::AtRisk);
+        assert_eq!(
+            detail.as_deref(),
+            Some("token expires in 1m30s: the next refresh attempt is after expiry")
+        );
+        s.needs_reauth = true;
+        assert_eq!(verdict(&s, &w, 1).0, Health::NeedsReauth);
     }
 
     #[test]

@@ -226,7 +226,10 @@ impl App {
             }
             Event::NeedsReauth { key } => self.set_flash(
                 Level::Error,
-                format!("{key}: grant lost; run `switchboard auth {key}`"),
+                format!(
+                    "{key}: grant lost; run `{}`",
+                    crate::domain::auth_command(key)
+                ),
                 now,
             ),
             Event::Notice { level, text } => self.set_flash(*level, text.clone(), now),
@@ -237,7 +240,8 @@ impl App {
             | Event::ToolProgress { .. }
             | Event::ToolResult { .. }
             | Event::ElicitationRequested { .. }
-            | Event::ElicitationClosed { .. } => {}
+            | Event::ElicitationClosed { .. }
+            | Event::Reauth { .. } => {}
         }
         None
     }

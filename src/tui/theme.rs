@@ -238,6 +238,8 @@ impl Theme {
             Health::Degraded => self.degraded,
             Health::Down => self.down,
             Health::NeedsReauth => self.needs_reauth,
+            // As urgent as a dead grant, and the symbol tells them apart.
+            Health::AtRisk => self.needs_reauth,
             Health::Unauthorized => self.unauthorized,
             Health::NotConfigured => self.muted,
             Health::Pending => self.pending,

@@ -160,6 +160,14 @@ impl Broker {
             .unwrap_or(false)
     }
 
+    /// Token requests that failed in a row (transiently) since the last success.
+    pub fn failures_in_row(&self, key: &ConnectionKey) -> u32 {
+        self.slot(key)
+            .ok()
+            .and_then(|s| s.health.lock().ok().map(|h| h.attempts))
+            .unwrap_or(0)
+    }
+
     pub fn retry_at(&self, key: &ConnectionKey) -> Option<UnixMs> {
         self.slot(key)
             .ok()

@@ -112,19 +112,10 @@ pub(super) fn satisfied(slot: &Slot, need: Need, now: UnixMs) -> Option<Secret> 
     need_met(c, need, now).then(|| c.access.clone())
 }
 
-pub(super) fn auth_command(key: &ConnectionKey) -> String {
-    let account = if key.account == crate::domain::DEFAULT_ACCOUNT {
-        String::new()
-    } else {
-        format!(" --account {}", key.account)
-    };
-    format!("switchboard auth {}{account}", key.connector)
-}
-
 pub(super) fn reauth_failure(key: &ConnectionKey) -> Failure {
     Failure::new(
         ErrorClass::Auth,
-        format!("needs re-auth: run `{}`", auth_command(key)),
+        format!("needs re-auth: run `{}`", crate::domain::auth_command(key)),
     )
     .with_reason(Reason::NeedsReauth)
 }
@@ -132,7 +123,10 @@ pub(super) fn reauth_failure(key: &ConnectionKey) -> Failure {
 pub(super) fn not_authorized(key: &ConnectionKey) -> Failure {
     Failure::new(
         ErrorClass::Auth,
-        format!("not authorized yet: run `{}`", auth_command(key)),
+        format!(
+            "not authorized yet: run `{}`",
+            crate::domain::auth_command(key)
+        ),
     )
     .with_reason(Reason::NotAuthorized)
 }

@@ -21,6 +21,8 @@ use crate::config::ProbeSchedule;
 use crate::domain::{Actor, ConnectionKey, TokenMeta, UnixMs, now_ms};
 use crate::engine::core::Engine;
 use crate::engine::{Event, Level};
+use crate::health::endpoint_stats;
+use crate::health::predict::{self, EndpointStats, RefreshPlan, RefreshPolicy};
 use crate::store::LeaseOutcome;
 
 pub const SWEEP: Duration = Duration::from_secs(5);
@@ -31,23 +33,27 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 /// Hours are rolled up a minute after they end; looking every 5 minutes keeps the lag short.
 const ROLLUP_EVERY: Duration = Duration::from_secs(300);
 
-/// When to refresh a token: `lead` before expiry, but never more than half the token's life (a
-/// 60 s token with a 5 m lead would otherwise refresh forever), minus a stable jitter of up to
-/// 10% of the lead so a fleet issued together does not refresh together.
+/// When to refresh a token: the predictive plan (`health::predict`): the configured least lead,
+/// a share of the lifetime, or room for enough attempts at this endpoint's observed p95 and
+/// failure rate, whichever is longest, never more than half the token's life; minus a stable
+/// spread of up to a tenth of the lead so a fleet issued together does not refresh together.
 pub fn refresh_due(
     meta: &TokenMeta,
-    lead: Duration,
+    policy: &RefreshPolicy,
+    stats: &EndpointStats,
+    last_refresh_at: Option<UnixMs>,
     key: &ConnectionKey,
     generation: i64,
-) -> Option<UnixMs> {
-    let expires_at = meta.expires_at?;
-    // Saturating throughout: a row stored before lifetimes were clamped may hold any number.
-    let mut lead_ms = i64::try_from(lead.as_millis()).unwrap_or(i64::MAX);
-    if let Some(issued) = meta.issued_at {
-        lead_ms = lead_ms.min(expires_at.saturating_sub(issued) / 2).max(0);
-    }
-    let jitter = ((stable_hash(key, generation) % 1000) as i64).saturating_mul(lead_ms) / 10_000;
-    Some(expires_at.saturating_sub(lead_ms).saturating_sub(jitter))
+) -> Option<RefreshPlan> {
+    let spread = (stable_hash(key, generation) % 1000) as f64 / 1000.0;
+    predict::plan(
+        policy,
+        stats,
+        meta.issued_at,
+        meta.expires_at,
+        last_refresh_at,
+        spread,
+    )
 }
 
 fn stable_hash(key: &ConnectionKey, generation: i64) -> u64 {
@@ -173,7 +179,15 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
                 continue;
             }
             let at = match engine.broker.meta(key) {
-                Some((meta, generation)) => refresh_due(&meta, spec.refresh_lead, key, generation),
+                Some((meta, generation)) => {
+                    let (stats, last) = engine
+                        .with_row(key, |r| {
+                            (endpoint_stats(r.history.as_ref()), r.last_refresh_at)
+                        })
+                        .unwrap_or_default();
+                    refresh_due(&meta, &spec.refresh_policy(), &stats, last, key, generation)
+                        .map(|p| p.at)
+                }
                 // Client credentials with no token yet: get one now. Authorization-code
                 // connections without a token wait for a human.
                 None if matches!(spec.auth, AuthSpec::ClientCredentials(_)) => Some(now),
@@ -318,7 +332,8 @@ fn spawn_probe(engine: &Arc<Engine>, key: ConnectionKey) {
     let waiting_for_human = engine.broker.needs_reauth(&key)
         || (matches!(engine.spec(&key).map(|s| &s.auth), Some(AuthSpec::OAuth(_)))
             && engine.broker.meta(&key).is_none());
-    if already || waiting_for_human {
+    // A down connection's breaker holds its probes back until the backoff is over.
+    if already || waiting_for_human || !engine.may_probe(&key) {
         return;
     }
     let engine = engine.clone();
@@ -340,27 +355,48 @@ mod tests {
         }
     }
 
+    fn due(m: &TokenMeta, stats: &EndpointStats, key: &ConnectionKey, generation: i64) -> UnixMs {
+        let policy = RefreshPolicy {
+            min_lead_ms: 300_000,
+            ..RefreshPolicy::default()
+        };
+        refresh_due(m, &policy, stats, None, key, generation)
+            .map(|p| p.at)
+            .unwrap_or(-1)
+    }
+
     #[test]
-    fn refreshes_lead_before_expiry_with_bounded_jitter() {
+    fn refreshes_a_share_of_the_lifetime_before_expiry_with_bounded_spread() {
         let key = ConnectionKey::new("jira", "default");
         let m = meta(0, 3_600_000);
-        let due = refresh_due(&m, Duration::from_secs(300), &key, 1).unwrap();
+        let calm = EndpointStats::default();
+        // An hour's token: 10% of its life (6 m) beats the 5 m least lead; spread ≤ 36 s.
+        let at = due(&m, &calm, &key, 1);
         assert!(
-            (3_600_000 - 330_000..=3_600_000 - 300_000).contains(&due),
-            "{due}"
+            (3_600_000 - 396_000..=3_600_000 - 360_000).contains(&at),
+            "{at}"
         );
-        assert_eq!(
-            due,
-            refresh_due(&m, Duration::from_secs(300), &key, 1).unwrap(),
-            "stable for one token"
-        );
+        assert_eq!(at, due(&m, &calm, &key, 1), "stable for one token");
+    }
+
+    #[test]
+    fn a_flaky_token_endpoint_moves_the_refresh_earlier() {
+        let key = ConnectionKey::new("jira", "default");
+        let m = meta(0, 3_600_000);
+        let calm = due(&m, &EndpointStats::default(), &key, 1);
+        let flaky = EndpointStats {
+            samples: 40,
+            p95_ms: Some(40_000),
+            failure_rate: Some(0.3),
+        };
+        assert!(due(&m, &flaky, &key, 1) < calm - 60_000);
     }
 
     #[test]
     fn a_lead_longer_than_the_token_is_capped_at_half_its_life() {
         let key = ConnectionKey::new("lab", "default");
-        let due = refresh_due(&meta(0, 60_000), Duration::from_secs(300), &key, 3).unwrap();
-        assert!((27_000..=30_000).contains(&due), "{due}");
+        let at = due(&meta(0, 60_000), &EndpointStats::default(), &key, 3);
+        assert!((27_000..=30_000).contains(&at), "{at}");
     }
 
     #[test]
@@ -370,6 +406,6 @@ mod tests {
             expires_at: None,
             ..TokenMeta::default()
         };
-        assert_eq!(refresh_due(&m, Duration::from_secs(300), &key, 1), None);
+        assert_eq!(due(&m, &EndpointStats::default(), &key, 1), -1);
     }
 }

@@ -106,11 +106,7 @@ async fn sweep(engine: &Engine, grace: Option<Duration>, announced: &mut HashSet
 }
 
 fn revoke_args(key: &ConnectionKey) -> String {
-    if key.account == crate::domain::DEFAULT_ACCOUNT {
-        key.connector.clone()
-    } else {
-        format!("{} --account {}", key.connector, key.account)
-    }
+    format!("{}{}", key.connector, crate::domain::account_flag(key))
 }
 
 async fn revoke(engine: &Engine, key: &ConnectionKey) {

@@ -48,6 +48,8 @@ pub fn conn(connector: &str, account: &str, name: &str, health: Health) -> Conne
         last_error: None,
         busy: false,
         history: None,
+        next_refresh_why: None,
+        next_probe_at: None,
     }
 }
 

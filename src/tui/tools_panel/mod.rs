@@ -312,6 +312,7 @@ impl ToolPanel {
             timeout: CONSOLE_CALL_TIMEOUT,
             actor: Actor::Console,
             cancel,
+            reply: None,
         }))
     }
 

@@ -29,6 +29,7 @@ pub fn health_symbol(health: Health) -> &'static str {
         Health::Degraded => "◐",
         Health::Down => "✗",
         Health::NeedsReauth => "▲",
+        Health::AtRisk => "◆",
         Health::Unauthorized => "○",
         Health::NotConfigured => "◌",
         Health::Pending => "·",

@@ -99,8 +99,8 @@ pub fn render_popup(
 
 fn push_legend(lines: &mut Vec<Line<'_>>, theme: &Theme) {
     lines.push(Line::raw(""));
-    // Two rows of states: the symbols carry meaning when colour cannot (mono theme).
-    for chunk in Health::ALL.chunks(4) {
+    // Rows of states: the symbols carry meaning when colour cannot (mono theme).
+    for chunk in Health::ALL.chunks(3) {
         let mut spans = vec![Span::raw(" ")];
         for &health in chunk {
             spans.push(Span::styled(health_symbol(health), theme.health(health)));

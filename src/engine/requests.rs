@@ -1,0 +1,210 @@
+//! The commands a one-shot front-end waits on (`Reauth`, `Revoke`, `ListCatalogue`,
+//! `ReadResource`, `GetPrompt`, `Ready`, and `CallTool` with a reply): how the engine runs
+//! them, and the `EngineHandle` methods that send one and wait for its reply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{GetPromptResult, JsonObject, ReadResourceResult};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::api::{Command, EngineHandle, Event, Level, stopped};
+use super::authorize::{ReauthMethod, ReauthOutcome, RevokeOutcome};
+use super::core::Engine;
+use super::ready::{Need, NotReady};
+use crate::domain::{Actor, ConnectionKey, Failure};
+use crate::toolkit::Catalogue;
+use crate::toolkit::{CallError, CallOutcome};
+
+/// Runs one of this file's commands in its own task; the command loop stays free.
+pub(super) fn handle(engine: Arc<Engine>, command: Command) {
+    tokio::spawn(async move {
+        match command {
+            Command::Reauth {
+                key,
+                method,
+                actor,
+                cancel,
+                reply,
+            } => {
+                let result = engine.reauth(&key, method, actor, &cancel).await;
+                send(reply, result);
+            }
+            Command::Revoke { key, actor, reply } => {
+                let result = engine.revoke(&key, actor).await;
+                send(reply, result);
+            }
+            Command::ListCatalogue {
+                key,
+                refresh,
+                reply,
+            } => {
+                let _ = reply.send(engine.list_tools(&key, refresh).await);
+            }
+            Command::ReadResource { key, uri, reply } => {
+                let _ = reply.send(engine.read_resource(&key, &uri).await);
+            }
+            Command::GetPrompt {
+                key,
+                name,
+                arguments,
+                reply,
+            } => {
+                let _ = reply.send(engine.get_prompt(&key, &name, arguments).await);
+            }
+            Command::Ready { key, need, reply } => {
+                let _ = reply.send(engine.readiness(&key, need));
+            }
+            Command::CallTool {
+                key,
+                tool,
+                arguments,
+                timeout,
+                actor,
+                cancel,
+                reply,
+            } => {
+                let result = engine
+                    .call_tool(&key, &tool, arguments, timeout, actor, &cancel)
+                    .await;
+                // A call can find the grant gone: the snapshot says so before the reply does.
+                engine.publish();
+                send(reply, result);
+            }
+            other => tracing::warn!("engine: {other:?} reached the wrong handler"),
+        }
+    });
+}
+
+fn send<T>(reply: Option<oneshot::Sender<T>>, value: T) {
+    if let Some(reply) = reply {
+        let _ = reply.send(value);
+    }
+}
+
+/// One tool call as a front-end asks for it.
+#[derive(Debug, Clone)]
+pub struct ToolCall {
+    pub key: ConnectionKey,
+    pub tool: String,
+    pub arguments: Option<JsonObject>,
+    pub timeout: Duration,
+    pub actor: Actor,
+}
+
+impl EngineHandle {
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, Failure> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send_wait(command(tx)).await {
+            return Err(stopped());
+        }
+        rx.await.map_err(|_| stopped())
+    }
+
+    /// Authorize anew and wait; progress arrives meanwhile as `Event::Reauth` (subscribe first).
+    pub async fn reauth(
+        &self,
+        key: ConnectionKey,
+        method: ReauthMethod,
+        actor: Actor,
+        cancel: CancellationToken,
+    ) -> Result<ReauthOutcome, Failure> {
+        self.ask(|reply| Command::Reauth {
+            key,
+            method,
+            actor,
+            cancel,
+            reply: Some(reply),
+        })
+        .await?
+    }
+
+    pub async fn revoke(&self, key: ConnectionKey, actor: Actor) -> Result<RevokeOutcome, Failure> {
+        self.ask(|reply| Command::Revoke {
+            key,
+            actor,
+            reply: Some(reply),
+        })
+        .await?
+    }
+
+    pub async fn list_catalogue(
+        &self,
+        key: ConnectionKey,
+        refresh: bool,
+    ) -> Result<Arc<Catalogue>, Failure> {
+        self.ask(|reply| Command::ListCatalogue {
+            key,
+            refresh,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn read_resource(
+        &self,
+        key: ConnectionKey,
+        uri: String,
+    ) -> Result<ReadResourceResult, Failure> {
+        self.ask(|reply| Command::ReadResource { key, uri, reply })
+            .await?
+    }
+
+    pub async fn get_prompt(
+        &self,
+        key: ConnectionKey,
+        name: String,
+        arguments: Option<JsonObject>,
+    ) -> Result<GetPromptResult, Failure> {
+        self.ask(|reply| Command::GetPrompt {
+            key,
+            name,
+            arguments,
+            reply,
+        })
+        .await?
+    }
+
+    /// Whether the connection can be used now; `Err` says why in the one wording.
+    pub async fn ready(&self, key: ConnectionKey, need: Need) -> Result<(), NotReady> {
+        match self.ask(|reply| Command::Ready { key, need, reply }).await {
+            Ok(r) => r,
+            Err(f) => Err(NotReady::Misconfigured(f.message)),
+        }
+    }
+
+    /// Calls a tool and waits. The arguments are checked against the tool's schema inside the
+    /// engine; progress arrives as `Event::ToolProgress`; cancelling `cancel` stops the call.
+    pub async fn call_tool(
+        &self,
+        call: ToolCall,
+        cancel: CancellationToken,
+    ) -> Result<CallOutcome, CallError> {
+        let asked = self
+            .ask(|reply| Command::CallTool {
+                key: call.key,
+                tool: call.tool,
+                arguments: call.arguments,
+                timeout: call.timeout,
+                actor: call.actor,
+                cancel,
+                reply: Some(reply),
+            })
+            .await;
+        asked.unwrap_or_else(|f| Err(CallError::Failed(f)))
+    }
+
+    /// A notice for every watcher (and the log), from a front-end such as the demo's timer.
+    pub fn notice(&self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        match level {
+            Level::Info => tracing::info!("{text}"),
+            _ => tracing::warn!("{text}"),
+        }
+        let _ = self.events.send(Event::Notice { level, text });
+    }
+}
