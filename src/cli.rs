@@ -327,7 +327,7 @@ fn parse_secret(s: &str) -> Result<Secret, String> {
 }
 
 fn parse_protocol(s: &str) -> Result<rmcp::model::ProtocolVersion, String> {
-    crate::mcp::protocol::parse(s)
+    crate::toolkit::protocol::parse(s)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

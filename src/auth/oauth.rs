@@ -10,7 +10,7 @@ use oauth2::{
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenUrl,
 };
 
-pub use super::oauth_http::{Http, HttpFailure, MAX_RETRY_AFTER_MS, retry_after_ms, send};
+pub use super::oauth_http::{Http, HttpFailure, send};
 use super::spec::{Assertion, OAuthEndpoints};
 use super::token_response::token_from_body;
 use crate::domain::{ErrorClass, Failure, now_ms};

@@ -1,18 +1,8 @@
 //! HTTP failures: a non-2xx status (with its `Retry-After` and `WWW-Authenticate`), and a
 //! request that got no answer at all (reqwest's errors).
 
+use super::retry_after::{MAX_RETRY_AFTER, retry_after_ms_capped};
 use crate::domain::{ErrorClass, Failure, Reason};
-
-/// The longest wait a server's `Retry-After` (or any "come back later") is honoured for. A
-/// larger number is a bug or an attack; believing it would park a connection for years, and
-/// `u64::MAX` seconds overflows every clock it meets.
-pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// `Retry-After` seconds as the milliseconds a [`Failure`] carries, capped at
-/// [`MAX_RETRY_AFTER`]: the raw product overflows for any value past ~1.8e16.
-pub fn retry_after_ms_capped(secs: u64) -> u64 {
-    secs.min(MAX_RETRY_AFTER.as_secs()).saturating_mul(1000)
-}
 
 /// The class of a non-2xx HTTP answer, or `None` for success.
 pub fn classify_status(

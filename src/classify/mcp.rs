@@ -5,7 +5,8 @@ use rmcp::transport::DynamicTransportError;
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 
 use super::http::{classify_reqwest, classify_status};
-use crate::domain::{ErrorClass, Failure, Reason};
+use super::retry_after::retry_after_ms;
+use crate::domain::{ErrorClass, Failure, Reason, now_ms};
 
 /// A failure one of our transports (legacy SSE) already classified, carried through rmcp's
 /// type-erased transport error and taken out again by [`transport_failure`].
@@ -117,7 +118,12 @@ fn http_failure(e: &StreamableHttpError<reqwest::Error>) -> Failure {
                 .unwrap_or_default(),
         }),
         E::HttpStatus(s) => {
-            let retry = s.retry_after.as_deref().and_then(|r| r.trim().parse().ok());
+            // Seconds or an HTTP-date, rounded up to whole seconds like every other answer.
+            let retry = s
+                .retry_after
+                .as_deref()
+                .and_then(|r| retry_after_ms(r, now_ms()))
+                .map(|ms| ms.div_ceil(1000));
             classify_status(s.status, retry, None)
                 .unwrap_or_else(|| protocol(format!("HTTP {}", s.status)))
         }
@@ -335,5 +341,24 @@ mod tests {
             super::classify_service(&ServiceError::TransportClosed),
             super::closed()
         );
+    }
+
+    /// A streamable HTTP 429 says when to come back in either form RFC 9110 allows, as REST
+    /// probes and the legacy SSE transport read it; an HTTP-date used to be dropped here.
+    #[test]
+    fn a_rate_limit_keeps_its_retry_after_in_either_form() {
+        use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
+        type E = StreamableHttpError<reqwest::Error>;
+        let wait = |retry: &str| {
+            let e = E::HttpStatus(HttpStatusError::new(429, Some(retry.into())));
+            let f = super::http_failure(&e);
+            assert_eq!(f.class, ErrorClass::RateLimited, "{f}");
+            f.retry_after_ms
+        };
+        assert_eq!(wait("7"), Some(7000));
+        // A date gone by means "now"; one far ahead is capped like any other wait.
+        assert_eq!(wait("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
+        assert_eq!(wait("Fri, 31 Dec 9999 23:59:59 GMT"), Some(3_600_000));
+        assert_eq!(wait("soon"), None);
     }
 }

@@ -6,7 +6,7 @@
 pub mod challenge;
 pub mod http;
 pub mod mcp;
+pub mod retry_after;
 
-pub use http::{
-    MAX_RETRY_AFTER, classify_reqwest, classify_status, insufficient_scope, retry_after_ms_capped,
-};
+pub use http::{classify_reqwest, classify_status, insufficient_scope};
+pub use retry_after::{MAX_RETRY_AFTER, MAX_RETRY_AFTER_MS, retry_after_ms, retry_after_ms_capped};

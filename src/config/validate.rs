@@ -146,7 +146,7 @@ impl Check<'_, '_> {
             },
         }
         if let Some(v) = &mcp.protocol_version {
-            crate::mcp::protocol::parse(v)
+            crate::toolkit::protocol::parse(v)
                 .map_err(|m| self.err("mcp.protocol_version", "mcp.protocol_version", m))?;
         }
         Ok(())

@@ -130,7 +130,7 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
             .mcp
             .as_ref()
             .and_then(|m| m.protocol_version.as_deref())
-            .and_then(|v| crate::mcp::protocol::parse(v).ok()),
+            .and_then(|v| crate::toolkit::protocol::parse(v).ok()),
     }
 }
 

@@ -8,7 +8,6 @@ pub mod elicit;
 pub mod handler;
 pub mod http_client;
 mod ops;
-pub mod protocol;
 pub mod sse;
 mod sse_body;
 

@@ -164,7 +164,7 @@ fn retry_after(resp: &reqwest::Response) -> Option<u64> {
     resp.headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| crate::auth::oauth::retry_after_ms(v, crate::domain::now_ms()))
+        .and_then(|v| crate::classify::retry_after_ms(v, crate::domain::now_ms()))
         .map(|ms| ms.div_ceil(1000))
 }
 

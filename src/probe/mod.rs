@@ -197,7 +197,7 @@ impl Prober {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             // Seconds or an HTTP-date; rounded up so "retry after 0s" never means "too early".
-            .and_then(|v| crate::auth::oauth::retry_after_ms(v, crate::domain::now_ms()))
+            .and_then(|v| crate::classify::retry_after_ms(v, crate::domain::now_ms()))
             .map(|ms| ms.div_ceil(1000));
         let www = resp
             .headers()

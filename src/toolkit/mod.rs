@@ -1,11 +1,12 @@
 //! Pure tool helpers shared by the console and the CLI: no I/O, no sessions. Schema checks,
-//! argument skeletons, rendering of results and catalogues, and the elicitation form with its
-//! answer checks. It imports `domain`, `text` and external crates only, so any front-end can
+//! argument skeletons, rendering of results and catalogues, the elicitation form with its
+//! answer checks, and the MCP protocol revisions an operator may pin. It imports `domain`, `text` and external crates only, so any front-end can
 //! use it without reaching past the engine.
 
 pub mod call;
 pub mod catalogue;
 pub mod elicit;
+pub mod protocol;
 pub mod render;
 pub mod schema;
 pub mod skeleton;

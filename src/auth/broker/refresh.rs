@@ -392,7 +392,7 @@ impl Broker {
             let delay = f
                 .retry_after_ms
                 .unwrap_or_else(|| backoff_ms(h.attempts))
-                .min(oauth::MAX_RETRY_AFTER_MS);
+                .min(crate::classify::MAX_RETRY_AFTER_MS);
             let at = now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
             h.retry_at = Some(at);
             h.last_failure = Some(f.clone());
