@@ -4,7 +4,12 @@
 //! reads every `crate::...` path the front-ends name (in `use` lines and inline) and fails on
 //! one into those modules that is not a pure helper on the allow-list below.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "support/imports.rs"]
+mod imports;
+
+use imports::rust_files;
 
 /// Modules a front-end must not name: each does I/O (network, disk, tokens) behind the engine.
 const BEHIND_THE_ENGINE: &[&str] = &["auth", "mcp", "store", "probe", "scheduler", "engine::core"];
@@ -19,20 +24,6 @@ const ALLOWED: &[(&str, &str)] = &[
 ];
 
 const FRONT_ENDS: &[&str] = &["src/commands", "src/tui"];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The code without comments (`//` to the end of a line; doc comments included) and without
 /// string literals, so prose that mentions a module is not an import.

@@ -312,11 +312,10 @@ fn console_answers_a_servers_request_for_input_during_a_call() {
     tmux.keys(&["Enter"]);
 
     // The request opens over the call: the server's message, its fields, the defaults.
-    let screen = tmux.wait_for("asks: Please provide inputs for the following fields:");
-    assert!(
-        screen.contains("name* (text): Your full, legal name"),
-        "{screen}"
-    );
+    tmux.wait_for("asks: Please provide inputs for the following fields:");
+    // The field list is drawn below the editor, and a capture can land between the two: wait
+    // for it rather than assert on the first screen that shows the question.
+    let screen = tmux.wait_for("name* (text): Your full, legal name");
     assert!(screen.contains(r#""integer": 42"#), "{screen}");
     // The blank for the required name is not an answer.
     tmux.keys(&["Enter"]);

@@ -5,75 +5,20 @@
 //! bring back the cycles the split removed: `mcp -> probe -> mcp`, `auth -> net -> auth`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "support/imports.rs"]
+mod imports;
+
+use imports::{rust_files, targets};
 
 /// Each leaf module and the top-level modules it may name.
 const LEAVES: &[(&str, &[&str])] = &[("classify", &["domain"]), ("toolkit", &["domain", "text"])];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-fn ident(s: &str) -> &str {
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(s.len());
-    &s[..end]
-}
-
 /// The top-level modules named through `crate::` in `code`: `crate::x::...`, and each first
 /// name of a group (`crate::{x::A, y}`), comments left out.
 fn named(code: &str) -> BTreeSet<String> {
-    let code: String = code
-        .lines()
-        .map(|l| l.split("//").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut out = BTreeSet::new();
-    for (at, _) in code.match_indices("crate::") {
-        let preceded = code[..at]
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        if preceded {
-            continue;
-        }
-        let after = &code[at + "crate::".len()..];
-        match after.strip_prefix('{') {
-            Some(group) => {
-                let mut depth = 0usize;
-                let mut start = true;
-                for (i, c) in group.char_indices() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' if depth == 0 => break,
-                        '}' => depth -= 1,
-                        ',' if depth == 0 => start = true,
-                        c if c.is_whitespace() => {}
-                        _ if start && depth == 0 => {
-                            start = false;
-                            out.insert(ident(&group[i..]).to_string());
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            None => {
-                out.insert(ident(after).to_string());
-            }
-        }
-    }
-    out
+    targets(code).into_iter().map(|(_, name)| name).collect()
 }
 
 #[test]

@@ -209,15 +209,12 @@ fn assert_nothing_secret(s: &Session, fleet: &Fleet, pem: Option<&str>) {
     let mut secrets: Vec<String> = fleet.issued.lock().expect("issued").clone();
     secrets.push(SECRET.into());
     if let Some(pem) = pem {
-        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        secrets.push(body[..40].to_string());
+        secrets.push(jwt::pem_fragment(pem));
     }
     for req in fleet.peer.requests_to("/as/token") {
         secrets.extend(req.form("client_assertion"));
     }
-    for s in secrets {
-        assert!(!all.contains(&s), "{s} leaked:\n{all}");
-    }
+    jwt::assert_none_leaked(&all, &secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

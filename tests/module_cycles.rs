@@ -6,24 +6,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "support/imports.rs"]
+mod imports;
+
+use imports::{rust_files, targets};
 
 /// Where each edge was first seen, so a failure points at a line to change.
 type Graph = BTreeMap<String, BTreeMap<String, String>>;
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The top-level module a file under `src/` belongs to; `None` for the crate root files.
 fn module_of(src: &Path, file: &Path) -> Option<String> {
@@ -31,65 +22,6 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
     let first = rel.components().next()?.as_os_str().to_str()?;
     let name = first.strip_suffix(".rs").unwrap_or(first);
     (!matches!(name, "lib" | "main")).then(|| name.to_string())
-}
-
-fn ident(s: &str) -> &str {
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(s.len());
-    &s[..end]
-}
-
-/// The top-level names a line reaches through `crate::`, including each name of a group
-/// (`use crate::{a::X, b};`). A group spanning lines is read from the rest of the text.
-fn targets(text: &str) -> Vec<(usize, String)> {
-    let code: Vec<&str> = text
-        .lines()
-        .map(|l| l.split("//").next().unwrap_or_default())
-        .collect();
-    let joined = code.join("\n");
-    let mut found = Vec::new();
-    let mut rest = joined.as_str();
-    let mut offset = 0;
-    while let Some(at) = rest.find("crate::") {
-        let after = &rest[at + "crate::".len()..];
-        let line = joined[..offset + at].matches('\n').count() + 1;
-        let preceded = joined[..offset + at]
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !preceded {
-            if let Some(group) = after.strip_prefix('{') {
-                let mut depth = 0usize;
-                let mut item_start = true;
-                for (i, c) in group.char_indices() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' if depth == 0 => break,
-                        '}' => depth -= 1,
-                        ',' if depth == 0 => item_start = true,
-                        c if c.is_whitespace() => {}
-                        _ if item_start && depth == 0 => {
-                            item_start = false;
-                            let name = ident(&group[i..]);
-                            if !name.is_empty() {
-                                found.push((line, name.to_string()));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            } else {
-                let name = ident(after);
-                if !name.is_empty() {
-                    found.push((line, name.to_string()));
-                }
-            }
-        }
-        offset += at + "crate::".len();
-        rest = &joined[offset..];
-    }
-    found
 }
 
 fn graph(src: &Path) -> Graph {

@@ -226,3 +226,18 @@ impl Verifier {
         self.check(&jwt, &client, Some(&client))
     }
 }
+
+/// Forty characters from inside a PEM's base64 body: enough to recognise the key if any of it
+/// is ever printed, logged or stored.
+pub fn pem_fragment(pem: &str) -> String {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    body.chars().take(40).collect()
+}
+
+/// Fails naming the first secret that appears anywhere in `all` (output, logs, files).
+#[track_caller]
+pub fn assert_none_leaked(all: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(!all.contains(s.as_str()), "{s} leaked:\n{all}");
+    }
+}
