@@ -70,15 +70,21 @@ fn each_raw(
     to: UnixMs,
     mut f: impl FnMut(ConnectionKey, Kind, UnixMs, bool, Option<u64>),
 ) -> rusqlite::Result<()> {
-    let (kc, ka) = (
-        key.map(|k| k.connector.as_str()),
-        key.map(|k| k.account.as_str()),
-    );
-    let mut probes = c.prepare_cached(
-        "SELECT connector, account, at, ok, latency_ms FROM probes
-         WHERE at >= ?1 AND at < ?2 AND (?3 IS NULL OR (connector = ?3 AND account = ?4))",
-    )?;
-    let mut rows = probes.query(params![from, to, kc, ka])?;
+    // Two statements rather than `?3 IS NULL OR ...`, which keeps SQLite from the per-connection
+    // index: one connection's rows come from (connector, account, at), the fleet's from (at).
+    let mut probes = match key {
+        Some(_) => c.prepare_cached(
+            "SELECT connector, account, at, ok, latency_ms FROM probes
+             WHERE connector = ?3 AND account = ?4 AND at >= ?1 AND at < ?2",
+        )?,
+        None => c.prepare_cached(
+            "SELECT connector, account, at, ok, latency_ms FROM probes WHERE at >= ?1 AND at < ?2",
+        )?,
+    };
+    let mut rows = match key {
+        Some(k) => probes.query(params![from, to, k.connector, k.account])?,
+        None => probes.query(params![from, to])?,
+    };
     while let Some(r) = rows.next()? {
         let latency = r.get::<_, i64>(4)?.max(0) as u64;
         f(
@@ -90,13 +96,22 @@ fn each_raw(
         );
     }
     // A tool that ran and answered `isError` is a failed call from the caller's side.
-    let mut events = c.prepare_cached(
-        "SELECT connector, account, kind, at, outcome, latency_ms FROM events
-         WHERE at >= ?1 AND at < ?2 AND kind IN ('refresh', 'tool_call')
-           AND outcome IN ('ok', 'failed', 'tool_error') AND connector IS NOT NULL
-           AND (?3 IS NULL OR (connector = ?3 AND account = ?4))",
-    )?;
-    let mut rows = events.query(params![from, to, kc, ka])?;
+    let mut events = match key {
+        Some(_) => c.prepare_cached(
+            "SELECT connector, account, kind, at, outcome, latency_ms FROM events
+             WHERE connector = ?3 AND account = ?4 AND at >= ?1 AND at < ?2
+               AND kind IN ('refresh', 'tool_call') AND outcome IN ('ok', 'failed', 'tool_error')",
+        )?,
+        None => c.prepare_cached(
+            "SELECT connector, account, kind, at, outcome, latency_ms FROM events
+             WHERE at >= ?1 AND at < ?2 AND kind IN ('refresh', 'tool_call')
+               AND outcome IN ('ok', 'failed', 'tool_error') AND connector IS NOT NULL",
+        )?,
+    };
+    let mut rows = match key {
+        Some(k) => events.query(params![from, to, k.connector, k.account])?,
+        None => events.query(params![from, to])?,
+    };
     while let Some(r) = rows.next()? {
         let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
             continue;
@@ -191,9 +206,6 @@ pub(super) fn history(
     let wm = watermark(c)?.unwrap_or(i64::MIN);
     let starts: Vec<(Span, UnixMs)> = Span::ALL.iter().map(|&s| (s, now - s.ms())).collect();
     let mut tallies: HashMap<(ConnectionKey, Kind), [Tally; 4]> = HashMap::new();
-    let mut add = |key: ConnectionKey, kind: Kind, slot: usize, t: &Tally| {
-        tallies.entry((key, kind)).or_default()[slot].merge(t);
-    };
 
     // Raw rows count for a window from its start to its first whole hour, and after the
     // watermark. Fetch the union of those stretches once.
@@ -214,25 +226,34 @@ pub(super) fn history(
     }
     for (from, to) in merged {
         each_raw(c, key, from, to, |k, kind, at, ok, ms| {
-            let mut one = Tally::default();
-            one.record(ok, ms);
-            for (slot, &(_, s)) in starts.iter().enumerate() {
-                if at >= s && at <= now && (at < ceil_hour(s) || at >= wm) {
-                    add(k.clone(), kind, slot, &one);
+            let counts =
+                |&(_, s): &(Span, UnixMs)| at >= s && at <= now && (at < ceil_hour(s) || at >= wm);
+            if !starts.iter().any(counts) {
+                return;
+            }
+            let spans = tallies.entry((k, kind)).or_default();
+            for (slot, start) in starts.iter().enumerate() {
+                if counts(start) {
+                    spans[slot].record(ok, ms);
                 }
             }
         })?;
     }
 
-    let (kc, ka) = (
-        key.map(|k| k.connector.as_str()),
-        key.map(|k| k.account.as_str()),
-    );
-    let mut stmt = c.prepare_cached(
-        "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
-         WHERE start >= ?1 AND start < ?2 AND (?3 IS NULL OR (connector = ?3 AND account = ?4))",
-    )?;
-    let mut rows = stmt.query(params![ceil_hour(earliest), wm, kc, ka])?;
+    let mut stmt = match key {
+        Some(_) => c.prepare_cached(
+            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
+             WHERE connector = ?3 AND account = ?4 AND start >= ?1 AND start < ?2",
+        )?,
+        None => c.prepare_cached(
+            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
+             WHERE start >= ?1 AND start < ?2",
+        )?,
+    };
+    let mut rows = match key {
+        Some(k) => stmt.query(params![ceil_hour(earliest), wm, k.connector, k.account])?,
+        None => stmt.query(params![ceil_hour(earliest), wm])?,
+    };
     while let Some(r) = rows.next()? {
         let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
             continue;
@@ -247,9 +268,10 @@ pub(super) fn history(
             latency,
         };
         let k = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
+        let spans = tallies.entry((k, kind)).or_default();
         for (slot, &(_, s)) in starts.iter().enumerate() {
             if start >= ceil_hour(s) {
-                add(k.clone(), kind, slot, &t);
+                spans[slot].merge(&t);
             }
         }
     }
