@@ -12,8 +12,8 @@ use super::fleet::ConnectorSpec;
 use crate::auth::{AuthSpec, Broker};
 use crate::domain::history::History;
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, ProbeResult, Snapshot,
-    TokenMeta, UnixMs, now_ms,
+    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, ProbeResult, Snapshot, TokenMeta,
+    UnixMs, now_ms,
 };
 use crate::health::machine::{Breaker, Tracker};
 use crate::health::{ProbeWindow, Standing, endpoint_stats, predict, verdict};
@@ -98,41 +98,11 @@ impl Engine {
         rows.get_mut(key).map(f)
     }
 
-    /// Reads every connection's windows from the store into the rows. Followers, one-shot
-    /// commands and the leader all call it, so they show the same numbers.
-    pub(crate) async fn load_history(&self) {
-        match self.store.history(None, now_ms()).await {
-            Ok(mut all) => {
-                if let Ok(mut rows) = self.rows.lock() {
-                    for (key, row) in rows.iter_mut() {
-                        row.history = all.remove(key);
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("could not read the connections' history: {e}"),
-        }
-    }
-
     /// Whether the scheduler may probe now: not while the breaker of a down connection is open.
     /// A breaker whose wait is over lets one trial probe through (half-open).
     pub(crate) fn may_probe(&self, key: &ConnectionKey) -> bool {
         self.with_row(key, |r| r.tracker.may_probe(now_ms()))
             .unwrap_or(true)
-    }
-
-    /// One step of the leader's rollup; `Ok(true)` while older hours are still waiting.
-    pub(crate) async fn roll_up_history(&self) -> Result<bool, crate::store::StoreError> {
-        let report = self.store.roll_up(now_ms(), self.retention).await?;
-        if report.hours > 0 || report.probes_pruned > 0 {
-            tracing::debug!(
-                "rolled up {} hour(s) into {} rows; pruned {} raw probes and {} rollups",
-                report.hours,
-                report.rollup_rows,
-                report.probes_pruned,
-                report.rollups_pruned
-            );
-        }
-        Ok(report.behind)
     }
 
     /// Whether this process runs the scheduler; the scheduler says so as it leads or yields.
@@ -264,48 +234,6 @@ impl Engine {
         let snapshot = Arc::new(self.build_snapshot(now_ms()));
         let previous = self.snapshot_tx.send_replace(snapshot.clone());
         self.log_risk_changes(&previous, &snapshot);
-    }
-
-    /// At risk is a forecast made as the snapshot is built; its start and end are told once
-    /// each, as a notice and in the event log.
-    fn log_risk_changes(&self, before: &Snapshot, now: &Snapshot) {
-        let was: std::collections::HashSet<&ConnectionKey> = before
-            .connections
-            .iter()
-            .filter(|c| c.health == Health::AtRisk)
-            .map(|c| &c.key)
-            .collect();
-        for c in &now.connections {
-            let (at_risk, was_at_risk) = (c.health == Health::AtRisk, was.contains(&c.key));
-            if at_risk == was_at_risk || (!at_risk && before.connections.is_empty()) {
-                continue;
-            }
-            let detail = c.detail.clone().unwrap_or_default();
-            let (level, text, outcome) = if at_risk {
-                (
-                    Level::Warn,
-                    format!("{} is at risk: {detail}", c.key),
-                    "failed",
-                )
-            } else {
-                (
-                    Level::Info,
-                    format!("{} is no longer at risk ({})", c.key, c.health.label()),
-                    "ok",
-                )
-            };
-            self.notice(level, text);
-            let record =
-                EventRecord::new(Some(&c.key), "at_risk", Actor::Scheduler, outcome).detail(detail);
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                let store = self.store.clone();
-                rt.spawn(async move {
-                    if let Err(e) = store.append_event(record).await {
-                        tracing::warn!("could not record an at-risk event: {e}");
-                    }
-                });
-            }
-        }
     }
 
     pub fn build_snapshot(&self, now: UnixMs) -> Snapshot {

@@ -9,6 +9,7 @@ mod catalogue;
 pub(crate) mod core;
 mod elicit;
 pub mod fleet;
+mod history;
 pub mod open;
 pub mod ready;
 mod requests;

@@ -6,6 +6,7 @@
 mod admin;
 mod client_auth;
 mod device;
+mod in_flight;
 mod mcp;
 mod oauth;
 mod register;

@@ -189,28 +189,6 @@ fn token_response(issued: Issued, ttl: Duration) -> Response {
     (StatusCode::OK, no_store(), Json(body)).into_response()
 }
 
-/// Counts token requests being answered at once, for the most seen at any time: a client that
-/// spreads its refreshes never sends more than its per-endpoint limit.
-struct InFlight(Arc<LabState>);
-
-impl InFlight {
-    fn enter(state: &Arc<LabState>) -> InFlight {
-        let mut store = state.lock();
-        store.token_in_flight += 1;
-        let now = store.token_in_flight;
-        let max = &mut store.stats.max_concurrent_token_requests;
-        *max = (*max).max(now);
-        InFlight(state.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let mut store = self.0.lock();
-        store.token_in_flight = store.token_in_flight.saturating_sub(1);
-    }
-}
-
 async fn token(
     State(state): State<Arc<LabState>>,
     headers: HeaderMap,
@@ -218,7 +196,7 @@ async fn token(
 ) -> Response {
     let form = parse_form(&body);
     let grant_type = form.get("grant_type").cloned().unwrap_or_default();
-    let _in_flight = InFlight::enter(&state);
+    let _in_flight = super::in_flight::InFlight::enter(&state);
     {
         let mut store = state.lock();
         store.stats.token_requests += 1;

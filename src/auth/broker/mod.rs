@@ -13,6 +13,7 @@
 mod durable;
 mod follow;
 mod lease;
+mod limit;
 mod refresh;
 mod state;
 mod unreadable;

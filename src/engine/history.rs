@@ -1,0 +1,83 @@
+//! The engine's side of health over time: reading every connection's windows from the store,
+//! the leader's hourly rollup, and telling when a connection turns at risk and when it stops.
+
+use std::collections::HashSet;
+
+use super::api::Level;
+use super::core::Engine;
+use crate::domain::{Actor, ConnectionKey, Health, Snapshot, now_ms};
+use crate::store::EventRecord;
+
+impl Engine {
+    /// Reads every connection's windows from the store into the rows. Followers, one-shot
+    /// commands and the leader all call it, so they show the same numbers.
+    pub(crate) async fn load_history(&self) {
+        match self.store.history(None, now_ms()).await {
+            Ok(mut all) => {
+                if let Ok(mut rows) = self.rows.lock() {
+                    for (key, row) in rows.iter_mut() {
+                        row.history = all.remove(key);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("could not read the connections' history: {e}"),
+        }
+    }
+
+    /// One step of the leader's rollup; `Ok(true)` while older hours are still waiting.
+    pub(crate) async fn roll_up_history(&self) -> Result<bool, crate::store::StoreError> {
+        let report = self.store.roll_up(now_ms(), self.retention).await?;
+        if report.hours > 0 || report.probes_pruned > 0 {
+            tracing::debug!(
+                "rolled up {} hour(s) into {} rows; pruned {} raw probes and {} rollups",
+                report.hours,
+                report.rollup_rows,
+                report.probes_pruned,
+                report.rollups_pruned
+            );
+        }
+        Ok(report.behind)
+    }
+
+    /// At risk is a forecast made as the snapshot is built; its start and end are told once
+    /// each, as a notice and in the event log.
+    pub(super) fn log_risk_changes(&self, before: &Snapshot, now: &Snapshot) {
+        let was: HashSet<&ConnectionKey> = before
+            .connections
+            .iter()
+            .filter(|c| c.health == Health::AtRisk)
+            .map(|c| &c.key)
+            .collect();
+        for c in &now.connections {
+            let (at_risk, was_at_risk) = (c.health == Health::AtRisk, was.contains(&c.key));
+            if at_risk == was_at_risk || (!at_risk && before.connections.is_empty()) {
+                continue;
+            }
+            let detail = c.detail.clone().unwrap_or_default();
+            let (level, text, outcome) = if at_risk {
+                (
+                    Level::Warn,
+                    format!("{} is at risk: {detail}", c.key),
+                    "failed",
+                )
+            } else {
+                (
+                    Level::Info,
+                    format!("{} is no longer at risk ({})", c.key, c.health.label()),
+                    "ok",
+                )
+            };
+            self.notice(level, text);
+            let record =
+                EventRecord::new(Some(&c.key), "at_risk", Actor::Scheduler, outcome).detail(detail);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let store = self.store.clone();
+                rt.spawn(async move {
+                    if let Err(e) = store.append_event(record).await {
+                        tracing::warn!("could not record an at-risk event: {e}");
+                    }
+                });
+            }
+        }
+    }
+}
