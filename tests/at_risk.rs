@@ -6,10 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use switchboard::config::ProbeSchedule;
 use switchboard::domain::{Health, Snapshot};
-use switchboard::engine::{self, ConnectorSpec, EngineOptions};
-use switchboard::probe::{ProbePlan, ProbeRoute, RestTarget};
+use switchboard::engine::{self, EngineOptions};
 
 /// A bound for a test that would otherwise wait forever on a loaded machine, not a speed claim.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -34,24 +32,12 @@ async fn failing_refreshes_turn_a_connection_at_risk_and_recovery_clears_it() {
     let (_tmp, data) = support::data_dir();
     let http = support::http();
     let key = support::key("api");
-    let spec = ConnectorSpec {
-        id: "api".into(),
-        name: "api".into(),
-        auth: support::code_spec(&lab, switchboard::lab::PUBLIC_CLIENT),
-        plan: ProbePlan {
-            route: ProbeRoute::Rest(RestTarget {
-                url: format!("{}/me", lab.rest_base),
-                expect_status: vec![],
-            }),
-            timeout: Duration::from_secs(10),
-        },
-        probe: ProbeSchedule::Every(Duration::from_secs(3600)),
-        health: Default::default(),
-        refresh_lead: Duration::from_secs(2),
-        missing_env: vec![],
-        problem: None,
-        protocol_version: None,
-    };
+    let mut spec = support::rest_spec(
+        "api",
+        &format!("{}/me", lab.rest_base),
+        support::code_spec(&lab, switchboard::lab::PUBLIC_CLIENT),
+    );
+    spec.refresh_lead = Duration::from_secs(2);
     let oneshot_store = support::open_store(&data);
     let oneshot = support::broker(&oneshot_store, &http, &key, &spec.auth).await;
     support::authorized(&oneshot, &http, &key, &spec.auth).await;

@@ -7,10 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use switchboard::config::ProbeSchedule;
 use switchboard::domain::{ConnectionKey, Health, Snapshot};
 use switchboard::engine::{self, ConnectorSpec, EngineOptions, Running};
-use switchboard::probe::{ProbePlan, ProbeRoute, RestTarget};
 use switchboard::store::Store;
 
 /// The lab knows its public clients only; this one is revoked at will (its own lab).
@@ -20,24 +18,11 @@ const CLIENT: &str = switchboard::lab::DOOMED_CLIENT;
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn spec(lab: &switchboard::lab::Lab) -> ConnectorSpec {
-    ConnectorSpec {
-        id: "rest".into(),
-        name: "rest".into(),
-        auth: support::code_spec(lab, CLIENT),
-        plan: ProbePlan {
-            route: ProbeRoute::Rest(RestTarget {
-                url: format!("{}/me", lab.rest_base),
-                expect_status: vec![],
-            }),
-            timeout: Duration::from_secs(10),
-        },
-        probe: ProbeSchedule::Every(Duration::from_secs(3600)),
-        health: Default::default(),
-        refresh_lead: Duration::from_secs(300),
-        missing_env: vec![],
-        problem: None,
-        protocol_version: None,
-    }
+    support::rest_spec(
+        "rest",
+        &format!("{}/me", lab.rest_base),
+        support::code_spec(lab, CLIENT),
+    )
 }
 
 async fn start(store: Store, spec: ConnectorSpec) -> Running {

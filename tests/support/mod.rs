@@ -265,3 +265,27 @@ pub async fn authorized_connection(ttl_secs: u64, connector: &str, client_id: &s
         installed,
     }
 }
+
+/// A REST connector probed (hourly, so only when a test or the first round asks) at `url`,
+/// authenticated by `auth`: the fleet most engine tests need.
+pub fn rest_spec(id: &str, url: &str, auth: AuthSpec) -> switchboard::engine::ConnectorSpec {
+    use switchboard::probe::{ProbePlan, ProbeRoute, RestTarget};
+    switchboard::engine::ConnectorSpec {
+        id: id.into(),
+        name: id.into(),
+        auth,
+        plan: ProbePlan {
+            route: ProbeRoute::Rest(RestTarget {
+                url: url.into(),
+                expect_status: vec![],
+            }),
+            timeout: Duration::from_secs(10),
+        },
+        probe: switchboard::config::ProbeSchedule::Every(Duration::from_secs(3600)),
+        health: Default::default(),
+        refresh_lead: Duration::from_secs(300),
+        missing_env: vec![],
+        problem: None,
+        protocol_version: None,
+    }
+}
