@@ -3,7 +3,7 @@
 //! rediscovering (three extra round trips, and a server that may be down, in front of every
 //! token; and the client registered at the AS must stay the one that owns the grant).
 
-use super::mcp_auth::{config, discover};
+use super::mcp_auth::{Discovery, config, discover};
 use super::mcp_client::{self, Client};
 use super::spec::{OAuthEndpoints, OAuthSpec, TokenAuth};
 use crate::domain::{ErrorClass, Failure};
@@ -37,27 +37,11 @@ pub async fn prepare(
     if let Some(s) = stored.as_ref().filter(|s| s.issuer == found.issuer) {
         scopes = union(&scopes, &s.scopes);
     }
-    let endpoints = found.metadata.endpoints();
-    let record = McpAuthRecord {
-        server: mcp.url.clone(),
-        // Empty for a 2025-03-26 server, which has no resource indicator (see `effective`).
-        resource: found.resource.clone().unwrap_or_default(),
-        issuer: found.issuer.clone(),
-        endpoints_json: serde_json::to_string(&endpoints).unwrap_or_default(),
-        client_id: client.id.clone(),
-        client_source: client.source.to_string(),
-        client_secret: client.stored_secret(),
-        scopes: scopes.clone(),
-        registered_at: client.registered_at,
-    };
     store
-        .save_mcp_auth(connector, record)
+        .save_mcp_auth(connector, record(&mcp.url, &found, &client, &scopes))
         .await
         .map_err(|e| config(format!("cannot save what discovery found: {e}")))?;
-    Ok(OAuthSpec {
-        issuer: Some(found.issuer),
-        ..concrete(spec, endpoints, &client, found.resource, scopes)
-    })
+    Ok(found_spec(spec, found, &client, scopes))
 }
 
 /// The spec token requests use. For type "mcp", built from what `switchboard auth` stored;
@@ -132,26 +116,44 @@ pub async fn effective_for_machine(
     } else {
         spec.scopes.clone()
     };
-    let endpoints = found.metadata.endpoints();
-    let record = McpAuthRecord {
-        server: mcp.url.clone(),
-        resource: found.resource.clone().unwrap_or_default(),
-        issuer: found.issuer.clone(),
-        endpoints_json: serde_json::to_string(&endpoints).unwrap_or_default(),
-        client_id: client.id.clone(),
-        client_source: client.source.to_string(),
-        client_secret: None,
-        scopes: scopes.clone(),
-        registered_at: None,
-    };
+    let record = record(&mcp.url, &found, &client, &scopes);
     // Not fatal: the token request can go ahead; the next process discovers again.
     if let Err(e) = store.save_mcp_auth(connector, record).await {
         tracing::warn!("{connector}: cannot save what discovery found: {e}");
     }
-    Ok(OAuthSpec {
+    Ok(found_spec(spec, found, &client, scopes))
+}
+
+/// What discovery found and the client chosen, as later processes read it back (`effective`).
+fn record(server: &str, found: &Discovery, client: &Client, scopes: &[String]) -> McpAuthRecord {
+    McpAuthRecord {
+        server: server.to_string(),
+        // Empty for a 2025-03-26 server, which has no resource indicator (see `effective`).
+        resource: found.resource.clone().unwrap_or_default(),
+        issuer: found.issuer.clone(),
+        endpoints_json: serde_json::to_string(&found.metadata.endpoints()).unwrap_or_default(),
+        client_id: client.id.clone(),
+        client_source: client.source.to_string(),
+        // Only a dynamically registered client's secret is stored; a configured one stays in
+        // the config.
+        client_secret: client.stored_secret(),
+        scopes: scopes.to_vec(),
+        registered_at: client.registered_at,
+    }
+}
+
+/// The spec token requests use right after discovery.
+fn found_spec(
+    spec: &OAuthSpec,
+    found: Discovery,
+    client: &Client,
+    scopes: Vec<String>,
+) -> OAuthSpec {
+    let endpoints = found.metadata.endpoints();
+    OAuthSpec {
         issuer: Some(found.issuer),
-        ..concrete(spec, endpoints, &client, found.resource, scopes)
-    })
+        ..concrete(spec, endpoints, client, found.resource, scopes)
+    }
 }
 
 pub(crate) fn concrete(
