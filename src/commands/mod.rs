@@ -129,12 +129,26 @@ pub async fn oneshot_engine(
     global: &Global,
     elicit: engine::Elicitor,
 ) -> Result<(Running, Workspace), Exit> {
+    oneshot_engine_with(
+        global,
+        EngineOptions {
+            elicit,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+}
+
+/// A one-shot engine (no scheduler) with the options the command needs.
+pub async fn oneshot_engine_with(
+    global: &Global,
+    options: EngineOptions,
+) -> Result<(Running, Workspace), Exit> {
     let config = load_config(global)?;
     let workspace = open_workspace(global)?;
     let options = EngineOptions {
         scheduler: false,
-        elicit,
-        ..EngineOptions::default()
+        ..options
     };
     let running = start_engine(&config, &workspace, options).await?;
     Ok((running, workspace))

@@ -8,7 +8,7 @@ use crate::domain::{
     Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, auth_command,
     format_duration_ms, format_expires_in, now_ms,
 };
-use crate::engine::{EngineHandle, Running};
+use crate::engine::{EngineHandle, EngineOptions, Running};
 
 pub fn config_check(global: &Global) -> Outcome {
     let path = config_path(global);
@@ -146,7 +146,11 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
 }
 
 pub async fn status(global: &Global, json: bool) -> Outcome {
-    let (running, workspace) = oneshot_engine(global, Default::default()).await?;
+    let options = EngineOptions {
+        history: true,
+        ..EngineOptions::default()
+    };
+    let (running, workspace) = super::oneshot_engine_with(global, options).await?;
     let snapshot = running.handle.snapshot();
     running.shutdown().await;
     // JSON stays an array of connections: its consumers parse exactly that.

@@ -58,6 +58,9 @@ pub struct EngineOptions {
     pub elicit: Elicitor,
     /// How long the leader keeps raw observations and hourly rollups (`[store]`).
     pub retention: Retention,
+    /// Read every connection's windows from the store at start, as `status` shows them. A
+    /// scheduled engine always does; a one-shot `call` or `probe` need not pay for the read.
+    pub history: bool,
 }
 
 /// The store's retention as `[store]` configures it.
@@ -207,7 +210,9 @@ pub async fn start(
         elicitations: elicit::Elicitations::default(),
         retention: opts.retention,
     });
-    engine.load_history().await;
+    if opts.scheduler || opts.history {
+        engine.load_history().await;
+    }
     engine.publish();
 
     let cancel = CancellationToken::new();
