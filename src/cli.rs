@@ -50,7 +50,7 @@ pub enum Command {
     /// Uses its own temporary config and data; never touches yours.
     Demo(DemoArgs),
     /// Run the engine without a UI: refresh tokens and probe on schedule. SIGTERM or Ctrl-C stops it.
-    Daemon,
+    Daemon(DaemonArgs),
     /// Print the fleet once: health, token expiry, next refresh, success rate, last error.
     Status {
         /// Machine-readable output.
@@ -131,6 +131,14 @@ pub struct DemoArgs {
     /// Keep the demo's temporary data directory on exit.
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` on this address (e.g.
+    /// 127.0.0.1:9464) [default: `[metrics] listen` from the config, else none].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod health;
 pub mod lab;
 pub mod mcp;
+pub mod metrics;
 pub mod net;
 pub mod probe;
 pub mod secret;

@@ -22,7 +22,7 @@ fn main() {
         match cli.command {
             None => console::console(&global).await,
             Some(Command::Demo(args)) => demo::demo(&global, args).await,
-            Some(Command::Daemon) => console::daemon(&global).await,
+            Some(Command::Daemon(args)) => console::daemon(&global, args).await,
             Some(Command::Status { json }) => interruptible(oneshot::status(&global, json)).await,
             Some(Command::Auth {
                 connector,

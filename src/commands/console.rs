@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{Exit, Outcome, load_config, open_workspace, start_engine};
-use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
+use crate::cli::{DaemonArgs, EXIT_FAILED, EXIT_USAGE, Global};
 use crate::config::Config;
 use crate::engine::{Elicitor, EngineHandle, EngineOptions, Running, Workspace};
+use crate::metrics::Exporter;
 use crate::tui::{self, Theme, ThemeError};
 
 pub async fn console(global: &Global) -> Outcome {
@@ -83,18 +84,37 @@ pub fn check_theme(config: &Config) -> Result<(), String> {
     }
 }
 
-pub async fn daemon(global: &Global) -> Outcome {
+pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     let config = load_config(global)?;
     let workspace = open_workspace(global)?;
+    // Bound before the engine starts: a port in use stops the daemon at once, and a service
+    // manager sees /healthz answer while /readyz waits for the engine.
+    let exporter = match args.listen.or(config.metrics.listen) {
+        Some(addr) => Some(
+            Exporter::bind(addr)
+                .await
+                .map_err(|e| Exit::new(EXIT_USAGE, e))?,
+        ),
+        None => None,
+    };
+    let listening = exporter.as_ref().and_then(Exporter::local_addr);
+    let serving = exporter.map(Exporter::start);
     let running = start_engine(&config, &workspace, scheduled()).await?;
+    if let Some(serving) = &serving {
+        serving.attach(&running.handle);
+    }
     eprintln!(
-        "switchboard daemon: {} connectors, data in {}; SIGTERM or Ctrl-C stops it",
+        "switchboard daemon: {} connectors, data in {}{}; SIGTERM or Ctrl-C stops it",
         config.connectors.len(),
-        workspace.data_dir().display()
+        workspace.data_dir().display(),
+        listening
+            .map(|a| format!(", metrics on http://{a}/metrics"))
+            .unwrap_or_default()
     );
     wait_for_stop(&running).await;
     tracing::info!("daemon stopping");
     running.shutdown().await;
+    drop(serving);
     eprintln!("switchboard daemon: stopped");
     Ok(0)
 }

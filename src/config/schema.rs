@@ -24,6 +24,8 @@ pub struct Config {
     pub connectors: Vec<ConnectorConfig>,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The file this was loaded from, so front-ends can say where to go and fix things.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -33,6 +35,15 @@ impl Config {
     pub fn connector(&self, id: &str) -> Option<&ConnectorConfig> {
         self.connectors.iter().find(|c| c.id == id)
     }
+}
+
+/// `[metrics]`: where the daemon serves `/metrics`, `/healthz` and `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `"127.0.0.1:9464"`; `daemon --listen` overrides it. Unset: no listener.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -198,6 +198,12 @@ impl EngineHandle {
         self.commands.send(command).await.is_ok()
     }
 
+    /// False once the engine's command loop has stopped (shut down, or crashed): what a
+    /// readiness check asks.
+    pub fn is_running(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.borrow().clone()
     }
