@@ -51,12 +51,36 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the engine without a UI: refresh tokens and probe on schedule. SIGTERM or Ctrl-C stops it.
     Daemon(DaemonArgs),
-    /// Print the fleet once: health, token expiry, next refresh, success rate, last error.
-    Status {
-        /// Machine-readable output.
+    /// Print the fleet: health, token expiry, next refresh, success rate, last error.
+    #[command(
+        after_help = "Exit codes with --check: 0 every connection is fine, 1 some connection is down or at risk, \
+        3 some connection needs re-auth (a human must run `switchboard auth`); 2 usage or config error."
+    )]
+    Status(StatusArgs),
+    /// Print a connection's access token (refreshed first if it is about to expire), for
+    /// scripts: curl -H "Authorization: Bearer $(switchboard token jira)" ...
+    #[command(
+        after_help = "The token is printed only when stdout is not a terminal, unless --reveal.\n\
+        Exit codes: 0 printed, 1 the token could not be obtained, 2 usage, 3 re-authorization needed."
+    )]
+    Token {
+        /// The connector's id in the config.
+        connector: String,
+        /// Which authorized account of the connector.
+        #[arg(long, default_value = "default")]
+        account: String,
+        /// Print the token even to a terminal (where it stays in the scrollback).
         #[arg(long)]
-        json: bool,
+        reveal: bool,
     },
+    /// Run a command with a connection's access token in an environment variable (never on its
+    /// command line); exits with the command's exit code.
+    #[command(
+        after_help = "Example:\n  switchboard exec jira -- sh -c 'curl -H \"Authorization: Bearer $SWITCHBOARD_TOKEN\" https://example.com/api'\n\n\
+        Exit codes: the command's own; 126 it cannot be run, 127 it was not found; before it runs, \
+        1 the token could not be obtained, 2 usage, 3 re-authorization needed."
+    )]
+    Exec(ExecArgs),
     /// Authorize a connection (authorization code + PKCE in a browser, or --device).
     Auth {
         connector: String,
@@ -131,6 +155,37 @@ pub struct DemoArgs {
     /// Keep the demo's temporary data directory on exit.
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Machine-readable output: a JSON array, one object per connection.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit non-zero when any connection is down, at risk or needs re-auth (for cron and CI).
+    #[arg(long)]
+    pub check: bool,
+    /// Redraw every --interval until Ctrl-C.
+    #[arg(long, conflicts_with = "json")]
+    pub watch: bool,
+    /// How often --watch redraws.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, requires = "watch")]
+    pub interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The connector's id in the config.
+    pub connector: String,
+    /// Which authorized account of the connector.
+    #[arg(long, default_value = "default")]
+    pub account: String,
+    /// The environment variable that carries the token.
+    #[arg(long, value_name = "NAME", default_value = "SWITCHBOARD_TOKEN")]
+    pub env: String,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

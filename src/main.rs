@@ -2,7 +2,7 @@ use clap::Parser;
 
 use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
 use switchboard::commands::{
-    self, Exit, Outcome, authorize, console, demo, interruptible, oneshot, tools,
+    self, Exit, Outcome, authorize, console, demo, interruptible, oneshot, status, token, tools,
 };
 
 fn main() {
@@ -23,7 +23,13 @@ fn main() {
             None => console::console(&global).await,
             Some(Command::Demo(args)) => demo::demo(&global, args).await,
             Some(Command::Daemon(args)) => console::daemon(&global, args).await,
-            Some(Command::Status { json }) => interruptible(oneshot::status(&global, json)).await,
+            Some(Command::Status(args)) => interruptible(status::status(&global, args)).await,
+            Some(Command::Token {
+                connector,
+                account,
+                reveal,
+            }) => interruptible(token::token(&global, &connector, &account, reveal)).await,
+            Some(Command::Exec(args)) => token::exec(&global, args).await,
             Some(Command::Auth {
                 connector,
                 account,

@@ -10,6 +10,8 @@ pub mod demo;
 mod elicit_prompt;
 pub mod oneshot;
 pub mod qr;
+pub mod status;
+pub mod token;
 pub mod tools;
 
 use std::path::PathBuf;

@@ -1,14 +1,12 @@
 //! One-shot commands: the same engine, no scheduler, one answer, an exit code.
 
-use serde::Serialize;
-
 use super::{Exit, Outcome, config_path, load_config, oneshot_engine};
 use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, EXIT_USAGE, Global};
 use crate::domain::{
-    Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, Health, UnixMs, auth_command,
-    format_duration_ms, format_expires_in, now_ms,
+    Actor, ConnectionKey, ErrorClass, Failure, Health, UnixMs, auth_command, format_expires_in,
+    now_ms,
 };
-use crate::engine::{EngineHandle, EngineOptions, Running};
+use crate::engine::{EngineHandle, Running};
 
 pub fn config_check(global: &Global) -> Outcome {
     let path = config_path(global);
@@ -91,121 +89,11 @@ pub(crate) fn exit_for(handle: &EngineHandle, key: &ConnectionKey, f: &Failure) 
     }
 }
 
-#[derive(Serialize)]
-struct StatusRow<'a> {
-    connection: String,
-    connector: &'a str,
-    account: &'a str,
-    name: &'a str,
-    health: Health,
-    detail: Option<&'a str>,
-    transport: &'a str,
-    auth: &'a str,
-    expires_at: Option<String>,
-    next_refresh_at: Option<String>,
-    /// Why the refresh is planned then: "in 4m12s: lead 6m = 3 attempts at ...".
-    next_refresh_why: Option<&'a str>,
-    /// While a down connection's probes back off: when the next one runs.
-    next_probe_at: Option<String>,
-    last_refresh_at: Option<String>,
-    success_rate: Option<f64>,
-    probes_1h: u32,
-    last_latency_ms: Option<u64>,
-    last_error: Option<&'a Failure>,
-    /// Success rates and p50/p95/p99 latency over 5m / 1h / 24h / 7d, from the store.
-    history: Option<&'a crate::domain::history::History>,
-}
-
-fn rfc3339(ms: UnixMs) -> String {
+/// RFC 3339 in UTC to the second: the one time format every command prints.
+pub(crate) fn rfc3339(ms: UnixMs) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
-}
-
-fn row(c: &ConnectionView) -> StatusRow<'_> {
-    StatusRow {
-        connection: c.key.to_string(),
-        connector: &c.key.connector,
-        account: &c.key.account,
-        name: &c.name,
-        health: c.health,
-        detail: c.detail.as_deref(),
-        transport: c.transport.label(),
-        auth: c.auth.label(),
-        expires_at: c.token.as_ref().and_then(|t| t.expires_at).map(rfc3339),
-        next_refresh_at: c.next_refresh_at.map(rfc3339),
-        next_refresh_why: c.next_refresh_why.as_deref(),
-        next_probe_at: c.next_probe_at.map(rfc3339),
-        last_refresh_at: c.last_refresh_at.map(rfc3339),
-        success_rate: c.success_rate_1h,
-        probes_1h: c.probes_1h,
-        last_latency_ms: c.last_probe.as_ref().map(|p| p.latency_ms),
-        last_error: c.last_error.as_ref(),
-        history: c.history.as_ref(),
-    }
-}
-
-pub async fn status(global: &Global, json: bool) -> Outcome {
-    let options = EngineOptions {
-        history: true,
-        ..EngineOptions::default()
-    };
-    let (running, workspace) = super::oneshot_engine_with(global, options).await?;
-    let snapshot = running.handle.snapshot();
-    running.shutdown().await;
-    // JSON stays an array of connections: its consumers parse exactly that.
-    if json {
-        let rows: Vec<_> = snapshot.connections.iter().map(row).collect();
-        let text = serde_json::to_string_pretty(&rows)
-            .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-        println!("{text}");
-        return Ok(EXIT_OK);
-    }
-    let now = now_ms();
-    println!("vault key: {}", workspace.vault_source());
-    println!(
-        "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  LAST ERROR",
-        "CONNECTION", "HEALTH", "TRANSPORT", "EXPIRES IN", "NEXT REFRESH", "SUCCESS"
-    );
-    for c in &snapshot.connections {
-        let expires = match c.token.as_ref() {
-            Some(t) => t
-                .expires_at
-                .map(|e| format_expires_in(e, now))
-                .unwrap_or_else(|| "no expiry".into()),
-            None => "—".into(),
-        };
-        let next = c
-            .next_refresh_at
-            .map(|t| {
-                if t <= now {
-                    "due".to_string()
-                } else {
-                    format!("in {}", format_duration_ms((t - now) as u64))
-                }
-            })
-            .unwrap_or_else(|| "—".into());
-        let rate = c
-            .success_rate_1h
-            .map(|r| format!("{:.0}%", r * 100.0))
-            .unwrap_or_else(|| "—".into());
-        let error = match (&c.detail, &c.last_error) {
-            (Some(d), _) => crate::text::printable(d, false),
-            (None, Some(e)) => crate::text::printable(&e.to_string(), false),
-            (None, None) => "—".into(),
-        };
-        println!(
-            "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  {}",
-            c.key.to_string(),
-            c.health.label(),
-            c.transport,
-            expires,
-            next,
-            rate,
-            error
-        );
-    }
-    Ok(EXIT_OK)
 }
 
 pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool) -> Outcome {

@@ -12,6 +12,7 @@ use super::authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcom
 use super::elicit::ElicitationRequest;
 use super::ready::{Need, NotReady};
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
+use crate::secret::Secret;
 use crate::toolkit::Catalogue;
 use crate::toolkit::elicit::prompt::Answer;
 use crate::toolkit::{CallError, CallOutcome};
@@ -89,6 +90,13 @@ pub enum Command {
         key: ConnectionKey,
         need: Need,
         reply: oneshot::Sender<Result<(), NotReady>>,
+    },
+    /// A valid access token for the operator's own scripts (`switchboard token`, `exec`), from
+    /// the broker: refreshed first when it is about to expire. Logged as a `token` event.
+    AccessToken {
+        key: ConnectionKey,
+        actor: Actor,
+        reply: oneshot::Sender<Result<Secret, Failure>>,
     },
     /// Answer a server's request for input (`Event::ElicitationRequested`). The first answer
     /// to an id counts; later ones are ignored.

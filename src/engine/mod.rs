@@ -14,6 +14,7 @@ pub mod open;
 pub mod ready;
 mod requests;
 mod scheduler;
+mod token;
 mod tools;
 
 use std::collections::HashMap;

@@ -53,6 +53,9 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
             } => {
                 let _ = reply.send(engine.get_prompt(&key, &name, arguments).await);
             }
+            Command::AccessToken { key, actor, reply } => {
+                let _ = reply.send(engine.access_token(&key, actor).await);
+            }
             Command::Ready { key, need, reply } => {
                 let _ = reply.send(engine.readiness(&key, need));
             }
@@ -167,6 +170,16 @@ impl EngineHandle {
             reply,
         })
         .await?
+    }
+
+    /// A valid access token through the broker (refreshed first if it is about to expire).
+    pub async fn access_token(
+        &self,
+        key: ConnectionKey,
+        actor: Actor,
+    ) -> Result<crate::secret::Secret, Failure> {
+        self.ask(|reply| Command::AccessToken { key, actor, reply })
+            .await?
     }
 
     /// Whether the connection can be used now; `Err` says why in the one wording.

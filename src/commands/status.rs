@@ -1,0 +1,192 @@
+//! `switchboard status`: the fleet once, as a table or JSON; `--check` turns its health into
+//! an exit code for cron and CI; `--watch` redraws it until Ctrl-C.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::oneshot::rfc3339;
+use super::{Exit, Outcome};
+use crate::cli::{EXIT_FAILED, EXIT_HUMAN, EXIT_OK, Global, StatusArgs};
+use crate::domain::{
+    ConnectionView, Failure, Health, Snapshot, format_duration_ms, format_expires_in, now_ms,
+};
+use crate::engine::EngineOptions;
+
+#[derive(Serialize)]
+struct StatusRow<'a> {
+    connection: String,
+    connector: &'a str,
+    account: &'a str,
+    name: &'a str,
+    health: Health,
+    detail: Option<&'a str>,
+    transport: &'a str,
+    auth: &'a str,
+    expires_at: Option<String>,
+    next_refresh_at: Option<String>,
+    /// Why the refresh is planned then: "in 4m12s: lead 6m = 3 attempts at ...".
+    next_refresh_why: Option<&'a str>,
+    /// While a down connection's probes back off: when the next one runs.
+    next_probe_at: Option<String>,
+    last_refresh_at: Option<String>,
+    success_rate: Option<f64>,
+    probes_1h: u32,
+    last_latency_ms: Option<u64>,
+    last_error: Option<&'a Failure>,
+    /// Success rates and p50/p95/p99 latency over 5m / 1h / 24h / 7d, from the store.
+    history: Option<&'a crate::domain::history::History>,
+}
+
+fn row(c: &ConnectionView) -> StatusRow<'_> {
+    StatusRow {
+        connection: c.key.to_string(),
+        connector: &c.key.connector,
+        account: &c.key.account,
+        name: &c.name,
+        health: c.health,
+        detail: c.detail.as_deref(),
+        transport: c.transport.label(),
+        auth: c.auth.label(),
+        expires_at: c.token.as_ref().and_then(|t| t.expires_at).map(rfc3339),
+        next_refresh_at: c.next_refresh_at.map(rfc3339),
+        next_refresh_why: c.next_refresh_why.as_deref(),
+        next_probe_at: c.next_probe_at.map(rfc3339),
+        last_refresh_at: c.last_refresh_at.map(rfc3339),
+        success_rate: c.success_rate_1h,
+        probes_1h: c.probes_1h,
+        last_latency_ms: c.last_probe.as_ref().map(|p| p.latency_ms),
+        last_error: c.last_error.as_ref(),
+        history: c.history.as_ref(),
+    }
+}
+
+/// The fleet as `status` sees it: a one-shot engine's snapshot, with the store's windows.
+async fn read(global: &Global) -> Result<(Snapshot, String), Exit> {
+    let options = EngineOptions {
+        history: true,
+        ..EngineOptions::default()
+    };
+    let (running, workspace) = super::oneshot_engine_with(global, options).await?;
+    let snapshot = running.handle.snapshot();
+    running.shutdown().await;
+    Ok(((*snapshot).clone(), workspace.vault_source()))
+}
+
+pub async fn status(global: &Global, args: StatusArgs) -> Outcome {
+    if args.watch {
+        return watch(global, args.interval).await;
+    }
+    let (snapshot, vault) = read(global).await?;
+    // JSON stays an array of connections: its consumers parse exactly that.
+    if args.json {
+        let rows: Vec<_> = snapshot.connections.iter().map(row).collect();
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", table(&snapshot, &vault));
+    }
+    if !args.check {
+        return Ok(EXIT_OK);
+    }
+    let (code, why) = check(&snapshot);
+    if code != EXIT_OK {
+        eprintln!("status --check: {why}");
+    }
+    Ok(code)
+}
+
+/// `--check`'s verdict: 3 when a human must re-authorize something, else 1 when something is
+/// down or at risk, else 0; with the connections that decided it.
+pub fn check(snapshot: &Snapshot) -> (i32, String) {
+    let named = |healths: &[Health]| -> Vec<String> {
+        snapshot
+            .connections
+            .iter()
+            .filter(|c| healths.contains(&c.health))
+            .map(|c| format!("{} {}", c.key, c.health.label()))
+            .collect()
+    };
+    let human = named(&[Health::NeedsReauth]);
+    let failing = named(&[Health::Down, Health::AtRisk]);
+    let all: Vec<String> = human.iter().chain(&failing).cloned().collect();
+    let code = if !human.is_empty() {
+        EXIT_HUMAN
+    } else if !failing.is_empty() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    };
+    (code, all.join(", "))
+}
+
+/// Redraws in place: home the cursor, clear, print; plain terminal codes, no full-screen UI.
+async fn watch(global: &Global, every: std::time::Duration) -> Outcome {
+    let every = every.max(std::time::Duration::from_millis(200));
+    loop {
+        let (snapshot, vault) = read(global).await?;
+        let mut screen = String::from("\x1b[H\x1b[2J");
+        let _ = writeln!(
+            screen,
+            "{}  (every {}; Ctrl-C stops)",
+            rfc3339(now_ms()),
+            humantime::format_duration(every)
+        );
+        screen.push_str(&table(&snapshot, &vault));
+        print!("{screen}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        tokio::time::sleep(every).await;
+    }
+}
+
+fn table(snapshot: &Snapshot, vault: &str) -> String {
+    let mut out = String::new();
+    let now = now_ms();
+    let _ = writeln!(out, "vault key: {vault}");
+    let _ = writeln!(
+        out,
+        "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  LAST ERROR",
+        "CONNECTION", "HEALTH", "TRANSPORT", "EXPIRES IN", "NEXT REFRESH", "SUCCESS"
+    );
+    for c in &snapshot.connections {
+        let expires = match c.token.as_ref() {
+            Some(t) => t
+                .expires_at
+                .map(|e| format_expires_in(e, now))
+                .unwrap_or_else(|| "no expiry".into()),
+            None => "—".into(),
+        };
+        let next = c
+            .next_refresh_at
+            .map(|t| {
+                if t <= now {
+                    "due".to_string()
+                } else {
+                    format!("in {}", format_duration_ms((t - now) as u64))
+                }
+            })
+            .unwrap_or_else(|| "—".into());
+        let rate = c
+            .success_rate_1h
+            .map(|r| format!("{:.0}%", r * 100.0))
+            .unwrap_or_else(|| "—".into());
+        let error = match (&c.detail, &c.last_error) {
+            (Some(d), _) => crate::text::printable(d, false),
+            (None, Some(e)) => crate::text::printable(&e.to_string(), false),
+            (None, None) => "—".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:<15} {:<20} {:<14} {:<13} {:>7}  {}",
+            c.key.to_string(),
+            c.health.label(),
+            c.transport,
+            expires,
+            next,
+            rate,
+            error
+        );
+    }
+    out
+}
