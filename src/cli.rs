@@ -128,6 +128,19 @@ pub enum Command {
         2 usage or invalid arguments, 3 re-authorization needed."
     )]
     Call(CallArgs),
+    /// Print a shell completion script: source <(switchboard completions bash), or save it
+    /// where your shell loads completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into --dir.
+    #[command(after_help = "Example: switchboard man | man -l -")]
+    Man {
+        /// Write switchboard.1 and a page per command (switchboard-status.1, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Work with the config file.
     Config {
         #[command(subcommand)]

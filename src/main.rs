@@ -56,6 +56,8 @@ fn main() {
             }) => interruptible(oneshot::probe(&global, &connector, &account, json)).await,
             Some(Command::Tools(args)) => tools::tools(&global, args).await,
             Some(Command::Call(args)) => tools::call(&global, args).await,
+            Some(Command::Completions { shell }) => commands::docs::completions(shell),
+            Some(Command::Man { dir }) => commands::docs::man(dir.as_deref()),
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),

@@ -7,6 +7,7 @@ mod call_io;
 pub mod conformance;
 pub mod console;
 pub mod demo;
+pub mod docs;
 mod elicit_prompt;
 pub mod oneshot;
 pub mod qr;
