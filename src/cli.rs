@@ -207,6 +207,19 @@ pub struct DaemonArgs {
     /// 127.0.0.1:9464) [default: `[metrics] listen` from the config, else none].
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<std::net::SocketAddr>,
+    /// How the log file (switchboard.YYYY-MM-DD.log in the data directory) is written.
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub log_format: LogFormat,
+    /// The log's level: off, error, warn, info, debug or trace [default: $SWITCHBOARD_LOG, else info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<tracing::level_filters::LevelFilter>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -188,7 +188,7 @@ fn device_login_then_revoke_through_the_binary() {
     s.clean(&["auth", "rest", "--device", "--no-browser"], 2);
 
     // The debug log saw every command above; no token or device code reached it.
-    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("the log");
+    let log = support::log_text(&s.data_dir);
     assert!(
         log.lines().count() > 5,
         "the debug log is nearly empty: {log}"

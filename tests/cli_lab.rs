@@ -285,7 +285,7 @@ fn one_shot_commands_against_a_lab_process() {
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("read the log");
+    let log = support::log_text(&s.data_dir);
     // An empty log would make the check below vacuous.
     assert!(
         log.lines().count() > 10,

@@ -24,10 +24,9 @@ fn token_requests(lab: &LabProcess) -> u64 {
 
 /// Waits until the daemon's log holds `needle`.
 fn wait_for_log(s: &Session, needle: &str, within: Duration) {
-    let log = s.data_dir.join("switchboard.log");
     let start = Instant::now();
     loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = support::log_text(&s.data_dir);
         if text.contains(needle) {
             return;
         }

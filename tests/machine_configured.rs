@@ -199,7 +199,7 @@ fn run(s: &mut Session, args: &[&str]) -> Run {
 
 /// No key, secret, assertion or token in any output or in the log.
 fn assert_nothing_secret(s: &Session, fleet: &Fleet, pem: Option<&str>) {
-    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).unwrap_or_default();
+    let log = cli::log_text(&s.data_dir);
     let all: String = s
         .transcript
         .iter()
@@ -302,7 +302,7 @@ async fn the_daemon_keeps_a_machine_token_fresh_with_a_new_assertion_each_time()
             "the daemon got {} tokens; refusals {:?}; log:\n{}",
             fleet.issued.lock().unwrap().len(),
             fleet.refusals.lock().unwrap(),
-            std::fs::read_to_string(s.data_dir.join("switchboard.log")).unwrap_or_default()
+            cli::log_text(&s.data_dir)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

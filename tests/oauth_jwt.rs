@@ -270,7 +270,7 @@ async fn every_token_request_of_an_oauth_connector_carries_a_fresh_assertion() {
     );
 
     // Nothing secret anywhere: keys, assertions, tokens.
-    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).unwrap_or_default();
+    let log = cli::log_text(&s.data_dir);
     let all: String = s
         .transcript
         .iter()

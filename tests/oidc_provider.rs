@@ -143,7 +143,7 @@ fn assert_no_failed_refresh(stats: &Stats) {
 fn assert_no_token_leaked(s: &Session, stats: &Stats) {
     let tokens = stats.issued_tokens();
     assert!(tokens.len() >= 2, "too few tokens to look for: {tokens:?}");
-    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("read the log");
+    let log = cli::log_text(&s.data_dir);
     assert!(
         log.lines().count() > 10,
         "the debug log is nearly empty, which would make this check vacuous: {log}"

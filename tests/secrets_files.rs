@@ -21,10 +21,10 @@ fn chmod(path: &Path, mode: u32) {
 fn an_existing_database_log_and_data_dir_are_tightened() {
     let mut s = cli::Session::new("");
     s.expect(&["status", "--json"], 0);
-    let (db, log) = (
-        s.data_dir.join("switchboard.db"),
-        s.data_dir.join("switchboard.log"),
-    );
+    let db = s.data_dir.join("switchboard.db");
+    let log = cli::log_files(&s.data_dir)
+        .pop()
+        .expect("status starts a log");
     assert!(db.exists() && log.exists(), "status creates both");
     chmod(&db, 0o644);
     chmod(&log, 0o644);
@@ -95,7 +95,7 @@ fn a_key_file_readable_by_others_is_tightened() {
     s.expect(&["status", "--json"], 0);
 
     assert_eq!(mode(&key), 0o600);
-    let log = std::fs::read_to_string(s.data_dir.join("switchboard.log")).expect("log");
+    let log = cli::log_text(&s.data_dir);
     assert!(
         log.contains("vault.key was mode 0644") && log.contains("tightened to 0600"),
         "{log}"

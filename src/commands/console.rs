@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Exit, Outcome, load_config, open_workspace, start_engine};
-use crate::cli::{DaemonArgs, EXIT_FAILED, EXIT_USAGE, Global};
+use crate::cli::{DaemonArgs, EXIT_FAILED, EXIT_USAGE, Global, LogFormat};
 use crate::config::Config;
 use crate::engine::{Elicitor, EngineHandle, EngineOptions, Running, Workspace};
 use crate::metrics::Exporter;
@@ -86,7 +86,13 @@ pub fn check_theme(config: &Config) -> Result<(), String> {
 
 pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     let config = load_config(global)?;
-    let workspace = open_workspace(global)?;
+    let workspace = super::open_workspace_logging(
+        global,
+        crate::engine::LogOptions {
+            json: args.log_format == LogFormat::Json,
+            level: args.log_level,
+        },
+    )?;
     // Bound before the engine starts: a port in use stops the daemon at once, and a service
     // manager sees /healthz answer while /readyz waits for the engine.
     let exporter = match args.listen.or(config.metrics.listen) {

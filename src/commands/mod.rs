@@ -93,8 +93,19 @@ pub fn load_config(global: &Global) -> Result<Config, Exit> {
 
 /// The data directory `--data-dir` names, made private, logging to its file, its store open.
 pub fn open_workspace(global: &Global) -> Result<Workspace, Exit> {
+    open_workspace_logging(global, engine::LogOptions::default())
+}
+
+/// `open_workspace` with the log written as `log` says (the daemon's `--log-format`, `--log-level`).
+pub fn open_workspace_logging(global: &Global, log: engine::LogOptions) -> Result<Workspace, Exit> {
     let data_dir = engine::open::data_dir(global.data_dir.as_deref());
-    open_workspace_at(&data_dir, Opening::default())
+    open_workspace_at(
+        &data_dir,
+        Opening {
+            log,
+            ..Opening::default()
+        },
+    )
 }
 
 pub fn open_workspace_at(data_dir: &std::path::Path, how: Opening) -> Result<Workspace, Exit> {

@@ -35,7 +35,7 @@ pub use crate::auth::flows::Opener;
 pub use crate::auth::revoke::Revoked;
 pub use crate::mcp::Target as McpTarget;
 pub use authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
-pub use open::{Opening, Workspace};
+pub use open::{LogOptions, Opening, Workspace};
 pub use ready::{Need, NotReady};
 pub use requests::ToolCall;
 

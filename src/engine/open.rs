@@ -4,7 +4,6 @@
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use super::{EngineOptions, Running, fleet};
 use crate::config::Config;
@@ -26,7 +25,21 @@ pub struct Opening {
     /// Keep the vault key in a file inside the directory, never the keyring: for a temporary
     /// directory (the demo's), whose keyring entry would outlive it.
     pub key_in_dir: bool,
+    /// The log's format and level (`daemon --log-format`, `--log-level`).
+    pub log: LogOptions,
 }
+
+/// How the log file is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// Overrides `$SWITCHBOARD_LOG`; `None` keeps it (default `info`).
+    pub level: Option<tracing::level_filters::LevelFilter>,
+}
+
+/// Daily log files kept in the data directory; older ones are deleted as new days start.
+pub const LOG_FILES_KEPT: usize = 7;
 
 fn failed(message: impl Into<String>) -> Failure {
     Failure::new(ErrorClass::Config, message)
@@ -50,7 +63,7 @@ impl Workspace {
     pub fn open(data_dir: &Path, how: Opening) -> Result<Workspace, Failure> {
         crate::store::ensure_private_dir(data_dir).map_err(|e| failed(e.to_string()))?;
         if how.log_to_file {
-            init_file_logging(data_dir);
+            init_file_logging(data_dir, how.log);
         }
         if how.key_in_dir {
             // An existing key file is what every later open uses.
@@ -85,34 +98,63 @@ impl Workspace {
     }
 }
 
-/// Logs go to a private file in the data directory, never to the terminal.
-pub fn init_file_logging(data_dir: &Path) {
-    let path = data_dir.join("switchboard.log");
-    let file = match OpenOptions::new()
+/// Logs go to a file in the data directory, never to the terminal (the console draws on it):
+/// `switchboard.YYYY-MM-DD.log` (text) or `switchboard.YYYY-MM-DD.jsonl` (`--log-format json`,
+/// a file of its own so a log shipper never meets a text line), a new one each day (UTC), the
+/// last `LOG_FILES_KEPT` of each kept. Today's file is created 0600 before the appender opens
+/// it; a file a later day starts mid-run is covered by the directory's 0700.
+pub fn init_file_logging(data_dir: &Path, options: LogOptions) {
+    use tracing_appender::rolling::{Builder, Rotation};
+    let suffix = if options.json { "jsonl" } else { "log" };
+    let today = data_dir.join(format!(
+        "switchboard.{}.{suffix}",
+        chrono::Utc::now().format("%Y-%m-%d")
+    ));
+    let tightened = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(&path)
+        .open(&today)
+        .and_then(|f| crate::store::private::tighten(&f));
+    let appender = match Builder::new()
+        .rotation(Rotation::DAILY)
+        .filename_prefix("switchboard")
+        .filename_suffix(suffix)
+        .max_log_files(LOG_FILES_KEPT)
+        .build(data_dir)
     {
-        Ok(f) => f,
-        Err(_) => return,
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot log to {}: {e}; continuing without a log",
+                data_dir.display()
+            );
+            return;
+        }
     };
-    // `mode` applies only when the file is created; an older log keeps its mode otherwise.
-    let tightened = crate::store::private::tighten(&file);
     let filter =
-        tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("info,rmcp=warn,tokio_cron_scheduler=warn")
-        });
-    let _ = tracing_subscriber::fmt()
+        match options.level {
+            Some(level) => tracing_subscriber::EnvFilter::new(format!(
+                "{level},rmcp=warn,tokio_cron_scheduler=warn"
+            )),
+            None => tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(
+                |_| tracing_subscriber::EnvFilter::new("info,rmcp=warn,tokio_cron_scheduler=warn"),
+            ),
+        };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(Mutex::new(file))
-        .try_init();
+        .with_writer(appender);
+    let _ = if options.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
     match tightened {
-        Ok(was) => crate::store::warn_tightened(&path, was),
+        Ok(was) => crate::store::warn_tightened(&today, was),
         Err(e) => tracing::warn!(
             "cannot make {} private (0600): {e}; check its owner",
-            path.display()
+            today.display()
         ),
     }
 }

@@ -347,3 +347,30 @@ pub async fn output(mut cmd: tokio::process::Command, guard: std::time::Duration
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// The data directory's log files (`switchboard.YYYY-MM-DD.log`, or `.jsonl` from
+/// `--log-format json`; one a day), oldest first.
+pub fn log_files(data_dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut logs: Vec<_> = std::fs::read_dir(data_dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.starts_with("switchboard.")
+                            && (n.ends_with(".log") || n.ends_with(".jsonl"))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    logs.sort();
+    logs
+}
+
+/// Everything the data directory's log files hold ("" before the first line is written).
+pub fn log_text(data_dir: &Path) -> String {
+    log_files(data_dir)
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect()
+}
