@@ -34,13 +34,41 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The command line as `--help`, completions and the man page show it: `demo` runs on its
+    /// own temporary config and data, so it does not list the global `--config`/`--data-dir`.
+    pub fn command_line() -> clap::Command {
+        // Hidden arguments of demo's own, under the global ones' ids: global arguments are
+        // copied only into subcommands that lack an argument of that id.
+        let hidden = |id: &'static str, long: &'static str| {
+            clap::Arg::new(id)
+                .long(long)
+                .num_args(1)
+                .value_parser(clap::value_parser!(PathBuf))
+                .hide(true)
+        };
+        <Cli as clap::CommandFactory>::command().mut_subcommand("demo", |demo| {
+            demo.arg(hidden("config", "config"))
+                .arg(hidden("data_dir", "data-dir"))
+        })
+    }
+
+    /// Parses the process's arguments against `command_line()`; exits on bad usage as clap does.
+    pub fn parse_args() -> Cli {
+        let matches = Self::command_line().get_matches();
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct Global {
-    /// Config file [default: $SWITCHBOARD_CONFIG, else the platform config dir's switchboard/config.toml]
+    /// Config file [default: the platform config dir's switchboard/config.toml, e.g.
+    /// ~/.config/switchboard/config.toml]
     #[arg(long, global = true, value_name = "PATH", env = "SWITCHBOARD_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Where the database, vault key and log live [default: $SWITCHBOARD_DATA_DIR, else the platform data dir]
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Where the database, vault key and log live [default: the platform data dir, e.g.
+    /// ~/.local/share/switchboard]
+    #[arg(long, global = true, value_name = "DIR", env = "SWITCHBOARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 }
 
@@ -83,7 +111,9 @@ pub enum Command {
     Exec(ExecArgs),
     /// Authorize a connection (authorization code + PKCE in a browser, or --device).
     Auth {
+        /// The connector's id in the config.
         connector: String,
+        /// Which authorized account of the connector.
         #[arg(long, default_value = "default")]
         account: String,
         /// Print the URL instead of opening a browser (for SSH sessions).
@@ -96,23 +126,31 @@ pub enum Command {
     },
     /// Revoke a connection's tokens at the authorization server (RFC 7009) and forget them.
     Revoke {
+        /// The connector's id in the config.
         connector: String,
+        /// Which authorized account of the connector.
         #[arg(long, default_value = "default")]
         account: String,
     },
     /// Refresh a connection's token now.
     Refresh {
+        /// The connector's id in the config.
         connector: String,
+        /// Which authorized account of the connector.
         #[arg(long, default_value = "default")]
         account: String,
+        /// Machine-readable output (JSON).
         #[arg(long)]
         json: bool,
     },
     /// Probe a connection now.
     Probe {
+        /// The connector's id in the config.
         connector: String,
+        /// Which authorized account of the connector.
         #[arg(long, default_value = "default")]
         account: String,
+        /// Machine-readable output (JSON).
         #[arg(long)]
         json: bool,
     },
@@ -229,6 +267,13 @@ pub enum ConfigCommand {
     Check,
     /// Print the documented example config.
     Example,
+    /// Write the documented example config to the config file's path (creating its
+    /// directory), as a start to edit; refuses to overwrite an existing file without --force.
+    Init {
+        /// Overwrite an existing config file.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +298,7 @@ pub enum LabCommand {
 /// Which MCP server a `tools` or `call` talks to: a configured connector, or an ad hoc target.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
+    /// Which authorized account of the connector.
     #[arg(long, default_value = "default")]
     pub account: String,
     /// An MCP server URL that has no config entry (streamable HTTP unless --transport says otherwise).

@@ -1,12 +1,10 @@
-use clap::Parser;
-
 use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
 use switchboard::commands::{
     self, Exit, Outcome, authorize, console, demo, interruptible, oneshot, status, token, tools,
 };
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,6 +59,9 @@ fn main() {
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),
+            Some(Command::Config {
+                command: ConfigCommand::Init { force },
+            }) => oneshot::config_init(&global, force),
             Some(Command::Config {
                 command: ConfigCommand::Example,
             }) => {

@@ -53,7 +53,10 @@ fn systemd_analyze_verifies_the_unit_and_its_hardening() {
     let path = dir.path().join("switchboard.service");
     std::fs::write(
         &path,
-        unit().replace("ExecStart=/usr/local/bin/switchboard", &format!("ExecStart={BIN}")),
+        unit().replace(
+            "ExecStart=/usr/local/bin/switchboard",
+            &format!("ExecStart={BIN}"),
+        ),
     )
     .unwrap();
     let out = scrubbed("systemd-analyze")

@@ -3,19 +3,17 @@
 
 use std::path::Path;
 
-use clap::CommandFactory;
-
 use super::{Exit, Outcome};
 use crate::cli::{Cli, EXIT_FAILED, EXIT_OK};
 
 pub fn completions(shell: clap_complete::Shell) -> Outcome {
-    let mut cmd = Cli::command();
+    let mut cmd = Cli::command_line();
     clap_complete::generate(shell, &mut cmd, "switchboard", &mut std::io::stdout());
     Ok(EXIT_OK)
 }
 
 pub fn man(dir: Option<&Path>) -> Outcome {
-    let cmd = Cli::command();
+    let cmd = Cli::command_line();
     match dir {
         None => clap_mangen::Man::new(cmd)
             .render(&mut std::io::stdout())

@@ -82,8 +82,7 @@ pub fn load_config(global: &Global) -> Result<Config, Exit> {
         return Err(Exit::new(
             EXIT_USAGE,
             format!(
-                "{}: cannot read config file: it does not exist; pass --config PATH, or start from the example: `switchboard config example > {}` (or try `switchboard demo`)",
-                path.display(),
+                "{}: cannot read config file: it does not exist; pass --config PATH, or start from the example: `switchboard config init` (or try `switchboard demo`)",
                 path.display()
             ),
         ));

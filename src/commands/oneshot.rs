@@ -33,6 +33,39 @@ pub fn config_check(global: &Global) -> Outcome {
     Ok(EXIT_OK)
 }
 
+pub fn config_init(global: &Global, force: bool) -> Outcome {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = config_path(global);
+    if path.exists() && !force {
+        return Err(Exit::new(
+            EXIT_USAGE,
+            format!(
+                "{}: a config file is already there; edit it, or pass --force to replace it with the example",
+                path.display()
+            ),
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Exit::new(EXIT_FAILED, format!("cannot create {}: {e}", dir.display())))?;
+    }
+    // 0600 from the start: a config may come to hold client secrets.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(crate::EXAMPLE_CONFIG.as_bytes()));
+    written.map_err(|e| Exit::new(EXIT_FAILED, format!("cannot write {}: {e}", path.display())))?;
+    println!(
+        "wrote {}: the documented example; edit its connectors, then `switchboard config check`",
+        path.display()
+    );
+    Ok(EXIT_OK)
+}
+
 pub(crate) async fn engine_for(global: &Global) -> Result<Running, Exit> {
     Ok(oneshot_engine(global, Default::default()).await?.0)
 }
@@ -142,13 +175,25 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
         Ok(r) => r.failure.as_ref().map(|f| exit_for(handle, &key, f)),
         Err(_) => None,
     };
+    // The health the engine derived (hysteresis: one failed probe is not yet "down").
+    let health = handle.snapshot().get(&key).map(|c| c.health);
     running.shutdown().await;
     let result = result?;
     if json {
-        let text =
-            serde_json::to_string(&result).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
-        println!("{text}");
+        // The same words and time format as `status --json`: RFC 3339, snake_case health.
+        let mut v =
+            serde_json::to_value(&result).map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("at".into(), rfc3339(result.at).into());
+            o.insert("connection".into(), key.to_string().into());
+            o.insert("ok".into(), result.ok().into());
+            if let Some(h) = health {
+                o.insert("health".into(), serde_json::to_value(h).unwrap_or_default());
+            }
+        }
+        println!("{v}");
     }
+    let health = health.map(|h| h.label()).unwrap_or("unknown");
     match &result.failure {
         None => {
             if !json {
@@ -160,7 +205,7 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
                     None => String::new(),
                 };
                 println!(
-                    "{key}: up via {} in {} ms{mcp_down}",
+                    "{key}: up via {} in {} ms{mcp_down}; health: {health}",
                     result.via.label(),
                     result.latency_ms
                 );
@@ -169,7 +214,10 @@ pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) 
         }
         Some(f) => Err(Exit::new(
             down_code.unwrap_or(EXIT_FAILED),
-            format!("{key}: down ({f}) after {} ms", result.latency_ms),
+            format!(
+                "{key}: probe failed after {} ms: {f}; health: {health}",
+                result.latency_ms
+            ),
         )),
     }
 }
