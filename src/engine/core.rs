@@ -35,6 +35,8 @@ pub(crate) struct Row {
     pub history: Option<History>,
     /// Hysteresis and the circuit breaker over this connection's probes.
     pub tracker: Tracker,
+    /// Since when an operator has had it paused (`engine::pause`).
+    pub paused_at: Option<UnixMs>,
 }
 
 impl Row {
@@ -168,6 +170,9 @@ impl Engine {
         if let Some(p) = super::ready::config_problem(spec) {
             return Err(p);
         }
+        if self.is_paused(key) {
+            return Err(super::ready::NotReady::Paused.failure(key));
+        }
         self.with_row(key, |r| r.refreshing = true);
         self.emit(Event::RefreshStarted { key: key.clone() });
         self.publish();
@@ -258,7 +263,8 @@ impl Engine {
                 account_flag: crate::domain::account_flag(key),
                 phase: row.tracker.phase(),
                 breaker: row.tracker.breaker(),
-                at_risk: if needs_reauth {
+                paused_at: row.paused_at,
+                at_risk: if needs_reauth || row.paused_at.is_some() {
                     None
                 } else {
                     predict::at_risk(
@@ -299,7 +305,7 @@ impl Engine {
                 // A grant that needs re-auth has no live token, whatever its expiry said.
                 token: if needs_reauth { None } else { meta },
                 // Followers and one-shot commands run no refresh loop: derive the deadline.
-                next_refresh_at: if needs_reauth {
+                next_refresh_at: if needs_reauth || row.paused_at.is_some() {
                     None
                 } else {
                     row.next_refresh_at.or_else(|| plan.map(|p| p.at))
@@ -312,7 +318,7 @@ impl Engine {
                 last_error: row.last_error.as_ref().map(|(_, f)| f.clone()),
                 busy: row.refreshing || row.probing,
                 history: row.history.clone(),
-                next_refresh_why: if needs_reauth {
+                next_refresh_why: if needs_reauth || row.paused_at.is_some() {
                     None
                 } else {
                     plan.map(|p| p.explain(now))
@@ -321,6 +327,7 @@ impl Engine {
                     Breaker::Open { until } => Some(until),
                     _ => None,
                 },
+                paused: row.paused_at.is_some(),
             });
         }
         Snapshot {

@@ -11,6 +11,7 @@ mod elicit;
 pub mod fleet;
 mod history;
 pub mod open;
+mod pause;
 pub mod ready;
 mod requests;
 mod scheduler;
@@ -172,6 +173,11 @@ pub async fn start(
         if let Some(row) = rows.get_mut(&key) {
             row.last_refresh_at = Some(at);
             row.refresh_count = count;
+        }
+    }
+    for (key, at) in store.paused().await.map_err(store_failure)? {
+        if let Some(row) = rows.get_mut(&key) {
+            row.paused_at = Some(at);
         }
     }
 
