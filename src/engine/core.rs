@@ -37,6 +37,11 @@ pub(crate) struct Row {
     pub tracker: Tracker,
     /// Since when an operator has had it paused (`engine::pause`).
     pub paused_at: Option<UnixMs>,
+    /// The at-risk forecast of the last snapshot (why, for the log and the store).
+    pub risk: Option<predict::Risk>,
+    /// The leader's forecast as the store holds it: refresh failures are counted by the
+    /// process that refreshes, so a follower or a one-shot `status` shows the leader's word.
+    pub leader_risk: Option<String>,
 }
 
 impl Row {
@@ -264,18 +269,32 @@ impl Engine {
                 phase: row.tracker.phase(),
                 breaker: row.tracker.breaker(),
                 paused_at: row.paused_at,
-                at_risk: if needs_reauth || row.paused_at.is_some() {
-                    None
-                } else {
-                    predict::at_risk(
-                        now,
-                        meta.as_ref().and_then(|m| m.expires_at),
-                        self.broker.retry_at(key),
-                        self.broker.failures_in_row(key),
-                        &spec.refresh_policy(),
-                        &endpoint_stats(row.history.as_ref()),
-                    )
-                },
+                at_risk: None,
+            };
+            let expires_at = meta.as_ref().and_then(|m| m.expires_at);
+            row.risk = if needs_reauth || row.paused_at.is_some() {
+                None
+            } else {
+                predict::at_risk(
+                    now,
+                    expires_at,
+                    self.broker.retry_at(key),
+                    self.broker.failures_in_row(key),
+                    &spec.refresh_policy(),
+                    &endpoint_stats(row.history.as_ref()),
+                )
+                .or_else(|| {
+                    let reason = row.leader_risk.clone().filter(|_| !self.is_leader())?;
+                    let left = expires_at?.saturating_sub(now);
+                    (left > 0).then_some(predict::Risk {
+                        time_left_ms: left,
+                        reason,
+                    })
+                })
+            };
+            let standing = Standing {
+                at_risk: row.risk.clone(),
+                ..standing
             };
             let (health, mut detail) = verdict(&standing, &row.window, now);
             if needs_reauth && let Some(reason) = self.broker.unreadable_reason(key) {

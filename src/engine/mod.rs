@@ -218,6 +218,7 @@ pub async fn start(
     });
     if opts.scheduler || opts.history {
         engine.load_history().await;
+        engine.load_leader_risk().await;
     }
     engine.publish();
 

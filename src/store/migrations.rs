@@ -151,6 +151,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connector, account)
     ) WITHOUT ROWID;
     "#,
+    // 9: the leader's at-risk forecasts (engine::history), one row per connection at risk, so
+    // followers and one-shot commands show what only the refreshing process can forecast.
+    r#"
+    CREATE TABLE at_risk (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        since     INTEGER NOT NULL,
+        reason    TEXT NOT NULL,
+        PRIMARY KEY (connector, account)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn latest() -> i64 {

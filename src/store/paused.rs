@@ -1,5 +1,5 @@
-//! Which connections an operator paused, and reading the event log by query. Both are small
-//! reads every process repeats (a follower learns of a pause from here).
+//! Small tables every process reads to show what another one decided: which connections an
+//! operator paused and which the leader forecasts at risk; and reading the event log by query.
 
 use std::collections::HashMap;
 
@@ -46,6 +46,46 @@ impl Store {
                 Ok((
                     ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                     r.get::<_, i64>(2)?,
+                ))
+            })?;
+            Ok(rows.collect::<Result<HashMap<_, _>, _>>()?)
+        })
+        .await
+    }
+
+    /// Records the leader's at-risk forecast for `key` (`Some(reason)`), or that it is over.
+    pub async fn set_at_risk(
+        &self,
+        key: &ConnectionKey,
+        reason: Option<String>,
+        at: UnixMs,
+    ) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.call(move |c| {
+            match reason {
+                Some(reason) => c.execute(
+                    "INSERT INTO at_risk (connector, account, since, reason) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (connector, account) DO UPDATE SET reason = excluded.reason",
+                    params![key.connector, key.account, at, reason],
+                )?,
+                None => c.execute(
+                    "DELETE FROM at_risk WHERE connector = ?1 AND account = ?2",
+                    params![key.connector, key.account],
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every connection the leader forecasts at risk, and why.
+    pub async fn at_risk(&self) -> Result<HashMap<ConnectionKey, String>, StoreError> {
+        self.call(|c| {
+            let mut stmt = c.prepare("SELECT connector, account, reason FROM at_risk")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    r.get::<_, String>(2)?,
                 ))
             })?;
             Ok(rows.collect::<Result<HashMap<_, _>, _>>()?)

@@ -18,6 +18,7 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
         tracing::debug!("following the store's re-auth marks: {f}");
     }
     engine.sync_paused().await;
+    engine.load_leader_risk().await;
     if let Ok(probes) = engine.store.probes_after(*followed_to).await {
         engine.adopt_probes(probes, followed_to);
     }
