@@ -164,6 +164,33 @@ pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool
     }
 }
 
+/// `pause` / `resume`: the store keeps it, so a daemon beside this command follows within
+/// seconds.
+pub async fn set_paused(global: &Global, connector: &str, account: &str, paused: bool) -> Outcome {
+    let running = engine_for(global).await?;
+    let key = known_key(&running.handle, connector, account)?;
+    let result = running
+        .handle
+        .set_paused(key.clone(), paused, Actor::Cli)
+        .await;
+    running.shutdown().await;
+    match result {
+        Ok(()) if paused => {
+            println!(
+                "paused {key}: no probes or refreshes until `switchboard resume {}{}`",
+                key.connector,
+                crate::domain::account_flag(&key)
+            );
+            Ok(EXIT_OK)
+        }
+        Ok(()) => {
+            println!("resumed {key}");
+            Ok(EXIT_OK)
+        }
+        Err(f) => Err(Exit::new(EXIT_FAILED, format!("{key}: {f}"))),
+    }
+}
+
 pub async fn probe(global: &Global, connector: &str, account: &str, json: bool) -> Outcome {
     let running = engine_for(global).await?;
     let handle = &running.handle;

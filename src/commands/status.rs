@@ -29,6 +29,8 @@ struct StatusRow<'a> {
     next_refresh_why: Option<&'a str>,
     /// While a down connection's probes back off: when the next one runs.
     next_probe_at: Option<String>,
+    /// Paused by an operator: neither probed nor refreshed until resumed.
+    paused: bool,
     last_refresh_at: Option<String>,
     success_rate: Option<f64>,
     probes_1h: u32,
@@ -52,6 +54,7 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         next_refresh_at: c.next_refresh_at.map(rfc3339),
         next_refresh_why: c.next_refresh_why.as_deref(),
         next_probe_at: c.next_probe_at.map(rfc3339),
+        paused: c.paused,
         last_refresh_at: c.last_refresh_at.map(rfc3339),
         success_rate: c.success_rate_1h,
         probes_1h: c.probes_1h,

@@ -28,6 +28,7 @@ fn view(connector: &str, account: &str, health: Health, expires_at: Option<i64>)
         history: None,
         next_refresh_why: None,
         next_probe_at: None,
+        paused: false,
     }
 }
 
