@@ -180,6 +180,14 @@ pub enum Command {
         2 usage or invalid arguments, 3 re-authorization needed."
     )]
     Call(CallArgs),
+    /// Read the event log (the audit trail): refreshes, probes, tool calls, token handouts,
+    /// re-auths, pauses; as text or JSON lines, optionally following new events.
+    #[command(
+        after_help = "Examples:\n  switchboard events --since 1h\n  switchboard events --connector jira --json > jira-events.jsonl\n  switchboard events --follow --kind refresh\n  switchboard events prune --older-than 90d\n\n\
+        The log is append-only: the store refuses UPDATE and DELETE on it; `events prune` is the one way \
+        rows leave it, and the prune itself is logged."
+    )]
+    Events(EventsArgs),
     /// Print a shell completion script: source <(switchboard completions bash), or save it
     /// where your shell loads completions.
     Completions {
@@ -243,6 +251,57 @@ pub struct StatusArgs {
     /// How often --watch redraws.
     #[arg(long, default_value = "2s", value_parser = parse_duration, requires = "watch")]
     pub interval: Duration,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EventsArgs {
+    #[command(subcommand)]
+    pub command: Option<EventsCommand>,
+    /// After the matching events, keep printing new ones as they are written (Ctrl-C stops).
+    #[arg(long)]
+    pub follow: bool,
+    /// Only this connector's events.
+    #[arg(long, value_name = "CONNECTOR")]
+    pub connector: Option<String>,
+    /// Only this account's events (with --connector).
+    #[arg(long, requires = "connector")]
+    pub account: Option<String>,
+    /// Only events since then: an age (30m, 1h, 7d) or an RFC 3339 instant.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<i64>,
+    /// Only events of this kind (repeatable): probe, refresh, tool_call, token, reauth, pause, ...
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// At most this many of the newest matching events (--follow then prints every new one).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+    /// One JSON object per line: id, at (RFC 3339, milliseconds), connection, connector,
+    /// account, kind, actor, outcome, latency_ms, class, detail.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Delete events older than an age or instant (retention); the prune is logged itself.
+    Prune {
+        /// An age (90d, 720h) or an RFC 3339 instant: events written before it are deleted.
+        #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+        older_than: i64,
+    },
+}
+
+/// An age back from now ("1h") or an RFC 3339 instant, as Unix milliseconds.
+fn parse_since(s: &str) -> Result<i64, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(at.timestamp_millis());
+    }
+    let age = parse_duration(s).map_err(|e| {
+        format!("{e}; give an age such as 30m, 1h or 7d, or an RFC 3339 instant such as 2026-01-31T09:00:00Z")
+    })?;
+    let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+    Ok(crate::domain::now_ms().saturating_sub(age))
 }
 
 #[derive(Debug, Args)]

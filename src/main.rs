@@ -1,6 +1,7 @@
 use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
 use switchboard::commands::{
-    self, Exit, Outcome, authorize, console, demo, interruptible, oneshot, status, token, tools,
+    self, Exit, Outcome, authorize, console, demo, events, interruptible, oneshot, status, token,
+    tools,
 };
 
 fn main() {
@@ -28,6 +29,7 @@ fn main() {
                 reveal,
             }) => interruptible(token::token(&global, &connector, &account, reveal)).await,
             Some(Command::Exec(args)) => token::exec(&global, args).await,
+            Some(Command::Events(args)) => events::events(&global, args).await,
             Some(Command::Auth {
                 connector,
                 account,

@@ -9,6 +9,7 @@ pub mod console;
 pub mod demo;
 pub mod docs;
 mod elicit_prompt;
+pub mod events;
 pub mod oneshot;
 pub mod qr;
 pub mod status;

@@ -115,6 +115,12 @@ pub enum Command {
         query: EventQuery,
         reply: oneshot::Sender<Result<Vec<EventEntry>, Failure>>,
     },
+    /// Delete the event log's rows written before `before` (retention; logged itself).
+    PruneEvents {
+        before: crate::domain::UnixMs,
+        actor: Actor,
+        reply: oneshot::Sender<Result<u64, Failure>>,
+    },
     /// Stop the scheduler and every task; the engine's `run` returns.
     Shutdown,
 }

@@ -4,6 +4,7 @@
 
 pub mod adhoc;
 pub mod api;
+mod audit;
 pub mod authorize;
 mod catalogue;
 pub(crate) mod core;

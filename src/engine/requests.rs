@@ -54,6 +54,13 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
             } => {
                 let _ = reply.send(engine.get_prompt(&key, &name, arguments).await);
             }
+            Command::PruneEvents {
+                before,
+                actor,
+                reply,
+            } => {
+                let _ = reply.send(engine.prune_events(before, actor).await);
+            }
             Command::AccessToken { key, actor, reply } => {
                 let _ = reply.send(engine.access_token(&key, actor).await);
             }
@@ -186,6 +193,20 @@ impl EngineHandle {
             key,
             name,
             arguments,
+            reply,
+        })
+        .await?
+    }
+
+    /// Deletes the event log's rows written before `before`; how many went.
+    pub async fn prune_events(
+        &self,
+        before: crate::domain::UnixMs,
+        actor: Actor,
+    ) -> Result<u64, Failure> {
+        self.ask(|reply| Command::PruneEvents {
+            before,
+            actor,
             reply,
         })
         .await?

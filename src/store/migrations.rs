@@ -162,6 +162,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connector, account)
     ) WITHOUT ROWID;
     "#,
+    // 10: the event log refuses DELETE as it refuses UPDATE. Retention goes through
+    // `Store::prune_events` alone: inside one transaction it writes a permit naming a cutoff,
+    // deletes the rows older than it (the only rows the trigger lets go), and removes the permit.
+    r#"
+    CREATE TABLE events_prune_permit (cutoff INTEGER NOT NULL);
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        WHEN NOT EXISTS (SELECT 1 FROM events_prune_permit WHERE OLD.at < cutoff)
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only; prune it with `switchboard events prune`'); END;
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -2,6 +2,7 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 mod catalogues;
+mod events_prune;
 pub mod history;
 mod key_check;
 pub mod lease;
