@@ -146,14 +146,18 @@ pub enum Command {
     /// Pause a connection: no probes, no refreshes, calls refused, until `resume`. Kept in the
     /// store, so a running daemon or console stops within seconds and a restart keeps it.
     Pause {
+        /// The connector's id in the config.
         connector: String,
+        /// Which authorized account of the connector.
         #[arg(long, default_value = "default")]
         account: String,
     },
     /// Resume a paused connection: probes and refreshes start again (a token that came due
     /// meanwhile is refreshed at once).
     Resume {
+        /// The connector's id in the config.
         connector: String,
+        /// Which authorized account of the connector.
         #[arg(long, default_value = "default")]
         account: String,
     },
