@@ -177,7 +177,15 @@ fn table(snapshot: &Snapshot, vault: &str) -> String {
         let error = match (&c.detail, &c.last_error) {
             (Some(d), _) => crate::text::printable(d, false),
             (None, Some(e)) => crate::text::printable(&e.to_string(), false),
-            (None, None) => "—".into(),
+            // Degraded by the hour's success rate alone: say so rather than show nothing.
+            (None, None) => match (c.health, c.success_rate_1h) {
+                (Health::Degraded, Some(r)) => format!(
+                    "{:.0}% of the last hour's {} probes passed",
+                    r * 100.0,
+                    c.probes_1h
+                ),
+                _ => "—".into(),
+            },
         };
         let _ = writeln!(
             out,
