@@ -236,3 +236,36 @@ fn status_watch_redraws_until_stopped() {
     };
     assert!(run.stderr.contains("cannot be used with"), "{run}");
 }
+
+#[test]
+fn exec_passes_sigterm_to_the_command_and_its_exit_code_back() {
+    let lab = LabProcess::start("60s");
+    let mut s = Session::new(&config(&lab));
+    s.expect(&["auth", "rest"], 0);
+    let ready = s.dir.path().join("ready");
+    let script = format!(
+        "trap 'kill $!; exit 42' TERM; touch '{}'; sleep 30 & wait",
+        ready.display()
+    );
+    let args = ["exec", "rest", "--", "sh", "-c", script.as_str()];
+    let (mut cmd, out, err) = s.command(&args);
+    let child = cmd.spawn().expect("start exec");
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let run = s.finish(&args, child, &out, &err);
+    assert_eq!(
+        run.code, 42,
+        "the command's own exit code after SIGTERM: {run}"
+    );
+}
