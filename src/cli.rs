@@ -35,22 +35,17 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The command line as `--help`, completions and the man page show it: `demo` runs on its
-    /// own temporary config and data, so it does not list the global `--config`/`--data-dir`.
+    /// The command line as `--help`, completions and the man page show it: `demo` writes its
+    /// own config, so it does not list the global `--config` it ignores.
     pub fn command_line() -> clap::Command {
-        // Hidden arguments of demo's own, under the global ones' ids: global arguments are
+        // A hidden argument of demo's own under the global one's id: global arguments are
         // copied only into subcommands that lack an argument of that id.
-        let hidden = |id: &'static str, long: &'static str| {
-            clap::Arg::new(id)
-                .long(long)
-                .num_args(1)
-                .value_parser(clap::value_parser!(PathBuf))
-                .hide(true)
-        };
-        <Cli as clap::CommandFactory>::command().mut_subcommand("demo", |demo| {
-            demo.arg(hidden("config", "config"))
-                .arg(hidden("data_dir", "data-dir"))
-        })
+        let ignored = clap::Arg::new("config")
+            .long("config")
+            .num_args(1)
+            .value_parser(clap::value_parser!(PathBuf))
+            .hide(true);
+        <Cli as clap::CommandFactory>::command().mut_subcommand("demo", |demo| demo.arg(ignored))
     }
 
     /// Parses the process's arguments against `command_line()`; exits on bad usage as clap does.
@@ -66,9 +61,11 @@ pub struct Global {
     /// ~/.config/switchboard/config.toml]
     #[arg(long, global = true, value_name = "PATH", env = "SWITCHBOARD_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Where the database, vault key and log live [default: the platform data dir, e.g.
-    /// ~/.local/share/switchboard]
-    #[arg(long, global = true, value_name = "DIR", env = "SWITCHBOARD_DATA_DIR")]
+    /// Where the database, vault key and log live [env: SWITCHBOARD_DATA_DIR] [default: the
+    /// platform data dir, e.g. ~/.local/share/switchboard]
+    // Not clap's `env`: the demo takes --data-dir but must never pick up the operator's
+    // $SWITCHBOARD_DATA_DIR; the store resolves the variable for every other command.
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }
 

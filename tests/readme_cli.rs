@@ -199,9 +199,33 @@ fn help_describes_what_new_users_ask_about() {
         assert!(l.trim_start().len() > "--json".len() + 2, "{command}: {l}");
     }
     assert!(help(&[]).contains("SWITCHBOARD_DATA_DIR"));
+    // The demo writes its own config; it does take --data-dir (to keep its data somewhere).
     let demo = help(&["demo"]);
     assert!(
-        !demo.contains("--config") && !demo.contains("--data-dir"),
+        !demo.contains("--config") && demo.contains("--data-dir"),
         "{demo}"
     );
+}
+
+#[test]
+fn the_demo_never_takes_the_operators_data_dir_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("mine");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let child = scrubbed(BIN)
+        .args(["demo", "--headless"])
+        .env("SWITCHBOARD_DATA_DIR", &mine)
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the demo");
+    let mut child = support::KillOnDrop(child);
+    let mut stdout = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).expect("the demo's first line");
+    assert!(line.contains("data in"), "{line}");
+    assert!(line.contains(tmp.to_str().unwrap()), "{line}");
+    assert!(!mine.exists(), "the demo wrote into $SWITCHBOARD_DATA_DIR");
 }
