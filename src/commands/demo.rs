@@ -222,9 +222,14 @@ async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
         let options = super::console::scheduled();
         (start_engine(&config, workspace, options).await?, None)
     } else {
-        let theme = super::console::load_theme(&config)?;
+        let options = super::console::console_options(&config, data_dir)?;
+        // Printed before the console takes the screen, and again in its help: where this
+        // demo's config and data live, so a command pasted into another shell acts on it.
+        for line in &options.about {
+            eprintln!("{line}");
+        }
         let running = super::console::start_console_engine(&config, workspace).await?;
-        (running, Some(theme))
+        (running, Some(options))
     };
 
     let revoke_after = args.revoke_after;
@@ -239,8 +244,8 @@ async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
         );
     });
 
-    let outcome = if let Some(theme) = console {
-        super::console::run_console(running, theme).await
+    let outcome = if let Some(options) = console {
+        super::console::run_console(running, options).await
     } else {
         println!(
             "switchboard demo: lab at {}, data in {}, config {}",

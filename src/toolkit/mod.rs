@@ -7,6 +7,7 @@ pub mod call;
 pub mod catalogue;
 pub mod elicit;
 pub mod protocol;
+pub mod qr;
 pub mod render;
 pub mod schema;
 pub mod skeleton;

@@ -5,12 +5,20 @@
 //! only when something changed, so an idle console sleeps in `select!`.
 
 pub mod app;
+pub mod command;
 pub mod editor;
+pub mod fleet;
 pub mod keymap;
+pub mod log;
+mod mouse;
+pub mod palette;
 pub mod panel_keys;
+pub mod popup;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;
+pub mod view_keys;
+pub mod views;
 
 #[cfg(test)]
 mod tests;
@@ -19,7 +27,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream,
 };
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
@@ -40,9 +49,19 @@ enum Exit {
     InputClosed,
 }
 
+/// How the console was started: its theme and where to find others, `--read-only`, and what
+/// the help says about where its config and data live.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub theme: Theme,
+    pub theme_dirs: Vec<std::path::PathBuf>,
+    pub read_only: bool,
+    pub about: Vec<String>,
+}
+
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
 /// errors included.
-pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
+pub async fn run(engine: EngineHandle, options: Options) -> anyhow::Result<()> {
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(err) => {
@@ -56,7 +75,10 @@ pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
     if let Err(err) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
         tracing::debug!(%err, "bracketed paste unavailable");
     }
-    let result = event_loop(&mut terminal, &engine, &theme).await;
+    if let Err(err) = crossterm::execute!(std::io::stdout(), EnableMouseCapture) {
+        tracing::debug!(%err, "mouse unavailable");
+    }
+    let result = event_loop(&mut terminal, &engine, options).await;
     restore();
     match result? {
         Exit::Quit => {}
@@ -78,15 +100,17 @@ pub fn install_panic_hook() {
 
 /// Leaves the terminal as the shell expects it, paste mode included.
 fn restore() {
-    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste, DisableMouseCapture);
     ratatui::restore();
 }
 
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     engine: &EngineHandle,
-    theme: &Theme,
+    options: Options,
 ) -> anyhow::Result<Exit> {
+    let mut theme = options.theme;
+    let (log_tx, mut log_rx) = tokio::sync::mpsc::channel(16);
     let mut input = EventStream::new();
     let mut snapshots = engine.watch();
     let mut events = engine.subscribe();
@@ -99,25 +123,32 @@ async fn event_loop(
     // (the demo removes its temporary directory); killed by default, it did neither.
     let mut terminate = signal(SignalKind::terminate()).ok();
 
-    let mut app = App::new(snapshots.borrow_and_update().clone());
+    let themes = Theme::available(&options.theme_dirs);
+    let mut app = App::new(snapshots.borrow_and_update().clone())
+        .read_only(options.read_only)
+        .with_about(options.about, themes);
     let mut dirty = true;
     loop {
         if dirty {
             let now = now_ms();
             terminal
-                .draw(|frame| view::render(frame, &app, theme, now))
+                .draw(|frame| view::render(frame, &app, &theme, now))
                 .context("cannot draw to the terminal")?;
             dirty = false;
         }
         tokio::select! {
             input_event = input.next() => match input_event {
                 Some(Ok(TermEvent::Key(key))) => {
-                    match app.handle_key(key, now_ms()) {
-                        Some(Action::Quit) => return Ok(Exit::Quit),
-                        Some(Action::Send(command)) => send(engine, &mut app, command),
-                        None => {}
+                    let action = app.handle_key(key, now_ms());
+                    if perform(action, engine, &mut app, &mut theme, &options.theme_dirs, &log_tx) {
+                        return Ok(Exit::Quit);
                     }
                     dirty = true;
+                }
+                Some(Ok(TermEvent::Mouse(mouse))) => {
+                    let size = terminal.size().context("cannot read the terminal size")?;
+                    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                    dirty |= app.handle_mouse(mouse, area);
                 }
                 Some(Ok(TermEvent::Paste(text))) => {
                     app.handle_paste(&text);
@@ -156,6 +187,10 @@ async fn event_loop(
                     None => std::future::pending().await,
                 }
             } => return Ok(Exit::Quit),
+            Some((request, result)) = log_rx.recv() => {
+                app.on_log(&request, result);
+                dirty = true;
+            }
             _ = tick.tick() => {
                 // Countdowns and the busy spinner move every second even when nothing else does.
                 app.expire_flash(now_ms());
@@ -163,6 +198,52 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// Does what the reducer asked; true to quit.
+fn perform(
+    action: Option<Action>,
+    engine: &EngineHandle,
+    app: &mut App,
+    theme: &mut Theme,
+    theme_dirs: &[std::path::PathBuf],
+    log_tx: &LogSender,
+) -> bool {
+    match action {
+        None => {}
+        Some(Action::Quit) => return true,
+        Some(Action::Send(command)) => send(engine, app, command),
+        Some(Action::Batch(commands)) => {
+            for command in commands {
+                send(engine, app, command);
+            }
+        }
+        Some(Action::ReadLog(requests)) => {
+            for request in requests {
+                read_log(engine, request, log_tx.clone());
+            }
+        }
+        Some(Action::Theme(name)) => match Theme::load(&name, theme_dirs) {
+            Ok(loaded) => {
+                *theme = palette::adapt(loaded, &palette::Terminal::from_env());
+                app.replace_flash(Level::Info, format!("theme {name}"), now_ms());
+            }
+            // A broken theme file says where; the current theme stays.
+            Err(e) => app.replace_flash(Level::Error, e.to_string(), now_ms()),
+        },
+    }
+    false
+}
+
+type LogSender = tokio::sync::mpsc::Sender<(views::LogRequest, Result<Vec<log::LogLine>, String>)>;
+
+/// Reads the event log off the loop, so a slow store never stalls a frame.
+fn read_log(engine: &EngineHandle, request: views::LogRequest, tx: LogSender) {
+    let _ = engine;
+    tokio::spawn(async move {
+        let result = Err("the event log cannot be read by this build".to_owned());
+        let _ = tx.send((request, result)).await;
+    });
 }
 
 fn send(engine: &EngineHandle, app: &mut App, command: Command) {
