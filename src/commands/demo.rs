@@ -197,8 +197,12 @@ pub async fn demo(global: &Global, args: DemoArgs) -> Outcome {
 
 async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
     let data_dir = workspace.data_dir();
+    // A person approves in a real browser: consent and device pages with buttons, and no
+    // device code approving itself.
     let lab = Lab::start(LabOptions {
         access_token_ttl: args.token_ttl,
+        consent: true,
+        device_auto_approve_after: Duration::from_secs(3600),
         ..LabOptions::default()
     })
     .await

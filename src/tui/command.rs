@@ -74,7 +74,10 @@ fn common_prefix<'a>(words: &[&'a str]) -> Option<&'a str> {
                 .count(),
         );
     }
-    let end = first.char_indices().nth(len).map_or(first.len(), |(i, _)| i);
+    let end = first
+        .char_indices()
+        .nth(len)
+        .map_or(first.len(), |(i, _)| i);
     Some(&first[..end])
 }
 
@@ -115,7 +118,9 @@ impl App {
                     return None;
                 }
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => input.text.push(c),
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                input.text.push(c)
+            }
             _ => return None,
         }
         // The filter applies as it is typed.
@@ -209,7 +214,11 @@ impl App {
             })
             .collect();
         let verb = if refresh { "refreshing" } else { "probing" };
-        self.replace_flash(Level::Info, format!("{verb} {} connections…", keys.len()), now);
+        self.replace_flash(
+            Level::Info,
+            format!("{verb} {} connections…", keys.len()),
+            now,
+        );
         Action::Batch(commands)
     }
 }

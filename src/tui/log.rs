@@ -25,7 +25,11 @@ impl LogLine {
 
     /// The text a filter matches: connection, kind, outcome, message.
     pub fn matches(&self, needle: &str) -> bool {
-        let key = self.key.as_ref().map(ToString::to_string).unwrap_or_default();
+        let key = self
+            .key
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         [
             key.as_str(),
             &self.kind,
@@ -75,7 +79,11 @@ impl LogLine {
             },
             Event::ToolResult { key, tool, result } => LogLine {
                 message: Some(tool.clone()),
-                ..line(key, "tool_call", if result.is_ok() { "ok" } else { "failed" })
+                ..line(
+                    key,
+                    "tool_call",
+                    if result.is_ok() { "ok" } else { "failed" },
+                )
             },
             Event::Notice { text, .. } => LogLine {
                 at: now,

@@ -100,7 +100,11 @@ pub fn install_panic_hook() {
 
 /// Leaves the terminal as the shell expects it, paste mode included.
 fn restore() {
-    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste, DisableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture
+    );
     ratatui::restore();
 }
 

@@ -5,9 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::layout::Rect;
 
 use super::app::App;
-use super::views::Screen;
 use super::view;
 use super::view::dashboard::scroll_offset;
+use super::views::Screen;
 
 impl App {
     /// True when the event changed something on screen.

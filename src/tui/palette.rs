@@ -102,7 +102,11 @@ fn rgb_to_256(r: u8, g: u8, b: u8) -> u8 {
     let steps = [0u8, 95, 135, 175, 215, 255];
     let cube_rgb = (steps[ri as usize], steps[gi as usize], steps[bi as usize]);
     let avg = (u16::from(r) + u16::from(g) + u16::from(b)) / 3;
-    let grey_i = if avg > 238 { 23 } else { avg.saturating_sub(3) / 10 };
+    let grey_i = if avg > 238 {
+        23
+    } else {
+        avg.saturating_sub(3) / 10
+    };
     let grey_v = (8 + grey_i * 10) as u8;
     let grey = 232 + grey_i as u8;
     if dist((r, g, b), (grey_v, grey_v, grey_v)) < dist((r, g, b), cube_rgb) {
@@ -165,19 +169,27 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Terminal::from_vars(&|name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        Terminal::from_vars(&|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]
     fn depth_and_locale_come_from_the_environment() {
         let t = term(&[("COLORTERM", "truecolor"), ("LANG", "en_US.UTF-8")]);
-        assert_eq!(t, Terminal { depth: Depth::TrueColor, utf8: true });
+        assert_eq!(
+            t,
+            Terminal {
+                depth: Depth::TrueColor,
+                utf8: true
+            }
+        );
         let t = term(&[("TERM", "xterm-256color"), ("LANG", "C")]);
-        assert_eq!(t, Terminal { depth: Depth::Palette256, utf8: false });
+        assert_eq!(
+            t,
+            Terminal {
+                depth: Depth::Palette256,
+                utf8: false
+            }
+        );
         assert_eq!(term(&[("TERM", "xterm")]).depth, Depth::Sixteen);
         let t = term(&[("NO_COLOR", "1"), ("COLORTERM", "truecolor")]);
         assert_eq!(t.depth, Depth::None);
@@ -187,24 +199,45 @@ mod tests {
 
     #[test]
     fn rgb_comes_down_to_the_nearest_palette_colour() {
-        assert_eq!(downgrade(Color::Rgb(255, 0, 0), Depth::Palette256), Color::Indexed(196));
-        assert_eq!(downgrade(Color::Rgb(0x30, 0x34, 0x3c), Depth::Palette256), Color::Indexed(237));
-        assert_eq!(downgrade(Color::Rgb(250, 10, 10), Depth::Sixteen), Color::LightRed);
-        assert_eq!(downgrade(Color::Indexed(196), Depth::Sixteen), Color::LightRed);
+        assert_eq!(
+            downgrade(Color::Rgb(255, 0, 0), Depth::Palette256),
+            Color::Indexed(196)
+        );
+        assert_eq!(
+            downgrade(Color::Rgb(0x30, 0x34, 0x3c), Depth::Palette256),
+            Color::Indexed(237)
+        );
+        assert_eq!(
+            downgrade(Color::Rgb(250, 10, 10), Depth::Sixteen),
+            Color::LightRed
+        );
+        assert_eq!(
+            downgrade(Color::Indexed(196), Depth::Sixteen),
+            Color::LightRed
+        );
         assert_eq!(downgrade(Color::Green, Depth::Sixteen), Color::Green);
-        assert_eq!(downgrade(Color::Rgb(1, 2, 3), Depth::TrueColor), Color::Rgb(1, 2, 3));
+        assert_eq!(
+            downgrade(Color::Rgb(1, 2, 3), Depth::TrueColor),
+            Color::Rgb(1, 2, 3)
+        );
     }
 
     #[test]
     fn no_color_strips_colour_and_keeps_badges_reversed() {
-        let t = Terminal { depth: Depth::None, utf8: true };
+        let t = Terminal {
+            depth: Depth::None,
+            utf8: true,
+        };
         let theme = adapt(Theme::builtin_default(), &t);
         assert_eq!(theme.ok.fg, None);
         // flash_error is white on red in the default theme: a badge.
         assert!(theme.flash_error.add_modifier.contains(Modifier::REVERSED));
         assert_eq!(theme.flash_error.bg, None);
         assert!(!theme.ascii);
-        let t = Terminal { depth: Depth::TrueColor, utf8: false };
+        let t = Terminal {
+            depth: Depth::TrueColor,
+            utf8: false,
+        };
         assert!(adapt(Theme::builtin_default(), &t).ascii);
     }
 }

@@ -47,7 +47,10 @@ impl Status {
                 format!("waiting for the code to be entered ({remaining_s}s left)…")
             }
             Status::Done { expires: Some(at) } => {
-                format!("authorized; new token expires in {}", format_expires_in(*at, now))
+                format!(
+                    "authorized; new token expires in {}",
+                    format_expires_in(*at, now)
+                )
             }
             Status::Done { expires: None } => "authorized".into(),
             Status::Failed(why) => format!("failed: {}", crate::text::printable(why, false)),

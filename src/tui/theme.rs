@@ -306,7 +306,10 @@ mod tests {
             );
             seen += 1;
         }
-        assert!(seen >= 5, "expected default, light, high-contrast, colour-blind and mono");
+        assert!(
+            seen >= 5,
+            "expected default, light, high-contrast, colour-blind and mono"
+        );
     }
 
     #[test]

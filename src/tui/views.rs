@@ -115,10 +115,14 @@ impl App {
     /// The stored log answered a `LogRequest`.
     pub fn on_log(&mut self, request: &LogRequest, result: Result<Vec<LogLine>, String>) {
         match (&mut self.screen, request.purpose) {
-            (Screen::Detail(d), LogPurpose::DetailProbes) if request.key.as_ref() == Some(&d.key) => {
+            (Screen::Detail(d), LogPurpose::DetailProbes)
+                if request.key.as_ref() == Some(&d.key) =>
+            {
                 d.probes = Some(result)
             }
-            (Screen::Detail(d), LogPurpose::DetailRecent) if request.key.as_ref() == Some(&d.key) => {
+            (Screen::Detail(d), LogPurpose::DetailRecent)
+                if request.key.as_ref() == Some(&d.key) =>
+            {
                 d.recent = Some(result)
             }
             (Screen::Events(log), LogPurpose::Events) => match result {
@@ -242,13 +246,21 @@ impl App {
         };
         let intent = lookup_in(table, &key)?;
         match (self.popup.take()?, intent) {
-            (Popup::ChooseReauth { key }, PopupIntent::Browser) => Some(self.reauth(key, Method::Browser)),
-            (Popup::ChooseReauth { key }, PopupIntent::Device) => Some(self.reauth(key, Method::Device)),
+            (Popup::ChooseReauth { key }, PopupIntent::Browser) => {
+                Some(self.reauth(key, Method::Browser))
+            }
+            (Popup::ChooseReauth { key }, PopupIntent::Device) => {
+                Some(self.reauth(key, Method::Device))
+            }
             (Popup::Reauth(r), PopupIntent::Cancel) => {
                 // Cancelling stops the flow and drops its loopback listener.
                 if !r.status.finished() {
                     r.cancel.cancel();
-                    self.replace_flash(Level::Info, format!("{}: re-authorization cancelled", r.key), now);
+                    self.replace_flash(
+                        Level::Info,
+                        format!("{}: re-authorization cancelled", r.key),
+                        now,
+                    );
                 }
                 None
             }
@@ -408,15 +420,28 @@ impl App {
         }
     }
 
-    pub(super) fn toggle_pause(&mut self, key: Option<ConnectionKey>, now: UnixMs) -> Option<Action> {
+    pub(super) fn toggle_pause(
+        &mut self,
+        key: Option<ConnectionKey>,
+        now: UnixMs,
+    ) -> Option<Action> {
         let key = key?;
         let paused = false;
         self.set_paused(key, !paused, now)
     }
 
-    pub(super) fn set_paused(&mut self, key: ConnectionKey, paused: bool, now: UnixMs) -> Option<Action> {
+    pub(super) fn set_paused(
+        &mut self,
+        key: ConnectionKey,
+        paused: bool,
+        now: UnixMs,
+    ) -> Option<Action> {
         let _ = paused;
-        self.set_flash(Level::Warn, format!("{key}: pause is not available in this build"), now);
+        self.set_flash(
+            Level::Warn,
+            format!("{key}: pause is not available in this build"),
+            now,
+        );
         None
     }
 }

@@ -18,12 +18,12 @@ use crate::toolkit::elicit::prompt::Answer;
 use crate::tui::app::{Action, App};
 use crate::tui::fleet::{GroupBy, SortBy};
 use crate::tui::keymap::{Binding, Intent, KEYMAP};
-use crate::tui::popup::Popup;
-use crate::tui::views::{InputKind, Screen};
 use crate::tui::panel_keys::{self, PanelIntent};
+use crate::tui::popup::Popup;
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::Stage;
 use crate::tui::view;
+use crate::tui::views::{InputKind, Screen};
 
 fn key_event(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
     KeyEvent::new(code, modifiers)
@@ -76,17 +76,38 @@ fn every_dashboard_key_does_what_the_keymap_says() {
             Intent::Help => assert!(app.help_visible(), "{what}"),
             Intent::Close => assert!(app.flash(NOW).is_none(), "{what}"),
             Intent::Detail => {
-                assert!(matches!(app.screen(), Screen::Detail(d) if Some(&d.key) == selected.as_ref()), "{what}");
-                assert!(matches!(action, Some(Action::ReadLog(r)) if r.len() == 2), "{what}");
+                assert!(
+                    matches!(app.screen(), Screen::Detail(d) if Some(&d.key) == selected.as_ref()),
+                    "{what}"
+                );
+                assert!(
+                    matches!(action, Some(Action::ReadLog(r)) if r.len() == 2),
+                    "{what}"
+                );
             }
-            Intent::Filter => assert!(matches!(app.input(), Some(i) if i.kind == InputKind::Filter), "{what}"),
-            Intent::CommandMode => assert!(matches!(app.input(), Some(i) if i.kind == InputKind::Command), "{what}"),
+            Intent::Filter => assert!(
+                matches!(app.input(), Some(i) if i.kind == InputKind::Filter),
+                "{what}"
+            ),
+            Intent::CommandMode => assert!(
+                matches!(app.input(), Some(i) if i.kind == InputKind::Command),
+                "{what}"
+            ),
             Intent::Sort => assert_eq!(app.fleet().sort, SortBy::Health, "{what}"),
             Intent::Reverse => assert!(app.fleet().descending, "{what}"),
             Intent::Group => assert_eq!(app.fleet().group, GroupBy::Connector, "{what}"),
-            Intent::Reauth => assert!(matches!(app.popup(), Some(Popup::ChooseReauth { key }) if Some(key) == selected.as_ref()), "{what}"),
-            Intent::Revoke => assert!(matches!(app.popup(), Some(Popup::ConfirmRevoke { key }) if Some(key) == selected.as_ref()), "{what}"),
-            Intent::Pause => assert!(action.is_some() || app.flash(NOW).is_some_and(|f| f.text.contains("pause")), "{what}"),
+            Intent::Reauth => assert!(
+                matches!(app.popup(), Some(Popup::ChooseReauth { key }) if Some(key) == selected.as_ref()),
+                "{what}"
+            ),
+            Intent::Revoke => assert!(
+                matches!(app.popup(), Some(Popup::ConfirmRevoke { key }) if Some(key) == selected.as_ref()),
+                "{what}"
+            ),
+            Intent::Pause => assert!(
+                action.is_some() || app.flash(NOW).is_some_and(|f| f.text.contains("pause")),
+                "{what}"
+            ),
             Intent::Events => {
                 assert!(matches!(app.screen(), Screen::Events(_)), "{what}");
                 assert!(matches!(action, Some(Action::ReadLog(_))), "{what}");

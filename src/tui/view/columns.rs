@@ -140,7 +140,8 @@ fn try_plan(width: u16, ideal: &Ideal, attempt: &Attempt) -> Option<Plan> {
         + u16::from(transport.is_some())
         + tail.len() as u16
         + u16::from(attempt.detail_min.is_some());
-    let used: u16 = ideal.health + transport.map_or(0, |t| t.1) + tail.iter().map(|c| c.1).sum::<u16>();
+    let used: u16 =
+        ideal.health + transport.map_or(0, |t| t.1) + tail.iter().map(|c| c.1).sum::<u16>();
     let avail = width.checked_sub(used + SPACING * (columns - 1))?;
 
     let name_ideal = ideal.name.clamp(NAME_MIN, NAME_MAX);

@@ -11,9 +11,9 @@ use super::columns::{self, Col, Ideal, text_width, truncate};
 use crate::domain::{
     ConnectionView, Health, Snapshot, UnixMs, format_duration_ms, format_expires_in,
 };
-use crate::tui::fleet::{Entry, SortBy, display_name, needs_human, p95_ms};
 use crate::text::printable;
 use crate::tui::app::App;
+use crate::tui::fleet::{Entry, SortBy, display_name, needs_human, p95_ms};
 use crate::tui::theme::Theme;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -113,7 +113,11 @@ pub fn render_table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now
         .title(Span::styled(title, theme.header));
     if fleet.sort != SortBy::Fleet {
         let arrow = if fleet.descending { "↓" } else { "↑" };
-        let arrow = if theme.ascii { if fleet.descending { "v" } else { "^" } } else { arrow };
+        let arrow = if theme.ascii {
+            if fleet.descending { "v" } else { "^" }
+        } else {
+            arrow
+        };
         block = block.title(
             Line::from(Span::styled(
                 format!(" sort: {} {arrow} ", fleet.sort.label()),
@@ -141,9 +145,7 @@ pub fn render_table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now
         Row::new(plan.cols.iter().map(|(col, _)| Cell::from(col.title()))).style(theme.header);
     // Only the lines that fit are built: a frame costs the same for 10 rows or 10,000.
     let height = usize::from(inner.height.saturating_sub(1));
-    let selected_line = app
-        .selected_index()
-        .and_then(|pos| fleet.line_of(pos));
+    let selected_line = app.selected_index().and_then(|pos| fleet.line_of(pos));
     let offset = scroll_offset(selected_line.unwrap_or(0), height);
     let entries = fleet.entries();
     let end = (offset + height).min(entries.len());
@@ -204,7 +206,9 @@ pub fn measure<'a>(rows: impl Iterator<Item = &'a ConnectionView>) -> Ideal {
         ideal.health = ideal.health.max(text_width(c.health.label()) + 2);
         ideal.name = ideal.name.max(text_width(&display_name(c)));
         ideal.transport = ideal.transport.max(text_width(c.transport.label()));
-        ideal.transport_short = ideal.transport_short.max(text_width(c.transport.short_label()));
+        ideal.transport_short = ideal
+            .transport_short
+            .max(text_width(c.transport.short_label()));
         ideal.p95 = ideal.p95.max(text_width(&p95(c)));
     }
     ideal
@@ -392,7 +396,11 @@ fn detail_line(conn: &ConnectionView, width: usize, theme: &Theme) -> Line<'stat
         left = left.saturating_sub(Span::raw(&text).width());
         spans.push(Span::raw(text));
     }
-    if let Some(err) = conn.last_error.as_ref().filter(|_| conn.health != Health::Up) {
+    if let Some(err) = conn
+        .last_error
+        .as_ref()
+        .filter(|_| conn.health != Health::Up)
+    {
         let sep = if spans.is_empty() { "" } else { " · " };
         let sep_width = Span::raw(sep).width();
         if left > sep_width + 3 {

@@ -17,9 +17,12 @@ use crate::tui::views::Detail;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, d: &Detail, theme: &Theme, now: UnixMs) {
     let Some(conn) = app.snapshot().get(&d.key) else {
-        let gone = Paragraph::new(format!("{} is no longer in the fleet; Esc goes back", d.key))
-            .style(theme.muted)
-            .block(Block::bordered().border_style(theme.border));
+        let gone = Paragraph::new(format!(
+            "{} is no longer in the fleet; Esc goes back",
+            d.key
+        ))
+        .style(theme.muted)
+        .block(Block::bordered().border_style(theme.border));
         frame.render_widget(gone, area);
         return;
     };
@@ -41,7 +44,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, d: &Detail, theme: &Them
         .border_style(theme.border)
         .title(Span::styled(format!(" {} ", d.key), theme.header));
     frame.render_widget(
-        Paragraph::new(lines).block(block).wrap(Wrap { trim: false }),
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
         info,
     );
     if windows.width > 0 {
@@ -64,7 +69,10 @@ fn token_line(conn: &ConnectionView, now: UnixMs) -> Line<'static> {
         return Line::raw("token        none stored");
     };
     let issued = t.issued_at.map_or("issued —".to_owned(), |at| {
-        format!("issued {} ago", format_duration_ms((now - at).max(0) as u64))
+        format!(
+            "issued {} ago",
+            format_duration_ms((now - at).max(0) as u64)
+        )
     });
     let scopes = if t.scopes.is_empty() {
         "no scopes".to_owned()
@@ -118,7 +126,10 @@ fn render_charts(frame: &mut Frame, area: Rect, d: &Detail, theme: &Theme, now: 
     let probes: &[LogLine] = match &d.probes {
         Some(Ok(p)) => p,
         Some(Err(e)) => {
-            let text = format!("probe history unavailable: {}", crate::text::printable(e, false));
+            let text = format!(
+                "probe history unavailable: {}",
+                crate::text::printable(e, false)
+            );
             let block = Block::bordered().border_style(theme.border);
             frame.render_widget(Paragraph::new(text).style(theme.muted).block(block), area);
             return;
@@ -151,7 +162,11 @@ fn render_charts(frame: &mut Frame, area: Rect, d: &Detail, theme: &Theme, now: 
         probes.len()
     );
     let lat_chart = Sparkline::default()
-        .block(Block::bordered().border_style(theme.border).title(Span::styled(title, theme.header)))
+        .block(
+            Block::bordered()
+                .border_style(theme.border)
+                .title(Span::styled(title, theme.header)),
+        )
         .data(&lat)
         .style(theme.accent);
     frame.render_widget(lat_chart, latency);
@@ -159,7 +174,10 @@ fn render_charts(frame: &mut Frame, area: Rect, d: &Detail, theme: &Theme, now: 
         .block(
             Block::bordered()
                 .border_style(theme.border)
-                .title(Span::styled(format!(" probe success, {label} "), theme.header)),
+                .title(Span::styled(
+                    format!(" probe success, {label} "),
+                    theme.header,
+                )),
         )
         .data(&rate)
         .max(100)

@@ -52,7 +52,9 @@ pub fn render(frame: &mut Frame, area: Rect, _app: &App, log: &EventsLog, theme:
         .title(Span::styled(title, theme.header));
     if !log.loaded && log.shown.is_empty() {
         frame.render_widget(
-            Paragraph::new("reading the event log…").style(theme.muted).block(block),
+            Paragraph::new("reading the event log…")
+                .style(theme.muted)
+                .block(block),
             area,
         );
         return;
@@ -76,8 +78,7 @@ pub fn render(frame: &mut Frame, area: Rect, _app: &App, log: &EventsLog, theme:
     let list = List::new(items)
         .block(block)
         .highlight_style(theme.selected);
-    let mut state = ListState::default().with_selected(
-        (!log.shown.is_empty()).then(|| log.selected.saturating_sub(offset)),
-    );
+    let mut state = ListState::default()
+        .with_selected((!log.shown.is_empty()).then(|| log.selected.saturating_sub(offset)));
     frame.render_stateful_widget(list, area, &mut state);
 }

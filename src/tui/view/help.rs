@@ -74,7 +74,9 @@ impl Section {
 /// refuses), what the health symbols mean, and where this console's config and data live.
 pub fn render_dashboard_popup(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let ro = app.is_read_only();
-    let mut sections = vec![Section::filtered("", KEYMAP, |i| !(ro && keymap::mutates(i)))];
+    let mut sections = vec![Section::filtered("", KEYMAP, |i| {
+        !(ro && keymap::mutates(i))
+    })];
     // Below 30 rows the other screens' keys would push the legend off; their hint lines
     // show them.
     if area.height >= 40 {
@@ -118,8 +120,16 @@ fn render_popup_with(
         .map(|(label, _)| label.chars().count())
         .max()
         .unwrap_or(0);
-    let rows: usize = sections.iter().map(|s| s.rows.len() + usize::from(!s.title.is_empty())).sum();
-    let extra = about.len() + if legend { Health::ALL.len().div_ceil(3) + 1 } else { 0 };
+    let rows: usize = sections
+        .iter()
+        .map(|s| s.rows.len() + usize::from(!s.title.is_empty()))
+        .sum();
+    let extra = about.len()
+        + if legend {
+            Health::ALL.len().div_ceil(3) + 1
+        } else {
+            0
+        };
     // Too tall for the screen: the keys go in two columns, descriptions cut to fit.
     let room = usize::from(area.height.saturating_sub(2)).saturating_sub(extra);
     let columns = if rows > room && room > 0 { 2 } else { 1 };
@@ -127,7 +137,10 @@ fn render_popup_with(
     let mut cells: Vec<Vec<Span>> = Vec::new();
     for section in sections {
         if !section.title.is_empty() {
-            cells.push(vec![Span::styled(format!(" {}", section.title), theme.accent)]);
+            cells.push(vec![Span::styled(
+                format!(" {}", section.title),
+                theme.accent,
+            )]);
         }
         for (label, description) in &section.rows {
             let label = format!(" {label:<key_width$}  ");

@@ -40,9 +40,9 @@ pub fn figures(f: &Figures) -> String {
     if f.samples == 0 {
         return "no data".to_owned();
     }
-    let rate = f
-        .success_rate
-        .map_or("—".to_owned(), |r| format!("{:.0}%", (r.clamp(0.0, 1.0) * 100.0).floor()));
+    let rate = f.success_rate.map_or("—".to_owned(), |r| {
+        format!("{:.0}%", (r.clamp(0.0, 1.0) * 100.0).floor())
+    });
     let q = |v: Option<u64>| v.map_or("—".to_owned(), fmt_ms);
     format!(
         "{rate} of {}, p50 {}, p95 {}, p99 {}",
@@ -108,7 +108,11 @@ pub fn summary(
     }
     if let Some(at) = conn.next_probe_at.filter(|&at| at > now) {
         let wait = format_duration_ms((at - now) as u64);
-        lines.push(field("breaker", format!("open; next probe in {wait}"), theme));
+        lines.push(field(
+            "breaker",
+            format!("open; next probe in {wait}"),
+            theme,
+        ));
     }
     if let Some(e) = &conn.last_error {
         let style = if conn.health == crate::domain::Health::Up {

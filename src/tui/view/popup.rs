@@ -43,7 +43,9 @@ pub fn render(frame: &mut Frame, area: Rect, popup: &Popup, theme: &Theme, now: 
         Popup::ConfirmRevoke { key } => (
             format!(" revoke {key} "),
             vec![
-                Line::raw(format!("Revoke {key}'s grant at the authorization server and forget it?")),
+                Line::raw(format!(
+                    "Revoke {key}'s grant at the authorization server and forget it?"
+                )),
                 Line::raw("It will need re-authorizing (a) before it works again."),
                 Line::raw(""),
                 keys(&[("y", "revoke"), ("n/Esc", "keep it")], theme),
@@ -72,7 +74,9 @@ pub fn render(frame: &mut Frame, area: Rect, popup: &Popup, theme: &Theme, now: 
         .title(Span::styled(title, theme.accent));
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).block(block).wrap(Wrap { trim: false }),
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
         rect,
     );
 }
@@ -91,7 +95,9 @@ fn reauth_lines(r: &Reauth, theme: &Theme, now: UnixMs, room: u16) -> Vec<Line<'
         Method::Browser => {
             if let Some(url) = &r.url {
                 lines.push(Line::raw(""));
-                lines.push(Line::raw("A browser was asked to open; if none did, open this URL:"));
+                lines.push(Line::raw(
+                    "A browser was asked to open; if none did, open this URL:",
+                ));
                 lines.push(Line::styled(url.clone(), theme.accent));
             }
         }
