@@ -88,6 +88,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pause a connection: no probes, no refreshes, calls refused, until `resume`. Kept in the
+    /// store, so a running daemon or console stops within seconds and a restart keeps it.
+    Pause {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        account: String,
+    },
+    /// Resume a paused connection: probes and refreshes start again (a token that came due
+    /// meanwhile is refreshed at once).
+    Resume {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        account: String,
+    },
     /// Probe a connection now.
     Probe {
         connector: String,

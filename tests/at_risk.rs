@@ -41,6 +41,7 @@ async fn failing_refreshes_turn_a_connection_at_risk_and_recovery_clears_it() {
     let oneshot_store = support::open_store(&data);
     let oneshot = support::broker(&oneshot_store, &http, &key, &spec.auth).await;
     support::authorized(&oneshot, &http, &key, &spec.auth).await;
+    let spec_beside = spec.clone();
     let running = engine::start(
         support::open_store(&data),
         vec![spec],
@@ -73,6 +74,31 @@ async fn failing_refreshes_turn_a_connection_at_risk_and_recovery_clears_it() {
         .and_then(|c| c.detail.clone())
         .unwrap_or_default();
     assert!(detail.starts_with("token expires in "), "{detail}");
+    // Only the refreshing process counts its failures; a one-shot `status` beside it shows its
+    // forecast from the store.
+    let beside = |data: std::path::PathBuf, spec| async move {
+        engine::start(
+            support::open_store(&data),
+            vec![spec],
+            EngineOptions {
+                history: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a one-shot engine starts")
+    };
+    let status = beside(data.clone(), spec_beside.clone()).await;
+    let seen = status.handle.snapshot();
+    let row = seen.get(&key).expect("row");
+    assert_eq!(row.health, Health::AtRisk, "{row:?}");
+    assert!(
+        row.detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("token expires in ")),
+        "{row:?}"
+    );
+    status.shutdown().await;
 
     let refused = lab.set_refresh_failure_rate(0.0);
     assert!(refused >= 1, "the lab refused refreshes");
@@ -82,6 +108,12 @@ async fn failing_refreshes_turn_a_connection_at_risk_and_recovery_clears_it() {
     })
     .await;
     running.shutdown().await;
+    let status = beside(data.clone(), spec_beside).await;
+    assert_ne!(
+        status.handle.snapshot().get(&key).map(|c| c.health),
+        Some(Health::AtRisk)
+    );
+    status.shutdown().await;
 
     let events = oneshot_store
         .events(Some(&key), Some("at_risk"), 10)

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use crate::domain::events::EventEntry;
 use crate::domain::{ConnectionKey, UnixMs};
 use crate::engine::{Event, ReauthProgress};
 
@@ -19,6 +20,19 @@ pub struct LogLine {
 }
 
 impl LogLine {
+    /// A stored row of the event log.
+    pub fn from_entry(e: EventEntry) -> LogLine {
+        LogLine {
+            at: e.at,
+            key: e.key,
+            kind: e.kind,
+            actor: e.actor.as_str().to_owned(),
+            outcome: e.outcome,
+            latency_ms: e.latency_ms,
+            message: e.detail,
+        }
+    }
+
     pub fn ok(&self) -> bool {
         matches!(self.outcome.as_str(), "ok" | "success" | "done" | "")
     }

@@ -39,6 +39,7 @@ use tokio::time::MissedTickBehavior;
 pub use app::{Action, App};
 pub use theme::{Theme, ThemeError};
 
+use crate::domain::events::EventQuery;
 use crate::domain::now_ms;
 use crate::engine::{Command, EngineHandle, Level};
 
@@ -243,9 +244,21 @@ type LogSender = tokio::sync::mpsc::Sender<(views::LogRequest, Result<Vec<log::L
 
 /// Reads the event log off the loop, so a slow store never stalls a frame.
 fn read_log(engine: &EngineHandle, request: views::LogRequest, tx: LogSender) {
-    let _ = engine;
+    let engine = engine.clone();
     tokio::spawn(async move {
-        let result = Err("the event log cannot be read by this build".to_owned());
+        let query = EventQuery {
+            connector: request.key.as_ref().map(|k| k.connector.clone()),
+            account: request.key.as_ref().map(|k| k.account.clone()),
+            since: request.since,
+            after_id: None,
+            kinds: request.kinds.clone(),
+            limit: request.limit,
+        };
+        let result = engine
+            .read_events(query)
+            .await
+            .map(|entries| entries.into_iter().map(log::LogLine::from_entry).collect())
+            .map_err(|f| f.to_string());
         let _ = tx.send((request, result)).await;
     });
 }

@@ -426,22 +426,24 @@ impl App {
         now: UnixMs,
     ) -> Option<Action> {
         let key = key?;
-        let paused = false;
+        let paused = self.snapshot().get(&key).is_some_and(|c| c.paused);
         self.set_paused(key, !paused, now)
     }
 
+    /// Pauses (no refreshes, no probes) or resumes a connection; the snapshot shows it.
     pub(super) fn set_paused(
         &mut self,
         key: ConnectionKey,
         paused: bool,
         now: UnixMs,
     ) -> Option<Action> {
-        let _ = paused;
-        self.set_flash(
-            Level::Warn,
-            format!("{key}: pause is not available in this build"),
-            now,
-        );
-        None
+        let verb = if paused { "pausing" } else { "resuming" };
+        self.replace_flash(Level::Info, format!("{key}: {verb}…"), now);
+        Some(Action::Send(Command::SetPaused {
+            key,
+            paused,
+            actor: Actor::Console,
+            reply: None,
+        }))
     }
 }
