@@ -26,7 +26,10 @@ fn ch(app: &mut App, c: char) -> Option<Action> {
 
 fn visible(app: &App) -> Vec<String> {
     let rows = &app.snapshot().connections;
-    app.fleet().rows().map(|i| rows[i].key.connector.clone()).collect()
+    app.fleet()
+        .rows()
+        .map(|i| rows[i].key.connector.clone())
+        .collect()
 }
 
 #[test]
@@ -44,7 +47,15 @@ fn s_cycles_the_sort_column_and_capital_s_reverses_it() {
     ch(&mut app, 'S');
     assert_eq!(
         visible(&app),
-        ["atlassian", "github", "google", "jira", "notion", "paypal", "zoom"]
+        [
+            "atlassian",
+            "github",
+            "google",
+            "jira",
+            "notion",
+            "paypal",
+            "zoom"
+        ]
     );
 }
 
@@ -68,7 +79,10 @@ fn slash_filters_as_typed_matching_state_and_error_text_and_esc_clears() {
     assert_eq!(visible(&app), ["google"]);
     assert_eq!(app.selected_key(), Some(&key("google", "default")));
     press(&mut app, KeyCode::Enter);
-    assert!(app.input().is_none(), "Enter keeps the filter and closes the line");
+    assert!(
+        app.input().is_none(),
+        "Enter keeps the filter and closes the line"
+    );
     assert_eq!(visible(&app), ["google"]);
     press(&mut app, KeyCode::Esc);
     assert_eq!(visible(&app).len(), 7, "Esc on the fleet clears the filter");
@@ -278,7 +292,10 @@ fn read_only_refuses_every_action_and_says_so() {
     typed(&mut app, "refresh all");
     assert!(press(&mut app, KeyCode::Enter).is_none());
     // Looking is still allowed.
-    assert!(matches!(press(&mut app, KeyCode::Enter), Some(Action::ReadLog(_))));
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Action::ReadLog(_))
+    ));
     assert!(matches!(app.screen(), Screen::Detail(_)));
     assert!(ch(&mut app, 'r').is_none(), "nor from the detail");
 }
@@ -329,10 +346,16 @@ fn command_mode_completes_with_tab_and_reports_unknown_commands() {
     ch(&mut app, ':');
     typed(&mut app, "frobnicate");
     assert!(press(&mut app, KeyCode::Enter).is_none());
-    assert!(app.flash(NOW).is_some_and(|f| f.text.contains("unknown command")));
+    assert!(
+        app.flash(NOW)
+            .is_some_and(|f| f.text.contains("unknown command"))
+    );
     ch(&mut app, ':');
     typed(&mut app, "q");
-    assert!(matches!(press(&mut app, KeyCode::Enter), Some(Action::Quit)));
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Action::Quit)
+    ));
 }
 
 fn line(k: &str, kind: &str, at: i64) -> LogLine {
@@ -353,7 +376,11 @@ fn enter_opens_the_detail_which_reads_its_own_probes_and_events() {
     let Some(Action::ReadLog(requests)) = press(&mut app, KeyCode::Enter) else {
         panic!("reads of the log");
     };
-    assert!(requests.iter().all(|r| r.key == Some(key("github", "alice"))));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.key == Some(key("github", "alice")))
+    );
     let probes = requests
         .iter()
         .find(|r| r.purpose == LogPurpose::DetailProbes)
@@ -383,7 +410,13 @@ fn enter_opens_the_detail_which_reads_its_own_probes_and_events() {
     let Screen::Detail(d) = app.screen() else {
         panic!("detail");
     };
-    assert_eq!(d.probes.as_ref().and_then(|p| p.as_ref().ok()).map(Vec::len), Some(1));
+    assert_eq!(
+        d.probes
+            .as_ref()
+            .and_then(|p| p.as_ref().ok())
+            .map(Vec::len),
+        Some(1)
+    );
     // j moves to the next connection's detail.
     assert!(matches!(ch(&mut app, 'j'), Some(Action::ReadLog(_))));
     assert!(matches!(app.screen(), Screen::Detail(d) if d.key == key("atlassian", "default")));
@@ -406,7 +439,10 @@ fn the_events_view_backfills_follows_filters_and_jumps() {
     app.on_event(&failed, NOW);
     app.on_log(
         &requests[0],
-        Ok(vec![line("zoom", "probe", NOW - 2000), line("jira", "probe", NOW - 1000)]),
+        Ok(vec![
+            line("zoom", "probe", NOW - 2000),
+            line("jira", "probe", NOW - 1000),
+        ]),
     );
     let Screen::Events(log) = app.screen() else {
         panic!("events");
@@ -420,7 +456,10 @@ fn the_events_view_backfills_follows_filters_and_jumps() {
         panic!("events");
     };
     assert!(!log.follow, "moving up stops following");
-    assert_eq!(log.selected_line().and_then(|l| l.key.clone()), Some(key("zoom", "default")));
+    assert_eq!(
+        log.selected_line().and_then(|l| l.key.clone()),
+        Some(key("zoom", "default"))
+    );
     ch(&mut app, '/');
     typed(&mut app, "refresh");
     press(&mut app, KeyCode::Enter);

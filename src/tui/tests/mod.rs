@@ -7,5 +7,6 @@ mod fixtures;
 mod fleet_keys;
 mod keys;
 mod reducer;
+mod screens;
 mod tools;
 mod view;

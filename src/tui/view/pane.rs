@@ -86,10 +86,12 @@ pub fn summary(
         ));
     }
     if let Some(token) = &conn.token {
-        let expires = token
-            .expires_at
-            .map_or("no expiry".to_owned(), |at| format_expires_in(at, now));
-        lines.push(field("token", format!("expires {expires}"), theme));
+        let expires = match token.expires_at {
+            None => "does not expire".to_owned(),
+            Some(at) if at <= now => format_expires_in(at, now),
+            Some(at) => format!("expires in {}", format_expires_in(at, now)),
+        };
+        lines.push(field("token", expires, theme));
     }
     let next = match (conn.next_refresh_at, &conn.next_refresh_why) {
         (Some(at), Some(why)) if at > now => format!(
