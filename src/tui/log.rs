@@ -83,12 +83,12 @@ impl LogLine {
             },
             Event::NeedsReauth { key } => line(key, "needs_reauth", "failed"),
             Event::Reauth { key, progress } => match progress {
-                ReauthProgress::Done(_) => line(key, "reauth", "ok"),
+                ReauthProgress::Done(_) => line(key, "auth", "ok"),
                 ReauthProgress::Failed(f) => LogLine {
                     message: Some(f.to_string()),
-                    ..line(key, "reauth", "failed")
+                    ..line(key, "auth", "failed")
                 },
-                ReauthProgress::Cancelled => line(key, "reauth", "cancelled"),
+                ReauthProgress::Cancelled => line(key, "auth", "cancelled"),
                 _ => return None,
             },
             Event::ToolResult { key, tool, result } => LogLine {

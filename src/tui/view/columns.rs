@@ -65,6 +65,8 @@ struct Attempt {
     age: bool,
     p95: bool,
     detail_min: Option<u16>,
+    /// Take this attempt only if names fit whole: a cut name is worse than a short transport.
+    name_full: bool,
 }
 
 const fn attempt(
@@ -73,6 +75,7 @@ const fn attempt(
     age: bool,
     p95: bool,
     detail_min: Option<u16>,
+    name_full: bool,
 ) -> Attempt {
     Attempt {
         transport,
@@ -80,19 +83,20 @@ const fn attempt(
         age,
         p95,
         detail_min,
+        name_full,
     }
 }
 
 const ATTEMPTS: [Attempt; 9] = [
-    attempt(Some(false), true, true, true, Some(24)),
-    attempt(Some(true), true, true, true, Some(20)),
-    attempt(Some(true), false, true, true, Some(20)),
-    attempt(Some(true), false, false, true, Some(16)),
-    attempt(Some(true), true, true, true, None),
-    attempt(Some(true), false, true, true, None),
-    attempt(Some(true), false, false, true, None),
-    attempt(None, false, false, true, None),
-    attempt(None, false, false, false, None),
+    attempt(Some(false), true, true, true, Some(24), true),
+    attempt(Some(true), true, true, true, Some(20), true),
+    attempt(Some(true), false, true, true, Some(20), true),
+    attempt(Some(true), false, false, true, Some(16), false),
+    attempt(Some(true), true, true, true, None, false),
+    attempt(Some(true), false, true, true, None, false),
+    attempt(Some(true), false, false, true, None, false),
+    attempt(None, false, false, true, None, false),
+    attempt(None, false, false, false, None, false),
 ];
 
 /// Lays out `width` cells (the table's inner width, highlight symbol excluded).
@@ -148,7 +152,7 @@ fn try_plan(width: u16, ideal: &Ideal, attempt: &Attempt) -> Option<Plan> {
     let (name, detail) = match attempt.detail_min {
         Some(detail_min) => {
             let name_room = avail.checked_sub(detail_min)?;
-            if name_room < NAME_MIN {
+            if name_room < NAME_MIN || (attempt.name_full && name_room < name_ideal) {
                 return None;
             }
             let name = name_ideal.min(name_room);
@@ -244,6 +248,18 @@ mod tests {
         assert!(!cols(&p).contains(&Col::Detail), "{p:?}");
         assert!(cols(&p).contains(&Col::P95), "{p:?}");
         assert_eq!(total(&p), 76);
+    }
+
+    #[test]
+    fn long_names_win_over_long_transport_names() {
+        let long = Ideal {
+            name: 27,
+            transport: 19,
+            ..IDEAL
+        };
+        let p = plan(114, &long);
+        assert!(p.short_transport, "{p:?}");
+        assert!(p.cols.contains(&(Col::Name, 27)), "{p:?}");
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn render_charts(frame: &mut Frame, area: Rect, d: &Detail, theme: &Theme, now: 
     let max = lat.iter().copied().max().unwrap_or(0);
     let rate: Vec<u64> = ok
         .iter()
-        .map(|&(good, all)| if all == 0 { 0 } else { good * 100 / all })
+        .map(|&(good, all)| (good * 100).checked_div(all).unwrap_or(0))
         .collect();
     let title = format!(
         " probe latency, {label} (max {}, {} probes; h: hour/day) ",
