@@ -110,6 +110,9 @@ pub struct Fleet {
     pub soonest_expiry: Option<UnixMs>,
     /// Column widths over the visible rows, measured with the order.
     pub ideal: Ideal,
+    /// Connections per health state over the whole fleet (the header's counts), in
+    /// `Health::ALL` order.
+    pub counts: [usize; Health::ALL.len()],
 }
 
 impl Fleet {
@@ -124,6 +127,14 @@ impl Fleet {
 
     pub fn is_empty(&self) -> bool {
         self.row_lines.is_empty()
+    }
+
+    /// How many connections of the whole fleet are in `health`.
+    pub fn count(&self, health: Health) -> usize {
+        Health::ALL
+            .iter()
+            .position(|h| *h == health)
+            .map_or(0, |i| self.counts[i])
     }
 
     /// The snapshot index of the `pos`-th visible connection.
@@ -153,6 +164,12 @@ impl Fleet {
     pub fn rebuild(&mut self, snapshot: &Snapshot) {
         let needle = self.filter.to_lowercase();
         let rows = &snapshot.connections;
+        self.counts = [0; Health::ALL.len()];
+        for c in rows {
+            if let Some(i) = Health::ALL.iter().position(|h| *h == c.health) {
+                self.counts[i] += 1;
+            }
+        }
         let mut keep: Vec<usize> = (0..rows.len())
             .filter(|&i| needle.is_empty() || matches(&rows[i], &needle))
             .collect();

@@ -104,6 +104,12 @@ impl App {
         &self.fleet
     }
 
+    /// The selected connection, found through the order (no search over the fleet).
+    pub fn selected_row(&self) -> Option<&crate::domain::ConnectionView> {
+        let i = self.fleet.row(self.selected_index()?)?;
+        self.snapshot().connections.get(i)
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }

@@ -8,12 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::columns::{self, Col, Ideal, text_width, truncate};
-use crate::domain::{
-    ConnectionView, Health, Snapshot, UnixMs, format_duration_ms, format_expires_in,
-};
+use crate::domain::{ConnectionView, Health, UnixMs, format_duration_ms, format_expires_in};
 use crate::text::printable;
 use crate::tui::app::App;
-use crate::tui::fleet::{Entry, SortBy, display_name, needs_human, p95_ms};
+use crate::tui::fleet::{Entry, Fleet, SortBy, display_name, needs_human, p95_ms};
 use crate::tui::theme::Theme;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -37,7 +35,9 @@ pub fn health_symbol(health: Health) -> &'static str {
     }
 }
 
-pub fn render_header(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: &Theme) {
+pub fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let snapshot = app.snapshot();
+    let fleet = app.fleet();
     let role = if snapshot.leader {
         "leader"
     } else {
@@ -48,10 +48,10 @@ pub fn render_header(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: 
     let candidates = [(true, true), (false, true), (true, false), (false, false)];
     let counts = candidates
         .iter()
-        .map(|&(title, labels)| header_counts(snapshot, theme, title, labels))
+        .map(|&(title, labels)| header_counts(fleet, theme, title, labels))
         .find(|line| line.width() <= usize::from(room));
     let Some(counts) = counts else {
-        frame.render_widget(header_counts(snapshot, theme, false, false), area);
+        frame.render_widget(header_counts(fleet, theme, false, false), area);
         return;
     };
     let [left_area, right_area] =
@@ -63,13 +63,13 @@ pub fn render_header(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: 
     frame.render_widget(right, right_area);
 }
 
-fn header_counts(snapshot: &Snapshot, theme: &Theme, title: bool, labels: bool) -> Line<'static> {
+fn header_counts(fleet: &Fleet, theme: &Theme, title: bool, labels: bool) -> Line<'static> {
     let mut spans = Vec::new();
     if title {
         spans.push(Span::styled("switchboard", theme.accent));
     }
     for health in Health::ALL {
-        let n = snapshot.count(health);
+        let n = fleet.count(health);
         if n == 0 && !matches!(health, Health::Up | Health::Down) {
             continue;
         }

@@ -16,7 +16,9 @@ use crate::tui::theme::Theme;
 use crate::tui::views::Detail;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, d: &Detail, theme: &Theme, now: UnixMs) {
-    let Some(conn) = app.snapshot().get(&d.key) else {
+    // The detail's connection is the selection; a linear search would cost a frame its speed.
+    let conn = app.selected_row().filter(|c| c.key == d.key);
+    let Some(conn) = conn.or_else(|| app.snapshot().get(&d.key)) else {
         let gone = Paragraph::new(format!(
             "{} is no longer in the fleet; Esc goes back",
             d.key

@@ -65,7 +65,7 @@ pub fn fleet_areas(body: Rect, lines: usize) -> (Rect, Option<Rect>) {
 
 pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: UnixMs) {
     let a = areas(frame.area());
-    dashboard::render_header(frame, a.header, app.snapshot(), theme);
+    dashboard::render_header(frame, a.header, app, theme);
     match app.screen() {
         Screen::Fleet => {
             let (table, pane) = fleet_areas(a.body, app.fleet().entries().len());
@@ -116,7 +116,7 @@ fn status_line(app: &App, theme: &Theme, now: UnixMs) -> Line<'static> {
             style,
         ));
     }
-    let selected = app.selected_key().and_then(|k| app.snapshot().get(k));
+    let selected = app.selected_row();
     match selected {
         Some(conn) => Line::from(Span::styled(
             dashboard::selection_summary(conn, now),

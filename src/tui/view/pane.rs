@@ -17,7 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Unix
     let block = Block::bordered()
         .border_style(theme.border)
         .title(Span::styled(" selected ", theme.header));
-    let conn = app.selected_key().and_then(|k| app.snapshot().get(k));
+    let conn = app.selected_row();
     let lines = match conn {
         Some(conn) => summary(conn, app.is_read_only(), theme, now),
         None => vec![Line::styled("nothing selected", theme.muted)],
