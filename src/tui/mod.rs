@@ -14,6 +14,7 @@ mod mouse;
 pub mod palette;
 pub mod panel_keys;
 pub mod popup;
+mod screen_keys;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
 
-use super::dashboard::fmt_ms;
+use super::cells::fmt_ms;
 use super::events::log_line;
 use super::pane::{figures, summary};
 use crate::domain::history::{Kind, Span as Window};

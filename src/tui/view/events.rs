@@ -5,7 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 
-use super::dashboard::{fmt_ms, scroll_offset};
+use super::cells::fmt_ms;
+use super::dashboard::scroll_offset;
 use crate::domain::UnixMs;
 use crate::text::printable;
 use crate::tui::app::App;

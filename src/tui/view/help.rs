@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::dashboard::symbol;
+use super::cells::symbol;
 use crate::domain::Health;
 use crate::tui::app::App;
 use crate::tui::keymap::{self, Binding, KEYMAP, fleet_hints, hints};

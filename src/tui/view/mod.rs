@@ -1,5 +1,6 @@
 //! Rendering: pure functions of (`App`, `Theme`, `now`) onto a frame. No I/O, no clock.
 
+mod cells;
 pub mod columns;
 pub mod dashboard;
 mod detail;

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::dashboard::{fmt_ms, symbol};
+use super::cells::{fmt_ms, symbol};
 use crate::domain::history::{Figures, Windows};
 use crate::domain::{ConnectionView, UnixMs, format_duration_ms, format_expires_in};
 use crate::text::printable;
