@@ -40,7 +40,7 @@ fn connection(i: usize) -> ConnectionView {
         transport: Transport::Rest,
         auth: AuthKind::OAuth2,
         health,
-        detail: (i % 7 == 0).then(|| "MCP down, REST fallback up".to_owned()),
+        detail: i.is_multiple_of(7).then(|| "MCP down, REST fallback up".to_owned()),
         token: Some(TokenMeta {
             expires_at: Some(NOW + (i as i64 % 3600) * 1000),
             issued_at: Some(NOW - 60_000),
@@ -60,7 +60,7 @@ fn connection(i: usize) -> ConnectionView {
             primary_failure: None,
         }),
         last_error: None,
-        busy: i % 11 == 0,
+        busy: i.is_multiple_of(11),
         history: Some(History {
             probes: windows.clone(),
             refreshes: windows,
