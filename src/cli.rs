@@ -143,6 +143,13 @@ pub struct DemoArgs {
     /// Seconds after start at which the demo revokes one connection's grant.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub revoke_after: Duration,
+    /// Seconds after start at which the demo's provider starts failing one connection's
+    /// (lab-flaky's) refreshes, so it turns *at risk* before its token expires.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub flaky_after: Duration,
+    /// How long those refreshes fail before the provider recovers.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub flaky_for: Duration,
     /// Run the demo fleet without the console (until Ctrl-C); prints where its data is.
     #[arg(long)]
     pub headless: bool,

@@ -68,7 +68,9 @@ fn the_operator_fixes_the_revoked_connection_from_the_console() {
     tmux.keys(&["/"]);
     tmux.type_text("needs re");
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("1 of 8, filter: needs re");
+    let screen = tmux.wait_until("the filtered fleet", |s| {
+        s.contains(" connections (1 of ") && s.contains("filter: needs re")
+    });
     assert!(row(&screen, "Lab MCP (HTTP)").is_none(), "{screen}");
     assert!(
         row(&screen, DOOMED_ROW).is_some_and(|l| l.contains("a: re-authorize")),
@@ -80,7 +82,7 @@ fn the_operator_fixes_the_revoked_connection_from_the_console() {
     tmux.wait_for("probe latency, last hour");
     tmux.wait_for("recent events");
     tmux.keys(&["Escape"]);
-    tmux.wait_for("1 of 8, filter: needs re");
+    tmux.wait_for("filter: needs re");
 
     // Re-authorize in a browser: the scripted one approves the consent page.
     tmux.keys(&["a"]);
@@ -111,7 +113,9 @@ fn the_operator_fixes_the_revoked_connection_from_the_console() {
     tmux.keys(&["/"]);
     tmux.type_text("Lab REST");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("1 of 8, filter: Lab REST");
+    tmux.wait_until("one REST row", |s| {
+        s.contains(" connections (1 of ") && s.contains("filter: Lab REST")
+    });
     tmux.keys(&["a"]);
     tmux.wait_for("How will you approve the new grant?");
     tmux.keys(&["d"]);
