@@ -40,7 +40,9 @@ fn connection(i: usize) -> ConnectionView {
         transport: Transport::Rest,
         auth: AuthKind::OAuth2,
         health,
-        detail: i.is_multiple_of(7).then(|| "MCP down, REST fallback up".to_owned()),
+        detail: i
+            .is_multiple_of(7)
+            .then(|| "MCP down, REST fallback up".to_owned()),
         token: Some(TokenMeta {
             expires_at: Some(NOW + (i as i64 % 3600) * 1000),
             issued_at: Some(NOW - 60_000),
