@@ -34,11 +34,25 @@ pub fn console_options(config: &Config, data_dir: &Path) -> Result<tui::Options,
         "export SWITCHBOARD_DATA_DIR={}",
         shell_quote(&data_dir.display().to_string())
     ));
+    let keys = console_keys(config)?;
     Ok(tui::Options {
         theme,
         theme_dirs: theme_dirs(config),
         read_only: false,
         about,
+        keys,
+    })
+}
+
+/// `[keys]` merged over the defaults; a bad entry is an error at its line in the file.
+pub fn console_keys(config: &Config) -> Result<tui::key_config::Keys, Exit> {
+    tui::key_config::Keys::from_config(&config.keys).map_err(|e| {
+        let key = format!("keys.{}", e.action);
+        let text = match &config.source {
+            Some(path) => crate::config::error_at(path, &key, e.message).to_string(),
+            None => format!("{key}: {}", e.message),
+        };
+        Exit::new(EXIT_USAGE, text)
     })
 }
 

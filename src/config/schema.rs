@@ -24,6 +24,11 @@ pub struct Config {
     pub connectors: Vec<ConnectorConfig>,
     #[serde(default)]
     pub store: StoreConfig,
+    /// The console's keys: an action name and the key (or keys) that do it, replacing that
+    /// action's default keys (`refresh = "F5"`, `quit = ["q", "ctrl-q"]`). Checked by the
+    /// console, which knows the actions.
+    #[serde(default)]
+    pub keys: BTreeMap<String, KeyList>,
     /// The file this was loaded from, so front-ends can say where to go and fix things.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -32,6 +37,23 @@ pub struct Config {
 impl Config {
     pub fn connector(&self, id: &str) -> Option<&ConnectorConfig> {
         self.connectors.iter().find(|c| c.id == id)
+    }
+}
+
+/// One key or several for a `[keys]` action.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyList::One(k) => vec![k.as_str()],
+            KeyList::Many(ks) => ks.iter().map(String::as_str).collect(),
+        }
     }
 }
 

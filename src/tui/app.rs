@@ -72,6 +72,8 @@ pub struct App {
     pub(super) about: Vec<String>,
     /// Names `:theme` completes.
     pub(super) themes: Vec<String>,
+    /// The fleet's keys, `[keys]` merged over the defaults.
+    pub(super) keys: super::key_config::Keys,
 }
 
 impl App {
@@ -84,6 +86,15 @@ impl App {
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
+    }
+
+    pub fn with_keys(mut self, keys: super::key_config::Keys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub fn keys(&self) -> &super::key_config::Keys {
+        &self.keys
     }
 
     pub fn with_about(mut self, about: Vec<String>, themes: Vec<String>) -> Self {
@@ -189,7 +200,7 @@ impl App {
         if let Some(outcome) = self.handle_view_key(key, now) {
             return outcome;
         }
-        let intent = keymap::lookup(&key)?;
+        let intent = self.keys.lookup(&key)?;
         if self.help_visible {
             // The popup is modal: acting on a row the operator cannot see would surprise them.
             return match intent {

@@ -251,12 +251,13 @@ pub fn hints<I>(table: &[Binding<I>]) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The dashboard's hints, without the actions a read-only console refuses.
-pub fn fleet_hints(read_only: bool) -> Vec<(&'static str, &'static str)> {
+/// The dashboard's hints as `keys` writes them, without the actions a read-only console
+/// refuses.
+pub fn fleet_hints(read_only: bool, keys: &super::key_config::Keys) -> Vec<(String, &'static str)> {
     KEYMAP
         .iter()
         .filter(|b| b.in_hint_bar && !(read_only && mutates(b.intent)))
-        .map(|b| (b.label, b.hint))
+        .map(|b| (keys.label(b).to_owned(), b.hint))
         .collect()
 }
 

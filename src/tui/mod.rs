@@ -8,6 +8,7 @@ pub mod app;
 pub mod command;
 pub mod editor;
 pub mod fleet;
+pub mod key_config;
 pub mod keymap;
 pub mod log;
 mod mouse;
@@ -59,6 +60,7 @@ pub struct Options {
     pub theme_dirs: Vec<std::path::PathBuf>,
     pub read_only: bool,
     pub about: Vec<String>,
+    pub keys: key_config::Keys,
 }
 
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
@@ -132,7 +134,8 @@ async fn event_loop(
     let themes = Theme::available(&options.theme_dirs);
     let mut app = App::new(snapshots.borrow_and_update().clone())
         .read_only(options.read_only)
-        .with_about(options.about, themes);
+        .with_about(options.about, themes)
+        .with_keys(options.keys);
     let mut dirty = true;
     loop {
         if dirty {

@@ -508,3 +508,32 @@ fn ctrl_c_quits_from_any_screen_or_line() {
     ch(&mut b, 'e');
     assert!(matches!(b.handle_key(ctrl_c, NOW), Some(Action::Quit)));
 }
+
+#[test]
+fn configured_keys_drive_the_fleet_and_its_hint_bar() {
+    use crate::config::KeyList;
+    use crate::tui::key_config::Keys;
+    let config: std::collections::BTreeMap<String, KeyList> =
+        [("refresh".to_owned(), KeyList::One("F5".into()))].into();
+    let keys = Keys::from_config(&config).expect("valid");
+    let mut app = App::new(snapshot(fleet())).with_keys(keys);
+    assert!(ch(&mut app, 'r').is_none(), "r no longer refreshes");
+    assert!(matches!(
+        press(&mut app, KeyCode::F(5)),
+        Some(Action::Send(Command::Refresh { .. }))
+    ));
+    let theme = crate::tui::theme::Theme::builtin_default();
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).expect("backend");
+    terminal
+        .draw(|f| crate::tui::view::render(f, &app, &theme, NOW))
+        .expect("draw");
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(screen.contains("F5 refresh"), "{screen}");
+}

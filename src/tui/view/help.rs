@@ -17,17 +17,22 @@ use crate::tui::views::Screen;
 /// The keys of what has the keyboard now: a popup, the screen, or the fleet.
 pub fn hint_bar(app: &App, theme: &Theme) -> Line<'static> {
     let ro = app.is_read_only();
+    let owned = |pairs: Vec<(&'static str, &'static str)>| -> Vec<(String, &'static str)> {
+        pairs.into_iter().map(|(l, h)| (l.to_owned(), h)).collect()
+    };
     let pairs = match (app.popup(), app.screen()) {
-        (Some(Popup::ChooseReauth { .. }), _) => hints(view_keys::REAUTH_CHOOSE),
-        (Some(Popup::Reauth(_)), _) => hints(view_keys::REAUTH_RUNNING),
-        (Some(Popup::ConfirmRevoke { .. }), _) => hints(view_keys::CONFIRM),
-        (None, Screen::Fleet) => fleet_hints(ro),
-        (None, Screen::Detail(_)) => view_keys::DETAIL
-            .iter()
-            .filter(|b| b.in_hint_bar && !(ro && detail_mutates(b.intent)))
-            .map(|b| (b.label, b.hint))
-            .collect(),
-        (None, Screen::Events(_)) => hints(view_keys::EVENTS),
+        (Some(Popup::ChooseReauth { .. }), _) => owned(hints(view_keys::REAUTH_CHOOSE)),
+        (Some(Popup::Reauth(_)), _) => owned(hints(view_keys::REAUTH_RUNNING)),
+        (Some(Popup::ConfirmRevoke { .. }), _) => owned(hints(view_keys::CONFIRM)),
+        (None, Screen::Fleet) => fleet_hints(ro, app.keys()),
+        (None, Screen::Detail(_)) => owned(
+            view_keys::DETAIL
+                .iter()
+                .filter(|b| b.in_hint_bar && !(ro && detail_mutates(b.intent)))
+                .map(|b| (b.label, b.hint))
+                .collect(),
+        ),
+        (None, Screen::Events(_)) => owned(hints(view_keys::EVENTS)),
     };
     let mut spans = Vec::new();
     if ro {
@@ -46,7 +51,7 @@ pub fn hint_bar(app: &App, theme: &Theme) -> Line<'static> {
 /// One key table in a help popup, under its heading (none for the dashboard's own).
 pub struct Section {
     pub title: &'static str,
-    pub rows: Vec<(&'static str, &'static str)>,
+    pub rows: Vec<(String, &'static str)>,
 }
 
 impl Section {
@@ -64,7 +69,7 @@ impl Section {
             rows: table
                 .iter()
                 .filter(|b| keep(b.intent))
-                .map(|b| (b.label, b.description))
+                .map(|b| (b.label.to_owned(), b.description))
                 .collect(),
         }
     }
