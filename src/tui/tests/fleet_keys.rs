@@ -537,3 +537,57 @@ fn configured_keys_drive_the_fleet_and_its_hint_bar() {
         .collect();
     assert!(screen.contains("F5 refresh"), "{screen}");
 }
+
+#[test]
+fn a_click_selects_the_row_under_it_and_the_wheel_moves() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let mouse = |kind, row| MouseEvent {
+        kind,
+        column: 10,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    let mut app = app();
+    // Header line, table border, column titles: the fourth connection is on screen row 6.
+    assert!(app.handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 6), area));
+    assert_eq!(app.selected_key(), Some(&key("notion", "default")));
+    assert!(app.handle_mouse(mouse(MouseEventKind::ScrollDown, 0), area));
+    assert_eq!(app.selected_key(), Some(&key("zoom", "default")));
+    // A click on the border selects nothing.
+    assert!(!app.handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 1), area));
+    assert_eq!(app.selected_key(), Some(&key("zoom", "default")));
+}
+
+#[test]
+fn an_up_row_does_not_show_an_old_error_and_a_lost_grant_names_the_key() {
+    let mut rows = fleet();
+    rows[0].last_error = Some(Failure::new(ErrorClass::Server, "HTTP 503 from the server"));
+    let app = App::new(snapshot(rows));
+    let theme = crate::tui::theme::Theme::builtin_default();
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).expect("backend");
+    terminal
+        .draw(|f| crate::tui::view::render(f, &app, &theme, NOW))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let lines: Vec<String> = buffer
+        .content
+        .chunks(120)
+        .map(|r| r.iter().map(|c| c.symbol()).collect())
+        .collect();
+    let github = lines
+        .iter()
+        .find(|l| l.contains("GitHub/alice"))
+        .expect("row");
+    assert!(!github.contains("503"), "{github}");
+    let status = &lines[38];
+    assert!(!status.contains("503"), "{status}");
+    // The re-auth hint fits at 120 columns instead of `run \`switch…`.
+    let notion = lines.iter().find(|l| l.contains("Notion")).expect("row");
+    assert!(notion.contains("a: re-authorize"), "{notion}");
+    assert!(
+        !lines.iter().any(|l| l.contains("run `switch")),
+        "{lines:?}"
+    );
+}
