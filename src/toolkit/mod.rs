@@ -6,6 +6,7 @@
 pub mod call;
 pub mod catalogue;
 pub mod elicit;
+pub mod progress;
 pub mod protocol;
 pub mod render;
 pub mod schema;

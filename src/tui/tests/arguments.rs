@@ -147,6 +147,21 @@ fn invalid_json_says_where_and_puts_the_cursor_there() {
 }
 
 #[test]
+fn at_end_of_input_the_cursor_goes_after_the_last_character() {
+    let mut app = listed();
+    press(&mut app, KeyCode::Enter);
+    chord(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    typed(&mut app, r#"{"a": 1, "b": "x"#);
+    press(&mut app, KeyCode::Home);
+    assert!(press(&mut app, KeyCode::Enter).is_none());
+    assert!(problems(&app)[0].contains("EOF"), "{:?}", problems(&app));
+    // What is missing goes after the text: typing `"}` closes the string and the object.
+    assert_eq!(cursor(&app), (0, 16));
+    typed(&mut app, "\"}");
+    assert_eq!(text(&app), r#"{"a": 1, "b": "x"}"#);
+}
+
+#[test]
 fn the_arguments_of_the_last_call_come_back_for_the_next_one() {
     let mut app = listed();
     press(&mut app, KeyCode::Enter);

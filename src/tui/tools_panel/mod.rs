@@ -16,6 +16,7 @@ use super::panel_keys::{self, PanelIntent};
 use crate::domain::{Actor, ConnectionKey};
 use crate::engine::{Command, ElicitationRequest, Event};
 use crate::toolkit::elicit::prompt::Answer as ElicitAnswer;
+use crate::toolkit::progress::progress_text;
 use crate::toolkit::render::render_result;
 use crate::toolkit::schema::{Checked, check};
 use crate::toolkit::skeleton::skeleton_text;
@@ -87,7 +88,12 @@ fn parse_json(editor: &mut Editor) -> Result<Value, String> {
     }
     // Untrimmed, so the error's line and column are the editor's.
     serde_json::from_str(editor.text()).map_err(|e| {
-        editor.go_to(e.line(), e.column());
+        // At "end of input" serde points at the last character; what is missing goes after it.
+        if e.is_eof() {
+            editor.apply(Edit::End);
+        } else {
+            editor.go_to(e.line(), e.column());
+        }
         format!("not valid JSON: {e}")
     })
 }
@@ -340,9 +346,7 @@ impl ToolPanel {
                 } = &mut self.stage
                     && !cancel.is_cancelled()
                 {
-                    let amount = total.map_or_else(|| p.to_string(), |t| format!("{p}/{t}"));
-                    let message = message.as_deref().unwrap_or_default();
-                    *progress = Some(format!("{amount} {message}").trim().to_string());
+                    *progress = Some(progress_text(*p, *total, message.as_deref()));
                 }
             }
             Event::ToolResult { key, tool, result } if *key == self.key => {
