@@ -6,6 +6,7 @@
 pub mod call;
 pub mod catalogue;
 pub mod elicit;
+pub mod form;
 pub mod progress;
 pub mod protocol;
 pub mod render;
