@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod editor;
+pub mod form;
 pub mod keymap;
 pub mod panel_keys;
 pub mod theme;

@@ -29,6 +29,15 @@ pub enum PanelIntent {
     /// Cancel the server's request: neither an answer nor a refusal.
     CancelAsk,
     Help,
+    /// Between the argument form and the JSON editor.
+    Switch,
+    /// The previous or next choice of the form's selected row.
+    Previous,
+    Next,
+    /// An array item, or a value for a row left out.
+    Add,
+    /// Remove an item, leave a row out, or null it.
+    Remove,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
@@ -123,13 +132,98 @@ pub const EDIT: &[Binding<PanelIntent>] = &[
     },
     NEWLINE,
     Binding {
-        keys: &[(KeyCode::Esc, NONE)],
-        label: "Esc",
-        hint: "back",
-        description: "back to the list (the arguments are kept)",
-        intent: PanelIntent::Back,
+        keys: &[
+            (KeyCode::Tab, NONE),
+            (KeyCode::BackTab, KeyModifiers::SHIFT),
+        ],
+        label: "Tab",
+        hint: "form",
+        description: "edit the arguments in a form, a field per property",
+        intent: PanelIntent::Switch,
         in_hint_bar: true,
     },
+    BACK_TO_LIST,
+];
+
+const BACK_TO_LIST: Binding<PanelIntent> = Binding {
+    keys: &[(KeyCode::Esc, NONE)],
+    label: "Esc",
+    hint: "back",
+    description: "back to the list (the arguments are kept)",
+    intent: PanelIntent::Back,
+    in_hint_bar: true,
+};
+
+/// The argument form. Keys it does not name edit the selected field.
+pub const FORM: &[Binding<PanelIntent>] = &[
+    Binding {
+        keys: SEND_KEYS,
+        label: "Enter/Ctrl-S",
+        hint: "call",
+        description: "check the arguments against the schema and call the tool",
+        intent: PanelIntent::Call,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Up, NONE)],
+        label: "↑",
+        hint: "up",
+        description: "the previous field",
+        intent: PanelIntent::Up,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Down, NONE)],
+        label: "↓",
+        hint: "down",
+        description: "the next field",
+        intent: PanelIntent::Down,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Left, NONE)],
+        label: "←",
+        hint: "previous",
+        description: "the previous choice, value or alternative of the field",
+        intent: PanelIntent::Previous,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Right, NONE)],
+        label: "→",
+        hint: "next",
+        description: "the next choice, value or alternative of the field",
+        intent: PanelIntent::Next,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('n'), CTRL)],
+        label: "Ctrl-N",
+        hint: "add",
+        description: "add an item to an array, or fill in a field left out",
+        intent: PanelIntent::Add,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('x'), CTRL)],
+        label: "Ctrl-X",
+        hint: "remove",
+        description: "remove an item, leave an optional field out, or set a nullable one to null",
+        intent: PanelIntent::Remove,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Tab, NONE),
+            (KeyCode::BackTab, KeyModifiers::SHIFT),
+        ],
+        label: "Tab",
+        hint: "JSON",
+        description: "edit the arguments as JSON",
+        intent: PanelIntent::Switch,
+        in_hint_bar: true,
+    },
+    BACK_TO_LIST,
 ];
 
 pub const RUNNING: &[Binding<PanelIntent>] = &[Binding {
@@ -185,7 +279,8 @@ pub const DONE: &[Binding<PanelIntent>] = &[
 /// The panel's tables under the headings its help popup shows them with.
 pub const SECTIONS: &[(&str, &[Binding<PanelIntent>])] = &[
     ("tool list", LIST),
-    ("arguments", EDIT),
+    ("arguments (JSON)", EDIT),
+    ("arguments (form)", FORM),
     ("running call", RUNNING),
     ("the server asks for input", ANSWER),
     ("result", DONE),
@@ -197,7 +292,7 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_a_stage() {
-        for table in [LOADING, LIST, EDIT, RUNNING, ANSWER, DONE] {
+        for table in [LOADING, LIST, EDIT, FORM, RUNNING, ANSWER, DONE] {
             let all: Vec<_> = table.iter().flat_map(|b| b.keys.iter()).collect();
             for (i, k) in all.iter().enumerate() {
                 assert!(!all[i + 1..].contains(k), "{k:?} bound twice");

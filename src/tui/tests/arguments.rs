@@ -79,12 +79,12 @@ fn keys_move_the_cursor_and_edit_the_arguments_where_it_is() {
     press(&mut app, KeyCode::Backspace);
     typed(&mut app, "3");
     assert_eq!(text(&app), r#"{"a": 12, "b": 3}"#);
-    // Alt-Enter breaks the line instead of sending; Tab indents; ↑/↓ keep the column.
+    // Alt-Enter breaks the line instead of sending; ↑/↓ keep the column.
     chord(&mut app, KeyCode::Left, KeyModifiers::CONTROL);
     chord(&mut app, KeyCode::Char('b'), KeyModifiers::ALT);
     press(&mut app, KeyCode::Left);
     assert!(chord(&mut app, KeyCode::Enter, KeyModifiers::ALT).is_none());
-    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "  ");
     assert_eq!(text(&app), "{\"a\": 12, \n  \"b\": 3}");
     press(&mut app, KeyCode::Up);
     assert_eq!(cursor(&app), (0, 2));

@@ -4,6 +4,7 @@ mod arguments;
 mod control;
 mod elicit;
 mod fixtures;
+mod form;
 mod keys;
 mod reducer;
 mod tools;

@@ -10,21 +10,23 @@ use rmcp::model::Tool;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::editor::{self, Edit, Editor};
+use super::editor::{Edit, Editor};
+use super::form::FormState;
 use super::keymap::{Binding, lookup_in};
 use super::panel_keys::{self, PanelIntent};
-use crate::domain::{Actor, ConnectionKey};
+use crate::domain::ConnectionKey;
 use crate::engine::{Command, ElicitationRequest, Event};
 use crate::toolkit::elicit::prompt::Answer as ElicitAnswer;
 use crate::toolkit::progress::progress_text;
 use crate::toolkit::render::render_result;
-use crate::toolkit::schema::{Checked, check};
-use crate::toolkit::skeleton::skeleton_text;
 
 /// Console calls get a generous deadline: the operator can always press Esc.
 pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 mod answer;
+mod edit;
+
+use edit::form_intent;
 
 #[derive(Debug)]
 pub enum Stage {
@@ -36,6 +38,10 @@ pub enum Stage {
         tool: usize,
         editor: Editor,
         problems: Vec<String>,
+        /// The argument form, while it is showing instead of the JSON editor.
+        form: Option<FormState>,
+        /// The editor's text checked against the schema as it was typed.
+        live: Vec<String>,
     },
     Running {
         tool: String,
@@ -71,6 +77,8 @@ pub struct ToolPanel {
     drafts: HashMap<String, Editor>,
     /// The panel's help popup (its key tables) is showing.
     help: bool,
+    /// The operator last used the form rather than the JSON editor: tools open in it.
+    prefer_form: bool,
 }
 
 /// What a key did to the panel.
@@ -111,6 +119,7 @@ impl ToolPanel {
             stage: Stage::Loading,
             drafts: HashMap::new(),
             help: false,
+            prefer_form: false,
         };
         (panel, command)
     }
@@ -120,6 +129,7 @@ impl ToolPanel {
         match self.stage {
             Stage::Loading | Stage::Failed(_) => panel_keys::LOADING,
             Stage::List { .. } => panel_keys::LIST,
+            Stage::Edit { form: Some(_), .. } => panel_keys::FORM,
             Stage::Edit { .. } => panel_keys::EDIT,
             Stage::Running { .. } => panel_keys::RUNNING,
             Stage::Answer { .. } => panel_keys::ANSWER,
@@ -145,17 +155,7 @@ impl ToolPanel {
         match intent {
             Some(intent) => self.act(intent),
             None => {
-                if let Stage::Edit {
-                    editor, problems, ..
-                }
-                | Stage::Answer {
-                    editor, problems, ..
-                } = &mut self.stage
-                    && let Some(edit) = editor::edit_for(&key)
-                    && editor.apply(edit)
-                {
-                    problems.clear();
-                }
+                self.type_key(&key);
                 None
             }
         }
@@ -177,6 +177,18 @@ impl ToolPanel {
                 let index = *tool;
                 return self.submit(index);
             }
+            (PanelIntent::Switch, Stage::Edit { .. }) => self.switch_mode(),
+            (
+                PanelIntent::Up
+                | PanelIntent::Down
+                | PanelIntent::Previous
+                | PanelIntent::Next
+                | PanelIntent::Add
+                | PanelIntent::Remove,
+                Stage::Edit {
+                    form: Some(form), ..
+                },
+            ) => form_intent(form, intent),
             (
                 PanelIntent::Newline,
                 Stage::Edit {
@@ -242,6 +254,13 @@ impl ToolPanel {
     /// instead of arriving as keys where its first newline would send the call.
     pub fn handle_paste(&mut self, text: &str) {
         if let Stage::Edit {
+            form: Some(form), ..
+        } = &mut self.stage
+        {
+            form.paste(text);
+            return;
+        }
+        if let Stage::Edit {
             editor, problems, ..
         }
         | Stage::Answer {
@@ -251,75 +270,6 @@ impl ToolPanel {
         {
             problems.clear();
         }
-    }
-
-    /// Opens the editor on a tool: its draft if it has one, else the schema's template.
-    fn edit(&mut self, index: usize) {
-        let Some(tool) = self.tools.get(index) else {
-            return;
-        };
-        let editor = self.drafts.remove(tool.name.as_ref()).unwrap_or_else(|| {
-            Editor::new(&skeleton_text(&Value::Object((*tool.input_schema).clone())))
-        });
-        self.stage = Stage::Edit {
-            tool: index,
-            editor,
-            problems: Vec::new(),
-        };
-    }
-
-    fn leave_editor(&mut self) {
-        let stage = std::mem::replace(&mut self.stage, Stage::List { selected: 0 });
-        if let Stage::Edit { tool, editor, .. } = stage {
-            if let Some(t) = self.tools.get(tool) {
-                self.drafts.insert(t.name.to_string(), editor);
-            }
-            self.stage = Stage::List { selected: tool };
-        }
-    }
-
-    /// Parses and checks the arguments here, so a typo never reaches the engine.
-    fn submit(&mut self, index: usize) -> Option<PanelOutcome> {
-        let Stage::Edit {
-            editor, problems, ..
-        } = &mut self.stage
-        else {
-            return None;
-        };
-        let tool = self.tools.get(index)?;
-        let arguments = match parse_json(editor) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                *problems = vec!["(arguments): must be a JSON object".into()];
-                return None;
-            }
-            Err(e) => {
-                *problems = vec![e];
-                return None;
-            }
-        };
-        let schema = Value::Object((*tool.input_schema).clone());
-        if let Checked::Invalid(v) = check(&schema, &Value::Object(arguments.clone())) {
-            *problems = v.iter().map(ToString::to_string).collect();
-            return None;
-        }
-        let name = tool.name.to_string();
-        self.drafts.insert(name.clone(), editor.clone());
-        let cancel = CancellationToken::new();
-        self.stage = Stage::Running {
-            tool: name.clone(),
-            progress: None,
-            cancel: cancel.clone(),
-        };
-        Some(PanelOutcome::Send(Command::CallTool {
-            key: self.key.clone(),
-            tool: name,
-            arguments: Some(arguments),
-            timeout: CONSOLE_CALL_TIMEOUT,
-            actor: Actor::Console,
-            cancel,
-            reply: None,
-        }))
     }
 
     pub fn on_event(&mut self, event: &Event) {

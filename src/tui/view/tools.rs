@@ -37,12 +37,20 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         tool,
         editor,
         problems,
+        form,
+        live,
     } = &panel.stage
     {
         let tool = panel.tools.get(*tool);
-        let arguments = printable(&tool.map(argument_summary).unwrap_or_default(), false);
         let name = printable(tool.map_or("", |t| t.name.as_ref()), false);
-        let heading = editor::Heading::arguments(&name, &arguments);
+        if let Some(form) = form {
+            let title = format!("{name} arguments (form; * required):");
+            crate::tui::form::render(frame, inner, &title, form, theme);
+            return;
+        }
+        let arguments = printable(&tool.map(argument_summary).unwrap_or_default(), false);
+        let mut heading = editor::Heading::arguments(&name, &arguments);
+        heading.notes.extend(editor::live_notes(live));
         editor::render(frame, inner, &heading, editor, problems, theme);
         return;
     }
