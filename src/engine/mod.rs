@@ -10,6 +10,7 @@ pub(crate) mod core;
 mod elicit;
 pub mod fleet;
 mod history;
+mod protocol;
 pub mod open;
 pub mod ready;
 mod requests;
@@ -176,9 +177,11 @@ pub async fn start(
     }
 
     let (elicit, asks) = opts.elicit.clone().connect_front_ends();
+    let (events_tx, _) = broadcast::channel(512);
     let mcp = Arc::new(
         McpPool::new(broker.clone(), store.clone(), http.clone())
             .with_elicitor(elicit)
+            .with_transcripts(protocol::transcripts(events_tx.clone()))
             // Without a scheduler this is a one-shot command's engine: whatever its sessions
             // do, someone at the command line asked for it.
             .with_actor(if opts.scheduler {
@@ -193,7 +196,6 @@ pub async fn start(
             ),
     );
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
-    let (events_tx, _) = broadcast::channel(512);
     let (commands_tx, commands_rx) = mpsc::channel(256);
     let engine = Arc::new(Engine {
         specs: specs.into_iter().map(|s| (s.id.clone(), s)).collect(),

@@ -43,7 +43,7 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
                 let _ = reply.send(engine.list_tools(&key, refresh).await);
             }
             Command::ReadResource { key, uri, reply } => {
-                let _ = reply.send(engine.read_resource(&key, &uri).await);
+                send(reply, engine.read_resource(&key, &uri).await);
             }
             Command::GetPrompt {
                 key,
@@ -51,7 +51,14 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
                 arguments,
                 reply,
             } => {
-                let _ = reply.send(engine.get_prompt(&key, &name, arguments).await);
+                send(reply, engine.get_prompt(&key, &name, arguments).await);
+            }
+            Command::Transcript { key, follow } => {
+                let entries = engine.mcp.transcripts().follow(&key, follow);
+                engine.emit(Event::Transcript {
+                    key,
+                    entries: Arc::new(entries),
+                });
             }
             Command::Ready { key, need, reply } => {
                 let _ = reply.send(engine.readiness(&key, need));
@@ -150,8 +157,12 @@ impl EngineHandle {
         key: ConnectionKey,
         uri: String,
     ) -> Result<ReadResourceResult, Failure> {
-        self.ask(|reply| Command::ReadResource { key, uri, reply })
-            .await?
+        self.ask(|reply| Command::ReadResource {
+            key,
+            uri,
+            reply: Some(reply),
+        })
+        .await?
     }
 
     pub async fn get_prompt(
@@ -164,7 +175,7 @@ impl EngineHandle {
             key,
             name,
             arguments,
-            reply,
+            reply: Some(reply),
         })
         .await?
     }

@@ -10,6 +10,7 @@ pub mod http_client;
 mod ops;
 pub mod sse;
 mod sse_body;
+pub mod tap;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -38,6 +39,8 @@ pub use handler::SessionHandler;
 pub use http_client::AuthedHttpClient;
 pub use sse::SseClientTransport;
 use sse::explain_closed;
+pub use tap::Transcripts;
+use tap::Tapped;
 
 pub type Session = RunningService<RoleClient, SessionHandler>;
 
@@ -72,6 +75,8 @@ pub struct McpPool {
     /// Who each connection's session currently works for (see `Acting`).
     acting: std::sync::Mutex<HashMap<ConnectionKey, Arc<Acting>>>,
     default_actor: Actor,
+    /// Every session's messages, for the console's protocol tab.
+    transcripts: Arc<Transcripts>,
 }
 
 impl McpPool {
@@ -88,7 +93,18 @@ impl McpPool {
             protocols: HashMap::new(),
             acting: std::sync::Mutex::new(HashMap::new()),
             default_actor: Actor::Scheduler,
+            transcripts: Arc::new(Transcripts::default()),
         }
+    }
+
+    /// Records sessions' messages into `transcripts` (whose owner hears of each one).
+    pub fn with_transcripts(mut self, transcripts: Arc<Transcripts>) -> Self {
+        self.transcripts = transcripts;
+        self
+    }
+
+    pub fn transcripts(&self) -> &Arc<Transcripts> {
+        &self.transcripts
     }
 
     /// Who a connection's token requests are logged for until an operation says otherwise.
@@ -209,7 +225,7 @@ impl McpPool {
                 config.retry_config = Arc::new(bounded_stream_retry());
                 let transport = StreamableHttpClientTransport::with_client(client, config);
                 handler
-                    .serve(transport)
+                    .serve(Tapped::new(transport, key.clone(), self.transcripts.clone()))
                     .await
                     .map_err(|e| classify_client_init(&e))
             }
@@ -222,7 +238,7 @@ impl McpPool {
                     reasons.insert(key.clone(), reason.clone());
                 }
                 handler
-                    .serve(transport)
+                    .serve(Tapped::new(transport, key.clone(), self.transcripts.clone()))
                     .await
                     .map_err(|e| explain_closed(classify_client_init(&e), Some(&reason)))
             }
@@ -246,7 +262,7 @@ impl McpPool {
                     });
                 }
                 handler
-                    .serve(transport)
+                    .serve(Tapped::new(transport, key.clone(), self.transcripts.clone()))
                     .await
                     .map_err(|e| classify_client_init(&e))
             }

@@ -12,6 +12,7 @@ pub mod protocol;
 pub mod render;
 pub mod schema;
 pub mod skeleton;
+pub mod transcript;
 
 pub use call::{CallError, CallOutcome};
 pub use catalogue::Catalogue;

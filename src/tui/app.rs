@@ -241,6 +241,10 @@ impl App {
             | Event::ToolResult { .. }
             | Event::ElicitationRequested { .. }
             | Event::ElicitationClosed { .. }
+            | Event::ResourceRead { .. }
+            | Event::PromptGot { .. }
+            | Event::Transcript { .. }
+            | Event::Protocol { .. }
             | Event::Reauth { .. } => {}
         }
         None
