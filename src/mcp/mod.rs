@@ -39,8 +39,8 @@ pub use handler::SessionHandler;
 pub use http_client::AuthedHttpClient;
 pub use sse::SseClientTransport;
 use sse::explain_closed;
-pub use tap::Transcripts;
 use tap::Tapped;
+pub use tap::Transcripts;
 
 pub type Session = RunningService<RoleClient, SessionHandler>;
 
@@ -225,7 +225,11 @@ impl McpPool {
                 config.retry_config = Arc::new(bounded_stream_retry());
                 let transport = StreamableHttpClientTransport::with_client(client, config);
                 handler
-                    .serve(Tapped::new(transport, key.clone(), self.transcripts.clone()))
+                    .serve(Tapped::new(
+                        transport,
+                        key.clone(),
+                        self.transcripts.clone(),
+                    ))
                     .await
                     .map_err(|e| classify_client_init(&e))
             }
@@ -238,7 +242,11 @@ impl McpPool {
                     reasons.insert(key.clone(), reason.clone());
                 }
                 handler
-                    .serve(Tapped::new(transport, key.clone(), self.transcripts.clone()))
+                    .serve(Tapped::new(
+                        transport,
+                        key.clone(),
+                        self.transcripts.clone(),
+                    ))
                     .await
                     .map_err(|e| explain_closed(classify_client_init(&e), Some(&reason)))
             }
@@ -262,7 +270,11 @@ impl McpPool {
                     });
                 }
                 handler
-                    .serve(Tapped::new(transport, key.clone(), self.transcripts.clone()))
+                    .serve(Tapped::new(
+                        transport,
+                        key.clone(),
+                        self.transcripts.clone(),
+                    ))
                     .await
                     .map_err(|e| classify_client_init(&e))
             }

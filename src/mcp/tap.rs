@@ -61,10 +61,12 @@ impl Transcripts {
             return;
         };
         let entry = match self.rings.lock() {
-            Ok(mut rings) => rings
-                .entry(key.clone())
-                .or_default()
-                .push(now_ms(), direction, &value),
+            Ok(mut rings) => {
+                rings
+                    .entry(key.clone())
+                    .or_default()
+                    .push(now_ms(), direction, &value)
+            }
             Err(_) => return,
         };
         let followed = self.followed.lock().is_ok_and(|f| f.contains(key));

@@ -6,14 +6,23 @@ use super::*;
 fn messages_are_classified_with_method_and_id() {
     let request = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {}});
     let e = Entry::new(1, 0, Direction::Sent, &request);
-    assert_eq!((e.kind, e.headline().as_str()), ("request", "→ request tools/call #3"));
+    assert_eq!(
+        (e.kind, e.headline().as_str()),
+        ("request", "→ request tools/call #3")
+    );
     let note = json!({"jsonrpc": "2.0", "method": "notifications/progress"});
     let e = Entry::new(2, 0, Direction::Received, &note);
     assert_eq!(e.headline(), "← notification notifications/progress");
     let error = json!({"jsonrpc": "2.0", "id": "a", "error": {"code": -1, "message": "no"}});
-    assert_eq!(Entry::new(3, 0, Direction::Received, &error).headline(), "← error #a");
+    assert_eq!(
+        Entry::new(3, 0, Direction::Received, &error).headline(),
+        "← error #a"
+    );
     let result = json!({"jsonrpc": "2.0", "id": 3, "result": {}});
-    assert_eq!(Entry::new(4, 0, Direction::Received, &result).kind, "response");
+    assert_eq!(
+        Entry::new(4, 0, Direction::Received, &result).kind,
+        "response"
+    );
 }
 
 #[test]
@@ -31,7 +40,14 @@ fn secrets_are_redacted_wherever_they_sit() {
         }}
     });
     let e = Entry::new(1, 0, Direction::Sent, &message);
-    for secret in ["s3cr3t-opaque", "k-123", jwt, "rt-456", "hunter2", "dXNlcjpwYXNz"] {
+    for secret in [
+        "s3cr3t-opaque",
+        "k-123",
+        jwt,
+        "rt-456",
+        "hunter2",
+        "dXNlcjpwYXNz",
+    ] {
         assert!(!e.body.contains(secret), "{secret} leaked:\n{}", e.body);
     }
     assert!(e.body.contains("nothing to hide"), "{}", e.body);
@@ -45,11 +61,19 @@ fn bodies_are_capped_and_the_ring_is_bounded_in_count_and_bytes() {
     let huge = json!({"jsonrpc": "2.0", "id": 1, "result": {"text": "é".repeat(BODY_CAP)}});
     let e = Entry::new(1, 0, Direction::Received, &huge);
     assert!(e.body.len() < BODY_CAP + 100, "{}", e.body.len());
-    assert!(e.body.ends_with("more bytes not kept"), "{}", &e.body[e.body.len() - 60..]);
+    assert!(
+        e.body.ends_with("more bytes not kept"),
+        "{}",
+        &e.body[e.body.len() - 60..]
+    );
 
     let mut ring = Ring::default();
     for i in 0..(RING_ENTRIES + 10) {
-        ring.push(i as i64, Direction::Sent, &json!({"jsonrpc": "2.0", "method": "ping", "id": i}));
+        ring.push(
+            i as i64,
+            Direction::Sent,
+            &json!({"jsonrpc": "2.0", "method": "ping", "id": i}),
+        );
     }
     let entries = ring.entries();
     assert_eq!(entries.len(), RING_ENTRIES);

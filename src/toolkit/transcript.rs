@@ -170,9 +170,10 @@ fn looks_like_jwt(word: &str) -> bool {
     parts.len() == 3
         && word.starts_with("eyJ")
         && parts.iter().take(2).all(|p| p.len() >= 8)
-        && parts
-            .iter()
-            .all(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        && parts.iter().all(|p| {
+            p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 fn cap(body: String) -> String {

@@ -1,0 +1,254 @@
+//! What the console's MCP panel asks of the engine, against a real MCP peer (server-everything
+//! over stdio): the protocol transcript (what was kept, then live messages of a followed
+//! connection, secrets redacted), resource templates and reading a resource, getting a prompt
+//! with arguments, all through Commands and Events.
+
+#[path = "support/everything.rs"]
+mod everything;
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard::domain::{Actor, ConnectionKey};
+use switchboard::engine::{self, Command, EngineOptions, Event};
+use switchboard::store::Store;
+use switchboard::toolkit::transcript::Direction;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+async fn next_matching<T>(
+    events: &mut broadcast::Receiver<Event>,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    if let Some(t) = pick(e) {
+                        return t;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => panic!("event stream ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("no such event within 60 s")
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    running: engine::Running,
+    events: broadcast::Receiver<Event>,
+    key: ConnectionKey,
+}
+
+async fn start() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = switchboard::config::parse_str(&everything::stdio_config(), None, &|_| None)
+        .expect("config");
+    let store = Store::open(&dir.path().join("data")).expect("store");
+    let running = engine::start(
+        store,
+        engine::fleet::from_config(&config),
+        EngineOptions {
+            scheduler: false,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .expect("engine");
+    let events = running.handle.subscribe();
+    Fixture {
+        _dir: dir,
+        running,
+        events,
+        key: ConnectionKey::new("everything", "default"),
+    }
+}
+
+impl Fixture {
+    fn send(&self, command: Command) {
+        assert!(self.running.handle.send(command), "the engine refused");
+    }
+
+    async fn list(&mut self) -> std::sync::Arc<switchboard::toolkit::Catalogue> {
+        self.send(Command::ListTools {
+            key: self.key.clone(),
+            refresh: false,
+        });
+        next_matching(&mut self.events, |e| match e {
+            Event::ToolsListed { result, .. } => Some(result),
+            _ => None,
+        })
+        .await
+        .expect("tools listed")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_transcript_keeps_the_session_and_follows_it_live_with_secrets_redacted() {
+    let mut f = start().await;
+    f.list().await;
+    f.send(Command::Transcript {
+        key: f.key.clone(),
+        follow: true,
+    });
+    let kept = next_matching(&mut f.events, |e| match e {
+        Event::Transcript { entries, .. } => Some(entries),
+        _ => None,
+    })
+    .await;
+    let headlines: Vec<String> = kept.iter().map(|e| e.headline()).collect();
+    assert!(
+        headlines[0].starts_with("→ request initialize #"),
+        "{headlines:#?}"
+    );
+    assert!(
+        kept[0].body.contains("\"protocolVersion\""),
+        "{}",
+        kept[0].body
+    );
+    assert!(
+        kept.iter()
+            .any(|e| e.direction == Direction::Received && e.kind == "response"),
+        "{headlines:#?}"
+    );
+    assert!(
+        headlines
+            .iter()
+            .any(|h| h == "→ notification notifications/initialized"),
+        "{headlines:#?}"
+    );
+    assert!(
+        headlines
+            .iter()
+            .any(|h| h.starts_with("→ request tools/list")),
+        "{headlines:#?}"
+    );
+
+    // Followed: the next call's messages arrive as they happen, secrets redacted both ways.
+    let secret = "Bearer s3cr3t-token-value";
+    f.send(Command::CallTool {
+        key: f.key.clone(),
+        tool: "echo".into(),
+        arguments: json!({"message": secret}).as_object().cloned(),
+        timeout: Duration::from_secs(30),
+        actor: Actor::Console,
+        cancel: CancellationToken::new(),
+        reply: None,
+    });
+    let mut seen = Vec::new();
+    next_matching(&mut f.events, |e| match e {
+        Event::Protocol { entry, .. } => {
+            let done = entry.direction == Direction::Received && entry.kind == "response";
+            seen.push(entry);
+            done.then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        seen[0].headline().split('#').next(),
+        Some("→ request tools/call ")
+    );
+    assert!(seen.windows(2).all(|w| w[1].seq > w[0].seq), "{seen:#?}");
+    for entry in &seen {
+        assert!(!entry.body.contains("s3cr3t"), "leaked:\n{}", entry.body);
+    }
+    assert!(
+        seen[0].body.contains("Bearer ‹redacted›"),
+        "{}",
+        seen[0].body
+    );
+
+    // Unfollowed: no more live messages (the transcript still keeps them).
+    f.send(Command::Transcript {
+        key: f.key.clone(),
+        follow: false,
+    });
+    next_matching(&mut f.events, |e| {
+        matches!(e, Event::Transcript { .. }).then_some(())
+    })
+    .await;
+    f.list().await;
+    f.send(Command::Probe {
+        key: f.key.clone(),
+        actor: Actor::Console,
+        reply: None,
+    });
+    let mut live = 0;
+    next_matching(&mut f.events, |e| match e {
+        Event::Protocol { .. } => {
+            live += 1;
+            None
+        }
+        Event::Probed { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        live, 0,
+        "an unfollowed connection's messages went out as events"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_templates_and_prompts_through_commands_and_events() {
+    let mut f = start().await;
+    let catalogue = f.list().await;
+    let templates: Vec<&str> = catalogue
+        .resource_templates
+        .iter()
+        .map(|t| t.uri_template.as_str())
+        .collect();
+    assert!(
+        templates.contains(&"demo://resource/dynamic/text/{resourceId}"),
+        "{templates:?}"
+    );
+    assert!(!catalogue.resources.is_empty());
+
+    f.send(Command::ReadResource {
+        key: f.key.clone(),
+        uri: "demo://resource/dynamic/text/7".into(),
+        reply: None,
+    });
+    let (uri, read) = next_matching(&mut f.events, |e| match e {
+        Event::ResourceRead { uri, result, .. } => Some((uri, result)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(uri, "demo://resource/dynamic/text/7");
+    let text = serde_json::to_string(&*read.expect("read")).expect("json");
+    assert!(text.contains("demo://resource/dynamic/text/7"), "{text}");
+
+    f.send(Command::GetPrompt {
+        key: f.key.clone(),
+        name: "args-prompt".into(),
+        arguments: json!({"city": "Paris"}).as_object().cloned(),
+        reply: None,
+    });
+    let got = next_matching(&mut f.events, |e| match e {
+        Event::PromptGot { result, .. } => Some(result),
+        _ => None,
+    })
+    .await
+    .expect("prompt");
+    let text = serde_json::to_string(&*got).expect("json");
+    assert!(text.contains("What's weather in Paris?"), "{text}");
+
+    // A prompt the server does not have is a failure in the event, not a hang.
+    f.send(Command::GetPrompt {
+        key: f.key.clone(),
+        name: "no-such-prompt".into(),
+        arguments: None,
+        reply: None,
+    });
+    let failed = next_matching(&mut f.events, |e| match e {
+        Event::PromptGot { result, .. } => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(failed.is_err(), "{failed:?}");
+}
