@@ -3,6 +3,7 @@
 //! answer checks, and the MCP protocol revisions an operator may pin. It imports `domain`, `text` and external crates only, so any front-end can
 //! use it without reaching past the engine.
 
+pub mod browse;
 pub mod call;
 pub mod catalogue;
 pub mod elicit;

@@ -141,8 +141,9 @@ impl App {
             }
             return match panel.handle_key(key)? {
                 PanelOutcome::Close => {
-                    self.tools = None;
-                    None
+                    // The panel may have asked the engine for something to stop on close.
+                    let goodbye = self.tools.take().and_then(|p| p.closing());
+                    goodbye.map(Action::Send)
                 }
                 PanelOutcome::Send(command) => Some(Action::Send(command)),
             };

@@ -38,13 +38,18 @@ pub enum PanelIntent {
     Add,
     /// Remove an item, leave a row out, or null it.
     Remove,
+    /// The next or previous tab: tools, resources, prompts, protocol.
+    NextTab,
+    PrevTab,
+    /// Show or hide the selected protocol message's whole body.
+    Expand,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 const ALT: KeyModifiers = KeyModifiers::ALT;
 
-const CLOSE: Binding<PanelIntent> = Binding {
+pub const CLOSE: Binding<PanelIntent> = Binding {
     keys: &[(KeyCode::Esc, NONE)],
     label: "Esc",
     hint: "close",
@@ -53,7 +58,7 @@ const CLOSE: Binding<PanelIntent> = Binding {
     in_hint_bar: true,
 };
 
-const HELP: Binding<PanelIntent> = Binding {
+pub const HELP: Binding<PanelIntent> = Binding {
     keys: &[(KeyCode::Char('?'), NONE)],
     label: "?",
     hint: "help",
@@ -64,7 +69,7 @@ const HELP: Binding<PanelIntent> = Binding {
 
 /// Enter keeps sending as it always has (and Ctrl-Enter, where a terminal tells them apart,
 /// means the same); Ctrl-S is for fingers used to "save" in an editor.
-const SEND_KEYS: &[(KeyCode, KeyModifiers)] = &[
+pub const SEND_KEYS: &[(KeyCode, KeyModifiers)] = &[
     (KeyCode::Enter, NONE),
     (KeyCode::Enter, CTRL),
     (KeyCode::Char('s'), CTRL),
@@ -86,7 +91,28 @@ const NEWLINE: Binding<PanelIntent> = Binding {
 };
 
 /// Listing the tools, or the listing failed.
-pub const LOADING: &[Binding<PanelIntent>] = &[CLOSE, HELP];
+pub const LOADING: &[Binding<PanelIntent>] = &[CLOSE, HELP, NEXT_TAB, PREV_TAB];
+
+pub const NEXT_TAB: Binding<PanelIntent> = Binding {
+    keys: &[(KeyCode::Tab, NONE), (KeyCode::Char('t'), NONE)],
+    label: "Tab/t",
+    hint: "next tab",
+    description: "the next tab: tools, resources, prompts, protocol",
+    intent: PanelIntent::NextTab,
+    in_hint_bar: true,
+};
+
+pub const PREV_TAB: Binding<PanelIntent> = Binding {
+    keys: &[
+        (KeyCode::BackTab, KeyModifiers::SHIFT),
+        (KeyCode::Char('T'), NONE),
+    ],
+    label: "Shift-Tab/T",
+    hint: "previous tab",
+    description: "the previous tab",
+    intent: PanelIntent::PrevTab,
+    in_hint_bar: false,
+};
 
 pub const LIST: &[Binding<PanelIntent>] = &[
     Binding {
@@ -113,6 +139,8 @@ pub const LIST: &[Binding<PanelIntent>] = &[
         intent: PanelIntent::Arguments,
         in_hint_bar: true,
     },
+    NEXT_TAB,
+    PREV_TAB,
     Binding {
         keys: &[(KeyCode::Esc, NONE), (KeyCode::Char('q'), NONE)],
         label: "Esc/q",
@@ -145,7 +173,7 @@ pub const EDIT: &[Binding<PanelIntent>] = &[
     BACK_TO_LIST,
 ];
 
-const BACK_TO_LIST: Binding<PanelIntent> = Binding {
+pub const BACK_TO_LIST: Binding<PanelIntent> = Binding {
     keys: &[(KeyCode::Esc, NONE)],
     label: "Esc",
     hint: "back",

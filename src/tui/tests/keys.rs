@@ -19,7 +19,7 @@ use crate::tui::app::{Action, App};
 use crate::tui::keymap::{Binding, Intent, KEYMAP};
 use crate::tui::panel_keys::{self, PanelIntent};
 use crate::tui::theme::Theme;
-use crate::tui::tools_panel::Stage;
+use crate::tui::tools_panel::{Stage, Tab};
 use crate::tui::view;
 
 fn key_event(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
@@ -116,6 +116,22 @@ fn common(app: &App, action: &Option<Action>, intent: PanelIntent, what: &str) -
         PanelIntent::Help => {
             let panel = app.tool_panel().expect("panel open");
             assert!(panel.help_visible(), "{what}");
+        }
+        PanelIntent::NextTab => {
+            let panel = app.tool_panel().expect("panel open");
+            assert_eq!(panel.tabs.tab, Tab::Resources, "{what}");
+        }
+        PanelIntent::PrevTab => {
+            // Backwards from tools is the protocol tab, which asks for the transcript.
+            let panel = app.tool_panel().expect("panel open");
+            assert_eq!(panel.tabs.tab, Tab::Protocol, "{what}");
+            assert!(
+                matches!(
+                    action,
+                    Some(Action::Send(Command::Transcript { follow: true, .. }))
+                ),
+                "{what}: {action:?}"
+            );
         }
         _ => return false,
     }

@@ -175,7 +175,7 @@ fn edit_validate_call_and_show_the_result() {
         .iter()
         .map(|c| c.symbol())
         .collect();
-    assert!(screen.contains("tools · github/alice"), "{screen}");
+    assert!(screen.contains("MCP · github/alice"), "{screen}");
     assert!(screen.contains("add: ok in 7 ms"), "{screen}");
     // Back to the list, then closed; Ctrl-C quits from anywhere.
     press(&mut app, KeyCode::Esc);

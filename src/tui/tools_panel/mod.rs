@@ -25,6 +25,10 @@ pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 mod answer;
 mod edit;
+pub mod tab_keys;
+mod tabs;
+
+pub use tabs::{Browse, Protocol, Tab, Tabs};
 
 use edit::form_intent;
 
@@ -79,6 +83,8 @@ pub struct ToolPanel {
     help: bool,
     /// The operator last used the form rather than the JSON editor: tools open in it.
     prefer_form: bool,
+    /// Which tab shows, and the resources, prompts and protocol tabs' own state.
+    pub tabs: Tabs,
 }
 
 /// What a key did to the panel.
@@ -120,12 +126,16 @@ impl ToolPanel {
             drafts: HashMap::new(),
             help: false,
             prefer_form: false,
+            tabs: Tabs::default(),
         };
         (panel, command)
     }
 
     /// The key table of the stage the panel is in.
     pub fn keys(&self) -> &'static [Binding<PanelIntent>] {
+        if self.tabs.tab != Tab::Tools {
+            return self.tabs.keys();
+        }
         match self.stage {
             Stage::Loading | Stage::Failed(_) => panel_keys::LOADING,
             Stage::List { .. } => panel_keys::LIST,
@@ -154,6 +164,10 @@ impl ToolPanel {
         }
         match intent {
             Some(intent) => self.act(intent),
+            None if self.tabs.tab != Tab::Tools => {
+                self.tab_type(&key);
+                None
+            }
             None => {
                 self.type_key(&key);
                 None
@@ -162,9 +176,18 @@ impl ToolPanel {
     }
 
     fn act(&mut self, intent: PanelIntent) -> Option<PanelOutcome> {
+        match intent {
+            PanelIntent::Close => return Some(PanelOutcome::Close),
+            PanelIntent::Help => {
+                self.help = true;
+                return None;
+            }
+            PanelIntent::NextTab => return self.switch_tab(true),
+            PanelIntent::PrevTab => return self.switch_tab(false),
+            _ if self.tabs.tab != Tab::Tools => return self.tab_act(intent),
+            _ => {}
+        }
         match (intent, &mut self.stage) {
-            (PanelIntent::Close, _) => return Some(PanelOutcome::Close),
-            (PanelIntent::Help, _) => self.help = true,
             (PanelIntent::Up, Stage::List { selected }) => *selected = selected.saturating_sub(1),
             (PanelIntent::Down, Stage::List { selected }) => {
                 *selected = (*selected + 1).min(self.tools.len().saturating_sub(1));
@@ -273,6 +296,7 @@ impl ToolPanel {
     }
 
     pub fn on_event(&mut self, event: &Event) {
+        self.tab_event(event);
         match event {
             Event::ElicitationClosed { id } => self.elicitation_closed(*id),
             Event::ToolsListed { key, result } if *key == self.key => match result {

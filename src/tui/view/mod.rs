@@ -4,6 +4,7 @@ mod columns;
 pub mod dashboard;
 mod editor;
 mod help;
+mod mcp_tabs;
 mod tools;
 
 use ratatui::Frame;

@@ -5,13 +5,13 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::{editor, help};
+use super::{editor, help, mcp_tabs};
 use crate::text::printable;
 use crate::toolkit::render::{argument_summary, one_line};
 use crate::tui::keymap;
 use crate::tui::panel_keys;
 use crate::tui::theme::Theme;
-use crate::tui::tools_panel::{Stage, ToolPanel};
+use crate::tui::tools_panel::{Stage, Tab, ToolPanel, tab_keys};
 
 pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
     let [popup] = Layout::horizontal([Constraint::Percentage(90)])
@@ -23,16 +23,20 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
     let width = usize::from(popup.width.saturating_sub(4));
     let block = Block::bordered()
         .border_style(theme.accent)
-        .title(Span::styled(
-            format!(" tools · {} ", panel.key),
-            theme.accent,
-        ))
+        .title(Span::styled(format!(" MCP · {} ", panel.key), theme.accent))
         .title_bottom(
             Line::from(Span::styled(format!(" {} ", hint(panel)), theme.hint)).right_aligned(),
         );
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
+    let [bar, inner] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+    frame.render_widget(mcp_tabs::tab_bar(panel, theme), bar);
+    if panel.tabs.tab != Tab::Tools {
+        mcp_tabs::render(frame, inner, panel, theme);
+        help_popup(frame, area, panel, theme);
+        return;
+    }
     if let Stage::Edit {
         tool,
         editor,
@@ -83,12 +87,21 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         Paragraph::new(body(panel, theme, width)).wrap(Wrap { trim: false }),
         inner,
     );
+    help_popup(frame, area, panel, theme);
+}
+
+fn help_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
     if panel.help_visible() {
-        let sections: Vec<help::Section> = panel_keys::SECTIONS
-            .iter()
-            .map(|(title, table)| help::Section::of(title, table))
-            .collect();
-        help::render_popup(frame, area, theme, " tool panel keys ", &sections, false);
+        // The tab's own tables: all of them would not fit a small terminal.
+        let sections: Vec<help::Section> = if panel.tabs.tab == Tab::Tools {
+            panel_keys::SECTIONS
+        } else {
+            tab_keys::SECTIONS
+        }
+        .iter()
+        .map(|(title, table)| help::Section::of(title, table))
+        .collect();
+        help::render_popup(frame, area, theme, " MCP panel keys ", &sections, false);
     }
 }
 
