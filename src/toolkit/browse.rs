@@ -107,12 +107,12 @@ fn encode(value: &str) -> String {
     out
 }
 
-/// A template's parameters as an object schema: every one a required string.
+/// A template's parameters as an object schema: every one a required, non-empty string.
 pub fn template_schema(template: &str) -> Value {
     let params = template_params(template);
     let properties: Map<String, Value> = params
         .iter()
-        .map(|p| (p.clone(), json!({"type": "string"})))
+        .map(|p| (p.clone(), json!({"type": "string", "minLength": 1})))
         .collect();
     json!({"type": "object", "properties": properties, "required": params})
 }
@@ -127,10 +127,12 @@ pub fn prompt_schema(prompt: &Prompt) -> Value {
         if let Some(d) = &a.description {
             p["description"] = Value::from(d.clone());
         }
-        properties.insert(a.name.clone(), p);
         if a.required == Some(true) {
+            // Empty is as good as missing to a server that requires the argument.
+            p["minLength"] = Value::from(1);
             required.push(Value::from(a.name.clone()));
         }
+        properties.insert(a.name.clone(), p);
     }
     json!({"type": "object", "properties": properties, "required": required})
 }

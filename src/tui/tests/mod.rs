@@ -7,5 +7,6 @@ mod fixtures;
 mod form;
 mod keys;
 mod reducer;
+mod tabs;
 mod tools;
 mod view;

@@ -12,7 +12,7 @@ use crate::toolkit::render::one_line;
 use crate::tui::theme::Theme;
 use crate::tui::tools_panel::{Browse, Tab, ToolPanel};
 
-/// Lines of a message's body shown before Enter expands it.
+/// Lines of a message's body shown at least before Enter expands it.
 const BODY_PREVIEW: usize = 12;
 
 pub fn tab_bar(panel: &ToolPanel, theme: &Theme) -> Line<'static> {
@@ -230,10 +230,12 @@ fn protocol(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
             .map(|l| Line::raw(printable(l, false)))
             .collect();
         let total = body_lines.len();
-        if !p.expanded && total > BODY_PREVIEW {
-            body_lines.truncate(BODY_PREVIEW);
+        // As much as fits, and at least a few lines on a small screen.
+        let preview = usize::from(body.height).saturating_sub(2).max(BODY_PREVIEW);
+        if !p.expanded && total > preview {
+            body_lines.truncate(preview);
             body_lines.push(Line::from(Span::styled(
-                format!("… {} more lines (Enter shows them)", total - BODY_PREVIEW),
+                format!("… {} more lines (Enter shows them)", total - preview),
                 theme.muted,
             )));
         }
