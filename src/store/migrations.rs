@@ -140,6 +140,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX probes_by_time ON probes (at);
     CREATE INDEX events_by_time ON events (at);
     "#,
+    // 8: pause / resume (engine::pause). A row per paused connection, apart from `connections`
+    // (which only authorized connections have): an operator may pause one never authorized.
+    r#"
+    CREATE TABLE paused (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        at        INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        PRIMARY KEY (connector, account)
+    ) WITHOUT ROWID;
+    "#,
+    // 9: the leader's at-risk forecasts (engine::history), one row per connection at risk, so
+    // followers and one-shot commands show what only the refreshing process can forecast.
+    r#"
+    CREATE TABLE at_risk (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        since     INTEGER NOT NULL,
+        reason    TEXT NOT NULL,
+        PRIMARY KEY (connector, account)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn latest() -> i64 {
