@@ -6,6 +6,7 @@
 pub mod browse;
 pub mod call;
 pub mod catalogue;
+pub mod command_line;
 pub mod elicit;
 pub mod form;
 pub mod progress;

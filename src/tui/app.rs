@@ -17,6 +17,8 @@ use crate::toolkit::elicit::prompt::Answer;
 pub enum Action {
     Quit,
     Send(Command),
+    /// Put the text on the terminal's clipboard (OSC 52).
+    Copy(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct App {
     requested_probe: HashSet<ConnectionKey>,
     /// The tool panel, while open; it takes every key but Ctrl-C.
     tools: Option<ToolPanel>,
+    /// Each connection's past calls from the tool panel, kept while the console runs.
+    histories: std::collections::HashMap<ConnectionKey, Vec<crate::tui::tools_panel::PastCall>>,
 }
 
 impl App {
@@ -142,10 +146,18 @@ impl App {
             return match panel.handle_key(key)? {
                 PanelOutcome::Close => {
                     // The panel may have asked the engine for something to stop on close.
-                    let goodbye = self.tools.take().and_then(|p| p.closing());
+                    let panel = self.tools.take()?;
+                    let goodbye = panel.closing();
+                    self.histories.insert(panel.key, panel.history);
                     goodbye.map(Action::Send)
                 }
                 PanelOutcome::Send(command) => Some(Action::Send(command)),
+                PanelOutcome::Copy(text) => {
+                    // Shown as well: a terminal without OSC 52 copies nothing, silently.
+                    let shown = format!("copied (OSC 52): {text}");
+                    self.set_flash(Level::Info, shown, now);
+                    Some(Action::Copy(text))
+                }
             };
         }
         let intent = keymap::lookup(&key)?;
@@ -297,7 +309,8 @@ impl App {
             self.set_flash(Level::Warn, text, now);
             return None;
         }
-        let (panel, command) = ToolPanel::open(row.key.clone());
+        let (mut panel, command) = ToolPanel::open(row.key.clone());
+        panel.history = self.histories.remove(&row.key).unwrap_or_default();
         self.tools = Some(panel);
         Some(Action::Send(command))
     }

@@ -43,6 +43,14 @@ pub enum PanelIntent {
     PrevTab,
     /// Show or hide the selected protocol message's whole body.
     Expand,
+    /// The connection's past calls.
+    History,
+    /// Call a past call again as it was.
+    Rerun,
+    /// Open a past call's arguments in the editor.
+    EditPast,
+    /// Copy the `switchboard call` line of the call to the clipboard (OSC 52).
+    Copy,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
@@ -139,6 +147,14 @@ pub const LIST: &[Binding<PanelIntent>] = &[
         intent: PanelIntent::Arguments,
         in_hint_bar: true,
     },
+    Binding {
+        keys: &[(KeyCode::Char('h'), NONE)],
+        label: "h",
+        hint: "history",
+        description: "this connection's past calls: run one again, edit it, copy it as a command",
+        intent: PanelIntent::History,
+        in_hint_bar: true,
+    },
     NEXT_TAB,
     PREV_TAB,
     Binding {
@@ -170,7 +186,69 @@ pub const EDIT: &[Binding<PanelIntent>] = &[
         intent: PanelIntent::Switch,
         in_hint_bar: true,
     },
+    COPY_EDITED,
     BACK_TO_LIST,
+];
+
+const COPY_EDITED: Binding<PanelIntent> = Binding {
+    keys: &[(KeyCode::Char('y'), CTRL)],
+    label: "Ctrl-Y",
+    hint: "copy command",
+    description: "copy the `switchboard call` line for these arguments (and show it)",
+    intent: PanelIntent::Copy,
+    in_hint_bar: false,
+};
+
+/// The connection's past calls, newest first.
+pub const HISTORY: &[Binding<PanelIntent>] = &[
+    Binding {
+        keys: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
+        label: "↑/k",
+        hint: "up",
+        description: "the newer call",
+        intent: PanelIntent::Up,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
+        label: "↓/j",
+        hint: "down",
+        description: "the older call",
+        intent: PanelIntent::Down,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Enter, NONE)],
+        label: "Enter",
+        hint: "run again",
+        description: "call the tool again with the same arguments",
+        intent: PanelIntent::Rerun,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('e'), NONE)],
+        label: "e",
+        hint: "edit",
+        description: "open the call's arguments in the editor",
+        intent: PanelIntent::EditPast,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('y'), NONE)],
+        label: "y",
+        hint: "copy command",
+        description: "copy the call's `switchboard call` line (and show it)",
+        intent: PanelIntent::Copy,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Esc, NONE)],
+        label: "Esc",
+        hint: "back",
+        description: "back to the tool list",
+        intent: PanelIntent::Back,
+        in_hint_bar: true,
+    },
 ];
 
 pub const BACK_TO_LIST: Binding<PanelIntent> = Binding {
@@ -251,6 +329,7 @@ pub const FORM: &[Binding<PanelIntent>] = &[
         intent: PanelIntent::Switch,
         in_hint_bar: true,
     },
+    COPY_EDITED,
     BACK_TO_LIST,
 ];
 
@@ -301,6 +380,14 @@ pub const DONE: &[Binding<PanelIntent>] = &[
         intent: PanelIntent::Back,
         in_hint_bar: true,
     },
+    Binding {
+        keys: &[(KeyCode::Char('y'), NONE)],
+        label: "y",
+        hint: "copy command",
+        description: "copy the `switchboard call` line of this call (and show it)",
+        intent: PanelIntent::Copy,
+        in_hint_bar: true,
+    },
     HELP,
 ];
 
@@ -312,6 +399,7 @@ pub const SECTIONS: &[(&str, &[Binding<PanelIntent>])] = &[
     ("running call", RUNNING),
     ("the server asks for input", ANSWER),
     ("result", DONE),
+    ("past calls", HISTORY),
 ];
 
 #[cfg(test)]
@@ -320,7 +408,7 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_a_stage() {
-        for table in [LOADING, LIST, EDIT, FORM, RUNNING, ANSWER, DONE] {
+        for table in [LOADING, LIST, EDIT, FORM, RUNNING, ANSWER, DONE, HISTORY] {
             let all: Vec<_> = table.iter().flat_map(|b| b.keys.iter()).collect();
             for (i, k) in all.iter().enumerate() {
                 assert!(!all[i + 1..].contains(k), "{k:?} bound twice");

@@ -156,6 +156,7 @@ fn every_tool_list_key_does_what_its_table_says() {
                 assert!(matches!(stage(&app), Stage::List { selected: 1 }), "{what}");
             }
             (PanelIntent::Arguments, Stage::Edit { tool: 1, .. }) => {}
+            (PanelIntent::History, Stage::History { selected: 0 }) => {}
             (_, other) => panic!("{what}; got {other:?}"),
         }
     }
@@ -185,6 +186,13 @@ fn every_loading_and_result_key_does_what_its_table_says() {
         let action = app.handle_key(key, NOW);
         let what = format!("result: {label} ({key:?}) should {intent:?}");
         if common(&app, &action, intent, &what) {
+            continue;
+        }
+        if intent == PanelIntent::Copy {
+            assert!(
+                matches!(&action, Some(Action::Copy(line)) if line.starts_with("switchboard call ") && line.contains(" sign_up ")),
+                "{what}: {action:?}"
+            );
             continue;
         }
         assert_eq!(intent, PanelIntent::Back, "{what}: unchecked");
@@ -224,6 +232,11 @@ fn every_editor_key_does_what_its_table_says() {
                     "{what}"
                 )
             }
+            PanelIntent::Copy => assert!(
+                matches!(&action, Some(Action::Copy(line))
+                    if line == r#"switchboard call github add '{"a":0,"b":0}' --account alice"#),
+                "{what}: {action:?}"
+            ),
             other => panic!("{what}: unchecked intent {other:?}"),
         }
     }
@@ -271,6 +284,14 @@ fn every_form_key_does_what_its_table_says() {
             assert!(
                 matches!(&action, Some(Action::Send(Command::CallTool { tool, arguments, .. }))
                     if tool == "pick" && arguments.clone().map(serde_json::Value::Object) == Some(before.clone())),
+                "{what}: {action:?}"
+            );
+            continue;
+        }
+        if intent == PanelIntent::Copy {
+            assert!(
+                matches!(&action, Some(Action::Copy(line))
+                    if line == r#"switchboard call github pick '{"mode":"a","n":0}' --account alice"#),
                 "{what}: {action:?}"
             );
             continue;
@@ -391,7 +412,8 @@ fn the_panel_hint_line_is_its_table() {
 fn the_panel_help_lists_every_stage_table_and_closes_on_esc() {
     let mut app = listed_with(two_tools());
     press(&mut app, KeyCode::Char('?'));
-    let mut terminal = Terminal::new(TestBackend::new(100, 40)).expect("backend");
+    // Every stage's table at once needs a tall terminal.
+    let mut terminal = Terminal::new(TestBackend::new(120, 70)).expect("backend");
     let theme = Theme::builtin_default();
     terminal
         .draw(|f| view::render(f, &app, &theme, NOW))

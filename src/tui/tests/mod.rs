@@ -5,6 +5,7 @@ mod control;
 mod elicit;
 mod fixtures;
 mod form;
+mod history;
 mod keys;
 mod reducer;
 mod tabs;

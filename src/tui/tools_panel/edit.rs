@@ -228,6 +228,10 @@ impl ToolPanel {
             return None;
         }
         let name = tool.name.to_string();
+        self.remember(&name, &arguments);
+        let Stage::Edit { editor, form, .. } = &mut self.stage else {
+            return None;
+        };
         let draft = match form {
             Some(f) => Editor::new(&serde_json::to_string_pretty(f.value()).unwrap_or_default()),
             None => editor.clone(),

@@ -25,9 +25,11 @@ pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 mod answer;
 mod edit;
+mod history;
 pub mod tab_keys;
 mod tabs;
 
+pub use history::{HISTORY_LIMIT, PastCall};
 pub use tabs::{Browse, Protocol, Tab, Tabs};
 
 use edit::form_intent;
@@ -68,6 +70,10 @@ pub enum Stage {
         failed: bool,
         index: usize,
     },
+    /// The connection's past calls, newest first.
+    History {
+        selected: usize,
+    },
     Failed(String),
 }
 
@@ -85,6 +91,8 @@ pub struct ToolPanel {
     prefer_form: bool,
     /// Which tab shows, and the resources, prompts and protocol tabs' own state.
     pub tabs: Tabs,
+    /// This connection's past calls, newest first (the console keeps them between panels).
+    pub history: Vec<PastCall>,
 }
 
 /// What a key did to the panel.
@@ -92,6 +100,8 @@ pub struct ToolPanel {
 pub enum PanelOutcome {
     Close,
     Send(Command),
+    /// Put this text on the clipboard (and show it).
+    Copy(String),
 }
 
 /// The editor's text as JSON; blank means `{}` (no arguments, an empty answer). On a syntax
@@ -127,6 +137,7 @@ impl ToolPanel {
             help: false,
             prefer_form: false,
             tabs: Tabs::default(),
+            history: Vec::new(),
         };
         (panel, command)
     }
@@ -144,6 +155,7 @@ impl ToolPanel {
             Stage::Running { .. } => panel_keys::RUNNING,
             Stage::Answer { .. } => panel_keys::ANSWER,
             Stage::Done { .. } => panel_keys::DONE,
+            Stage::History { .. } => panel_keys::HISTORY,
         }
     }
 
@@ -234,6 +246,25 @@ impl ToolPanel {
             (PanelIntent::Back, Stage::Done { index, .. }) => {
                 self.stage = Stage::List { selected: *index };
             }
+            (PanelIntent::Back, Stage::History { .. }) => {
+                self.stage = Stage::List { selected: 0 };
+            }
+            (PanelIntent::History, Stage::List { .. }) => self.open_history(),
+            (PanelIntent::Up, Stage::History { selected }) => {
+                *selected = selected.saturating_sub(1)
+            }
+            (PanelIntent::Down, Stage::History { selected }) => {
+                *selected = (*selected + 1).min(self.history.len().saturating_sub(1));
+            }
+            (PanelIntent::Rerun, Stage::History { selected }) => {
+                let selected = *selected;
+                return self.rerun(selected);
+            }
+            (PanelIntent::EditPast, Stage::History { selected }) => {
+                let selected = *selected;
+                self.edit_past(selected);
+            }
+            (PanelIntent::Copy, _) => return self.copy_command(),
             (
                 PanelIntent::Cancel,
                 Stage::Running {
@@ -337,6 +368,12 @@ impl ToolPanel {
                     ),
                     Err(e) => (format!("{tool}: {e}"), true),
                 };
+                let outcome = match result {
+                    Ok(o) if o.is_tool_error() => format!("tool error in {} ms", o.latency_ms),
+                    Ok(o) => format!("ok in {} ms", o.latency_ms),
+                    Err(e) => format!("failed: {e}"),
+                };
+                self.remember_outcome(tool, outcome);
                 self.stage = Stage::Done {
                     text,
                     failed,

@@ -177,6 +177,34 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
             }
             lines
         }
+        Stage::History { selected } => {
+            if panel.history.is_empty() {
+                return vec![Line::raw(
+                    "no calls from this console yet: call a tool and it shows here",
+                )];
+            }
+            panel
+                .history
+                .iter()
+                .enumerate()
+                .map(|(i, past)| {
+                    let marker = if i == *selected { "▶ " } else { "  " };
+                    let style = if i == *selected {
+                        theme.accent
+                    } else {
+                        ratatui::style::Style::default()
+                    };
+                    let args = serde_json::Value::Object(past.arguments.clone()).to_string();
+                    let outcome = past.outcome.as_deref().unwrap_or("running");
+                    let room = width.saturating_sub(past.tool.chars().count() + outcome.len() + 8);
+                    Line::from(vec![
+                        Span::styled(format!("{marker}{} ", printable(&past.tool, false)), style),
+                        Span::raw(one_line(&printable(&args, false), room.max(10))),
+                        Span::styled(format!("  {}", printable(outcome, false)), theme.muted),
+                    ])
+                })
+                .collect()
+        }
         Stage::Done { text, failed, .. } => {
             let style = if *failed {
                 theme.flash_error
