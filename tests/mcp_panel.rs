@@ -1,7 +1,8 @@
 //! What the console's MCP panel asks of the engine, against a real MCP peer (server-everything
 //! over stdio): the protocol transcript (what was kept, then live messages of a followed
 //! connection, secrets redacted), resource templates and reading a resource, getting a prompt
-//! with arguments, all through Commands and Events.
+//! with arguments, the server's log messages and `logging/setLevel`, all through Commands and
+//! Events.
 
 #[path = "support/everything.rs"]
 mod everything;
@@ -251,4 +252,91 @@ async fn resources_templates_and_prompts_through_commands_and_events() {
     })
     .await;
     assert!(failed.is_err(), "{failed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_log_messages_arrive_and_set_level_filters_them() {
+    let mut f = start().await;
+    f.list().await;
+    f.send(Command::Transcript {
+        key: f.key.clone(),
+        follow: true,
+    });
+    next_matching(&mut f.events, |e| {
+        matches!(e, Event::Transcript { .. }).then_some(())
+    })
+    .await;
+    // The server logs once at once, then every 5 s, at random levels.
+    f.send(Command::CallTool {
+        key: f.key.clone(),
+        tool: "toggle-simulated-logging".into(),
+        arguments: None,
+        timeout: Duration::from_secs(30),
+        actor: Actor::Console,
+        cancel: CancellationToken::new(),
+        reply: None,
+    });
+    let first = next_matching(&mut f.events, |e| match e {
+        Event::Protocol { entry, .. } => entry.log_line(),
+        _ => None,
+    })
+    .await;
+    assert!(first.text.ends_with("-level message"), "{first:?}");
+
+    f.send(Command::SetLogLevel {
+        key: f.key.clone(),
+        level: "emergency".into(),
+    });
+    let notice = next_matching(&mut f.events, |e| match e {
+        Event::Notice { text, .. } if text.contains("emergency") => Some(text),
+        _ => None,
+    })
+    .await;
+    assert!(
+        notice.contains("the server now logs from emergency up"),
+        "{notice}"
+    );
+    // From now on only emergencies: two more intervals' worth of messages, none below.
+    let until = tokio::time::Instant::now() + Duration::from_secs(11);
+    while let Ok(Ok(e)) = tokio::time::timeout_at(until, f.events.recv()).await {
+        if let Event::Protocol { entry, .. } = e
+            && let Some(line) = entry.log_line()
+        {
+            assert_eq!(line.level, "emergency", "{line:?}");
+        }
+    }
+    // The request itself is in the transcript.
+    f.send(Command::Transcript {
+        key: f.key.clone(),
+        follow: false,
+    });
+    let entries = next_matching(&mut f.events, |e| match e {
+        Event::Transcript { entries, .. } => Some(entries),
+        _ => None,
+    })
+    .await;
+    let set = entries
+        .iter()
+        .find(|e| e.method.as_deref() == Some("logging/setLevel"))
+        .expect("logging/setLevel in the transcript");
+    assert!(
+        set.body.contains("\"level\": \"emergency\""),
+        "{}",
+        set.body
+    );
+
+    // A level the spec does not have is refused before anything is sent.
+    f.send(Command::SetLogLevel {
+        key: f.key.clone(),
+        level: "loud".into(),
+    });
+    let refused = next_matching(&mut f.events, |e| match e {
+        Event::Notice { text, .. } if text.contains("loud") => Some(text),
+        _ => None,
+    })
+    .await;
+    assert!(
+        refused.contains("is not a log level; use one of debug"),
+        "{refused}"
+    );
 }

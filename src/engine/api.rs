@@ -91,6 +91,9 @@ pub enum Command {
     /// The connection's MCP protocol transcript so far, as `Event::Transcript`; with `follow`
     /// every later message also comes as `Event::Protocol` until a `follow: false`.
     Transcript { key: ConnectionKey, follow: bool },
+    /// `logging/setLevel` on the connection's server (`debug` … `emergency`); the outcome
+    /// comes as an `Event::Notice`.
+    SetLogLevel { key: ConnectionKey, level: String },
     /// Whether the connection can be used now, and if not, why (see `engine::ready`).
     Ready {
         key: ConnectionKey,

@@ -10,6 +10,7 @@ pub(crate) mod core;
 mod elicit;
 pub mod fleet;
 mod history;
+mod logging;
 pub mod open;
 mod pause;
 mod protocol;
@@ -31,6 +32,7 @@ pub(crate) use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
 pub use elicit::ElicitationRequest;
 pub use fleet::ConnectorSpec;
+pub use logging::LOG_LEVELS;
 // What front-ends send and read besides `Command`/`Event`: plain data, no I/O behind them.
 pub use crate::auth::flows::Opener;
 pub use crate::auth::revoke::Revoked;

@@ -54,6 +54,7 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
             } => {
                 send(reply, engine.get_prompt(&key, &name, arguments).await);
             }
+            Command::SetLogLevel { key, level } => engine.set_log_level_noticed(&key, &level).await,
             Command::Transcript { key, follow } => {
                 let entries = engine.mcp.transcripts().follow(&key, follow);
                 engine.emit(Event::Transcript {

@@ -86,3 +86,32 @@ fn bodies_are_capped_and_the_ring_is_bounded_in_count_and_bytes() {
     assert!(kept <= RING_BYTES, "{kept}");
     assert_eq!(ring.entries().last().map(|e| e.seq), Some(40));
 }
+
+#[test]
+fn a_log_message_reads_back_with_its_level_logger_and_data_redacted() {
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/message",
+        "params": {"level": "error", "logger": "db", "data": "login failed for Bearer abc.def"}});
+    let e = Entry::new(1, 0, Direction::Received, &note);
+    assert_eq!(
+        e.log_line(),
+        Some(LogLine {
+            level: "error".into(),
+            logger: Some("db".into()),
+            text: "login failed for Bearer ‹redacted›".into()
+        })
+    );
+    let structured = json!({"jsonrpc": "2.0", "method": "notifications/message",
+        "params": {"level": "info", "data": {"rows": 3}}});
+    let e = Entry::new(2, 0, Direction::Received, &structured);
+    assert_eq!(
+        e.log_line().map(|l| l.text),
+        Some(r#"{"rows":3}"#.to_string())
+    );
+    // Our own messages and other notifications are not log lines.
+    assert_eq!(Entry::new(3, 0, Direction::Sent, &note).log_line(), None);
+    let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress"});
+    assert_eq!(
+        Entry::new(4, 0, Direction::Received, &progress).log_line(),
+        None
+    );
+}

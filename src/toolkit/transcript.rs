@@ -91,6 +91,44 @@ impl Entry {
     }
 }
 
+/// A server's log message (`notifications/message`), as the log tab shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: String,
+    pub logger: Option<String>,
+    /// The message's `data`: a string as it is, anything else as JSON.
+    pub text: String,
+}
+
+impl Entry {
+    /// The log message this entry carries, if it is one. Read back from the kept body, so it
+    /// is redacted too; a body cut short by the cap shows as it was kept.
+    pub fn log_line(&self) -> Option<LogLine> {
+        if self.direction != Direction::Received
+            || self.method.as_deref() != Some("notifications/message")
+        {
+            return None;
+        }
+        let Ok(message) = serde_json::from_str::<Value>(&self.body) else {
+            return Some(LogLine {
+                level: "?".into(),
+                logger: None,
+                text: self.body.clone(),
+            });
+        };
+        let params = &message["params"];
+        let text = match &params["data"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some(LogLine {
+            level: params["level"].as_str().unwrap_or("?").to_string(),
+            logger: params["logger"].as_str().map(str::to_string),
+            text,
+        })
+    }
+}
+
 /// Object keys whose values are secrets wherever they appear in a message.
 fn secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase().replace(['-', '_'], "");

@@ -214,13 +214,16 @@ fn transcript() -> Vec<Entry> {
 
 #[test]
 fn the_protocol_tab_loads_follows_and_stops_following_on_close() {
-    let mut app = on_tab(Tab::Resources);
-    press(&mut app, KeyCode::Tab);
+    let mut app = on_tab(Tab::Prompts);
+    // The log tab reads the transcript too: the first of them asks for it, once.
     let action = press(&mut app, KeyCode::Tab);
+    assert_eq!(panel(&app).tabs.tab, Tab::Log);
     assert!(matches!(
         sent(action),
         Command::Transcript { follow: true, .. }
     ));
+    assert!(press(&mut app, KeyCode::Tab).is_none());
+    assert_eq!(panel(&app).tabs.tab, Tab::Protocol);
     app.on_event(
         &Event::Transcript {
             key: key("github", "alice"),
@@ -381,4 +384,52 @@ fn each_tab_at_120x40_and_80x24() {
     insta::assert_snapshot!("protocol_120x40", draw(&protocol, 120, 40).backend());
     insta::assert_snapshot!("protocol_80x24", draw(&protocol, 80, 24).backend());
     let _ = KeyModifiers::NONE;
+}
+
+#[test]
+fn the_log_tab_shows_the_servers_messages_and_sets_its_level() {
+    let mut app = on_tab(Tab::Log);
+    let log = |seq, level: &str, data: &str| Event::Protocol {
+        key: key("github", "alice"),
+        entry: entry(
+            seq,
+            Direction::Received,
+            json!({"jsonrpc": "2.0", "method": "notifications/message",
+                   "params": {"level": level, "logger": "db", "data": data}}),
+        ),
+    };
+    app.on_event(
+        &Event::Transcript {
+            key: key("github", "alice"),
+            entries: Arc::new(transcript()),
+        },
+        NOW,
+    );
+    app.on_event(&log(4, "info", "connected"), NOW);
+    app.on_event(&log(5, "error", "query failed: Bearer abc123"), NOW);
+    // → from "not set" asks for info, then warning; ← goes back down.
+    let level = |action: Option<Action>| match sent(action) {
+        Command::SetLogLevel { level, key: k } => {
+            assert_eq!(k, key("github", "alice"));
+            level
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(level(press(&mut app, KeyCode::Right)), "info");
+    assert_eq!(level(press(&mut app, KeyCode::Right)), "notice");
+    assert_eq!(level(press(&mut app, KeyCode::Left)), "info");
+    let screen = draw(&app, 80, 24);
+    insta::assert_snapshot!("log_80x24", screen.backend());
+    let text: String = screen
+        .backend()
+        .buffer()
+        .content
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.contains("db: query failed: Bearer ‹redacted›"),
+        "{text}"
+    );
+    assert!(!text.contains("abc123"), "{text}");
 }

@@ -119,10 +119,43 @@ pub const PROTOCOL: &[Binding<PanelIntent>] = &[
     HELP,
 ];
 
+/// The server's log messages.
+pub const LOG: &[Binding<PanelIntent>] = &[
+    Binding {
+        description: "scroll back through the log",
+        ..UP
+    },
+    Binding {
+        description: "scroll towards the newest message",
+        ..DOWN
+    },
+    Binding {
+        keys: &[(KeyCode::Left, NONE)],
+        label: "←",
+        hint: "lower level",
+        description: "ask the server to log from a lower level (logging/setLevel)",
+        intent: PanelIntent::Previous,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Right, NONE)],
+        label: "→",
+        hint: "higher level",
+        description: "ask the server to log from a higher level (logging/setLevel)",
+        intent: PanelIntent::Next,
+        in_hint_bar: true,
+    },
+    NEXT_TAB,
+    PREV_TAB,
+    CLOSE_OR_Q,
+    HELP,
+];
+
 pub const SECTIONS: &[(&str, &[Binding<PanelIntent>])] = &[
     ("resources and prompts", BROWSE),
     ("template parameters, prompt arguments", FILL),
     ("a resource or prompt", SHOWN),
+    ("server log", LOG),
     ("protocol", PROTOCOL),
 ];
 
@@ -132,7 +165,7 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_a_stage() {
-        for table in [BROWSE, FILL, SHOWN, PROTOCOL] {
+        for table in [BROWSE, FILL, SHOWN, LOG, PROTOCOL] {
             let all: Vec<_> = table.iter().flat_map(|b| b.keys.iter()).collect();
             for (i, k) in all.iter().enumerate() {
                 assert!(!all[i + 1..].contains(k), "{k:?} bound twice");

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::tab_keys;
 use super::{PanelOutcome, ToolPanel};
-use crate::engine::{Command, Event};
+use crate::engine::{Command, Event, LOG_LEVELS};
 use crate::toolkit::Catalogue;
 use crate::toolkit::browse::{
     expand_template, prompt_schema, render_prompt, render_resource, template_params,
@@ -27,17 +27,26 @@ pub enum Tab {
     Tools,
     Resources,
     Prompts,
+    /// The server's log messages (`notifications/message`) and its level.
+    Log,
     Protocol,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Tools, Tab::Resources, Tab::Prompts, Tab::Protocol];
+    pub const ALL: [Tab; 5] = [
+        Tab::Tools,
+        Tab::Resources,
+        Tab::Prompts,
+        Tab::Log,
+        Tab::Protocol,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Tools => "tools",
             Tab::Resources => "resources",
             Tab::Prompts => "prompts",
+            Tab::Log => "log",
             Tab::Protocol => "protocol",
         }
     }
@@ -93,6 +102,11 @@ pub struct Protocol {
     pub expanded: bool,
     /// The engine sends this connection's messages (asked when the tab first opened).
     pub followed: bool,
+    /// The level last asked of the server (`LOG_LEVELS` index); none until the operator sets
+    /// one, since the server's own starting level is not announced.
+    pub log_level: Option<usize>,
+    /// Log lines scrolled back from the newest.
+    pub log_back: usize,
 }
 
 impl Tabs {
@@ -104,6 +118,7 @@ impl Tabs {
     pub fn keys(&self) -> &'static [Binding<PanelIntent>] {
         let browse = match self.tab {
             Tab::Protocol => return tab_keys::PROTOCOL,
+            Tab::Log => return tab_keys::LOG,
             Tab::Resources => &self.resources,
             Tab::Prompts => &self.prompts,
             Tab::Tools => return tab_keys::BROWSE,
@@ -120,7 +135,8 @@ impl ToolPanel {
     /// Tab: the next tab; the protocol tab asks for the transcript the first time.
     pub(super) fn switch_tab(&mut self, forward: bool) -> Option<PanelOutcome> {
         self.tabs.tab = self.tabs.tab.step(forward);
-        if self.tabs.tab == Tab::Protocol && !self.tabs.protocol.followed {
+        let reads_transcript = matches!(self.tabs.tab, Tab::Protocol | Tab::Log);
+        if reads_transcript && !self.tabs.protocol.followed {
             self.tabs.protocol.followed = true;
             self.tabs.protocol.following = true;
             return Some(PanelOutcome::Send(Command::Transcript {
@@ -146,8 +162,34 @@ impl ToolPanel {
                 None
             }
             Tab::Resources | Tab::Prompts => self.browse_act(intent),
+            Tab::Log => self.log_act(intent),
             Tab::Tools => None,
         }
+    }
+
+    /// ↑/↓ scroll the log; ←/→ ask the server for a lower or higher level.
+    fn log_act(&mut self, intent: PanelIntent) -> Option<PanelOutcome> {
+        let p = &mut self.tabs.protocol;
+        let last = LOG_LEVELS.len() - 1;
+        let level = match intent {
+            PanelIntent::Up => {
+                p.log_back += 1;
+                return None;
+            }
+            PanelIntent::Down => {
+                p.log_back = p.log_back.saturating_sub(1);
+                return None;
+            }
+            // From "not set", the first step is info: the usual default of a server.
+            PanelIntent::Previous => p.log_level.map_or(1, |l| l.saturating_sub(1)),
+            PanelIntent::Next => p.log_level.map_or(1, |l| (l + 1).min(last)),
+            _ => return None,
+        };
+        p.log_level = Some(level);
+        Some(PanelOutcome::Send(Command::SetLogLevel {
+            key: self.key.clone(),
+            level: LOG_LEVELS[level].to_string(),
+        }))
     }
 
     fn protocol_act(&mut self, intent: PanelIntent) {

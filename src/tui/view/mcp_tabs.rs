@@ -7,6 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use crate::engine::LOG_LEVELS;
 use crate::text::printable;
 use crate::toolkit::render::one_line;
 use crate::tui::theme::Theme;
@@ -26,7 +27,7 @@ pub fn tab_bar(panel: &ToolPanel, theme: &Theme) -> Line<'static> {
             Tab::Tools => Some(panel.tools.len()),
             Tab::Resources => Some(c.resources.len() + c.resource_templates.len()),
             Tab::Prompts => Some(c.prompts.len()),
-            Tab::Protocol => None,
+            Tab::Log | Tab::Protocol => None,
         };
         let label = match count {
             Some(n) => format!("{} ({n})", tab.title()),
@@ -102,6 +103,7 @@ pub fn render(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
             );
         }
         Tab::Protocol => protocol(frame, area, panel, theme),
+        Tab::Log => log(frame, area, panel, theme),
         Tab::Tools => {}
     }
 }
@@ -246,6 +248,59 @@ fn protocol(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
         lines.extend(body_lines);
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
     }
+}
+
+fn log(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
+    let p = &panel.tabs.protocol;
+    let level = p
+        .log_level
+        .map_or("the server's default", |i| LOG_LEVELS[i]);
+    let [head, list] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    frame.render_widget(
+        Span::styled(
+            format!("level: {level} (←/→ ask the server for another)"),
+            theme.muted,
+        ),
+        head,
+    );
+    let lines: Vec<Line> = p
+        .entries
+        .iter()
+        .filter_map(|e| Some((e.at, e.log_line()?)))
+        .map(|(at, l)| {
+            let style = match l.level.as_str() {
+                "debug" | "info" | "notice" => Style::default(),
+                "warning" => theme.flash_warn,
+                _ => theme.flash_error,
+            };
+            let logger = l
+                .logger
+                .map(|g| format!("{}: ", printable(&g, false)))
+                .unwrap_or_default();
+            Line::from(vec![
+                Span::styled(format!("{} ", clock(at)), theme.muted),
+                Span::styled(format!("{:<9} ", printable(&l.level, false)), style),
+                Span::raw(format!("{logger}{}", printable(&l.text, false))),
+            ])
+        })
+        .collect();
+    if lines.is_empty() {
+        let text = if p.followed {
+            "no log messages from the server yet"
+        } else {
+            "loading…"
+        };
+        frame.render_widget(Paragraph::new(text), list);
+        return;
+    }
+    // The newest at the bottom; ↑ scrolls back.
+    let height = usize::from(list.height);
+    let end = lines
+        .len()
+        .saturating_sub(p.log_back.min(lines.len().saturating_sub(1)));
+    let start = end.saturating_sub(height);
+    let shown: Vec<Line> = lines[start..end].to_vec();
+    frame.render_widget(Paragraph::new(shown), list);
 }
 
 /// `HH:MM:SS.mmm` in UTC: the transcript's messages are often milliseconds apart.
