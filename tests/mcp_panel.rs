@@ -46,9 +46,14 @@ struct Fixture {
 }
 
 async fn start() -> Fixture {
+    start_with("").await
+}
+
+/// An engine over server-everything, `extra` appended to its `[connectors.mcp]`.
+async fn start_with(extra: &str) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = switchboard::config::parse_str(&everything::stdio_config(), None, &|_| None)
-        .expect("config");
+    let text = everything::stdio_config() + extra;
+    let config = switchboard::config::parse_str(&text, None, &|_| None).expect("config");
     let store = Store::open(&dir.path().join("data")).expect("store");
     let running = engine::start(
         store,
@@ -339,4 +344,41 @@ async fn the_servers_log_messages_arrive_and_set_level_filters_them() {
         refused.contains("is not a log level; use one of debug"),
         "{refused}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_roots_are_offered_to_a_server_that_asks() {
+    let mut f = start_with("roots = [\"file:///tmp/project-a\", \"file:///srv/data/\"]\n").await;
+    let catalogue = f.list().await;
+    // server-everything offers the tool only to clients that announce roots.
+    assert!(catalogue.tool("get-roots-list").is_some());
+    f.send(Command::CallTool {
+        key: f.key.clone(),
+        tool: "get-roots-list".into(),
+        arguments: None,
+        timeout: Duration::from_secs(30),
+        actor: Actor::Console,
+        cancel: CancellationToken::new(),
+        reply: None,
+    });
+    let result = next_matching(&mut f.events, |e| match e {
+        Event::ToolResult { result, .. } => Some(result),
+        _ => None,
+    })
+    .await
+    .expect("get-roots-list");
+    let text = serde_json::to_string(&result.result).expect("json");
+    assert!(text.contains("Current MCP Roots (2 total)"), "{text}");
+    assert!(
+        text.contains("1. project-a\\n   URI: file:///tmp/project-a"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2. data\\n   URI: file:///srv/data/"),
+        "{text}"
+    );
+
+    // Without roots configured the capability is not announced, and the tool not offered.
+    let mut plain = start().await;
+    assert!(plain.list().await.tool("get-roots-list").is_none());
 }

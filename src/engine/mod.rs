@@ -201,6 +201,12 @@ pub async fn start(
                 specs
                     .iter()
                     .filter_map(|s| Some((s.id.clone(), s.protocol_version.clone()?))),
+            )
+            .with_roots(
+                specs
+                    .iter()
+                    .filter(|s| !s.roots.is_empty())
+                    .map(|s| (s.id.clone(), s.roots.clone())),
             ),
     );
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));

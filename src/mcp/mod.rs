@@ -72,6 +72,8 @@ pub struct McpPool {
     elicit: Elicitor,
     /// Connector id → the revision its sessions propose (`protocol_version`).
     protocols: HashMap<String, rmcp::model::ProtocolVersion>,
+    /// Connector id → the roots its sessions offer (`roots`).
+    roots: HashMap<String, Vec<String>>,
     /// Who each connection's session currently works for (see `Acting`).
     acting: std::sync::Mutex<HashMap<ConnectionKey, Arc<Acting>>>,
     default_actor: Actor,
@@ -91,6 +93,7 @@ impl McpPool {
             connect_timeout: Duration::from_secs(15),
             elicit: Elicitor::default(),
             protocols: HashMap::new(),
+            roots: HashMap::new(),
             acting: std::sync::Mutex::new(HashMap::new()),
             default_actor: Actor::Scheduler,
             transcripts: Arc::new(Transcripts::default()),
@@ -134,6 +137,12 @@ impl McpPool {
         protocols: impl IntoIterator<Item = (String, rmcp::model::ProtocolVersion)>,
     ) -> Self {
         self.protocols = protocols.into_iter().collect();
+        self
+    }
+
+    /// The roots each connector's sessions offer to servers that ask.
+    pub fn with_roots(mut self, roots: impl IntoIterator<Item = (String, Vec<String>)>) -> Self {
+        self.roots = roots.into_iter().collect();
         self
     }
 
@@ -200,6 +209,7 @@ impl McpPool {
     /// A handler whose `tools/list_changed` drops this connection's cached catalogue.
     fn handler(&self, key: &ConnectionKey) -> SessionHandler {
         let protocol = self.protocols.get(&key.connector).cloned();
+        let roots = self.roots.get(&key.connector).cloned().unwrap_or_default();
         let elicit = self.elicit.for_connection(key);
         let (catalogues, store, key) = (self.catalogues.clone(), self.store.clone(), key.clone());
         SessionHandler::new(Some(Arc::new(move || {
@@ -209,6 +219,7 @@ impl McpPool {
         })))
         .with_elicitor(elicit)
         .with_protocol(protocol)
+        .with_roots(roots)
     }
 
     async fn connect(&self, key: &ConnectionKey, target: &Target) -> Result<Session, Failure> {
