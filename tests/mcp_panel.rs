@@ -51,6 +51,10 @@ async fn start() -> Fixture {
 
 /// An engine over server-everything, `extra` appended to its `[connectors.mcp]`.
 async fn start_with(extra: &str) -> Fixture {
+    start_opts(extra, EngineOptions::default()).await
+}
+
+async fn start_opts(extra: &str, options: EngineOptions) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = everything::stdio_config() + extra;
     let config = switchboard::config::parse_str(&text, None, &|_| None).expect("config");
@@ -60,7 +64,7 @@ async fn start_with(extra: &str) -> Fixture {
         engine::fleet::from_config(&config),
         EngineOptions {
             scheduler: false,
-            ..EngineOptions::default()
+            ..options
         },
     )
     .await
@@ -381,4 +385,106 @@ async fn configured_roots_are_offered_to_a_server_that_asks() {
     // Without roots configured the capability is not announced, and the tool not offered.
     let mut plain = start().await;
     assert!(plain.list().await.tool("get-roots-list").is_none());
+}
+
+/// An engine whose sessions ask its front-ends, as the console's does.
+async fn asking() -> Fixture {
+    let options = EngineOptions {
+        elicit: switchboard::mcp::elicit::Elicitor::for_front_ends(),
+        ..EngineOptions::default()
+    };
+    start_opts("", options).await
+}
+
+impl Fixture {
+    fn sample(&self) {
+        self.send(Command::CallTool {
+            key: self.key.clone(),
+            tool: "trigger-sampling-request".into(),
+            arguments: json!({"prompt": "What is six times seven?", "maxTokens": 50})
+                .as_object()
+                .cloned(),
+            timeout: Duration::from_secs(60),
+            actor: Actor::Console,
+            cancel: CancellationToken::new(),
+            reply: None,
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sampling_request_is_shown_to_the_operator_who_replies_or_declines() {
+    use switchboard::toolkit::elicit::prompt::Answer;
+    let mut f = asking().await;
+    let catalogue = f.list().await;
+    // Offered only to clients that announce sampling: the console's engine does.
+    assert!(catalogue.tool("trigger-sampling-request").is_some());
+    f.sample();
+    let (id, request) = next_matching(&mut f.events, |e| match e {
+        Event::ElicitationRequested { id, request, .. } => Some((id, request)),
+        _ => None,
+    })
+    .await;
+    assert!(
+        request
+            .message
+            .starts_with("sampling/createMessage (up to 50 tokens)"),
+        "{}",
+        request.message
+    );
+    assert!(
+        request.message.contains("What is six times seven?"),
+        "{}",
+        request.message
+    );
+    f.send(Command::AnswerElicitation {
+        id,
+        answer: Answer::Accept(
+            json!({"reply": "forty-two"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+    });
+    let result = next_matching(&mut f.events, |e| match e {
+        Event::ToolResult { result, .. } => Some(result),
+        _ => None,
+    })
+    .await
+    .expect("the call");
+    let text = serde_json::to_string(&result.result).expect("json");
+    assert!(text.contains("forty-two"), "{text}");
+    assert!(text.contains("switchboard-operator"), "{text}");
+
+    // Declined: the server hears a refusal, and the call ends rather than hanging.
+    f.sample();
+    let id = next_matching(&mut f.events, |e| match e {
+        Event::ElicitationRequested { id, .. } => Some(id),
+        _ => None,
+    })
+    .await;
+    f.send(Command::AnswerElicitation {
+        id,
+        answer: Answer::Decline,
+    });
+    let declined = next_matching(&mut f.events, |e| match e {
+        Event::ToolResult { result, .. } => Some(result),
+        _ => None,
+    })
+    .await;
+    let shown = match &declined {
+        Ok(o) => serde_json::to_string(&o.result).unwrap_or_default(),
+        Err(e) => e.to_string(),
+    };
+    assert!(shown.contains("declined"), "{shown}");
+
+    // An engine nobody answers for does not announce sampling.
+    let mut plain = start().await;
+    assert!(
+        plain
+            .list()
+            .await
+            .tool("trigger-sampling-request")
+            .is_none()
+    );
 }

@@ -13,7 +13,7 @@ use rmcp::model::{
 // rmcp marks roots deprecated (SEP-2577); the revisions switchboard speaks still define them
 // and servers still ask.
 #[allow(deprecated)]
-use rmcp::model::{ListRootsResult, Root};
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ListRootsResult, Root};
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use tokio::sync::mpsc;
 
@@ -146,6 +146,9 @@ impl ClientHandler for SessionHandler {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("switchboard", env!("CARGO_PKG_VERSION"));
         info.capabilities.elicitation = self.elicit.capability();
+        if super::sampling::offered(&self.elicit) {
+            info.capabilities.sampling = Some(Default::default());
+        }
         if !self.roots.is_empty() {
             info.capabilities.roots = Some(RootsCapabilities::default());
         }
@@ -189,6 +192,20 @@ impl ClientHandler for SessionHandler {
             })
             .collect();
         Ok(ListRootsResult::new(roots))
+    }
+
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let server = context
+            .peer
+            .peer_info()
+            .and_then(|i| i.server_info.as_ref().map(|s| s.name.clone()))
+            .unwrap_or_else(|| "the server".to_string());
+        super::sampling::answer(&self.elicit, &server, &params).await
     }
 
     async fn on_progress(

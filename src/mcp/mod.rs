@@ -8,6 +8,7 @@ pub mod elicit;
 pub mod handler;
 pub mod http_client;
 mod ops;
+pub mod sampling;
 pub mod sse;
 mod sse_body;
 pub mod tap;
