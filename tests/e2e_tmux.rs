@@ -335,8 +335,9 @@ fn console_answers_a_servers_request_for_input_during_a_call() {
 }
 
 /// The MCP panel against a real server (server-everything over stdio: the demo's lab server
-/// has no resources or prompts): fill the argument form and call a tool, read a resource, open
-/// the protocol tab and find the session's messages there.
+/// has no resources or prompts): fill the argument form and call a tool, read a resource, get a
+/// prompt with an argument, set the server's log level, open the protocol tab and find the
+/// session's messages there.
 #[test]
 fn console_mcp_panel_form_resource_and_protocol() {
     let dir = tempfile::tempdir().unwrap();
@@ -383,10 +384,27 @@ fn console_mcp_panel_form_resource_and_protocol() {
     tmux.wait_for("▶ demo://resource/static/document/");
 
     // The protocol tab: the session from its initialize, the call among its messages.
+    // The prompts tab: one with arguments, filled in the form.
     tmux.keys(&["Tab"]);
-    tmux.wait_for("prompts (");
+    tmux.wait_for("▶ simple-prompt");
+    tmux.keys(&["Down"]);
+    tmux.wait_for("▶ args-prompt");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("args-prompt (* required):");
+    tmux.type_text("Paris");
+    tmux.wait_for("✓ the arguments match the schema");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("user: What's weather in Paris?");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ args-prompt");
+    // The log tab: the level the server logs from is the operator's to set.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("level: the server's default");
+    tmux.keys(&["Right"]);
+    tmux.wait_for("the server now logs from info up");
     tmux.keys(&["Tab"]);
     let screen = tmux.wait_for("→ request resources/read");
+    assert!(screen.contains("→ request logging/setLevel"), "{screen}");
     assert!(screen.contains("→ request tools/call"), "{screen}");
     // The newest message is selected and its body shown, pretty-printed.
     assert!(screen.contains("  \"jsonrpc\": \"2.0\","), "{screen}");
