@@ -6,6 +6,7 @@
 use crossterm::event::{KeyCode, KeyModifiers};
 
 use super::keymap::Binding;
+pub use super::tools_panel::history_keys::HISTORY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PanelIntent {
@@ -198,58 +199,6 @@ const COPY_EDITED: Binding<PanelIntent> = Binding {
     intent: PanelIntent::Copy,
     in_hint_bar: false,
 };
-
-/// The connection's past calls, newest first.
-pub const HISTORY: &[Binding<PanelIntent>] = &[
-    Binding {
-        keys: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
-        label: "↑/k",
-        hint: "up",
-        description: "the newer call",
-        intent: PanelIntent::Up,
-        in_hint_bar: false,
-    },
-    Binding {
-        keys: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
-        label: "↓/j",
-        hint: "down",
-        description: "the older call",
-        intent: PanelIntent::Down,
-        in_hint_bar: false,
-    },
-    Binding {
-        keys: &[(KeyCode::Enter, NONE)],
-        label: "Enter",
-        hint: "run again",
-        description: "call the tool again with the same arguments",
-        intent: PanelIntent::Rerun,
-        in_hint_bar: true,
-    },
-    Binding {
-        keys: &[(KeyCode::Char('e'), NONE)],
-        label: "e",
-        hint: "edit",
-        description: "open the call's arguments in the editor",
-        intent: PanelIntent::EditPast,
-        in_hint_bar: true,
-    },
-    Binding {
-        keys: &[(KeyCode::Char('y'), NONE)],
-        label: "y",
-        hint: "copy command",
-        description: "copy the call's `switchboard call` line (and show it)",
-        intent: PanelIntent::Copy,
-        in_hint_bar: true,
-    },
-    Binding {
-        keys: &[(KeyCode::Esc, NONE)],
-        label: "Esc",
-        hint: "back",
-        description: "back to the tool list",
-        intent: PanelIntent::Back,
-        in_hint_bar: true,
-    },
-];
 
 pub const BACK_TO_LIST: Binding<PanelIntent> = Binding {
     keys: &[(KeyCode::Esc, NONE)],

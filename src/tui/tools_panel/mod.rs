@@ -26,6 +26,7 @@ pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 mod answer;
 mod edit;
 mod history;
+pub mod history_keys;
 pub mod tab_keys;
 mod tabs;
 
