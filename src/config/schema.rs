@@ -161,6 +161,9 @@ pub struct McpConfig {
     /// The MCP revision proposed at `initialize` (e.g. "2025-06-18"); unset: the newest.
     #[serde(default)]
     pub protocol_version: Option<String>,
+    /// Roots offered to a server that asks (`roots/list`): URIs, usually `file:///…`.
+    #[serde(default)]
+    pub roots: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

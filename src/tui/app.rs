@@ -26,6 +26,8 @@ pub enum Action {
     ReadLog(Vec<super::views::LogRequest>),
     /// Load and apply a theme by name (`:theme NAME`).
     Theme(String),
+    /// Put the text on the terminal's clipboard (OSC 52).
+    Copy(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +76,8 @@ pub struct App {
     pub(super) themes: Vec<String>,
     /// The fleet's keys, `[keys]` merged over the defaults.
     pub(super) keys: super::key_config::Keys,
+    /// Each connection's past calls from the tool panel, kept while the console runs.
+    histories: std::collections::HashMap<ConnectionKey, Vec<crate::tui::tools_panel::PastCall>>,
 }
 
 impl App {
@@ -191,10 +195,19 @@ impl App {
             }
             return match panel.handle_key(key)? {
                 PanelOutcome::Close => {
-                    self.tools = None;
-                    None
+                    // The panel may have asked the engine for something to stop on close.
+                    let panel = self.tools.take()?;
+                    let goodbye = panel.closing();
+                    self.histories.insert(panel.key, panel.history);
+                    goodbye.map(Action::Send)
                 }
                 PanelOutcome::Send(command) => Some(Action::Send(command)),
+                PanelOutcome::Copy(text) => {
+                    // Shown as well: a terminal without OSC 52 copies nothing, silently.
+                    let shown = format!("copied (OSC 52): {text}");
+                    self.set_flash(Level::Info, shown, now);
+                    Some(Action::Copy(text))
+                }
             };
         }
         if let Some(outcome) = self.handle_view_key(key, now) {
@@ -299,6 +312,10 @@ impl App {
             | Event::ToolResult { .. }
             | Event::ElicitationRequested { .. }
             | Event::ElicitationClosed { .. }
+            | Event::ResourceRead { .. }
+            | Event::PromptGot { .. }
+            | Event::Transcript { .. }
+            | Event::Protocol { .. }
             | Event::Reauth { .. } => {}
         }
         None
@@ -360,7 +377,8 @@ impl App {
             self.set_flash(Level::Warn, text, now);
             return None;
         }
-        let (panel, command) = ToolPanel::open(row.key.clone());
+        let (mut panel, command) = ToolPanel::open(row.key.clone());
+        panel.history = self.histories.remove(&row.key).unwrap_or_default();
         self.tools = Some(panel);
         Some(Action::Send(command))
     }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod command;
 pub mod editor;
 pub mod fleet;
+pub mod form;
 pub mod key_config;
 pub mod keymap;
 pub mod log;
@@ -222,6 +223,7 @@ fn perform(
         None => {}
         Some(Action::Quit) => return true,
         Some(Action::Send(command)) => send(engine, app, command),
+        Some(Action::Copy(text)) => copy_osc52(&text),
         Some(Action::Batch(commands)) => {
             for command in commands {
                 send(engine, app, command);
@@ -272,4 +274,20 @@ fn send(engine: &EngineHandle, app: &mut App, command: Command) {
         let text = "the engine is not accepting commands (busy or stopped)";
         app.set_flash(Level::Error, text.to_owned(), now_ms());
     }
+}
+
+/// Puts text on the clipboard of the terminal (and of the terminal the SSH session runs in)
+/// with OSC 52. Terminals cap the sequence, so a very long text is not sent; the flash
+/// already shows it to copy by hand.
+fn copy_osc52(text: &str) {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    const OSC52_LIMIT: usize = 74_994;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    if encoded.len() > OSC52_LIMIT {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
 }

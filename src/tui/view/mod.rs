@@ -7,6 +7,7 @@ mod detail;
 mod editor;
 mod events;
 mod help;
+mod mcp_tabs;
 mod pane;
 mod popup;
 mod tools;
