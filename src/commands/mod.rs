@@ -11,7 +11,7 @@ pub mod docs;
 mod elicit_prompt;
 pub mod events;
 pub mod oneshot;
-pub mod qr;
+pub use crate::toolkit::qr;
 pub mod status;
 pub mod token;
 pub mod tools;

@@ -30,7 +30,7 @@ pub use health::{HealthConfig, StoreConfig};
 pub use presets::{Preset, ResolvedAuth, preset, preset_names};
 pub use schema::{
     AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, Grant, KeyAlg,
-    McpConfig, McpTransport, MetricsConfig, RestConfig, ScheduleConfig, TokenAuthMethod,
+    KeyList, McpConfig, McpTransport, MetricsConfig, RestConfig, ScheduleConfig, TokenAuthMethod,
 };
 
 /// Reads, parses, interpolates (from the process environment) and validates a config file.
