@@ -104,6 +104,11 @@ pub enum Command {
         2 usage or invalid arguments, 3 re-authorization needed."
     )]
     Call(CallArgs),
+    /// Alert channels (`[[alerts]]`): list them with their last delivery, or send a test message.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Work with the config file.
     Config {
         #[command(subcommand)]
@@ -131,6 +136,26 @@ pub struct DemoArgs {
     /// Keep the demo's temporary data directory on exit.
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Each channel: kind, where it sends, what it fires on, messages waiting, and how the last
+    /// delivery went.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message to CHANNEL now and say what happened (exit 1 if it was not
+    /// delivered).
+    Test {
+        /// The channel's `name` in `[[alerts]]`.
+        channel: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
+use switchboard::cli::{AlertsCommand, Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
 use switchboard::commands::{
     self, Exit, Outcome, authorize, console, demo, interruptible, oneshot, tools,
 };
@@ -50,6 +50,12 @@ fn main() {
             }) => interruptible(oneshot::probe(&global, &connector, &account, json)).await,
             Some(Command::Tools(args)) => tools::tools(&global, args).await,
             Some(Command::Call(args)) => tools::call(&global, args).await,
+            Some(Command::Alerts {
+                command: AlertsCommand::List { json },
+            }) => interruptible(commands::alerts::list(&global, json)).await,
+            Some(Command::Alerts {
+                command: AlertsCommand::Test { channel, json },
+            }) => interruptible(commands::alerts::test(&global, &channel, json)).await,
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),

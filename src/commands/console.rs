@@ -13,7 +13,14 @@ pub async fn console(global: &Global) -> Outcome {
     let workspace = open_workspace(global)?;
     let theme = load_theme(&config)?;
     let running = start_console_engine(&config, &workspace).await?;
-    run_console(running, theme).await
+    // A console that leads (no daemon running) sends the alerts too.
+    let alerts =
+        crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
+    let outcome = run_console(running, theme).await;
+    if let Some(alerts) = alerts {
+        alerts.stop().await;
+    }
+    outcome
 }
 
 /// The engine behind a console: scheduled, and a server's requests for input (elicitation)
@@ -87,6 +94,8 @@ pub async fn daemon(global: &Global) -> Outcome {
     let config = load_config(global)?;
     let workspace = open_workspace(global)?;
     let running = start_engine(&config, &workspace, scheduled()).await?;
+    let alerts =
+        crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
     eprintln!(
         "switchboard daemon: {} connectors, data in {}; SIGTERM or Ctrl-C stops it",
         config.connectors.len(),
@@ -94,6 +103,9 @@ pub async fn daemon(global: &Global) -> Outcome {
     );
     wait_for_stop(&running).await;
     tracing::info!("daemon stopping");
+    if let Some(alerts) = alerts {
+        alerts.stop().await;
+    }
     running.shutdown().await;
     eprintln!("switchboard daemon: stopped");
     Ok(0)

@@ -152,6 +152,7 @@ pub async fn status(global: &Global, json: bool) -> Outcome {
     };
     let (running, workspace) = super::oneshot_engine_with(global, options).await?;
     let snapshot = running.handle.snapshot();
+    let alerts = super::alerts::status_lines(&running.handle).await;
     running.shutdown().await;
     // JSON stays an array of connections: its consumers parse exactly that.
     if json {
@@ -204,6 +205,9 @@ pub async fn status(global: &Global, json: bool) -> Outcome {
             rate,
             error
         );
+    }
+    for line in alerts {
+        println!("{line}");
     }
     Ok(EXIT_OK)
 }

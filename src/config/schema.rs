@@ -24,6 +24,9 @@ pub struct Config {
     pub connectors: Vec<ConnectorConfig>,
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[[alerts]]`: channels and their rules (`config/alerts.rs`).
+    #[serde(default)]
+    pub alerts: Vec<super::alerts::AlertChannel>,
     /// The file this was loaded from, so front-ends can say where to go and fix things.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -72,6 +75,9 @@ pub struct ConnectorConfig {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub health: HealthConfig,
+    /// Labels an `[[alerts]]` channel can select connectors by (`tags = ["prod"]`).
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Environment variables referenced by ${VAR} in this connector that are unset. Non-empty
     /// means the connector is shown as "not configured: set VAR" while the rest of the fleet runs.
     #[serde(skip)]

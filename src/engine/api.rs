@@ -93,6 +93,11 @@ pub enum Command {
     /// Answer a server's request for input (`Event::ElicitationRequested`). The first answer
     /// to an id counts; later ones are ignored.
     AnswerElicitation { id: u64, answer: Answer },
+    /// The alert front-end's outbox, incidents and delivery outcomes (`engine::alerts`).
+    Alerts {
+        op: super::alerts::AlertOp,
+        reply: oneshot::Sender<Result<super::alerts::AlertAnswer, Failure>>,
+    },
     /// Stop the scheduler and every task; the engine's `run` returns.
     Shutdown,
 }

@@ -1,6 +1,7 @@
 //! The single owner of the SQLite file. One thread holds the connection; everything else sends it
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
+mod alerts;
 mod catalogues;
 pub mod history;
 mod key_check;
