@@ -219,7 +219,8 @@ pub(crate) fn validate(config: &Config, root: &DeTable<'_>) -> Result<(), Locate
             err(
                 key,
                 "kind",
-                format!("kind = \"{}\" needs `{key}` ({what})", a.kind.as_str()),
+                // No quotes: an error about a secret's key has its quoted parts hidden.
+                format!("a {} channel needs {key}: {what}", a.kind.as_str()),
             )
         };
         match a.kind {
@@ -230,7 +231,7 @@ pub(crate) fn validate(config: &Config, root: &DeTable<'_>) -> Result<(), Locate
                 if a.secret.as_ref().is_none_or(Secret::is_empty) {
                     return Err(needs(
                         "secret",
-                        "the key receivers verify the signature with, e.g. \"${SB_WEBHOOK_SECRET}\"",
+                        "the key receivers verify the signature with, e.g. ${SB_WEBHOOK_SECRET}",
                     ));
                 }
             }
@@ -238,7 +239,7 @@ pub(crate) fn validate(config: &Config, root: &DeTable<'_>) -> Result<(), Locate
                 if a.url.is_none() {
                     return Err(needs(
                         "url",
-                        "the Slack incoming webhook URL, e.g. \"${SLACK_WEBHOOK_URL}\"",
+                        "the Slack incoming webhook URL, e.g. ${SLACK_WEBHOOK_URL}",
                     ));
                 }
             }
@@ -246,7 +247,7 @@ pub(crate) fn validate(config: &Config, root: &DeTable<'_>) -> Result<(), Locate
                 if a.routing_key.as_ref().is_none_or(Secret::is_empty) {
                     return Err(needs(
                         "routing_key",
-                        "the Events API v2 integration key, e.g. \"${PAGERDUTY_ROUTING_KEY}\"",
+                        "the Events API v2 integration key, e.g. ${PAGERDUTY_ROUTING_KEY}",
                     ));
                 }
             }
