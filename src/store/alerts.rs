@@ -108,7 +108,9 @@ impl Store {
         .await
     }
 
-    /// Pending messages due by `now`, oldest first.
+    /// Pending messages due by `now`, oldest first. A channel's messages go out in the order
+    /// they were queued: one waiting for its retry holds back the newer ones behind it, so a
+    /// reminder or a resolve never overtakes its trigger.
     pub async fn alerts_due(
         &self,
         now: UnixMs,
@@ -116,8 +118,11 @@ impl Store {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         self.call(move |c| {
             let mut st = c.prepare(
-                "SELECT id, channel, dedup_key, payload, created_at, attempts FROM alert_outbox
-                 WHERE state = 'pending' AND next_at <= ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, channel, dedup_key, payload, created_at, attempts FROM alert_outbox o
+                 WHERE state = 'pending' AND next_at <= ?1
+                   AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.channel = o.channel
+                                   AND p.state = 'pending' AND p.id < o.id AND p.next_at > ?1)
+                 ORDER BY id LIMIT ?2",
             )?;
             let rows = st.query_map(params![now, limit as i64], |r| {
                 Ok(OutboxItem {
@@ -310,18 +315,29 @@ mod tests {
             )
             .await
             .unwrap();
+        // A newer message of the same channel waits behind the one waiting for its retry.
+        store
+            .alerts_apply(
+                vec![("hook".into(), "k2".into(), "{}".into())],
+                vec![],
+                vec![],
+                20,
+            )
+            .await
+            .unwrap();
         assert!(store.alerts_due(99, 10).await.unwrap().is_empty());
         let again = store.alerts_due(100, 10).await.unwrap();
         assert_eq!(again[0].attempts, 1);
+        assert_eq!(again.len(), 2);
         let channels = store.alert_channels().await.unwrap();
-        assert_eq!(channels[0].queued, 1);
+        assert_eq!(channels[0].queued, 2);
         assert_eq!(channels[0].last.as_ref().map(|d| d.ok), Some(false));
 
         store
             .alert_settle(Some(due[0].id), Settle::Sent, delivery("hook", true))
             .await
             .unwrap();
-        assert!(store.alerts_due(1000, 10).await.unwrap().is_empty());
+        assert_eq!(store.alerts_due(1000, 10).await.unwrap().len(), 1);
         assert_eq!(
             store.alert_state("hook", "k1").await.unwrap().as_deref(),
             Some("sent")
