@@ -1,0 +1,336 @@
+//! Alert delivery against receivers that misbehave, through the real binary: `alerts test`
+//! against a slow receiver, endless bodies, a 404, a redirect to another host; a daemon whose
+//! receiver answers 429 with a huge or garbage `Retry-After`, or 500s, still delivers; and
+//! email to a local SMTP sink (aiosmtpd, installed by tests/run).
+
+#[path = "support/alerts.rs"]
+mod alerts;
+#[path = "support/cli.rs"]
+mod cli;
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alerts::{Received, free_port, outbox, until};
+use cli::{KillOnDrop, Session, parse_json};
+use support::hostile::{Hostile, Reply};
+
+const SECRET: &str = "whsec-hostile-91b3";
+const GUARD: Duration = Duration::from_secs(60);
+
+fn hook(name: &str, url: &str) -> String {
+    format!(
+        r#"
+[[alerts]]
+name = "{name}"
+kind = "webhook"
+url = "{url}"
+secret = "{SECRET}"
+min_duration = "0s"
+timeout = "1s"
+retry_initial = "200ms"
+retry_max = "1s"
+"#
+    )
+}
+
+/// A connector that is down at once: nothing listens where it points.
+fn dead_connector() -> String {
+    format!(
+        "[[connectors]]\nid = \"dead\"\nkind = \"rest\"\n[connectors.rest]\nbase_url = \"http://127.0.0.1:{}\"\n[connectors.schedule]\nprobe = \"1s\"\n[connectors.health]\ndown_after = 1\n",
+        free_port()
+    )
+}
+
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_test_says_what_went_wrong_with_each_misbehaving_receiver() {
+    let slow = Hostile::start(|_| Reply::Stall).await;
+    let endless_500 = Hostile::start(|_| Reply::Endless {
+        status: 500,
+        headers: vec![],
+        chunk: vec![b'x'; 64 * 1024],
+    })
+    .await;
+    let endless_ok = Hostile::start(|_| Reply::Endless {
+        status: 200,
+        headers: vec![],
+        chunk: vec![b'x'; 64 * 1024],
+    })
+    .await;
+    let gone = Hostile::start(|_| Reply::text(404, "text/plain", "no such hook")).await;
+    let elsewhere = Hostile::start(|_| Reply::text(200, "text/plain", "ok")).await;
+    let target = elsewhere.url("/stolen");
+    let redirect = Hostile::start(move |_| Reply::redirect(307, &target)).await;
+    let moved = Arc::new(
+        Hostile::start(|r| {
+            if r.path() == "/old" {
+                Reply::redirect(308, "/new")
+            } else {
+                Reply::text(200, "text/plain", "ok")
+            }
+        })
+        .await,
+    );
+    let config = [
+        hook("slow", &slow.url("/in")),
+        hook("endless500", &endless_500.url("/in")),
+        hook("endless200", &endless_ok.url("/in")),
+        hook("gone", &gone.url("/in")),
+        hook("redirect", &redirect.url("/in")),
+        hook("moved", &moved.url("/old")),
+    ]
+    .concat();
+    let mut s = Session::new(&config);
+    let mut test = |name: &str, code: i32| {
+        let run = blocking(|| s.expect(&["alerts", "test", name], code));
+        run.stdout
+    };
+
+    let out = test("slow", 1);
+    assert!(
+        out.contains("NOT delivered") && out.contains("did not answer within 1s"),
+        "{out}"
+    );
+    let out = test("endless500", 1);
+    assert!(
+        out.contains("answered 500") && out.contains("retries"),
+        "{out}"
+    );
+    // A 2xx is an acceptance, whatever its body; the body is read only up to the cap.
+    let out = test("endless200", 0);
+    assert!(
+        out.contains("delivered") && out.contains("(status 200)"),
+        "{out}"
+    );
+    let out = test("gone", 1);
+    assert!(
+        out.contains("answered 404: no such hook") && out.contains("dropped"),
+        "{out}"
+    );
+    let out = test("redirect", 1);
+    assert!(out.contains("redirected to another host"), "{out}");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the signed body followed the redirect"
+    );
+    // Within the receiver's own origin a redirect is followed, signature and all.
+    test("moved", 0);
+    let new = moved.requests_to("/new");
+    assert_eq!(new.len(), 1);
+    assert!(
+        alerts::verify(
+            new[0].header("switchboard-signature").unwrap_or(""),
+            SECRET,
+            &new[0].body
+        )
+        .is_ok()
+    );
+
+    // Each outcome is the channel's last delivery, as `alerts list` shows it.
+    let list = blocking(|| s.expect(&["alerts", "list", "--json"], 0));
+    let rows = parse_json(&list.stdout);
+    let last = |name: &str| {
+        rows.as_array()
+            .and_then(|r| r.iter().find(|r| r["channel"] == name))
+            .map(|r| r["last"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(last("gone")["status"], 404);
+    assert_eq!(last("endless200")["ok"], true);
+    assert_eq!(last("slow")["ok"], false);
+    let shown = blocking(|| s.expect(&["alerts", "list"], 0)).stdout;
+    assert!(
+        shown.contains("last: failed at") && shown.contains("answered 404"),
+        "{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_retries_through_429s_with_huge_or_garbage_retry_after_and_500s() {
+    // Each receiver refuses its first two requests, then takes everything.
+    fn flaky(
+        first: Reply,
+        count: Arc<AtomicUsize>,
+        state: alerts::Shared,
+    ) -> impl Fn(&support::hostile::Request) -> Reply + Send + Sync {
+        let take = alerts::webhook(SECRET, state);
+        move |r| {
+            if count.fetch_add(1, Ordering::SeqCst) < 2 {
+                first.clone()
+            } else {
+                take(r)
+            }
+        }
+    }
+    let mut receivers = Vec::new();
+    let mut config = dead_connector();
+    let refusals = [
+        (
+            "huge",
+            Reply::text(429, "text/plain", "slow down")
+                .with_header("retry-after", "99999999999999999999"),
+        ),
+        (
+            "garbage",
+            Reply::text(429, "text/plain", "slow down").with_header("retry-after", "soon-ish"),
+        ),
+        ("fivehundred", Reply::text(503, "text/plain", "busy")),
+    ];
+    for (name, first) in refusals {
+        let state = Arc::new(Mutex::new(Received::default()));
+        let count = Arc::new(AtomicUsize::new(0));
+        let h = Hostile::start(flaky(first, count.clone(), state.clone())).await;
+        config.push_str(&hook(name, &h.url("/in")));
+        receivers.push((name, h, state, count));
+    }
+    let s = Session::new(&config);
+    let (mut cmd, _, _) = s.command(&["daemon"]);
+    let _d = KillOnDrop(cmd.spawn().expect("daemon"));
+    for (name, _h, state, count) in &receivers {
+        // retry_max is 1s: a Retry-After of 10^20 seconds must not park the message.
+        until(
+            &format!("{name}: the trigger delivered after two refusals"),
+            GUARD,
+            || {
+                state
+                    .lock()
+                    .map(|s| !s.processed.is_empty())
+                    .unwrap_or(false)
+            },
+        )
+        .await;
+        assert!(count.load(Ordering::SeqCst) >= 3);
+        let got = state
+            .lock()
+            .map(|s| s.processed.clone())
+            .unwrap_or_default();
+        assert_eq!(got[0]["event"], "trigger", "{name}");
+        assert_eq!(got[0]["condition"], "down", "{name}");
+    }
+    until("the outbox settles", GUARD, || {
+        outbox(&s.data_dir).iter().all(|r| r.1 == "sent")
+    })
+    .await;
+    assert!(
+        outbox(&s.data_dir).iter().all(|r| r.2 >= 3),
+        "{:?}",
+        outbox(&s.data_dir)
+    );
+}
+
+/// `python -m aiosmtpd` writing every message into a maildir.
+struct Sink {
+    _child: KillOnDrop,
+    port: u16,
+    maildir: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn smtp_sink() -> Sink {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run tests/run, which installs aiosmtpd (tests/peers/smtp/requirements.txt) there",
+        python.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let maildir = dir.path().join("mail");
+    let port = free_port();
+    let child = std::process::Command::new(python)
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(&maildir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start aiosmtpd");
+    let child = KillOnDrop(child);
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "aiosmtpd did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Sink {
+        _child: child,
+        port,
+        maildir,
+        _dir: dir,
+    }
+}
+
+fn mails(maildir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(maildir.join("new"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_reaches_a_local_smtp_sink_from_alerts_test_and_from_the_daemon() {
+    let sink = blocking(smtp_sink);
+    let config = format!(
+        "{}
+[[alerts]]
+name = \"mail\"
+kind = \"email\"
+smtp_host = \"127.0.0.1\"
+smtp_port = {}
+smtp_tls = \"none\"
+from = \"switchboard <switchboard@example.com>\"
+to = [\"oncall@example.com\"]
+min_duration = \"0s\"
+retry_initial = \"200ms\"
+retry_max = \"1s\"
+",
+        dead_connector(),
+        sink.port
+    );
+    let mut s = Session::new(&config);
+    let out = blocking(|| s.expect(&["alerts", "test", "mail"], 0)).stdout;
+    assert!(
+        out.contains("delivered") && out.contains("(status 250)"),
+        "{out}"
+    );
+    let got = mails(&sink.maildir);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].contains("Subject: [switchboard] switchboard test alert"),
+        "{}",
+        got[0]
+    );
+    assert!(got[0].contains("To: oncall@example.com"), "{}", got[0]);
+
+    let (mut cmd, _, _) = s.command(&["daemon"]);
+    let _d = KillOnDrop(cmd.spawn().expect("daemon"));
+    until("the daemon's email about the dead connector", GUARD, || {
+        mails(&sink.maildir)
+            .iter()
+            .any(|m| m.contains("dead is down since"))
+    })
+    .await;
+    let mail = mails(&sink.maildir)
+        .into_iter()
+        .find(|m| m.contains("dead is down"))
+        .unwrap_or_default();
+    assert!(mail.contains("fix: switchboard probe dead"), "{mail}");
+}
