@@ -13,7 +13,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alerts::{Received, outbox, until};
+use alerts::{Received, outbox, until_in};
 use cli::{KillOnDrop, LabProcess, Session, files_under, parse_json, rest_connector};
 use serde_json::Value;
 use support::hostile::{Hostile, Reply};
@@ -149,26 +149,26 @@ retry_max = \"1s\"
     let mut d = daemon(&s);
 
     revoke(&lab, &mut s);
-    until("the webhook's trigger", GUARD, || {
+    until_in(&s.data_dir, "the webhook's trigger", GUARD, || {
         !events(&hook_state, "trigger").is_empty()
     })
     .await;
-    until("a reminder", GUARD, || {
+    until_in(&s.data_dir, "a reminder", GUARD, || {
         !events(&hook_state, "remind").is_empty()
     })
     .await;
     blocking(|| s.expect(&["auth", "rest"], 0));
-    until("the webhook's resolve", GUARD, || {
+    until_in(&s.data_dir, "the webhook's resolve", GUARD, || {
         !events(&hook_state, "resolve").is_empty()
     })
     .await;
-    until("PagerDuty's resolve", GUARD, || {
+    until_in(&s.data_dir, "PagerDuty's resolve", GUARD, || {
         pd.requests()
             .iter()
             .any(|r| r.body_str().contains("\"resolve\""))
     })
     .await;
-    until("Slack's resolve", GUARD, || {
+    until_in(&s.data_dir, "Slack's resolve", GUARD, || {
         slack
             .requests()
             .iter()
@@ -327,7 +327,8 @@ async fn a_receiver_that_was_down_gets_every_alert_once_it_is_back_once_each() {
 
     revoke(&lab, &mut s);
     // Nobody listens: the trigger and reminders pile up, each tried more than once.
-    until(
+    until_in(
+        &s.data_dir,
         "a trigger and two reminders queued and retried",
         GUARD,
         || {
@@ -337,7 +338,7 @@ async fn a_receiver_that_was_down_gets_every_alert_once_it_is_back_once_each() {
     )
     .await;
     blocking(|| s.expect(&["auth", "rest"], 0));
-    until("the resolve queued", GUARD, || {
+    until_in(&s.data_dir, "the resolve queued", GUARD, || {
         outbox(&s.data_dir)
             .iter()
             .any(|r| r.0.ends_with("/resolve"))
@@ -350,7 +351,7 @@ async fn a_receiver_that_was_down_gets_every_alert_once_it_is_back_once_each() {
         alerts::webhook(SECRET, state.clone()),
     )
     .await;
-    until("every queued alert delivered", GUARD, || {
+    until_in(&s.data_dir, "every queued alert delivered", GUARD, || {
         let rows = outbox(&s.data_dir);
         !rows.is_empty() && rows.iter().all(|r| r.1 == "sent")
     })
@@ -387,7 +388,7 @@ async fn alerts_queued_when_the_daemon_is_killed_are_delivered_after_a_restart()
     blocking(|| s.expect(&["auth", "rest"], 0));
     let mut first = daemon(&s);
     revoke(&lab, &mut s);
-    until("the trigger queued", GUARD, || {
+    until_in(&s.data_dir, "the trigger queued", GUARD, || {
         outbox(&s.data_dir)
             .iter()
             .any(|r| r.1 == "pending" && r.2 >= 1)
@@ -406,7 +407,8 @@ async fn alerts_queued_when_the_daemon_is_killed_are_delivered_after_a_restart()
     )
     .await;
     let _second = daemon(&s);
-    until(
+    until_in(
+        &s.data_dir,
         "the queued trigger delivered by the new daemon",
         GUARD,
         || outbox(&s.data_dir).iter().all(|r| r.1 == "sent"),

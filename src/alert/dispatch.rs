@@ -3,7 +3,7 @@
 //! queues them in the store's outbox with the incidents they open or close (one transaction),
 //! and delivers what is due, one task per channel, in order, with capped exponential backoff.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,17 +34,23 @@ pub(super) struct Dispatcher {
 impl Dispatcher {
     pub async fn run(self, cancel: CancellationToken) {
         let mut tracker: Option<Tracker> = None;
-        let mut sending: JoinSet<String> = JoinSet::new();
-        let mut busy: HashSet<String> = HashSet::new();
+        let mut sending: JoinSet<()> = JoinSet::new();
+        // The channel each delivery task serves, by task id: also found when a task panics.
+        let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                Some(done) = sending.join_next(), if !sending.is_empty() => {
-                    if let Ok(channel) = done {
-                        busy.remove(&channel);
-                    }
+                Some(done) = sending.join_next_with_id(), if !sending.is_empty() => {
+                    let id = match done {
+                        Ok((id, ())) => id,
+                        Err(e) => {
+                            tracing::error!("alerts: a delivery task failed: {e}");
+                            e.id()
+                        }
+                    };
+                    busy.remove(&id);
                     continue;
                 }
                 _ = tick.tick() => {}
@@ -135,8 +141,8 @@ impl Dispatcher {
     async fn deliver_due(
         &self,
         now: UnixMs,
-        sending: &mut JoinSet<String>,
-        busy: &mut HashSet<String>,
+        sending: &mut JoinSet<()>,
+        busy: &mut HashMap<tokio::task::Id, String>,
     ) {
         let due = match self.handle.alerts(AlertOp::Due { now, limit: BATCH }).await {
             Ok(AlertAnswer::Due(items)) => items,
@@ -157,16 +163,15 @@ impl Dispatcher {
                 .push(item);
         }
         for (name, items) in per_channel {
-            if busy.contains(&name) {
+            if busy.values().any(|b| *b == name) {
                 continue;
             }
             let channel = self.channels.iter().find(|c| c.name == name).cloned();
-            busy.insert(name.clone());
             let (handle, http) = (self.handle.clone(), self.http.clone());
-            sending.spawn(async move {
+            let task = sending.spawn(async move {
                 deliver_channel(&handle, &http, channel.as_ref(), items).await;
-                name
             });
+            busy.insert(task.id(), name);
         }
     }
 }

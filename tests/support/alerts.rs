@@ -121,6 +121,24 @@ pub async fn until(what: &str, guard: Duration, mut check: impl FnMut() -> bool)
     }
 }
 
+/// Like `until`, and on a timeout says what the daemon's data directory shows: the outbox and
+/// the end of its log.
+pub async fn until_in(data: &Path, what: &str, guard: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + guard;
+    while !check() {
+        if tokio::time::Instant::now() >= deadline {
+            let log = std::fs::read_to_string(data.join("switchboard.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "timed out waiting: {what}\noutbox: {:?}\nlog (newest first):\n{}",
+                outbox(data),
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A loopback port with nothing listening on it (yet).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
