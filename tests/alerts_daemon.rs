@@ -406,12 +406,17 @@ async fn alerts_queued_when_the_daemon_is_killed_are_delivered_after_a_restart()
         alerts::webhook(SECRET, state.clone()),
     )
     .await;
-    let _second = daemon(&s);
+    let mut second = daemon(&s);
     until_in(
         &s.data_dir,
         "the queued trigger delivered by the new daemon",
         GUARD,
-        || outbox(&s.data_dir).iter().all(|r| r.1 == "sent"),
+        || {
+            if let Ok(Some(status)) = second.0.try_wait() {
+                panic!("the new daemon exited: {status:?}");
+            }
+            outbox(&s.data_dir).iter().all(|r| r.1 == "sent")
+        },
     )
     .await;
     // The new leader carried the incident on: it did not fire a second trigger.

@@ -129,8 +129,22 @@ pub async fn until_in(data: &Path, what: &str, guard: Duration, mut check: impl 
         if tokio::time::Instant::now() >= deadline {
             let log = std::fs::read_to_string(data.join("switchboard.log")).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            // The commands' stderr files sit beside the data directory (cli::Session).
+            let mut stderr = String::new();
+            if let Some(dir) = data.parent()
+                && let Ok(entries) = std::fs::read_dir(dir)
+            {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name.ends_with(".err") {
+                        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                        let last: Vec<&str> = text.lines().rev().take(5).collect();
+                        stderr.push_str(&format!("--- {name}\n{}\n", last.join("\n")));
+                    }
+                }
+            }
             panic!(
-                "timed out waiting: {what}\noutbox: {:?}\nlog (newest first):\n{}",
+                "timed out waiting: {what}\noutbox: {:?}\nstderr:\n{stderr}\nlog (newest first):\n{}",
                 outbox(data),
                 tail.join("\n")
             );
