@@ -310,3 +310,23 @@ async fn settle(handle: &EngineHandle, id: i64, settle: Settle, delivery: Delive
         tracing::warn!("alerts: cannot record a delivery: {f}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_retry_max_and_a_receivers_retry_after_is_capped_there_too() {
+        let text = "[[alerts]]\nname = \"h\"\nkind = \"slack\"\nurl = \"https://h.example/x\"\nretry_initial = \"5s\"\nretry_max = \"5m\"\n";
+        let config = crate::config::parse_str(text, None, &|_| None).expect("config");
+        let c = &config.alerts[0];
+        let secs = |d: Duration| d.as_secs();
+        assert_eq!(
+            [1, 2, 3, 7, 30, u32::MAX].map(|a| secs(backoff(c, a, None))),
+            [5, 10, 20, 300, 300, 300]
+        );
+        assert_eq!(secs(backoff(c, 1, Some(3_600_000))), 300);
+        assert_eq!(secs(backoff(c, 1, Some(42_000))), 42);
+        assert_eq!(backoff(c, 1, Some(0)), Duration::from_millis(100));
+    }
+}
