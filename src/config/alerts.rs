@@ -274,7 +274,7 @@ pub(crate) fn validate(config: &Config, root: &DeTable<'_>) -> Result<(), Locate
                     if to.parse::<lettre::message::Mailbox>().is_err() {
                         return Err(Located::at(
                             root,
-                            path(i, &format!("to")),
+                            path(i, "to"),
                             &{
                                 let mut p = path(i, "to");
                                 p.push(Seg::Index(j));
