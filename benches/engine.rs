@@ -155,6 +155,47 @@ fn bench_snapshot_and_render(c: &mut Criterion) {
         b.iter(|| black_box(running.build_snapshot(now_ms())))
     });
 
+    // The fleet the daemon is asked to hold (issue 16): every row with its windows read from
+    // the store, as a leader's rows are.
+    let big = rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open_with_vault(dir.path(), Vault::from_key(&[4; 32], KeySource::Env)).unwrap();
+        // `cargo test --all-targets` runs this once without `--bench`: a small fleet will do.
+        let n = if std::env::args().any(|a| a == "--bench") {
+            10_000
+        } else {
+            100
+        };
+        let specs = specs(n);
+        for s in &specs {
+            let key = switchboard::domain::ConnectionKey::new(s.id.clone(), "default");
+            let probe = switchboard::domain::ProbeResult {
+                at: now_ms() - 1_000,
+                via: switchboard::domain::ProbeVia::Rest,
+                latency_ms: 12,
+                failure: None,
+                primary_failure: None,
+            };
+            store.record_probe(&key, &probe).await.unwrap();
+        }
+        let running = engine::start(
+            store,
+            specs,
+            EngineOptions {
+                history: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        (dir, running)
+    });
+    c.bench_function("snapshot build, 10,000 connections with windows", |b| {
+        b.iter(|| black_box(big.1.build_snapshot(now_ms())))
+    });
+    rt.block_on(big.1.shutdown());
+
     let snapshot = Arc::new(running.build_snapshot(now_ms()));
     let app = App::new(snapshot);
     let theme = Theme::builtin_default();

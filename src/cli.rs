@@ -84,6 +84,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pause a connection: no probes, no refreshes, calls refused, until `resume`. Kept in the
+    /// store, so a running daemon or console stops within seconds and a restart keeps it.
+    Pause {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        account: String,
+    },
+    /// Resume a paused connection: probes and refreshes start again (a token that came due
+    /// meanwhile is refreshed at once).
+    Resume {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        account: String,
+    },
     /// Probe a connection now.
     Probe {
         connector: String,
@@ -130,6 +144,13 @@ pub struct DemoArgs {
     /// Seconds after start at which the demo revokes one connection's grant.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub revoke_after: Duration,
+    /// Seconds after start at which the demo's provider starts failing one connection's
+    /// (lab-flaky's) refreshes, so it turns *at risk* before its token expires.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub flaky_after: Duration,
+    /// How long those refreshes fail before the provider recovers.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub flaky_for: Duration,
     /// Run the demo fleet without the console (until Ctrl-C); prints where its data is.
     #[arg(long)]
     pub headless: bool,

@@ -43,6 +43,12 @@ fn main() {
                 account,
                 json,
             }) => interruptible(oneshot::refresh(&global, &connector, &account, json)).await,
+            Some(Command::Pause { connector, account }) => {
+                interruptible(oneshot::set_paused(&global, &connector, &account, true)).await
+            }
+            Some(Command::Resume { connector, account }) => {
+                interruptible(oneshot::set_paused(&global, &connector, &account, false)).await
+            }
             Some(Command::Probe {
                 connector,
                 account,

@@ -565,3 +565,27 @@ async fn a_burst_of_refreshes_behind_one_endpoint_is_limited() {
     );
     assert!(stats.max_concurrent_token_requests > 1, "still concurrent");
 }
+
+/// A provider that answers every refresh 503 with `Retry-After: 1` (the lab's flaky mode) is
+/// not asked once a second forever: the server's wait is a floor under the broker's own
+/// backoff, which keeps doubling with the failures in a row.
+#[tokio::test]
+async fn a_short_retry_after_does_not_cut_the_backoff_short() {
+    let a = support::authorized_connection(600, "api", switchboard::lab::PUBLIC_CLIENT).await;
+    a.lab.set_refresh_failure_rate(1.0);
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        // Past the one-request-per-second floor, so every attempt reaches the lab.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert!(a.broker.refresh_now(&a.key, ACTOR).await.is_err());
+        let retry_at = a.broker.retry_at(&a.key).expect("a retry is planned");
+        waits.push(retry_at - switchboard::domain::now_ms());
+    }
+    assert_eq!(
+        a.lab.set_refresh_failure_rate(0.0),
+        4,
+        "every attempt reached the lab"
+    );
+    // The fourth failure in a row waits at least half of 8 s (the jitter's floor), not 1 s.
+    assert!(waits[3] >= 3_900, "waits after each failure: {waits:?}");
+}

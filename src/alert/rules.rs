@@ -23,7 +23,8 @@ pub struct Observation {
 }
 
 /// An alerting condition, health (which resolves), or a state that says nothing either way
-/// (pending, never authorized, not configured, paused): those change nothing.
+/// (pending, never authorized, not configured, paused): those change nothing, so a paused
+/// connection neither fires nor reminds.
 enum Seen {
     Bad(Condition),
     Fine,

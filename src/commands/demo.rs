@@ -11,10 +11,15 @@ use super::{Exit, Outcome, open_workspace_at, start_engine};
 use crate::cli::{DemoArgs, EXIT_FAILED, EXIT_OK, Global};
 use crate::domain::{Actor, Health};
 use crate::engine::{EngineOptions, Level, Opener, ReauthMethod, Workspace};
-use crate::lab::{DOOMED_CLIENT, Lab, LabOptions, PUBLIC_CLIENT, SERVICE_CLIENT, SERVICE_SECRET};
+use crate::lab::{
+    DOOMED_CLIENT, FLAKY_CLIENT, Lab, LabOptions, PUBLIC_CLIENT, SERVICE_CLIENT, SERVICE_SECRET,
+};
 
 /// The connector whose grant the demo revokes, so the console shows *needs re-auth*.
 pub const DOOMED: &str = "lab-doomed";
+/// The connector whose provider fails refreshes for a while, so the console shows *at risk*
+/// (a forecast, before the token dies) and then the recovery.
+pub const FLAKY: &str = "lab-flaky";
 
 pub fn demo_config(lab: &Lab, exe: &Path) -> String {
     let issuer = &lab.issuer;
@@ -118,6 +123,22 @@ health_path = "/me"
 type = "oauth2"
 issuer = "{issuer}"
 client_id = "{DOOMED_CLIENT}"
+scopes = ["api:read", "offline_access"]
+[connectors.schedule]
+probe = "5s"
+refresh_lead = "20s"
+
+[[connectors]]
+id = "{FLAKY}"
+name = "Lab (flaky refreshes)"
+kind = "rest"
+[connectors.rest]
+base_url = "{rest}"
+health_path = "/me"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "{FLAKY_CLIENT}"
 scopes = ["api:read", "offline_access"]
 [connectors.schedule]
 probe = "5s"
@@ -239,6 +260,27 @@ async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
         );
     });
 
+    let (flaky_after, flaky_for) = (args.flaky_after, args.flaky_for);
+    let lab_for_flaky = lab.clone();
+    let handle = running.handle.clone();
+    let flaky = tokio::spawn(async move {
+        tokio::time::sleep(flaky_after).await;
+        lab_for_flaky.fail_refreshes_of(FLAKY_CLIENT, true);
+        handle.notice(
+            Level::Warn,
+            format!(
+                "demo: the lab fails {FLAKY}'s refreshes for {}s; watch it turn at risk before its token expires",
+                flaky_for.as_secs()
+            ),
+        );
+        tokio::time::sleep(flaky_for).await;
+        lab_for_flaky.fail_refreshes_of(FLAKY_CLIENT, false);
+        handle.notice(
+            Level::Info,
+            format!("demo: the lab answers {FLAKY}'s refreshes again; the next retry recovers it"),
+        );
+    });
+
     let outcome = if let Some(theme) = console {
         super::console::run_console(running, theme).await
     } else {
@@ -255,6 +297,8 @@ async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
     };
     revoker.abort();
     let _ = revoker.await;
+    flaky.abort();
+    let _ = flaky.await;
     if let Ok(lab) = std::sync::Arc::try_unwrap(lab) {
         lab.shutdown().await;
     }

@@ -107,6 +107,8 @@ struct StatusRow<'a> {
     next_refresh_why: Option<&'a str>,
     /// While a down connection's probes back off: when the next one runs.
     next_probe_at: Option<String>,
+    /// Paused by an operator: neither probed nor refreshed until resumed.
+    paused: bool,
     last_refresh_at: Option<String>,
     success_rate: Option<f64>,
     probes_1h: u32,
@@ -136,6 +138,7 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         next_refresh_at: c.next_refresh_at.map(rfc3339),
         next_refresh_why: c.next_refresh_why.as_deref(),
         next_probe_at: c.next_probe_at.map(rfc3339),
+        paused: c.paused,
         last_refresh_at: c.last_refresh_at.map(rfc3339),
         success_rate: c.success_rate_1h,
         probes_1h: c.probes_1h,
@@ -244,6 +247,33 @@ pub async fn refresh(global: &Global, connector: &str, account: &str, json: bool
             }
             Err(Exit::new(code, format!("{key}: {f}")))
         }
+    }
+}
+
+/// `pause` / `resume`: the store keeps it, so a daemon beside this command follows within
+/// seconds.
+pub async fn set_paused(global: &Global, connector: &str, account: &str, paused: bool) -> Outcome {
+    let running = engine_for(global).await?;
+    let key = known_key(&running.handle, connector, account)?;
+    let result = running
+        .handle
+        .set_paused(key.clone(), paused, Actor::Cli)
+        .await;
+    running.shutdown().await;
+    match result {
+        Ok(()) if paused => {
+            println!(
+                "paused {key}: no probes or refreshes until `switchboard resume {}{}`",
+                key.connector,
+                crate::domain::account_flag(&key)
+            );
+            Ok(EXIT_OK)
+        }
+        Ok(()) => {
+            println!("resumed {key}");
+            Ok(EXIT_OK)
+        }
+        Err(f) => Err(Exit::new(EXIT_FAILED, format!("{key}: {f}"))),
     }
 }
 

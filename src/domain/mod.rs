@@ -17,6 +17,7 @@ pub fn now_ms() -> UnixMs {
 }
 
 pub mod alert;
+pub mod events;
 mod failure;
 pub mod history;
 mod kinds;
@@ -85,11 +86,13 @@ pub enum Health {
     NotConfigured,
     /// No probe has finished yet.
     Pending,
+    /// An operator paused it: no probes, no refreshes until resumed.
+    Paused,
     Up,
 }
 
 impl Health {
-    pub const ALL: [Health; 8] = [
+    pub const ALL: [Health; 9] = [
         Health::Up,
         Health::Degraded,
         Health::Down,
@@ -98,6 +101,7 @@ impl Health {
         Health::Unauthorized,
         Health::NotConfigured,
         Health::Pending,
+        Health::Paused,
     ];
 
     pub fn label(self) -> &'static str {
@@ -110,6 +114,7 @@ impl Health {
             Health::Unauthorized => "not authorized",
             Health::NotConfigured => "not configured",
             Health::Pending => "pending",
+            Health::Paused => "paused",
         }
     }
 
@@ -123,7 +128,8 @@ impl Health {
             Health::Unauthorized => 4,
             Health::NotConfigured => 5,
             Health::Pending => 6,
-            Health::Up => 7,
+            Health::Paused => 7,
+            Health::Up => 8,
         }
     }
 }
@@ -233,6 +239,9 @@ pub struct ConnectionView {
     /// Set while the breaker holds a down connection's probes back: when the next one runs.
     #[serde(default)]
     pub next_probe_at: Option<UnixMs>,
+    /// Paused by an operator (`Command::SetPaused`): nothing automatic touches it.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// The fleet at one instant. Cheap to clone behind an `Arc`; front-ends read only this.

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
 use super::elicit::ElicitationRequest;
 use super::ready::{Need, NotReady};
+use crate::domain::events::{EventEntry, EventQuery};
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
 use crate::toolkit::Catalogue;
 use crate::toolkit::elicit::prompt::Answer;
@@ -97,6 +98,19 @@ pub enum Command {
     Alerts {
         op: super::alerts::AlertOp,
         reply: oneshot::Sender<Result<super::alerts::AlertAnswer, Failure>>,
+    },
+    /// Pause (no probes, no refreshes, calls refused) or resume a connection; kept in the
+    /// store, so every process and a restart see it.
+    SetPaused {
+        key: ConnectionKey,
+        paused: bool,
+        actor: Actor,
+        reply: Option<oneshot::Sender<Result<(), Failure>>>,
+    },
+    /// Read the event log (the store's, so every process reads the same).
+    ReadEvents {
+        query: EventQuery,
+        reply: oneshot::Sender<Result<Vec<EventEntry>, Failure>>,
     },
     /// Stop the scheduler and every task; the engine's `run` returns.
     Shutdown,

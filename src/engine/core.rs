@@ -35,6 +35,13 @@ pub(crate) struct Row {
     pub history: Option<History>,
     /// Hysteresis and the circuit breaker over this connection's probes.
     pub tracker: Tracker,
+    /// Since when an operator has had it paused (`engine::pause`).
+    pub paused_at: Option<UnixMs>,
+    /// The at-risk forecast of the last snapshot (why, for the log and the store).
+    pub risk: Option<predict::Risk>,
+    /// The leader's forecast as the store holds it: refresh failures are counted by the
+    /// process that refreshes, so a follower or a one-shot `status` shows the leader's word.
+    pub leader_risk: Option<String>,
 }
 
 impl Row {
@@ -168,6 +175,9 @@ impl Engine {
         if let Some(p) = super::ready::config_problem(spec) {
             return Err(p);
         }
+        if self.is_paused(key) {
+            return Err(super::ready::NotReady::Paused.failure(key));
+        }
         self.with_row(key, |r| r.refreshing = true);
         self.emit(Event::RefreshStarted { key: key.clone() });
         self.publish();
@@ -258,18 +268,33 @@ impl Engine {
                 account_flag: crate::domain::account_flag(key),
                 phase: row.tracker.phase(),
                 breaker: row.tracker.breaker(),
-                at_risk: if needs_reauth {
-                    None
-                } else {
-                    predict::at_risk(
-                        now,
-                        meta.as_ref().and_then(|m| m.expires_at),
-                        self.broker.retry_at(key),
-                        self.broker.failures_in_row(key),
-                        &spec.refresh_policy(),
-                        &endpoint_stats(row.history.as_ref()),
-                    )
-                },
+                paused_at: row.paused_at,
+                at_risk: None,
+            };
+            let expires_at = meta.as_ref().and_then(|m| m.expires_at);
+            row.risk = if needs_reauth || row.paused_at.is_some() {
+                None
+            } else {
+                predict::at_risk(
+                    now,
+                    expires_at,
+                    self.broker.retry_at(key),
+                    self.broker.failures_in_row(key),
+                    &spec.refresh_policy(),
+                    &endpoint_stats(row.history.as_ref()),
+                )
+                .or_else(|| {
+                    let reason = row.leader_risk.clone().filter(|_| !self.is_leader())?;
+                    let left = expires_at?.saturating_sub(now);
+                    (left > 0).then_some(predict::Risk {
+                        time_left_ms: left,
+                        reason,
+                    })
+                })
+            };
+            let standing = Standing {
+                at_risk: row.risk.clone(),
+                ..standing
             };
             let (health, mut detail) = verdict(&standing, &row.window, now);
             if needs_reauth && let Some(reason) = self.broker.unreadable_reason(key) {
@@ -299,7 +324,7 @@ impl Engine {
                 // A grant that needs re-auth has no live token, whatever its expiry said.
                 token: if needs_reauth { None } else { meta },
                 // Followers and one-shot commands run no refresh loop: derive the deadline.
-                next_refresh_at: if needs_reauth {
+                next_refresh_at: if needs_reauth || row.paused_at.is_some() {
                     None
                 } else {
                     row.next_refresh_at.or_else(|| plan.map(|p| p.at))
@@ -312,7 +337,7 @@ impl Engine {
                 last_error: row.last_error.as_ref().map(|(_, f)| f.clone()),
                 busy: row.refreshing || row.probing,
                 history: row.history.clone(),
-                next_refresh_why: if needs_reauth {
+                next_refresh_why: if needs_reauth || row.paused_at.is_some() {
                     None
                 } else {
                     plan.map(|p| p.explain(now))
@@ -321,6 +346,7 @@ impl Engine {
                     Breaker::Open { until } => Some(until),
                     _ => None,
                 },
+                paused: row.paused_at.is_some(),
             });
         }
         Snapshot {

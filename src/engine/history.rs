@@ -24,6 +24,22 @@ impl Engine {
         }
     }
 
+    /// Takes the leader's at-risk forecasts from the store (see `Row::leader_risk`).
+    pub(crate) async fn load_leader_risk(&self) {
+        let stored = match self.store.at_risk().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!("reading the leader's at-risk forecasts: {e}");
+                return;
+            }
+        };
+        if let Ok(mut rows) = self.rows.lock() {
+            for (key, row) in rows.iter_mut() {
+                row.leader_risk = stored.get(key).cloned();
+            }
+        }
+    }
+
     /// One step of the leader's rollup; `Ok(true)` while older hours are still waiting.
     pub(crate) async fn roll_up_history(&self) -> Result<bool, crate::store::StoreError> {
         let report = self.store.roll_up(now_ms(), self.retention).await?;
@@ -68,11 +84,24 @@ impl Engine {
                 )
             };
             self.notice(level, text);
+            // The leader forecasts; the others show its word and must not log it again.
+            if !self.is_leader() {
+                continue;
+            }
+            let reason = if at_risk {
+                self.with_row(&c.key, |r| r.risk.as_ref().map(|r| r.reason.clone()))
+                    .flatten()
+            } else {
+                None
+            };
             let record =
                 EventRecord::new(Some(&c.key), "at_risk", Actor::Scheduler, outcome).detail(detail);
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                let store = self.store.clone();
+                let (store, key) = (self.store.clone(), c.key.clone());
                 rt.spawn(async move {
+                    if let Err(e) = store.set_at_risk(&key, reason, now_ms()).await {
+                        tracing::warn!("could not record an at-risk forecast: {e}");
+                    }
                     if let Err(e) = store.append_event(record).await {
                         tracing::warn!("could not record an at-risk event: {e}");
                     }

@@ -12,6 +12,7 @@ mod elicit;
 pub mod fleet;
 mod history;
 pub mod open;
+mod pause;
 pub mod ready;
 mod requests;
 mod scheduler;
@@ -175,6 +176,11 @@ pub async fn start(
             row.refresh_count = count;
         }
     }
+    for (key, at) in store.paused().await.map_err(store_failure)? {
+        if let Some(row) = rows.get_mut(&key) {
+            row.paused_at = Some(at);
+        }
+    }
 
     let (elicit, asks) = opts.elicit.clone().connect_front_ends();
     let mcp = Arc::new(
@@ -213,6 +219,7 @@ pub async fn start(
     });
     if opts.scheduler || opts.history {
         engine.load_history().await;
+        engine.load_leader_risk().await;
     }
     engine.publish();
 

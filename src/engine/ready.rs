@@ -22,6 +22,8 @@ pub enum NotReady {
     NoTools,
     /// Neither the config nor the store knows the connection.
     Unknown,
+    /// An operator paused it; resuming is a deliberate act, not something a call should do.
+    Paused,
 }
 
 impl NotReady {
@@ -50,6 +52,11 @@ impl NotReady {
                 format!("{key} is a REST connector; tools and call need an MCP connector")
             }
             NotReady::Unknown => format!("no connection `{key}`"),
+            NotReady::Paused => format!(
+                "{key} is paused: run `switchboard resume {}{}` first",
+                key.connector,
+                crate::domain::account_flag(key)
+            ),
         }
     }
 
@@ -93,6 +100,9 @@ impl Engine {
         };
         if let Some(n) = config_not_ready(spec) {
             return Err(n);
+        }
+        if self.is_paused(key) {
+            return Err(NotReady::Paused);
         }
         if need == Need::Tools && spec.plan.route.mcp().is_none() {
             return Err(NotReady::NoTools);

@@ -13,6 +13,7 @@ use super::api::{Command, EngineHandle, Event, Level, stopped};
 use super::authorize::{ReauthMethod, ReauthOutcome, RevokeOutcome};
 use super::core::Engine;
 use super::ready::{Need, NotReady};
+use crate::domain::events::{EventEntry, EventQuery};
 use crate::domain::{Actor, ConnectionKey, Failure};
 use crate::toolkit::Catalogue;
 use crate::toolkit::{CallError, CallOutcome};
@@ -52,6 +53,24 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
                 reply,
             } => {
                 let _ = reply.send(engine.get_prompt(&key, &name, arguments).await);
+            }
+            Command::SetPaused {
+                key,
+                paused,
+                actor,
+                reply,
+            } => {
+                let result = engine.set_paused(&key, paused, actor).await;
+                send(reply, result);
+            }
+            Command::ReadEvents { query, reply } => {
+                let result = engine.store.query_events(query).await.map_err(|e| {
+                    Failure::new(
+                        crate::domain::ErrorClass::Config,
+                        format!("could not read the event log: {e}"),
+                    )
+                });
+                let _ = reply.send(result);
             }
             Command::Ready { key, need, reply } => {
                 let _ = reply.send(engine.readiness(&key, need));
@@ -167,6 +186,28 @@ impl EngineHandle {
             reply,
         })
         .await?
+    }
+
+    /// Pauses or resumes a connection and waits until the store holds it.
+    pub async fn set_paused(
+        &self,
+        key: ConnectionKey,
+        paused: bool,
+        actor: Actor,
+    ) -> Result<(), Failure> {
+        self.ask(|reply| Command::SetPaused {
+            key,
+            paused,
+            actor,
+            reply: Some(reply),
+        })
+        .await?
+    }
+
+    /// The event log's rows that match `query`, oldest first.
+    pub async fn read_events(&self, query: EventQuery) -> Result<Vec<EventEntry>, Failure> {
+        self.ask(|reply| Command::ReadEvents { query, reply })
+            .await?
     }
 
     /// Whether the connection can be used now; `Err` says why in the one wording.

@@ -157,6 +157,8 @@ pub struct Standing {
     pub breaker: Breaker,
     /// The token will likely expire before a refresh succeeds.
     pub at_risk: Option<Risk>,
+    /// An operator paused the connection (since then).
+    pub paused_at: Option<UnixMs>,
 }
 
 pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Health, Option<String>) {
@@ -166,6 +168,15 @@ pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Healt
             Some(format!(
                 "not configured: set {}",
                 standing.missing_env.join(", ")
+            )),
+        );
+    }
+    if standing.paused_at.is_some() {
+        return (
+            Health::Paused,
+            Some(format!(
+                "paused: nothing is probed or refreshed; run `switchboard resume {}{}`",
+                standing.connector, standing.account_flag
             )),
         );
     }
@@ -341,6 +352,31 @@ mod tests {
                 Some("not configured: set JIRA_CLIENT_ID".into())
             )
         );
+    }
+
+    #[test]
+    fn a_pause_wins_over_everything_but_missing_config() {
+        let mut w = ProbeWindow::default();
+        w.push(probe(1, false));
+        let mut s = Standing {
+            needs_reauth: true,
+            paused_at: Some(1),
+            connector: "jira".into(),
+            account_flag: " --account ops".into(),
+            ..Standing::default()
+        };
+        assert_eq!(
+            verdict(&s, &w, 1),
+            (
+                Health::Paused,
+                Some(
+                    "paused: nothing is probed or refreshed; run `switchboard resume jira --account ops`"
+                        .into()
+                )
+            )
+        );
+        s.missing_env = vec!["JIRA_CLIENT_ID".into()];
+        assert_eq!(verdict(&s, &w, 1).0, Health::NotConfigured);
     }
 
     #[test]

@@ -149,6 +149,17 @@ pub fn attempts_needed(policy: &RefreshPolicy, stats: &EndpointStats) -> u32 {
 /// The time `attempts` tries take in the worst expected case: each at the p95, with backoff
 /// between them.
 pub fn retry_budget_ms(policy: &RefreshPolicy, stats: &EndpointStats, attempts: u32) -> i64 {
+    retry_budget_after(policy, stats, attempts, 0)
+}
+
+/// `retry_budget_ms` for tries that follow `failures` failed ones: the backoff between them
+/// has grown already (the broker doubles it per failure in a row).
+pub fn retry_budget_after(
+    policy: &RefreshPolicy,
+    stats: &EndpointStats,
+    attempts: u32,
+    failures: u32,
+) -> i64 {
     let p95 = stats
         .p95_ms
         .filter(|_| stats.samples >= MIN_SAMPLES)
@@ -157,7 +168,7 @@ pub fn retry_budget_ms(policy: &RefreshPolicy, stats: &EndpointStats, attempts: 
         .max(0);
     (0..attempts).fold(0i64, |acc, i| {
         let gap = if i + 1 < attempts {
-            backoff(policy, i)
+            backoff(policy, failures.saturating_add(i))
         } else {
             0
         };
@@ -267,14 +278,16 @@ pub fn at_risk(
             ),
         });
     }
-    // Room for fewer tries than the endpoint's failure rate calls for.
+    // Room for fewer tries than the endpoint's failure rate calls for, counting from the next
+    // attempt with the backoff the failures so far have grown.
     let wanted = attempts_needed(policy, stats);
-    let budget = retry_budget_ms(policy, stats, wanted);
+    let wait = next_attempt_at.map_or(0, |next| next.saturating_sub(now).max(0));
+    let budget = wait.saturating_add(retry_budget_after(policy, stats, wanted, failures_in_row));
     (budget > left).then(|| Risk {
         time_left_ms: left,
         reason: format!(
-            "{failures_in_row} refresh failure(s) in a row; {} left, {wanted} more attempts need {}",
-            human(left),
+            // The time left is not repeated here: the detail leads with it, kept current.
+            "{failures_in_row} refresh failure(s) in a row; {wanted} more attempts need {} with backoff",
             human(budget)
         ),
     })

@@ -157,6 +157,26 @@ fn at_risk_is_a_forecast_and_clears_on_success() {
 }
 
 #[test]
+fn failures_in_a_row_grow_the_backoff_the_forecast_counts() {
+    let policy = RefreshPolicy::default();
+    // 20 s left, next attempt in 2 s, a fast endpoint, 3 attempts wanted. After one failure
+    // they fit (2 s wait, then 2 s and 4 s of backoff between them); after three in a row the
+    // backoff has grown to 8 s and 16 s, and they no longer do (2 + 8 + 16 = 26 s).
+    let left = 20_000;
+    assert_eq!(
+        at_risk(0, Some(left), Some(2_000), 1, &policy, &healthy()),
+        None
+    );
+    let r = at_risk(0, Some(left), Some(2_000), 3, &policy, &healthy()).expect("at risk");
+    assert!(
+        r.reason
+            .starts_with("3 refresh failure(s) in a row; 3 more attempts need 26s"),
+        "{}",
+        r.reason
+    );
+}
+
+#[test]
 fn human_durations() {
     for (ms, s) in [
         (850, "850ms"),

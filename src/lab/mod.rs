@@ -38,6 +38,8 @@ pub use tokens::{LabState, TokenInfo};
 pub const PUBLIC_CLIENT: &str = "demo-console";
 /// Public client whose grant the demo revokes, to show a connection dying.
 pub const DOOMED_CLIENT: &str = "demo-doomed";
+/// Public client whose refreshes the demo makes fail for a while, to show *at risk*.
+pub const FLAKY_CLIENT: &str = "demo-flaky";
 /// Confidential client for the client-credentials grant.
 pub const SERVICE_CLIENT: &str = "demo-service";
 pub const SERVICE_SECRET: &str = "demo-service-secret";
@@ -195,6 +197,19 @@ impl Lab {
         } else {
             rate.clamp(0.0, 1.0)
         };
+        s.refresh_injected_failures
+    }
+
+    /// Answers every refresh of `client_id` with 503 (the grant kept) while `failing`; the
+    /// demo's provider outage for one connection. Returns how many refreshes were refused so
+    /// far, all clients counted.
+    pub fn fail_refreshes_of(&self, client_id: &str, failing: bool) -> u64 {
+        let mut s = self.state.lock();
+        if failing {
+            s.refresh_failing_clients.insert(client_id.to_owned());
+        } else {
+            s.refresh_failing_clients.remove(client_id);
+        }
         s.refresh_injected_failures
     }
 

@@ -228,9 +228,15 @@ async fn token(
                 .entry(key.to_owned())
                 .or_default() += 1;
         }
+        // The client may also come in a Basic header; the failing set holds public clients,
+        // which always name themselves in the form.
+        let failing_client = form
+            .get("client_id")
+            .is_some_and(|c| store.refresh_failing_clients.contains(c));
         let injected = grant_type == "refresh_token"
-            && store.refresh_failure_rate > 0.0
-            && rand::random::<f64>() < store.refresh_failure_rate;
+            && (failing_client
+                || (store.refresh_failure_rate > 0.0
+                    && rand::random::<f64>() < store.refresh_failure_rate));
         if injected {
             store.refresh_injected_failures += 1;
             store.stats.refresh_failed += 1;

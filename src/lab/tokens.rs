@@ -11,7 +11,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
 
-use super::{DOOMED_CLIENT, LabOptions, LabStats, PUBLIC_CLIENT, SERVICE_CLIENT, SERVICE_SECRET};
+use super::{
+    DOOMED_CLIENT, FLAKY_CLIENT, LabOptions, LabStats, PUBLIC_CLIENT, SERVICE_CLIENT,
+    SERVICE_SECRET,
+};
 
 /// The resource owner every user-facing flow logs in as: the lab has no login page.
 pub(crate) const DEMO_USER: &str = "demo-user";
@@ -28,7 +31,7 @@ pub(crate) enum ClientKind {
 /// The built-in clients, then the public clients registered at `/register` (RFC 7591).
 pub(crate) fn client_kind(state: &LabState, client_id: &str) -> Option<ClientKind> {
     match client_id {
-        PUBLIC_CLIENT | DOOMED_CLIENT => Some(ClientKind::Public),
+        PUBLIC_CLIENT | DOOMED_CLIENT | FLAKY_CLIENT => Some(ClientKind::Public),
         SERVICE_CLIENT => Some(ClientKind::Confidential {
             secret: SERVICE_SECRET,
         }),
@@ -116,6 +119,8 @@ pub(crate) struct Store {
     pub refresh_failure_rate: f64,
     /// Refresh attempts refused that way.
     pub refresh_injected_failures: u64,
+    /// Clients whose every refresh is answered 503 that way (the demo's flaky provider).
+    pub refresh_failing_clients: std::collections::HashSet<String>,
     /// Token requests being answered now.
     pub token_in_flight: u64,
     /// Access tokens purged after expiry.

@@ -1,4 +1,4 @@
-//! The alert outbox, open incidents and last delivery per channel (migration 8). Only the alert
+//! The alert outbox, open incidents and last delivery per channel (migration 10). Only the alert
 //! front-end writes these, through the engine's `Command::Alerts`.
 
 use rusqlite::{OptionalExtension, params};

@@ -4,6 +4,7 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
+use crate::domain::events::EventQuery;
 use crate::domain::{
     Actor, ConnectionKey, ErrorClass, Failure, ProbeResult, ProbeVia, UnixMs, now_ms,
 };
@@ -58,7 +59,7 @@ fn class_to_str(c: ErrorClass) -> String {
         .unwrap_or_default()
 }
 
-fn class_from_str(s: &str) -> Option<ErrorClass> {
+pub(super) fn class_from_str(s: &str) -> Option<ErrorClass> {
     serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
@@ -204,42 +205,24 @@ impl Store {
         kind: Option<&str>,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        let key = key.cloned();
-        let kind = kind.map(str::to_string);
-        self.call(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT at, connector, account, kind, actor, outcome, latency_ms, class, detail
-                 FROM events
-                 WHERE (?1 IS NULL OR (connector = ?1 AND account = ?2)) AND (?3 IS NULL OR kind = ?3)
-                 ORDER BY id DESC LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    key.as_ref().map(|k| k.connector.clone()),
-                    key.as_ref().map(|k| k.account.clone()),
-                    kind,
-                    limit as i64
-                ],
-                |r| {
-                    let connector: Option<String> = r.get(1)?;
-                    let account: Option<String> = r.get(2)?;
-                    let actor: String = r.get(4)?;
-                    Ok(EventRecord {
-                        at: r.get(0)?,
-                        key: connector.zip(account).map(|(c, a)| ConnectionKey::new(c, a)),
-                        kind: r.get(3)?,
-                        actor: serde_json::from_value(serde_json::Value::String(actor))
-                            .unwrap_or(Actor::Cli),
-                        outcome: r.get(5)?,
-                        latency_ms: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
-                        class: r.get::<_, Option<String>>(7)?.as_deref().and_then(class_from_str),
-                        detail: r.get(8)?,
-                    })
-                },
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        let mut query = key.map(EventQuery::for_key).unwrap_or_default();
+        query.kinds = kind.map(str::to_string).into_iter().collect();
+        query.limit = limit.max(1);
+        let entries = self.query_events(query).await?;
+        Ok(entries
+            .into_iter()
+            .rev()
+            .map(|e| EventRecord {
+                at: e.at,
+                key: e.key,
+                kind: e.kind,
+                actor: e.actor,
+                outcome: e.outcome,
+                latency_ms: e.latency_ms,
+                class: e.class,
+                detail: e.detail,
+            })
+            .collect())
     }
 
     /// Per connection: when its token was last refreshed and how many refreshes the log holds.

@@ -140,7 +140,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX probes_by_time ON probes (at);
     CREATE INDEX events_by_time ON events (at);
     "#,
-    // alerts (issue 13): the outbox (at-least-once: a row stays until delivered or dropped,
+    // 8: pause / resume (engine::pause). A row per paused connection, apart from `connections`
+    // (which only authorized connections have): an operator may pause one never authorized.
+    r#"
+    CREATE TABLE paused (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        at        INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        PRIMARY KEY (connector, account)
+    ) WITHOUT ROWID;
+    "#,
+    // 9: the leader's at-risk forecasts (engine::history), one row per connection at risk, so
+    // followers and one-shot commands show what only the refreshing process can forecast.
+    r#"
+    CREATE TABLE at_risk (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        since     INTEGER NOT NULL,
+        reason    TEXT NOT NULL,
+        PRIMARY KEY (connector, account)
+    ) WITHOUT ROWID;
+    "#,
+    // 10: alerts (issue 13): the outbox (at-least-once: a row stays until delivered or dropped,
     // and (channel, dedup_key) is unique so a notice queued twice is sent once), the open
     // incidents per channel and connection (a new leader neither re-fires nor forgets to
     // resolve them), and each channel's last delivery outcome.

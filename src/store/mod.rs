@@ -9,6 +9,7 @@ pub mod lease;
 mod log;
 mod mcp_auth;
 mod migrations;
+mod paused;
 pub mod private;
 mod queries;
 mod recipes;

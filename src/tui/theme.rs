@@ -243,6 +243,8 @@ impl Theme {
             Health::Unauthorized => self.unauthorized,
             Health::NotConfigured => self.muted,
             Health::Pending => self.pending,
+            // Deliberately quiet: an operator chose it; the symbol says so.
+            Health::Paused => self.muted,
         }
     }
 }

@@ -109,7 +109,7 @@ impl LabProcess {
     }
 }
 
-fn curl_json(args: &[&str]) -> serde_json::Value {
+pub fn curl_json(args: &[&str]) -> serde_json::Value {
     let out = scrubbed("curl")
         .args(["-sS", "--fail", "--noproxy", "*", "--max-time", "10"])
         .args(args)

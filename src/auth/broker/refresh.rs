@@ -362,11 +362,15 @@ impl Broker {
                 Err(_) => return f,
             };
             h.attempts = h.attempts.saturating_add(1);
-            // Clamped again here: a `Retry-After` from any path must not land in the past or
-            // wrap (a u64 near 2^64 `as i64` is negative).
+            // A server's `Retry-After` is the earliest it wants us back, not a promise that it
+            // will be ready then: our own backoff still grows (a provider answering
+            // `Retry-After: 1` to every refresh was asked once a second, forever). Clamped
+            // again here: a `Retry-After` from any path must not land in the past or wrap (a
+            // u64 near 2^64 `as i64` is negative).
+            let backoff = backoff_ms(h.attempts);
             let delay = f
                 .retry_after_ms
-                .unwrap_or_else(|| backoff_ms(h.attempts))
+                .map_or(backoff, |asked| asked.max(backoff))
                 .min(crate::classify::MAX_RETRY_AFTER_MS);
             let at = now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
             h.retry_at = Some(at);

@@ -17,6 +17,8 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
     if let Err(f) = engine.broker.sync_reauth_marks().await {
         tracing::debug!("following the store's re-auth marks: {f}");
     }
+    engine.sync_paused().await;
+    engine.load_leader_risk().await;
     if let Ok(probes) = engine.store.probes_after(*followed_to).await {
         engine.adopt_probes(probes, followed_to);
     }
@@ -35,6 +37,11 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
 /// beside a daemon. Without this the leader would hand out a token revoked elsewhere until a
 /// 401, and keep a re-authorized connection marked "needs re-auth" until restarted.
 pub(super) async fn adopt_foreign_tokens(engine: &Engine) {
+    // A `switchboard pause` run beside the daemon: stop at once, not at the next restart.
+    if engine.sync_paused().await {
+        engine.rearm.notify_one();
+        engine.publish();
+    }
     let changed = match engine.broker.sync_all().await {
         Ok(changed) => changed,
         Err(f) => {

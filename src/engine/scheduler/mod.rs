@@ -138,7 +138,12 @@ async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
             let Some(spec) = engine.spec(key) else {
                 continue;
             };
-            if !spec.runnable() || !spec.auth.is_managed() || engine.broker.needs_reauth(key) {
+            if !spec.runnable()
+                || !spec.auth.is_managed()
+                || engine.broker.needs_reauth(key)
+                || engine.is_paused(key)
+            {
+                engine.with_row(key, |r| r.next_refresh_at = None);
                 continue;
             }
             let at = match engine.broker.meta(key) {
@@ -296,7 +301,7 @@ fn spawn_probe(engine: &Arc<Engine>, key: ConnectionKey) {
         || (matches!(engine.spec(&key).map(|s| &s.auth), Some(AuthSpec::OAuth(_)))
             && engine.broker.meta(&key).is_none());
     // A down connection's breaker holds its probes back until the backoff is over.
-    if already || waiting_for_human || !engine.may_probe(&key) {
+    if already || waiting_for_human || engine.is_paused(&key) || !engine.may_probe(&key) {
         return;
     }
     let engine = engine.clone();

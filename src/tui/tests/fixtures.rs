@@ -50,6 +50,7 @@ pub fn conn(connector: &str, account: &str, name: &str, health: Health) -> Conne
         history: None,
         next_refresh_why: None,
         next_probe_at: None,
+        paused: false,
     }
 }
 

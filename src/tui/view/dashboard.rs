@@ -33,6 +33,7 @@ pub fn health_symbol(health: Health) -> &'static str {
         Health::Unauthorized => "○",
         Health::NotConfigured => "◌",
         Health::Pending => "·",
+        Health::Paused => "‖",
     }
 }
 
