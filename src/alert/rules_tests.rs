@@ -167,12 +167,17 @@ fn a_restarted_leader_carries_open_incidents_on_without_firing_again() {
 }
 
 #[test]
-fn pending_and_unauthorized_say_nothing_and_a_worse_state_retriggers_the_same_incident() {
+fn pending_paused_and_unauthorized_say_nothing_and_a_worse_state_retriggers_the_same_incident() {
     let ch = channels("");
     let mut t = Tracker::new(vec![]);
     t.observe(&ch, &[obs("jira", Health::Down)], 0);
     let fired = t.observe(&ch, &[obs("jira", Health::Down)], 10 * S);
-    for h in [Health::Pending, Health::Unauthorized, Health::NotConfigured] {
+    for h in [
+        Health::Pending,
+        Health::Unauthorized,
+        Health::NotConfigured,
+        Health::Paused,
+    ] {
         assert!(t.observe(&ch, &[obs("jira", h)], 100 * S).is_empty());
     }
     t.observe(&ch, &[obs("jira", Health::NeedsReauth)], 101 * S);
