@@ -333,3 +333,53 @@ retry_max = \"1s\"
         .unwrap_or_default();
     assert!(mail.contains("fix: switchboard probe dead"), "{mail}");
 }
+
+fn probes_ok(data: &std::path::Path, connector: &str) -> i64 {
+    rusqlite::Connection::open(data.join("switchboard.db"))
+        .and_then(|db| {
+            db.query_row(
+                "SELECT COUNT(*) FROM probes WHERE connector = ?1 AND ok = 1",
+                [connector],
+                |r| r.get(0),
+            )
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_does_not_hold_up_the_scheduler() {
+    let stall = Hostile::start(|_| Reply::Stall).await;
+    let bin = cli::BIN.replace('\\', "\\\\").replace('"', "\\\"");
+    let config = format!(
+        "{}
+[[connectors]]
+id = \"lab\"
+kind = \"mcp\"
+[connectors.mcp]
+transport = \"stdio\"
+command = \"{bin}\"
+args = [\"lab\", \"mcp-stdio\"]
+[connectors.schedule]
+probe = \"1s\"
+{}",
+        dead_connector(),
+        hook("stalled", &stall.url("/in")).replace("timeout = \"1s\"", "timeout = \"60s\""),
+    );
+    let s = Session::new(&config);
+    let (mut cmd, _, _) = s.command(&["daemon"]);
+    let _d = KillOnDrop(cmd.spawn().expect("daemon"));
+    stall.arrived("/in", GUARD).await;
+    // The alert's request hangs for up to a minute; the healthy connector's probes go on.
+    let before = probes_ok(&s.data_dir, "lab");
+    until(
+        "three more probes of the healthy connector",
+        Duration::from_secs(30),
+        || probes_ok(&s.data_dir, "lab") >= before + 3,
+    )
+    .await;
+    assert_eq!(
+        stall.requests_to("/in").len(),
+        1,
+        "one attempt, still waiting"
+    );
+}
