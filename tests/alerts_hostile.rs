@@ -149,6 +149,15 @@ async fn alerts_test_says_what_went_wrong_with_each_misbehaving_receiver() {
         shown.contains("last: failed at") && shown.contains("answered 404"),
         "{shown}"
     );
+    let status = blocking(|| s.expect(&["status"], 0)).stdout;
+    assert!(
+        status.contains("alerts gone: 0 queued; last failed at"),
+        "{status}"
+    );
+    assert!(
+        status.contains("alerts endless200: 0 queued; last delivered at"),
+        "{status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
