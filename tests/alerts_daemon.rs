@@ -13,7 +13,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alerts::{Received, outbox, until_in};
+use alerts::{Received, events, outbox, replay, until_in};
 use cli::{KillOnDrop, LabProcess, Session, files_under, parse_json, rest_connector};
 use serde_json::Value;
 use support::hostile::{Hostile, Reply};
@@ -69,41 +69,6 @@ fn revoke(lab: &LabProcess, s: &mut Session) {
         assert!(lab.revoke_client("demo-console") >= 1);
         s.expect(&["refresh", "rest"], 3);
     });
-}
-
-fn events(state: &Arc<Mutex<Received>>, event: &str) -> Vec<Value> {
-    state
-        .lock()
-        .map(|s| {
-            s.processed
-                .iter()
-                .filter(|b| b["event"] == event)
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Sends a captured webhook request again, with `sig` as its signature: what an attacker who
-/// saw one could do.
-async fn replay(hook: &Hostile, first: &support::hostile::Request, sig: String) -> (u16, String) {
-    let mut req = support::http()
-        .post(hook.url("/in"))
-        .body(first.body.clone());
-    for name in ["content-type", "switchboard-dedup-key", "switchboard-event"] {
-        if let Some(v) = first.header(name) {
-            req = req.header(name, v);
-        }
-    }
-    let resp = req
-        .header("switchboard-signature", sig)
-        .send()
-        .await
-        .expect("replay");
-    (
-        resp.status().as_u16(),
-        resp.text().await.unwrap_or_default(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

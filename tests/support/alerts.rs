@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_lc_rs::hmac;
 use serde_json::Value;
 
-use super::support::hostile::{Reply, Request};
+use super::support::hostile::{Hostile, Reply, Request};
 
 /// How far a receiver lets `t` stray from its clock.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -159,4 +159,39 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+pub fn events(state: &Shared, event: &str) -> Vec<Value> {
+    state
+        .lock()
+        .map(|s| {
+            s.processed
+                .iter()
+                .filter(|b| b["event"] == event)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sends a captured webhook request again, with `sig` as its signature: what an attacker who
+/// saw one could do.
+pub async fn replay(hook: &Hostile, first: &Request, sig: String) -> (u16, String) {
+    let mut req = super::support::http()
+        .post(hook.url("/in"))
+        .body(first.body.clone());
+    for name in ["content-type", "switchboard-dedup-key", "switchboard-event"] {
+        if let Some(v) = first.header(name) {
+            req = req.header(name, v);
+        }
+    }
+    let resp = req
+        .header("switchboard-signature", sig)
+        .send()
+        .await
+        .expect("replay");
+    (
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    )
 }
