@@ -65,6 +65,7 @@ pub async fn list(global: &Global, json: bool) -> Outcome {
                 json!({
                     "channel": c.name,
                     "kind": c.kind.as_str(),
+                    "on": c.on.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
                     "target": target(c),
                     "configured": c.is_configured(),
                     "missing_env": c.missing_env,
@@ -84,10 +85,7 @@ pub async fn list(global: &Global, json: bool) -> Outcome {
     }
     for c in &config.alerts {
         let s = state(&c.name);
-        let on: Vec<_> =
-            c.on.iter()
-                .map(|o| format!("{o:?}").to_lowercase())
-                .collect();
+        let on: Vec<_> = c.on.iter().map(|o| o.as_str()).collect();
         println!(
             "{:<16} {:<9} {:<28} on {}",
             c.name,

@@ -137,6 +137,17 @@ pub enum AlertOn {
     Recovered,
 }
 
+impl AlertOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Down => "down",
+            Self::AtRisk => "at_risk",
+            Self::NeedsReauth => "needs_reauth",
+            Self::Recovered => "recovered",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
