@@ -1,7 +1,6 @@
 //! Alert delivery against receivers that misbehave, through the real binary: `alerts test`
 //! against a slow receiver, endless bodies, a 404, a redirect to another host; a daemon whose
-//! receiver answers 429 with a huge or garbage `Retry-After`, or 500s, still delivers; and
-//! email to a local SMTP sink (aiosmtpd, installed by tests/run).
+//! receiver answers 429 with a huge or garbage `Retry-After`, or 500s, still delivers;.
 
 #[path = "support/alerts.rs"]
 mod alerts;
@@ -230,117 +229,6 @@ async fn a_daemon_retries_through_429s_with_huge_or_garbage_retry_after_and_500s
         "{:?}",
         outbox(&s.data_dir)
     );
-}
-
-/// `python -m aiosmtpd` writing every message into a maildir.
-struct Sink {
-    _child: KillOnDrop,
-    port: u16,
-    maildir: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn smtp_sink() -> Sink {
-    let python =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp/.venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run tests/run, which installs aiosmtpd (tests/peers/smtp/requirements.txt) there",
-        python.display()
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let maildir = dir.path().join("mail");
-    let port = free_port();
-    let child = std::process::Command::new(python)
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-        ])
-        .arg(&maildir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start aiosmtpd");
-    let child = KillOnDrop(child);
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "aiosmtpd did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Sink {
-        _child: child,
-        port,
-        maildir,
-        _dir: dir,
-    }
-}
-
-fn mails(maildir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(maildir.join("new"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn email_reaches_a_local_smtp_sink_from_alerts_test_and_from_the_daemon() {
-    let sink = blocking(smtp_sink);
-    let config = format!(
-        "{}
-[[alerts]]
-name = \"mail\"
-kind = \"email\"
-smtp_host = \"127.0.0.1\"
-smtp_port = {}
-smtp_tls = \"none\"
-from = \"switchboard <switchboard@example.com>\"
-to = [\"oncall@example.com\"]
-min_duration = \"0s\"
-retry_initial = \"200ms\"
-retry_max = \"1s\"
-",
-        dead_connector(),
-        sink.port
-    );
-    let mut s = Session::new(&config);
-    let out = blocking(|| s.expect(&["alerts", "test", "mail"], 0)).stdout;
-    assert!(
-        out.contains("delivered") && out.contains("(status 250)"),
-        "{out}"
-    );
-    let got = mails(&sink.maildir);
-    assert_eq!(got.len(), 1);
-    assert!(
-        got[0].contains("Subject: [switchboard] switchboard test alert"),
-        "{}",
-        got[0]
-    );
-    assert!(got[0].contains("To: oncall@example.com"), "{}", got[0]);
-
-    let (mut cmd, _, _) = s.command(&["daemon"]);
-    let _d = KillOnDrop(cmd.spawn().expect("daemon"));
-    until("the daemon's email about the dead connector", GUARD, || {
-        mails(&sink.maildir)
-            .iter()
-            .any(|m| m.contains("dead is down since"))
-    })
-    .await;
-    let mail = mails(&sink.maildir)
-        .into_iter()
-        .find(|m| m.contains("dead is down"))
-        .unwrap_or_default();
-    assert!(mail.contains("fix: switchboard probe dead"), "{mail}");
 }
 
 fn probes_ok(data: &std::path::Path, connector: &str) -> i64 {

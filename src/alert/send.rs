@@ -254,6 +254,10 @@ async fn email(channel: &AlertChannel, notice: &Notice, started: Instant) -> Att
                 crate::text::printable(&e.to_string(), false),
                 if e.is_permanent() {
                     "the server refused the message, so it was dropped: check from, to and the login"
+                } else if e.is_client() || e.is_tls() {
+                    // No STARTTLS on offer, or a certificate that does not verify: the channel's
+                    // settings or the server must change; until then it is retried.
+                    "check smtp_host, smtp_port and smtp_tls (starttls needs a server that offers it with a valid certificate; tls is for port 465); switchboard retries with backoff"
                 } else {
                     "switchboard retries with backoff"
                 }
