@@ -109,7 +109,7 @@ pub async fn deliver(http: &reqwest::Client, channel: &AlertChannel, notice: &No
     let host = host_of(&url);
     let response = match request.body(body).send().await {
         Ok(r) => r,
-        Err(e) => return Attempt::failed(explain(&e, &host, channel), started),
+        Err(e) => return Attempt::failed(explain(e, &host, channel), started),
     };
     let status = response.status().as_u16();
     let retry_after_ms = response
@@ -162,7 +162,9 @@ pub async fn deliver(http: &reqwest::Client, channel: &AlertChannel, notice: &No
 }
 
 /// A reqwest error in words, without its URL.
-fn explain(e: &reqwest::Error, host: &str, channel: &AlertChannel) -> String {
+fn explain(e: reqwest::Error, host: &str, channel: &AlertChannel) -> String {
+    // The URL may be a credential (Slack's): no message quotes it.
+    let e = e.without_url();
     if e.is_timeout() {
         format!(
             "{host} did not answer within {}; switchboard retries (raise `timeout` if the receiver is just slow)",
@@ -175,10 +177,7 @@ fn explain(e: &reqwest::Error, host: &str, channel: &AlertChannel) -> String {
     } else if e.is_connect() {
         format!("cannot connect to {host}; is the receiver running? switchboard retries")
     } else {
-        let mut f = crate::classify::classify_reqwest(e);
-        f.message = f
-            .message
-            .replace(channel.target_url().as_deref().unwrap_or("\u{0}"), host);
+        let f = crate::classify::classify_reqwest(&e);
         format!("{host}: {}; switchboard retries", f.message)
     }
 }
