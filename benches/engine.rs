@@ -128,6 +128,7 @@ fn specs(n: usize) -> Vec<ConnectorSpec> {
             missing_env: vec![],
             problem: None,
             protocol_version: None,
+            roots: Vec::new(),
         })
         .collect()
 }

@@ -30,6 +30,10 @@ pub const EXIT_HUMAN: i32 = 3;
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Open the console read-only: every action that changes something (refresh, probe,
+    /// re-authorize, revoke, pause) is hidden and refused.
+    #[arg(long)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -20,7 +20,7 @@ fn main() {
     let outcome: Outcome = runtime.block_on(async move {
         let global = cli.global;
         match cli.command {
-            None => console::console(&global).await,
+            None => console::console(&global, cli.read_only).await,
             Some(Command::Demo(args)) => demo::demo(&global, args).await,
             Some(Command::Daemon) => console::daemon(&global).await,
             Some(Command::Status { json }) => interruptible(oneshot::status(&global, json)).await,

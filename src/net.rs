@@ -4,7 +4,9 @@
 
 use crate::domain::{ErrorClass, Failure};
 
+mod consent;
 mod origin;
+pub use consent::{ConsentForm, consent_form, open_and_approve};
 pub use origin::{
     MAX_REDIRECTS, Refused as RedirectRefused, browser_client, client_builder, is_loopback,
     redirect_policy, require_secure,

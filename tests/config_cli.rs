@@ -363,3 +363,25 @@ fn an_error_on_a_literal_secret_never_shows_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_key_bound_twice_is_located_at_the_action() {
+    assert_error(
+        "key_conflict.toml",
+        5,
+        9,
+        "keys.probe",
+        &["'o' is also bound to refresh"],
+    );
+}
+
+#[test]
+fn an_unknown_key_action_is_located_and_lists_the_actions() {
+    assert_error(
+        "key_unknown.toml",
+        2,
+        10,
+        "keys.refesh",
+        &["unknown action \"refesh\"", "refresh"],
+    );
+}

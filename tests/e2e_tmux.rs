@@ -334,6 +334,107 @@ fn console_answers_a_servers_request_for_input_during_a_call() {
     back_out_and_quit(&tmux, "▶ trigger-elicitation-request ");
 }
 
+/// The MCP panel against a real server (server-everything over stdio: the demo's lab server
+/// has no resources or prompts): fill the argument form and call a tool, read a resource, get a
+/// prompt with an argument, set the server's log level, open the protocol tab and find the
+/// session's messages there.
+#[test]
+fn console_mcp_panel_form_resource_and_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, everything::stdio_config()).unwrap();
+    let tmux = Tmux::console("mcp-panel", &config, &dir.path().join("data"), 120, 40);
+    tmux.wait_for("everything");
+    tmux.keys(&["t"]);
+    tmux.wait_for("get-sum");
+    for _ in 0..40 {
+        if tmux.screen().lines().any(|l| l.contains("▶ get-sum ")) {
+            break;
+        }
+        tmux.keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux.wait_for("▶ get-sum ");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("get-sum arguments (JSON):");
+    // Tab: the form, a row per argument with its type and the required mark.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("get-sum arguments (form; * required):");
+    tmux.wait_for("✓ the arguments match the schema");
+    tmux.keys(&["C-u"]);
+    tmux.type_text("x");
+    tmux.wait_for("/a: expected number, got \"x\"");
+    tmux.keys(&["BSpace"]);
+    tmux.type_text("2");
+    tmux.keys(&["Down", "C-u"]);
+    tmux.type_text("3");
+    tmux.wait_for("✓ the arguments match the schema");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("The sum of 2 and 3 is 5.");
+    tmux.wait_for("get-sum: ok in ");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ get-sum ");
+
+    // The resources tab: the first resource, read.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("▶ demo://resource/static/document/");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("[1] demo://resource/static/document/");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ demo://resource/static/document/");
+
+    // The protocol tab: the session from its initialize, the call among its messages.
+    // The prompts tab: one with arguments, filled in the form.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("▶ simple-prompt");
+    tmux.keys(&["Down"]);
+    tmux.wait_for("▶ args-prompt");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("args-prompt (* required):");
+    tmux.type_text("Paris");
+    tmux.wait_for("✓ the arguments match the schema");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("user: What's weather in Paris?");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("▶ args-prompt");
+    // The log tab: the level the server logs from is the operator's to set.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("level: the server's default");
+    tmux.keys(&["Right"]);
+    tmux.wait_for("the server now logs from info up");
+    tmux.keys(&["Tab"]);
+    let screen = tmux.wait_for("→ request resources/read");
+    assert!(screen.contains("→ request logging/setLevel"), "{screen}");
+    assert!(screen.contains("→ request tools/call"), "{screen}");
+    // The newest message is selected and its body shown, pretty-printed.
+    assert!(screen.contains("  \"jsonrpc\": \"2.0\","), "{screen}");
+    // Up through the list to where the session began.
+    let on_initialize = |s: &str| {
+        s.lines()
+            .any(|l| l.contains("▶ ") && l.contains("→ request initialize"))
+    };
+    for _ in 0..60 {
+        if on_initialize(&tmux.screen()) {
+            break;
+        }
+        tmux.keys(&["Up"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let screen = tmux.wait_until("the initialize request selected", on_initialize);
+    assert!(screen.contains("\"protocolVersion\""), "{screen}");
+    assert!(screen.contains("\"clientInfo\""), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the panel closed", |s| !s.contains("→ request initialize"));
+    tmux.keys(&["q"]);
+    for _ in 0..50 {
+        if !tmux.alive() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "the console did not exit on q");
+}
+
 fn assert_no_plain_tokens(dir: &Path) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

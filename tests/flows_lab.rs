@@ -353,3 +353,33 @@ async fn the_configured_token_auth_method_is_what_the_server_sees() {
         assert_eq!(count(&after), count(&before) + 1, "{}: {after:?}", spec.id);
     }
 }
+
+/// The demo's lab asks a person (a consent page with Approve and Deny); the scripted browser
+/// (`Opener::Internal`, what the demo authorizes its fleet with) approves it through the same
+/// form POST, and the loopback flow completes.
+#[tokio::test]
+async fn the_scripted_browser_approves_a_consent_page_through_its_form() {
+    let lab = Lab::start(LabOptions {
+        rest_failure_rate: 0.0,
+        consent: true,
+        ..LabOptions::default()
+    })
+    .await
+    .expect("lab starts");
+    let spec = code_spec(&lab, PUBLIC_CLIENT);
+    let http = switchboard::net::client_builder().build().expect("client");
+    let browser = switchboard::net::browser_client().expect("browser");
+    let flow = switchboard::auth::flows::authorization_code(
+        &http,
+        oauth(&spec),
+        switchboard::auth::flows::Opener::Internal(browser),
+        &|_| {},
+    );
+    // Unapproved, the flow would wait for the browser for 15 minutes.
+    let outcome = tokio::time::timeout(Duration::from_secs(20), flow)
+        .await
+        .expect("the consent page was approved")
+        .expect("authorized through the consent page");
+    assert!(outcome.token.access.expose().starts_with("lab_at_"));
+    assert_eq!(lab.stats().by_grant["authorization_code"], 1);
+}

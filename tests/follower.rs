@@ -33,6 +33,7 @@ fn spec() -> ConnectorSpec {
         missing_env: vec![],
         problem: None,
         protocol_version: None,
+        roots: Vec::new(),
     }
 }
 
@@ -109,6 +110,7 @@ fn rest_spec(id: &str) -> ConnectorSpec {
         missing_env: vec![],
         problem: None,
         protocol_version: None,
+        roots: Vec::new(),
     }
 }
 

@@ -19,8 +19,8 @@ pub const STATE_TTL: Duration = Duration::from_secs(15 * 60);
 pub enum Opener {
     /// `$BROWSER`, else the platform opener; the URL is always printed too.
     System,
-    /// Fetch the URL with this client and follow redirects (the demo's AS approves at once, so
-    /// the redirect lands on our listener). No browser involved.
+    /// Fetch the URL with this client and follow redirects, approving a consent page by its
+    /// form, so the redirect lands on our listener. No browser involved.
     Internal(reqwest::Client),
     /// Print only; the operator opens it on another machine.
     PrintOnly,
@@ -127,7 +127,8 @@ fn open(opener: &Opener, url: &str) {
         Opener::Internal(client) => {
             let (client, url) = (client.clone(), url.to_string());
             tokio::spawn(async move {
-                if let Err(e) = client.get(&url).send().await {
+                // A consent page (the demo lab's) is approved the way a person's click does.
+                if let Err(e) = crate::net::open_and_approve(&client, &url).await {
                     tracing::warn!("the internal browser could not complete the login: {e}");
                 }
             });

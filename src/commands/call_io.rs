@@ -108,20 +108,15 @@ impl ProgressPrinter {
         if !self.enabled {
             return;
         }
-        let amount = match total {
-            Some(total) if total > 0.0 => {
-                format!("{}/{} ({:.0}%)", progress, total, 100.0 * progress / total)
-            }
-            _ => format!("{progress}"),
-        };
-        let message = message
-            .map(|m| format!(" {}", crate::text::printable(m, false)))
-            .unwrap_or_default();
+        let line = crate::text::printable(
+            &crate::toolkit::progress::progress_text(progress, total, message),
+            false,
+        );
         let mut err = std::io::stderr().lock();
         if self.tty {
-            let _ = write!(err, "\r\x1b[K{tool}: {amount}{message}");
+            let _ = write!(err, "\r\x1b[K{tool}: {line}");
         } else {
-            let _ = writeln!(err, "progress {tool}: {amount}{message}");
+            let _ = writeln!(err, "progress {tool}: {line}");
         }
         let _ = err.flush();
         self.shown = true;

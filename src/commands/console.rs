@@ -8,19 +8,69 @@ use crate::config::Config;
 use crate::engine::{Elicitor, EngineHandle, EngineOptions, Running, Workspace};
 use crate::tui::{self, Theme, ThemeError};
 
-pub async fn console(global: &Global) -> Outcome {
+pub async fn console(global: &Global, read_only: bool) -> Outcome {
     let config = load_config(global)?;
     let workspace = open_workspace(global)?;
-    let theme = load_theme(&config)?;
+    let mut options = console_options(&config, workspace.data_dir())?;
+    options.read_only = read_only;
     let running = start_console_engine(&config, &workspace).await?;
     // A console that leads (no daemon running) sends the alerts too.
     let alerts =
         crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
-    let outcome = run_console(running, theme).await;
+    let outcome = run_console(running, options).await;
     if let Some(alerts) = alerts {
         alerts.stop().await;
     }
     outcome
+}
+
+/// The console's theme (adapted to this terminal), where `:theme` looks for others, and the
+/// lines its help shows about where the config and data live: `export` lines that make a
+/// command pasted into another shell act on this same fleet.
+pub fn console_options(config: &Config, data_dir: &Path) -> Result<tui::Options, Exit> {
+    let terminal = tui::palette::Terminal::from_env();
+    let theme = tui::palette::adapt(load_theme(config)?, &terminal);
+    let mut about = Vec::new();
+    if let Some(source) = &config.source {
+        about.push(format!(
+            "export SWITCHBOARD_CONFIG={}",
+            shell_quote(&source.display().to_string())
+        ));
+    }
+    about.push(format!(
+        "export SWITCHBOARD_DATA_DIR={}",
+        shell_quote(&data_dir.display().to_string())
+    ));
+    let keys = console_keys(config)?;
+    Ok(tui::Options {
+        theme,
+        theme_dirs: theme_dirs(config),
+        read_only: false,
+        about,
+        keys,
+    })
+}
+
+/// `[keys]` merged over the defaults; a bad entry is an error at its line in the file.
+pub fn console_keys(config: &Config) -> Result<tui::key_config::Keys, Exit> {
+    tui::key_config::Keys::from_config(&config.keys).map_err(|e| {
+        let key = format!("keys.{}", e.action);
+        let text = match &config.source {
+            Some(path) => crate::config::error_at(path, &key, e.message).to_string(),
+            None => format!("{key}: {}", e.message),
+        };
+        Exit::new(EXIT_USAGE, text)
+    })
+}
+
+/// Quoted for a POSIX shell when it needs to be, so the line works as pasted.
+pub fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The engine behind a console: scheduled, and a server's requests for input (elicitation)
@@ -35,10 +85,10 @@ pub async fn start_console_engine(config: &Config, workspace: &Workspace) -> Res
 }
 
 /// Runs the TUI over a started engine, then stops the engine.
-pub async fn run_console(running: Running, theme: Theme) -> Outcome {
+pub async fn run_console(running: Running, options: tui::Options) -> Outcome {
     tui::install_panic_hook();
     let handle: EngineHandle = running.handle.clone();
-    let result = tui::run(handle, theme).await;
+    let result = tui::run(handle, options).await;
     running.shutdown().await;
     result
         .map(|_| 0)

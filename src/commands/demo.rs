@@ -218,8 +218,12 @@ pub async fn demo(global: &Global, args: DemoArgs) -> Outcome {
 
 async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
     let data_dir = workspace.data_dir();
+    // A person approves in a real browser: consent and device pages with buttons, and no
+    // device code approving itself.
     let lab = Lab::start(LabOptions {
         access_token_ttl: args.token_ttl,
+        consent: true,
+        device_auto_approve_after: Duration::from_secs(3600),
         ..LabOptions::default()
     })
     .await
@@ -243,9 +247,14 @@ async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
         let options = super::console::scheduled();
         (start_engine(&config, workspace, options).await?, None)
     } else {
-        let theme = super::console::load_theme(&config)?;
+        let options = super::console::console_options(&config, data_dir)?;
+        // Printed before the console takes the screen, and again in its help: where this
+        // demo's config and data live, so a command pasted into another shell acts on it.
+        for line in &options.about {
+            eprintln!("{line}");
+        }
         let running = super::console::start_console_engine(&config, workspace).await?;
-        (running, Some(theme))
+        (running, Some(options))
     };
 
     let revoke_after = args.revoke_after;
@@ -281,8 +290,8 @@ async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
         );
     });
 
-    let outcome = if let Some(theme) = console {
-        super::console::run_console(running, theme).await
+    let outcome = if let Some(options) = console {
+        super::console::run_console(running, options).await
     } else {
         println!(
             "switchboard demo: lab at {}, data in {}, config {}",

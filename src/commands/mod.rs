@@ -10,7 +10,7 @@ pub mod console;
 pub mod demo;
 mod elicit_prompt;
 pub mod oneshot;
-pub mod qr;
+pub use crate::toolkit::qr;
 pub mod tools;
 
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ pub fn config_check(global: &Global) -> Outcome {
         let e = crate::config::error_at(&path, "console.theme", why);
         return Err(Exit::new(EXIT_USAGE, e.to_string()));
     }
+    super::console::console_keys(&config)?;
     let n = config.connectors.len();
     println!(
         "ok: {}: {n} connector{}",

@@ -32,7 +32,7 @@ pub use health::{HealthConfig, StoreConfig};
 pub use presets::{Preset, ResolvedAuth, preset, preset_names};
 pub use schema::{
     AuthConfig, AuthType, Config, ConnectorConfig, ConnectorKind, ConsoleConfig, Grant, KeyAlg,
-    McpConfig, McpTransport, RestConfig, ScheduleConfig, TokenAuthMethod,
+    KeyList, McpConfig, McpTransport, RestConfig, ScheduleConfig, TokenAuthMethod,
 };
 
 /// Reads, parses, interpolates (from the process environment) and validates a config file.

@@ -27,6 +27,11 @@ pub struct Config {
     /// `[[alerts]]`: channels and their rules (`config/alerts.rs`).
     #[serde(default)]
     pub alerts: Vec<super::alerts::AlertChannel>,
+    /// The console's keys: an action name and the key (or keys) that do it, replacing that
+    /// action's default keys (`refresh = "F5"`, `quit = ["q", "ctrl-q"]`). Checked by the
+    /// console, which knows the actions.
+    #[serde(default)]
+    pub keys: BTreeMap<String, KeyList>,
     /// The file this was loaded from, so front-ends can say where to go and fix things.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -35,6 +40,23 @@ pub struct Config {
 impl Config {
     pub fn connector(&self, id: &str) -> Option<&ConnectorConfig> {
         self.connectors.iter().find(|c| c.id == id)
+    }
+}
+
+/// One key or several for a `[keys]` action.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyList::One(k) => vec![k.as_str()],
+            KeyList::Many(ks) => ks.iter().map(String::as_str).collect(),
+        }
     }
 }
 
@@ -145,6 +167,9 @@ pub struct McpConfig {
     /// The MCP revision proposed at `initialize` (e.g. "2025-06-18"); unset: the newest.
     #[serde(default)]
     pub protocol_version: Option<String>,
+    /// Roots offered to a server that asks (`roots/list`): URIs, usually `file:///…`.
+    #[serde(default)]
+    pub roots: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -149,6 +149,15 @@ impl Check<'_, '_> {
             crate::toolkit::protocol::parse(v)
                 .map_err(|m| self.err("mcp.protocol_version", "mcp.protocol_version", m))?;
         }
+        for root in &mcp.roots {
+            url::Url::parse(root).map_err(|e| {
+                self.err(
+                    "mcp.roots",
+                    "mcp.roots",
+                    format!("`{root}` is not a URI ({e}); write a root as file:///path/to/dir"),
+                )
+            })?;
+        }
         Ok(())
     }
 

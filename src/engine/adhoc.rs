@@ -284,7 +284,9 @@ async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Command>) {
                         .map_err(|e| state.explain(crate::classify::mcp::classify_service(&e))),
                     Err(f) => Err(f),
                 };
-                let _ = reply.send(result);
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
             }
             Command::GetPrompt {
                 name,
@@ -303,7 +305,9 @@ async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Command>) {
                         .map_err(|e| state.explain(crate::classify::mcp::classify_service(&e))),
                     Err(f) => Err(f),
                 };
-                let _ = reply.send(result);
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
             }
             Command::Ready { reply, .. } => {
                 let _ = reply.send(Ok(()));

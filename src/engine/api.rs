@@ -15,6 +15,7 @@ use crate::domain::events::{EventEntry, EventQuery};
 use crate::domain::{Actor, ConnectionKey, Failure, ProbeResult, Snapshot, TokenMeta};
 use crate::toolkit::Catalogue;
 use crate::toolkit::elicit::prompt::Answer;
+use crate::toolkit::transcript::Entry;
 use crate::toolkit::{CallError, CallOutcome};
 
 /// What a front-end can ask of the engine. Every command is answered through `reply` when one is
@@ -74,17 +75,25 @@ pub enum Command {
         refresh: bool,
         reply: oneshot::Sender<Result<Arc<Catalogue>, Failure>>,
     },
+    /// `resources/read`; the result is also sent as `Event::ResourceRead`.
     ReadResource {
         key: ConnectionKey,
         uri: String,
-        reply: oneshot::Sender<Result<ReadResourceResult, Failure>>,
+        reply: Option<oneshot::Sender<Result<ReadResourceResult, Failure>>>,
     },
+    /// `prompts/get`; the result is also sent as `Event::PromptGot`.
     GetPrompt {
         key: ConnectionKey,
         name: String,
         arguments: Option<JsonObject>,
-        reply: oneshot::Sender<Result<GetPromptResult, Failure>>,
+        reply: Option<oneshot::Sender<Result<GetPromptResult, Failure>>>,
     },
+    /// The connection's MCP protocol transcript so far, as `Event::Transcript`; with `follow`
+    /// every later message also comes as `Event::Protocol` until a `follow: false`.
+    Transcript { key: ConnectionKey, follow: bool },
+    /// `logging/setLevel` on the connection's server (`debug` … `emergency`); the outcome
+    /// comes as an `Event::Notice`.
+    SetLogLevel { key: ConnectionKey, level: String },
     /// Whether the connection can be used now, and if not, why (see `engine::ready`).
     Ready {
         key: ConnectionKey,
@@ -182,6 +191,26 @@ pub enum Event {
     /// front-end showing it stops.
     ElicitationClosed {
         id: u64,
+    },
+    ResourceRead {
+        key: ConnectionKey,
+        uri: String,
+        result: Result<Arc<ReadResourceResult>, Failure>,
+    },
+    PromptGot {
+        key: ConnectionKey,
+        name: String,
+        result: Result<Arc<GetPromptResult>, Failure>,
+    },
+    /// Answers `Command::Transcript`: the messages kept so far, oldest first.
+    Transcript {
+        key: ConnectionKey,
+        entries: Arc<Vec<Entry>>,
+    },
+    /// One more message of a followed connection's MCP session.
+    Protocol {
+        key: ConnectionKey,
+        entry: Entry,
     },
 }
 

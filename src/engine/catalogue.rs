@@ -7,12 +7,29 @@ use rmcp::model::{
     ReadResourceResult,
 };
 
+use std::sync::Arc;
+
+use super::api::Event;
 use super::core::Engine;
 use crate::domain::{ConnectionKey, Failure};
 
 impl Engine {
     /// `resources/read` on the connection's session (connecting first if needed).
     pub async fn read_resource(
+        &self,
+        key: &ConnectionKey,
+        uri: &str,
+    ) -> Result<ReadResourceResult, Failure> {
+        let result = self.read_resource_quietly(key, uri).await;
+        self.emit(Event::ResourceRead {
+            key: key.clone(),
+            uri: uri.to_string(),
+            result: result.clone().map(Arc::new),
+        });
+        result
+    }
+
+    async fn read_resource_quietly(
         &self,
         key: &ConnectionKey,
         uri: &str,
@@ -27,6 +44,21 @@ impl Engine {
 
     /// `prompts/get` with the prompt's arguments.
     pub async fn get_prompt(
+        &self,
+        key: &ConnectionKey,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Result<GetPromptResult, Failure> {
+        let result = self.get_prompt_quietly(key, name, arguments).await;
+        self.emit(Event::PromptGot {
+            key: key.clone(),
+            name: name.to_string(),
+            result: result.clone().map(Arc::new),
+        });
+        result
+    }
+
+    async fn get_prompt_quietly(
         &self,
         key: &ConnectionKey,
         name: &str,

@@ -33,6 +33,8 @@ pub struct ConnectorSpec {
     pub problem: Option<String>,
     /// `[connectors.mcp] protocol_version`: the revision proposed at `initialize`.
     pub protocol_version: Option<rmcp::model::ProtocolVersion>,
+    /// `[connectors.mcp] roots`: offered to servers that ask (`roots/list`).
+    pub roots: Vec<String>,
 }
 
 impl ConnectorSpec {
@@ -131,6 +133,7 @@ fn connector_spec(c: &ConnectorConfig) -> ConnectorSpec {
             .as_ref()
             .and_then(|m| m.protocol_version.as_deref())
             .and_then(|v| crate::toolkit::protocol::parse(v).ok()),
+        roots: c.mcp.as_ref().map(|m| m.roots.clone()).unwrap_or_default(),
     }
 }
 

@@ -11,8 +11,10 @@ pub(crate) mod core;
 mod elicit;
 pub mod fleet;
 mod history;
+mod logging;
 pub mod open;
 mod pause;
+mod protocol;
 pub mod ready;
 mod requests;
 mod scheduler;
@@ -31,6 +33,7 @@ pub(crate) use self::core::Engine;
 pub use api::{Command, EngineHandle, Event, Level};
 pub use elicit::ElicitationRequest;
 pub use fleet::ConnectorSpec;
+pub use logging::LOG_LEVELS;
 // What front-ends send and read besides `Command`/`Event`: plain data, no I/O behind them.
 pub use crate::auth::flows::Opener;
 pub use crate::auth::revoke::Revoked;
@@ -183,9 +186,11 @@ pub async fn start(
     }
 
     let (elicit, asks) = opts.elicit.clone().connect_front_ends();
+    let (events_tx, _) = broadcast::channel(512);
     let mcp = Arc::new(
         McpPool::new(broker.clone(), store.clone(), http.clone())
             .with_elicitor(elicit)
+            .with_transcripts(protocol::transcripts(events_tx.clone()))
             // Without a scheduler this is a one-shot command's engine: whatever its sessions
             // do, someone at the command line asked for it.
             .with_actor(if opts.scheduler {
@@ -197,10 +202,15 @@ pub async fn start(
                 specs
                     .iter()
                     .filter_map(|s| Some((s.id.clone(), s.protocol_version.clone()?))),
+            )
+            .with_roots(
+                specs
+                    .iter()
+                    .filter(|s| !s.roots.is_empty())
+                    .map(|s| (s.id.clone(), s.roots.clone())),
             ),
     );
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
-    let (events_tx, _) = broadcast::channel(512);
     let (commands_tx, commands_rx) = mpsc::channel(256);
     let engine = Arc::new(Engine {
         specs: specs.into_iter().map(|s| (s.id.clone(), s)).collect(),

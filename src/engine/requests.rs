@@ -44,7 +44,7 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
                 let _ = reply.send(engine.list_tools(&key, refresh).await);
             }
             Command::ReadResource { key, uri, reply } => {
-                let _ = reply.send(engine.read_resource(&key, &uri).await);
+                send(reply, engine.read_resource(&key, &uri).await);
             }
             Command::GetPrompt {
                 key,
@@ -52,7 +52,15 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
                 arguments,
                 reply,
             } => {
-                let _ = reply.send(engine.get_prompt(&key, &name, arguments).await);
+                send(reply, engine.get_prompt(&key, &name, arguments).await);
+            }
+            Command::SetLogLevel { key, level } => engine.set_log_level_noticed(&key, &level).await,
+            Command::Transcript { key, follow } => {
+                let entries = engine.mcp.transcripts().follow(&key, follow);
+                engine.emit(Event::Transcript {
+                    key,
+                    entries: Arc::new(entries),
+                });
             }
             Command::SetPaused {
                 key,
@@ -169,8 +177,12 @@ impl EngineHandle {
         key: ConnectionKey,
         uri: String,
     ) -> Result<ReadResourceResult, Failure> {
-        self.ask(|reply| Command::ReadResource { key, uri, reply })
-            .await?
+        self.ask(|reply| Command::ReadResource {
+            key,
+            uri,
+            reply: Some(reply),
+        })
+        .await?
     }
 
     pub async fn get_prompt(
@@ -183,7 +195,7 @@ impl EngineHandle {
             key,
             name,
             arguments,
-            reply,
+            reply: Some(reply),
         })
         .await?
     }

@@ -71,21 +71,42 @@ pub(crate) async fn authorize(
     (StatusCode::OK, no_store(), Json(body)).into_response()
 }
 
-/// The "browser" side: visiting the page with a user code approves it (or denies it with
-/// `action=deny`), so demos and tests need no real user.
+/// `GET /device`: the page where a person enters or confirms the code. With `consent` off,
+/// visiting it with a code decides at once (`action=deny` denies), so scripted tests need no
+/// form.
 pub(crate) async fn page(
     State(state): State<Arc<LabState>>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let q = parse_form(query.unwrap_or_default().as_bytes());
+    let code = q.get("user_code").map(|c| c.trim().to_uppercase());
+    match code {
+        Some(code) if !state.opts.consent => {
+            let deny = q.get("action").map(String::as_str) == Some("deny");
+            settle(&state, &code, deny)
+        }
+        code => super::consent::device_page(code.as_deref()).into_response(),
+    }
+}
+
+/// `POST /device`: the page's form, `user_code` and `action=approve|deny`.
+pub(crate) async fn decide(
+    State(state): State<Arc<LabState>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let q = parse_form(&body);
     let Some(code) = q.get("user_code").map(|c| c.trim().to_uppercase()) else {
-        return Html(
-            "<!doctype html><title>lab device login</title>\
-             <form><label>Code <input name=user_code></label> <button>Approve</button></form>",
-        )
-        .into_response();
+        return (StatusCode::BAD_REQUEST, "user_code is required").into_response();
     };
-    let deny = q.get("action").map(String::as_str) == Some("deny");
+    let deny = match q.get("action").map(String::as_str) {
+        Some("approve") => false,
+        Some("deny") => true,
+        _ => return (StatusCode::BAD_REQUEST, "action must be approve or deny").into_response(),
+    };
+    settle(&state, &code, deny)
+}
+
+fn settle(state: &LabState, code: &str, deny: bool) -> Response {
     let found = {
         let mut store = state.lock();
         let now = Instant::now();

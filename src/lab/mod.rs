@@ -4,7 +4,9 @@
 //! against it; everything speaks real HTTP on 127.0.0.1 with an ephemeral port.
 
 mod admin;
+mod authorize;
 mod client_auth;
+mod consent;
 mod device;
 mod in_flight;
 mod mcp;
@@ -14,6 +16,8 @@ mod rest;
 mod sse;
 mod tokens;
 
+#[cfg(test)]
+mod tests_consent;
 #[cfg(test)]
 mod tests_grants;
 #[cfg(test)]
@@ -61,6 +65,9 @@ pub struct LabOptions {
     /// (which the protected-resource metadata does not advertise), as a server with per-operation
     /// scopes does: the case MCP step-up authorization exists for.
     pub mcp_call_scope: Option<String>,
+    /// Ask a person: `/authorize` and `/device` show pages with Approve and Deny buttons
+    /// whose form POST decides (the demo). Off, they approve at once (scripted tests).
+    pub consent: bool,
 }
 
 impl Default for LabOptions {
@@ -73,6 +80,7 @@ impl Default for LabOptions {
             pkce_s256: true,
             resource_override: None,
             mcp_call_scope: None,
+            consent: false,
         }
     }
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,23 +19,25 @@ use sha2::{Digest, Sha256};
 use super::client_auth::{OAuthError, authenticate, no_store, parse_form};
 use super::device;
 use super::tokens::{
-    ClientKind, CodeRec, DEMO_USER, Issued, LabState, RefreshOutcome, SCOPES_SUPPORTED,
-    check_scope, client_kind, random_token,
+    ClientKind, DEMO_USER, Issued, LabState, RefreshOutcome, SCOPES_SUPPORTED, check_scope,
+    client_kind,
 };
 
-const CODE_TTL: Duration = Duration::from_secs(60);
 pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 pub(crate) fn routes() -> Router<Arc<LabState>> {
     Router::new()
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route("/.well-known/openid-configuration", get(metadata))
-        .route("/authorize", get(authorize))
+        .route(
+            "/authorize",
+            get(super::authorize::authorize).post(super::authorize::authorize_post),
+        )
         .route("/token", post(token))
         .route("/revoke", post(revoke))
         .route("/register", post(super::register::register))
         .route("/device_authorization", post(device::authorize))
-        .route("/device", get(device::page))
+        .route("/device", get(device::page).post(device::decide))
 }
 
 async fn metadata(State(state): State<Arc<LabState>>) -> Json<serde_json::Value> {
@@ -61,118 +63,6 @@ async fn metadata(State(state): State<Arc<LabState>>) -> Json<serde_json::Value>
         "scopes_supported": SCOPES_SUPPORTED,
         "authorization_response_iss_parameter_supported": true,
     }))
-}
-
-/// RFC 8252 §7.3: native apps receive the code on a loopback port of their choosing.
-fn loopback_redirect(uri: &str) -> Option<url::Url> {
-    let url = url::Url::parse(uri).ok()?;
-    let loopback = matches!(
-        url.host_str(),
-        Some("127.0.0.1") | Some("localhost") | Some("[::1]")
-    );
-    (url.scheme() == "http" && loopback && url.fragment().is_none()).then_some(url)
-}
-
-async fn authorize(State(state): State<Arc<LabState>>, RawQuery(query): RawQuery) -> Response {
-    let q = parse_form(query.unwrap_or_default().as_bytes());
-    let client_id = q.get("client_id").map(String::as_str).unwrap_or_default();
-    // Until client and redirect URI are trusted, errors go to the user agent, never to the URI.
-    if !matches!(client_kind(&state, client_id), Some(ClientKind::Public)) {
-        return (
-            StatusCode::BAD_REQUEST,
-            "unknown client_id or client not allowed to use the authorization code grant",
-        )
-            .into_response();
-    }
-    let raw_redirect = q
-        .get("redirect_uri")
-        .map(String::as_str)
-        .unwrap_or_default();
-    let Some(mut redirect) = loopback_redirect(raw_redirect) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "redirect_uri must be http://127.0.0.1:<port>/... or http://localhost:<port>/...",
-        )
-            .into_response();
-    };
-    let result = check_authorize(&q).and_then(|ok| {
-        check_resource(&state, q.get("resource"))
-            .map(|()| ok)
-            .map_err(|e| ("invalid_target", e))
-    });
-    if q.contains_key("resource") {
-        state.lock().stats.authorize_with_resource += 1;
-    }
-    {
-        let mut pairs = redirect.query_pairs_mut();
-        match &result {
-            Ok((challenge, scope)) => {
-                let code = random_token("lab_ac_");
-                state.lock().codes.insert(
-                    code.clone(),
-                    CodeRec {
-                        client_id: client_id.to_owned(),
-                        redirect_uri: raw_redirect.to_owned(),
-                        challenge: Some(challenge.clone()),
-                        scope: scope.clone(),
-                        resource: q.get("resource").cloned(),
-                        expires: Instant::now() + CODE_TTL,
-                    },
-                );
-                pairs.append_pair("code", &code);
-            }
-            Err((error, description)) => {
-                pairs.append_pair("error", error);
-                pairs.append_pair("error_description", description);
-            }
-        }
-        if let Some(s) = q.get("state") {
-            pairs.append_pair("state", s);
-        }
-        pairs.append_pair("iss", &state.issuer);
-    }
-    // 302 Found, as RFC 6749 shows; axum's `Redirect::to` would be 303.
-    match HeaderValue::from_str(redirect.as_str()) {
-        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
-        Err(_) => (
-            StatusCode::BAD_REQUEST,
-            "redirect_uri is not a valid header value",
-        )
-            .into_response(),
-    }
-}
-
-type AuthorizeError = (&'static str, String);
-
-fn check_authorize(q: &HashMap<String, String>) -> Result<(String, String), AuthorizeError> {
-    if q.get("response_type").map(String::as_str) != Some("code") {
-        return Err((
-            "unsupported_response_type",
-            "response_type must be code".into(),
-        ));
-    }
-    let challenge = q
-        .get("code_challenge")
-        .filter(|c| !c.is_empty())
-        .ok_or(("invalid_request", "PKCE code_challenge is required".into()))?;
-    if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
-        return Err((
-            "invalid_request",
-            "code_challenge_method must be S256".into(),
-        ));
-    }
-    let scope =
-        check_scope(q.get("scope").map(String::as_str)).map_err(|e| ("invalid_scope", e))?;
-    Ok((challenge.clone(), scope))
-}
-
-/// RFC 8707: a `resource` must be the lab's MCP server, the one resource it issues tokens for.
-fn check_resource(state: &LabState, resource: Option<&String>) -> Result<(), String> {
-    let mcp = format!("{}/mcp", state.issuer);
-    match resource {
-        Some(r) if *r != mcp => Err(format!("unknown resource {r}; this server serves {mcp}")),
-        _ => Ok(()),
-    }
 }
 
 fn token_response(issued: Issued, ttl: Duration) -> Response {
@@ -260,7 +150,7 @@ async fn token(
                 .into_response();
         }
     }
-    let bad_resource = check_resource(&state, form.get("resource")).err();
+    let bad_resource = super::authorize::check_resource(&state, form.get("resource")).err();
     let result = match grant_type.as_str() {
         _ if bad_resource.is_some() => Err(OAuthError::bad(
             "invalid_target",

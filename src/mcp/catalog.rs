@@ -55,6 +55,19 @@ impl Catalogue {
         } else {
             Vec::new()
         };
+        let resource_templates = if has(|c| c.resources.is_some()) {
+            all_pages("resources/templates/list", |cursor| async move {
+                let r = peer.list_resource_templates(Some(page(cursor))).await?;
+                Ok((r.resource_templates, r.next_cursor))
+            })
+            .await
+            .unwrap_or_else(|f| {
+                tracing::warn!("{f}");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
         let prompts = if has(|c| c.prompts.is_some()) {
             all_pages("prompts/list", |cursor| async move {
                 let r = peer.list_prompts(Some(page(cursor))).await?;
@@ -73,6 +86,7 @@ impl Catalogue {
             tools,
             resources,
             prompts,
+            resource_templates,
         })
     }
 }

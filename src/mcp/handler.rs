@@ -8,8 +8,12 @@ use std::sync::{Arc, Mutex};
 use rmcp::ClientHandler;
 use rmcp::model::{
     ClientConfig, ElicitRequestParams, ElicitResult, ErrorData, Implementation,
-    ProgressNotificationParam, ProgressToken, ProtocolVersion,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion, RootsCapabilities,
 };
+// rmcp marks roots deprecated (SEP-2577); the revisions switchboard speaks still define them
+// and servers still ask.
+#[allow(deprecated)]
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ListRootsResult, Root};
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use tokio::sync::mpsc;
 
@@ -100,6 +104,9 @@ pub struct SessionHandler {
     pub elicit: Elicitor,
     /// The revision proposed at `initialize`; `None`: rmcp's newest.
     pub protocol: Option<ProtocolVersion>,
+    /// Offered to a server that asks (`roots/list`); the capability is announced only when
+    /// there are some, so a server does not wait on an empty answer to plan its work.
+    pub roots: Vec<String>,
     on_tools_changed: Option<OnToolsChanged>,
 }
 
@@ -110,6 +117,7 @@ impl SessionHandler {
             progress: ProgressRouter::default(),
             elicit: Elicitor::default(),
             protocol: None,
+            roots: Vec::new(),
             on_tools_changed,
         }
     }
@@ -126,6 +134,10 @@ impl SessionHandler {
     pub fn with_protocol(self, protocol: Option<ProtocolVersion>) -> Self {
         Self { protocol, ..self }
     }
+
+    pub fn with_roots(self, roots: Vec<String>) -> Self {
+        Self { roots, ..self }
+    }
 }
 
 impl ClientHandler for SessionHandler {
@@ -134,6 +146,12 @@ impl ClientHandler for SessionHandler {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("switchboard", env!("CARGO_PKG_VERSION"));
         info.capabilities.elicitation = self.elicit.capability();
+        if super::sampling::offered(&self.elicit) {
+            info.capabilities.sampling = Some(Default::default());
+        }
+        if !self.roots.is_empty() {
+            info.capabilities.roots = Some(RootsCapabilities::default());
+        }
         if let Some(v) = &self.protocol {
             info.protocol_version = v.clone();
         }
@@ -151,6 +169,43 @@ impl ClientHandler for SessionHandler {
             .and_then(|i| i.server_info.as_ref().map(|s| s.name.clone()))
             .unwrap_or_else(|| "the server".to_string());
         Ok(self.elicit.answer(&server, request).await)
+    }
+
+    #[allow(deprecated)]
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        let roots = self
+            .roots
+            .iter()
+            .map(|uri| {
+                let mut root = Root::new(uri.clone());
+                // The last path segment names it, as a file manager would.
+                root.name = uri
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string);
+                root
+            })
+            .collect();
+        Ok(ListRootsResult::new(roots))
+    }
+
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let server = context
+            .peer
+            .peer_info()
+            .and_then(|i| i.server_info.as_ref().map(|s| s.name.clone()))
+            .unwrap_or_else(|| "the server".to_string());
+        super::sampling::answer(&self.elicit, &server, &params).await
     }
 
     async fn on_progress(

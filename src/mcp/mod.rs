@@ -8,8 +8,10 @@ pub mod elicit;
 pub mod handler;
 pub mod http_client;
 mod ops;
+pub mod sampling;
 pub mod sse;
 mod sse_body;
+pub mod tap;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -38,6 +40,8 @@ pub use handler::SessionHandler;
 pub use http_client::AuthedHttpClient;
 pub use sse::SseClientTransport;
 use sse::explain_closed;
+use tap::Tapped;
+pub use tap::Transcripts;
 
 pub type Session = RunningService<RoleClient, SessionHandler>;
 
@@ -69,9 +73,13 @@ pub struct McpPool {
     elicit: Elicitor,
     /// Connector id → the revision its sessions propose (`protocol_version`).
     protocols: HashMap<String, rmcp::model::ProtocolVersion>,
+    /// Connector id → the roots its sessions offer (`roots`).
+    roots: HashMap<String, Vec<String>>,
     /// Who each connection's session currently works for (see `Acting`).
     acting: std::sync::Mutex<HashMap<ConnectionKey, Arc<Acting>>>,
     default_actor: Actor,
+    /// Every session's messages, for the console's protocol tab.
+    transcripts: Arc<Transcripts>,
 }
 
 impl McpPool {
@@ -86,9 +94,21 @@ impl McpPool {
             connect_timeout: Duration::from_secs(15),
             elicit: Elicitor::default(),
             protocols: HashMap::new(),
+            roots: HashMap::new(),
             acting: std::sync::Mutex::new(HashMap::new()),
             default_actor: Actor::Scheduler,
+            transcripts: Arc::new(Transcripts::default()),
         }
+    }
+
+    /// Records sessions' messages into `transcripts` (whose owner hears of each one).
+    pub fn with_transcripts(mut self, transcripts: Arc<Transcripts>) -> Self {
+        self.transcripts = transcripts;
+        self
+    }
+
+    pub fn transcripts(&self) -> &Arc<Transcripts> {
+        &self.transcripts
     }
 
     /// Who a connection's token requests are logged for until an operation says otherwise.
@@ -118,6 +138,12 @@ impl McpPool {
         protocols: impl IntoIterator<Item = (String, rmcp::model::ProtocolVersion)>,
     ) -> Self {
         self.protocols = protocols.into_iter().collect();
+        self
+    }
+
+    /// The roots each connector's sessions offer to servers that ask.
+    pub fn with_roots(mut self, roots: impl IntoIterator<Item = (String, Vec<String>)>) -> Self {
+        self.roots = roots.into_iter().collect();
         self
     }
 
@@ -184,6 +210,7 @@ impl McpPool {
     /// A handler whose `tools/list_changed` drops this connection's cached catalogue.
     fn handler(&self, key: &ConnectionKey) -> SessionHandler {
         let protocol = self.protocols.get(&key.connector).cloned();
+        let roots = self.roots.get(&key.connector).cloned().unwrap_or_default();
         let elicit = self.elicit.for_connection(key);
         let (catalogues, store, key) = (self.catalogues.clone(), self.store.clone(), key.clone());
         SessionHandler::new(Some(Arc::new(move || {
@@ -193,6 +220,7 @@ impl McpPool {
         })))
         .with_elicitor(elicit)
         .with_protocol(protocol)
+        .with_roots(roots)
     }
 
     async fn connect(&self, key: &ConnectionKey, target: &Target) -> Result<Session, Failure> {
@@ -209,7 +237,11 @@ impl McpPool {
                 config.retry_config = Arc::new(bounded_stream_retry());
                 let transport = StreamableHttpClientTransport::with_client(client, config);
                 handler
-                    .serve(transport)
+                    .serve(Tapped::new(
+                        transport,
+                        key.clone(),
+                        self.transcripts.clone(),
+                    ))
                     .await
                     .map_err(|e| classify_client_init(&e))
             }
@@ -222,7 +254,11 @@ impl McpPool {
                     reasons.insert(key.clone(), reason.clone());
                 }
                 handler
-                    .serve(transport)
+                    .serve(Tapped::new(
+                        transport,
+                        key.clone(),
+                        self.transcripts.clone(),
+                    ))
                     .await
                     .map_err(|e| explain_closed(classify_client_init(&e), Some(&reason)))
             }
@@ -246,7 +282,11 @@ impl McpPool {
                     });
                 }
                 handler
-                    .serve(transport)
+                    .serve(Tapped::new(
+                        transport,
+                        key.clone(),
+                        self.transcripts.clone(),
+                    ))
                     .await
                     .map_err(|e| classify_client_init(&e))
             }

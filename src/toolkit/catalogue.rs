@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rmcp::model::{Prompt, Resource, Tool};
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::UnixMs;
@@ -18,6 +18,9 @@ pub struct Catalogue {
     pub resources: Vec<Resource>,
     #[serde(default)]
     pub prompts: Vec<Prompt>,
+    /// `resources/templates/list`: URIs with `{parameters}` to fill in.
+    #[serde(default)]
+    pub resource_templates: Vec<ResourceTemplate>,
 }
 
 impl Catalogue {

@@ -51,7 +51,9 @@ fn fields(root: &Value, schema: &Value, depth: usize) -> Vec<(String, Value)> {
         .collect()
 }
 
-fn placeholder(root: &Value, schema: &Value, depth: usize) -> Value {
+/// A value of the type `schema` asks for: its default, const, first enum value or example,
+/// else an empty one; objects with their required properties.
+pub(super) fn placeholder(root: &Value, schema: &Value, depth: usize) -> Value {
     if depth > MAX_DEPTH {
         return Value::Null;
     }

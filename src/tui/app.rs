@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
+use super::fleet::Fleet;
 use super::keymap::{self, Intent};
+use super::popup::Popup;
 use super::tools_panel::{PanelOutcome, ToolPanel};
+use super::views::{Input, Screen};
 use crate::domain::{Actor, ConnectionKey, Snapshot, UnixMs, format_expires_in};
 use crate::engine::{Command, ElicitationRequest, Event, Level};
 use crate::toolkit::elicit::prompt::Answer;
@@ -17,6 +20,14 @@ use crate::toolkit::elicit::prompt::Answer;
 pub enum Action {
     Quit,
     Send(Command),
+    /// Several commands at once (`:refresh all`).
+    Batch(Vec<Command>),
+    /// Read the event log for a view; the loop answers each with `App::on_log`.
+    ReadLog(Vec<super::views::LogRequest>),
+    /// Load and apply a theme by name (`:theme NAME`).
+    Theme(String),
+    /// Put the text on the terminal's clipboard (OSC 52).
+    Copy(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +48,7 @@ fn flash_ttl_ms(level: Level) -> i64 {
 
 #[derive(Debug, Default)]
 pub struct App {
-    snapshot: Arc<Snapshot>,
+    pub(super) snapshot: Arc<Snapshot>,
     /// Selection is a key, not an index, so it follows its row when the engine reorders.
     selected: Option<ConnectionKey>,
     /// Where the selection was, for when its row disappears.
@@ -50,6 +61,23 @@ pub struct App {
     requested_probe: HashSet<ConnectionKey>,
     /// The tool panel, while open; it takes every key but Ctrl-C.
     tools: Option<ToolPanel>,
+    /// Sort, filter and grouping of the fleet table, with the order they give.
+    pub(super) fleet: Fleet,
+    /// Which full screen shows: the fleet, a connection's detail, the event log.
+    pub(super) screen: Screen,
+    /// The filter or command line being typed, which takes the keys while open.
+    pub(super) input: Option<Input>,
+    pub(super) popup: Option<Popup>,
+    /// `--read-only`: every action that changes something is hidden and refused.
+    pub(super) read_only: bool,
+    /// Lines the help shows about where this console's config and data live.
+    pub(super) about: Vec<String>,
+    /// Names `:theme` completes.
+    pub(super) themes: Vec<String>,
+    /// The fleet's keys, `[keys]` merged over the defaults.
+    pub(super) keys: super::key_config::Keys,
+    /// Each connection's past calls from the tool panel, kept while the console runs.
+    histories: std::collections::HashMap<ConnectionKey, Vec<crate::tui::tools_panel::PastCall>>,
 }
 
 impl App {
@@ -57,6 +85,26 @@ impl App {
         let mut app = App::default();
         app.on_snapshot(snapshot);
         app
+    }
+
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    pub fn with_keys(mut self, keys: super::key_config::Keys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub fn keys(&self) -> &super::key_config::Keys {
+        &self.keys
+    }
+
+    pub fn with_about(mut self, about: Vec<String>, themes: Vec<String>) -> Self {
+        self.about = about;
+        self.themes = themes;
+        self
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -67,7 +115,7 @@ impl App {
         self.selected.as_ref()
     }
 
-    /// Row index of the selection in the current snapshot.
+    /// Position of the selection among the visible rows.
     pub fn selected_index(&self) -> Option<usize> {
         self.selected.as_ref()?;
         Some(self.selected_index)
@@ -88,18 +136,24 @@ impl App {
 
     pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
         self.snapshot = snapshot;
+        self.reorder();
+    }
+
+    /// Rebuilds the visible order and keeps the selection on its connection when it is still
+    /// shown, else near where it was.
+    pub(super) fn reorder(&mut self) {
+        self.fleet.rebuild(&self.snapshot);
         let rows = &self.snapshot.connections;
-        let found = self
-            .selected
-            .as_ref()
-            .and_then(|key| rows.iter().position(|c| &c.key == key));
+        let found = self.selected.as_ref().and_then(|key| {
+            (0..self.fleet.len()).find(|&p| self.fleet.row(p).is_some_and(|i| &rows[i].key == key))
+        });
         match found {
-            Some(index) => self.selected_index = index,
-            None if rows.is_empty() => {
+            Some(pos) => self.selected_index = pos,
+            None if self.fleet.is_empty() => {
                 self.selected = None;
                 self.selected_index = 0;
             }
-            None => self.select(self.selected_index.min(rows.len() - 1)),
+            None => self.select(self.selected_index.min(self.fleet.len() - 1)),
         }
     }
 
@@ -141,13 +195,25 @@ impl App {
             }
             return match panel.handle_key(key)? {
                 PanelOutcome::Close => {
-                    self.tools = None;
-                    None
+                    // The panel may have asked the engine for something to stop on close.
+                    let panel = self.tools.take()?;
+                    let goodbye = panel.closing();
+                    self.histories.insert(panel.key, panel.history);
+                    goodbye.map(Action::Send)
                 }
                 PanelOutcome::Send(command) => Some(Action::Send(command)),
+                PanelOutcome::Copy(text) => {
+                    // Shown as well: a terminal without OSC 52 copies nothing, silently.
+                    let shown = format!("copied (OSC 52): {text}");
+                    self.set_flash(Level::Info, shown, now);
+                    Some(Action::Copy(text))
+                }
             };
         }
-        let intent = keymap::lookup(&key)?;
+        if let Some(outcome) = self.handle_view_key(key, now) {
+            return outcome;
+        }
+        let intent = self.keys.lookup(&key)?;
         if self.help_visible {
             // The popup is modal: acting on a row the operator cannot see would surprise them.
             return match intent {
@@ -159,7 +225,11 @@ impl App {
                 _ => None,
             };
         }
-        let last = self.snapshot.connections.len().saturating_sub(1);
+        if self.read_only && keymap::mutates(intent) {
+            self.set_flash(Level::Warn, "read-only console: no actions".into(), now);
+            return None;
+        }
+        let last = self.fleet.len().saturating_sub(1);
         match intent {
             Intent::Quit => return Some(Action::Quit),
             Intent::Up => self.select(self.selected_index.saturating_sub(1)),
@@ -167,9 +237,11 @@ impl App {
             Intent::Top => self.select(0),
             Intent::Bottom => self.select(last),
             Intent::Help => self.help_visible = true,
+            Intent::Close if !self.fleet.filter.is_empty() => self.set_filter(String::new()),
             Intent::Close => self.flash = None,
             Intent::Refresh | Intent::Probe => return self.request(intent, now),
             Intent::Tools => return self.open_tools(now),
+            other => return self.fleet_intent(other, now),
         }
         None
     }
@@ -190,6 +262,7 @@ impl App {
         if let Some(panel) = &mut self.tools {
             panel.on_event(event);
         }
+        self.on_view_event(event, now);
         match event {
             Event::Refreshed { key, result } => {
                 let ours = self.requested_refresh.remove(key);
@@ -222,14 +295,12 @@ impl App {
                 } else {
                     Level::Warn
                 };
-                self.set_flash(level, text, now);
+                // The operator asked for this one: it replaces whatever older message shows.
+                self.replace_flash(level, text, now);
             }
             Event::NeedsReauth { key } => self.set_flash(
                 Level::Error,
-                format!(
-                    "{key}: grant lost; run `{}`",
-                    crate::domain::auth_command(key)
-                ),
+                format!("{key}: grant lost; select it and press a to re-authorize"),
                 now,
             ),
             Event::Notice { level, text } => self.set_flash(*level, text.clone(), now),
@@ -241,6 +312,10 @@ impl App {
             | Event::ToolResult { .. }
             | Event::ElicitationRequested { .. }
             | Event::ElicitationClosed { .. }
+            | Event::ResourceRead { .. }
+            | Event::PromptGot { .. }
+            | Event::Transcript { .. }
+            | Event::Protocol { .. }
             | Event::Reauth { .. } => {}
         }
         None
@@ -262,6 +337,12 @@ impl App {
         self.flash = Some(Flash { level, text, until });
     }
 
+    /// Flashes the answer to something the operator just did, whatever showed before.
+    pub fn replace_flash(&mut self, level: Level, text: String, now: UnixMs) {
+        let until = now + flash_ttl_ms(level);
+        self.flash = Some(Flash { level, text, until });
+    }
+
     /// Drops an expired flash; returns true when that changed what is on screen.
     pub fn expire_flash(&mut self, now: UnixMs) -> bool {
         let expired = self.flash.as_ref().is_some_and(|f| f.until <= now);
@@ -271,17 +352,21 @@ impl App {
         expired
     }
 
-    fn select(&mut self, index: usize) {
-        match self.snapshot.connections.get(index) {
+    pub(super) fn select(&mut self, pos: usize) {
+        match self
+            .fleet
+            .row(pos)
+            .and_then(|i| self.snapshot.connections.get(i))
+        {
             Some(row) => {
                 self.selected = Some(row.key.clone());
-                self.selected_index = index;
+                self.selected_index = pos;
             }
             None => self.selected = None,
         }
     }
 
-    fn open_tools(&mut self, now: UnixMs) -> Option<Action> {
+    pub(super) fn open_tools(&mut self, now: UnixMs) -> Option<Action> {
         let row = self.selected.as_ref().and_then(|k| self.snapshot.get(k));
         let Some(row) = row else {
             self.set_flash(Level::Warn, "no connection selected".to_owned(), now);
@@ -292,12 +377,13 @@ impl App {
             self.set_flash(Level::Warn, text, now);
             return None;
         }
-        let (panel, command) = ToolPanel::open(row.key.clone());
+        let (mut panel, command) = ToolPanel::open(row.key.clone());
+        panel.history = self.histories.remove(&row.key).unwrap_or_default();
         self.tools = Some(panel);
         Some(Action::Send(command))
     }
 
-    fn request(&mut self, intent: Intent, now: UnixMs) -> Option<Action> {
+    pub(super) fn request(&mut self, intent: Intent, now: UnixMs) -> Option<Action> {
         let Some(key) = self.selected.clone() else {
             self.set_flash(Level::Warn, "no connection selected".to_owned(), now);
             return None;
@@ -319,7 +405,7 @@ impl App {
             };
             ("probing", command)
         };
-        self.set_flash(Level::Info, format!("{key}: {verb}…"), now);
+        self.replace_flash(Level::Info, format!("{key}: {verb}…"), now);
         Some(Action::Send(command))
     }
 }

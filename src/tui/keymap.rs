@@ -16,6 +16,28 @@ pub enum Intent {
     Tools,
     Help,
     Close,
+    /// Open the selected connection's detail view.
+    Detail,
+    Filter,
+    /// Sort by the next column.
+    Sort,
+    /// Reverse the sort.
+    Reverse,
+    /// Group by connector, then health, then not at all.
+    Group,
+    Reauth,
+    Revoke,
+    Pause,
+    Events,
+    CommandMode,
+}
+
+/// Whether the intent changes something: `--read-only` hides and refuses these.
+pub fn mutates(intent: Intent) -> bool {
+    matches!(
+        intent,
+        Intent::Refresh | Intent::Probe | Intent::Reauth | Intent::Revoke | Intent::Pause
+    )
 }
 
 pub struct Binding<I: 'static = Intent> {
@@ -82,6 +104,86 @@ pub const KEYMAP: &[Binding] = &[
         in_hint_bar: true,
     },
     Binding {
+        keys: &[(KeyCode::Enter, NONE)],
+        label: "Enter",
+        hint: "detail",
+        description: "open the selected connection's detail",
+        intent: Intent::Detail,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('a'), NONE)],
+        label: "a",
+        hint: "re-auth",
+        description: "re-authorize the selected connection (browser or device code)",
+        intent: Intent::Reauth,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('D'), NONE)],
+        label: "D",
+        hint: "revoke",
+        description: "revoke the selected connection's grant (asks first)",
+        intent: Intent::Revoke,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char(' '), NONE), (KeyCode::Char('P'), NONE)],
+        label: "Space/P",
+        hint: "pause",
+        description: "pause or resume the selected connection",
+        intent: Intent::Pause,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('/'), NONE)],
+        label: "/",
+        hint: "filter",
+        description: "filter by name, connector, state or error text (Esc clears)",
+        intent: Intent::Filter,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('s'), NONE)],
+        label: "s",
+        hint: "sort",
+        description: "sort by the next column",
+        intent: Intent::Sort,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('S'), NONE)],
+        label: "S",
+        hint: "reverse",
+        description: "reverse the sort",
+        intent: Intent::Reverse,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('z'), NONE)],
+        label: "z",
+        hint: "group",
+        description: "group by connector, by health, or not at all",
+        intent: Intent::Group,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('e'), NONE)],
+        label: "e",
+        hint: "events",
+        description: "the fleet's event log",
+        intent: Intent::Events,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char(':'), NONE)],
+        label: ":",
+        hint: "command",
+        description: "command mode (:theme, :refresh all, :pause, :events, :connector, :q)",
+        intent: Intent::CommandMode,
+        in_hint_bar: false,
+    },
+    Binding {
         keys: &[(KeyCode::Char('t'), NONE)],
         label: "t",
         hint: "tools",
@@ -101,7 +203,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Esc, NONE)],
         label: "Esc",
         hint: "close",
-        description: "close the popup, or clear the message",
+        description: "close the popup, clear the filter, or clear the message",
         intent: Intent::Close,
         in_hint_bar: false,
     },
@@ -146,6 +248,16 @@ pub fn hints<I>(table: &[Binding<I>]) -> Vec<(&'static str, &'static str)> {
         .iter()
         .filter(|b| b.in_hint_bar)
         .map(|b| (b.label, b.hint))
+        .collect()
+}
+
+/// The dashboard's hints as `keys` writes them, without the actions a read-only console
+/// refuses.
+pub fn fleet_hints(read_only: bool, keys: &super::key_config::Keys) -> Vec<(String, &'static str)> {
+    KEYMAP
+        .iter()
+        .filter(|b| b.in_hint_bar && !(read_only && mutates(b.intent)))
+        .map(|b| (keys.label(b).to_owned(), b.hint))
         .collect()
 }
 

@@ -5,12 +5,23 @@
 //! only when something changed, so an idle console sleeps in `select!`.
 
 pub mod app;
+pub mod command;
 pub mod editor;
+pub mod fleet;
+pub mod form;
+pub mod key_config;
 pub mod keymap;
+pub mod log;
+mod mouse;
+pub mod palette;
 pub mod panel_keys;
+pub mod popup;
+mod screen_keys;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;
+pub mod view_keys;
+pub mod views;
 
 #[cfg(test)]
 mod tests;
@@ -19,7 +30,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream,
 };
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
@@ -30,6 +42,7 @@ use tokio::time::MissedTickBehavior;
 pub use app::{Action, App};
 pub use theme::{Theme, ThemeError};
 
+use crate::domain::events::EventQuery;
 use crate::domain::now_ms;
 use crate::engine::{Command, EngineHandle, Level};
 
@@ -40,9 +53,20 @@ enum Exit {
     InputClosed,
 }
 
+/// How the console was started: its theme and where to find others, `--read-only`, and what
+/// the help says about where its config and data live.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub theme: Theme,
+    pub theme_dirs: Vec<std::path::PathBuf>,
+    pub read_only: bool,
+    pub about: Vec<String>,
+    pub keys: key_config::Keys,
+}
+
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
 /// errors included.
-pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
+pub async fn run(engine: EngineHandle, options: Options) -> anyhow::Result<()> {
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(err) => {
@@ -56,7 +80,10 @@ pub async fn run(engine: EngineHandle, theme: Theme) -> anyhow::Result<()> {
     if let Err(err) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
         tracing::debug!(%err, "bracketed paste unavailable");
     }
-    let result = event_loop(&mut terminal, &engine, &theme).await;
+    if let Err(err) = crossterm::execute!(std::io::stdout(), EnableMouseCapture) {
+        tracing::debug!(%err, "mouse unavailable");
+    }
+    let result = event_loop(&mut terminal, &engine, options).await;
     restore();
     match result? {
         Exit::Quit => {}
@@ -78,15 +105,21 @@ pub fn install_panic_hook() {
 
 /// Leaves the terminal as the shell expects it, paste mode included.
 fn restore() {
-    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture
+    );
     ratatui::restore();
 }
 
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     engine: &EngineHandle,
-    theme: &Theme,
+    options: Options,
 ) -> anyhow::Result<Exit> {
+    let mut theme = options.theme;
+    let (log_tx, mut log_rx) = tokio::sync::mpsc::channel(16);
     let mut input = EventStream::new();
     let mut snapshots = engine.watch();
     let mut events = engine.subscribe();
@@ -99,25 +132,33 @@ async fn event_loop(
     // (the demo removes its temporary directory); killed by default, it did neither.
     let mut terminate = signal(SignalKind::terminate()).ok();
 
-    let mut app = App::new(snapshots.borrow_and_update().clone());
+    let themes = Theme::available(&options.theme_dirs);
+    let mut app = App::new(snapshots.borrow_and_update().clone())
+        .read_only(options.read_only)
+        .with_about(options.about, themes)
+        .with_keys(options.keys);
     let mut dirty = true;
     loop {
         if dirty {
             let now = now_ms();
             terminal
-                .draw(|frame| view::render(frame, &app, theme, now))
+                .draw(|frame| view::render(frame, &app, &theme, now))
                 .context("cannot draw to the terminal")?;
             dirty = false;
         }
         tokio::select! {
             input_event = input.next() => match input_event {
                 Some(Ok(TermEvent::Key(key))) => {
-                    match app.handle_key(key, now_ms()) {
-                        Some(Action::Quit) => return Ok(Exit::Quit),
-                        Some(Action::Send(command)) => send(engine, &mut app, command),
-                        None => {}
+                    let action = app.handle_key(key, now_ms());
+                    if perform(action, engine, &mut app, &mut theme, &options.theme_dirs, &log_tx) {
+                        return Ok(Exit::Quit);
                     }
                     dirty = true;
+                }
+                Some(Ok(TermEvent::Mouse(mouse))) => {
+                    let size = terminal.size().context("cannot read the terminal size")?;
+                    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                    dirty |= app.handle_mouse(mouse, area);
                 }
                 Some(Ok(TermEvent::Paste(text))) => {
                     app.handle_paste(&text);
@@ -156,6 +197,10 @@ async fn event_loop(
                     None => std::future::pending().await,
                 }
             } => return Ok(Exit::Quit),
+            Some((request, result)) = log_rx.recv() => {
+                app.on_log(&request, result);
+                dirty = true;
+            }
             _ = tick.tick() => {
                 // Countdowns and the busy spinner move every second even when nothing else does.
                 app.expire_flash(now_ms());
@@ -165,9 +210,84 @@ async fn event_loop(
     }
 }
 
+/// Does what the reducer asked; true to quit.
+fn perform(
+    action: Option<Action>,
+    engine: &EngineHandle,
+    app: &mut App,
+    theme: &mut Theme,
+    theme_dirs: &[std::path::PathBuf],
+    log_tx: &LogSender,
+) -> bool {
+    match action {
+        None => {}
+        Some(Action::Quit) => return true,
+        Some(Action::Send(command)) => send(engine, app, command),
+        Some(Action::Copy(text)) => copy_osc52(&text),
+        Some(Action::Batch(commands)) => {
+            for command in commands {
+                send(engine, app, command);
+            }
+        }
+        Some(Action::ReadLog(requests)) => {
+            for request in requests {
+                read_log(engine, request, log_tx.clone());
+            }
+        }
+        Some(Action::Theme(name)) => match Theme::load(&name, theme_dirs) {
+            Ok(loaded) => {
+                *theme = palette::adapt(loaded, &palette::Terminal::from_env());
+                app.replace_flash(Level::Info, format!("theme {name}"), now_ms());
+            }
+            // A broken theme file says where; the current theme stays.
+            Err(e) => app.replace_flash(Level::Error, e.to_string(), now_ms()),
+        },
+    }
+    false
+}
+
+type LogSender = tokio::sync::mpsc::Sender<(views::LogRequest, Result<Vec<log::LogLine>, String>)>;
+
+/// Reads the event log off the loop, so a slow store never stalls a frame.
+fn read_log(engine: &EngineHandle, request: views::LogRequest, tx: LogSender) {
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let query = EventQuery {
+            connector: request.key.as_ref().map(|k| k.connector.clone()),
+            account: request.key.as_ref().map(|k| k.account.clone()),
+            since: request.since,
+            after_id: None,
+            kinds: request.kinds.clone(),
+            limit: request.limit,
+        };
+        let result = engine
+            .read_events(query)
+            .await
+            .map(|entries| entries.into_iter().map(log::LogLine::from_entry).collect())
+            .map_err(|f| f.to_string());
+        let _ = tx.send((request, result)).await;
+    });
+}
+
 fn send(engine: &EngineHandle, app: &mut App, command: Command) {
     if !engine.send(command) {
         let text = "the engine is not accepting commands (busy or stopped)";
         app.set_flash(Level::Error, text.to_owned(), now_ms());
     }
+}
+
+/// Puts text on the clipboard of the terminal (and of the terminal the SSH session runs in)
+/// with OSC 52. Terminals cap the sequence, so a very long text is not sent; the flash
+/// already shows it to copy by hand.
+fn copy_osc52(text: &str) {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    const OSC52_LIMIT: usize = 74_994;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    if encoded.len() > OSC52_LIMIT {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
 }

@@ -6,6 +6,7 @@
 use crossterm::event::{KeyCode, KeyModifiers};
 
 use super::keymap::Binding;
+pub use super::tools_panel::history_keys::HISTORY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PanelIntent {
@@ -29,13 +30,35 @@ pub enum PanelIntent {
     /// Cancel the server's request: neither an answer nor a refusal.
     CancelAsk,
     Help,
+    /// Between the argument form and the JSON editor.
+    Switch,
+    /// The previous or next choice of the form's selected row.
+    Previous,
+    Next,
+    /// An array item, or a value for a row left out.
+    Add,
+    /// Remove an item, leave a row out, or null it.
+    Remove,
+    /// The next or previous tab: tools, resources, prompts, protocol.
+    NextTab,
+    PrevTab,
+    /// Show or hide the selected protocol message's whole body.
+    Expand,
+    /// The connection's past calls.
+    History,
+    /// Call a past call again as it was.
+    Rerun,
+    /// Open a past call's arguments in the editor.
+    EditPast,
+    /// Copy the `switchboard call` line of the call to the clipboard (OSC 52).
+    Copy,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 const ALT: KeyModifiers = KeyModifiers::ALT;
 
-const CLOSE: Binding<PanelIntent> = Binding {
+pub const CLOSE: Binding<PanelIntent> = Binding {
     keys: &[(KeyCode::Esc, NONE)],
     label: "Esc",
     hint: "close",
@@ -44,7 +67,7 @@ const CLOSE: Binding<PanelIntent> = Binding {
     in_hint_bar: true,
 };
 
-const HELP: Binding<PanelIntent> = Binding {
+pub const HELP: Binding<PanelIntent> = Binding {
     keys: &[(KeyCode::Char('?'), NONE)],
     label: "?",
     hint: "help",
@@ -55,7 +78,7 @@ const HELP: Binding<PanelIntent> = Binding {
 
 /// Enter keeps sending as it always has (and Ctrl-Enter, where a terminal tells them apart,
 /// means the same); Ctrl-S is for fingers used to "save" in an editor.
-const SEND_KEYS: &[(KeyCode, KeyModifiers)] = &[
+pub const SEND_KEYS: &[(KeyCode, KeyModifiers)] = &[
     (KeyCode::Enter, NONE),
     (KeyCode::Enter, CTRL),
     (KeyCode::Char('s'), CTRL),
@@ -77,7 +100,28 @@ const NEWLINE: Binding<PanelIntent> = Binding {
 };
 
 /// Listing the tools, or the listing failed.
-pub const LOADING: &[Binding<PanelIntent>] = &[CLOSE, HELP];
+pub const LOADING: &[Binding<PanelIntent>] = &[CLOSE, HELP, NEXT_TAB, PREV_TAB];
+
+pub const NEXT_TAB: Binding<PanelIntent> = Binding {
+    keys: &[(KeyCode::Tab, NONE), (KeyCode::Char('t'), NONE)],
+    label: "Tab/t",
+    hint: "next tab",
+    description: "the next tab: tools, resources, prompts, protocol",
+    intent: PanelIntent::NextTab,
+    in_hint_bar: true,
+};
+
+pub const PREV_TAB: Binding<PanelIntent> = Binding {
+    keys: &[
+        (KeyCode::BackTab, KeyModifiers::SHIFT),
+        (KeyCode::Char('T'), NONE),
+    ],
+    label: "Shift-Tab/T",
+    hint: "previous tab",
+    description: "the previous tab",
+    intent: PanelIntent::PrevTab,
+    in_hint_bar: false,
+};
 
 pub const LIST: &[Binding<PanelIntent>] = &[
     Binding {
@@ -105,6 +149,16 @@ pub const LIST: &[Binding<PanelIntent>] = &[
         in_hint_bar: true,
     },
     Binding {
+        keys: &[(KeyCode::Char('h'), NONE)],
+        label: "h",
+        hint: "history",
+        description: "this connection's past calls: run one again, edit it, copy it as a command",
+        intent: PanelIntent::History,
+        in_hint_bar: true,
+    },
+    NEXT_TAB,
+    PREV_TAB,
+    Binding {
         keys: &[(KeyCode::Esc, NONE), (KeyCode::Char('q'), NONE)],
         label: "Esc/q",
         ..CLOSE
@@ -123,13 +177,109 @@ pub const EDIT: &[Binding<PanelIntent>] = &[
     },
     NEWLINE,
     Binding {
-        keys: &[(KeyCode::Esc, NONE)],
-        label: "Esc",
-        hint: "back",
-        description: "back to the list (the arguments are kept)",
-        intent: PanelIntent::Back,
+        keys: &[
+            (KeyCode::Tab, NONE),
+            (KeyCode::BackTab, KeyModifiers::SHIFT),
+        ],
+        label: "Tab",
+        hint: "form",
+        description: "edit the arguments in a form, a field per property",
+        intent: PanelIntent::Switch,
         in_hint_bar: true,
     },
+    COPY_EDITED,
+    BACK_TO_LIST,
+];
+
+const COPY_EDITED: Binding<PanelIntent> = Binding {
+    keys: &[(KeyCode::Char('y'), CTRL)],
+    label: "Ctrl-Y",
+    hint: "copy command",
+    description: "copy the `switchboard call` line for these arguments (and show it)",
+    intent: PanelIntent::Copy,
+    in_hint_bar: false,
+};
+
+pub const BACK_TO_LIST: Binding<PanelIntent> = Binding {
+    keys: &[(KeyCode::Esc, NONE)],
+    label: "Esc",
+    hint: "back",
+    description: "back to the list (the arguments are kept)",
+    intent: PanelIntent::Back,
+    in_hint_bar: true,
+};
+
+/// The argument form. Keys it does not name edit the selected field.
+pub const FORM: &[Binding<PanelIntent>] = &[
+    Binding {
+        keys: SEND_KEYS,
+        label: "Enter/Ctrl-S",
+        hint: "call",
+        description: "check the arguments against the schema and call the tool",
+        intent: PanelIntent::Call,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Up, NONE)],
+        label: "↑",
+        hint: "up",
+        description: "the previous field",
+        intent: PanelIntent::Up,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Down, NONE)],
+        label: "↓",
+        hint: "down",
+        description: "the next field",
+        intent: PanelIntent::Down,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Left, NONE)],
+        label: "←",
+        hint: "previous",
+        description: "the previous choice, value or alternative of the field",
+        intent: PanelIntent::Previous,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Right, NONE)],
+        label: "→",
+        hint: "next",
+        description: "the next choice, value or alternative of the field",
+        intent: PanelIntent::Next,
+        in_hint_bar: false,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('n'), CTRL)],
+        label: "Ctrl-N",
+        hint: "add",
+        description: "add an item to an array, or fill in a field left out",
+        intent: PanelIntent::Add,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[(KeyCode::Char('x'), CTRL)],
+        label: "Ctrl-X",
+        hint: "remove",
+        description: "remove an item, leave an optional field out, or set a nullable one to null",
+        intent: PanelIntent::Remove,
+        in_hint_bar: true,
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Tab, NONE),
+            (KeyCode::BackTab, KeyModifiers::SHIFT),
+        ],
+        label: "Tab",
+        hint: "JSON",
+        description: "edit the arguments as JSON",
+        intent: PanelIntent::Switch,
+        in_hint_bar: true,
+    },
+    COPY_EDITED,
+    BACK_TO_LIST,
 ];
 
 pub const RUNNING: &[Binding<PanelIntent>] = &[Binding {
@@ -179,16 +329,26 @@ pub const DONE: &[Binding<PanelIntent>] = &[
         intent: PanelIntent::Back,
         in_hint_bar: true,
     },
+    Binding {
+        keys: &[(KeyCode::Char('y'), NONE)],
+        label: "y",
+        hint: "copy command",
+        description: "copy the `switchboard call` line of this call (and show it)",
+        intent: PanelIntent::Copy,
+        in_hint_bar: true,
+    },
     HELP,
 ];
 
 /// The panel's tables under the headings its help popup shows them with.
 pub const SECTIONS: &[(&str, &[Binding<PanelIntent>])] = &[
     ("tool list", LIST),
-    ("arguments", EDIT),
+    ("arguments (JSON)", EDIT),
+    ("arguments (form)", FORM),
     ("running call", RUNNING),
     ("the server asks for input", ANSWER),
     ("result", DONE),
+    ("past calls", HISTORY),
 ];
 
 #[cfg(test)]
@@ -197,7 +357,7 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_a_stage() {
-        for table in [LOADING, LIST, EDIT, RUNNING, ANSWER, DONE] {
+        for table in [LOADING, LIST, EDIT, FORM, RUNNING, ANSWER, DONE, HISTORY] {
             let all: Vec<_> = table.iter().flat_map(|b| b.keys.iter()).collect();
             for (i, k) in all.iter().enumerate() {
                 assert!(!all[i + 1..].contains(k), "{k:?} bound twice");

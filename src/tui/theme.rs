@@ -22,6 +22,8 @@ macro_rules! roles {
         #[derive(Debug, Clone, PartialEq)]
         pub struct Theme {
             $($(#[$doc])* pub $role: Style,)*
+            /// Draw ASCII stand-ins for the Unicode symbols (a locale that is not UTF-8).
+            pub ascii: bool,
         }
 
         #[derive(Debug, Default, Deserialize)]
@@ -34,6 +36,7 @@ macro_rules! roles {
             fn apply(self, base: &Theme) -> Theme {
                 Theme {
                     $($role: self.$role.map_or(base.$role, StyleSpec::into_style),)*
+                    ascii: base.ascii,
                 }
             }
 
@@ -47,7 +50,12 @@ macro_rules! roles {
 
         impl Theme {
             fn unstyled() -> Theme {
-                Theme { $($role: Style::new(),)* }
+                Theme { $($role: Style::new(),)* ascii: false }
+            }
+
+            /// Every role's style through `f` (colour depth, `NO_COLOR`).
+            pub fn map_styles(&mut self, f: &dyn Fn(Style) -> Style) {
+                $(self.$role = f(self.$role);)*
             }
         }
     };
@@ -300,7 +308,10 @@ mod tests {
             );
             seen += 1;
         }
-        assert!(seen >= 3, "expected default, high-contrast and mono");
+        assert!(
+            seen >= 5,
+            "expected default, light, high-contrast, colour-blind and mono"
+        );
     }
 
     #[test]

@@ -287,5 +287,6 @@ pub fn rest_spec(id: &str, url: &str, auth: AuthSpec) -> switchboard::engine::Co
         missing_env: vec![],
         problem: None,
         protocol_version: None,
+        roots: Vec::new(),
     }
 }

@@ -24,6 +24,25 @@ impl Tmux {
         Tmux::start(tag, &command, width, height)
     }
 
+    /// The demo with more environment (`$BROWSER`, say) and demo arguments.
+    // Only some of the test binaries that include this file use it.
+    #[allow(dead_code)]
+    pub fn demo_with(
+        tag: &str,
+        data: &Path,
+        (width, height): (u16, u16),
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Tmux {
+        let env: String = env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
+        let command = format!(
+            "env SWITCHBOARD_KEYRING=off {env}{BIN} --data-dir {} demo {}",
+            data.display(),
+            args.join(" ")
+        );
+        Tmux::start(tag, &command, width, height)
+    }
+
     /// Starts the demo in its own temporary directory, made under `tmp` (its `TMPDIR`).
     pub fn demo_in(tag: &str, tmp: &Path, width: u16, height: u16) -> Tmux {
         let command = format!(

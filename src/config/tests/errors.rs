@@ -326,3 +326,14 @@ fn mcp_auth_needs_an_http_transport() {
         &["needs an HTTP transport"],
     );
 }
+
+#[test]
+fn a_root_that_is_not_a_uri_is_located() {
+    let text = "[[connectors]]\nid = \"fs\"\nkind = \"mcp\"\n[connectors.mcp]\ntransport = \"stdio\"\ncommand = \"srv\"\nroots = [\"file:///ok\", \"../relative\"]\n";
+    let e = error(text);
+    let shown = e.to_string();
+    assert!(shown.contains("connectors[0].mcp.roots"), "{shown}");
+    assert!(shown.contains("`../relative` is not a URI"), "{shown}");
+    assert!(shown.contains("file:///path/to/dir"), "{shown}");
+    assert!(shown.starts_with("config.toml:7:"), "{shown}");
+}

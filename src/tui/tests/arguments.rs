@@ -79,12 +79,12 @@ fn keys_move_the_cursor_and_edit_the_arguments_where_it_is() {
     press(&mut app, KeyCode::Backspace);
     typed(&mut app, "3");
     assert_eq!(text(&app), r#"{"a": 12, "b": 3}"#);
-    // Alt-Enter breaks the line instead of sending; Tab indents; ↑/↓ keep the column.
+    // Alt-Enter breaks the line instead of sending; ↑/↓ keep the column.
     chord(&mut app, KeyCode::Left, KeyModifiers::CONTROL);
     chord(&mut app, KeyCode::Char('b'), KeyModifiers::ALT);
     press(&mut app, KeyCode::Left);
     assert!(chord(&mut app, KeyCode::Enter, KeyModifiers::ALT).is_none());
-    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "  ");
     assert_eq!(text(&app), "{\"a\": 12, \n  \"b\": 3}");
     press(&mut app, KeyCode::Up);
     assert_eq!(cursor(&app), (0, 2));
@@ -144,6 +144,21 @@ fn invalid_json_says_where_and_puts_the_cursor_there() {
             "/b: missing required property \"b\" (number)"
         ]
     );
+}
+
+#[test]
+fn at_end_of_input_the_cursor_goes_after_the_last_character() {
+    let mut app = listed();
+    press(&mut app, KeyCode::Enter);
+    chord(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    typed(&mut app, r#"{"a": 1, "b": "x"#);
+    press(&mut app, KeyCode::Home);
+    assert!(press(&mut app, KeyCode::Enter).is_none());
+    assert!(problems(&app)[0].contains("EOF"), "{:?}", problems(&app));
+    // What is missing goes after the text: typing `"}` closes the string and the object.
+    assert_eq!(cursor(&app), (0, 16));
+    typed(&mut app, "\"}");
+    assert_eq!(text(&app), r#"{"a": 1, "b": "x"}"#);
 }
 
 #[test]

@@ -94,11 +94,12 @@ fn progress_and_a_tool_result_are_shown_with_visible_escapes() {
 #[test]
 fn a_server_error_on_the_dashboard_is_shown_with_visible_escapes() {
     let mut connections = fleet();
+    connections[0].health = crate::domain::Health::Down;
     connections[0].last_error = Some(Failure::new(ErrorClass::Auth, "\u{1b}[5mblink\u{1b}[0m"));
     let app = App::new(snapshot(connections));
     let screen = screen(&app);
-    // In the table's detail column and in the status line under it.
-    assert_eq!(screen.matches("auth: ␛[5mblink␛[0m").count(), 2, "{screen}");
+    // In the table's detail column, the side pane and the status line under them.
+    assert_eq!(screen.matches("auth: ␛[5mblink␛[0m").count(), 3, "{screen}");
 }
 
 #[test]

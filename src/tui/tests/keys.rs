@@ -16,11 +16,14 @@ use super::tools::{add_tool, listed_with, press, stage};
 use crate::engine::{Command, Level};
 use crate::toolkit::elicit::prompt::Answer;
 use crate::tui::app::{Action, App};
+use crate::tui::fleet::{GroupBy, SortBy};
 use crate::tui::keymap::{Binding, Intent, KEYMAP};
 use crate::tui::panel_keys::{self, PanelIntent};
+use crate::tui::popup::Popup;
 use crate::tui::theme::Theme;
-use crate::tui::tools_panel::Stage;
+use crate::tui::tools_panel::{Stage, Tab};
 use crate::tui::view;
+use crate::tui::views::{InputKind, Screen};
 
 fn key_event(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
     KeyEvent::new(code, modifiers)
@@ -72,6 +75,43 @@ fn every_dashboard_key_does_what_the_keymap_says() {
             }
             Intent::Help => assert!(app.help_visible(), "{what}"),
             Intent::Close => assert!(app.flash(NOW).is_none(), "{what}"),
+            Intent::Detail => {
+                assert!(
+                    matches!(app.screen(), Screen::Detail(d) if Some(&d.key) == selected.as_ref()),
+                    "{what}"
+                );
+                assert!(
+                    matches!(action, Some(Action::ReadLog(r)) if r.len() == 2),
+                    "{what}"
+                );
+            }
+            Intent::Filter => assert!(
+                matches!(app.input(), Some(i) if i.kind == InputKind::Filter),
+                "{what}"
+            ),
+            Intent::CommandMode => assert!(
+                matches!(app.input(), Some(i) if i.kind == InputKind::Command),
+                "{what}"
+            ),
+            Intent::Sort => assert_eq!(app.fleet().sort, SortBy::Health, "{what}"),
+            Intent::Reverse => assert!(app.fleet().descending, "{what}"),
+            Intent::Group => assert_eq!(app.fleet().group, GroupBy::Connector, "{what}"),
+            Intent::Reauth => assert!(
+                matches!(app.popup(), Some(Popup::ChooseReauth { key }) if Some(key) == selected.as_ref()),
+                "{what}"
+            ),
+            Intent::Revoke => assert!(
+                matches!(app.popup(), Some(Popup::ConfirmRevoke { key }) if Some(key) == selected.as_ref()),
+                "{what}"
+            ),
+            Intent::Pause => assert!(
+                action.is_some() || app.flash(NOW).is_some_and(|f| f.text.contains("pause")),
+                "{what}"
+            ),
+            Intent::Events => {
+                assert!(matches!(app.screen(), Screen::Events(_)), "{what}");
+                assert!(matches!(action, Some(Action::ReadLog(_))), "{what}");
+            }
         }
     }
 }
@@ -117,6 +157,22 @@ fn common(app: &App, action: &Option<Action>, intent: PanelIntent, what: &str) -
             let panel = app.tool_panel().expect("panel open");
             assert!(panel.help_visible(), "{what}");
         }
+        PanelIntent::NextTab => {
+            let panel = app.tool_panel().expect("panel open");
+            assert_eq!(panel.tabs.tab, Tab::Resources, "{what}");
+        }
+        PanelIntent::PrevTab => {
+            // Backwards from tools is the protocol tab, which asks for the transcript.
+            let panel = app.tool_panel().expect("panel open");
+            assert_eq!(panel.tabs.tab, Tab::Protocol, "{what}");
+            assert!(
+                matches!(
+                    action,
+                    Some(Action::Send(Command::Transcript { follow: true, .. }))
+                ),
+                "{what}: {action:?}"
+            );
+        }
         _ => return false,
     }
     true
@@ -140,6 +196,7 @@ fn every_tool_list_key_does_what_its_table_says() {
                 assert!(matches!(stage(&app), Stage::List { selected: 1 }), "{what}");
             }
             (PanelIntent::Arguments, Stage::Edit { tool: 1, .. }) => {}
+            (PanelIntent::History, Stage::History { selected: 0 }) => {}
             (_, other) => panic!("{what}; got {other:?}"),
         }
     }
@@ -169,6 +226,13 @@ fn every_loading_and_result_key_does_what_its_table_says() {
         let action = app.handle_key(key, NOW);
         let what = format!("result: {label} ({key:?}) should {intent:?}");
         if common(&app, &action, intent, &what) {
+            continue;
+        }
+        if intent == PanelIntent::Copy {
+            assert!(
+                matches!(&action, Some(Action::Copy(line)) if line.starts_with("switchboard call ") && line.contains(" sign_up ")),
+                "{what}: {action:?}"
+            );
             continue;
         }
         assert_eq!(intent, PanelIntent::Back, "{what}: unchecked");
@@ -201,6 +265,119 @@ fn every_editor_key_does_what_its_table_says() {
             }
             PanelIntent::Back => {
                 assert!(matches!(stage(&app), Stage::List { selected: 0 }), "{what}")
+            }
+            PanelIntent::Switch => {
+                assert!(
+                    matches!(stage(&app), Stage::Edit { form: Some(_), .. }),
+                    "{what}"
+                )
+            }
+            PanelIntent::Copy => assert!(
+                matches!(&action, Some(Action::Copy(line))
+                    if line == r#"switchboard call github add '{"a":0,"b":0}' --account alice"#),
+                "{what}: {action:?}"
+            ),
+            other => panic!("{what}: unchecked intent {other:?}"),
+        }
+    }
+}
+
+/// The form open on a tool with an optional array, an enum and a required number.
+fn in_form() -> App {
+    let serde_json::Value::Object(schema) = json!({
+        "type": "object",
+        "properties": {
+            "n": {"type": "number"},
+            "mode": {"enum": ["a", "b", "c"]},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        },
+        "required": ["n", "mode"]
+    }) else {
+        unreachable!()
+    };
+    let mut app = listed_with(vec![Tool::new("pick", "Pick", schema)]);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    // On `mode`, the second row.
+    press(&mut app, KeyCode::Down);
+    app
+}
+
+fn form_rows(app: &App) -> (usize, serde_json::Value) {
+    match stage(app) {
+        Stage::Edit {
+            form: Some(form), ..
+        } => (form.selected(), form.value().clone()),
+        other => panic!("no form: {other:?}"),
+    }
+}
+
+#[test]
+fn every_form_key_does_what_its_table_says() {
+    for (key, intent, label) in each_key(panel_keys::FORM) {
+        let mut app = in_form();
+        let (row, before) = form_rows(&app);
+        assert_eq!((row, &before), (1, &json!({"n": 0, "mode": "a"})));
+        let action = app.handle_key(key, NOW);
+        let what = format!("form: {label} ({key:?}) should {intent:?}");
+        if intent == PanelIntent::Call {
+            assert!(
+                matches!(&action, Some(Action::Send(Command::CallTool { tool, arguments, .. }))
+                    if tool == "pick" && arguments.clone().map(serde_json::Value::Object) == Some(before.clone())),
+                "{what}: {action:?}"
+            );
+            continue;
+        }
+        if intent == PanelIntent::Copy {
+            assert!(
+                matches!(&action, Some(Action::Copy(line))
+                    if line == r#"switchboard call github pick '{"mode":"a","n":0}' --account alice"#),
+                "{what}: {action:?}"
+            );
+            continue;
+        }
+        assert!(action.is_none(), "{what}");
+        match intent {
+            PanelIntent::Back => {
+                assert!(matches!(stage(&app), Stage::List { .. }), "{what}");
+                continue;
+            }
+            PanelIntent::Switch => {
+                assert!(
+                    matches!(stage(&app), Stage::Edit { form: None, editor, .. }
+                        if serde_json::from_str::<serde_json::Value>(editor.text()).ok() == Some(before.clone())),
+                    "{what}"
+                );
+                continue;
+            }
+            _ => {}
+        }
+        let (row, after) = form_rows(&app);
+        match intent {
+            PanelIntent::Up => assert_eq!(row, 0, "{what}"),
+            PanelIntent::Down => assert_eq!(row, 2, "{what}"),
+            PanelIntent::Next => assert_eq!(after["mode"], "b", "{what}"),
+            PanelIntent::Previous => assert_eq!(after["mode"], "c", "{what}"),
+            PanelIntent::Add | PanelIntent::Remove => {
+                // From the array row: Ctrl-N gives it a value, then an item; Ctrl-X takes the
+                // item away.
+                let mut app = in_form();
+                press(&mut app, KeyCode::Down);
+                if intent == PanelIntent::Add {
+                    app.handle_key(key, NOW);
+                    assert_eq!(form_rows(&app).1["tags"], json!([]), "{what}");
+                    app.handle_key(key, NOW);
+                    assert_eq!(form_rows(&app).1["tags"], json!([""]), "{what}");
+                } else {
+                    let add = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
+                    app.handle_key(add, NOW);
+                    app.handle_key(add, NOW);
+                    // Ctrl-N selected the new item; Ctrl-X removes it, then leaves the array out.
+                    app.handle_key(key, NOW);
+                    assert_eq!(form_rows(&app).1["tags"], json!([]), "{what}");
+                    app.handle_key(key, NOW);
+                    assert!(form_rows(&app).1.get("tags").is_none(), "{what}");
+                }
             }
             other => panic!("{what}: unchecked intent {other:?}"),
         }
@@ -265,6 +442,7 @@ fn the_panel_hint_line_is_its_table() {
         [
             ("Enter/Ctrl-S", "call"),
             ("Alt-Enter/Ctrl-J", "newline"),
+            ("Tab", "form"),
             ("Esc", "back")
         ]
     );
@@ -274,7 +452,8 @@ fn the_panel_hint_line_is_its_table() {
 fn the_panel_help_lists_every_stage_table_and_closes_on_esc() {
     let mut app = listed_with(two_tools());
     press(&mut app, KeyCode::Char('?'));
-    let mut terminal = Terminal::new(TestBackend::new(100, 40)).expect("backend");
+    // Every stage's table at once needs a tall terminal.
+    let mut terminal = Terminal::new(TestBackend::new(120, 70)).expect("backend");
     let theme = Theme::builtin_default();
     terminal
         .draw(|f| view::render(f, &app, &theme, NOW))

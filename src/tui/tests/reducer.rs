@@ -233,7 +233,9 @@ fn failures_and_lost_grants_always_flash_as_errors() {
     );
     let flash = app.flash(NOW + 20_000).expect("flash");
     assert!(
-        flash.text.contains("switchboard auth notion"),
+        flash
+            .text
+            .contains("notion: grant lost; select it and press a"),
         "{}",
         flash.text
     );

@@ -138,11 +138,16 @@ fn edit_validate_call_and_show_the_result() {
             tool: "add".into(),
             progress: 1.0,
             total: Some(2.0),
-            message: None,
+            message: Some("1/2".into()),
         },
         NOW,
     );
-    assert!(matches!(stage(&app), Stage::Running { progress: Some(p), .. } if p == "1/2"));
+    // The server's message repeats the amount; the panel says it once.
+    assert!(
+        matches!(stage(&app), Stage::Running { progress: Some(p), .. } if p == "1/2 (50%)"),
+        "{:?}",
+        stage(&app)
+    );
     // Esc while running cancels (the engine tells the server).
     press(&mut app, KeyCode::Esc);
     assert!(cancel.is_cancelled());
@@ -170,7 +175,7 @@ fn edit_validate_call_and_show_the_result() {
         .iter()
         .map(|c| c.symbol())
         .collect();
-    assert!(screen.contains("tools · github/alice"), "{screen}");
+    assert!(screen.contains("MCP · github/alice"), "{screen}");
     assert!(screen.contains("add: ok in 7 ms"), "{screen}");
     // Back to the list, then closed; Ctrl-C quits from anywhere.
     press(&mut app, KeyCode::Esc);

@@ -10,20 +10,30 @@ use rmcp::model::Tool;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::editor::{self, Edit, Editor};
+use super::editor::{Edit, Editor};
+use super::form::FormState;
 use super::keymap::{Binding, lookup_in};
 use super::panel_keys::{self, PanelIntent};
-use crate::domain::{Actor, ConnectionKey};
+use crate::domain::ConnectionKey;
 use crate::engine::{Command, ElicitationRequest, Event};
 use crate::toolkit::elicit::prompt::Answer as ElicitAnswer;
+use crate::toolkit::progress::progress_text;
 use crate::toolkit::render::render_result;
-use crate::toolkit::schema::{Checked, check};
-use crate::toolkit::skeleton::skeleton_text;
 
 /// Console calls get a generous deadline: the operator can always press Esc.
 pub const CONSOLE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 mod answer;
+mod edit;
+mod history;
+pub mod history_keys;
+pub mod tab_keys;
+mod tabs;
+
+pub use history::{HISTORY_LIMIT, PastCall};
+pub use tabs::{Browse, Protocol, Tab, Tabs};
+
+use edit::form_intent;
 
 #[derive(Debug)]
 pub enum Stage {
@@ -35,6 +45,10 @@ pub enum Stage {
         tool: usize,
         editor: Editor,
         problems: Vec<String>,
+        /// The argument form, while it is showing instead of the JSON editor.
+        form: Option<FormState>,
+        /// The editor's text checked against the schema as it was typed.
+        live: Vec<String>,
     },
     Running {
         tool: String,
@@ -57,6 +71,10 @@ pub enum Stage {
         failed: bool,
         index: usize,
     },
+    /// The connection's past calls, newest first.
+    History {
+        selected: usize,
+    },
     Failed(String),
 }
 
@@ -70,6 +88,12 @@ pub struct ToolPanel {
     drafts: HashMap<String, Editor>,
     /// The panel's help popup (its key tables) is showing.
     help: bool,
+    /// The operator last used the form rather than the JSON editor: tools open in it.
+    prefer_form: bool,
+    /// Which tab shows, and the resources, prompts and protocol tabs' own state.
+    pub tabs: Tabs,
+    /// This connection's past calls, newest first (the console keeps them between panels).
+    pub history: Vec<PastCall>,
 }
 
 /// What a key did to the panel.
@@ -77,6 +101,8 @@ pub struct ToolPanel {
 pub enum PanelOutcome {
     Close,
     Send(Command),
+    /// Put this text on the clipboard (and show it).
+    Copy(String),
 }
 
 /// The editor's text as JSON; blank means `{}` (no arguments, an empty answer). On a syntax
@@ -87,7 +113,12 @@ fn parse_json(editor: &mut Editor) -> Result<Value, String> {
     }
     // Untrimmed, so the error's line and column are the editor's.
     serde_json::from_str(editor.text()).map_err(|e| {
-        editor.go_to(e.line(), e.column());
+        // At "end of input" serde points at the last character; what is missing goes after it.
+        if e.is_eof() {
+            editor.apply(Edit::End);
+        } else {
+            editor.go_to(e.line(), e.column());
+        }
         format!("not valid JSON: {e}")
     })
 }
@@ -105,19 +136,27 @@ impl ToolPanel {
             stage: Stage::Loading,
             drafts: HashMap::new(),
             help: false,
+            prefer_form: false,
+            tabs: Tabs::default(),
+            history: Vec::new(),
         };
         (panel, command)
     }
 
     /// The key table of the stage the panel is in.
     pub fn keys(&self) -> &'static [Binding<PanelIntent>] {
+        if self.tabs.tab != Tab::Tools {
+            return self.tabs.keys();
+        }
         match self.stage {
             Stage::Loading | Stage::Failed(_) => panel_keys::LOADING,
             Stage::List { .. } => panel_keys::LIST,
+            Stage::Edit { form: Some(_), .. } => panel_keys::FORM,
             Stage::Edit { .. } => panel_keys::EDIT,
             Stage::Running { .. } => panel_keys::RUNNING,
             Stage::Answer { .. } => panel_keys::ANSWER,
             Stage::Done { .. } => panel_keys::DONE,
+            Stage::History { .. } => panel_keys::HISTORY,
         }
     }
 
@@ -138,27 +177,30 @@ impl ToolPanel {
         }
         match intent {
             Some(intent) => self.act(intent),
+            None if self.tabs.tab != Tab::Tools => {
+                self.tab_type(&key);
+                None
+            }
             None => {
-                if let Stage::Edit {
-                    editor, problems, ..
-                }
-                | Stage::Answer {
-                    editor, problems, ..
-                } = &mut self.stage
-                    && let Some(edit) = editor::edit_for(&key)
-                    && editor.apply(edit)
-                {
-                    problems.clear();
-                }
+                self.type_key(&key);
                 None
             }
         }
     }
 
     fn act(&mut self, intent: PanelIntent) -> Option<PanelOutcome> {
+        match intent {
+            PanelIntent::Close => return Some(PanelOutcome::Close),
+            PanelIntent::Help => {
+                self.help = true;
+                return None;
+            }
+            PanelIntent::NextTab => return self.switch_tab(true),
+            PanelIntent::PrevTab => return self.switch_tab(false),
+            _ if self.tabs.tab != Tab::Tools => return self.tab_act(intent),
+            _ => {}
+        }
         match (intent, &mut self.stage) {
-            (PanelIntent::Close, _) => return Some(PanelOutcome::Close),
-            (PanelIntent::Help, _) => self.help = true,
             (PanelIntent::Up, Stage::List { selected }) => *selected = selected.saturating_sub(1),
             (PanelIntent::Down, Stage::List { selected }) => {
                 *selected = (*selected + 1).min(self.tools.len().saturating_sub(1));
@@ -171,6 +213,18 @@ impl ToolPanel {
                 let index = *tool;
                 return self.submit(index);
             }
+            (PanelIntent::Switch, Stage::Edit { .. }) => self.switch_mode(),
+            (
+                PanelIntent::Up
+                | PanelIntent::Down
+                | PanelIntent::Previous
+                | PanelIntent::Next
+                | PanelIntent::Add
+                | PanelIntent::Remove,
+                Stage::Edit {
+                    form: Some(form), ..
+                },
+            ) => form_intent(form, intent),
             (
                 PanelIntent::Newline,
                 Stage::Edit {
@@ -193,6 +247,25 @@ impl ToolPanel {
             (PanelIntent::Back, Stage::Done { index, .. }) => {
                 self.stage = Stage::List { selected: *index };
             }
+            (PanelIntent::Back, Stage::History { .. }) => {
+                self.stage = Stage::List { selected: 0 };
+            }
+            (PanelIntent::History, Stage::List { .. }) => self.open_history(),
+            (PanelIntent::Up, Stage::History { selected }) => {
+                *selected = selected.saturating_sub(1)
+            }
+            (PanelIntent::Down, Stage::History { selected }) => {
+                *selected = (*selected + 1).min(self.history.len().saturating_sub(1));
+            }
+            (PanelIntent::Rerun, Stage::History { selected }) => {
+                let selected = *selected;
+                return self.rerun(selected);
+            }
+            (PanelIntent::EditPast, Stage::History { selected }) => {
+                let selected = *selected;
+                self.edit_past(selected);
+            }
+            (PanelIntent::Copy, _) => return self.copy_command(),
             (
                 PanelIntent::Cancel,
                 Stage::Running {
@@ -236,6 +309,13 @@ impl ToolPanel {
     /// instead of arriving as keys where its first newline would send the call.
     pub fn handle_paste(&mut self, text: &str) {
         if let Stage::Edit {
+            form: Some(form), ..
+        } = &mut self.stage
+        {
+            form.paste(text);
+            return;
+        }
+        if let Stage::Edit {
             editor, problems, ..
         }
         | Stage::Answer {
@@ -247,76 +327,8 @@ impl ToolPanel {
         }
     }
 
-    /// Opens the editor on a tool: its draft if it has one, else the schema's template.
-    fn edit(&mut self, index: usize) {
-        let Some(tool) = self.tools.get(index) else {
-            return;
-        };
-        let editor = self.drafts.remove(tool.name.as_ref()).unwrap_or_else(|| {
-            Editor::new(&skeleton_text(&Value::Object((*tool.input_schema).clone())))
-        });
-        self.stage = Stage::Edit {
-            tool: index,
-            editor,
-            problems: Vec::new(),
-        };
-    }
-
-    fn leave_editor(&mut self) {
-        let stage = std::mem::replace(&mut self.stage, Stage::List { selected: 0 });
-        if let Stage::Edit { tool, editor, .. } = stage {
-            if let Some(t) = self.tools.get(tool) {
-                self.drafts.insert(t.name.to_string(), editor);
-            }
-            self.stage = Stage::List { selected: tool };
-        }
-    }
-
-    /// Parses and checks the arguments here, so a typo never reaches the engine.
-    fn submit(&mut self, index: usize) -> Option<PanelOutcome> {
-        let Stage::Edit {
-            editor, problems, ..
-        } = &mut self.stage
-        else {
-            return None;
-        };
-        let tool = self.tools.get(index)?;
-        let arguments = match parse_json(editor) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                *problems = vec!["(arguments): must be a JSON object".into()];
-                return None;
-            }
-            Err(e) => {
-                *problems = vec![e];
-                return None;
-            }
-        };
-        let schema = Value::Object((*tool.input_schema).clone());
-        if let Checked::Invalid(v) = check(&schema, &Value::Object(arguments.clone())) {
-            *problems = v.iter().map(ToString::to_string).collect();
-            return None;
-        }
-        let name = tool.name.to_string();
-        self.drafts.insert(name.clone(), editor.clone());
-        let cancel = CancellationToken::new();
-        self.stage = Stage::Running {
-            tool: name.clone(),
-            progress: None,
-            cancel: cancel.clone(),
-        };
-        Some(PanelOutcome::Send(Command::CallTool {
-            key: self.key.clone(),
-            tool: name,
-            arguments: Some(arguments),
-            timeout: CONSOLE_CALL_TIMEOUT,
-            actor: Actor::Console,
-            cancel,
-            reply: None,
-        }))
-    }
-
     pub fn on_event(&mut self, event: &Event) {
+        self.tab_event(event);
         match event {
             Event::ElicitationClosed { id } => self.elicitation_closed(*id),
             Event::ToolsListed { key, result } if *key == self.key => match result {
@@ -340,9 +352,7 @@ impl ToolPanel {
                 } = &mut self.stage
                     && !cancel.is_cancelled()
                 {
-                    let amount = total.map_or_else(|| p.to_string(), |t| format!("{p}/{t}"));
-                    let message = message.as_deref().unwrap_or_default();
-                    *progress = Some(format!("{amount} {message}").trim().to_string());
+                    *progress = Some(progress_text(*p, *total, message.as_deref()));
                 }
             }
             Event::ToolResult { key, tool, result } if *key == self.key => {
@@ -359,6 +369,12 @@ impl ToolPanel {
                     ),
                     Err(e) => (format!("{tool}: {e}"), true),
                 };
+                let outcome = match result {
+                    Ok(o) if o.is_tool_error() => format!("tool error in {} ms", o.latency_ms),
+                    Ok(o) => format!("ok in {} ms", o.latency_ms),
+                    Err(e) => format!("failed: {e}"),
+                };
+                self.remember_outcome(tool, outcome);
                 self.stage = Stage::Done {
                     text,
                     failed,

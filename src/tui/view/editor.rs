@@ -35,6 +35,23 @@ impl Heading {
     }
 }
 
+/// The live check under the box: a tick, or the first problems of the text as it stands.
+pub fn live_notes(live: &[String]) -> Vec<String> {
+    const SHOWN: usize = 3;
+    if live.is_empty() {
+        return vec!["✓ the arguments match the schema".into()];
+    }
+    let mut notes: Vec<String> = live
+        .iter()
+        .take(SHOWN)
+        .map(|p| format!("✗ {}", printable(p, false)))
+        .collect();
+    if live.len() > SHOWN {
+        notes.push(format!("✗ … and {} more", live.len() - SHOWN));
+    }
+    notes
+}
+
 pub fn render(
     frame: &mut Frame,
     area: Rect,

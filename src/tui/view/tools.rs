@@ -5,13 +5,13 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::{editor, help};
+use super::{editor, help, mcp_tabs};
 use crate::text::printable;
 use crate::toolkit::render::{argument_summary, one_line};
 use crate::tui::keymap;
 use crate::tui::panel_keys;
 use crate::tui::theme::Theme;
-use crate::tui::tools_panel::{Stage, ToolPanel};
+use crate::tui::tools_panel::{Stage, Tab, ToolPanel, tab_keys};
 
 pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
     let [popup] = Layout::horizontal([Constraint::Percentage(90)])
@@ -23,26 +23,38 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
     let width = usize::from(popup.width.saturating_sub(4));
     let block = Block::bordered()
         .border_style(theme.accent)
-        .title(Span::styled(
-            format!(" tools · {} ", panel.key),
-            theme.accent,
-        ))
+        .title(Span::styled(format!(" MCP · {} ", panel.key), theme.accent))
         .title_bottom(
             Line::from(Span::styled(format!(" {} ", hint(panel)), theme.hint)).right_aligned(),
         );
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
+    let [bar, inner] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+    frame.render_widget(mcp_tabs::tab_bar(panel, theme), bar);
+    if panel.tabs.tab != Tab::Tools {
+        mcp_tabs::render(frame, inner, panel, theme);
+        help_popup(frame, area, panel, theme);
+        return;
+    }
     if let Stage::Edit {
         tool,
         editor,
         problems,
+        form,
+        live,
     } = &panel.stage
     {
         let tool = panel.tools.get(*tool);
-        let arguments = printable(&tool.map(argument_summary).unwrap_or_default(), false);
         let name = printable(tool.map_or("", |t| t.name.as_ref()), false);
-        let heading = editor::Heading::arguments(&name, &arguments);
+        if let Some(form) = form {
+            let title = format!("{name} arguments (form; * required):");
+            crate::tui::form::render(frame, inner, &title, form, theme);
+            return;
+        }
+        let arguments = printable(&tool.map(argument_summary).unwrap_or_default(), false);
+        let mut heading = editor::Heading::arguments(&name, &arguments);
+        heading.notes.extend(editor::live_notes(live));
         editor::render(frame, inner, &heading, editor, problems, theme);
         return;
     }
@@ -75,12 +87,21 @@ pub fn render_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Th
         Paragraph::new(body(panel, theme, width)).wrap(Wrap { trim: false }),
         inner,
     );
+    help_popup(frame, area, panel, theme);
+}
+
+fn help_popup(frame: &mut Frame, area: Rect, panel: &ToolPanel, theme: &Theme) {
     if panel.help_visible() {
-        let sections: Vec<help::Section> = panel_keys::SECTIONS
-            .iter()
-            .map(|(title, table)| help::Section::of(title, table))
-            .collect();
-        help::render_popup(frame, area, theme, " tool panel keys ", &sections, false);
+        // The tab's own tables: all of them would not fit a small terminal.
+        let sections: Vec<help::Section> = if panel.tabs.tab == Tab::Tools {
+            panel_keys::SECTIONS
+        } else {
+            tab_keys::SECTIONS
+        }
+        .iter()
+        .map(|(title, table)| help::Section::of(title, table))
+        .collect();
+        help::render_popup(frame, area, theme, " MCP panel keys ", &sections, false);
     }
 }
 
@@ -155,6 +176,34 @@ fn body(panel: &ToolPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
                 lines.push(Line::from(Span::styled(printable(p, false), theme.muted)));
             }
             lines
+        }
+        Stage::History { selected } => {
+            if panel.history.is_empty() {
+                return vec![Line::raw(
+                    "no calls from this console yet: call a tool and it shows here",
+                )];
+            }
+            panel
+                .history
+                .iter()
+                .enumerate()
+                .map(|(i, past)| {
+                    let marker = if i == *selected { "▶ " } else { "  " };
+                    let style = if i == *selected {
+                        theme.accent
+                    } else {
+                        ratatui::style::Style::default()
+                    };
+                    let args = serde_json::Value::Object(past.arguments.clone()).to_string();
+                    let outcome = past.outcome.as_deref().unwrap_or("running");
+                    let room = width.saturating_sub(past.tool.chars().count() + outcome.len() + 8);
+                    Line::from(vec![
+                        Span::styled(format!("{marker}{} ", printable(&past.tool, false)), style),
+                        Span::raw(one_line(&printable(&args, false), room.max(10))),
+                        Span::styled(format!("  {}", printable(outcome, false)), theme.muted),
+                    ])
+                })
+                .collect()
         }
         Stage::Done { text, failed, .. } => {
             let style = if *failed {

@@ -1,4 +1,5 @@
-//! QR codes in the terminal with Unicode half blocks: one character cell holds two modules
+//! QR codes in the terminal with Unicode half blocks (shared by `switchboard auth --device` and the
+//! console's re-authorize popup): one character cell holds two modules
 //! stacked, so the code is about square in a typical 1:2 cell.
 //!
 //! *Light* modules are drawn (in the foreground colour) and dark ones left blank: terminals are
