@@ -206,6 +206,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Alert channels (`[[alerts]]`): list them with their last delivery, or send a test message.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Work with the config file.
     Config {
         #[command(subcommand)]
@@ -343,6 +348,26 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Each channel: kind, where it sends, what it fires on, messages waiting, and how the last
+    /// delivery went.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message to CHANNEL now and say what happened (exit 1 if it was not
+    /// delivered).
+    Test {
+        /// The channel's `name` in `[[alerts]]`.
+        channel: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

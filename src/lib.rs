@@ -5,6 +5,7 @@
 //! the single SQLite owner; `tui`, the CLI and the daemon are front-ends; `lab` is the loopback
 //! demo fleet that `switchboard demo` and the tests run against.
 
+pub mod alert;
 pub mod auth;
 pub mod classify;
 pub mod cli;

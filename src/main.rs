@@ -1,4 +1,4 @@
-use switchboard::cli::{Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
+use switchboard::cli::{AlertsCommand, Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
 use switchboard::commands::{
     self, Exit, Outcome, authorize, console, demo, events, interruptible, oneshot, status, token,
     tools,
@@ -64,6 +64,12 @@ fn main() {
             Some(Command::Call(args)) => tools::call(&global, args).await,
             Some(Command::Completions { shell }) => commands::docs::completions(shell),
             Some(Command::Man { dir }) => commands::docs::man(dir.as_deref()),
+            Some(Command::Alerts {
+                command: AlertsCommand::List { json },
+            }) => interruptible(commands::alerts::list(&global, json)).await,
+            Some(Command::Alerts {
+                command: AlertsCommand::Test { channel, json },
+            }) => interruptible(commands::alerts::test(&global, &channel, json)).await,
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),

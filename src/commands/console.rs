@@ -15,7 +15,14 @@ pub async fn console(global: &Global, read_only: bool) -> Outcome {
     let mut options = console_options(&config, workspace.data_dir())?;
     options.read_only = read_only;
     let running = start_console_engine(&config, &workspace).await?;
-    run_console(running, options).await
+    // A console that leads (no daemon running) sends the alerts too.
+    let alerts =
+        crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
+    let outcome = run_console(running, options).await;
+    if let Some(alerts) = alerts {
+        alerts.stop().await;
+    }
+    outcome
 }
 
 /// The console's theme (adapted to this terminal), where `:theme` looks for others, and the
@@ -159,6 +166,8 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     if let Some(serving) = &serving {
         serving.attach(&running.handle);
     }
+    let alerts =
+        crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
     eprintln!(
         "switchboard daemon: {} connectors, data in {}{}; SIGTERM or Ctrl-C stops it",
         config.connectors.len(),
@@ -169,6 +178,9 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     );
     wait_for_stop(&running).await;
     tracing::info!("daemon stopping");
+    if let Some(alerts) = alerts {
+        alerts.stop().await;
+    }
     running.shutdown().await;
     drop(serving);
     eprintln!("switchboard daemon: stopped");

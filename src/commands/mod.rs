@@ -2,6 +2,7 @@
 //! Every command reports errors as one `error: ...` line and an exit code; none panics.
 
 mod adhoc_target;
+pub mod alerts;
 pub mod authorize;
 mod call_io;
 pub mod conformance;

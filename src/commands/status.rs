@@ -64,23 +64,39 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
     }
 }
 
-/// The fleet as `status` sees it: a one-shot engine's snapshot, with the store's windows.
-async fn read(global: &Global) -> Result<(Snapshot, String), Exit> {
+/// What `status` shows: a one-shot engine's snapshot with the store's windows, where the vault
+/// key comes from, and a line per alert channel with its last delivery.
+struct Read {
+    snapshot: Snapshot,
+    vault: String,
+    alerts: Vec<String>,
+}
+
+async fn read(global: &Global) -> Result<Read, Exit> {
     let options = EngineOptions {
         history: true,
         ..EngineOptions::default()
     };
     let (running, workspace) = super::oneshot_engine_with(global, options).await?;
     let snapshot = running.handle.snapshot();
+    let alerts = super::alerts::status_lines(&running.handle).await;
     running.shutdown().await;
-    Ok(((*snapshot).clone(), workspace.vault_source()))
+    Ok(Read {
+        snapshot: (*snapshot).clone(),
+        vault: workspace.vault_source(),
+        alerts,
+    })
 }
 
 pub async fn status(global: &Global, args: StatusArgs) -> Outcome {
     if args.watch {
         return watch(global, args.interval).await;
     }
-    let (snapshot, vault) = read(global).await?;
+    let Read {
+        snapshot,
+        vault,
+        alerts,
+    } = read(global).await?;
     // JSON stays an array of connections: its consumers parse exactly that.
     if args.json {
         let rows: Vec<_> = snapshot.connections.iter().map(row).collect();
@@ -89,6 +105,9 @@ pub async fn status(global: &Global, args: StatusArgs) -> Outcome {
         println!("{text}");
     } else {
         print!("{}", table(&snapshot, &vault));
+        for line in alerts {
+            println!("{line}");
+        }
     }
     if !args.check {
         return Ok(EXIT_OK);
@@ -128,7 +147,11 @@ pub fn check(snapshot: &Snapshot) -> (i32, String) {
 async fn watch(global: &Global, every: std::time::Duration) -> Outcome {
     let every = every.max(std::time::Duration::from_millis(200));
     loop {
-        let (snapshot, vault) = read(global).await?;
+        let Read {
+            snapshot,
+            vault,
+            alerts,
+        } = read(global).await?;
         let mut screen = String::from("\x1b[H\x1b[2J");
         let _ = writeln!(
             screen,
@@ -137,6 +160,9 @@ async fn watch(global: &Global, every: std::time::Duration) -> Outcome {
             humantime::format_duration(every)
         );
         screen.push_str(&table(&snapshot, &vault));
+        for line in alerts {
+            let _ = writeln!(screen, "{line}");
+        }
         print!("{screen}");
         let _ = std::io::Write::flush(&mut std::io::stdout());
         tokio::time::sleep(every).await;

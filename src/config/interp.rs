@@ -65,6 +65,28 @@ pub(crate) fn interpolate(
     Ok(per_connector)
 }
 
+/// Interpolates every `[[alerts]]` channel. An unset variable turns its channel off (listed per
+/// channel, in document order) rather than stopping the console or the daemon over a pager key.
+pub(crate) fn interpolate_alerts(
+    root: &mut DeTable<'_>,
+    env: Env<'_>,
+    from_env: &mut Vec<FromEnv>,
+) -> Result<Vec<Vec<String>>, Located> {
+    let mut w = Walk { env, from_env };
+    let mut per_channel = Vec::new();
+    if let Some(alerts) = root.get_mut("alerts")
+        && let DeValue::Array(items) = alerts.get_mut()
+    {
+        for (i, item) in items.iter_mut().enumerate() {
+            let mut missing = Vec::new();
+            let mut path = KeyPath(vec![Seg::Key("alerts".into()), Seg::Index(i)]);
+            w.walk(item, &mut path, &mut missing, &mut None)?;
+            per_channel.push(missing);
+        }
+    }
+    Ok(per_channel)
+}
+
 type FirstMissing = Option<(std::ops::Range<usize>, KeyPath)>;
 
 struct Walk<'e, 'f> {

@@ -5,6 +5,7 @@
 //! that same tree, then run the semantic checks. Because the tree is kept, every error —
 //! syntax, serde or semantic — is reported as one line with file, line, column and key path.
 
+mod alerts;
 mod duration;
 mod error;
 mod health;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::DeTable;
 
+pub use alerts::{AlertChannel, AlertKind, AlertOn, PAGERDUTY_URL, SmtpTls};
 pub use duration::{ProbeSchedule, parse_duration, validate_cron};
 pub use error::ConfigError;
 pub use health::{HealthConfig, StoreConfig};
@@ -50,6 +52,8 @@ pub fn parse_str(
         .map_err(|e| ConfigError::from_located(error::from_toml(&e, None, text), text, source))?;
     let mut from_env = Vec::new();
     let missing = interp::interpolate(root.get_mut(), env, &mut from_env)
+        .map_err(|loc| ConfigError::from_located(loc, text, source))?;
+    let alerts_missing = interp::interpolate_alerts(root.get_mut(), env, &mut from_env)
         .map_err(|loc| ConfigError::from_located(loc, text, source))?;
     // From here on a message may quote a value that came from the environment.
     let redact = redact::Redact::new(&from_env);
@@ -80,7 +84,11 @@ pub fn parse_str(
         });
         connector.missing_env = missing;
     }
+    for (channel, missing) in config.alerts.iter_mut().zip(alerts_missing) {
+        channel.missing_env = missing;
+    }
     validate::validate(&config, &tree, text).map_err(located)?;
+    alerts::validate(&config, &tree).map_err(located)?;
     keys::load(&mut config, &tree, source).map_err(located)?;
     config.source = source.map(Path::to_owned);
     Ok(config)

@@ -81,10 +81,12 @@ impl Redact {
 /// Whether a config key path ends in a key that holds a secret.
 pub(crate) fn names_a_secret(path: &str) -> bool {
     let last = path.rsplit(['.', '[']).next().unwrap_or(path);
-    matches!(
-        last,
-        "client_secret" | "token" | "password" | "secret" | "private_key"
-    )
+    // An alert channel's URL may be a Slack webhook URL, which is its own credential.
+    (path.starts_with("alerts[") && last == "url")
+        || matches!(
+            last,
+            "client_secret" | "token" | "password" | "secret" | "private_key" | "routing_key"
+        )
 }
 
 /// `message` with every quoted piece (`` `…` ``, `"…"`) replaced by `…`: serde quotes the value

@@ -26,6 +26,9 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[[alerts]]`: channels and their rules (`config/alerts.rs`).
+    #[serde(default)]
+    pub alerts: Vec<super::alerts::AlertChannel>,
     /// The console's keys: an action name and the key (or keys) that do it, replacing that
     /// action's default keys (`refresh = "F5"`, `quit = ["q", "ctrl-q"]`). Checked by the
     /// console, which knows the actions.
@@ -105,6 +108,9 @@ pub struct ConnectorConfig {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub health: HealthConfig,
+    /// Labels an `[[alerts]]` channel can select connectors by (`tags = ["prod"]`).
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Environment variables referenced by ${VAR} in this connector that are unset. Non-empty
     /// means the connector is shown as "not configured: set VAR" while the rest of the fleet runs.
     #[serde(skip)]

@@ -16,6 +16,7 @@ pub fn now_ms() -> UnixMs {
         .unwrap_or(0)
 }
 
+pub mod alert;
 pub mod events;
 mod failure;
 pub mod history;

@@ -341,6 +341,9 @@ fn refuse(command: Command) {
         } => {
             let _ = reply.send(Err(not_here("stored grant to revoke")));
         }
+        Command::Alerts { reply, .. } => {
+            let _ = reply.send(Err(not_here("alert outbox")));
+        }
         other => tracing::debug!("ad hoc engine: {other:?} does not apply"),
     }
 }

@@ -111,6 +111,11 @@ pub enum Command {
     /// Answer a server's request for input (`Event::ElicitationRequested`). The first answer
     /// to an id counts; later ones are ignored.
     AnswerElicitation { id: u64, answer: Answer },
+    /// The alert front-end's outbox, incidents and delivery outcomes (`engine::alerts`).
+    Alerts {
+        op: super::alerts::AlertOp,
+        reply: oneshot::Sender<Result<super::alerts::AlertAnswer, Failure>>,
+    },
     /// Pause (no probes, no refreshes, calls refused) or resume a connection; kept in the
     /// store, so every process and a restart see it.
     SetPaused {

@@ -3,6 +3,7 @@
 //! commands) runs the same engine.
 
 pub mod adhoc;
+pub mod alerts;
 pub mod api;
 mod audit;
 pub mod authorize;
@@ -333,6 +334,9 @@ async fn command_loop(
             }
             Command::AnswerElicitation { id, answer } => {
                 engine.answer_elicitation(id, answer);
+            }
+            Command::Alerts { op, reply } => {
+                tokio::spawn(alerts::run(engine.store.clone(), op, reply));
             }
             Command::Shutdown => {
                 cancel.cancel();

@@ -19,7 +19,7 @@ pub struct Workspace {
 /// How a data directory is opened.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Opening {
-    /// Log to `switchboard.log` in the directory (the console owns the screen, and one-shot
+    /// Log to the daily `switchboard.YYYY-MM-DD.log` in the directory (the console owns the screen, and one-shot
     /// commands keep stderr for the operator).
     pub log_to_file: bool,
     /// Keep the vault key in a file inside the directory, never the keyring: for a temporary

@@ -171,6 +171,46 @@ const MIGRATIONS: &[&str] = &[
         WHEN NOT EXISTS (SELECT 1 FROM events_prune_permit WHERE OLD.at < cutoff)
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only; prune it with `switchboard events prune`'); END;
     "#,
+    // 11: alerts (issue 13): the outbox (at-least-once: a row stays until delivered or dropped,
+    // and (channel, dedup_key) is unique so a notice queued twice is sent once), the open
+    // incidents per channel and connection (a new leader neither re-fires nor forgets to
+    // resolve them), and each channel's last delivery outcome.
+    r#"
+    CREATE TABLE alert_outbox (
+        id         INTEGER PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        dedup_key  TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_at    INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        state      TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | dropped
+        last_error TEXT,
+        done_at    INTEGER,
+        UNIQUE (channel, dedup_key)
+    );
+    CREATE INDEX alert_outbox_due ON alert_outbox (state, next_at);
+    CREATE TABLE alert_incidents (
+        channel      TEXT NOT NULL,
+        connector    TEXT NOT NULL,
+        account      TEXT NOT NULL,
+        condition    TEXT NOT NULL,
+        since        INTEGER NOT NULL,
+        incident     TEXT NOT NULL,
+        last_sent_at INTEGER NOT NULL,
+        reminders    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (channel, connector, account)
+    );
+    CREATE TABLE alert_deliveries (
+        channel    TEXT PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        ok         INTEGER NOT NULL,
+        status     INTEGER,
+        message    TEXT NOT NULL,
+        dedup_key  TEXT,
+        latency_ms INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -1,6 +1,7 @@
 //! The single owner of the SQLite file. One thread holds the connection; everything else sends it
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
+mod alerts;
 mod catalogues;
 mod events_prune;
 pub mod history;
@@ -194,9 +195,17 @@ impl Store {
             conn.pragma_update(None, "query_only", true)
                 .map_err(|e| open_err(e.to_string()))?;
         }
+        // Now that SQLite holds its locks, never open (and close) these files: closing any
+        // descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+        // WAL-index locks on -shm among them, and the next process to open the store then
+        // re-initialises the -shm this one has mapped (a daemon died of SIGBUS that way when a
+        // one-shot command opened the store as it started).
         for suffix in ["-wal", "-shm"] {
             let side = data_dir.join(format!("{DB_FILE}{suffix}"));
-            warn_tightened(&side, private::tighten_path(&side).map_err(dir_err(&side))?);
+            warn_tightened(
+                &side,
+                private::tighten_path_unopened(&side).map_err(dir_err(&side))?,
+            );
         }
 
         let (tx, rx) = std::sync::mpsc::channel::<Job>();

@@ -38,6 +38,22 @@ pub fn tighten_path(path: &Path) -> io::Result<Option<u32>> {
 }
 
 /// Why a file that should hold a secret of ours is not trusted.
+/// Like [`tighten_path`] without opening the file, for files SQLite holds locks on (see
+/// `Store::open_with_vault`). A symbolic link is left alone, as `tighten_path` leaves it.
+pub fn tighten_path_unopened(path: &Path) -> io::Result<Option<u32>> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if !meta.file_type().is_file() || mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    std::fs::set_permissions(path, Permissions::from_mode(0o600))?;
+    Ok(Some(mode))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Untrusted {
     Symlink,

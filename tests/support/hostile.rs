@@ -138,9 +138,15 @@ pub struct Hostile {
 
 impl Hostile {
     pub async fn start(script: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Hostile {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        Self::start_at("127.0.0.1:0", script).await
+    }
+
+    /// Like `start`, on a given address: a receiver that comes up where one was down.
+    pub async fn start_at(
+        addr: &str,
+        script: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Hostile {
+        let listener = TcpListener::bind(addr).await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script: Arc<Script> = Arc::new(script);

@@ -1,5 +1,6 @@
 //! Unit tests for the config module, grouped by concern.
 
+mod alerts;
 mod errors;
 mod example;
 mod fixtures;
