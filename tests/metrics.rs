@@ -278,3 +278,47 @@ fn connections_past_the_cap_are_closed_and_the_listener_recovers() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The alert outbox's depth is on `/metrics`: a connection that goes down fires an alert to a
+/// receiver that refuses connections, and the undelivered message shows as the gauge.
+#[test]
+fn the_alert_outbox_depth_is_scraped() {
+    let mut s = Session::new(
+        r#"[[connectors]]
+id = "dead"
+kind = "rest"
+[connectors.rest]
+base_url = "http://127.0.0.1:9"
+[connectors.schedule]
+probe = "1s"
+
+[[alerts]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+secret = "${HOOK_SECRET}"
+min_duration = "1s"
+retry_initial = "200ms"
+retry_max = "1s"
+"#,
+    );
+    s.env
+        .push(("HOOK_SECRET".into(), "a-webhook-secret-for-the-test".into()));
+    let (mut cmd, _, err) = s.command(&["daemon", "--listen", "127.0.0.1:0"]);
+    let _daemon = KillOnDrop(cmd.spawn().expect("start the daemon"));
+    let addr = wait_for_address(&err);
+    let start = Instant::now();
+    loop {
+        let (status, body) = get(&addr, "/metrics");
+        assert_eq!(status, 200, "{body}");
+        if sample(&body, "switchboard_alert_outbox_depth").is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the outbox depth never rose:\n{body}\n{}",
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

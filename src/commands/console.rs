@@ -165,6 +165,7 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     let running = start_engine(&config, &workspace, scheduled()).await?;
     if let Some(serving) = &serving {
         serving.attach(&running.handle);
+        serving.outbox_depth(outbox_depth(&running.handle));
     }
     let alerts =
         crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
@@ -185,6 +186,32 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     drop(serving);
     eprintln!("switchboard daemon: stopped");
     Ok(0)
+}
+
+/// The alert outbox's depth for `/metrics`: a scrape must not wait on the store, so a task
+/// reads it every few seconds and the gauge reports the last reading.
+fn outbox_depth(handle: &crate::engine::EngineHandle) -> crate::metrics::OutboxDepth {
+    let depth = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let (reader, handle) = (depth.clone(), handle.clone());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            match handle.alert_channels().await {
+                Ok(channels) => {
+                    let queued: u64 = channels.iter().map(|c| c.queued).sum();
+                    depth.store(
+                        i64::try_from(queued).unwrap_or(i64::MAX),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                }
+                // The engine stopped: so does the reading.
+                Err(_) if handle.is_stopped() => break,
+                Err(e) => tracing::debug!("reading the alert outbox for /metrics: {e}"),
+            }
+        }
+    });
+    std::sync::Arc::new(move || reader.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// A headless engine that runs the scheduler; a server's questions are declined (nobody is

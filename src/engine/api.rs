@@ -251,6 +251,11 @@ impl EngineHandle {
         }
     }
 
+    /// Whether the engine has stopped taking commands.
+    pub fn is_stopped(&self) -> bool {
+        self.commands.is_closed()
+    }
+
     /// Queue a command without waiting. Returns false when the engine has stopped.
     pub fn send(&self, command: Command) -> bool {
         self.commands.try_send(command).is_ok()

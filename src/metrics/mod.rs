@@ -20,7 +20,7 @@ use crate::domain::{ConnectionKey, Failure, Health, Snapshot};
 use crate::engine::Event;
 use crate::toolkit::CallError;
 
-pub use server::{Exporter, MAX_CONNECTIONS, REQUEST_TIMEOUT};
+pub use server::{Exporter, MAX_CONNECTIONS, OutboxDepth, REQUEST_TIMEOUT};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Conn {

@@ -78,6 +78,8 @@ pub struct App {
     pub(super) keys: super::key_config::Keys,
     /// Each connection's past calls from the tool panel, kept while the console runs.
     histories: std::collections::HashMap<ConnectionKey, Vec<crate::tui::tools_panel::PastCall>>,
+    /// The alert channels and their last delivery, as last read (`on_alert_channels`).
+    alert_channels: Vec<crate::domain::alert::ChannelState>,
 }
 
 impl App {
@@ -105,6 +107,17 @@ impl App {
         self.about = about;
         self.themes = themes;
         self
+    }
+
+    /// The alert channels as the store last said: the header shows each one's last delivery.
+    pub fn on_alert_channels(&mut self, channels: Vec<crate::domain::alert::ChannelState>) -> bool {
+        let changed = channels != self.alert_channels;
+        self.alert_channels = channels;
+        changed
+    }
+
+    pub fn alert_channels(&self) -> &[crate::domain::alert::ChannelState] {
+        &self.alert_channels
     }
 
     pub fn snapshot(&self) -> &Snapshot {

@@ -137,6 +137,7 @@ async fn event_loop(
         .read_only(options.read_only)
         .with_about(options.about, themes)
         .with_keys(options.keys);
+    let mut alert_channels = watch_alert_channels(engine);
     let mut dirty = true;
     loop {
         if dirty {
@@ -201,6 +202,10 @@ async fn event_loop(
                 app.on_log(&request, result);
                 dirty = true;
             }
+            Ok(()) = alert_channels.changed() => {
+                let channels = alert_channels.borrow_and_update().clone();
+                dirty |= app.on_alert_channels(channels);
+            }
             _ = tick.tick() => {
                 // Countdowns and the busy spinner move every second even when nothing else does.
                 app.expire_flash(now_ms());
@@ -208,6 +213,29 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// The alert channels and their last delivery, read off the loop every few seconds (the store
+/// answers; a frame never waits on it). The sender's task ends with the engine.
+fn watch_alert_channels(
+    engine: &EngineHandle,
+) -> tokio::sync::watch::Receiver<Vec<crate::domain::alert::ChannelState>> {
+    let (tx, rx) = tokio::sync::watch::channel(Vec::new());
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        while !engine.is_stopped() && !tx.is_closed() {
+            every.tick().await;
+            if let Ok(channels) = engine.alert_channels().await {
+                tx.send_if_modified(|now| {
+                    let changed = *now != channels;
+                    *now = channels;
+                    changed
+                });
+            }
+        }
+    });
+    rx
 }
 
 /// Does what the reducer asked; true to quit.

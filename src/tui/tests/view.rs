@@ -142,3 +142,47 @@ fn columns_hold_still_while_countdowns_tick() {
     // "10m 00s" then "9m 59s": one character narrower, same layout.
     assert_eq!(header(NOW), header(NOW + 1_000));
 }
+
+#[test]
+fn the_header_shows_each_alert_channels_last_delivery() {
+    use crate::domain::alert::{ChannelState, Delivery};
+    let mut app = App::new(snapshot(fleet()));
+    let delivery = |channel: &str, ok: bool, status| Delivery {
+        channel: channel.into(),
+        at: NOW - 60_000,
+        ok,
+        status,
+        message: String::new(),
+        dedup_key: None,
+        latency_ms: 12,
+    };
+    assert!(app.on_alert_channels(vec![
+        ChannelState {
+            channel: "hook".into(),
+            queued: 0,
+            last: Some(delivery("hook", true, Some(200))),
+        },
+        ChannelState {
+            channel: "pd".into(),
+            queued: 2,
+            last: Some(delivery("pd", false, Some(503))),
+        },
+    ]));
+    let wide = text(draw(&app, 160, 40, NOW).backend().buffer());
+    let header = wide.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("alerts: hook ok, pd failed (503) 2 queued · leader"),
+        "{header}"
+    );
+    // Narrow: the tally, so the health counts keep their room.
+    let narrow = text(draw(&app, 90, 40, NOW).backend().buffer());
+    let header = narrow.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("alerts: 1 of 2 failing, 2 queued · leader"),
+        "{header}"
+    );
+    // Nothing configured, nothing shown.
+    assert!(app.on_alert_channels(Vec::new()));
+    let none = text(draw(&app, 160, 40, NOW).backend().buffer());
+    assert!(!none.lines().next().unwrap_or_default().contains("alerts"));
+}

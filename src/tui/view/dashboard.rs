@@ -43,6 +43,14 @@ pub fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         "watching: another process leads"
     };
+    // The alert channels' last delivery beside the role, in the longest form that leaves the
+    // counts room: on-call staff see at a glance whether a page would get out.
+    let role = alerts_forms(app.alert_channels())
+        .into_iter()
+        .map(|a| format!("{a} · {role}"))
+        .find(|r| text_width(r) * 2 <= area.width)
+        .unwrap_or_else(|| role.to_string());
+    let role = role.as_str();
     let room = area.width.saturating_sub(text_width(role) + 1);
     // Richest form that fits; the bare symbols are decoded by the legend in the help popup.
     let candidates = [(true, true), (false, true), (true, false), (false, false)];
@@ -61,6 +69,47 @@ pub fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(counts, left_area);
     let right = Line::from(Span::styled(role, theme.muted)).right_aligned();
     frame.render_widget(right, right_area);
+}
+
+/// Each channel's last delivery ("alerts: hook ok, pd failed (HTTP 503) 2 queued"), then a
+/// shorter tally; nothing without channels.
+fn alerts_forms(channels: &[crate::domain::alert::ChannelState]) -> Vec<String> {
+    if channels.is_empty() {
+        return Vec::new();
+    }
+    let each: Vec<String> = channels
+        .iter()
+        .map(|c| {
+            let last = match &c.last {
+                None => "not used yet".to_string(),
+                Some(d) if d.ok => "ok".to_string(),
+                Some(d) => match d.status {
+                    Some(status) => format!("failed ({status})"),
+                    None => "failed".to_string(),
+                },
+            };
+            let queued = match c.queued {
+                0 => String::new(),
+                n => format!(" {n} queued"),
+            };
+            format!(
+                "{} {last}{queued}",
+                crate::text::printable(&c.channel, false)
+            )
+        })
+        .collect();
+    let failed = channels
+        .iter()
+        .filter(|c| c.last.as_ref().is_some_and(|d| !d.ok))
+        .count();
+    let queued: u64 = channels.iter().map(|c| c.queued).sum();
+    vec![
+        format!("alerts: {}", each.join(", ")),
+        format!(
+            "alerts: {failed} of {} failing, {queued} queued",
+            channels.len()
+        ),
+    ]
 }
 
 fn header_counts(fleet: &Fleet, theme: &Theme, title: bool, labels: bool) -> Line<'static> {
