@@ -5,26 +5,14 @@
 #[path = "support/cli.rs"]
 mod cli;
 mod support;
+#[path = "support/waits.rs"]
+mod waits;
 
 use std::time::Duration;
+use waits::{PATIENCE, until};
 
-use switchboard::domain::{Health, Snapshot};
+use switchboard::domain::Health;
 use switchboard::engine::{self, EngineOptions};
-
-/// A bound for a test that would otherwise wait forever on a loaded machine, not a speed claim.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-async fn until(what: &str, running: &engine::Running, done: impl Fn(&Snapshot) -> bool) {
-    let started = std::time::Instant::now();
-    loop {
-        let s = running.handle.snapshot();
-        if done(&s) {
-            return;
-        }
-        assert!(started.elapsed() < PATIENCE, "{what}: {:?}", s.connections);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_refreshes_turn_a_connection_at_risk_and_recovery_clears_it() {

@@ -6,8 +6,11 @@
 
 #[path = "support/everything.rs"]
 mod everything;
+#[path = "support/waits.rs"]
+mod waits;
 
 use std::time::Duration;
+use waits::next_matching;
 
 use serde_json::Value;
 use switchboard::domain::{Actor, ConnectionKey};
@@ -19,27 +22,6 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 const TOOL: &str = "trigger-elicitation-request";
-
-async fn next_matching<T>(
-    events: &mut broadcast::Receiver<Event>,
-    mut pick: impl FnMut(Event) -> Option<T>,
-) -> T {
-    tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            match events.recv().await {
-                Ok(e) => {
-                    if let Some(t) = pick(e) {
-                        return t;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(e) => panic!("event stream ended: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("no such event within 60 s")
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,

@@ -1,38 +1,19 @@
 //! The engine's tool API (`Command::ListTools`, `Command::CallTool` and their events), as the
 //! console's panel will use it, against the binary's stdio MCP server (`lab mcp-stdio`).
 
+#[path = "support/waits.rs"]
+mod waits;
 use std::time::Duration;
+use waits::next_matching;
 
 use serde_json::json;
 use switchboard::domain::{Actor, ConnectionKey};
 use switchboard::engine::{self, Command, EngineOptions, Event};
 use switchboard::store::Store;
 use switchboard::toolkit::CallError;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-async fn next_matching<T>(
-    events: &mut broadcast::Receiver<Event>,
-    mut pick: impl FnMut(Event) -> Option<T>,
-) -> T {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match events.recv().await {
-                Ok(e) => {
-                    if let Some(t) = pick(e) {
-                        return t;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(e) => panic!("event stream ended: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("no such event within 30 s")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn list_and_call_through_engine_commands() {

@@ -6,8 +6,11 @@
 
 #[path = "support/everything.rs"]
 mod everything;
+#[path = "support/waits.rs"]
+mod waits;
 
 use std::time::Duration;
+use waits::next_matching;
 
 use serde_json::json;
 use switchboard::domain::{Actor, ConnectionKey};
@@ -16,27 +19,6 @@ use switchboard::store::Store;
 use switchboard::toolkit::transcript::Direction;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-
-async fn next_matching<T>(
-    events: &mut broadcast::Receiver<Event>,
-    mut pick: impl FnMut(Event) -> Option<T>,
-) -> T {
-    tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            match events.recv().await {
-                Ok(e) => {
-                    if let Some(t) = pick(e) {
-                        return t;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(e) => panic!("event stream ended: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("no such event within 60 s")
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,

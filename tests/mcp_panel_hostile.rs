@@ -4,8 +4,11 @@
 //! redacts what it keeps, and every failure reaches the panel as a failed event, never a hang.
 
 mod support;
+#[path = "support/waits.rs"]
+mod waits;
 
 use std::time::Duration;
+use waits::next_matching;
 
 use serde_json::{Value, json};
 use support::hostile::{Hostile, Reply};
@@ -13,7 +16,6 @@ use switchboard::domain::{Actor, ConnectionKey};
 use switchboard::engine::{self, Command, EngineOptions, Event};
 use switchboard::store::Store;
 use switchboard::toolkit::transcript::{BODY_CAP, RING_BYTES};
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJlLWJ5dGVz";
@@ -66,27 +68,6 @@ async fn server() -> Hostile {
         }
     })
     .await
-}
-
-async fn next_matching<T>(
-    events: &mut broadcast::Receiver<Event>,
-    mut pick: impl FnMut(Event) -> Option<T>,
-) -> T {
-    tokio::time::timeout(Duration::from_secs(90), async {
-        loop {
-            match events.recv().await {
-                Ok(e) => {
-                    if let Some(t) = pick(e) {
-                        return t;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(e) => panic!("event stream ended: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("no such event within 90 s: a hang")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,28 +6,16 @@
 #[path = "support/cli.rs"]
 mod cli;
 mod support;
+#[path = "support/waits.rs"]
+mod waits;
 
 use std::time::Duration;
+use waits::until;
 
 use cli::{LabProcess, Session, rest_connector};
 use switchboard::domain::events::EventQuery;
-use switchboard::domain::{Actor, Health, Snapshot, now_ms};
+use switchboard::domain::{Actor, Health, now_ms};
 use switchboard::engine::{self, EngineOptions};
-
-/// A bound for a test that would otherwise wait forever on a loaded machine, not a speed claim.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-async fn until(what: &str, running: &engine::Running, done: impl Fn(&Snapshot) -> bool) {
-    let started = std::time::Instant::now();
-    loop {
-        let s = running.handle.snapshot();
-        if done(&s) {
-            return;
-        }
-        assert!(started.elapsed() < PATIENCE, "{what}: {:?}", s.connections);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_connection_is_left_alone_until_resumed_from_anywhere() {

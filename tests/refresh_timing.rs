@@ -4,16 +4,16 @@
 //! each refresh fires no earlier than its planned instant and before the token expires.
 
 mod support;
+#[path = "support/waits.rs"]
+mod waits;
 
 use std::time::Duration;
+use waits::PATIENCE;
 
 use switchboard::domain::events::EventQuery;
 use switchboard::domain::{Actor, now_ms};
 use switchboard::engine::{self, EngineOptions};
 use switchboard::store::EventRecord;
-
-/// A bound for a test that would otherwise wait forever on a loaded machine, not a speed claim.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_endpoint_is_refreshed_earlier_and_each_refresh_keeps_its_plan() {
