@@ -30,6 +30,23 @@ pub fn printable(text: &str, keep_newlines: bool) -> String {
     out
 }
 
+/// `&`, `<`, `>`, `"`, `'` made inert, for a value a web page echoes (the loopback callback's
+/// page, the lab's consent pages): what came from a request is shown as text only.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,22 +114,6 @@ async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
     parts.next().map(str::to_string)
 }
 
-/// Whatever a page echoes came from the query string, which anyone can write: as text only.
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 async fn respond(stream: &mut TcpStream, status: u16, message: &str) {
     let reason = match status {
         200 => "OK",
@@ -138,7 +122,7 @@ async fn respond(stream: &mut TcpStream, status: u16, message: &str) {
     };
     let body = format!(
         "<!doctype html><title>switchboard</title><p>{}</p>",
-        escape_html(message)
+        crate::text::escape_html(message)
     );
     let resp = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

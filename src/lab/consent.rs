@@ -6,21 +6,7 @@ use std::collections::HashMap;
 
 use axum::response::Html;
 
-/// `&`, `<`, `>`, `"`, `'` made inert: values come from the request.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::text::escape_html as escape;
 
 const STYLE: &str = "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;\
 padding:0 1rem}button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem}\

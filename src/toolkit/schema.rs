@@ -282,7 +282,8 @@ fn subschema<'a>(root: &'a Value, location: &str, drop: usize) -> Option<&'a Val
     Some(node)
 }
 
-fn escape(name: &str) -> String {
+/// A name as a JSON pointer token (RFC 6901: `~` → `~0`, `/` → `~1`).
+pub(crate) fn escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 

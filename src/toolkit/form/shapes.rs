@@ -5,9 +5,7 @@ use serde_json::{Map, Value};
 use super::Kind;
 use crate::toolkit::schema::{describe, resolve_ref};
 
-pub(super) fn escape(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
-}
+pub(super) use crate::toolkit::schema::escape;
 
 pub(super) fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
