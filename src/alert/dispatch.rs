@@ -213,13 +213,7 @@ async fn deliver_channel(
                 "channel {} is no longer in the config; its queued message {} was dropped",
                 item.channel, item.dedup_key
             );
-            settle(
-                handle,
-                item.id,
-                Settle::Dropped,
-                record(false, None, msg, 0),
-            )
-            .await;
+            drop_item(handle, item.id, record(false, None, msg, 0)).await;
             continue;
         };
         if !channel.is_configured() {
@@ -235,13 +229,7 @@ async fn deliver_channel(
                 item.attempts
             );
             tracing::error!(channel = %channel.name, "alert dropped: {msg}");
-            settle(
-                handle,
-                item.id,
-                Settle::Dropped,
-                record(false, None, msg, 0),
-            )
-            .await;
+            drop_item(handle, item.id, record(false, None, msg, 0)).await;
             continue;
         }
         let notice: Notice = match serde_json::from_str(&item.payload) {
@@ -251,13 +239,7 @@ async fn deliver_channel(
                     "queued message {} is unreadable ({e}); dropped",
                     item.dedup_key
                 );
-                settle(
-                    handle,
-                    item.id,
-                    Settle::Dropped,
-                    record(false, None, msg, 0),
-                )
-                .await;
+                drop_item(handle, item.id, record(false, None, msg, 0)).await;
                 continue;
             }
         };
@@ -295,6 +277,11 @@ async fn deliver_channel(
             return;
         }
     }
+}
+
+/// Gives up on a queued message that can never go out; `why` is its last delivery.
+async fn drop_item(handle: &EngineHandle, id: i64, why: Delivery) {
+    settle(handle, id, Settle::Dropped, why).await;
 }
 
 async fn settle(handle: &EngineHandle, id: i64, settle: Settle, delivery: Delivery) {
