@@ -164,13 +164,14 @@ pub async fn start(
     let stored = store.connections().await.map_err(store_failure)?;
 
     let mut keys = Vec::new();
+    let mut entries = Vec::new();
     for spec in &specs {
         let mut accounts: Vec<_> = stored
             .iter()
             .filter(|c| c.key.connector == spec.id)
             .collect();
         accounts.sort_by_key(|c| (c.key.account != DEFAULT_ACCOUNT, c.key.account.clone()));
-        let entries: Vec<(ConnectionKey, bool)> = if accounts.is_empty() {
+        let accounts_of: Vec<(ConnectionKey, bool)> = if accounts.is_empty() {
             vec![(ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT), false)]
         } else {
             accounts
@@ -178,13 +179,12 @@ pub async fn start(
                 .map(|c| (c.key.clone(), c.needs_reauth))
                 .collect()
         };
-        for (key, needs_reauth) in entries {
-            broker
-                .register(key.clone(), spec.auth.clone(), needs_reauth)
-                .await?;
+        for (key, needs_reauth) in accounts_of {
+            entries.push((key.clone(), spec.auth.clone(), needs_reauth));
             keys.push(key);
         }
     }
+    broker.register_all(entries).await?;
 
     let mut rows = core::Rows::new(&keys);
     let spec_of: HashMap<&str, &ConnectorSpec> = specs.iter().map(|s| (s.id.as_str(), s)).collect();
