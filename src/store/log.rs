@@ -315,11 +315,8 @@ impl Store {
     /// Lets a process that did not do the refreshing (a follower, `status`) show them.
     pub async fn refresh_stats(&self) -> Result<Vec<(ConnectionKey, UnixMs, u64)>, StoreError> {
         self.call(|c| {
-            let mut stmt = c.prepare(
-                "SELECT connector, account, MAX(at), COUNT(*) FROM events
-                 WHERE kind = 'refresh' AND outcome = 'ok' AND connector IS NOT NULL
-                 GROUP BY connector, account",
-            )?;
+            let mut stmt =
+                c.prepare("SELECT connector, account, last_at, count FROM refresh_stats")?;
             let rows = stmt.query_map([], |r| {
                 Ok((
                     ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
