@@ -155,7 +155,43 @@ async fn roll_up(engine: Arc<Engine>, cancel: CancellationToken) {
                         break;
                     }
                 }
+                prune_probe_events(&engine, &cancel).await;
             }
         }
+    }
+}
+
+/// The event log's probe lines, kept as long as the raw probes they repeat, pruned a chunk at
+/// a time so other writers get the store between chunks.
+async fn prune_probe_events(engine: &Engine, cancel: &CancellationToken) {
+    const CHUNK: u32 = 5_000;
+    let before = now_ms().saturating_sub(engine.retention.raw_ms);
+    let mut pruned = 0;
+    loop {
+        let step = tokio::select! {
+            _ = cancel.cancelled() => break,
+            step = engine.store.prune_probe_events(before, CHUNK) => step,
+        };
+        match step {
+            Ok(n) => {
+                pruned += n;
+                if n < u64::from(CHUNK) {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "pruning old probe lines from the event log failed: {e}; retrying in {}s",
+                    ROLLUP_EVERY.as_secs()
+                );
+                break;
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::debug!(
+            "pruned {pruned} probe lines older than the raw retention from the event log"
+        );
     }
 }
