@@ -89,8 +89,16 @@ pub async fn start_console_engine(config: &Config, workspace: &Workspace) -> Res
 pub async fn run_console(running: Running, options: tui::Options) -> Outcome {
     tui::install_panic_hook();
     let handle: EngineHandle = running.handle.clone();
+    // `run` has restored the terminal by now: the shell is back before the engine is done.
     let result = tui::run(handle, options).await;
-    running.shutdown().await;
+    let shutdown = running.shutdown();
+    tokio::pin!(shutdown);
+    let quick = tokio::time::timeout(std::time::Duration::from_millis(300), &mut shutdown).await;
+    if quick.is_err() {
+        // In-flight probes and token requests are finishing; say so rather than look hung.
+        eprintln!("switchboard: console closed; finishing in-flight work…");
+        shutdown.await;
+    }
     result
         .map(|_| 0)
         .map_err(|e| Exit::new(EXIT_FAILED, format!("{e:#}")))

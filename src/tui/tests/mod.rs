@@ -6,6 +6,7 @@ mod elicit;
 mod fixtures;
 mod fleet_keys;
 mod form;
+mod frames;
 mod history;
 mod keys;
 mod reducer;
