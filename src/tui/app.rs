@@ -53,6 +53,8 @@ pub struct App {
     selected: Option<ConnectionKey>,
     /// Where the selection was, for when its row disappears.
     selected_index: usize,
+    /// The selection's index in the snapshot, to find it again without a search.
+    selected_row: usize,
     flash: Option<Flash>,
     help_visible: bool,
     /// Operations this console asked for: their successes are worth a flash, whereas the
@@ -147,21 +149,32 @@ impl App {
         self.flash.as_ref().filter(|f| f.until > now)
     }
 
+    /// Takes in the engine's newest snapshot by the rows that changed since the last one.
     pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
-        self.snapshot = snapshot;
-        self.reorder();
+        let old = std::mem::replace(&mut self.snapshot, snapshot);
+        self.fleet.update(&old, &self.snapshot);
+        self.follow_selection();
     }
 
-    /// Rebuilds the visible order and keeps the selection on its connection when it is still
-    /// shown, else near where it was.
+    /// Rebuilds the visible order (a new sort, filter or grouping).
     pub(super) fn reorder(&mut self) {
         self.fleet.rebuild(&self.snapshot);
+        self.follow_selection();
+    }
+
+    /// Keeps the selection on its connection when it is still shown, else near where it was.
+    fn follow_selection(&mut self) {
         let rows = &self.snapshot.connections;
         let found = self.selected.as_ref().and_then(|key| {
-            (0..self.fleet.len()).find(|&p| self.fleet.row(p).is_some_and(|i| &rows[i].key == key))
+            // The row usually keeps its index in the snapshot; a search only when the fleet
+            // was reshaped.
+            let index = Some(self.selected_row)
+                .filter(|&i| rows.get(i).is_some_and(|c| &c.key == key))
+                .or_else(|| rows.iter().position(|c| &c.key == key))?;
+            self.fleet.pos_of(index)
         });
         match found {
-            Some(pos) => self.selected_index = pos,
+            Some(pos) => self.select(pos),
             None if self.fleet.is_empty() => {
                 self.selected = None;
                 self.selected_index = 0;
@@ -372,8 +385,11 @@ impl App {
             .and_then(|i| self.snapshot.connections.get(i))
         {
             Some(row) => {
-                self.selected = Some(row.key.clone());
+                if self.selected.as_ref() != Some(&row.key) {
+                    self.selected = Some(row.key.clone());
+                }
                 self.selected_index = pos;
+                self.selected_row = self.fleet.row(pos).unwrap_or_default();
             }
             None => self.selected = None,
         }

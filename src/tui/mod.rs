@@ -62,6 +62,8 @@ pub struct Options {
     pub read_only: bool,
     pub about: Vec<String>,
     pub keys: key_config::Keys,
+    /// When the process began, for the log line that says how long the first frame took.
+    pub started: Option<std::time::Instant>,
 }
 
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
@@ -84,7 +86,9 @@ pub async fn run(engine: EngineHandle, options: Options) -> anyhow::Result<()> {
         tracing::debug!(%err, "mouse unavailable");
     }
     let result = event_loop(&mut terminal, &engine, options).await;
+    // The shell comes back before anything else: the engine stops after (`run_console`).
     restore();
+    tracing::info!("console: terminal restored");
     match result? {
         Exit::Quit => {}
         Exit::EngineStopped => eprintln!("switchboard: the engine stopped; console closed"),
@@ -139,6 +143,7 @@ async fn event_loop(
         .with_keys(options.keys);
     let mut alert_channels = watch_alert_channels(engine);
     let mut frames = Frames::new(tokio::time::Instant::now());
+    let mut first_frame = options.started;
     loop {
         let now = tokio::time::Instant::now();
         if frames.due(now) {
@@ -152,6 +157,13 @@ async fn event_loop(
                 .draw(|frame| view::render(frame, &app, &theme, wall))
                 .context("cannot draw to the terminal")?;
             frames.drawn(now);
+            if let Some(started) = first_frame.take() {
+                tracing::info!(
+                    ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    connections = app.snapshot().connections.len(),
+                    "console: first frame"
+                );
+            }
         }
         let next_frame = frames.next(now);
         tokio::select! {

@@ -8,6 +8,7 @@ mod fleet_keys;
 mod form;
 mod frames;
 mod history;
+mod intake;
 mod keys;
 mod reducer;
 mod screens;
