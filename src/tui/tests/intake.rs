@@ -12,7 +12,11 @@ use crate::tui::view::dashboard::measure;
 fn row(i: usize) -> ConnectionView {
     let mut c = conn(
         &format!("c{:03}", i / 2),
-        if i % 2 == 0 { "default" } else { "ops" },
+        if i.is_multiple_of(2) {
+            "default"
+        } else {
+            "ops"
+        },
         &format!("Connector {}", i / 2),
         Health::ALL[i % Health::ALL.len()],
     );
@@ -183,7 +187,7 @@ fn patched_orders_match_a_rebuild_under_every_sort_group_and_filter() {
             app.fleet.sort = sort;
             app.fleet.descending = round % 2 == 1;
             app.fleet.group = group;
-            app.fleet.filter = if round % 3 == 0 {
+            app.fleet.filter = if round.is_multiple_of(3) {
                 "o".into()
             } else {
                 String::new()
