@@ -64,18 +64,23 @@ pub enum StoreError {
     },
     #[error("the store has shut down")]
     Closed,
+    /// A batched write failed (the batch's callers share one error, hence a message).
+    #[error("database error: {0}; if it persists, check the disk and run `switchboard status`")]
+    Batch(String),
     /// The database was written with another vault key (`key_check`); the message says which
     /// key this process used and what to do.
     #[error("{0}")]
     WrongKey(String),
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// Cheap to clone; every clone talks to the same owner thread.
 #[derive(Clone)]
 pub struct Store {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Probe results waiting to be written together (`record_observation`).
+    observations: log::Observations,
     vault: Arc<Vault>,
     path: Arc<PathBuf>,
     /// Set when the vault key does not fit the database: the connection is then `query_only`,
@@ -219,6 +224,7 @@ impl Store {
             .map_err(|e| open_err(format!("cannot start the store thread: {e}")))?;
         Ok(Store {
             jobs: tx,
+            observations: Default::default(),
             vault: Arc::new(vault),
             path: Arc::new(path),
             key_mismatch: key_mismatch.map(Arc::from),

@@ -166,10 +166,12 @@ impl App {
     fn follow_selection(&mut self) {
         let rows = &self.snapshot.connections;
         let found = self.selected.as_ref().and_then(|key| {
-            // The row usually keeps its index in the snapshot; a search only when the fleet
-            // was reshaped.
+            // The row usually keeps its index in the snapshot, else the snapshot's index finds
+            // it; a search only for a snapshot built without one.
+            let fits = |i: &usize| rows.get(*i).is_some_and(|c| &c.key == key);
             let index = Some(self.selected_row)
-                .filter(|&i| rows.get(i).is_some_and(|c| &c.key == key))
+                .filter(fits)
+                .or_else(|| self.snapshot.index.get(key).copied().filter(fits))
                 .or_else(|| rows.iter().position(|c| &c.key == key))?;
             self.fleet.pos_of(index)
         });

@@ -37,7 +37,8 @@ fn fleet_of(n: usize) -> Arc<Snapshot> {
 /// The next snapshot, with row `i` changed by `f` and every other row the engine's same one.
 fn changed(s: &Snapshot, i: usize, f: impl FnOnce(&mut ConnectionView)) -> Arc<Snapshot> {
     let mut rows = s.connections.clone();
-    f(&mut rows[i]);
+    // Copy-on-write, as the engine does: the changed row is a new `Arc`, the rest are shared.
+    f(Arc::make_mut(&mut rows[i]));
     Arc::new(Snapshot {
         connections: rows,
         ..s.clone()
@@ -73,7 +74,7 @@ fn assert_same_as_rebuilt(app: &App) {
     assert_eq!(patched.ideal, fresh.ideal);
     assert_eq!(patched.soonest_expiry, fresh.soonest_expiry);
     let rows = &app.snapshot().connections;
-    assert_eq!(patched.ideal, measure(patched.rows().map(|i| &rows[i])));
+    assert_eq!(patched.ideal, measure(patched.rows().map(|i| &*rows[i])));
     for (pos, i) in patched.rows().enumerate() {
         assert_eq!(patched.pos_of(i), Some(pos));
     }
@@ -198,7 +199,7 @@ fn patched_orders_match_a_rebuild_under_every_sort_group_and_filter() {
                 let changes = if step % 13 == 0 { 90 } else { 1 + next(4) };
                 let mut rows = snap.connections.clone();
                 for _ in 0..changes {
-                    let c = &mut rows[next(120)];
+                    let c = Arc::make_mut(&mut rows[next(120)]);
                     match next(5) {
                         0 => c.health = Health::ALL[next(Health::ALL.len())],
                         1 => probed(c, NOW - next(100_000) as i64, next(900) as u64),
