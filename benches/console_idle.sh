@@ -9,8 +9,12 @@
 # MODE `follower`: a `switchboard daemon` on the same data directory leads and the console
 # follows it (the normal set-up for a large fleet); `leader`: the console leads itself, so the
 # engine's probing runs in the console's process; `both` (default) runs one after the other.
+# SEED_MINUTES=M (environment) first writes M minutes of probe results for every connection
+# (two a minute, as a 30 s schedule leaves them) into the data directory: what a console
+# started beside a daemon that has run a while reads before its first frame (the engine loads
+# the last hour of probes).
 # Numbers go to BENCHMARKS.md.
-# Usage: benches/console_idle.sh [N] [SECONDS] [BINARY] [MODE]
+# Usage: [SEED_MINUTES=M] benches/console_idle.sh [N] [SECONDS] [BINARY] [MODE]
 #        (default 100 60 target/release/switchboard both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +50,21 @@ export SWITCHBOARD_KEY
 run() {
   local mode=$1 data="$work/data-$1" daemon_pid=""
   mkdir -p "$data"
+  if [ "${SEED_MINUTES:-0}" -gt 0 ]; then
+    # A one-shot command creates the store and its schema; then the rows go in directly.
+    "$BIN" --config "$work/config.toml" --data-dir "$data" status --json > /dev/null || true
+    python3 - "$data/switchboard.db" "$N" "$SEED_MINUTES" <<'PY'
+import sqlite3, sys, time
+db, n, minutes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+now = int(time.time() * 1000)
+c = sqlite3.connect(db)
+rows = ((f"c{i:05}", "default", now - k * 30_000 - (i * 997) % 30_000, "rest", 1, 5 + i % 40)
+        for k in range(minutes * 2) for i in range(n))
+c.executemany("INSERT INTO probes (connector, account, at, via, ok, latency_ms) VALUES (?,?,?,?,?,?)", rows)
+c.commit()
+print(f"  seeded {minutes * 2 * n} probe rows ({minutes} min of {n} connections)")
+PY
+  fi
   if [ "$mode" = follower ]; then
     "$BIN" --config "$work/config.toml" --data-dir "$data" daemon 2> "$work/daemon.err" &
     daemon_pid=$!

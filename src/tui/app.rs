@@ -50,11 +50,11 @@ fn flash_ttl_ms(level: Level) -> i64 {
 pub struct App {
     pub(super) snapshot: Arc<Snapshot>,
     /// Selection is a key, not an index, so it follows its row when the engine reorders.
-    selected: Option<ConnectionKey>,
+    pub(super) selected: Option<ConnectionKey>,
     /// Where the selection was, for when its row disappears.
-    selected_index: usize,
+    pub(super) selected_index: usize,
     /// The selection's index in the snapshot, to find it again without a search.
-    selected_row: usize,
+    pub(super) selected_row: usize,
     flash: Option<Flash>,
     help_visible: bool,
     /// Operations this console asked for: their successes are worth a flash, whereas the
@@ -147,42 +147,6 @@ impl App {
     /// The flash message, if it has not expired at `now`.
     pub fn flash(&self, now: UnixMs) -> Option<&Flash> {
         self.flash.as_ref().filter(|f| f.until > now)
-    }
-
-    /// Takes in the engine's newest snapshot by the rows that changed since the last one.
-    pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
-        let old = std::mem::replace(&mut self.snapshot, snapshot);
-        self.fleet.update(&old, &self.snapshot);
-        self.follow_selection();
-    }
-
-    /// Rebuilds the visible order (a new sort, filter or grouping).
-    pub(super) fn reorder(&mut self) {
-        self.fleet.rebuild(&self.snapshot);
-        self.follow_selection();
-    }
-
-    /// Keeps the selection on its connection when it is still shown, else near where it was.
-    fn follow_selection(&mut self) {
-        let rows = &self.snapshot.connections;
-        let found = self.selected.as_ref().and_then(|key| {
-            // The row usually keeps its index in the snapshot, else the snapshot's index finds
-            // it; a search only for a snapshot built without one.
-            let fits = |i: &usize| rows.get(*i).is_some_and(|c| &c.key == key);
-            let index = Some(self.selected_row)
-                .filter(fits)
-                .or_else(|| self.snapshot.index.get(key).copied().filter(fits))
-                .or_else(|| rows.iter().position(|c| &c.key == key))?;
-            self.fleet.pos_of(index)
-        });
-        match found {
-            Some(pos) => self.select(pos),
-            None if self.fleet.is_empty() => {
-                self.selected = None;
-                self.selected_index = 0;
-            }
-            None => self.select(self.selected_index.min(self.fleet.len() - 1)),
-        }
     }
 
     /// A server's request for input (MCP elicitation). It belongs to a call the tool panel
@@ -378,23 +342,6 @@ impl App {
             self.flash = None;
         }
         expired
-    }
-
-    pub(super) fn select(&mut self, pos: usize) {
-        match self
-            .fleet
-            .row(pos)
-            .and_then(|i| self.snapshot.connections.get(i))
-        {
-            Some(row) => {
-                if self.selected.as_ref() != Some(&row.key) {
-                    self.selected = Some(row.key.clone());
-                }
-                self.selected_index = pos;
-                self.selected_row = self.fleet.row(pos).unwrap_or_default();
-            }
-            None => self.selected = None,
-        }
     }
 
     pub(super) fn open_tools(&mut self, now: UnixMs) -> Option<Action> {

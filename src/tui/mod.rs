@@ -17,6 +17,7 @@ pub mod palette;
 pub mod panel_keys;
 pub mod popup;
 mod screen_keys;
+mod selection;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;
