@@ -99,10 +99,11 @@ def alternate_on():
 
 
 def alive():
+    """Running: not gone and not a zombie (exited, waiting for whoever reaps it)."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
 
 
