@@ -34,6 +34,10 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
 /// beside a daemon. Without this the leader would hand out a token revoked elsewhere until a
 /// 401, and keep a re-authorized connection marked "needs re-auth" until restarted.
 pub(super) async fn adopt_foreign_tokens(engine: &Engine) {
+    // Nothing written by another process since the last look: nothing to adopt.
+    if let Ok(false) = engine.store.changed_elsewhere().await {
+        return;
+    }
     // A `switchboard pause` run beside the daemon: stop at once, not at the next restart.
     if engine.sync_paused().await {
         engine.rearm_all();
