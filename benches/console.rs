@@ -1,5 +1,6 @@
 //! The console at fleet scale: how long one frame of the fleet view takes to draw, how long a
-//! new snapshot takes to take in (the one filter and sort pass), and a keypress to its frame.
+//! new snapshot takes to take in (from scratch, and patched for ten changed rows with and
+//! without rows moving), and a keypress to its frame.
 //!
 //! `cargo bench --bench console -- [CONNECTIONS]` (default 10000); numbers go to BENCHMARKS.md.
 //! Without `--bench` (as `cargo test --all-targets` runs it) it checks itself on 50 connections.
@@ -15,6 +16,7 @@ use switchboard::domain::{
     AuthKind, ConnectionKey, ConnectionView, Health, ProbeResult, ProbeVia, Snapshot, TokenMeta,
     Transport,
 };
+use switchboard::tui::fleet::SortBy;
 use switchboard::tui::{App, Theme, view};
 
 const NOW: i64 = 1_700_000_000_000;
@@ -79,6 +81,36 @@ fn per_op(total: Duration, n: u32) -> String {
     format!("{:.3} ms", total.as_secs_f64() * 1000.0 / f64::from(n))
 }
 
+/// `rounds` snapshots in a row, each with `changed` rows given a new probe result (a new `Arc`,
+/// as the engine does) and every other row shared with the one before.
+fn probe_rounds(
+    first: &Arc<Snapshot>,
+    rounds: u32,
+    changed: usize,
+    base: i64,
+) -> Vec<Arc<Snapshot>> {
+    let n = first.connections.len();
+    let mut out = Vec::new();
+    let mut current = first.clone();
+    for r in 0..rounds as usize {
+        let mut rows = current.connections.clone();
+        for k in 0..changed {
+            let i = (r * 7_919 + k * 104_729) % n;
+            let row = Arc::make_mut(&mut rows[i]);
+            if let Some(p) = row.last_probe.as_mut() {
+                p.at = base + (r * changed + k) as i64;
+                p.latency_ms = 10 + (r + k) as u64 % 90;
+            }
+        }
+        current = Arc::new(Snapshot {
+            connections: rows,
+            ..(*current).clone()
+        });
+        out.push(current.clone());
+    }
+    out
+}
+
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let n: usize = std::env::args()
@@ -90,12 +122,43 @@ fn main() {
     let snapshot = Arc::new(Snapshot::new(NOW, (0..n).map(connection).collect(), true));
     let theme = Theme::builtin_default();
 
+    // From scratch: what a new sort, filter or grouping costs (and the first snapshot).
     let t = Instant::now();
     let mut app = App::new(snapshot.clone());
     for _ in 1..rounds {
-        app.on_snapshot(snapshot.clone());
+        app = App::new(snapshot.clone());
     }
-    let take_in = t.elapsed();
+    let rebuild = t.elapsed();
+
+    // The engine's usual snapshot: ten probes finished since the last one.
+    let changes = probe_rounds(&snapshot, rounds, 10, NOW);
+    let t = Instant::now();
+    for s in &changes {
+        app.on_snapshot(s.clone());
+    }
+    let patch = t.elapsed();
+    let intake = app.fleet().intake();
+    assert_eq!(
+        (intake.changed, intake.sorted, intake.rebuilt),
+        (10, false, false)
+    );
+
+    // Sorted by probe age, every new probe moves its row.
+    let s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE);
+    while app.fleet().sort != SortBy::ProbeAge {
+        let _ = app.handle_key(s, NOW);
+    }
+    let last = changes.last().cloned().unwrap_or(snapshot.clone());
+    let moving = probe_rounds(&last, rounds, 10, NOW + 1_000_000);
+    let t = Instant::now();
+    for s in &moving {
+        app.on_snapshot(s.clone());
+    }
+    let resort = t.elapsed();
+    assert!(app.fleet().intake().sorted);
+    while app.fleet().sort != SortBy::Fleet {
+        let _ = app.handle_key(s, NOW);
+    }
 
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("a test terminal");
     let t = Instant::now();
@@ -129,8 +192,16 @@ fn main() {
 
     println!("console, {n} connections, 120x40, {rounds} rounds:");
     println!(
-        "  take in a snapshot (filter + sort + widths): {}",
-        per_op(take_in, rounds)
+        "  order from scratch (filter + sort + widths): {}",
+        per_op(rebuild, rounds)
+    );
+    println!(
+        "  take in a snapshot, 10 rows changed:         {}",
+        per_op(patch, rounds)
+    );
+    println!(
+        "  the same, sorted by probe age (rows move):   {}",
+        per_op(resort, rounds)
     );
     println!(
         "  render one fleet frame:                      {}",

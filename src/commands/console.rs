@@ -1,6 +1,7 @@
 //! The console (TUI) and the daemon: the same engine, with and without a screen.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{Exit, Outcome, load_config, open_workspace, start_engine};
 use crate::cli::{DaemonArgs, EXIT_FAILED, EXIT_USAGE, Global, LogFormat};
@@ -10,11 +11,24 @@ use crate::metrics::Exporter;
 use crate::tui::{self, Theme, ThemeError};
 
 pub async fn console(global: &Global, read_only: bool) -> Outcome {
+    // Where the time to the first frame goes, in the log: at 10,000 connections each step
+    // is worth knowing (BENCHMARKS.md, issue 16).
+    let started = Instant::now();
     let config = load_config(global)?;
+    let config_at = started.elapsed();
     let workspace = open_workspace(global)?;
+    let store_at = started.elapsed();
     let mut options = console_options(&config, workspace.data_dir())?;
     options.read_only = read_only;
+    options.started = Some(started);
     let running = start_console_engine(&config, &workspace).await?;
+    tracing::info!(
+        connectors = config.connectors.len(),
+        config_ms = ms(config_at),
+        store_ms = ms(store_at - config_at),
+        engine_ms = ms(started.elapsed() - store_at),
+        "console starting: config read, store opened, engine started"
+    );
     // A console that leads (no daemon running) sends the alerts too.
     let alerts =
         crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
@@ -49,6 +63,7 @@ pub fn console_options(config: &Config, data_dir: &Path) -> Result<tui::Options,
         read_only: false,
         about,
         keys,
+        started: None,
     })
 }
 
@@ -89,11 +104,28 @@ pub async fn start_console_engine(config: &Config, workspace: &Workspace) -> Res
 pub async fn run_console(running: Running, options: tui::Options) -> Outcome {
     tui::install_panic_hook();
     let handle: EngineHandle = running.handle.clone();
+    // `run` has restored the terminal by now: the shell is back before the engine is done.
     let result = tui::run(handle, options).await;
-    running.shutdown().await;
+    let shutdown = running.shutdown();
+    tokio::pin!(shutdown);
+    let stopping = Instant::now();
+    let quick = tokio::time::timeout(Duration::from_millis(300), &mut shutdown).await;
+    if quick.is_err() {
+        // In-flight probes and token requests are finishing; say so rather than look hung.
+        eprintln!("switchboard: console closed; finishing in-flight work…");
+        shutdown.await;
+    }
+    tracing::info!(
+        shutdown_ms = ms(stopping.elapsed()),
+        "console closed, engine stopped"
+    );
     result
         .map(|_| 0)
         .map_err(|e| Exit::new(EXIT_FAILED, format!("{e:#}")))
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Theme from `[console] theme`: `themes/` beside the config file, then the config directory,

@@ -50,9 +50,11 @@ fn flash_ttl_ms(level: Level) -> i64 {
 pub struct App {
     pub(super) snapshot: Arc<Snapshot>,
     /// Selection is a key, not an index, so it follows its row when the engine reorders.
-    selected: Option<ConnectionKey>,
+    pub(super) selected: Option<ConnectionKey>,
     /// Where the selection was, for when its row disappears.
-    selected_index: usize,
+    pub(super) selected_index: usize,
+    /// The selection's index in the snapshot, to find it again without a search.
+    pub(super) selected_row: usize,
     flash: Option<Flash>,
     help_visible: bool,
     /// Operations this console asked for: their successes are worth a flash, whereas the
@@ -145,29 +147,6 @@ impl App {
     /// The flash message, if it has not expired at `now`.
     pub fn flash(&self, now: UnixMs) -> Option<&Flash> {
         self.flash.as_ref().filter(|f| f.until > now)
-    }
-
-    pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
-        self.snapshot = snapshot;
-        self.reorder();
-    }
-
-    /// Rebuilds the visible order and keeps the selection on its connection when it is still
-    /// shown, else near where it was.
-    pub(super) fn reorder(&mut self) {
-        self.fleet.rebuild(&self.snapshot);
-        let rows = &self.snapshot.connections;
-        let found = self.selected.as_ref().and_then(|key| {
-            (0..self.fleet.len()).find(|&p| self.fleet.row(p).is_some_and(|i| &rows[i].key == key))
-        });
-        match found {
-            Some(pos) => self.selected_index = pos,
-            None if self.fleet.is_empty() => {
-                self.selected = None;
-                self.selected_index = 0;
-            }
-            None => self.select(self.selected_index.min(self.fleet.len() - 1)),
-        }
     }
 
     /// A server's request for input (MCP elicitation). It belongs to a call the tool panel
@@ -363,20 +342,6 @@ impl App {
             self.flash = None;
         }
         expired
-    }
-
-    pub(super) fn select(&mut self, pos: usize) {
-        match self
-            .fleet
-            .row(pos)
-            .and_then(|i| self.snapshot.connections.get(i))
-        {
-            Some(row) => {
-                self.selected = Some(row.key.clone());
-                self.selected_index = pos;
-            }
-            None => self.selected = None,
-        }
     }
 
     pub(super) fn open_tools(&mut self, now: UnixMs) -> Option<Action> {

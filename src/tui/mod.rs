@@ -17,6 +17,7 @@ pub mod palette;
 pub mod panel_keys;
 pub mod popup;
 mod screen_keys;
+mod selection;
 pub mod theme;
 pub mod tools_panel;
 pub mod view;
@@ -37,7 +38,7 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{MissedTickBehavior, sleep_until};
 
 pub use app::{Action, App};
 pub use theme::{Theme, ThemeError};
@@ -62,6 +63,8 @@ pub struct Options {
     pub read_only: bool,
     pub about: Vec<String>,
     pub keys: key_config::Keys,
+    /// When the process began, for the log line that says how long the first frame took.
+    pub started: Option<std::time::Instant>,
 }
 
 /// Owns the terminal until the operator quits. The terminal is restored on every path out,
@@ -84,7 +87,9 @@ pub async fn run(engine: EngineHandle, options: Options) -> anyhow::Result<()> {
         tracing::debug!(%err, "mouse unavailable");
     }
     let result = event_loop(&mut terminal, &engine, options).await;
+    // The shell comes back before anything else: the engine stops after (`run_console`).
     restore();
+    tracing::info!("console: terminal restored");
     match result? {
         Exit::Quit => {}
         Exit::EngineStopped => eprintln!("switchboard: the engine stopped; console closed"),
@@ -138,42 +143,63 @@ async fn event_loop(
         .with_about(options.about, themes)
         .with_keys(options.keys);
     let mut alert_channels = watch_alert_channels(engine);
-    let mut dirty = true;
+    let mut frames = Frames::new(tokio::time::Instant::now());
+    let mut first_frame = options.started;
     loop {
-        if dirty {
-            let now = now_ms();
+        let now = tokio::time::Instant::now();
+        if frames.due(now) {
+            // The newest snapshot only: the ones published since the last frame were never
+            // seen, so taking each in would be work for nothing.
+            if frames.snapshot_waiting {
+                app.on_snapshot(snapshots.borrow_and_update().clone());
+            }
+            let wall = now_ms();
             terminal
-                .draw(|frame| view::render(frame, &app, &theme, now))
+                .draw(|frame| view::render(frame, &app, &theme, wall))
                 .context("cannot draw to the terminal")?;
-            dirty = false;
+            frames.drawn(now);
+            if let Some(started) = first_frame.take() {
+                tracing::info!(
+                    ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    connections = app.snapshot().connections.len(),
+                    "console: first frame"
+                );
+            }
         }
+        let next_frame = frames.next(now);
         tokio::select! {
+            () = sleep_until(next_frame) => {}
             input_event = input.next() => match input_event {
                 Some(Ok(TermEvent::Key(key))) => {
                     let action = app.handle_key(key, now_ms());
                     if perform(action, engine, &mut app, &mut theme, &options.theme_dirs, &log_tx) {
                         return Ok(Exit::Quit);
                     }
-                    dirty = true;
+                    frames.now();
                 }
                 Some(Ok(TermEvent::Mouse(mouse))) => {
                     let size = terminal.size().context("cannot read the terminal size")?;
                     let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
-                    dirty |= app.handle_mouse(mouse, area);
+                    if app.handle_mouse(mouse, area) {
+                        frames.now();
+                    }
                 }
                 Some(Ok(TermEvent::Paste(text))) => {
                     app.handle_paste(&text);
-                    dirty = true;
+                    frames.now();
                 }
-                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(TermEvent::Resize(..))) => frames.now(),
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err).context("cannot read terminal input"),
                 None => return Ok(Exit::InputClosed),
             },
             changed = snapshots.changed() => match changed {
                 Ok(()) => {
-                    app.on_snapshot(snapshots.borrow_and_update().clone());
-                    dirty = true;
+                    // Marked seen, taken in at the next frame: a burst of snapshots costs one
+                    // intake and one frame.
+                    snapshots.borrow_and_update();
+                    frames.snapshot_waiting = true;
+                    frames.soon();
                 }
                 Err(_) => return Ok(Exit::EngineStopped),
             },
@@ -183,7 +209,7 @@ async fn event_loop(
                     if let Some(Action::Send(command)) = app.on_event(&event, now_ms()) {
                         send(engine, &mut app, command);
                     }
-                    dirty = true;
+                    frames.soon();
                 }
                 // Events only feed flash messages; the snapshot carries the state, so missing
                 // some loses nothing that matters.
@@ -200,17 +226,77 @@ async fn event_loop(
             } => return Ok(Exit::Quit),
             Some((request, result)) = log_rx.recv() => {
                 app.on_log(&request, result);
-                dirty = true;
+                frames.now();
             }
             Ok(()) = alert_channels.changed() => {
                 let channels = alert_channels.borrow_and_update().clone();
-                dirty |= app.on_alert_channels(channels);
+                if app.on_alert_channels(channels) {
+                    frames.soon();
+                }
             }
             _ = tick.tick() => {
                 // Countdowns and the busy spinner move every second even when nothing else does.
                 app.expire_flash(now_ms());
-                dirty = true;
+                frames.soon();
             }
+        }
+    }
+}
+
+/// When to draw. What the operator does (a key, a paste, a resize) is drawn at once; what the
+/// engine does (snapshots, events, the tick) is coalesced into at most one frame per
+/// `DATA_FRAME`: at 10,000 connections the engine publishes several times a second and sends
+/// hundreds of events, and drawing each would keep a core busy for nothing a person can see.
+struct Frames {
+    /// A frame is owed at once.
+    urgent: bool,
+    /// A frame is owed at the next slot of the bounded rate.
+    stale: bool,
+    /// The engine published a snapshot the console has not taken in yet.
+    snapshot_waiting: bool,
+    last: tokio::time::Instant,
+}
+
+/// The fastest the console redraws for the engine's sake (10 a second).
+const DATA_FRAME: Duration = Duration::from_millis(100);
+/// How long the loop sleeps when nothing is owed; anything that arrives wakes it first.
+const IDLE: Duration = Duration::from_secs(3600);
+
+impl Frames {
+    fn new(now: tokio::time::Instant) -> Self {
+        Frames {
+            urgent: true,
+            stale: false,
+            snapshot_waiting: false,
+            last: now,
+        }
+    }
+
+    fn now(&mut self) {
+        self.urgent = true;
+    }
+
+    fn soon(&mut self) {
+        self.stale = true;
+    }
+
+    fn due(&self, now: tokio::time::Instant) -> bool {
+        self.urgent || (self.stale && now >= self.last + DATA_FRAME)
+    }
+
+    fn drawn(&mut self, now: tokio::time::Instant) {
+        self.urgent = false;
+        self.stale = false;
+        self.snapshot_waiting = false;
+        self.last = now;
+    }
+
+    /// When the loop must wake to draw what is owed, if nothing else wakes it first.
+    fn next(&self, now: tokio::time::Instant) -> tokio::time::Instant {
+        if self.stale {
+            self.last + DATA_FRAME
+        } else {
+            now + IDLE
         }
     }
 }

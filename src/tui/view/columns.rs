@@ -19,7 +19,7 @@ pub enum Col {
 }
 
 impl Col {
-    pub fn title(self) -> &'static str {
+    pub const fn title(self) -> &'static str {
         match self {
             Col::Health => "HEALTH",
             Col::Name => "CONNECTION",
@@ -31,6 +31,11 @@ impl Col {
             Col::Age => "PROBED",
             Col::Detail => "DETAIL / LAST ERROR",
         }
+    }
+
+    /// The title's width in cells: titles are ASCII, one cell a byte.
+    pub const fn title_width(self) -> u16 {
+        self.title().len() as u16
     }
 }
 

@@ -238,28 +238,45 @@ fn ideal(app: &App, now: UnixMs) -> Ideal {
     ideal
 }
 
-/// The widths of every column over `rows` (titles included): one pass, when the order changes.
+/// The widths of the columns before any row: their titles, and room for a countdown and a rate.
+pub const TITLE_IDEAL: Ideal = Ideal {
+    health: Col::Health.title_width(),
+    name: Col::Name.title_width(),
+    transport: Col::Transport.title_width(),
+    transport_short: Col::Transport.title_width(),
+    expires: Col::Expires.title_width(),
+    next: max(Col::Next.title_width(), 7), // "59m 59s"
+    rate: max(Col::Rate.title_width(), 4),
+    p95: Col::P95.title_width(),
+    age: Col::Age.title_width(),
+};
+
+const fn max(a: u16, b: u16) -> u16 {
+    if a > b { a } else { b }
+}
+
+/// What one row needs of the columns that depend on it: health, name, transport, short
+/// transport, p95 (the order `fleet::Tally` keeps them in).
+pub fn row_widths(c: &ConnectionView) -> [u16; 5] {
+    [
+        text_width(c.health.label()) + 2,
+        text_width(&display_name(c)),
+        text_width(c.transport.label()),
+        text_width(c.transport.short_label()),
+        text_width(&p95(c)),
+    ]
+}
+
+/// The widths of every column over `rows` (titles included), in one pass.
 pub fn measure<'a>(rows: impl Iterator<Item = &'a ConnectionView>) -> Ideal {
-    let title = |c: Col| text_width(c.title());
-    let mut ideal = Ideal {
-        health: title(Col::Health),
-        name: title(Col::Name),
-        transport: title(Col::Transport),
-        transport_short: title(Col::Transport),
-        expires: title(Col::Expires),
-        next: title(Col::Next).max(text_width("59m 59s")),
-        rate: title(Col::Rate).max(4),
-        p95: title(Col::P95),
-        age: title(Col::Age),
-    };
+    let mut ideal = TITLE_IDEAL;
     for c in rows {
-        ideal.health = ideal.health.max(text_width(c.health.label()) + 2);
-        ideal.name = ideal.name.max(text_width(&display_name(c)));
-        ideal.transport = ideal.transport.max(text_width(c.transport.label()));
-        ideal.transport_short = ideal
-            .transport_short
-            .max(text_width(c.transport.short_label()));
-        ideal.p95 = ideal.p95.max(text_width(&p95(c)));
+        let [health, name, transport, short, p95] = row_widths(c);
+        ideal.health = ideal.health.max(health);
+        ideal.name = ideal.name.max(name);
+        ideal.transport = ideal.transport.max(transport);
+        ideal.transport_short = ideal.transport_short.max(short);
+        ideal.p95 = ideal.p95.max(p95);
     }
     ideal
 }
