@@ -186,12 +186,15 @@ if mode in ("cc", "refresh", "mcp"):
     row("refresh-token reuse detected (lab)", stats.get("reuse_detected", "?"), "0")
 if mode in ("cc", "refresh"):
     got = {}
-    for key, at, ms in db.execute("SELECT connector, at, latency_ms FROM events WHERE kind = 'refresh' AND outcome = 'ok' ORDER BY at"):
+    # Every token obtained: the seeding's `auth` (refresh mode), then the daemon's refreshes.
+    for key, at, ms in db.execute("SELECT connector, at, latency_ms FROM events WHERE kind IN ('refresh', 'auth') AND outcome = 'ok' ORDER BY at"):
         got.setdefault(key, []).append((at, ms))
     failed = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'refresh' AND outcome = 'failed'").fetchone()[0]
     end = int(t1 * 1000)
     # The token a connection held ran out before the next one came (or before the end).
-    late = sum(1 for ts in got.values() for (a, _), (b, _) in zip(ts, ts[1:]) if b - a > ttl * 1000)
+    # A token seeded long before the daemon started is not the daemon's to have refreshed.
+    born = int(start * 1000) - ttl * 1000
+    late = sum(1 for ts in got.values() for (a, _), (b, _) in zip(ts, ts[1:]) if b - a > ttl * 1000 and a > born)
     late += sum(1 for ts in got.values() if end - ts[-1][0] > ttl * 1000)
     late += n - len(got)
     row("tokens that expired before the next was obtained", late, "0")

@@ -39,11 +39,8 @@ pub(crate) fn fleet_client(client_id: &str) -> Option<ClientKind> {
     if client_id.len() > MAX_ID_LEN {
         return None;
     }
-    if client_id
-        .strip_prefix(FLEET_SERVICE_PREFIX)
-        .is_some_and(|s| !s.is_empty())
-    {
-        return Some(ClientKind::Confidential {
+    if let Some(name) = client_id.strip_prefix(FLEET_SERVICE_PREFIX) {
+        return (!name.is_empty()).then_some(ClientKind::Confidential {
             secret: SERVICE_SECRET,
         });
     }

@@ -20,6 +20,8 @@ mod tokens;
 #[cfg(test)]
 mod tests_consent;
 #[cfg(test)]
+mod tests_fleet;
+#[cfg(test)]
 mod tests_grants;
 #[cfg(test)]
 mod tests_mcp;
