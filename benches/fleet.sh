@@ -97,6 +97,7 @@ c0=$(cpu_of "$daemon_pid"); l0=$(cpu_of "$lab_pid"); t0=$(now)
 sleep "$SECS"
 c1=$(cpu_of "$daemon_pid"); l1=$(cpu_of "$lab_pid"); t1=$(now)
 rss=$(kib_of "$daemon_pid" VmRSS); hwm=$(kib_of "$daemon_pid" VmHWM)
+load=$(cut -d' ' -f1 /proc/loadavg)
 fds=$(ls "/proc/$daemon_pid/fd" | wc -l)
 s0=$(now)
 "${SB[@]}" status --json >"$work/status.json" 2>"$work/status.err" || true
@@ -116,7 +117,7 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=""
 lost=$(cat "$work"/data/*.log* "$work/daemon.err" 2>/dev/null | grep -c "still running at shutdown" || true)
 
-export MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 k0 exited lost seed_secs
+export load MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 k0 exited lost seed_secs
 python3 - <<'PY'
 import json, os, sqlite3
 e = os.environ
@@ -160,6 +161,7 @@ row("daemon RSS (peak)", f"{rss / 1024:.0f} MiB ({hwm / 1024:.0f} MiB)",
 row("daemon CPU over the window (one core = 100 %)", f"{(c1 - c0) / ticks / (t1 - t0) * 100:.1f} %",
     "≤ 25 %" if mode == "rest" else "")
 row("daemon open fds", f"{fds:,}")
+row("machine load average (1 min) at the end of the window", e["load"])
 row("lab CPU over the window / over the run", f"{(l1 - l0) / ticks / (t1 - t0) * 100:.1f} % / {(l1 - lc_start) / ticks / (t1 - start) * 100:.1f} %")
 try:
     rows = json.load(open(f"{work}/status.json"))

@@ -412,6 +412,9 @@ pub enum LabCommand {
         /// Authorizations in flight at once (at most 256).
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Give up a connection whose login has not completed after this long.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        timeout: Duration,
     },
 }
 

@@ -102,8 +102,12 @@ fn main() {
                     },
             }) => demo::lab_serve(token_ttl, rest_failure_rate).await,
             Some(Command::Lab {
-                command: LabCommand::AuthorizeAll { concurrency },
-            }) => commands::lab_seed::authorize_all(&global, concurrency).await,
+                command:
+                    LabCommand::AuthorizeAll {
+                        concurrency,
+                        timeout,
+                    },
+            }) => commands::lab_seed::authorize_all(&global, concurrency, timeout).await,
         }
     });
     // Sessions hold child processes and sockets; do not wait for stragglers.

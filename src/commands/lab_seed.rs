@@ -4,9 +4,10 @@
 //! `benches/fleet.sh refresh` seeds thousands of refresh-token connections this way: the
 //! cheapest path that is still the one an operator's `switchboard auth` takes.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 use super::{Exit, Outcome, oneshot_engine};
 use crate::cli::{EXIT_FAILED, EXIT_OK, Global};
@@ -16,7 +17,9 @@ use crate::engine::{Opener, ReauthMethod};
 /// Bounded so a fleet of 10,000 does not open 10,000 loopback listeners at once.
 const MAX_CONCURRENCY: usize = 256;
 
-pub async fn authorize_all(global: &Global, concurrency: usize) -> Outcome {
+/// A login the lab does not complete (an unknown client answered with an error page, which no
+/// one will click through) is given up after `timeout` instead of the flow's 15 minutes.
+pub async fn authorize_all(global: &Global, concurrency: usize, timeout: Duration) -> Outcome {
     let browser = crate::net::browser_client().map_err(|f| Exit::failed(&f))?;
     let (running, _workspace) = oneshot_engine(global, Default::default()).await?;
     let waiting: Vec<_> = running
@@ -37,11 +40,15 @@ pub async fn authorize_all(global: &Global, concurrency: usize) -> Outcome {
                 let method = ReauthMethod::Browser {
                     opener: Opener::Internal(browser),
                 };
-                handle
-                    .reauth(key.clone(), method, Actor::Cli, Default::default())
-                    .await
-                    .err()
-                    .map(|f| format!("{key}: {f}"))
+                let cancel = CancellationToken::new();
+                let asked = handle.reauth(key.clone(), method, Actor::Cli, cancel.clone());
+                tokio::select! {
+                    result = asked => result.err().map(|f| format!("{key}: {f}")),
+                    _ = tokio::time::sleep(timeout) => {
+                        cancel.cancel();
+                        Some(format!("{key}: not authorized within {} s", timeout.as_secs()))
+                    }
+                }
             }
         })
         .buffer_unordered(concurrency.clamp(1, MAX_CONCURRENCY))
