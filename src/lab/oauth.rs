@@ -182,10 +182,10 @@ async fn token(
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     }
-    if let (Ok(_), Some(client)) = (&result, &client) {
-        if let Some(counts) = state.lock().client_counts(client) {
-            counts.tokens_issued += 1;
-        }
+    if let (Ok(_), Some(client)) = (&result, &client)
+        && let Some(counts) = state.lock().client_counts(client)
+    {
+        counts.tokens_issued += 1;
     }
     match result {
         Ok(issued) => token_response(issued, state.opts.access_token_ttl),
