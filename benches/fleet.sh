@@ -15,7 +15,9 @@
 #   mcp N [120]      N MCP connections over streamable HTTP to the lab's one MCP server
 #                    (client credentials): probe rounds, `initialize` per connection at the lab.
 # Environment: BIN (default target/release/switchboard, built when missing), TTL (token
-# lifetime in seconds, default 300), WARM (seconds before the measured window, default 20),
+# lifetime in seconds, default 300), WARM (seconds before the measured window, default 35: past
+# the start round and each connection's first probe at its phase, so every gap measured is one
+# of the schedule's), CONCURRENCY (the daemon's probe gate, for the implied warm MCP round),
 # KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,8 @@ mcp) SECS=${3:-120} ;;
 *) echo "unknown mode $MODE (rest, cc, refresh, mcp)" >&2; exit 2 ;;
 esac
 TTL=${TTL:-300}
-WARM=${WARM:-20}
+WARM=${WARM:-35}
+CONCURRENCY=${CONCURRENCY:-128}
 BIN=${BIN:-target/release/switchboard}
 if [ ! -x "$BIN" ]; then cargo build --release --bin switchboard; fi
 command -v python3 >/dev/null || { echo "fleet.sh needs python3" >&2; exit 2; }
@@ -117,7 +120,7 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=""
 lost=$(cat "$work"/data/*.log* "$work/daemon.err" 2>/dev/null | grep -c "still running at shutdown" || true)
 
-export load MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 k0 exited lost seed_secs
+export CONCURRENCY load MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 k0 exited lost seed_secs
 python3 - <<'PY'
 import json, os, sqlite3
 e = os.environ
@@ -234,5 +237,11 @@ if mode == "mcp":
             break
         span = max(at + ms for at, _, ms in kth) - min(at for at, _, _ in kth)
         ok = sum(1 for _, o, _ in kth if o)
-        row(f"round {k + 1}: first start → last end ({'cold' if k == 0 else 'warm'}), ok", f"{span / 1000:.2f} s, {ok:,} ok", "< 2 s")
+        if k == 0:
+            row("round 1 (cold: token, initialize, ping; all due at start): first start → last end, ok", f"{span / 1000:.2f} s, {ok:,} ok", "< 2 s")
+            continue
+        # Spread probes make a round span the interval by design; what the gate needs for
+        # one warm round is the probes' summed time over its width.
+        busy = sum(ms for _, _, ms in kth) / int(e["CONCURRENCY"])
+        row(f"round {k + 1} (warm): first start → last end; summed probe time / {e['CONCURRENCY']} slots; ok", f"{span / 1000:.2f} s; {busy / 1000:.2f} s; {ok:,} ok", "< 2 s")
 PY
