@@ -14,7 +14,7 @@
 #                    through the real `auth` flow (`switchboard lab authorize-all`); as cc.
 #   mcp N [120]      N MCP connections over streamable HTTP to the lab's one MCP server
 #                    (client credentials): probe rounds, `initialize` per connection at the lab.
-# Environment: BIN (default target/release/switchboard, built when missing), TTL (token
+# Environment: BIN or SWITCHBOARD_BIN (default target/release/switchboard, built when missing), TTL (token
 # lifetime in seconds, default 300), WARM (seconds before the measured window, default 35: past
 # the start round and each connection's first probe at its phase, so every gap measured is one
 # of the schedule's), CONCURRENCY (the daemon's probe gate, for the implied warm MCP round),
@@ -32,7 +32,7 @@ esac
 TTL=${TTL:-300}
 WARM=${WARM:-35}
 CONCURRENCY=${CONCURRENCY:-128}
-BIN=${BIN:-target/release/switchboard}
+BIN=${BIN:-${SWITCHBOARD_BIN:-target/release/switchboard}}
 if [ ! -x "$BIN" ]; then cargo build --release --bin switchboard; fi
 command -v python3 >/dev/null || { echo "fleet.sh needs python3" >&2; exit 2; }
 
