@@ -402,6 +402,19 @@ pub enum LabCommand {
     Serve {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         token_ttl: Duration,
+        /// Share in [0, 1] of `GET /api/me` answered 503 (a flaky API); 0 for fleet benches.
+        #[arg(long, default_value_t = 0.1)]
+        rest_failure_rate: f64,
+    },
+    /// Authorize every connection of the config that waits for a grant, with the scripted
+    /// browser answering the lab's consent (benches/fleet.sh seeds its fleets this way).
+    AuthorizeAll {
+        /// Authorizations in flight at once (at most 256).
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Give up a connection whose login has not completed after this long.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        timeout: Duration,
     },
 }
 

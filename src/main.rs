@@ -95,8 +95,19 @@ fn main() {
                 command: LabCommand::ConformanceClient { url, scenario },
             }) => commands::conformance::run(&global, url, scenario).await,
             Some(Command::Lab {
-                command: LabCommand::Serve { token_ttl },
-            }) => demo::lab_serve(token_ttl).await,
+                command:
+                    LabCommand::Serve {
+                        token_ttl,
+                        rest_failure_rate,
+                    },
+            }) => demo::lab_serve(token_ttl, rest_failure_rate).await,
+            Some(Command::Lab {
+                command:
+                    LabCommand::AuthorizeAll {
+                        concurrency,
+                        timeout,
+                    },
+            }) => commands::lab_seed::authorize_all(&global, concurrency, timeout).await,
         }
     });
     // Sessions hold child processes and sockets; do not wait for stragglers.

@@ -365,10 +365,16 @@ fn write_private(path: &Path, text: &str) -> Result<(), Exit> {
 }
 
 /// `switchboard lab serve`: the lab alone, for poking at it or for external tests.
-pub async fn lab_serve(token_ttl: Duration) -> Outcome {
+pub async fn lab_serve(token_ttl: Duration, rest_failure_rate: f64) -> Outcome {
     super::init_stderr_logging();
     let lab = Lab::start(LabOptions {
         access_token_ttl: token_ttl,
+        // NaN or out of range would make the flaky endpoint meaningless; clamp like the hooks.
+        rest_failure_rate: if rest_failure_rate.is_nan() {
+            0.0
+        } else {
+            rest_failure_rate.clamp(0.0, 1.0)
+        },
         ..LabOptions::default()
     })
     .await

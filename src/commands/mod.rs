@@ -11,6 +11,7 @@ pub mod demo;
 pub mod docs;
 mod elicit_prompt;
 pub mod events;
+pub mod lab_seed;
 pub mod oneshot;
 pub use crate::toolkit::qr;
 pub mod status;

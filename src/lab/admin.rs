@@ -21,6 +21,7 @@ pub(crate) fn routes() -> Router<Arc<LabState>> {
     Router::new()
         .route("/admin/revoke", post(revoke))
         .route("/admin/stats", get(stats))
+        .route("/admin/clients", get(clients))
         .route("/admin/answer-delay", post(answer_delay))
         .route("/admin/refresh-failures", post(refresh_failures))
         .route("/admin/sse/close", post(sse_close))
@@ -58,6 +59,33 @@ async fn revoke(State(state): State<Arc<LabState>>, Query(q): Query<RevokeQuery>
 async fn stats(State(state): State<Arc<LabState>>) -> Response {
     let stats = state.lock().stats.clone();
     Json(stats).into_response()
+}
+
+/// Per-client counts as histograms (how many clients made how many requests), so a fleet of
+/// 10,000 answers in a few lines; `?full=1` adds every client's counts.
+async fn clients(State(state): State<Arc<LabState>>, Query(q): Query<ClientsQuery>) -> Response {
+    use super::fleet::histogram;
+    let (by_client, uncounted) = {
+        let s = state.lock();
+        (s.stats.by_client.clone(), s.stats.clients_uncounted)
+    };
+    let mut body = json!({
+        "clients": by_client.len(),
+        "uncounted": uncounted,
+        "token_requests": histogram(&by_client, |c| c.token_requests),
+        "tokens_issued": histogram(&by_client, |c| c.tokens_issued),
+        "mcp_initialize": histogram(&by_client, |c| c.mcp_initialize),
+        "mcp_requests": histogram(&by_client, |c| c.mcp_requests),
+    });
+    if q.full.unwrap_or(0) != 0 {
+        body["by_client"] = json!(by_client);
+    }
+    Json(body).into_response()
+}
+
+#[derive(Deserialize)]
+struct ClientsQuery {
+    full: Option<u8>,
 }
 
 #[derive(Deserialize)]

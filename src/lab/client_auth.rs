@@ -97,6 +97,24 @@ pub(crate) fn authenticate(
     }
 }
 
+/// The client a token request names (Basic header, else the form), authenticated or not, when
+/// the lab knows it: what the per-client counters are keyed by.
+pub(crate) fn claimed_client(
+    state: &LabState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Option<String> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "));
+    let id = match basic {
+        Some(b64) => decode_basic(b64.trim()).ok()?.0,
+        None => form.get("client_id")?.clone(),
+    };
+    client_kind(state, &id).is_some().then_some(id)
+}
+
 fn decode_basic(b64: &str) -> Result<(String, String), OAuthError> {
     let malformed = || OAuthError::invalid_client("malformed Basic credentials");
     let raw = STANDARD.decode(b64).map_err(|_| malformed())?;

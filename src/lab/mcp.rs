@@ -180,6 +180,18 @@ pub(crate) async fn require_bearer(
     let token = bearer(req.headers());
     let metadata = format!("{}/.well-known/oauth-protected-resource", state.issuer);
     if let Some(info) = token.and_then(|t| state.validate(t)) {
+        let req = match super::fleet::is_initialize(req).await {
+            Ok((req, initialize)) => {
+                let mut store = state.lock();
+                store.stats.mcp_initialize += u64::from(initialize);
+                if let Some(counts) = store.client_counts(&info.client_id) {
+                    counts.mcp_requests += 1;
+                    counts.mcp_initialize += u64::from(initialize);
+                }
+                req
+            }
+            Err(refused) => return refused,
+        };
         let (req, refused) = match &state.opts.mcp_call_scope {
             Some(needed) if !info.scope.split_whitespace().any(|s| s == needed) => {
                 let (req, is_call) = is_tool_call(req).await;

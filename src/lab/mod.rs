@@ -8,6 +8,7 @@ mod authorize;
 mod client_auth;
 mod consent;
 mod device;
+mod fleet;
 mod in_flight;
 mod mcp;
 mod oauth;
@@ -18,6 +19,8 @@ mod tokens;
 
 #[cfg(test)]
 mod tests_consent;
+#[cfg(test)]
+mod tests_fleet;
 #[cfg(test)]
 mod tests_grants;
 #[cfg(test)]
@@ -35,6 +38,7 @@ use axum::Router;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use fleet::{ClientCounts, FLEET_PUBLIC_PREFIX, FLEET_SERVICE_PREFIX};
 pub use mcp::{LabTools, run_stdio_server};
 pub use tokens::{LabState, TokenInfo};
 
@@ -111,6 +115,14 @@ pub struct LabStats {
     pub authorize_with_resource: u64,
     /// Token requests that named a `resource`, by grant type.
     pub resource_by_grant: BTreeMap<String, u64>,
+    /// MCP `initialize` requests (sessions opened), all clients.
+    pub mcp_initialize: u64,
+    /// Per fleet or built-in client (`fleet.rs`); served apart, at `/admin/clients`, because a
+    /// fleet of 10,000 would swamp every `/admin/stats` answer.
+    #[serde(skip)]
+    pub by_client: BTreeMap<String, ClientCounts>,
+    /// Requests of clients beyond the ones counted one by one.
+    pub clients_uncounted: u64,
 }
 
 /// A running lab. Dropping it stops the server too; `shutdown` also waits for it.

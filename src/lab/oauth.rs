@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::client_auth::{OAuthError, authenticate, no_store, parse_form};
+use super::client_auth::{OAuthError, authenticate, claimed_client, no_store, parse_form};
 use super::device;
 use super::tokens::{
     ClientKind, DEMO_USER, Issued, LabState, RefreshOutcome, SCOPES_SUPPORTED, check_scope,
@@ -87,9 +87,13 @@ async fn token(
     let form = parse_form(&body);
     let grant_type = form.get("grant_type").cloned().unwrap_or_default();
     let _in_flight = super::in_flight::InFlight::enter(&state);
+    let client = claimed_client(&state, &headers, &form);
     {
         let mut store = state.lock();
         store.stats.token_requests += 1;
+        if let Some(counts) = client.as_deref().and_then(|c| store.client_counts(c)) {
+            counts.token_requests += 1;
+        }
         // Only known names become keys, so junk requests cannot grow the stats map.
         let key = match grant_type.as_str() {
             "" => "(none)",
@@ -177,6 +181,11 @@ async fn token(
     let delay = state.lock().answer_delay_ms;
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if let (Ok(_), Some(client)) = (&result, &client)
+        && let Some(counts) = state.lock().client_counts(client)
+    {
+        counts.tokens_issued += 1;
     }
     match result {
         Ok(issued) => token_response(issued, state.opts.access_token_ttl),

@@ -36,7 +36,7 @@ pub(crate) fn client_kind(state: &LabState, client_id: &str) -> Option<ClientKin
             secret: SERVICE_SECRET,
         }),
         _ if state.lock().registered.contains(client_id) => Some(ClientKind::Public),
-        _ => None,
+        _ => super::fleet::fleet_client(client_id),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct McpPool {
     store: Store,
     http: reqwest::Client,
     sessions: Mutex<HashMap<ConnectionKey, Arc<Session>>>,
+    /// One connect at a time per connection: a probe and a tool call (or two probes) that
+    /// both find no session must not each `initialize` one, leaving the server an orphan.
+    connecting: std::sync::Mutex<HashMap<ConnectionKey, Arc<Mutex<()>>>>,
     /// Why a legacy SSE session's stream ended; rmcp only reports "transport closed".
     close_reasons: std::sync::Mutex<HashMap<ConnectionKey, sse::CloseReason>>,
     catalogues: Arc<Catalogues>,
@@ -89,6 +92,7 @@ impl McpPool {
             store,
             http,
             sessions: Mutex::new(HashMap::new()),
+            connecting: std::sync::Mutex::new(HashMap::new()),
             close_reasons: std::sync::Mutex::new(HashMap::new()),
             catalogues: Arc::new(Catalogues::default()),
             connect_timeout: Duration::from_secs(15),
@@ -169,14 +173,17 @@ impl McpPool {
         key: &ConnectionKey,
         target: &Target,
     ) -> Result<(Arc<Session>, bool), Failure> {
-        if let Some(s) = self
-            .sessions
-            .lock()
-            .await
-            .get(key)
-            .filter(|s| !s.is_closed())
-        {
-            return Ok((s.clone(), false));
+        if let Some(s) = self.open_session(key).await {
+            return Ok((s, false));
+        }
+        let gate = match self.connecting.lock() {
+            Ok(mut gates) => gates.entry(key.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let _connecting = gate.lock().await;
+        // Whoever held the gate before us may have connected already.
+        if let Some(s) = self.open_session(key).await {
+            return Ok((s, false));
         }
         let session = tokio::time::timeout(self.connect_timeout, self.connect(key, target))
             .await
@@ -192,6 +199,11 @@ impl McpPool {
             .await
             .insert(key.clone(), session.clone());
         Ok((session, true))
+    }
+
+    async fn open_session(&self, key: &ConnectionKey) -> Option<Arc<Session>> {
+        let sessions = self.sessions.lock().await;
+        sessions.get(key).filter(|s| !s.is_closed()).cloned()
     }
 
     /// Forgets the session (after a failure); the next use reconnects. Dropping the last handle

@@ -37,3 +37,41 @@ async fn an_expired_session_reinitializes_without_failing_the_probe() {
     assert!(Arc::ptr_eq(&before, &after));
     assert_eq!(lab.expire_mcp_sessions().await, 1, "one new server session");
 }
+
+/// A probe and a tool call (or a catalogue fetch) that find no session at the same moment share
+/// one `initialize`, counted at the lab, instead of each opening a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_uses_open_one_session() {
+    let lab = lab(30).await;
+    let (_tmp, data) = data_dir();
+    let store = open_store(&data);
+    let http = http();
+    let key = key("lab-mcp");
+    let spec = code_spec(&lab, PUBLIC_CLIENT);
+    let b = broker(&store, &http, &key, &spec).await;
+    authorized(&b, &http, &key, &spec).await;
+    let pool = Arc::new(McpPool::new(b, store, http));
+    let target = Target::StreamableHttp {
+        url: lab.mcp_url.clone(),
+    };
+    let uses: Vec<_> = (0..8)
+        .map(|_| {
+            let (pool, key, target) = (pool.clone(), key.clone(), target.clone());
+            tokio::spawn(async move { pool.session(&key, &target).await })
+        })
+        .collect();
+    let mut sessions = Vec::new();
+    for u in uses {
+        sessions.push(u.await.expect("task").expect("session"));
+    }
+    assert!(sessions.iter().all(|s| Arc::ptr_eq(s, &sessions[0])));
+    assert_eq!(
+        lab.stats().mcp_initialize,
+        1,
+        "one initialize for eight first uses"
+    );
+    pool.ping(&key, &target, Duration::from_secs(5))
+        .await
+        .expect("ping on the shared session");
+    assert_eq!(lab.stats().mcp_initialize, 1, "the probe reused it");
+}
