@@ -11,7 +11,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Store, StoreError};
 use crate::domain::{ConnectionKey, UnixMs};
 use crate::health::history::{HOUR_MS, History, Kind, Span, Tally};
-use crate::health::sketch::Sketch;
 
 const WATERMARK: &str = "rollup_watermark";
 /// An hour is rolled up this long after it ends, so a probe that was in flight at the boundary
@@ -20,6 +19,9 @@ const GRACE_MS: i64 = 60_000;
 /// Hours rolled up per call: a first run over a long-lived database works through its backlog
 /// in bounded steps instead of one long transaction.
 const MAX_HOURS_PER_RUN: i64 = 48;
+/// Rows deleted per prune step: a few ms of the store's time, so token saves and probe writes
+/// never wait long behind it (a whole hour of 10,000 connections' probes is 1.2 M rows).
+const PRUNE_ROWS_PER_STEP: i64 = 5_000;
 
 /// How long each tier is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,47 @@ fn each_raw(
     Ok(())
 }
 
+/// Hourly rollups with `start` in `[from, to)`, `f((key, kind), start, tally)` for each.
+fn each_rollup(
+    c: &Connection,
+    key: Option<&ConnectionKey>,
+    from: UnixMs,
+    to: UnixMs,
+    mut f: impl FnMut((ConnectionKey, Kind), UnixMs, Tally),
+) -> rusqlite::Result<()> {
+    let mut stmt = match key {
+        Some(_) => c.prepare_cached(
+            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
+             WHERE connector = ?3 AND account = ?4 AND start >= ?1 AND start < ?2",
+        )?,
+        None => c.prepare_cached(
+            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
+             WHERE start >= ?1 AND start < ?2",
+        )?,
+    };
+    let mut rows = match key {
+        Some(k) => stmt.query(params![from, to, k.connector, k.account])?,
+        None => stmt.query(params![from, to])?,
+    };
+    while let Some(r) = rows.next()? {
+        let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
+            continue;
+        };
+        let mut t = Tally {
+            ok: r.get::<_, i64>(4)?.max(0) as u64,
+            failed: r.get::<_, i64>(5)?.max(0) as u64,
+            ..Tally::default()
+        };
+        // A sketch that does not decode loses its latencies, not its counts.
+        let _ = t
+            .latency
+            .merge_encoded(r.get_ref(6)?.as_blob().unwrap_or(&[]));
+        let who = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
+        f((who, kind), r.get(3)?, t);
+    }
+    Ok(())
+}
+
 /// Rolls up every whole hour that ended before `now` (less a grace) and is past the watermark,
 /// then prunes by `retention`. Idempotent: an hour is rolled up once, and rerunning rewrites
 /// the same rows.
@@ -186,13 +229,30 @@ pub(super) fn roll_up(
         report.rollup_rows += tallies.len() as u64;
     }
     report.behind = hour < target;
+    if report.behind {
+        return Ok(report);
+    }
+    // Then, one bounded step per call, so nothing queues behind housekeeping for long: the day
+    // and week sums for the new watermark, then the prune.
+    if let Some(wm) = watermark(c)?
+        && !spans::build_step(c, wm, now)?
+    {
+        report.behind = true;
+        return Ok(report);
+    }
     // Raw probes go only once their hour is rolled up, whatever the retention says.
     let raw_cut = (now - retention.raw_ms).min(hour);
-    report.probes_pruned = c.execute("DELETE FROM probes WHERE at < ?1", [raw_cut])? as u64;
-    report.rollups_pruned = c.execute(
-        "DELETE FROM rollups WHERE start < ?1",
-        [now - retention.rollup_ms],
+    report.probes_pruned = c.execute(
+        "DELETE FROM probes WHERE id IN (SELECT id FROM probes WHERE at < ?1 LIMIT ?2)",
+        params![raw_cut, PRUNE_ROWS_PER_STEP],
     )? as u64;
+    report.rollups_pruned = c.execute(
+        "DELETE FROM rollups WHERE (connector, account, kind, start) IN
+             (SELECT connector, account, kind, start FROM rollups WHERE start < ?1 LIMIT ?2)",
+        params![now - retention.rollup_ms, PRUNE_ROWS_PER_STEP],
+    )? as u64;
+    report.behind = report.probes_pruned == PRUNE_ROWS_PER_STEP as u64
+        || report.rollups_pruned == PRUNE_ROWS_PER_STEP as u64;
     Ok(report)
 }
 
@@ -240,44 +300,24 @@ pub(super) fn history(
         })?;
     }
 
-    let mut stmt = match key {
-        Some(_) => c.prepare_cached(
-            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
-             WHERE connector = ?3 AND account = ?4 AND start >= ?1 AND start < ?2",
-        )?,
-        None => c.prepare_cached(
-            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
-             WHERE start >= ?1 AND start < ?2",
-        )?,
-    };
-    let mut rows = match key {
-        Some(k) => stmt.query(params![ceil_hour(earliest), wm, k.connector, k.account])?,
-        None => stmt.query(params![ceil_hour(earliest), wm])?,
-    };
-    while let Some(r) = rows.next()? {
-        let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
-            continue;
-        };
-        let start: i64 = r.get(3)?;
-        let blob: Vec<u8> = r.get(6)?;
-        // A sketch that does not decode loses its latencies, not its counts.
-        let latency = Sketch::decode(&blob).unwrap_or_default();
-        let t = Tally {
-            ok: r.get::<_, i64>(4)?.max(0) as u64,
-            failed: r.get::<_, i64>(5)?.max(0) as u64,
-            latency,
-        };
-        let k = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
-        let spans = tallies.entry((k, kind)).or_default();
-        for (slot, &(_, s)) in starts.iter().enumerate() {
-            if start >= ceil_hour(s) {
-                spans[slot].merge(&t);
+    // Finished hours: from the day and week sums where they are current, else hour by hour.
+    if !spans::add_finished_hours(c, key, wm, &starts, &mut tallies)? {
+        each_rollup(c, key, ceil_hour(earliest), wm, |who, start, t| {
+            let spans = tallies.entry(who).or_default();
+            for (slot, &(_, s)) in starts.iter().enumerate() {
+                if start >= ceil_hour(s) {
+                    spans[slot].merge(&t);
+                }
             }
-        }
+        })?;
     }
 
     let mut out: HashMap<ConnectionKey, History> = HashMap::new();
     for ((k, kind), spans) in tallies {
+        // A kind whose last hour just left the week has a sum of nothing: no history, as before.
+        if spans.iter().all(|t| t.samples() == 0) {
+            continue;
+        }
         let h = out.entry(k).or_insert_with(|| History {
             as_of: now,
             ..History::default()
@@ -309,6 +349,9 @@ impl Store {
         self.call(move |c| Ok(history(c, key.as_ref(), now)?)).await
     }
 }
+
+#[path = "spans.rs"]
+mod spans;
 
 #[cfg(test)]
 #[path = "history_tests.rs"]
