@@ -195,38 +195,25 @@ pub(super) fn roll_up(
         }
     };
     let mut hour = start.max(floor_hour(now - retention.rollup_ms));
+    let mut budget = rollup::ROWS_PER_STEP;
     while hour < target && report.hours < MAX_HOURS_PER_RUN {
         let tx = c.transaction()?;
-        let mut tallies: HashMap<(ConnectionKey, Kind), Tally> = HashMap::new();
-        each_raw(&tx, None, hour, hour + HOUR_MS, |key, kind, _, ok, ms| {
-            tallies.entry((key, kind)).or_default().record(ok, ms);
-        })?;
-        {
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO rollups (connector, account, kind, start, ok, failed, sketch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        let (written, done) = rollup::hour_step(&tx, hour, &mut budget, now)?;
+        report.rollup_rows += written;
+        if done {
+            hour += HOUR_MS;
+            report.hours += 1;
+            tx.execute(
+                "INSERT INTO meta (name, value, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![WATERMARK, hour, now],
             )?;
-            for ((key, kind), t) in &tallies {
-                put.execute(params![
-                    key.connector,
-                    key.account,
-                    kind.as_str(),
-                    hour,
-                    t.ok as i64,
-                    t.failed as i64,
-                    t.latency.encode(),
-                ])?;
-            }
         }
-        hour += HOUR_MS;
-        tx.execute(
-            "INSERT INTO meta (name, value, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            params![WATERMARK, hour, now],
-        )?;
         tx.commit()?;
-        report.hours += 1;
-        report.rollup_rows += tallies.len() as u64;
+        if !done {
+            report.behind = true;
+            return Ok(report);
+        }
     }
     report.behind = hour < target;
     if report.behind {
@@ -350,6 +337,8 @@ impl Store {
     }
 }
 
+#[path = "rollup.rs"]
+mod rollup;
 #[path = "spans.rs"]
 mod spans;
 

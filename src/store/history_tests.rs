@@ -333,3 +333,67 @@ fn the_prune_goes_in_bounded_steps() {
         .unwrap();
     assert!(oldest >= NOW - 2 * HOUR_MS);
 }
+
+#[test]
+fn an_hour_rolls_up_in_bounded_steps_and_reads_the_same_throughout() {
+    let mut c = db();
+    let hour = NOW - NOW.rem_euclid(HOUR_MS) - HOUR_MS;
+    let tx = c.transaction().unwrap();
+    for i in 0..200i64 {
+        let who = format!("conn-{i:03}");
+        let mut at = hour + i * 37;
+        while at < hour + HOUR_MS {
+            probe(
+                &tx,
+                &who,
+                at,
+                (at / 1000 + i) % 11 != 0,
+                10 + (at / 15_000 + i) % 700,
+            );
+            at += 15_000;
+        }
+    }
+    tx.commit().unwrap();
+    c.execute(
+        "INSERT INTO meta (name, value, updated_at) VALUES ('rollup_watermark', ?1, 0)",
+        [hour],
+    )
+    .unwrap();
+    let before = history(&c, None, NOW).unwrap();
+    assert_eq!(before.len(), 200);
+    let mut steps = 0;
+    loop {
+        let r = roll_up(&mut c, NOW, Retention::default()).unwrap();
+        steps += 1;
+        // Halfway through the hour, its rows still count from the raw side alone.
+        assert_eq!(
+            history(&c, None, NOW).unwrap(),
+            before,
+            "after step {steps}"
+        );
+        if !r.behind {
+            break;
+        }
+    }
+    assert!(steps >= 3, "48,000 raw rows take several steps: {steps}");
+    assert_eq!(watermark(&c).unwrap(), Some(hour + HOUR_MS));
+    let (ok, failed): (i64, i64) = c
+        .query_row("SELECT SUM(ok), SUM(failed) FROM rollups", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let (raw_ok, raw_all): (i64, i64) = c
+        .query_row("SELECT SUM(ok), COUNT(*) FROM probes", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((ok, ok + failed), (raw_ok, raw_all));
+    let rolled: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM rollups WHERE start = ?1",
+            [hour],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rolled, 200, "one row per connection, none twice");
+}
