@@ -64,13 +64,15 @@ fn watermark(c: &Connection) -> rusqlite::Result<Option<UnixMs>> {
     .optional()
 }
 
-/// Raw observations in `[from, to)`, `f(key, kind, at, ok, latency)` for each.
+/// Raw observations in `[from, to)`, `f(connector, account, kind, at, ok, latency)` for each.
+/// Names are borrowed from the row: a fleet's hour is a million rows, and two strings
+/// allocated for each cost more than the rest of the read.
 fn each_raw(
     c: &Connection,
     key: Option<&ConnectionKey>,
     from: UnixMs,
     to: UnixMs,
-    mut f: impl FnMut(ConnectionKey, Kind, UnixMs, bool, Option<u64>),
+    mut f: impl FnMut(&str, &str, Kind, UnixMs, bool, Option<u64>),
 ) -> rusqlite::Result<()> {
     // Two statements rather than `?3 IS NULL OR ...`, which keeps SQLite from the per-connection
     // index: one connection's rows come from (connector, account, at), the fleet's from (at).
@@ -90,7 +92,8 @@ fn each_raw(
     while let Some(r) = rows.next()? {
         let latency = r.get::<_, i64>(4)?.max(0) as u64;
         f(
-            ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            r.get_ref(0)?.as_str().unwrap_or(""),
+            r.get_ref(1)?.as_str().unwrap_or(""),
             Kind::Probe,
             r.get(2)?,
             r.get(3)?,
@@ -115,14 +118,15 @@ fn each_raw(
         None => events.query(params![from, to])?,
     };
     while let Some(r) = rows.next()? {
-        let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
+        let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
             continue;
         };
         f(
-            ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            r.get_ref(0)?.as_str().unwrap_or(""),
+            r.get_ref(1)?.as_str().unwrap_or(""),
             kind,
             r.get(3)?,
-            r.get::<_, String>(4)? == "ok",
+            r.get_ref(4)?.as_str().unwrap_or("") == "ok",
             r.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
         );
     }
@@ -271,20 +275,45 @@ pub(super) fn history(
             _ => merged.push((a, b)),
         }
     }
+    // Each connection's tallies by kind, found through its borrowed names (see `each_raw`).
+    let bounds: Vec<(UnixMs, UnixMs)> = starts.iter().map(|&(_, s)| (s, ceil_hour(s))).collect();
+    let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    let mut found: Vec<(ConnectionKey, [[Tally; 4]; 3])> = Vec::new();
     for (from, to) in merged {
-        each_raw(c, key, from, to, |k, kind, at, ok, ms| {
+        each_raw(c, key, from, to, |connector, account, kind, at, ok, ms| {
             let counts =
-                |&(_, s): &(Span, UnixMs)| at >= s && at <= now && (at < ceil_hour(s) || at >= wm);
-            if !starts.iter().any(counts) {
+                |&(s, whole): &(UnixMs, UnixMs)| at >= s && at <= now && (at < whole || at >= wm);
+            if !bounds.iter().any(counts) {
                 return;
             }
-            let spans = tallies.entry((k, kind)).or_default();
-            for (slot, start) in starts.iter().enumerate() {
-                if counts(start) {
+            let Some(k) = Kind::ALL.iter().position(|&k| k == kind) else {
+                return;
+            };
+            let at_ = match index.get(connector).and_then(|m| m.get(account)) {
+                Some(&i) => i,
+                None => {
+                    found.push((ConnectionKey::new(connector, account), Default::default()));
+                    index
+                        .entry(connector.to_owned())
+                        .or_default()
+                        .insert(account.to_owned(), found.len() - 1);
+                    found.len() - 1
+                }
+            };
+            let spans = &mut found[at_].1[k];
+            for (slot, bound) in bounds.iter().enumerate() {
+                if counts(bound) {
                     spans[slot].record(ok, ms);
                 }
             }
         })?;
+    }
+    for (who, kinds) in found {
+        for (spans, kind) in kinds.into_iter().zip(Kind::ALL) {
+            if spans.iter().any(|t| t.samples() > 0) {
+                tallies.insert((who.clone(), kind), spans);
+            }
+        }
     }
 
     // Finished hours: from the day and week sums where they are current, else hour by hour.

@@ -88,7 +88,7 @@ pub(super) fn hour_step(
             Some(&key),
             hour,
             hour + HOUR_MS,
-            |_, kind, _, ok, ms| {
+            |_, _, kind, _, ok, ms| {
                 tallies.entry(kind).or_default().record(ok, ms);
                 rows += 1;
             },
