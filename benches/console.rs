@@ -63,12 +63,12 @@ fn connection(i: usize) -> ConnectionView {
         }),
         last_error: None,
         busy: i.is_multiple_of(11),
-        history: Some(History {
+        history: Some(Arc::new(History {
             probes: windows.clone(),
             refreshes: windows,
             tool_calls: Windows::default(),
             as_of: NOW,
-        }),
+        })),
         next_refresh_why: Some("lead 5m".into()),
         next_probe_at: None,
         paused: false,
@@ -87,11 +87,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(if measuring { 10_000 } else { 50 });
     let rounds: u32 = if measuring { 200 } else { 3 };
-    let snapshot = Arc::new(Snapshot {
-        generated_at: NOW,
-        connections: (0..n).map(connection).collect(),
-        leader: true,
-    });
+    let snapshot = Arc::new(Snapshot::new(NOW, (0..n).map(connection).collect(), true));
     let theme = Theme::builtin_default();
 
     let t = Instant::now();

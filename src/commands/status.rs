@@ -60,7 +60,7 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
         probes_1h: c.probes_1h,
         last_latency_ms: c.last_probe.as_ref().map(|p| p.latency_ms),
         last_error: c.last_error.as_ref(),
-        history: c.history.as_ref(),
+        history: c.history.as_deref(),
     }
 }
 
@@ -99,7 +99,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> Outcome {
     } = read(global).await?;
     // JSON stays an array of connections: its consumers parse exactly that.
     if args.json {
-        let rows: Vec<_> = snapshot.connections.iter().map(row).collect();
+        let rows: Vec<_> = snapshot.connections.iter().map(|c| row(c)).collect();
         let text = serde_json::to_string_pretty(&rows)
             .map_err(|e| Exit::new(EXIT_FAILED, e.to_string()))?;
         println!("{text}");

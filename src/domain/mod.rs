@@ -231,8 +231,9 @@ pub struct ConnectionView {
     pub busy: bool,
     /// Success rates and latency percentiles over 5m / 1h / 24h / 7d for probes, refreshes and
     /// tool calls, as the store holds them; `None` until first read.
+    /// Shared with the engine's row: a snapshot does not copy every window of every connection.
     #[serde(default)]
-    pub history: Option<history::History>,
+    pub history: Option<std::sync::Arc<history::History>>,
     /// When and why the next refresh is planned: "in 4m12s: lead 6m = ...".
     #[serde(default)]
     pub next_refresh_why: Option<String>,
@@ -245,16 +246,39 @@ pub struct ConnectionView {
 }
 
 /// The fleet at one instant. Cheap to clone behind an `Arc`; front-ends read only this.
+///
+/// A view that did not change between two snapshots is the same `Arc` in both, so a front-end
+/// tells the changed rows by `Arc::ptr_eq` instead of comparing every field of every row.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub generated_at: UnixMs,
-    pub connections: Vec<ConnectionView>,
+    pub connections: Vec<std::sync::Arc<ConnectionView>>,
     /// True when this process runs the scheduler; false when another process leads and this one
     /// only watches.
     pub leader: bool,
+    /// Position of each key in `connections`. The fleet's keys are fixed for an engine's life,
+    /// so every snapshot it publishes shares one index.
+    #[serde(skip)]
+    pub index: std::sync::Arc<std::collections::HashMap<ConnectionKey, usize>>,
 }
 
 impl Snapshot {
+    /// A snapshot with its index built: for tests and tools that assemble one by hand.
+    pub fn new(generated_at: UnixMs, connections: Vec<ConnectionView>, leader: bool) -> Self {
+        let connections: Vec<_> = connections.into_iter().map(std::sync::Arc::new).collect();
+        let index = connections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.key.clone(), i))
+            .collect();
+        Snapshot {
+            generated_at,
+            connections,
+            leader,
+            index: std::sync::Arc::new(index),
+        }
+    }
+
     pub fn count(&self, health: Health) -> usize {
         self.connections
             .iter()
@@ -263,7 +287,15 @@ impl Snapshot {
     }
 
     pub fn get(&self, key: &ConnectionKey) -> Option<&ConnectionView> {
-        self.connections.iter().find(|c| &c.key == key)
+        match self.index.get(key).and_then(|&i| self.connections.get(i)) {
+            Some(c) if &c.key == key => Some(c),
+            // An index that does not fit (a snapshot built without one) is not trusted.
+            _ => self
+                .connections
+                .iter()
+                .find(|c| &c.key == key)
+                .map(|c| &**c),
+        }
     }
 }
 

@@ -113,8 +113,9 @@ impl Engine {
             Ok(ReauthOutcome::NothingToAuthorize { .. }) => {}
             Err(f) => self.reauth_progress(key, ReauthProgress::Failed(f.clone())),
         }
-        self.rearm.notify_one();
-        self.publish();
+        self.rearm_one(key);
+        self.with_row(key, |_| ());
+        self.publish_now();
         result
     }
 
@@ -257,7 +258,8 @@ impl Engine {
         if self.broker.spec(key).is_some() {
             let _ = self.broker.sync_from_store(key).await;
         }
-        self.publish();
+        self.with_row(key, |_| ());
+        self.publish_now();
         Ok(RevokeOutcome::Revoked(outcome))
     }
 }

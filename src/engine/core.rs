@@ -1,4 +1,5 @@
-//! The engine's shared state and its operations: refresh, probe, and publishing snapshots.
+//! The engine's shared state and its operations: refresh and probe (`publish.rs` turns the
+//! rows into snapshots).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,14 +10,14 @@ use tokio::sync::{Notify, broadcast, watch};
 use super::api::{Event, Level};
 use super::elicit::Elicitations;
 use super::fleet::ConnectorSpec;
-use crate::auth::{AuthSpec, Broker};
+use crate::auth::Broker;
 use crate::domain::history::History;
 use crate::domain::{
     Actor, ConnectionKey, ConnectionView, ErrorClass, Failure, ProbeResult, Snapshot, TokenMeta,
     UnixMs, now_ms,
 };
-use crate::health::machine::{Breaker, Tracker};
-use crate::health::{ProbeWindow, Standing, endpoint_stats, predict, verdict};
+use crate::health::machine::Tracker;
+use crate::health::{ProbeWindow, predict};
 use crate::mcp::McpPool;
 use crate::probe::Prober;
 use crate::store::{EventRecord, Store};
@@ -32,7 +33,7 @@ pub(crate) struct Row {
     pub next_refresh_at: Option<UnixMs>,
     /// Windows and percentiles from the store (`Engine::load_history`), so every process shows
     /// the numbers the store holds, not only what it saw itself.
-    pub history: Option<History>,
+    pub history: Option<Arc<History>>,
     /// Hysteresis and the circuit breaker over this connection's probes.
     pub tracker: Tracker,
     /// Since when an operator has had it paused (`engine::pause`).
@@ -42,6 +43,70 @@ pub(crate) struct Row {
     /// The leader's forecast as the store holds it: refresh failures are counted by the
     /// process that refreshes, so a follower or a one-shot `status` shows the leader's word.
     pub leader_risk: Option<String>,
+    /// The view the last snapshot showed; reused while nothing about the row changed.
+    pub view: Option<Arc<ConnectionView>>,
+    /// Something changed since `view` was built (set by every write through `Rows`).
+    pub dirty: bool,
+}
+
+/// Every connection's row, in the fleet's order. Writes go through `get_mut` and `iter_mut`,
+/// which mark what they touch, so a snapshot rebuilds only the rows that changed.
+pub(crate) struct Rows {
+    keys: Vec<ConnectionKey>,
+    slots: Vec<Row>,
+    index: Arc<HashMap<ConnectionKey, usize>>,
+}
+
+impl Rows {
+    pub(crate) fn new(keys: &[ConnectionKey]) -> Self {
+        Rows {
+            keys: keys.to_vec(),
+            slots: keys.iter().map(|_| Row::default()).collect(),
+            index: Arc::new(
+                keys.iter()
+                    .enumerate()
+                    .map(|(i, k)| (k.clone(), i))
+                    .collect(),
+            ),
+        }
+    }
+
+    pub(crate) fn position(&self, key: &ConnectionKey) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    pub(crate) fn get(&self, key: &ConnectionKey) -> Option<&Row> {
+        self.slots.get(*self.index.get(key)?)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &ConnectionKey) -> Option<&mut Row> {
+        let row = self.slots.get_mut(*self.index.get(key)?)?;
+        row.dirty = true;
+        Some(row)
+    }
+
+    /// Every row, each marked changed: for writes that may touch any of them (a history read).
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&ConnectionKey, &mut Row)> {
+        self.keys.iter().zip(self.slots.iter_mut()).map(|(k, r)| {
+            r.dirty = true;
+            (k, r)
+        })
+    }
+
+    /// Every row, unmarked: the caller marks (`Row::dirty`) only those it changes.
+    pub(crate) fn iter_quiet(&mut self) -> impl Iterator<Item = (&ConnectionKey, &mut Row)> {
+        self.keys.iter().zip(self.slots.iter_mut())
+    }
+
+    pub(crate) fn index(&self) -> Arc<HashMap<ConnectionKey, usize>> {
+        self.index.clone()
+    }
+
+    pub(crate) fn mark_all(&mut self) {
+        for r in &mut self.slots {
+            r.dirty = true;
+        }
+    }
 }
 
 impl Row {
@@ -75,12 +140,18 @@ pub struct Engine {
     pub(super) prober: Prober,
     pub(super) mcp: Arc<McpPool>,
     pub(super) store: Store,
-    pub(super) rows: Mutex<HashMap<ConnectionKey, Row>>,
+    pub(super) rows: Mutex<Rows>,
+    /// When snapshots were last built, and whether one is owed (`publish`'s rate bound).
+    pub(super) pace: Mutex<super::publish::Pace>,
+    /// Wakes the task that builds an owed snapshot once the rate bound allows.
+    pub(super) publish_wake: Notify,
     pub(super) snapshot_tx: watch::Sender<Arc<Snapshot>>,
     pub(super) events_tx: broadcast::Sender<Event>,
     pub(super) leader: AtomicBool,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
     pub(super) rearm: Notify,
+    /// Which connections' deadlines to recompute (`true`: all of them).
+    pub(super) rearm_keys: Mutex<(bool, Vec<ConnectionKey>)>,
     /// Servers' requests for input waiting for a front-end's answer.
     pub(super) elicitations: Elicitations,
     /// What the leader keeps of observations (`[store]`).
@@ -96,6 +167,7 @@ impl Engine {
         self.leader.load(Ordering::Relaxed)
     }
 
+    /// Changes one row; the next snapshot rebuilds its view.
     pub(crate) fn with_row<R>(
         &self,
         key: &ConnectionKey,
@@ -105,6 +177,12 @@ impl Engine {
         rows.get_mut(key).map(f)
     }
 
+    /// Reads one row without marking it changed.
+    pub(crate) fn read_row<R>(&self, key: &ConnectionKey, f: impl FnOnce(&Row) -> R) -> Option<R> {
+        let rows = self.rows.lock().ok()?;
+        rows.get(key).map(f)
+    }
+
     /// Whether the scheduler may probe now: not while the breaker of a down connection is open.
     /// A breaker whose wait is over lets one trial probe through (half-open).
     pub(crate) fn may_probe(&self, key: &ConnectionKey) -> bool {
@@ -112,22 +190,47 @@ impl Engine {
             .unwrap_or(true)
     }
 
+    /// Asks the refresh loop to recompute one connection's deadline.
+    pub(crate) fn rearm_one(&self, key: &ConnectionKey) {
+        if let Ok(mut q) = self.rearm_keys.lock() {
+            q.1.push(key.clone());
+        }
+        self.rearm.notify_one();
+    }
+
+    /// Asks the refresh loop to recompute every deadline.
+    pub(crate) fn rearm_all(&self) {
+        if let Ok(mut q) = self.rearm_keys.lock() {
+            q.0 = true;
+            q.1.clear();
+        }
+        self.rearm.notify_one();
+    }
+
+    pub(super) fn take_rearm(&self) -> (bool, Vec<ConnectionKey>) {
+        self.rearm_keys
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+    }
+
+    pub(super) fn key_index(&self, key: &ConnectionKey) -> Option<usize> {
+        self.rows.lock().ok()?.position(key)
+    }
+
+    /// The refresh loop's deadline for the row; the row changes only if the deadline did.
+    pub(super) fn set_next_refresh(&self, key: &ConnectionKey, at: Option<UnixMs>) {
+        if let Ok(mut rows) = self.rows.lock()
+            && rows.get(key).is_some_and(|r| r.next_refresh_at != at)
+            && let Some(r) = rows.get_mut(key)
+        {
+            r.next_refresh_at = at;
+        }
+    }
+
     /// Whether this process runs the scheduler; the scheduler says so as it leads or yields.
     pub(super) fn set_leader(&self, leading: bool) {
         self.leader.store(leading, Ordering::Relaxed);
-    }
-
-    /// The connections with a refresh running now.
-    pub(super) fn refreshing(&self) -> Vec<ConnectionKey> {
-        self.rows
-            .lock()
-            .map(|rows| {
-                rows.iter()
-                    .filter(|(_, r)| r.refreshing)
-                    .map(|(k, _)| k.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     /// Probe results another process recorded, oldest first: each newer than its row's last
@@ -149,6 +252,23 @@ impl Engine {
                 && row.window.last().is_none_or(|last| p.at > last.at)
             {
                 row.record_probe(p, spec);
+            }
+        }
+    }
+
+    /// Refresh counts the leader stored; a row changes only if its figures did.
+    pub(super) fn adopt_refresh_stats(&self, stats: Vec<(ConnectionKey, UnixMs, u64)>) {
+        let Ok(mut rows) = self.rows.lock() else {
+            return;
+        };
+        for (key, at, count) in stats {
+            if rows
+                .get(&key)
+                .is_some_and(|r| r.last_refresh_at != Some(at) || r.refresh_count != count)
+                && let Some(r) = rows.get_mut(&key)
+            {
+                r.last_refresh_at = Some(at);
+                r.refresh_count = count;
             }
         }
     }
@@ -192,8 +312,8 @@ impl Engine {
             key: key.clone(),
             result: result.clone(),
         });
-        self.rearm.notify_one();
-        self.publish();
+        self.rearm_one(key);
+        self.publish_for(actor);
         result
     }
 
@@ -205,17 +325,18 @@ impl Engine {
         self.emit(Event::ProbeStarted { key: key.clone() });
         self.publish();
         let result = self.prober.probe(key, &spec.plan, actor).await;
-        if let Err(e) = self.store.record_probe(key, &result).await {
-            tracing::warn!("could not record a probe of {key}: {e}");
-        }
         let outcome = if result.ok() { "ok" } else { "failed" };
         let mut record =
             EventRecord::new(Some(key), "probe", actor, outcome).latency(result.latency_ms);
         if let Some(f) = &result.failure {
             record = record.failure(f);
         }
-        if let Err(e) = self.store.append_event(record).await {
-            tracing::warn!("could not record an event: {e}");
+        if let Err(e) = self
+            .store
+            .record_observation(key, &result, Some(record))
+            .await
+        {
+            tracing::warn!("could not record a probe of {key}: {e}");
         }
         self.with_row(key, |r| {
             r.probing = false;
@@ -225,7 +346,7 @@ impl Engine {
             key: key.clone(),
             result: result.clone(),
         });
-        self.publish();
+        self.publish_for(actor);
         Ok(result)
     }
 
@@ -237,122 +358,5 @@ impl Engine {
             _ => tracing::warn!("{text}"),
         }
         self.emit(Event::Notice { level, text });
-    }
-
-    /// Rebuilds the snapshot and hands it to every watcher.
-    pub fn publish(&self) {
-        let snapshot = Arc::new(self.build_snapshot(now_ms()));
-        let previous = self.snapshot_tx.send_replace(snapshot.clone());
-        self.log_risk_changes(&previous, &snapshot);
-    }
-
-    pub fn build_snapshot(&self, now: UnixMs) -> Snapshot {
-        let Ok(mut rows) = self.rows.lock() else {
-            return Snapshot::default();
-        };
-        let mut connections = Vec::with_capacity(self.keys.len());
-        for key in &self.keys {
-            let Some(spec) = self.spec(key) else { continue };
-            let row = rows.entry(key.clone()).or_default();
-            row.window.prune(now);
-            let meta = self.broker.meta(key).map(|(m, _)| m);
-            let needs_reauth = self.broker.needs_reauth(key);
-            let standing = Standing {
-                missing_env: match &spec.problem {
-                    Some(p) => vec![p.clone()],
-                    None => spec.missing_env.clone(),
-                },
-                needs_reauth,
-                unauthorized: matches!(spec.auth, AuthSpec::OAuth(_)) && meta.is_none(),
-                connector: key.connector.clone(),
-                account_flag: crate::domain::account_flag(key),
-                phase: row.tracker.phase(),
-                breaker: row.tracker.breaker(),
-                paused_at: row.paused_at,
-                at_risk: None,
-            };
-            let expires_at = meta.as_ref().and_then(|m| m.expires_at);
-            row.risk = if needs_reauth || row.paused_at.is_some() {
-                None
-            } else {
-                predict::at_risk(
-                    now,
-                    expires_at,
-                    self.broker.retry_at(key),
-                    self.broker.failures_in_row(key),
-                    &spec.refresh_policy(),
-                    &endpoint_stats(row.history.as_ref()),
-                )
-                .or_else(|| {
-                    let reason = row.leader_risk.clone().filter(|_| !self.is_leader())?;
-                    let left = expires_at?.saturating_sub(now);
-                    (left > 0).then_some(predict::Risk {
-                        time_left_ms: left,
-                        reason,
-                    })
-                })
-            };
-            let standing = Standing {
-                at_risk: row.risk.clone(),
-                ..standing
-            };
-            let (health, mut detail) = verdict(&standing, &row.window, now);
-            if needs_reauth && let Some(reason) = self.broker.unreadable_reason(key) {
-                detail = Some(reason);
-            }
-            if spec.problem.is_some() {
-                detail = spec.problem.as_ref().map(|p| format!("config: {p}"));
-            }
-            let (rate, n) = row.window.success_rate(now);
-            let plan = self.broker.meta(key).and_then(|(m, generation)| {
-                super::scheduler::refresh_due(
-                    &m,
-                    &spec.refresh_policy(),
-                    &endpoint_stats(row.history.as_ref()),
-                    row.last_refresh_at,
-                    key,
-                    generation,
-                )
-            });
-            connections.push(ConnectionView {
-                key: key.clone(),
-                name: spec.name.clone(),
-                transport: spec.transport(),
-                auth: spec.auth.kind(),
-                health,
-                detail,
-                // A grant that needs re-auth has no live token, whatever its expiry said.
-                token: if needs_reauth { None } else { meta },
-                // Followers and one-shot commands run no refresh loop: derive the deadline.
-                next_refresh_at: if needs_reauth || row.paused_at.is_some() {
-                    None
-                } else {
-                    row.next_refresh_at.or_else(|| plan.map(|p| p.at))
-                },
-                last_refresh_at: row.last_refresh_at,
-                refresh_count: row.refresh_count,
-                success_rate_1h: rate,
-                probes_1h: n,
-                last_probe: row.window.last().cloned(),
-                last_error: row.last_error.as_ref().map(|(_, f)| f.clone()),
-                busy: row.refreshing || row.probing,
-                history: row.history.clone(),
-                next_refresh_why: if needs_reauth || row.paused_at.is_some() {
-                    None
-                } else {
-                    plan.map(|p| p.explain(now))
-                },
-                next_probe_at: match row.tracker.breaker() {
-                    Breaker::Open { until } => Some(until),
-                    _ => None,
-                },
-                paused: row.paused_at.is_some(),
-            });
-        }
-        Snapshot {
-            generated_at: now,
-            connections,
-            leader: self.is_leader(),
-        }
     }
 }

@@ -1,11 +1,9 @@
 //! The engine's side of health over time: reading every connection's windows from the store,
 //! the leader's hourly rollup, and telling when a connection turns at risk and when it stops.
 
-use std::collections::HashSet;
-
 use super::api::Level;
 use super::core::Engine;
-use crate::domain::{Actor, ConnectionKey, Health, Snapshot, now_ms};
+use crate::domain::{Actor, now_ms};
 use crate::store::EventRecord;
 
 impl Engine {
@@ -16,7 +14,7 @@ impl Engine {
             Ok(mut all) => {
                 if let Ok(mut rows) = self.rows.lock() {
                     for (key, row) in rows.iter_mut() {
-                        row.history = all.remove(key);
+                        row.history = all.remove(key).map(std::sync::Arc::new);
                     }
                 }
             }
@@ -34,8 +32,12 @@ impl Engine {
             }
         };
         if let Ok(mut rows) = self.rows.lock() {
-            for (key, row) in rows.iter_mut() {
-                row.leader_risk = stored.get(key).cloned();
+            for (key, row) in rows.iter_quiet() {
+                let now = stored.get(key);
+                if row.leader_risk.as_ref() != now {
+                    row.leader_risk = now.cloned();
+                    row.dirty = true;
+                }
             }
         }
     }
@@ -57,20 +59,11 @@ impl Engine {
 
     /// At risk is a forecast made as the snapshot is built; its start and end are told once
     /// each, as a notice and in the event log.
-    pub(super) fn log_risk_changes(&self, before: &Snapshot, now: &Snapshot) {
-        let was: HashSet<&ConnectionKey> = before
-            .connections
-            .iter()
-            .filter(|c| c.health == Health::AtRisk)
-            .map(|c| &c.key)
-            .collect();
-        for c in &now.connections {
-            let (at_risk, was_at_risk) = (c.health == Health::AtRisk, was.contains(&c.key));
-            if at_risk == was_at_risk || (!at_risk && before.connections.is_empty()) {
-                continue;
-            }
+    pub(super) fn log_risk_changes(&self, changes: Vec<super::publish::RiskChange>) {
+        for change in changes {
+            let c = &change.view;
             let detail = c.detail.clone().unwrap_or_default();
-            let (level, text, outcome) = if at_risk {
+            let (level, text, outcome) = if change.entered {
                 (
                     Level::Warn,
                     format!("{} is at risk: {detail}", c.key),
@@ -88,12 +81,7 @@ impl Engine {
             if !self.is_leader() {
                 continue;
             }
-            let reason = if at_risk {
-                self.with_row(&c.key, |r| r.risk.as_ref().map(|r| r.reason.clone()))
-                    .flatten()
-            } else {
-                None
-            };
+            let reason = change.reason.filter(|_| change.entered);
             let record =
                 EventRecord::new(Some(&c.key), "at_risk", Actor::Scheduler, outcome).detail(detail);
             if let Ok(rt) = tokio::runtime::Handle::try_current() {

@@ -16,6 +16,7 @@ mod logging;
 pub mod open;
 mod pause;
 mod protocol;
+mod publish;
 pub mod ready;
 mod requests;
 mod scheduler;
@@ -79,6 +80,9 @@ pub fn retention(config: &crate::config::StoreConfig) -> Retention {
     }
 }
 
+/// How long the engine's own tasks get to stop, together.
+const STOP_WITHIN: Duration = Duration::from_millis(1500);
+
 pub struct Running {
     pub handle: EngineHandle,
     engine: Arc<Engine>,
@@ -88,18 +92,32 @@ pub struct Running {
 
 impl Running {
     /// Stops the scheduler and every session; releases the leader lease.
+    /// Every task gets one shared deadline (`STOP_WITHIN`), not one each: the scheduler, the
+    /// publisher and the command loop stop together. Token requests already sent are the
+    /// exception: they finish and are saved (`auth::critical`), within the token request's own
+    /// timeout; the scheduler stops sending new ones at once.
     pub async fn shutdown(self) {
+        let started = tokio::time::Instant::now();
         self.cancel.cancel();
+        let deadline = started + STOP_WITHIN;
         for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+            let abort = t.abort_handle();
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
+                abort.abort();
+            }
         }
-        self.engine.mcp.close_all().await;
+        let _ = tokio::time::timeout_at(deadline, self.engine.mcp.close_all()).await;
+        let waiting = crate::auth::critical::in_flight();
+        if waiting > 0 {
+            tracing::info!("waiting for {waiting} token request(s) in flight to be saved");
+        }
         // A refresh whose request is out must be saved before the process goes.
         if !crate::auth::critical::drain(Duration::from_secs(30)).await {
             tracing::error!(
                 "a token request was still running at shutdown; its connection may need re-auth"
             );
         }
+        tracing::info!("engine stopped in {} ms", started.elapsed().as_millis());
     }
 
     pub fn cancelled(&self) -> CancellationToken {
@@ -110,6 +128,15 @@ impl Running {
     /// read `handle.snapshot()`.
     pub fn build_snapshot(&self, now: crate::domain::UnixMs) -> Snapshot {
         self.engine.build_snapshot(now)
+    }
+
+    /// Marks every row changed and rebuilds the snapshot, as the periodic sweep does: what the
+    /// benchmarks time for the steady state.
+    pub fn publish_all(&self) {
+        if let Ok(mut rows) = self.engine.rows.lock() {
+            rows.mark_all();
+        }
+        self.engine.publish_now();
     }
 }
 
@@ -159,17 +186,15 @@ pub async fn start(
         }
     }
 
-    let mut rows: HashMap<ConnectionKey, core::Row> = keys
-        .iter()
-        .map(|k| (k.clone(), core::Row::default()))
-        .collect();
+    let mut rows = core::Rows::new(&keys);
+    let spec_of: HashMap<&str, &ConnectorSpec> = specs.iter().map(|s| (s.id.as_str(), s)).collect();
     for (key, p) in store
         .probes_since(now_ms() - crate::health::WINDOW_MS)
         .await
         .map_err(store_failure)?
     {
         if let Some(row) = rows.get_mut(&key)
-            && let Some(spec) = specs.iter().find(|s| s.id == key.connector)
+            && let Some(spec) = spec_of.get(key.connector.as_str())
         {
             row.record_probe(p, spec);
         }
@@ -212,6 +237,7 @@ pub async fn start(
                     .map(|s| (s.id.clone(), s.roots.clone())),
             ),
     );
+    drop(spec_of);
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (commands_tx, commands_rx) = mpsc::channel(256);
     let engine = Arc::new(Engine {
@@ -222,10 +248,13 @@ pub async fn start(
         mcp,
         store,
         rows: Mutex::new(rows),
+        pace: Mutex::new(publish::Pace::default()),
+        publish_wake: Notify::new(),
         snapshot_tx,
         events_tx: events_tx.clone(),
         leader: AtomicBool::new(false),
         rearm: Notify::new(),
+        rearm_keys: Mutex::new((false, Vec::new())),
         elicitations: elicit::Elicitations::default(),
         retention: opts.retention,
     });
@@ -233,7 +262,7 @@ pub async fn start(
         engine.load_history().await;
         engine.load_leader_risk().await;
     }
-    engine.publish();
+    engine.publish_now();
 
     let cancel = CancellationToken::new();
     let mut tasks = vec![tokio::spawn(command_loop(
@@ -257,6 +286,7 @@ pub async fn start(
             cancel.clone(),
         )));
     }
+    tasks.push(tokio::spawn(publish::run(engine.clone(), cancel.clone())));
     // Keeps the windows (rates and percentiles, from the store) current even when nothing happens.
     tasks.push(tokio::spawn(republish(engine.clone(), cancel.clone())));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
@@ -285,7 +315,7 @@ async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
                     let took = started.elapsed();
                     next_history = started + (took * 20).max(Duration::from_secs(30));
                 }
-                engine.publish();
+                engine.touch_all();
             }
         }
     }

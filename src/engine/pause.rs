@@ -13,7 +13,7 @@ use crate::store::EventRecord;
 
 impl Engine {
     pub(crate) fn is_paused(&self, key: &ConnectionKey) -> bool {
-        self.with_row(key, |r| r.paused_at.is_some())
+        self.read_row(key, |r| r.paused_at.is_some())
             .unwrap_or(false)
     }
 
@@ -69,8 +69,9 @@ impl Engine {
                 },
             );
         }
-        self.rearm.notify_one();
-        self.publish();
+        self.rearm_one(key);
+        self.with_row(key, |_| ());
+        self.publish_now();
         Ok(())
     }
 
@@ -92,10 +93,11 @@ impl Engine {
             return false;
         };
         let mut changed = false;
-        for (key, row) in rows.iter_mut() {
+        for (key, row) in rows.iter_quiet() {
             let now = stored.get(key).copied();
             if row.paused_at != now {
                 row.paused_at = now;
+                row.dirty = true;
                 changed = true;
             }
         }

@@ -106,7 +106,8 @@ pub(super) fn handle(engine: Arc<Engine>, command: Command) {
                     .call_tool(&key, &tool, arguments, timeout, actor, &cancel)
                     .await;
                 // A call can find the grant gone: the snapshot says so before the reply does.
-                engine.publish();
+                engine.with_row(&key, |_| ());
+                engine.publish_now();
                 send(reply, result);
             }
             other => tracing::warn!("engine: {other:?} reached the wrong handler"),

@@ -33,7 +33,8 @@ impl Engine {
             tracing::warn!("could not record an event: {e}");
         }
         // A refresh on the way may have found the grant gone: the snapshot says so first.
-        self.publish();
+        self.with_row(key, |_| ());
+        self.publish_now();
         result
     }
 }

@@ -3,8 +3,6 @@
 //! what was observed of its token endpoint: a slow or flaky endpoint is refreshed earlier, so
 //! there is room to retry before the token expires.
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 use crate::domain::UnixMs;
@@ -81,24 +79,28 @@ pub struct RefreshPlan {
 impl RefreshPlan {
     /// "in 4m12s: lead 6m = 3 attempts at this endpoint's p95 of 40s".
     pub fn explain(&self, now: UnixMs) -> String {
-        let mut s = if self.at <= now {
+        let when = if self.at <= now {
             "due now".to_string()
         } else {
             format!("in {}", human(self.at - now))
         };
+        format!("{when}: {}", self.reason())
+    }
+
+    /// Why the refresh is planned when it is, without the when: "lead 6m = a share of the
+    /// token's lifetime". It does not change as time passes.
+    pub fn reason(&self) -> String {
         let lead = human(self.lead_ms);
-        let _ = match self.because {
-            Because::MinLead => write!(s, ": lead {lead} (configured refresh_lead)"),
-            Because::LifetimeShare => write!(s, ": lead {lead} = a share of the token's lifetime"),
-            Because::Retries { attempts, p95_ms } => write!(
-                s,
-                ": lead {lead} = {attempts} attempts at this endpoint's p95 of {} with backoff",
+        match self.because {
+            Because::MinLead => format!("lead {lead} (configured refresh_lead)"),
+            Because::LifetimeShare => format!("lead {lead} = a share of the token's lifetime"),
+            Because::Retries { attempts, p95_ms } => format!(
+                "lead {lead} = {attempts} attempts at this endpoint's p95 of {} with backoff",
                 human(p95_ms as i64)
             ),
-            Because::HalfLife => write!(s, ": half the token's lifetime (shorter than the lead)"),
-            Because::IdleExpiry => write!(s, ": before the refresh token expires unused"),
-        };
-        s
+            Because::HalfLife => "half the token's lifetime (shorter than the lead)".to_string(),
+            Because::IdleExpiry => "before the refresh token expires unused".to_string(),
+        }
     }
 }
 

@@ -39,16 +39,16 @@ fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
 #[test]
 fn expiry_is_an_absolute_timestamp_and_health_one_gauge_per_state() {
     let m = Metrics::new();
-    let snapshot = Snapshot {
-        generated_at: 0,
-        leader: true,
-        connections: vec![view(
+    let snapshot = Snapshot::new(
+        0,
+        vec![view(
             "jira",
             "default",
             Health::AtRisk,
             Some(1_700_000_123_456),
         )],
-    };
+        true,
+    );
     m.update(&snapshot, 3);
     let text = m.render();
     assert_eq!(
@@ -85,14 +85,19 @@ fn expiry_is_an_absolute_timestamp_and_health_one_gauge_per_state() {
 #[test]
 fn a_connection_that_goes_away_leaves_no_stale_series() {
     let m = Metrics::new();
-    let mut snapshot = Snapshot {
-        generated_at: 0,
-        leader: false,
-        connections: vec![view("gone", "default", Health::Up, Some(1_000_000))],
-    };
+    let mut snapshot = Snapshot::new(
+        0,
+        vec![view("gone", "default", Health::Up, Some(1_000_000))],
+        false,
+    );
     m.update(&snapshot, 0);
     assert!(m.render().contains("connector=\"gone\""));
-    snapshot.connections = vec![view("kept", "default", Health::Up, None)];
+    snapshot.connections = vec![std::sync::Arc::new(view(
+        "kept",
+        "default",
+        Health::Up,
+        None,
+    ))];
     m.update(&snapshot, 0);
     let text = m.render();
     assert!(!text.contains("connector=\"gone\""), "{text}");
@@ -106,11 +111,11 @@ fn a_connection_that_goes_away_leaves_no_stale_series() {
 #[test]
 fn hostile_label_values_are_escaped() {
     let m = Metrics::new();
-    let snapshot = Snapshot {
-        generated_at: 0,
-        leader: false,
-        connections: vec![view("x", "a\"b\\c\nd", Health::Down, Some(5_000))],
-    };
+    let snapshot = Snapshot::new(
+        0,
+        vec![view("x", "a\"b\\c\nd", Health::Down, Some(5_000))],
+        false,
+    );
     m.update(&snapshot, 0);
     let text = m.render();
     assert!(text.contains(r#"account="a\"b\\c\nd""#), "{text}");

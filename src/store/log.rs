@@ -1,7 +1,10 @@
 //! The log side of the store: probe results and the append-only event log.
 
-use rusqlite::params;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
 use super::{Store, StoreError};
 use crate::domain::events::EventQuery;
@@ -84,37 +87,123 @@ fn failure_from(class: Option<String>, message: Option<String>) -> Option<Failur
     Some(Failure::new(class, message.unwrap_or_default()))
 }
 
+/// A probe result waiting for the store thread, with the caller waiting for its commit.
+pub(super) struct Observation {
+    key: ConnectionKey,
+    probe: ProbeResult,
+    event: Option<EventRecord>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+pub(super) type Observations = Arc<Mutex<Vec<Observation>>>;
+
+/// Writes every waiting observation in one transaction and tells each caller.
+fn write_observations(conn: &mut Connection, queue: &Observations) {
+    let batch = queue
+        .lock()
+        .map(|mut q| std::mem::take(&mut *q))
+        .unwrap_or_default();
+    if batch.is_empty() {
+        return;
+    }
+    let result = (|| -> Result<(), rusqlite::Error> {
+        let tx = conn.transaction()?;
+        for o in &batch {
+            insert_probe(&tx, &o.key, &o.probe)?;
+            if let Some(e) = &o.event {
+                insert_event(&tx, e)?;
+            }
+        }
+        tx.commit()
+    })();
+    let result = result.map_err(|e| e.to_string());
+    for o in batch {
+        let _ = o.done.send(result.clone());
+    }
+}
+
+fn insert_probe(c: &Connection, key: &ConnectionKey, p: &ProbeResult) -> rusqlite::Result<()> {
+    let f = p.failure.as_ref();
+    let pf = p.primary_failure.as_ref();
+    c.prepare_cached(
+        "INSERT INTO probes (connector, account, at, via, ok, latency_ms, class, message,
+                             retry_after_ms, primary_class, primary_message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        key.connector,
+        key.account,
+        p.at,
+        via_to_str(p.via),
+        f.is_none(),
+        p.latency_ms as i64,
+        f.map(|f| class_to_str(f.class)),
+        f.map(|f| f.message.clone()),
+        f.and_then(|f| f.retry_after_ms).map(|v| v as i64),
+        pf.map(|f| class_to_str(f.class)),
+        pf.map(|f| f.message.clone()),
+    ])?;
+    Ok(())
+}
+
+fn insert_event(c: &Connection, e: &EventRecord) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO events (at, connector, account, kind, actor, outcome, latency_ms, class, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        e.at,
+        e.key.as_ref().map(|k| k.connector.clone()),
+        e.key.as_ref().map(|k| k.account.clone()),
+        e.kind,
+        e.actor.as_str(),
+        e.outcome,
+        e.latency_ms.map(|v| v as i64),
+        e.class.map(class_to_str),
+        e.detail,
+    ])?;
+    Ok(())
+}
+
 impl Store {
     pub async fn record_probe(
         &self,
         key: &ConnectionKey,
         p: &ProbeResult,
     ) -> Result<(), StoreError> {
-        let (key, p) = (key.clone(), p.clone());
-        self.call(move |c| {
-            let f = p.failure.as_ref();
-            let pf = p.primary_failure.as_ref();
-            c.execute(
-                "INSERT INTO probes (connector, account, at, via, ok, latency_ms, class, message,
-                                     retry_after_ms, primary_class, primary_message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    key.connector,
-                    key.account,
-                    p.at,
-                    via_to_str(p.via),
-                    f.is_none(),
-                    p.latency_ms as i64,
-                    f.map(|f| class_to_str(f.class)),
-                    f.map(|f| f.message.clone()),
-                    f.and_then(|f| f.retry_after_ms).map(|v| v as i64),
-                    pf.map(|f| class_to_str(f.class)),
-                    pf.map(|f| f.message.clone()),
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        self.record_observation(key, p, None).await
+    }
+
+    /// Records a probe result and its line in the event log. Writes that arrive while the store
+    /// thread is busy are committed together in one transaction: a fleet of 10,000 probed every
+    /// 30 s finishes hundreds of probes a second, and a transaction each was most of the store
+    /// thread's time. Each caller still waits for its own write to be committed.
+    pub async fn record_observation(
+        &self,
+        key: &ConnectionKey,
+        p: &ProbeResult,
+        event: Option<EventRecord>,
+    ) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let first = {
+            let Ok(mut queue) = self.observations.lock() else {
+                return Err(StoreError::Closed);
+            };
+            queue.push(Observation {
+                key: key.clone(),
+                probe: p.clone(),
+                event,
+                done: tx,
+            });
+            queue.len() == 1
+        };
+        if first {
+            let queue = self.observations.clone();
+            let job: super::Job = Box::new(move |conn| write_observations(conn, &queue));
+            self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        }
+        let result = rx.await.map_err(|_| StoreError::Closed)?;
+        self.explain(result.map_err(StoreError::Batch))
     }
 
     /// Probe results since `since`, oldest first: what the health windows are rebuilt from.
@@ -178,21 +267,7 @@ impl Store {
 
     pub async fn append_event(&self, e: EventRecord) -> Result<(), StoreError> {
         self.call(move |c| {
-            c.execute(
-                "INSERT INTO events (at, connector, account, kind, actor, outcome, latency_ms, class, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    e.at,
-                    e.key.as_ref().map(|k| k.connector.clone()),
-                    e.key.as_ref().map(|k| k.account.clone()),
-                    e.kind,
-                    e.actor.as_str(),
-                    e.outcome,
-                    e.latency_ms.map(|v| v as i64),
-                    e.class.map(class_to_str),
-                    e.detail,
-                ],
-            )?;
+            insert_event(c, &e)?;
             Ok(())
         })
         .await

@@ -64,18 +64,25 @@ pub enum StoreError {
     },
     #[error("the store has shut down")]
     Closed,
+    /// A batched write failed (the batch's callers share one error, hence a message).
+    #[error("database error: {0}; if it persists, check the disk and run `switchboard status`")]
+    Batch(String),
     /// The database was written with another vault key (`key_check`); the message says which
     /// key this process used and what to do.
     #[error("{0}")]
     WrongKey(String),
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// Cheap to clone; every clone talks to the same owner thread.
 #[derive(Clone)]
 pub struct Store {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Probe results waiting to be written together (`record_observation`).
+    observations: log::Observations,
+    /// The last `PRAGMA data_version` seen by `changed_elsewhere` (`i64::MIN`: never read).
+    seen_version: Arc<std::sync::atomic::AtomicI64>,
     vault: Arc<Vault>,
     path: Arc<PathBuf>,
     /// Set when the vault key does not fit the database: the connection is then `query_only`,
@@ -219,6 +226,8 @@ impl Store {
             .map_err(|e| open_err(format!("cannot start the store thread: {e}")))?;
         Ok(Store {
             jobs: tx,
+            observations: Default::default(),
+            seen_version: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             vault: Arc::new(vault),
             path: Arc::new(path),
             key_mismatch: key_mismatch.map(Arc::from),
@@ -248,6 +257,20 @@ impl Store {
 
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// Whether another process has committed anything since the last call (SQLite's
+    /// `data_version` moves only for other connections' commits). The leader follows one-shot
+    /// commands run beside it; reading every token's generation every 2 s for a fleet of
+    /// 10,000 when nobody else wrote was most of its idle work. The first call says yes.
+    pub async fn changed_elsewhere(&self) -> Result<bool, StoreError> {
+        let version: i64 = self
+            .call(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+            .await?;
+        let seen = self
+            .seen_version
+            .swap(version, std::sync::atomic::Ordering::Relaxed);
+        Ok(seen != version)
     }
 
     /// Runs `f` on the store thread and waits for its answer.
@@ -286,4 +309,70 @@ pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
     let store = Store::open_with_vault(dir.path(), Vault::from_key(&[1; 32], KeySource::Env))
         .expect("store opens");
     (dir, store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ConnectionKey;
+
+    #[tokio::test]
+    async fn changed_elsewhere_sees_other_processes_commits_not_its_own() {
+        let (dir, leader) = test_store();
+        let other = Store::open_with_vault(dir.path(), Vault::from_key(&[1; 32], KeySource::Env))
+            .expect("a second connection opens");
+        assert!(leader.changed_elsewhere().await.unwrap(), "the first look");
+        assert!(!leader.changed_elsewhere().await.unwrap());
+        // Its own writes are not news.
+        leader
+            .ensure_connection(&ConnectionKey::new("mine", "default"))
+            .await
+            .unwrap();
+        assert!(!leader.changed_elsewhere().await.unwrap());
+        other
+            .ensure_connection(&ConnectionKey::new("theirs", "default"))
+            .await
+            .unwrap();
+        assert!(leader.changed_elsewhere().await.unwrap());
+        assert!(!leader.changed_elsewhere().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn probes_written_together_are_each_committed_and_read_back() {
+        let (_dir, store) = test_store();
+        let key = ConnectionKey::new("api", "default");
+        let writes = (0..50).map(|i| {
+            let (store, key) = (store.clone(), key.clone());
+            async move {
+                let p = crate::domain::ProbeResult {
+                    at: 1_000 + i,
+                    via: crate::domain::ProbeVia::Rest,
+                    latency_ms: i as u64,
+                    failure: None,
+                    primary_failure: None,
+                };
+                let event =
+                    EventRecord::new(Some(&key), "probe", crate::domain::Actor::Scheduler, "ok");
+                store.record_observation(&key, &p, Some(event)).await
+            }
+        });
+        for r in futures::future::join_all(writes).await {
+            r.unwrap();
+        }
+        let probes = store.probes_since(0).await.unwrap();
+        assert_eq!(probes.len(), 50);
+        let ats: Vec<_> = probes.iter().map(|(_, p)| p.at).collect();
+        assert_eq!(ats, (1_000..1_050).collect::<Vec<_>>());
+        let events: i64 = store
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM events WHERE kind = 'probe'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(events, 50);
+    }
 }

@@ -181,7 +181,7 @@ impl Fleet {
             let by = if descending { by.reverse() } else { by };
             grouped.then(by)
         });
-        self.ideal = measure(keep.iter().map(|&i| &rows[i]));
+        self.ideal = measure(keep.iter().map(|&i| &*rows[i]));
         self.soonest_expiry = keep
             .iter()
             .filter_map(|&i| rows[i].token.as_ref()?.expires_at)

@@ -107,7 +107,7 @@ impl App {
     /// The selected connection, found through the order (no search over the fleet).
     pub fn selected_row(&self) -> Option<&crate::domain::ConnectionView> {
         let i = self.fleet.row(self.selected_index()?)?;
-        self.snapshot().connections.get(i)
+        self.snapshot().connections.get(i).map(|c| &**c)
     }
 
     pub fn is_read_only(&self) -> bool {

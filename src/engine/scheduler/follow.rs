@@ -10,12 +10,14 @@ use crate::engine::core::Engine;
 /// `Store::probes_after`), rather than the whole hour every two seconds; a probe this process
 /// recorded itself is already in its window.
 pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
-    if let Err(f) = engine.broker.sync_all().await {
-        tracing::debug!("following the store's tokens: {f}");
+    match engine.broker.sync_all().await {
+        Ok(changed) => changed.iter().for_each(|k| engine.touch(k)),
+        Err(f) => tracing::debug!("following the store's tokens: {f}"),
     }
     // After the tokens: a new grant clears a mark, and must be seen before the mark is read.
-    if let Err(f) = engine.broker.sync_reauth_marks().await {
-        tracing::debug!("following the store's re-auth marks: {f}");
+    match engine.broker.sync_reauth_marks().await {
+        Ok(marked) => marked.iter().for_each(|k| engine.touch(k)),
+        Err(f) => tracing::debug!("following the store's re-auth marks: {f}"),
     }
     engine.sync_paused().await;
     engine.load_leader_risk().await;
@@ -23,12 +25,7 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
         engine.adopt_probes(probes, followed_to);
     }
     if let Ok(stats) = engine.store.refresh_stats().await {
-        for (key, at, count) in stats {
-            engine.with_row(&key, |r| {
-                r.last_refresh_at = Some(at);
-                r.refresh_count = count;
-            });
-        }
+        engine.adopt_refresh_stats(stats);
     }
     engine.publish();
 }
@@ -37,9 +34,13 @@ pub(super) async fn follow_store(engine: &Engine, followed_to: &mut i64) {
 /// beside a daemon. Without this the leader would hand out a token revoked elsewhere until a
 /// 401, and keep a re-authorized connection marked "needs re-auth" until restarted.
 pub(super) async fn adopt_foreign_tokens(engine: &Engine) {
+    // Nothing written by another process since the last look: nothing to adopt.
+    if let Ok(false) = engine.store.changed_elsewhere().await {
+        return;
+    }
     // A `switchboard pause` run beside the daemon: stop at once, not at the next restart.
     if engine.sync_paused().await {
-        engine.rearm.notify_one();
+        engine.rearm_all();
         engine.publish();
     }
     let changed = match engine.broker.sync_all().await {
@@ -54,6 +55,7 @@ pub(super) async fn adopt_foreign_tokens(engine: &Engine) {
     match engine.broker.sync_reauth_marks().await {
         Ok(marked) => {
             for key in marked {
+                engine.touch(&key);
                 engine.notice(
                     Level::Warn,
                     format!("{key}: another switchboard process found its grant refused; it needs re-auth"),
@@ -73,7 +75,7 @@ pub(super) async fn adopt_foreign_tokens(engine: &Engine) {
             }
         };
         engine.notice(Level::Info, message);
+        engine.rearm_one(&key);
+        engine.touch(&key);
     }
-    engine.rearm.notify_one();
-    engine.publish();
 }

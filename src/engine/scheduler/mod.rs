@@ -7,24 +7,22 @@
 
 mod follow;
 mod plan;
+mod probes;
+mod refresh;
 mod removed;
 
 pub use plan::refresh_due;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{AuthSpec, BrokerNotice};
-use crate::config::ProbeSchedule;
-use crate::domain::{Actor, ConnectionKey, UnixMs, now_ms};
+use crate::auth::BrokerNotice;
+use crate::domain::now_ms;
 use crate::engine::core::Engine;
 use crate::engine::{Event, Level};
-use crate::health::endpoint_stats;
 use crate::store::LeaseOutcome;
 
 pub const SWEEP: Duration = Duration::from_secs(5);
@@ -61,13 +59,13 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                         engine.set_leader(true);
                         let token = cancel.child_token();
                         let mut set = JoinSet::new();
-                        set.spawn(refresh_loop(engine.clone(), token.clone()));
-                        set.spawn(probe_schedules(engine.clone(), token.clone()));
+                        set.spawn(refresh::run(engine.clone(), token.clone()));
+                        set.spawn(probes::run(engine.clone(), token.clone()));
                         set.spawn(removed::run(engine.clone(), token.clone()));
                         set.spawn(roll_up(engine.clone(), token.clone()));
                         leading = Some((token, set));
                         engine.notice(Level::Info, "this process runs the scheduler");
-                        engine.publish();
+                        engine.touch_all();
                     }
                     (false, true) => {
                         if let Some((token, mut set)) = leading.take() {
@@ -78,7 +76,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                         // What we recorded as leader is in our windows already.
                         followed_to = engine.store.probe_cursor().await.unwrap_or(followed_to);
                         engine.notice(Level::Warn, "another switchboard process took over the scheduler; following it");
-                        engine.publish();
+                        engine.touch_all();
                     }
                     _ => {}
                 }
@@ -106,93 +104,30 @@ fn on_notice(
     notice: Result<BrokerNotice, tokio::sync::broadcast::error::RecvError>,
 ) {
     let Ok(notice) = notice else { return };
-    match notice {
+    let key = match notice {
         BrokerNotice::Refreshed { key, .. } => {
             engine.with_row(&key, |r| {
                 r.refresh_count += 1;
                 r.last_refresh_at = Some(now_ms());
             });
+            key
         }
-        BrokerNotice::Adopted { .. } => {}
+        BrokerNotice::Adopted { key, .. } => key,
         BrokerNotice::RefreshFailed { key, failure, .. } => {
             engine.with_row(&key, |r| r.last_error = Some((now_ms(), failure.clone())));
             engine.notice(
                 Level::Warn,
                 format!("{key}: refresh failed ({failure}); retrying with backoff"),
             );
+            key
         }
         BrokerNotice::NeedsReauth { key } => {
-            engine.emit(Event::NeedsReauth { key });
+            engine.emit(Event::NeedsReauth { key: key.clone() });
+            key
         }
-    }
-    engine.rearm.notify_one();
-    engine.publish();
-}
-
-async fn refresh_loop(engine: Arc<Engine>, cancel: CancellationToken) {
-    let mut in_flight: JoinSet<()> = JoinSet::new();
-    loop {
-        let now = now_ms();
-        let mut due: BTreeMap<UnixMs, Vec<ConnectionKey>> = BTreeMap::new();
-        for key in &engine.keys {
-            let Some(spec) = engine.spec(key) else {
-                continue;
-            };
-            if !spec.runnable()
-                || !spec.auth.is_managed()
-                || engine.broker.needs_reauth(key)
-                || engine.is_paused(key)
-            {
-                engine.with_row(key, |r| r.next_refresh_at = None);
-                continue;
-            }
-            let at = match engine.broker.meta(key) {
-                Some((meta, generation)) => {
-                    let (stats, last) = engine
-                        .with_row(key, |r| {
-                            (endpoint_stats(r.history.as_ref()), r.last_refresh_at)
-                        })
-                        .unwrap_or_default();
-                    refresh_due(&meta, &spec.refresh_policy(), &stats, last, key, generation)
-                        .map(|p| p.at)
-                }
-                // Client credentials with no token yet: get one now. Authorization-code
-                // connections without a token wait for a human.
-                None if matches!(spec.auth, AuthSpec::ClientCredentials(_)) => Some(now),
-                None => None,
-            };
-            let at = match (at, engine.broker.retry_at(key)) {
-                (Some(a), Some(r)) => Some(a.max(r)),
-                (a, _) => a,
-            };
-            engine.with_row(key, |r| r.next_refresh_at = at);
-            if let Some(at) = at {
-                due.entry(at).or_default().push(key.clone());
-            }
-        }
-        let busy = engine.refreshing();
-        for key in due.range(..=now).flat_map(|(_, keys)| keys.iter()) {
-            if busy.contains(key) {
-                continue;
-            }
-            let (engine, key) = (engine.clone(), key.clone());
-            in_flight.spawn(async move {
-                let _ = engine.refresh(&key, Actor::Scheduler).await;
-            });
-        }
-        let next = due.range(now + 1..).next().map(|(at, _)| *at);
-        let sleep_ms = next
-            .map(|at| (at - now).clamp(0, SWEEP.as_millis() as i64))
-            .unwrap_or(SWEEP.as_millis() as i64);
-        engine.publish();
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(Duration::from_millis(sleep_ms as u64 + 1)) => {}
-            _ = engine.rearm.notified() => {}
-            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-        }
-    }
-    in_flight.abort_all();
+    };
+    engine.rearm_one(&key);
+    engine.touch(&key);
 }
 
 /// Rolls finished hours of observations up and prunes by the retention; only the leader does,
@@ -219,93 +154,4 @@ async fn roll_up(engine: Arc<Engine>, cancel: CancellationToken) {
             }
         }
     }
-}
-
-/// One job per distinct schedule, fanning out to its connections (not a job per connection).
-async fn probe_schedules(engine: Arc<Engine>, cancel: CancellationToken) {
-    let mut groups: BTreeMap<String, (ProbeSchedule, Vec<ConnectionKey>)> = BTreeMap::new();
-    for key in &engine.keys {
-        let Some(spec) = engine.spec(key) else {
-            continue;
-        };
-        if spec.runnable() {
-            groups
-                .entry(spec.probe.label())
-                .or_insert_with(|| (spec.probe.clone(), Vec::new()))
-                .1
-                .push(key.clone());
-        }
-    }
-    // A first round right away, so a new console shows health within seconds.
-    for key in groups.values().flat_map(|(_, keys)| keys.iter()) {
-        spawn_probe(&engine, key.clone());
-    }
-    let mut scheduler = match JobScheduler::new().await {
-        Ok(s) => s,
-        Err(e) => {
-            engine.notice(
-                Level::Error,
-                format!("the probe scheduler did not start: {e}"),
-            );
-            return;
-        }
-    };
-    for (label, (schedule, keys)) in groups {
-        let run = {
-            let engine = engine.clone();
-            move |_id, _lock| {
-                let (engine, keys) = (engine.clone(), keys.clone());
-                Box::pin(async move {
-                    for key in keys {
-                        spawn_probe(&engine, key);
-                    }
-                })
-                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-            }
-        };
-        let job = match schedule {
-            ProbeSchedule::Every(d) => Job::new_repeated_async(d, run),
-            ProbeSchedule::Cron(expr) => Job::new_async(expr.as_str(), run),
-        };
-        match job {
-            Ok(job) => {
-                if let Err(e) = scheduler.add(job).await {
-                    engine.notice(
-                        Level::Error,
-                        format!("probe schedule {label} could not be added: {e}"),
-                    );
-                }
-            }
-            Err(e) => engine.notice(
-                Level::Error,
-                format!("probe schedule {label} is invalid: {e}"),
-            ),
-        }
-    }
-    if let Err(e) = scheduler.start().await {
-        engine.notice(
-            Level::Error,
-            format!("the probe scheduler did not start: {e}"),
-        );
-        return;
-    }
-    cancel.cancelled().await;
-    let _ = scheduler.shutdown().await;
-}
-
-/// Starts a probe unless one is already running for this connection (newest wins is not needed:
-/// a running probe will report fresher data than a queued one).
-fn spawn_probe(engine: &Arc<Engine>, key: ConnectionKey) {
-    let already = engine.with_row(&key, |r| r.probing).unwrap_or(true);
-    let waiting_for_human = engine.broker.needs_reauth(&key)
-        || (matches!(engine.spec(&key).map(|s| &s.auth), Some(AuthSpec::OAuth(_)))
-            && engine.broker.meta(&key).is_none());
-    // A down connection's breaker holds its probes back until the backoff is over.
-    if already || waiting_for_human || engine.is_paused(&key) || !engine.may_probe(&key) {
-        return;
-    }
-    let engine = engine.clone();
-    tokio::spawn(async move {
-        let _ = engine.probe(&key, Actor::Scheduler).await;
-    });
 }

@@ -26,7 +26,7 @@ pub fn refresh_due(
     )
 }
 
-fn stable_hash(key: &ConnectionKey, generation: i64) -> u64 {
+pub(super) fn stable_hash(key: &ConnectionKey, generation: i64) -> u64 {
     // FNV-1a: stable across runs and processes, unlike std's RandomState.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in key

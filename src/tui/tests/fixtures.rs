@@ -110,11 +110,7 @@ pub fn fleet() -> Vec<ConnectionView> {
 }
 
 pub fn snapshot(connections: Vec<ConnectionView>) -> Arc<Snapshot> {
-    Arc::new(Snapshot {
-        generated_at: NOW,
-        connections,
-        leader: true,
-    })
+    Arc::new(Snapshot::new(NOW, connections, true))
 }
 
 pub fn key(connector: &str, account: &str) -> ConnectionKey {

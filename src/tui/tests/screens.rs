@@ -42,12 +42,12 @@ fn windows(rate: f64, p95: u64) -> Windows {
 fn rich_fleet() -> Vec<ConnectionView> {
     let mut rows = fleet();
     for (i, p95) in [(0usize, 48u64), (1, 1400), (2, 5000)] {
-        rows[i].history = Some(History {
+        rows[i].history = Some(std::sync::Arc::new(History {
             probes: windows(rows[i].success_rate_1h.unwrap_or(1.0), p95),
             refreshes: windows(1.0, 120),
             tool_calls: Windows::default(),
             as_of: NOW,
-        });
+        }));
     }
     rows[0].next_refresh_why = Some("lead 5m = share of lifetime".into());
     rows
