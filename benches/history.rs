@@ -1,10 +1,10 @@
 //! Health over time at fleet scale: how big the store grows, how long the rollup and the window
 //! queries take. Simulates N connections probed every 30 s, with a refresh an hour each, for
 //! D days, in the retention's steady state: every finished hour is rolled up (the leader does
-//! that hourly) and the last 48 h are still raw rows.
+//! that hourly) and the last 48 h (or RAW_HOURS) are still raw rows.
 //!
-//! `cargo bench --bench history -- [CONNECTIONS] [DAYS]` (default 1000 30); numbers go to
-//! BENCHMARKS.md. Without `--bench` (as `cargo test --all-targets` runs it) it checks itself on
+//! `cargo bench --bench history -- [CONNECTIONS] [DAYS] [RAW_HOURS]` (default 1000 30 48);
+//! numbers go to BENCHMARKS.md. Without `--bench` (as `cargo test --all-targets` runs it) it checks itself on
 //! 5 connections over 9 days.
 
 use std::time::Instant;
@@ -24,6 +24,17 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let (default_n, default_days) = if measuring { (1000, 30) } else { (5, 9) };
+    // Hours of raw probes kept (`raw_retention`): 48 by default. A window read touches only the
+    // last two, and a fleet of 10,000 takes most of an hour to write 48 of them on this machine.
+    let raw_hours: i64 = args
+        .get(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(48)
+        .max(3);
+    let retention = Retention {
+        raw_ms: raw_hours * HOUR_MS,
+        ..Retention::default()
+    };
     let n: usize = args
         .first()
         .and_then(|a| a.parse().ok())
@@ -41,7 +52,7 @@ fn main() {
         .expect("the store opens");
     let now = now_ms();
     let hour_now = now - now.rem_euclid(HOUR_MS);
-    let raw_from = hour_now - 48 * HOUR_MS;
+    let raw_from = hour_now - raw_hours * HOUR_MS;
     let rolled_from = hour_now - days * 24 * HOUR_MS;
 
     let t = Instant::now();
@@ -142,10 +153,7 @@ fn main() {
             let (mut hours, mut rows, mut pruned) = (0i64, 0u64, 0u64);
             loop {
                 let t = Instant::now();
-                let r = store
-                    .roll_up(at, Retention::default())
-                    .await
-                    .expect("rollup");
+                let r = store.roll_up(at, retention).await.expect("rollup");
                 let took = t.elapsed().as_secs_f64();
                 steps += 1;
                 longest = f64::max(longest, took);
@@ -206,7 +214,7 @@ fn main() {
 
     println!("connections: {n}, simulated days: {days}");
     println!("fill (setup, not a figure): {:.1} s", fill.as_secs_f64());
-    println!("raw probe rows (48 h): {}", counts.0);
+    println!("raw probe rows ({raw_hours} h): {}", counts.0);
     println!("rollup rows: {}", counts.1);
     println!(
         "database size: {:.1} MiB ({:.0} bytes per connection)",
