@@ -219,7 +219,8 @@ pub(super) fn roll_up(
             return Ok(report);
         }
     }
-    report.behind = hour < target;
+    // A job that rolled an hour up has had its share; the sums and the prune come next.
+    report.behind = hour < target || report.rollup_rows > 0 || report.hours > 0;
     if report.behind {
         return Ok(report);
     }

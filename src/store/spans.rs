@@ -68,7 +68,9 @@ fn tally(ok: i64, failed: i64, sketch: &[u8]) -> Tally {
     t
 }
 
-/// One step of summing the windows for watermark `wm`; `Ok(true)` when the sums are complete.
+/// One step of summing the windows for watermark `wm`; `Ok(true)` when they were complete
+/// already and nothing was done (a step that completes them answers `false`, so the caller
+/// leaves the prune to its next job).
 pub(super) fn build_step(c: &mut Connection, wm: UnixMs, now: UnixMs) -> rusqlite::Result<bool> {
     if meta_i64(c, BUILT)? == Some(wm) {
         return Ok(true);
@@ -85,14 +87,13 @@ pub(super) fn build_step(c: &mut Connection, wm: UnixMs, now: UnixMs) -> rusqlit
         set_meta(&tx, BUILDING, wm.into(), now)?;
         Default::default()
     };
-    let done = sum_from(&tx, wm, cursor, now)?;
-    if done {
+    if sum_from(&tx, wm, cursor, now)? {
         // Rows not rewritten by this build belong to connections with nothing left in a week.
         tx.execute("DELETE FROM rollup_spans WHERE upto <> ?1", [wm])?;
         set_meta(&tx, BUILT, wm.into(), now)?;
     }
     tx.commit()?;
-    Ok(done)
+    Ok(false)
 }
 
 /// Sums the next connections and kinds after `cursor`, in key order; `Ok(true)` at the end.
