@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
 SECS=${2:-60}
-BIN=target/release/switchboard
+BIN=${SWITCHBOARD_BIN:-target/release/switchboard}
 [ -x "$BIN" ] || cargo build --release
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT

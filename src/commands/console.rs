@@ -169,9 +169,11 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     }
     let alerts =
         crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
+    let connectors = config.connectors.len();
+    // The engine and the alerts hold what they need; the parsed file is megabytes at scale.
+    drop(config);
     eprintln!(
-        "switchboard daemon: {} connectors, data in {}{}; SIGTERM or Ctrl-C stops it",
-        config.connectors.len(),
+        "switchboard daemon: {connectors} connectors, data in {}{}; SIGTERM or Ctrl-C stops it",
         workspace.data_dir().display(),
         listening
             .map(|a| format!(", metrics on http://{a}/metrics"))

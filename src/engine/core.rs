@@ -134,7 +134,7 @@ impl Row {
 
 /// Private to the engine (the scheduler is a part of it): front-ends hold an `EngineHandle`.
 pub struct Engine {
-    pub(super) specs: HashMap<String, ConnectorSpec>,
+    pub(super) specs: super::fleet::Specs,
     pub(super) keys: Vec<ConnectionKey>,
     pub(super) broker: Arc<Broker>,
     pub(super) prober: Prober,
@@ -278,7 +278,7 @@ impl Engine {
     }
 
     pub(super) fn unknown(&self, key: &ConnectionKey) -> Failure {
-        let known: Vec<String> = self.specs.keys().cloned().collect();
+        let known: Vec<String> = self.specs.ids().cloned().collect();
         Failure::new(
             ErrorClass::Config,
             format!(

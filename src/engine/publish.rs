@@ -213,6 +213,16 @@ impl Engine {
                 })
             })
         };
+        // A process replays only the last minutes of probes at start (an hour of a large fleet
+        // is millions of rows); until its window holds the hour, the store's figure for the
+        // hour (read with the windows) is the exact one.
+        let hour_rate = match &row.history {
+            Some(h) if !row.window.holds_hour(now) && h.probes.hour.samples > 0 => Some((
+                h.probes.hour.success_rate,
+                u32::try_from(h.probes.hour.samples).unwrap_or(u32::MAX),
+            )),
+            _ => None,
+        };
         let standing = Standing {
             missing_env: match &spec.problem {
                 Some(p) => vec![p.clone()],
@@ -226,6 +236,7 @@ impl Engine {
             breaker: row.tracker.breaker(),
             paused_at: row.paused_at,
             at_risk: row.risk.clone(),
+            hour_rate,
         };
         let (health, mut detail) = verdict(&standing, &row.window, now);
         if needs_reauth && let Some(reason) = self.broker.unreadable_reason(key) {
@@ -234,7 +245,7 @@ impl Engine {
         if spec.problem.is_some() {
             detail = spec.problem.as_ref().map(|p| format!("config: {p}"));
         }
-        let (rate, n) = row.window.success_rate(now);
+        let (rate, n) = hour_rate.unwrap_or_else(|| row.window.success_rate(now));
         let plan = match (&meta, generation) {
             (Some(m), Some(generation)) => super::scheduler::refresh_due(
                 m,

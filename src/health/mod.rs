@@ -32,6 +32,9 @@ struct Sample {
 #[derive(Debug, Clone, Default)]
 pub struct ProbeWindow {
     samples: VecDeque<Sample>,
+    /// Since when the window holds every probe (a process replays only the last minutes of
+    /// the store at start); `None`: since the process began probing, which is all there was.
+    complete_from: Option<UnixMs>,
     consecutive_failures: u32,
     last: Option<ProbeResult>,
     last_failure: Option<Failure>,
@@ -56,6 +59,17 @@ impl ProbeWindow {
             self.last_failure = result.primary_failure.clone().or(self.last_failure.take());
         }
         self.last = Some(result);
+    }
+
+    /// The window holds every probe since `at`, and none known before it.
+    pub fn set_complete_from(&mut self, at: UnixMs) {
+        self.complete_from = Some(at);
+    }
+
+    /// Whether `success_rate(now)` covers the whole last hour.
+    pub fn holds_hour(&self, now: UnixMs) -> bool {
+        self.complete_from
+            .is_none_or(|from| from <= now - WINDOW_MS)
     }
 
     pub fn prune(&mut self, now: UnixMs) {
@@ -159,6 +173,10 @@ pub struct Standing {
     pub at_risk: Option<Risk>,
     /// An operator paused the connection (since then).
     pub paused_at: Option<UnixMs>,
+    /// The last hour's success rate and sample count from the store, for a process whose
+    /// window does not hold the whole hour yet (it replays only the last minutes at start);
+    /// `None`: the window's own.
+    pub hour_rate: Option<(Option<f64>, u32)>,
 }
 
 pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Health, Option<String>) {
@@ -235,7 +253,10 @@ pub fn verdict(standing: &Standing, window: &ProbeWindow, now: UnixMs) -> (Healt
         return (Health::Degraded, None);
     }
     // A rate from a handful of probes is noise: one 503 out of four is not a degraded service.
-    match window.success_rate(now) {
+    match standing
+        .hour_rate
+        .unwrap_or_else(|| window.success_rate(now))
+    {
         (Some(rate), n) if n >= MIN_SAMPLES_FOR_RATE && rate < DEGRADED_BELOW => (
             Health::Degraded,
             Some(format!(
@@ -329,6 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn the_stores_hour_decides_while_the_window_holds_only_minutes() {
+        let mut w = ProbeWindow::default();
+        for at in 0..10 {
+            w.push(probe(at, true));
+        }
+        w.set_complete_from(0);
+        assert!(!w.holds_hour(10));
+        assert!(w.holds_hour(WINDOW_MS));
+        // The replayed minutes were fine; the hour the store holds was not.
+        let s = Standing {
+            hour_rate: Some((Some(0.5), 120)),
+            ..Standing::default()
+        };
+        assert_eq!(verdict(&s, &w, 10).0, Health::Degraded);
+        assert_eq!(verdict(&Standing::default(), &w, 10).0, Health::Up);
+    }
+
+    #[test]
     fn human_states_win_over_probes() {
         let mut w = ProbeWindow::default();
         w.push(probe(1, true));
@@ -361,6 +400,7 @@ mod tests {
         let mut s = Standing {
             needs_reauth: true,
             paused_at: Some(1),
+            hour_rate: None,
             connector: "jira".into(),
             account_flag: " --account ops".into(),
             ..Standing::default()

@@ -26,7 +26,7 @@ use tokio::sync::broadcast;
 use super::spec::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
 use crate::secret::Secret;
-use crate::store::{EventRecord, NewToken, Store, StoredToken};
+use crate::store::{EventRecord, NewToken, Store, StoreError, StoredToken};
 use state::{Health, Slot, satisfied, store_failure};
 pub use state::{backoff_ms, effective_margin};
 
@@ -137,6 +137,39 @@ impl Broker {
         }
         if let Ok(mut slots) = self.slots.write() {
             slots.insert(key, slot);
+        }
+        Ok(())
+    }
+
+    /// Registers a whole fleet with one read of the tokens table (`register` reads per
+    /// connection: a round trip each, which at 10,000 connections was most of a start).
+    pub async fn register_all(
+        &self,
+        entries: Vec<(ConnectionKey, AuthSpec, bool)>,
+    ) -> Result<(), Failure> {
+        let mut stored = if entries.iter().any(|(_, spec, _)| spec.is_managed()) {
+            self.store.load_tokens().await.map_err(store_failure)?
+        } else {
+            Default::default()
+        };
+        let mut slots = Vec::with_capacity(entries.len());
+        for (key, spec, needs_reauth) in entries {
+            let managed = spec.is_managed();
+            let slot = Arc::new(Slot::new(spec, None, needs_reauth));
+            if managed {
+                match stored.remove(&key) {
+                    Some(Ok(t)) => self.adopt(&slot, t),
+                    Some(Err(e @ StoreError::TokenUnreadable { generation, .. })) => {
+                        unreadable::mark_unreadable(&slot, generation, &e)
+                    }
+                    Some(Err(e)) => return Err(store_failure(e)),
+                    None => {}
+                }
+            }
+            slots.push((key, slot));
+        }
+        if let Ok(mut all) = self.slots.write() {
+            all.extend(slots);
         }
         Ok(())
     }

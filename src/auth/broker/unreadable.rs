@@ -37,7 +37,7 @@ impl Broker {
     }
 }
 
-fn mark_unreadable(slot: &Slot, generation: i64, e: &StoreError) {
+pub(super) fn mark_unreadable(slot: &Slot, generation: i64, e: &StoreError) {
     let Ok(mut h) = slot.health.lock() else {
         return;
     };
