@@ -105,13 +105,15 @@ fn the_daemon_serves_metrics_promtool_accepts() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    // Probes every second: wait until at least one has been counted.
+    // Probes every second: wait until at least one has been counted, and the snapshot (built
+    // at most 100 ms after the event that counted it) shows it.
     let ok_probes = r#"switchboard_probes_total{connector="rest",account="default",outcome="ok"}"#;
+    let up = r#"switchboard_connection_health{connector="rest",account="default",state="up"}"#;
     let start = Instant::now();
     let metrics = loop {
         let (status, body) = get(&addr, "/metrics");
         assert_eq!(status, 200, "{body}");
-        if sample(&body, ok_probes).is_some_and(|n| n >= 1.0) {
+        if sample(&body, ok_probes).is_some_and(|n| n >= 1.0) && sample(&body, up) == Some(1.0) {
             break body;
         }
         assert!(

@@ -90,7 +90,7 @@ pub struct Running {
     pub handle: EngineHandle,
     engine: Arc<Engine>,
     cancel: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
 
 impl Running {
@@ -103,9 +103,10 @@ impl Running {
         let started = tokio::time::Instant::now();
         self.cancel.cancel();
         let deadline = started + STOP_WITHIN;
-        for t in self.tasks {
+        for (name, t) in self.tasks {
             let abort = t.abort_handle();
             if tokio::time::timeout_at(deadline, t).await.is_err() {
+                tracing::warn!("the engine's {name} did not stop in time; abandoned");
                 abort.abort();
             }
         }
@@ -276,30 +277,32 @@ pub async fn start(
     engine.publish_now();
 
     let cancel = CancellationToken::new();
-    let mut tasks = vec![tokio::spawn(command_loop(
-        engine.clone(),
-        commands_rx,
-        cancel.clone(),
-    ))];
+    let mut tasks = vec![(
+        "command loop",
+        tokio::spawn(command_loop(engine.clone(), commands_rx, cancel.clone())),
+    )];
     if opts.scheduler {
         let holder = crate::store::lease::holder_id();
-        tasks.push(tokio::spawn(scheduler::run(
-            engine.clone(),
-            holder,
-            cancel.clone(),
-            true,
-        )));
+        tasks.push((
+            "scheduler",
+            tokio::spawn(scheduler::run(engine.clone(), holder, cancel.clone(), true)),
+        ));
     }
     if let Some(asks) = asks {
-        tasks.push(tokio::spawn(elicit::relay(
-            engine.clone(),
-            asks,
-            cancel.clone(),
-        )));
+        tasks.push((
+            "elicitation relay",
+            tokio::spawn(elicit::relay(engine.clone(), asks, cancel.clone())),
+        ));
     }
-    tasks.push(tokio::spawn(publish::run(engine.clone(), cancel.clone())));
+    tasks.push((
+        "publisher",
+        tokio::spawn(publish::run(engine.clone(), cancel.clone())),
+    ));
     // Keeps the windows (rates and percentiles, from the store) current even when nothing happens.
-    tasks.push(tokio::spawn(republish(engine.clone(), cancel.clone())));
+    tasks.push((
+        "history reader",
+        tokio::spawn(republish(engine.clone(), cancel.clone())),
+    ));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
     trim_heap();
     Ok(Running {
@@ -332,7 +335,11 @@ async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
             _ = every.tick() => {
                 if tokio::time::Instant::now() >= next_history {
                     let started = tokio::time::Instant::now();
-                    engine.load_history().await;
+                    // A whole-fleet read can take a while: a shutdown does not wait for it.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = engine.load_history() => {}
+                    }
                     trim_heap();
                     // Reading every window of a large fleet takes the store a while (about 3 s
                     // for 1,000 connections over 7 days): keep it under 5% of the store's time.

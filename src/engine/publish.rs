@@ -15,28 +15,65 @@ use crate::domain::{Actor, ConnectionKey, ConnectionView, Health, Snapshot, Unix
 use crate::health::machine::Breaker;
 use crate::health::{Standing, endpoint_stats, predict, verdict};
 
-/// The least time between two snapshots built for the scheduler's own work: ten a second is
-/// more than a person reads, and bounds the cost whatever the fleet's event rate.
-pub(super) const MIN_GAP: Duration = Duration::from_millis(100);
+/// Snapshots built per second at most, on average: ten a second is more than a person reads,
+/// and bounds the cost whatever the fleet's event rate.
+const PER_SECOND: f64 = 10.0;
+/// Builds allowed back to back before the rate bound applies: a small fleet's events (a probe
+/// starting, then ending) each get their snapshot at once, as a front-end waiting on one
+/// expects; only a sustained rate is coalesced.
+const BURST: f64 = 10.0;
 /// Every row is looked at again this often, changed or not: forecasts (at risk), windows and
 /// countdown-driven states move with the clock alone.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
+/// A token bucket over snapshot builds, and whether one is owed to the publisher task.
 #[derive(Debug)]
 pub(crate) struct Pace {
-    last: Instant,
+    tokens: f64,
+    refilled: Instant,
     owed: bool,
 }
 
 impl Default for Pace {
     fn default() -> Self {
         Pace {
-            // Long enough ago that the first publish builds at once.
-            last: Instant::now()
-                .checked_sub(MIN_GAP)
-                .unwrap_or_else(Instant::now),
+            tokens: BURST,
+            refilled: Instant::now(),
             owed: false,
         }
+    }
+}
+
+impl Pace {
+    fn refill(&mut self, now: Instant) {
+        let gained = now.duration_since(self.refilled).as_secs_f64() * PER_SECOND;
+        self.tokens = (self.tokens + gained).min(BURST);
+        self.refilled = now;
+    }
+
+    /// Takes a build if the bucket has one.
+    fn take(&mut self) -> bool {
+        self.take_at(Instant::now())
+    }
+
+    fn take_at(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long until the bucket holds a build.
+    fn wait(&mut self) -> Duration {
+        self.wait_at(Instant::now())
+    }
+
+    fn wait_at(&mut self, now: Instant) -> Duration {
+        self.refill(now);
+        Duration::from_secs_f64(((1.0 - self.tokens) / PER_SECOND).max(0.0))
     }
 }
 
@@ -48,9 +85,8 @@ pub(super) struct RiskChange {
 }
 
 impl Engine {
-    /// Publishes what changed, at most once per `MIN_GAP`: at once when the last build is older,
-    /// else the publisher task builds when the gap is over (everything changed meanwhile in one
-    /// snapshot).
+    /// Publishes what changed: at once while the rate bound allows, else the publisher task
+    /// builds when it does (everything changed meanwhile in one snapshot).
     pub fn publish(&self) {
         let Ok(mut pace) = self.pace.lock() else {
             return;
@@ -58,8 +94,7 @@ impl Engine {
         if pace.owed {
             return;
         }
-        if pace.last.elapsed() >= MIN_GAP {
-            pace.last = Instant::now();
+        if pace.take() {
             drop(pace);
             self.publish_now();
         } else {
@@ -99,9 +134,6 @@ impl Engine {
             let Ok(mut rows) = self.rows.lock() else {
                 return;
             };
-            if let Ok(mut pace) = self.pace.lock() {
-                pace.last = Instant::now();
-            }
             let now = now_ms();
             let mut changes = Vec::new();
             let mut connections = Vec::with_capacity(self.keys.len());
@@ -217,10 +249,14 @@ impl Engine {
         // is millions of rows); until its window holds the hour, the store's figure for the
         // hour (read with the windows) is the exact one.
         let hour_rate = match &row.history {
-            Some(h) if !row.window.holds_hour(now) && h.probes.hour.samples > 0 => Some((
-                h.probes.hour.success_rate,
-                u32::try_from(h.probes.hour.samples).unwrap_or(u32::MAX),
-            )),
+            Some(h) if !row.window.holds_hour(now) && h.probes.hour.samples > 0 => {
+                // The store's hour as of its read, plus what this process saw since.
+                let stored = u32::try_from(h.probes.hour.samples).unwrap_or(u32::MAX);
+                let stored_ok = h.probes.hour.success_rate.unwrap_or(0.0) * f64::from(stored);
+                let (ok, n) = row.window.counts_after(h.as_of);
+                let total = stored.saturating_add(n);
+                Some((Some((stored_ok + f64::from(ok)) / f64::from(total)), total))
+            }
             _ => None,
         };
         let standing = Standing {
@@ -310,14 +346,15 @@ pub(super) async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
                 let wait = engine
                     .pace
                     .lock()
-                    .map(|p| MIN_GAP.saturating_sub(p.last.elapsed()))
-                    .unwrap_or(MIN_GAP);
+                    .map(|mut p| p.wait())
+                    .unwrap_or(Duration::from_millis(100));
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     _ = tokio::time::sleep(wait) => {}
                 }
                 if let Ok(mut pace) = engine.pace.lock() {
                     pace.owed = false;
+                    pace.take();
                 }
                 engine.publish_now();
             }
@@ -328,5 +365,31 @@ pub(super) async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
                 engine.publish_now();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_built_at_once_and_a_sustained_rate_is_bounded() {
+        let mut pace = Pace::default();
+        let mut now = pace.refilled;
+        for _ in 0..BURST as usize {
+            assert!(pace.take_at(now), "a burst is built at once");
+        }
+        assert!(!pace.take_at(now), "then the bound applies");
+        assert_eq!(pace.wait_at(now), Duration::from_millis(100));
+        now += Duration::from_millis(100);
+        assert!(pace.take_at(now));
+        assert!(!pace.take_at(now));
+        // A thousand requests over ten seconds get about a hundred builds.
+        let mut built = 0;
+        for _ in 0..1000 {
+            now += Duration::from_millis(10);
+            built += pace.take_at(now) as u32;
+        }
+        assert!((99..=101).contains(&built), "{built}");
     }
 }

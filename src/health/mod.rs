@@ -66,6 +66,14 @@ impl ProbeWindow {
         self.complete_from = Some(at);
     }
 
+    /// (passed, total) of the probes after `after`.
+    pub fn counts_after(&self, after: UnixMs) -> (u32, u32) {
+        self.samples
+            .iter()
+            .filter(|s| s.at > after)
+            .fold((0, 0), |(ok, n), s| (ok + s.ok as u32, n + 1))
+    }
+
     /// Whether `success_rate(now)` covers the whole last hour.
     pub fn holds_hour(&self, now: UnixMs) -> bool {
         self.complete_from

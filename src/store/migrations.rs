@@ -211,7 +211,32 @@ const MIGRATIONS: &[&str] = &[
         latency_ms INTEGER NOT NULL
     );
     "#,
-    // 12: the day and week windows' finished hours, summed per connection and kind (issue 16,
+    // 12: each connection's refresh count and last refresh, kept by a trigger as refresh
+    // events are appended (issue 16). Every start and every follower's tick read them; a
+    // GROUP BY over the event log grew with every probe ever logged (58 M rows a day at
+    // 10,000 connections).
+    r#"
+    CREATE TABLE refresh_stats (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        last_at   INTEGER NOT NULL,
+        count     INTEGER NOT NULL,
+        PRIMARY KEY (connector, account)
+    ) WITHOUT ROWID;
+    INSERT INTO refresh_stats (connector, account, last_at, count)
+        SELECT connector, account, MAX(at), COUNT(*) FROM events
+        WHERE kind = 'refresh' AND outcome = 'ok' AND connector IS NOT NULL
+        GROUP BY connector, account;
+    CREATE TRIGGER events_refresh_stats AFTER INSERT ON events
+        WHEN NEW.kind = 'refresh' AND NEW.outcome = 'ok' AND NEW.connector IS NOT NULL
+        BEGIN
+            INSERT INTO refresh_stats (connector, account, last_at, count)
+                VALUES (NEW.connector, NEW.account, NEW.at, 1)
+                ON CONFLICT (connector, account) DO UPDATE
+                SET last_at = MAX(last_at, excluded.last_at), count = count + 1;
+        END;
+    "#,
+    // 13: the day and week windows' finished hours, summed per connection and kind (issue 16,
     // store::spans): a fleet-wide window read takes one row each instead of merging 168 hourly
     // sketches. `upto` is the watermark they were summed at: the day holds the rollups of
     // [upto - 23 h, upto), the week [upto - 167 h, upto). Rebuilt by the leader's rollup.
@@ -275,6 +300,52 @@ mod tests {
         assert_eq!(v, latest());
         c.pragma_update(None, "user_version", latest() + 1).unwrap();
         assert!(migrate(&mut c).unwrap_err().contains("upgrade switchboard"));
+    }
+
+    /// A store from before migration 12 keeps its refresh counts: the migration sums the
+    /// event log once, and the trigger counts from there (failed refreshes and other kinds not).
+    #[test]
+    fn refresh_stats_are_backfilled_then_kept_by_the_trigger() {
+        let mut c = Connection::open_in_memory().unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("refresh_stats"))
+            .unwrap();
+        for m in &MIGRATIONS[..before] {
+            c.execute_batch(m).unwrap();
+        }
+        c.pragma_update(None, "user_version", before as i64)
+            .unwrap();
+        let log = |c: &Connection, at: i64, who: &str, kind: &str, outcome: &str| {
+            c.execute(
+                "INSERT INTO events (at, connector, account, kind, actor, outcome)
+                 VALUES (?1, ?2, 'default', ?3, 'scheduler', ?4)",
+                rusqlite::params![at, who, kind, outcome],
+            )
+            .unwrap();
+        };
+        log(&c, 10, "jira", "refresh", "ok");
+        log(&c, 20, "jira", "refresh", "ok");
+        log(&c, 25, "jira", "refresh", "failed");
+        log(&c, 30, "jira", "probe", "ok");
+        migrate(&mut c).unwrap();
+        let stats = |c: &Connection| -> Vec<(String, i64, i64)> {
+            let mut q = c
+                .prepare("SELECT connector, last_at, count FROM refresh_stats ORDER BY connector")
+                .unwrap();
+            q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(stats(&c), vec![("jira".into(), 20, 2)]);
+        log(&c, 40, "jira", "refresh", "ok");
+        log(&c, 35, "zoom", "refresh", "ok");
+        log(&c, 50, "zoom", "refresh", "failed");
+        assert_eq!(
+            stats(&c),
+            vec![("jira".into(), 40, 3), ("zoom".into(), 35, 1)]
+        );
     }
 
     #[test]

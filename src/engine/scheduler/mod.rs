@@ -139,7 +139,11 @@ async fn roll_up(engine: Arc<Engine>, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
                 loop {
-                    match engine.roll_up_history().await {
+                    let step = tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        step = engine.roll_up_history() => step,
+                    };
+                    match step {
                         Ok(true) => tokio::task::yield_now().await,
                         Ok(false) => break,
                         Err(e) => {
