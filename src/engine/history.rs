@@ -42,7 +42,8 @@ impl Engine {
         }
     }
 
-    /// One step of the leader's rollup; `Ok(true)` while older hours are still waiting.
+    /// One step of the leader's housekeeping (an hour's rollup, the day and week sums, the
+    /// prune), each a bounded store job; `Ok(true)` while more is waiting.
     pub(crate) async fn roll_up_history(&self) -> Result<bool, crate::store::StoreError> {
         let report = self.store.roll_up(now_ms(), self.retention).await?;
         if report.hours > 0 || report.probes_pruned > 0 {

@@ -32,6 +32,13 @@ impl Tally {
         self.latency.merge(&other.latency);
     }
 
+    /// Takes out a tally that was merged in before (see `Sketch::subtract`).
+    pub fn subtract(&mut self, other: &Tally) {
+        self.ok = self.ok.saturating_sub(other.ok);
+        self.failed = self.failed.saturating_sub(other.failed);
+        self.latency.subtract(&other.latency);
+    }
+
     pub fn samples(&self) -> u64 {
         self.ok.saturating_add(self.failed)
     }

@@ -11,7 +11,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Store, StoreError};
 use crate::domain::{ConnectionKey, UnixMs};
 use crate::health::history::{HOUR_MS, History, Kind, Span, Tally};
-use crate::health::sketch::Sketch;
 
 const WATERMARK: &str = "rollup_watermark";
 /// An hour is rolled up this long after it ends, so a probe that was in flight at the boundary
@@ -20,6 +19,9 @@ const GRACE_MS: i64 = 60_000;
 /// Hours rolled up per call: a first run over a long-lived database works through its backlog
 /// in bounded steps instead of one long transaction.
 const MAX_HOURS_PER_RUN: i64 = 48;
+/// Rows deleted per prune step: a few ms of the store's time, so token saves and probe writes
+/// never wait long behind it (a whole hour of 10,000 connections' probes is 1.2 M rows).
+const PRUNE_ROWS_PER_STEP: i64 = 5_000;
 
 /// How long each tier is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +64,15 @@ fn watermark(c: &Connection) -> rusqlite::Result<Option<UnixMs>> {
     .optional()
 }
 
-/// Raw observations in `[from, to)`, `f(key, kind, at, ok, latency)` for each.
+/// Raw observations in `[from, to)`, `f(connector, account, kind, at, ok, latency)` for each.
+/// Names are borrowed from the row: a fleet's hour is a million rows, and two strings
+/// allocated for each cost more than the rest of the read.
 fn each_raw(
     c: &Connection,
     key: Option<&ConnectionKey>,
     from: UnixMs,
     to: UnixMs,
-    mut f: impl FnMut(ConnectionKey, Kind, UnixMs, bool, Option<u64>),
+    mut f: impl FnMut(&str, &str, Kind, UnixMs, bool, Option<u64>),
 ) -> rusqlite::Result<()> {
     // Two statements rather than `?3 IS NULL OR ...`, which keeps SQLite from the per-connection
     // index: one connection's rows come from (connector, account, at), the fleet's from (at).
@@ -88,7 +92,8 @@ fn each_raw(
     while let Some(r) = rows.next()? {
         let latency = r.get::<_, i64>(4)?.max(0) as u64;
         f(
-            ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            r.get_ref(0)?.as_str().unwrap_or(""),
+            r.get_ref(1)?.as_str().unwrap_or(""),
             Kind::Probe,
             r.get(2)?,
             r.get(3)?,
@@ -113,16 +118,58 @@ fn each_raw(
         None => events.query(params![from, to])?,
     };
     while let Some(r) = rows.next()? {
-        let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
+        let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
             continue;
         };
         f(
-            ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            r.get_ref(0)?.as_str().unwrap_or(""),
+            r.get_ref(1)?.as_str().unwrap_or(""),
             kind,
             r.get(3)?,
-            r.get::<_, String>(4)? == "ok",
+            r.get_ref(4)?.as_str().unwrap_or("") == "ok",
             r.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
         );
+    }
+    Ok(())
+}
+
+/// Hourly rollups with `start` in `[from, to)`, `f((key, kind), start, tally)` for each.
+fn each_rollup(
+    c: &Connection,
+    key: Option<&ConnectionKey>,
+    from: UnixMs,
+    to: UnixMs,
+    mut f: impl FnMut((ConnectionKey, Kind), UnixMs, Tally),
+) -> rusqlite::Result<()> {
+    let mut stmt = match key {
+        Some(_) => c.prepare_cached(
+            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
+             WHERE connector = ?3 AND account = ?4 AND start >= ?1 AND start < ?2",
+        )?,
+        None => c.prepare_cached(
+            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
+             WHERE start >= ?1 AND start < ?2",
+        )?,
+    };
+    let mut rows = match key {
+        Some(k) => stmt.query(params![from, to, k.connector, k.account])?,
+        None => stmt.query(params![from, to])?,
+    };
+    while let Some(r) = rows.next()? {
+        let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
+            continue;
+        };
+        let mut t = Tally {
+            ok: r.get::<_, i64>(4)?.max(0) as u64,
+            failed: r.get::<_, i64>(5)?.max(0) as u64,
+            ..Tally::default()
+        };
+        // A sketch that does not decode loses its latencies, not its counts.
+        let _ = t
+            .latency
+            .merge_encoded(r.get_ref(6)?.as_blob().unwrap_or(&[]));
+        let who = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
+        f((who, kind), r.get(3)?, t);
     }
     Ok(())
 }
@@ -152,47 +199,52 @@ pub(super) fn roll_up(
         }
     };
     let mut hour = start.max(floor_hour(now - retention.rollup_ms));
+    let mut budget = rollup::ROWS_PER_STEP;
     while hour < target && report.hours < MAX_HOURS_PER_RUN {
         let tx = c.transaction()?;
-        let mut tallies: HashMap<(ConnectionKey, Kind), Tally> = HashMap::new();
-        each_raw(&tx, None, hour, hour + HOUR_MS, |key, kind, _, ok, ms| {
-            tallies.entry((key, kind)).or_default().record(ok, ms);
-        })?;
-        {
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO rollups (connector, account, kind, start, ok, failed, sketch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        let (written, done) = rollup::hour_step(&tx, hour, &mut budget, now)?;
+        report.rollup_rows += written;
+        if done {
+            hour += HOUR_MS;
+            report.hours += 1;
+            tx.execute(
+                "INSERT INTO meta (name, value, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![WATERMARK, hour, now],
             )?;
-            for ((key, kind), t) in &tallies {
-                put.execute(params![
-                    key.connector,
-                    key.account,
-                    kind.as_str(),
-                    hour,
-                    t.ok as i64,
-                    t.failed as i64,
-                    t.latency.encode(),
-                ])?;
-            }
         }
-        hour += HOUR_MS;
-        tx.execute(
-            "INSERT INTO meta (name, value, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            params![WATERMARK, hour, now],
-        )?;
         tx.commit()?;
-        report.hours += 1;
-        report.rollup_rows += tallies.len() as u64;
+        if !done {
+            report.behind = true;
+            return Ok(report);
+        }
     }
-    report.behind = hour < target;
+    // A job that rolled an hour up has had its share; the sums and the prune come next.
+    report.behind = hour < target || report.rollup_rows > 0 || report.hours > 0;
+    if report.behind {
+        return Ok(report);
+    }
+    // Then, one bounded step per call, so nothing queues behind housekeeping for long: the day
+    // and week sums for the new watermark, then the prune.
+    if let Some(wm) = watermark(c)?
+        && !spans::build_step(c, wm, now)?
+    {
+        report.behind = true;
+        return Ok(report);
+    }
     // Raw probes go only once their hour is rolled up, whatever the retention says.
     let raw_cut = (now - retention.raw_ms).min(hour);
-    report.probes_pruned = c.execute("DELETE FROM probes WHERE at < ?1", [raw_cut])? as u64;
-    report.rollups_pruned = c.execute(
-        "DELETE FROM rollups WHERE start < ?1",
-        [now - retention.rollup_ms],
+    report.probes_pruned = c.execute(
+        "DELETE FROM probes WHERE id IN (SELECT id FROM probes WHERE at < ?1 LIMIT ?2)",
+        params![raw_cut, PRUNE_ROWS_PER_STEP],
     )? as u64;
+    report.rollups_pruned = c.execute(
+        "DELETE FROM rollups WHERE (connector, account, kind, start) IN
+             (SELECT connector, account, kind, start FROM rollups WHERE start < ?1 LIMIT ?2)",
+        params![now - retention.rollup_ms, PRUNE_ROWS_PER_STEP],
+    )? as u64;
+    report.behind = report.probes_pruned == PRUNE_ROWS_PER_STEP as u64
+        || report.rollups_pruned == PRUNE_ROWS_PER_STEP as u64;
     Ok(report)
 }
 
@@ -224,60 +276,65 @@ pub(super) fn history(
             _ => merged.push((a, b)),
         }
     }
+    // Each connection's tallies by kind, found through its borrowed names (see `each_raw`).
+    let bounds: Vec<(UnixMs, UnixMs)> = starts.iter().map(|&(_, s)| (s, ceil_hour(s))).collect();
+    let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    let mut found: Vec<(ConnectionKey, [[Tally; 4]; 3])> = Vec::new();
     for (from, to) in merged {
-        each_raw(c, key, from, to, |k, kind, at, ok, ms| {
+        each_raw(c, key, from, to, |connector, account, kind, at, ok, ms| {
             let counts =
-                |&(_, s): &(Span, UnixMs)| at >= s && at <= now && (at < ceil_hour(s) || at >= wm);
-            if !starts.iter().any(counts) {
+                |&(s, whole): &(UnixMs, UnixMs)| at >= s && at <= now && (at < whole || at >= wm);
+            if !bounds.iter().any(counts) {
                 return;
             }
-            let spans = tallies.entry((k, kind)).or_default();
-            for (slot, start) in starts.iter().enumerate() {
-                if counts(start) {
+            let Some(k) = Kind::ALL.iter().position(|&k| k == kind) else {
+                return;
+            };
+            let at_ = match index.get(connector).and_then(|m| m.get(account)) {
+                Some(&i) => i,
+                None => {
+                    found.push((ConnectionKey::new(connector, account), Default::default()));
+                    index
+                        .entry(connector.to_owned())
+                        .or_default()
+                        .insert(account.to_owned(), found.len() - 1);
+                    found.len() - 1
+                }
+            };
+            let spans = &mut found[at_].1[k];
+            for (slot, bound) in bounds.iter().enumerate() {
+                if counts(bound) {
                     spans[slot].record(ok, ms);
                 }
             }
         })?;
     }
-
-    let mut stmt = match key {
-        Some(_) => c.prepare_cached(
-            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
-             WHERE connector = ?3 AND account = ?4 AND start >= ?1 AND start < ?2",
-        )?,
-        None => c.prepare_cached(
-            "SELECT connector, account, kind, start, ok, failed, sketch FROM rollups
-             WHERE start >= ?1 AND start < ?2",
-        )?,
-    };
-    let mut rows = match key {
-        Some(k) => stmt.query(params![ceil_hour(earliest), wm, k.connector, k.account])?,
-        None => stmt.query(params![ceil_hour(earliest), wm])?,
-    };
-    while let Some(r) = rows.next()? {
-        let Some(kind) = Kind::parse(&r.get::<_, String>(2)?) else {
-            continue;
-        };
-        let start: i64 = r.get(3)?;
-        let blob: Vec<u8> = r.get(6)?;
-        // A sketch that does not decode loses its latencies, not its counts.
-        let latency = Sketch::decode(&blob).unwrap_or_default();
-        let t = Tally {
-            ok: r.get::<_, i64>(4)?.max(0) as u64,
-            failed: r.get::<_, i64>(5)?.max(0) as u64,
-            latency,
-        };
-        let k = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
-        let spans = tallies.entry((k, kind)).or_default();
-        for (slot, &(_, s)) in starts.iter().enumerate() {
-            if start >= ceil_hour(s) {
-                spans[slot].merge(&t);
+    for (who, kinds) in found {
+        for (spans, kind) in kinds.into_iter().zip(Kind::ALL) {
+            if spans.iter().any(|t| t.samples() > 0) {
+                tallies.insert((who.clone(), kind), spans);
             }
         }
     }
 
+    // Finished hours: from the day and week sums where they are current, else hour by hour.
+    if !spans::add_finished_hours(c, key, wm, &starts, &mut tallies)? {
+        each_rollup(c, key, ceil_hour(earliest), wm, |who, start, t| {
+            let spans = tallies.entry(who).or_default();
+            for (slot, &(_, s)) in starts.iter().enumerate() {
+                if start >= ceil_hour(s) {
+                    spans[slot].merge(&t);
+                }
+            }
+        })?;
+    }
+
     let mut out: HashMap<ConnectionKey, History> = HashMap::new();
     for ((k, kind), spans) in tallies {
+        // A kind whose last hour just left the week has a sum of nothing: no history, as before.
+        if spans.iter().all(|t| t.samples() == 0) {
+            continue;
+        }
         let h = out.entry(k).or_insert_with(|| History {
             as_of: now,
             ..History::default()
@@ -309,6 +366,11 @@ impl Store {
         self.call(move |c| Ok(history(c, key.as_ref(), now)?)).await
     }
 }
+
+#[path = "rollup.rs"]
+mod rollup;
+#[path = "spans.rs"]
+mod spans;
 
 #[cfg(test)]
 #[path = "history_tests.rs"]

@@ -1,4 +1,4 @@
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::*;
 use crate::health::history::{Figures, MINUTE_MS};
@@ -201,4 +201,199 @@ fn rollups_expire_and_bad_sketches_keep_counts() {
         day.samples
     );
     assert!(day.p95_ms.is_some(), "the raw part still has latencies");
+}
+
+/// Every window of every connection, read through the day and week sums and read hour by hour
+/// (the sums hidden), as of `now`.
+fn both_ways(
+    c: &Connection,
+    now: i64,
+) -> (
+    HashMap<ConnectionKey, History>,
+    HashMap<ConnectionKey, History>,
+) {
+    let sums = history(c, None, now).unwrap();
+    c.execute(
+        "UPDATE meta SET name = 'hidden' WHERE name = 'spans_upto'",
+        [],
+    )
+    .unwrap();
+    let hours = history(c, None, now).unwrap();
+    c.execute(
+        "UPDATE meta SET name = 'spans_upto' WHERE name = 'hidden'",
+        [],
+    )
+    .unwrap();
+    (sums, hours)
+}
+
+/// Three connections over 8 days; a probe every 30 s for the first, sparser for the others.
+fn fleet(c: &Connection) {
+    fleet_week(c);
+    let mut at = NOW - 8 * DAY_MS;
+    let mut i = 0i64;
+    while at <= NOW {
+        if i % 7 != 0 {
+            probe(c, "b", at, i % 13 != 0, 40 + i % 300);
+        }
+        if (i / 240) % 3 == 0 {
+            probe(c, "c", at, true, 900 + i % 50);
+        }
+        at += 90_000;
+        i += 1;
+    }
+}
+
+fn built(c: &Connection) -> Option<i64> {
+    c.query_row(
+        "SELECT value FROM meta WHERE name = 'spans_upto'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+    .unwrap()
+}
+
+#[test]
+fn day_and_week_sums_answer_as_the_hours_do() {
+    let mut c = db();
+    fleet(&c);
+    while roll_up(&mut c, NOW, Retention::default()).unwrap().behind {}
+    let hour = NOW - NOW.rem_euclid(HOUR_MS);
+    assert_eq!(built(&c), Some(hour));
+    // Now; an hour boundary exactly; just past it, before the leader rolled that hour up (the
+    // day and week have moved on an hour from the sums); and later still.
+    for now in [
+        NOW,
+        hour + HOUR_MS,
+        hour + HOUR_MS + 30_000,
+        hour + 2 * HOUR_MS + 5 * MINUTE_MS,
+    ] {
+        let (sums, hours) = both_ways(&c, now);
+        assert_eq!(sums.len(), 3, "at {now}");
+        assert_eq!(sums, hours, "at {now}");
+        let one = history(&c, Some(&key("b")), now).unwrap();
+        assert_eq!(one[&key("b")], hours[&key("b")], "one connection at {now}");
+    }
+}
+
+#[test]
+fn sums_half_rebuilt_answer_as_the_hours_do() {
+    let mut c = db();
+    fleet(&c);
+    while roll_up(&mut c, NOW, Retention::default()).unwrap().behind {}
+    c.execute_batch("CREATE TABLE old_sums AS SELECT * FROM rollup_spans")
+        .unwrap();
+    let old = built(&c).unwrap();
+    let later = NOW + HOUR_MS + 2 * MINUTE_MS;
+    let mut at = NOW + 1;
+    while at < later {
+        probe(&c, "a-new-one", at, true, 12);
+        probe(&c, "c", at, false, 3_000);
+        at += 30_000;
+    }
+    while roll_up(&mut c, later, Retention::default()).unwrap().behind {}
+    assert_eq!(built(&c), Some(old + HOUR_MS));
+    // As a rebuild for the new hour stands halfway: "api" and "a-new-one" done, "b" and "c"
+    // still summed at the old watermark, the last complete build the old one.
+    c.execute_batch(&format!(
+        "DELETE FROM rollup_spans WHERE connector IN ('b', 'c');
+         INSERT INTO rollup_spans SELECT * FROM old_sums WHERE connector IN ('b', 'c');
+         UPDATE meta SET value = {old} WHERE name = 'spans_upto';"
+    ))
+    .unwrap();
+    let (sums, hours) = both_ways(&c, later);
+    assert_eq!(sums.len(), 4);
+    assert_eq!(sums, hours);
+}
+
+#[test]
+fn the_prune_goes_in_bounded_steps() {
+    let mut c = db();
+    fleet_week(&c);
+    let short = Retention {
+        raw_ms: 2 * HOUR_MS,
+        ..Retention::default()
+    };
+    let mut steps = Vec::new();
+    loop {
+        let r = roll_up(&mut c, NOW, short).unwrap();
+        steps.push(r.probes_pruned);
+        if !r.behind {
+            break;
+        }
+    }
+    assert!(
+        steps.iter().all(|&n| n <= PRUNE_ROWS_PER_STEP as u64),
+        "{steps:?}"
+    );
+    assert!(steps.iter().filter(|&&n| n > 0).count() >= 4, "{steps:?}");
+    let oldest: i64 = c
+        .query_row("SELECT MIN(at) FROM probes", [], |r| r.get(0))
+        .unwrap();
+    assert!(oldest >= NOW - 2 * HOUR_MS);
+}
+
+#[test]
+fn an_hour_rolls_up_in_bounded_steps_and_reads_the_same_throughout() {
+    let mut c = db();
+    let hour = NOW - NOW.rem_euclid(HOUR_MS) - HOUR_MS;
+    let tx = c.transaction().unwrap();
+    for i in 0..200i64 {
+        let who = format!("conn-{i:03}");
+        let mut at = hour + i * 37;
+        while at < hour + HOUR_MS {
+            probe(
+                &tx,
+                &who,
+                at,
+                (at / 1000 + i) % 11 != 0,
+                10 + (at / 15_000 + i) % 700,
+            );
+            at += 15_000;
+        }
+    }
+    tx.commit().unwrap();
+    c.execute(
+        "INSERT INTO meta (name, value, updated_at) VALUES ('rollup_watermark', ?1, 0)",
+        [hour],
+    )
+    .unwrap();
+    let before = history(&c, None, NOW).unwrap();
+    assert_eq!(before.len(), 200);
+    let mut steps = 0;
+    loop {
+        let r = roll_up(&mut c, NOW, Retention::default()).unwrap();
+        steps += 1;
+        // Halfway through the hour, its rows still count from the raw side alone.
+        assert_eq!(
+            history(&c, None, NOW).unwrap(),
+            before,
+            "after step {steps}"
+        );
+        if !r.behind {
+            break;
+        }
+    }
+    assert!(steps >= 3, "48,000 raw rows take several steps: {steps}");
+    assert_eq!(watermark(&c).unwrap(), Some(hour + HOUR_MS));
+    let (ok, failed): (i64, i64) = c
+        .query_row("SELECT SUM(ok), SUM(failed) FROM rollups", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let (raw_ok, raw_all): (i64, i64) = c
+        .query_row("SELECT SUM(ok), COUNT(*) FROM probes", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((ok, ok + failed), (raw_ok, raw_all));
+    let rolled: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM rollups WHERE start = ?1",
+            [hour],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rolled, 200, "one row per connection, none twice");
 }

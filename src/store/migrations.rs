@@ -236,6 +236,25 @@ const MIGRATIONS: &[&str] = &[
                 SET last_at = MAX(last_at, excluded.last_at), count = count + 1;
         END;
     "#,
+    // 13: the day and week windows' finished hours, summed per connection and kind (issue 16,
+    // store::spans): a fleet-wide window read takes one row each instead of merging 168 hourly
+    // sketches. `upto` is the watermark they were summed at: the day holds the rollups of
+    // [upto - 23 h, upto), the week [upto - 167 h, upto). Rebuilt by the leader's rollup.
+    r#"
+    CREATE TABLE rollup_spans (
+        connector   TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        upto        INTEGER NOT NULL,
+        day_ok      INTEGER NOT NULL,
+        day_failed  INTEGER NOT NULL,
+        day_sketch  BLOB NOT NULL,
+        week_ok     INTEGER NOT NULL,
+        week_failed INTEGER NOT NULL,
+        week_sketch BLOB NOT NULL,
+        PRIMARY KEY (connector, account, kind)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn latest() -> i64 {
