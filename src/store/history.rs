@@ -81,6 +81,8 @@ fn each_raw(
             "SELECT connector, account, at, ok, latency_ms FROM probes
              WHERE connector = ?3 AND account = ?4 AND at >= ?1 AND at < ?2",
         )?,
+        // Through `probes_by_time_covering`: an index-only walk, with no table lookup per row
+        // (two hours of a 10,000-connection fleet is 2.4 M rows).
         None => c.prepare_cached(
             "SELECT connector, account, at, ok, latency_ms FROM probes WHERE at >= ?1 AND at < ?2",
         )?,

@@ -217,7 +217,7 @@ impl Store {
             .probes_where(
                 // INDEXED BY: left to itself SQLite finds MIN(id) by walking the table from
                 // its first row, which is every probe kept (48 h of a fleet).
-                "id >= (SELECT COALESCE(MIN(id), 0) FROM probes INDEXED BY probes_by_time
+                "id >= (SELECT COALESCE(MIN(id), 0) FROM probes INDEXED BY probes_by_time_covering
                         WHERE at >= ?1) AND at >= ?1",
                 since,
             )
