@@ -178,10 +178,11 @@ fn a_database_from_before_the_key_check_takes_it_from_the_key_that_opens_it() {
     // version 5.
     let c = db(&s);
     c.execute_batch(
-        "DROP TABLE meta; DROP TABLE rollups; DROP INDEX probes_by_time;
+        "DROP TABLE meta; DROP TABLE rollups; DROP INDEX probes_by_time_covering;
          DROP INDEX events_by_time; DROP TABLE paused; DROP TABLE at_risk;
          DROP TRIGGER events_no_delete; DROP TABLE events_prune_permit;
          DROP TABLE alert_outbox; DROP TABLE alert_incidents; DROP TABLE alert_deliveries;
+         DROP TRIGGER events_refresh_stats; DROP TABLE refresh_stats; DROP TABLE rollup_spans;
          PRAGMA user_version = 5;",
     )
     .expect("downgrade");
