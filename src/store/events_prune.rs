@@ -7,19 +7,31 @@ use rusqlite::params;
 use super::{Store, StoreError};
 use crate::domain::UnixMs;
 
+/// Runs `delete` inside one transaction holding a permit for rows older than `before`: the
+/// trigger lets only those go, and the permit is gone again when the transaction commits.
+fn with_permit(
+    c: &mut rusqlite::Connection,
+    before: UnixMs,
+    delete: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize>,
+) -> Result<u64, StoreError> {
+    let tx = c.transaction()?;
+    tx.execute(
+        "INSERT INTO events_prune_permit (cutoff) VALUES (?1)",
+        params![before],
+    )?;
+    let n = delete(&tx)?;
+    tx.execute("DELETE FROM events_prune_permit", [])?;
+    tx.commit()?;
+    Ok(n as u64)
+}
+
 impl Store {
     /// Deletes the events written before `before`; returns how many went.
     pub async fn prune_events(&self, before: UnixMs) -> Result<u64, StoreError> {
         self.call(move |c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO events_prune_permit (cutoff) VALUES (?1)",
-                params![before],
-            )?;
-            let n = tx.execute("DELETE FROM events WHERE at < ?1", params![before])?;
-            tx.execute("DELETE FROM events_prune_permit", [])?;
-            tx.commit()?;
-            Ok(n as u64)
+            with_permit(c, before, |tx| {
+                tx.execute("DELETE FROM events WHERE at < ?1", params![before])
+            })
         })
         .await
     }
@@ -31,20 +43,14 @@ impl Store {
     /// pauses, tokens handed out) stay until an operator prunes them.
     pub async fn prune_probe_events(&self, before: UnixMs, limit: u32) -> Result<u64, StoreError> {
         self.call(move |c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO events_prune_permit (cutoff) VALUES (?1)",
-                params![before],
-            )?;
-            let n = tx.execute(
-                "DELETE FROM events WHERE id IN
-                    (SELECT id FROM events INDEXED BY events_by_time
-                     WHERE at < ?1 AND kind = 'probe' ORDER BY at LIMIT ?2)",
-                params![before, limit],
-            )?;
-            tx.execute("DELETE FROM events_prune_permit", [])?;
-            tx.commit()?;
-            Ok(n as u64)
+            with_permit(c, before, |tx| {
+                tx.execute(
+                    "DELETE FROM events WHERE id IN
+                        (SELECT id FROM events INDEXED BY events_by_time
+                         WHERE at < ?1 AND kind = 'probe' ORDER BY at LIMIT ?2)",
+                    params![before, limit],
+                )
+            })
         })
         .await
     }
