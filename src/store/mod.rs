@@ -15,6 +15,7 @@ pub mod private;
 mod queries;
 mod recipes;
 mod revoked;
+mod tokens_read;
 pub mod vault;
 pub mod vault_key;
 

@@ -1,7 +1,5 @@
 //! Connections and their tokens. Secrets go in and out only through the vault.
 
-use std::collections::HashMap;
-
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -58,36 +56,13 @@ pub struct StoredConnection {
 }
 
 #[derive(Serialize, Deserialize)]
-struct SealedSecrets {
-    a: String,
+pub(super) struct SealedSecrets {
+    pub(super) a: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    r: Option<String>,
+    pub(super) r: Option<String>,
 }
 
-/// A `tokens` row as read, before the vault opens it.
-struct TokenRow {
-    generation: i64,
-    sealed: Vec<u8>,
-    expires_at: Option<i64>,
-    issued_at: i64,
-    has_refresh: bool,
-    scopes: String,
-}
-
-impl TokenRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
-        Ok(TokenRow {
-            generation: r.get(0)?,
-            sealed: r.get(1)?,
-            expires_at: r.get(2)?,
-            issued_at: r.get(3)?,
-            has_refresh: r.get(4)?,
-            scopes: r.get(5)?,
-        })
-    }
-}
-
-fn aad(key: &ConnectionKey) -> String {
+pub(super) fn aad(key: &ConnectionKey) -> String {
     token_aad(&key.connector, &key.account)
 }
 
@@ -148,82 +123,6 @@ impl Store {
             Ok(())
         })
         .await
-    }
-
-    pub async fn load_token(&self, key: &ConnectionKey) -> Result<Option<StoredToken>, StoreError> {
-        let key = key.clone();
-        let store = self.clone();
-        self.call(move |c| {
-            let row = c
-                .query_row(
-                    "SELECT generation, sealed, expires_at, issued_at, has_refresh, scopes
-                     FROM tokens WHERE connector = ?1 AND account = ?2",
-                    params![key.connector, key.account],
-                    TokenRow::read,
-                )
-                .optional()?;
-            row.map(|row| store.open_token(&key, row)).transpose()
-        })
-        .await
-    }
-
-    /// Every stored token in one query, each opened on its own: what a process starting with
-    /// a fleet of thousands reads instead of one round trip per connection. An unreadable row
-    /// is that connection's `TokenUnreadable`, not the whole load's failure.
-    pub async fn load_tokens(
-        &self,
-    ) -> Result<HashMap<ConnectionKey, Result<StoredToken, StoreError>>, StoreError> {
-        let store = self.clone();
-        self.call(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT generation, sealed, expires_at, issued_at, has_refresh, scopes,
-                        connector, account
-                 FROM tokens",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    ConnectionKey::new(r.get::<_, String>(6)?, r.get::<_, String>(7)?),
-                    TokenRow::read(r)?,
-                ))
-            })?;
-            let mut all = HashMap::new();
-            for row in rows {
-                let (key, row) = row?;
-                let token = store.open_token(&key, row);
-                all.insert(key, token);
-            }
-            Ok(all)
-        })
-        .await
-    }
-
-    fn open_token(&self, key: &ConnectionKey, row: TokenRow) -> Result<StoredToken, StoreError> {
-        // Per row, by name: one unreadable token must cost that connection only.
-        let unreadable = || StoreError::TokenUnreadable {
-            key: key.clone(),
-            generation: row.generation,
-        };
-        let plain = self
-            .vault
-            .open_sealed(&aad(key), &row.sealed)
-            .map_err(|_| unreadable())?;
-        let secrets: SealedSecrets = serde_json::from_slice(&plain).map_err(|_| unreadable())?;
-        Ok(StoredToken {
-            access: Secret::from(secrets.a),
-            refresh: secrets.r.map(Secret::from),
-            meta: TokenMeta {
-                expires_at: row.expires_at,
-                issued_at: Some(row.issued_at),
-                has_refresh_token: row.has_refresh,
-                scopes: row
-                    .scopes
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            },
-            generation: row.generation,
-        })
     }
 
     /// The generation of the stored token without decrypting it: the cheap "did another process
