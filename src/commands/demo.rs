@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::{Exit, Outcome, open_workspace_at, start_engine};
 use crate::cli::{DemoArgs, EXIT_FAILED, EXIT_OK, Global};
-use crate::domain::{Actor, Health};
-use crate::engine::{EngineOptions, Level, Opener, ReauthMethod, Workspace};
+use crate::domain::Actor;
+use crate::engine::{EngineOptions, Level, Workspace};
 use crate::lab::{
     DOOMED_CLIENT, FLAKY_CLIENT, Lab, LabOptions, PUBLIC_CLIENT, SERVICE_CLIENT, SERVICE_SECRET,
 };
@@ -317,37 +317,27 @@ async fn run_demo(workspace: &Workspace, args: &DemoArgs) -> Outcome {
 /// Authorizes every OAuth connection that was never authorized, through the real
 /// authorization code + PKCE flow (`Command::Reauth`), before the demo's engine starts; the lab
 /// approves at once, so an internal HTTP client plays the browser.
+/// The demo's few connections, a handful at a time; the lab approves at once, so a minute is
+/// far more than any needs.
+const DEMO_AUTHORIZE_AT_ONCE: usize = 4;
+const DEMO_AUTHORIZE_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn authorize_fleet(
     config: &crate::config::Config,
     workspace: &Workspace,
 ) -> Result<(), Exit> {
-    let browser = crate::net::browser_client().map_err(|f| Exit::failed(&f))?;
     let running = start_engine(config, workspace, EngineOptions::default()).await?;
-    let waiting: Vec<_> = running
-        .handle
-        .snapshot()
-        .connections
-        .iter()
-        .filter(|c| c.health == Health::Unauthorized)
-        .map(|c| c.key.clone())
-        .collect();
-    let mut result = Ok(());
-    for key in waiting {
-        let method = ReauthMethod::Browser {
-            opener: Opener::Internal(browser.clone()),
-        };
-        let authorized = running
-            .handle
-            .reauth(key.clone(), method, Actor::Demo, Default::default())
-            .await;
-        if let Err(f) = authorized {
-            result = Err(Exit::new(
-                EXIT_FAILED,
-                format!("demo: authorizing {key} failed: {f}"),
-            ));
-            break;
-        }
-    }
+    let result = super::lab_seed::authorize_waiting(
+        &running.handle,
+        Actor::Demo,
+        DEMO_AUTHORIZE_AT_ONCE,
+        DEMO_AUTHORIZE_WITHIN,
+    )
+    .await
+    .and_then(|(_, failures)| match failures.first() {
+        None => Ok(()),
+        Some(first) => Err(Exit::new(EXIT_FAILED, format!("demo: authorizing {first}"))),
+    });
     running.shutdown().await;
     result
 }
