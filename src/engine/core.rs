@@ -85,6 +85,15 @@ impl Rows {
         Some(row)
     }
 
+    /// Runs `f` on one row, marking it changed only if `f` says it changed something.
+    pub(crate) fn update(&mut self, key: &ConnectionKey, f: impl FnOnce(&mut Row) -> bool) {
+        if let Some(row) = self.index.get(key).and_then(|&i| self.slots.get_mut(i))
+            && f(row)
+        {
+            row.dirty = true;
+        }
+    }
+
     /// Every row, each marked changed: for writes that may touch any of them (a history read).
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&ConnectionKey, &mut Row)> {
         self.keys.iter().zip(self.slots.iter_mut()).map(|(k, r)| {
@@ -220,11 +229,8 @@ impl Engine {
 
     /// The refresh loop's deadline for the row; the row changes only if the deadline did.
     pub(super) fn set_next_refresh(&self, key: &ConnectionKey, at: Option<UnixMs>) {
-        if let Ok(mut rows) = self.rows.lock()
-            && rows.get(key).is_some_and(|r| r.next_refresh_at != at)
-            && let Some(r) = rows.get_mut(key)
-        {
-            r.next_refresh_at = at;
+        if let Ok(mut rows) = self.rows.lock() {
+            rows.update(key, |r| std::mem::replace(&mut r.next_refresh_at, at) != at);
         }
     }
 
@@ -262,14 +268,12 @@ impl Engine {
             return;
         };
         for (key, at, count) in stats {
-            if rows
-                .get(&key)
-                .is_some_and(|r| r.last_refresh_at != Some(at) || r.refresh_count != count)
-                && let Some(r) = rows.get_mut(&key)
-            {
+            rows.update(&key, |r| {
+                let changed = r.last_refresh_at != Some(at) || r.refresh_count != count;
                 r.last_refresh_at = Some(at);
                 r.refresh_count = count;
-            }
+                changed
+            });
         }
     }
 

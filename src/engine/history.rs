@@ -1,5 +1,11 @@
 //! The engine's side of health over time: reading every connection's windows from the store,
-//! the leader's hourly rollup, and telling when a connection turns at risk and when it stops.
+//! the leader's hourly rollup, telling when a connection turns at risk and when it stops, and
+//! the task that re-reads the windows (and gives the read's memory back) while nothing happens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use super::api::Level;
 use super::core::Engine;
@@ -95,6 +101,45 @@ impl Engine {
                         tracing::warn!("could not record an at-risk event: {e}");
                     }
                 });
+            }
+        }
+    }
+}
+
+/// Hands memory freed by a large transient (start-up's reads, a whole-fleet history read) back
+/// to the OS. glibc keeps freed small chunks in its arenas, so without this a daemon's RSS
+/// stays at its start-up peak: at 10,000 connections that was 40 MB above the live heap.
+pub(super) fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers and only returns free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+pub(super) async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(30));
+    // The first tick is now, and start-up has just read the history.
+    every.tick().await;
+    let mut next_history = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => {
+                if tokio::time::Instant::now() >= next_history {
+                    let started = tokio::time::Instant::now();
+                    // A whole-fleet read can take a while: a shutdown does not wait for it.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = engine.load_history() => {}
+                    }
+                    trim_heap();
+                    // Reading every window of a large fleet takes the store a while (about 3 s
+                    // for 1,000 connections over 7 days): keep it under 5% of the store's time.
+                    let took = started.elapsed();
+                    next_history = started + (took * 20).max(Duration::from_secs(30));
+                }
+                engine.touch_all();
             }
         }
     }

@@ -301,55 +301,16 @@ pub async fn start(
     // Keeps the windows (rates and percentiles, from the store) current even when nothing happens.
     tasks.push((
         "history reader",
-        tokio::spawn(republish(engine.clone(), cancel.clone())),
+        tokio::spawn(history::republish(engine.clone(), cancel.clone())),
     ));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
-    trim_heap();
+    history::trim_heap();
     Ok(Running {
         handle,
         engine,
         cancel,
         tasks,
     })
-}
-
-/// Hands memory freed by a large transient (start-up's reads, a whole-fleet history read) back
-/// to the OS. glibc keeps freed small chunks in its arenas, so without this a daemon's RSS
-/// stays at its start-up peak: at 10,000 connections that was 40 MB above the live heap.
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointers and only returns free pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_secs(30));
-    // The first tick is now, and start-up has just read the history.
-    every.tick().await;
-    let mut next_history = tokio::time::Instant::now();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = every.tick() => {
-                if tokio::time::Instant::now() >= next_history {
-                    let started = tokio::time::Instant::now();
-                    // A whole-fleet read can take a while: a shutdown does not wait for it.
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = engine.load_history() => {}
-                    }
-                    trim_heap();
-                    // Reading every window of a large fleet takes the store a while (about 3 s
-                    // for 1,000 connections over 7 days): keep it under 5% of the store's time.
-                    let took = started.elapsed();
-                    next_history = started + (took * 20).max(Duration::from_secs(30));
-                }
-                engine.touch_all();
-            }
-        }
-    }
 }
 
 async fn command_loop(
