@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::de::DeTable;
 
 use super::duration::deserialize_duration;
 use super::locate::{KeyPath, Located, Seg};
@@ -196,11 +195,11 @@ fn path(i: usize, key: &str) -> KeyPath {
 }
 
 /// The checks serde cannot make. Messages never quote a secret or a URL (a Slack URL is one).
-pub(crate) fn validate(config: &Config, root: &DeTable<'_>) -> Result<(), Located> {
+pub(crate) fn validate(config: &Config, root: &super::Doc<'_>) -> Result<(), Located> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, a) in config.alerts.iter().enumerate() {
         let err = |key: &str, anchor: &str, message: String| {
-            Located::at(root, path(i, key), &path(i, anchor), message)
+            Located::at(root.get(), path(i, key), &path(i, anchor), message)
         };
         let id_ok = !a.name.is_empty()
             && a.name
@@ -284,7 +283,7 @@ pub(crate) fn validate(config: &Config, root: &DeTable<'_>) -> Result<(), Locate
                 for (j, to) in a.to.iter().enumerate() {
                     if to.parse::<lettre::message::Mailbox>().is_err() {
                         return Err(Located::at(
-                            root,
+                            root.get(),
                             path(i, "to"),
                             &{
                                 let mut p = path(i, "to");

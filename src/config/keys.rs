@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use toml::de::DeTable;
-
 use super::locate::{KeyPath, Located};
 use super::schema::{AuthConfig, AuthType, Config, TokenAuthMethod};
 use crate::auth::client_assertion::{ClientKey, SigningKey};
@@ -15,7 +13,7 @@ use crate::secret::Secret;
 
 pub(crate) fn load(
     config: &mut Config,
-    root: &DeTable<'_>,
+    root: &super::Doc<'_>,
     source: Option<&Path>,
 ) -> Result<(), Located> {
     for (i, c) in config.connectors.iter_mut().enumerate() {
@@ -26,7 +24,7 @@ pub(crate) fn load(
         }
         let err = |key: &str, message: String| {
             let path = KeyPath::connector(i, key);
-            Located::at(root, path.clone(), &path, message)
+            Located::at(root.get(), path.clone(), &path, message)
         };
         let (pem, what, key) = match (&c.auth.private_key, &c.auth.private_key_file) {
             (Some(pem), _) => (pem.clone(), "private_key".to_string(), "auth.private_key"),

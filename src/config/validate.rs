@@ -3,21 +3,19 @@
 
 use std::collections::HashMap;
 
-use toml::de::DeTable;
-
 use super::locate::{KeyPath, Located, line_col};
 use super::presets::{preset, preset_names};
 use super::schema::{
     AuthType, Config, ConnectorConfig, ConnectorKind, Grant, McpTransport, TokenAuthMethod,
 };
 
-pub(crate) fn validate(config: &Config, root: &DeTable<'_>, text: &str) -> Result<(), Located> {
+pub(crate) fn validate(config: &Config, root: &super::Doc<'_>, text: &str) -> Result<(), Located> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, c) in config.connectors.iter().enumerate() {
         let v = Check { root, i };
         v.id(&c.id)?;
         if let Some(first) = seen.insert(&c.id, i) {
-            let first_span = super::locate::span_of(root, &KeyPath::connector(first, "id"));
+            let first_span = super::locate::span_of(root.get(), &KeyPath::connector(first, "id"));
             let where_ = first_span
                 .map(|s| format!(" at line {}", line_col(text, s.start).0))
                 .unwrap_or_default();
@@ -36,7 +34,7 @@ pub(crate) fn validate(config: &Config, root: &DeTable<'_>, text: &str) -> Resul
 }
 
 struct Check<'a, 'i> {
-    root: &'a DeTable<'i>,
+    root: &'a super::Doc<'i>,
     i: usize,
 }
 
@@ -44,7 +42,7 @@ impl Check<'_, '_> {
     /// An error about key `key` of this connector, shown at `anchor`.
     fn err(&self, key: &str, anchor: &str, message: String) -> Located {
         Located::at(
-            self.root,
+            self.root.get(),
             KeyPath::connector(self.i, key),
             &KeyPath::connector(self.i, anchor),
             message,

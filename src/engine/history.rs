@@ -13,18 +13,62 @@ use crate::domain::{Actor, now_ms};
 use crate::store::EventRecord;
 
 impl Engine {
-    /// Reads every connection's windows from the store into the rows. Followers, one-shot
-    /// commands and the leader all call it, so they show the same numbers.
-    pub(crate) async fn load_history(&self) {
-        match self.store.history(None, now_ms()).await {
-            Ok(mut all) => {
-                if let Ok(mut rows) = self.rows.lock() {
-                    for (key, row) in rows.iter_mut() {
-                        row.history = all.remove(key).map(std::sync::Arc::new);
-                    }
+    /// Reads every connection's windows into the rows; answers how long the whole-fleet read
+    /// took (zero when the leader's published read was taken). Followers, one-shot commands
+    /// and the leader all show the same numbers: the leader reads the store and publishes
+    /// what it read (`store/windows.rs`); the others take that while it stands, and read the
+    /// store themselves only when no live leader has published.
+    pub(crate) async fn load_history(&self) -> Duration {
+        let now = now_ms();
+        let leader = self.is_leader();
+        if !leader {
+            match self.store.published_windows(now).await {
+                Ok(Some(all)) => {
+                    self.take_history(all);
+                    return Duration::ZERO;
                 }
+                Ok(None) => {}
+                Err(e) => tracing::debug!("reading the leader's published windows: {e}"),
             }
-            Err(e) => tracing::warn!("could not read the connections' history: {e}"),
+        }
+        let started = std::time::Instant::now();
+        let all = match self.store.history(None, now).await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::warn!("could not read the connections' history: {e}");
+                return started.elapsed();
+            }
+        };
+        let took = started.elapsed();
+        if leader {
+            let rows: Vec<_> = all
+                .iter()
+                .map(|(k, h)| (k.clone(), crate::store::windows::encode(h)))
+                .collect();
+            // They stand until the next read is due, with slack for a busy store.
+            let until = now.saturating_add(
+                i64::try_from((history_every(took) + PUBLISHED_SLACK).as_millis())
+                    .unwrap_or(i64::MAX),
+            );
+            if let Err(e) = self.store.publish_windows(rows, now, until).await {
+                tracing::warn!("could not publish the connections' windows: {e}");
+            }
+        }
+        self.take_history(all);
+        took
+    }
+
+    fn take_history(
+        &self,
+        mut all: std::collections::HashMap<
+            crate::domain::ConnectionKey,
+            crate::domain::history::History,
+        >,
+    ) {
+        if let Ok(mut rows) = self.rows.lock() {
+            for (key, row) in rows.iter_mut() {
+                row.history = all.remove(key).map(std::sync::Arc::new);
+            }
         }
     }
 
@@ -117,8 +161,19 @@ pub(super) fn trim_heap() {
     }
 }
 
+/// How long until the next whole-fleet window read after one that took `took`: reading every
+/// window of a large fleet takes the store a while (about a second for 10,000 connections with
+/// two partial hours of raw probes), so it stays under 5% of the store's time.
+fn history_every(took: Duration) -> Duration {
+    (took * 20).max(HISTORY_EVERY)
+}
+
+const HISTORY_EVERY: Duration = Duration::from_secs(30);
+/// How long past the leader's next read its published windows still stand.
+const PUBLISHED_SLACK: Duration = Duration::from_secs(30);
+
 pub(super) async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_secs(30));
+    let mut every = tokio::time::interval(HISTORY_EVERY);
     // The first tick is now, and start-up has just read the history.
     every.tick().await;
     let mut next_history = tokio::time::Instant::now();
@@ -129,15 +184,12 @@ pub(super) async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
                 if tokio::time::Instant::now() >= next_history {
                     let started = tokio::time::Instant::now();
                     // A whole-fleet read can take a while: a shutdown does not wait for it.
-                    tokio::select! {
+                    let took = tokio::select! {
                         _ = cancel.cancelled() => break,
-                        _ = engine.load_history() => {}
-                    }
+                        took = engine.load_history() => took,
+                    };
                     trim_heap();
-                    // Reading every window of a large fleet takes the store a while (about 3 s
-                    // for 1,000 connections over 7 days): keep it under 5% of the store's time.
-                    let took = started.elapsed();
-                    next_history = started + (took * 20).max(Duration::from_secs(30));
+                    next_history = started + history_every(took);
                 }
                 engine.touch_all();
             }

@@ -263,6 +263,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX probes_by_time_covering ON probes (at, connector, account, ok, latency_ms);
     DROP INDEX probes_by_time;
     "#,
+    // 15: the leader's last whole-fleet window read, one small row per connection, for every
+    // other process to take instead of reading the raw rows again (issue 16, `windows.rs`).
+    r#"
+    CREATE TABLE windows (
+        connector TEXT NOT NULL,
+        account   TEXT NOT NULL,
+        body      BLOB NOT NULL,
+        PRIMARY KEY (connector, account)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -18,6 +18,7 @@ mod revoked;
 mod tokens_read;
 pub mod vault;
 pub mod vault_key;
+pub(crate) mod windows;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
