@@ -21,15 +21,8 @@ impl Engine {
     pub(crate) async fn load_history(&self) -> Duration {
         let now = now_ms();
         let leader = self.is_leader();
-        if !leader {
-            match self.store.published_windows(now).await {
-                Ok(Some(all)) => {
-                    self.take_history(all);
-                    return Duration::ZERO;
-                }
-                Ok(None) => {}
-                Err(e) => tracing::debug!("reading the leader's published windows: {e}"),
-            }
+        if !leader && self.take_published_history().await {
+            return Duration::ZERO;
         }
         let started = std::time::Instant::now();
         let all = match self.store.history(None, now).await {
@@ -56,6 +49,21 @@ impl Engine {
         }
         self.take_history(all);
         took
+    }
+
+    /// Takes the leader's published windows if they stand; `false` when there are none.
+    pub(crate) async fn take_published_history(&self) -> bool {
+        match self.store.published_windows(now_ms()).await {
+            Ok(Some(all)) => {
+                self.take_history(all);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::debug!("reading the leader's published windows: {e}");
+                false
+            }
+        }
     }
 
     fn take_history(
@@ -172,10 +180,13 @@ const HISTORY_EVERY: Duration = Duration::from_secs(30);
 /// How long past the leader's next read its published windows still stand.
 const PUBLISHED_SLACK: Duration = Duration::from_secs(30);
 
-pub(super) async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
+/// `due`: start-up did not read the windows, so the first read is now.
+pub(super) async fn republish(engine: Arc<Engine>, due: bool, cancel: CancellationToken) {
     let mut every = tokio::time::interval(HISTORY_EVERY);
-    // The first tick is now, and start-up has just read the history.
-    every.tick().await;
+    // The first tick is now; unless a read is due, start-up has just made it.
+    if !due {
+        every.tick().await;
+    }
     let mut next_history = tokio::time::Instant::now();
     loop {
         tokio::select! {

@@ -270,7 +270,17 @@ pub async fn start(
         elicitations: elicit::Elicitations::default(),
         retention: opts.retention,
     });
-    if opts.scheduler || opts.history {
+    // A scheduled engine (the daemon, a console) shows its first snapshot without waiting for
+    // a whole-fleet read of the store, which takes a second at 10,000 connections with hours of
+    // probes: it takes the leader's published windows if they stand, else its history reader
+    // reads them at once. Until then only the up/degraded line can differ (the hour's rate
+    // comes from the last minutes), and that line alerts nobody. A one-shot command prints
+    // once, so it waits for the windows.
+    let mut history_due = false;
+    if opts.scheduler {
+        history_due = !engine.take_published_history().await;
+        engine.load_leader_risk().await;
+    } else if opts.history {
         engine.load_history().await;
         engine.load_leader_risk().await;
     }
@@ -301,7 +311,11 @@ pub async fn start(
     // Keeps the windows (rates and percentiles, from the store) current even when nothing happens.
     tasks.push((
         "history reader",
-        tokio::spawn(history::republish(engine.clone(), cancel.clone())),
+        tokio::spawn(history::republish(
+            engine.clone(),
+            history_due,
+            cancel.clone(),
+        )),
     ));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
     history::trim_heap();
