@@ -191,9 +191,11 @@ pub(super) async fn republish(engine: Arc<Engine>, due: bool, cancel: Cancellati
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = every.tick() => {
-                if tokio::time::Instant::now() >= next_history {
-                    let started = tokio::time::Instant::now();
+            tick = every.tick() => {
+                // From the tick, not the read's start: a read due at the next tick must not
+                // miss it by the few ms between the two and wait a whole interval more.
+                if tick >= next_history {
+                    let started = tick;
                     // A whole-fleet read can take a while: a shutdown does not wait for it.
                     let took = tokio::select! {
                         _ = cancel.cancelled() => break,
