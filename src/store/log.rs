@@ -264,7 +264,7 @@ impl Store {
                     ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                     ProbeResult {
                         at: r.get(2)?,
-                        via: via_from_str(&r.get::<_, String>(3)?),
+                        via: via_from_str(r.get_ref(3)?.as_str().unwrap_or("")),
                         latency_ms: r.get::<_, i64>(4)?.max(0) as u64,
                         failure,
                         primary_failure: failure_from(r.get(8)?, r.get(9)?),

@@ -148,17 +148,19 @@ fn published(
     }
     let mut stmt = c.prepare_cached("SELECT connector, account, body FROM windows")?;
     let mut rows = stmt.query([])?;
-    let mut out = HashMap::new();
+    // Gathered first so the map is built at its size: growing it moves every History
+    // (700 bytes each) at each doubling.
+    let mut found = Vec::new();
     while let Some(r) = rows.next()? {
         let Some(h) = decode(r.get_ref(2)?.as_blob().unwrap_or(&[]), as_of) else {
             continue;
         };
-        out.insert(
+        found.push((
             ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
             h,
-        );
+        ));
     }
-    Ok(Some(out))
+    Ok(Some(found.into_iter().collect()))
 }
 
 impl Store {
