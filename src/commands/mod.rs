@@ -160,12 +160,22 @@ pub async fn oneshot_engine_with(
     global: &Global,
     options: EngineOptions,
 ) -> Result<(Running, Workspace), Exit> {
+    let started = std::time::Instant::now();
     let config = load_config(global)?;
+    let config_at = started.elapsed();
     let workspace = open_workspace(global)?;
+    let store_at = started.elapsed();
     let options = EngineOptions {
         scheduler: false,
         ..options
     };
     let running = start_engine(&config, &workspace, options).await?;
+    tracing::debug!(
+        connectors = config.connectors.len(),
+        "one-shot engine: config read in {} ms, store opened in {} ms, engine started in {} ms",
+        config_at.as_millis(),
+        (store_at - config_at).as_millis(),
+        (started.elapsed() - store_at).as_millis()
+    );
     Ok((running, workspace))
 }

@@ -157,23 +157,52 @@ fn store_failure(e: crate::store::StoreError) -> Failure {
     Failure::new(ErrorClass::Config, e.to_string())
 }
 
+/// How long each step of a start took, for the log: at 10,000 connections each is worth
+/// knowing (BENCHMARKS.md, issue 16).
+#[derive(Default)]
+struct Steps(Vec<(&'static str, Duration)>, Duration);
+
+impl Steps {
+    fn mark(&mut self, name: &'static str, started: std::time::Instant) {
+        let at = started.elapsed();
+        self.0.push((name, at.saturating_sub(self.1)));
+        self.1 = at;
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, d)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{name} {} ms", d.as_millis())?;
+        }
+        write!(f, "; {} ms in all", self.1.as_millis())
+    }
+}
+
 /// Loads the fleet from the store and starts the engine.
 pub async fn start(
     store: Store,
     specs: Vec<ConnectorSpec>,
     opts: EngineOptions,
 ) -> Result<Running, Failure> {
+    let started = std::time::Instant::now();
+    let mut steps = Steps::default();
     let http = http_client()?;
     let broker = Broker::new(store.clone(), http.clone());
     let stored = store.connections().await.map_err(store_failure)?;
+    // By connector once: a search of every stored connection per connector was 10^8 string
+    // comparisons at 10,000 authorized connections.
+    let mut stored_of: HashMap<&str, Vec<_>> = HashMap::new();
+    for c in &stored {
+        stored_of.entry(c.key.connector.as_str()).or_default().push(c);
+    }
+    steps.mark("connections", started);
 
     let mut keys = Vec::new();
     let mut entries = Vec::new();
     for spec in &specs {
-        let mut accounts: Vec<_> = stored
-            .iter()
-            .filter(|c| c.key.connector == spec.id)
-            .collect();
+        let mut accounts = stored_of.remove(spec.id.as_str()).unwrap_or_default();
         accounts.sort_by_key(|c| (c.key.account != DEFAULT_ACCOUNT, c.key.account.clone()));
         let accounts_of: Vec<(ConnectionKey, bool)> = if accounts.is_empty() {
             vec![(ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT), false)]
@@ -189,6 +218,7 @@ pub async fn start(
         }
     }
     broker.register_all(entries).await?;
+    steps.mark("tokens", started);
 
     let mut rows = core::Rows::new(&keys);
     let spec_of: HashMap<&str, &ConnectorSpec> = specs.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -212,6 +242,7 @@ pub async fn start(
         }
     }
 
+    steps.mark("replay", started);
     for (key, at, count) in store.refresh_stats().await.map_err(store_failure)? {
         if let Some(row) = rows.get_mut(&key) {
             row.last_refresh_at = Some(at);
@@ -284,7 +315,10 @@ pub async fn start(
         engine.load_history().await;
         engine.load_leader_risk().await;
     }
+    steps.mark("history", started);
     engine.publish_now();
+    steps.mark("snapshot", started);
+    tracing::debug!(connections = engine.keys.len(), "engine started: {steps}");
 
     let cancel = CancellationToken::new();
     let mut tasks = vec![(
