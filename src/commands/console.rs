@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Exit, Outcome, load_config, open_workspace, start_engine};
+use super::{Exit, Outcome, load_config, start_engine};
 use crate::cli::{DaemonArgs, EXIT_FAILED, EXIT_USAGE, Global, LogFormat};
 use crate::config::Config;
 use crate::engine::{Elicitor, EngineHandle, EngineOptions, Running, Workspace};
@@ -14,20 +14,21 @@ pub async fn console(global: &Global, read_only: bool) -> Outcome {
     // Where the time to the first frame goes, in the log: at 10,000 connections each step
     // is worth knowing (BENCHMARKS.md, issue 16).
     let started = Instant::now();
-    let config = load_config(global)?;
-    let config_at = started.elapsed();
-    let workspace = open_workspace(global)?;
-    let store_at = started.elapsed();
+    let engine_options = console_engine_options();
+    let (config, workspace, preload) = super::load_and_open(global, &engine_options)?;
+    let read_at = started.elapsed();
     let mut options = console_options(&config, workspace.data_dir())?;
     options.read_only = read_only;
     options.started = Some(started);
-    let running = start_console_engine(&config, &workspace).await?;
+    let running = workspace
+        .start_preloaded(&config, engine_options, preload)
+        .await
+        .map_err(|f| Exit::failed(&f))?;
     tracing::info!(
         connectors = config.connectors.len(),
-        config_ms = ms(config_at),
-        store_ms = ms(store_at - config_at),
-        engine_ms = ms(started.elapsed() - store_at),
-        "console starting: config read, store opened, engine started"
+        read_ms = ms(read_at),
+        engine_ms = ms(started.elapsed() - read_at),
+        "console starting: config read and store opened (together), engine started"
     );
     // A console that leads (no daemon running) sends the alerts too.
     let alerts =
@@ -92,12 +93,15 @@ pub fn shell_quote(s: &str) -> String {
 /// The engine behind a console: scheduled, and a server's requests for input (elicitation)
 /// go to its front-ends as `Event::ElicitationRequested`, which the tool panel answers.
 pub async fn start_console_engine(config: &Config, workspace: &Workspace) -> Result<Running, Exit> {
-    let options = EngineOptions {
+    start_engine(config, workspace, console_engine_options()).await
+}
+
+fn console_engine_options() -> EngineOptions {
+    EngineOptions {
         scheduler: true,
         elicit: Elicitor::for_front_ends(),
         ..EngineOptions::default()
-    };
-    start_engine(config, workspace, options).await
+    }
 }
 
 /// Runs the TUI over a started engine, then stops the engine.

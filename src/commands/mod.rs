@@ -80,17 +80,22 @@ pub fn config_path(global: &Global) -> PathBuf {
 }
 
 pub fn load_config(global: &Global) -> Result<Config, Exit> {
+    config_exists(global)?;
+    crate::config::load(&config_path(global)).map_err(|e| Exit::new(EXIT_USAGE, e.to_string()))
+}
+
+fn config_exists(global: &Global) -> Result<(), Exit> {
     let path = config_path(global);
-    if !path.exists() {
-        return Err(Exit::new(
-            EXIT_USAGE,
-            format!(
-                "{}: cannot read config file: it does not exist; pass --config PATH, or start from the example: `switchboard config init` (or try `switchboard demo`)",
-                path.display()
-            ),
-        ));
+    if path.exists() {
+        return Ok(());
     }
-    crate::config::load(&path).map_err(|e| Exit::new(EXIT_USAGE, e.to_string()))
+    Err(Exit::new(
+        EXIT_USAGE,
+        format!(
+            "{}: cannot read config file: it does not exist; pass --config PATH, or start from the example: `switchboard config init` (or try `switchboard demo`)",
+            path.display()
+        ),
+    ))
 }
 
 /// The data directory `--data-dir` names, made private, logging to its file, its store open.
@@ -160,22 +165,38 @@ pub async fn oneshot_engine_with(
     global: &Global,
     options: EngineOptions,
 ) -> Result<(Running, Workspace), Exit> {
-    let started = std::time::Instant::now();
-    let config = load_config(global)?;
-    let config_at = started.elapsed();
-    let workspace = open_workspace(global)?;
-    let store_at = started.elapsed();
     let options = EngineOptions {
         scheduler: false,
         ..options
     };
-    let running = start_engine(&config, &workspace, options).await?;
+    let started = std::time::Instant::now();
+    let (config, workspace, preload) = load_and_open(global, &options)?;
+    let read_at = started.elapsed();
+    let running = workspace
+        .start_preloaded(&config, options, preload)
+        .await
+        .map_err(|f| Exit::failed(&f))?;
     tracing::debug!(
         connectors = config.connectors.len(),
-        "one-shot engine: config read in {} ms, store opened in {} ms, engine started in {} ms",
-        config_at.as_millis(),
-        (store_at - config_at).as_millis(),
-        (started.elapsed() - store_at).as_millis()
+        "one-shot engine: config read and store opened in {} ms, engine started in {} ms",
+        read_at.as_millis(),
+        (started.elapsed() - read_at).as_millis()
     );
     Ok((running, workspace))
+}
+
+/// The config and the workspace, with the engine's store reads begun before the config is
+/// parsed so the two overlap (`engine::Preload`). A config error still comes first: it is the
+/// one to fix, whatever the data directory says.
+pub fn load_and_open(
+    global: &Global,
+    options: &EngineOptions,
+) -> Result<(Config, Workspace, engine::Preload), Exit> {
+    config_exists(global)?;
+    let opened = open_workspace(global);
+    let preload = opened.as_ref().ok().map(|w| w.preload(options));
+    let config = load_config(global)?;
+    let workspace = opened?;
+    let preload = preload.unwrap_or_else(|| workspace.preload(options));
+    Ok((config, workspace, preload))
 }

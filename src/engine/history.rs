@@ -66,7 +66,7 @@ impl Engine {
         }
     }
 
-    fn take_history(
+    pub(super) fn take_history(
         &self,
         mut all: std::collections::HashMap<
             crate::domain::ConnectionKey,

@@ -15,6 +15,7 @@ mod history;
 mod logging;
 pub mod open;
 mod pause;
+mod preload;
 mod protocol;
 mod publish;
 pub mod ready;
@@ -43,11 +44,12 @@ pub use crate::auth::revoke::Revoked;
 pub use crate::mcp::Target as McpTarget;
 pub use authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
 pub use open::{LogOptions, Opening, Workspace};
+pub use preload::Preload;
 pub use ready::{Need, NotReady};
 pub use requests::ToolCall;
 
 use crate::auth::Broker;
-use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot, now_ms};
+use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot};
 use crate::mcp::McpPool;
 pub use crate::mcp::elicit::{ElicitPolicy, Elicitor, Operator, OperatorAsk};
 use crate::probe::Prober;
@@ -157,47 +159,37 @@ fn store_failure(e: crate::store::StoreError) -> Failure {
     Failure::new(ErrorClass::Config, e.to_string())
 }
 
-/// How long each step of a start took, for the log: at 10,000 connections each is worth
-/// knowing (BENCHMARKS.md, issue 16).
-#[derive(Default)]
-struct Steps(Vec<(&'static str, Duration)>, Duration);
-
-impl Steps {
-    fn mark(&mut self, name: &'static str, started: std::time::Instant) {
-        let at = started.elapsed();
-        self.0.push((name, at.saturating_sub(self.1)));
-        self.1 = at;
-    }
-}
-
-impl std::fmt::Display for Steps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (name, d)) in self.0.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            write!(f, "{sep}{name} {} ms", d.as_millis())?;
-        }
-        write!(f, "; {} ms in all", self.1.as_millis())
-    }
-}
-
 /// Loads the fleet from the store and starts the engine.
 pub async fn start(
     store: Store,
     specs: Vec<ConnectorSpec>,
     opts: EngineOptions,
 ) -> Result<Running, Failure> {
-    let started = std::time::Instant::now();
-    let mut steps = Steps::default();
+    let preload = Preload::begin(&store, opts.scheduler || opts.history);
+    start_preloaded(store, specs, opts, preload).await
+}
+
+/// `start`, with the store's reads begun earlier (`Preload`: while the config was parsed).
+pub async fn start_preloaded(
+    store: Store,
+    specs: Vec<ConnectorSpec>,
+    opts: EngineOptions,
+    mut preload: Preload,
+) -> Result<Running, Failure> {
+    let mut steps = preload::Steps::new();
     let http = http_client()?;
     let broker = Broker::new(store.clone(), http.clone());
-    let stored = store.connections().await.map_err(store_failure)?;
+    let stored = preload.connections().await.map_err(store_failure)?;
     // By connector once: a search of every stored connection per connector was 10^8 string
     // comparisons at 10,000 authorized connections.
     let mut stored_of: HashMap<&str, Vec<_>> = HashMap::new();
     for c in &stored {
-        stored_of.entry(c.key.connector.as_str()).or_default().push(c);
+        stored_of
+            .entry(c.key.connector.as_str())
+            .or_default()
+            .push(c);
     }
-    steps.mark("connections", started);
+    steps.mark("connections");
 
     let mut keys = Vec::new();
     let mut entries = Vec::new();
@@ -218,7 +210,7 @@ pub async fn start(
         }
     }
     broker.register_all(entries).await?;
-    steps.mark("tokens", started);
+    steps.mark("tokens");
 
     let mut rows = core::Rows::new(&keys);
     let spec_of: HashMap<&str, &ConnectorSpec> = specs.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -226,15 +218,10 @@ pub async fn start(
     // start costs the same at steady state as on a fresh store (an hour of 10,000
     // connections probed every 30 s is 1.2 million rows). The hour's rate comes from the
     // store's windows until the window holds a whole hour.
-    let replay_from = now_ms() - REPLAY_MS;
     for (_, row) in rows.iter_mut() {
-        row.window.set_complete_from(replay_from);
+        row.window.set_complete_from(preload.replay_from);
     }
-    for (key, p) in store
-        .probes_since(replay_from)
-        .await
-        .map_err(store_failure)?
-    {
+    for (key, p) in preload.probes().await.map_err(store_failure)? {
         if let Some(row) = rows.get_mut(&key)
             && let Some(spec) = spec_of.get(key.connector.as_str())
         {
@@ -242,14 +229,14 @@ pub async fn start(
         }
     }
 
-    steps.mark("replay", started);
-    for (key, at, count) in store.refresh_stats().await.map_err(store_failure)? {
+    steps.mark("replay");
+    for (key, at, count) in preload.refresh_stats().await.map_err(store_failure)? {
         if let Some(row) = rows.get_mut(&key) {
             row.last_refresh_at = Some(at);
             row.refresh_count = count;
         }
     }
-    for (key, at) in store.paused().await.map_err(store_failure)? {
+    for (key, at) in preload.paused().await.map_err(store_failure)? {
         if let Some(row) = rows.get_mut(&key) {
             row.paused_at = Some(at);
         }
@@ -308,16 +295,23 @@ pub async fn start(
     // comes from the last minutes), and that line alerts nobody. A one-shot command prints
     // once, so it waits for the windows.
     let mut history_due = false;
-    if opts.scheduler {
-        history_due = !engine.take_published_history().await;
-        engine.load_leader_risk().await;
-    } else if opts.history {
-        engine.load_history().await;
+    if opts.scheduler || opts.history {
+        let published = preload.windows().await;
+        let taken = published.is_some();
+        if let Some(all) = published {
+            engine.take_history(all);
+        }
+        if opts.scheduler {
+            history_due = !taken;
+        } else if !taken {
+            engine.load_history().await;
+        }
         engine.load_leader_risk().await;
     }
-    steps.mark("history", started);
+    drop(preload);
+    steps.mark("history");
     engine.publish_now();
-    steps.mark("snapshot", started);
+    steps.mark("snapshot");
     tracing::debug!(connections = engine.keys.len(), "engine started: {steps}");
 
     let cancel = CancellationToken::new();

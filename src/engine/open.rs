@@ -90,11 +90,33 @@ impl Workspace {
 
     /// The engine over this directory's store and the config's connectors.
     pub async fn start(&self, config: &Config, options: EngineOptions) -> Result<Running, Failure> {
+        let preload = self.preload(&options);
+        self.start_preloaded(config, options, preload).await
+    }
+
+    /// Begins the store reads an engine with `options` starts from, before its config is
+    /// parsed: they run on the store's thread meanwhile (see `Preload`).
+    pub fn preload(&self, options: &EngineOptions) -> super::Preload {
+        super::Preload::begin(&self.store, options.scheduler || options.history)
+    }
+
+    pub async fn start_preloaded(
+        &self,
+        config: &Config,
+        options: EngineOptions,
+        preload: super::Preload,
+    ) -> Result<Running, Failure> {
         let options = EngineOptions {
             retention: super::retention(&config.store),
             ..options
         };
-        super::start(self.store.clone(), fleet::from_config(config), options).await
+        super::start_preloaded(
+            self.store.clone(),
+            fleet::from_config(config),
+            options,
+            preload,
+        )
+        .await
     }
 }
 

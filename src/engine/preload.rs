@@ -1,0 +1,150 @@
+//! The store reads a start needs that do not depend on the config, begun before it.
+//!
+//! At 10,000 connections a start reads ~100,000 rows (the last minutes of probes, every
+//! connection's windows) and parses a 1.2 MB config: each about 100 ms, on different threads
+//! (the store's and the caller's). Begun first, the reads run while the config parses, and a
+//! one-shot `status` or a console's first frame waits for the longer of the two, not both.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use super::REPLAY_MS;
+use crate::domain::history::History;
+use crate::domain::{ConnectionKey, ProbeResult, UnixMs, now_ms};
+use crate::store::{Store, StoreError, StoredConnection};
+
+type Pending<T> = JoinHandle<Result<T, StoreError>>;
+
+pub struct Preload {
+    pub(super) replay_from: UnixMs,
+    connections: Option<Pending<Vec<StoredConnection>>>,
+    probes: Option<Pending<Vec<(ConnectionKey, ProbeResult)>>>,
+    refresh_stats: Option<Pending<Vec<(ConnectionKey, UnixMs, u64)>>>,
+    paused: Option<Pending<HashMap<ConnectionKey, UnixMs>>>,
+    /// The leader's published windows, for an engine that shows them (see `history.rs`).
+    windows: Option<Pending<Option<HashMap<ConnectionKey, History>>>>,
+}
+
+fn begin<T, F>(store: &Store, read: impl FnOnce(Store) -> F) -> Option<Pending<T>>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    Some(tokio::spawn(read(store.clone())))
+}
+
+/// Each read is taken once; a second take answers as a closed store would.
+async fn take<T>(slot: &mut Option<Pending<T>>) -> Result<T, StoreError> {
+    match slot.take() {
+        Some(pending) => pending.await.unwrap_or(Err(StoreError::Closed)),
+        None => Err(StoreError::Closed),
+    }
+}
+
+impl Preload {
+    /// Queues the reads on the store's thread; `windows`: the engine will show the windows.
+    pub fn begin(store: &Store, windows: bool) -> Self {
+        let replay_from = now_ms() - REPLAY_MS;
+        Self {
+            replay_from,
+            connections: begin(store, |s| async move { s.connections().await }),
+            probes: begin(
+                store,
+                move |s| async move { s.probes_since(replay_from).await },
+            ),
+            refresh_stats: begin(store, |s| async move { s.refresh_stats().await }),
+            paused: begin(store, |s| async move { s.paused().await }),
+            windows: windows
+                .then(|| {
+                    begin(
+                        store,
+                        |s| async move { s.published_windows(now_ms()).await },
+                    )
+                })
+                .flatten(),
+        }
+    }
+
+    pub(super) async fn connections(&mut self) -> Result<Vec<StoredConnection>, StoreError> {
+        take(&mut self.connections).await
+    }
+
+    pub(super) async fn probes(&mut self) -> Result<Vec<(ConnectionKey, ProbeResult)>, StoreError> {
+        take(&mut self.probes).await
+    }
+
+    pub(super) async fn refresh_stats(
+        &mut self,
+    ) -> Result<Vec<(ConnectionKey, UnixMs, u64)>, StoreError> {
+        take(&mut self.refresh_stats).await
+    }
+
+    pub(super) async fn paused(&mut self) -> Result<HashMap<ConnectionKey, UnixMs>, StoreError> {
+        take(&mut self.paused).await
+    }
+
+    /// The published windows if they were asked for and stand; a failed read is only a
+    /// slower start (the windows are read again), so it is logged, not returned.
+    pub(super) async fn windows(&mut self) -> Option<HashMap<ConnectionKey, History>> {
+        self.windows.as_ref()?;
+        match take(&mut self.windows).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::debug!("reading the leader's published windows: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Preload {
+    fn drop(&mut self) {
+        // A start that failed part-way leaves nothing running behind it.
+        let pending = [
+            self.connections.as_ref().map(JoinHandle::abort_handle),
+            self.probes.as_ref().map(JoinHandle::abort_handle),
+            self.refresh_stats.as_ref().map(JoinHandle::abort_handle),
+            self.paused.as_ref().map(JoinHandle::abort_handle),
+            self.windows.as_ref().map(JoinHandle::abort_handle),
+        ];
+        for p in pending.into_iter().flatten() {
+            p.abort();
+        }
+    }
+}
+
+/// How long each step of a start took, for the log: at 10,000 connections each is worth
+/// knowing (BENCHMARKS.md, issue 16).
+pub(super) struct Steps {
+    started: Instant,
+    marks: Vec<(&'static str, Duration)>,
+    last: Duration,
+}
+
+impl Steps {
+    pub(super) fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            marks: Vec::new(),
+            last: Duration::ZERO,
+        }
+    }
+
+    pub(super) fn mark(&mut self, name: &'static str) {
+        let at = self.started.elapsed();
+        self.marks.push((name, at.saturating_sub(self.last)));
+        self.last = at;
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, d)) in self.marks.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{name} {} ms", d.as_millis())?;
+        }
+        write!(f, "; {} ms in all", self.last.as_millis())
+    }
+}
