@@ -47,7 +47,7 @@ impl Engine {
                 tracing::warn!("could not publish the connections' windows: {e}");
             }
         }
-        self.take_history(all);
+        self.take_history(all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect());
         took
     }
 
@@ -55,7 +55,7 @@ impl Engine {
     pub(crate) async fn take_published_history(&self) -> bool {
         match self.store.published_windows(now_ms()).await {
             Ok(Some(all)) => {
-                self.take_history(all);
+                self.take_history(all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect());
                 true
             }
             Ok(None) => false,
@@ -70,12 +70,12 @@ impl Engine {
         &self,
         mut all: std::collections::HashMap<
             crate::domain::ConnectionKey,
-            crate::domain::history::History,
+            Arc<crate::domain::history::History>,
         >,
     ) {
         if let Ok(mut rows) = self.rows.lock() {
             for (key, row) in rows.iter_mut() {
-                row.history = all.remove(key).map(std::sync::Arc::new);
+                row.history = all.remove(key);
             }
         }
     }

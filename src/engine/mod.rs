@@ -221,11 +221,13 @@ pub async fn start_preloaded(
     for (_, row) in rows.iter_mut() {
         row.window.set_complete_from(preload.replay_from);
     }
-    for (key, p) in preload.probes().await.map_err(store_failure)? {
+    for (key, probes) in preload.probes().await.map_err(store_failure)? {
         if let Some(row) = rows.get_mut(&key)
             && let Some(spec) = spec_of.get(key.connector.as_str())
         {
-            row.record_probe(p, spec);
+            for p in probes {
+                row.record_probe(p, spec);
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //! one-shot `status` or a console's first frame waits for the longer of the two, not both.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -20,11 +21,13 @@ type Pending<T> = JoinHandle<Result<T, StoreError>>;
 pub struct Preload {
     pub(super) replay_from: UnixMs,
     connections: Option<Pending<Vec<StoredConnection>>>,
-    probes: Option<Pending<Vec<(ConnectionKey, ProbeResult)>>>,
+    /// Each connection's probes, oldest first: grouped here, beside the config's parse, so
+    /// the start looks each connection up once rather than once per probe.
+    probes: Option<Pending<HashMap<ConnectionKey, Vec<ProbeResult>>>>,
     refresh_stats: Option<Pending<Vec<(ConnectionKey, UnixMs, u64)>>>,
     paused: Option<Pending<HashMap<ConnectionKey, UnixMs>>>,
     /// The leader's published windows, for an engine that shows them (see `history.rs`).
-    windows: Option<Pending<Option<HashMap<ConnectionKey, History>>>>,
+    windows: Option<Pending<Option<HashMap<ConnectionKey, Arc<History>>>>>,
 }
 
 fn begin<T, F>(store: &Store, read: impl FnOnce(Store) -> F) -> Option<Pending<T>>
@@ -50,18 +53,21 @@ impl Preload {
         Self {
             replay_from,
             connections: begin(store, |s| async move { s.connections().await }),
-            probes: begin(
-                store,
-                move |s| async move { s.probes_since(replay_from).await },
-            ),
+            probes: begin(store, move |s| async move {
+                let mut by_key: HashMap<ConnectionKey, Vec<ProbeResult>> = HashMap::new();
+                for (key, p) in s.probes_since(replay_from).await? {
+                    by_key.entry(key).or_default().push(p);
+                }
+                Ok(by_key)
+            }),
             refresh_stats: begin(store, |s| async move { s.refresh_stats().await }),
             paused: begin(store, |s| async move { s.paused().await }),
             windows: windows
                 .then(|| {
-                    begin(
-                        store,
-                        |s| async move { s.published_windows(now_ms()).await },
-                    )
+                    begin(store, |s| async move {
+                        let all = s.published_windows(now_ms()).await?;
+                        Ok(all.map(|all| all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect()))
+                    })
                 })
                 .flatten(),
         }
@@ -71,7 +77,9 @@ impl Preload {
         take(&mut self.connections).await
     }
 
-    pub(super) async fn probes(&mut self) -> Result<Vec<(ConnectionKey, ProbeResult)>, StoreError> {
+    pub(super) async fn probes(
+        &mut self,
+    ) -> Result<HashMap<ConnectionKey, Vec<ProbeResult>>, StoreError> {
         take(&mut self.probes).await
     }
 
@@ -87,7 +95,7 @@ impl Preload {
 
     /// The published windows if they were asked for and stand; a failed read is only a
     /// slower start (the windows are read again), so it is logged, not returned.
-    pub(super) async fn windows(&mut self) -> Option<HashMap<ConnectionKey, History>> {
+    pub(super) async fn windows(&mut self) -> Option<HashMap<ConnectionKey, Arc<History>>> {
         self.windows.as_ref()?;
         match take(&mut self.windows).await {
             Ok(w) => w,
