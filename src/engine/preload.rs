@@ -17,6 +17,7 @@ use crate::domain::{ConnectionKey, ProbeResult, UnixMs, now_ms};
 use crate::store::{Store, StoreError, StoredConnection};
 
 type Pending<T> = JoinHandle<Result<T, StoreError>>;
+type Windows = HashMap<ConnectionKey, Arc<History>>;
 
 pub struct Preload {
     pub(super) replay_from: UnixMs,
@@ -27,7 +28,7 @@ pub struct Preload {
     refresh_stats: Option<Pending<Vec<(ConnectionKey, UnixMs, u64)>>>,
     paused: Option<Pending<HashMap<ConnectionKey, UnixMs>>>,
     /// The leader's published windows, for an engine that shows them (see `history.rs`).
-    windows: Option<Pending<Option<HashMap<ConnectionKey, Arc<History>>>>>,
+    windows: Option<Pending<Option<Windows>>>,
 }
 
 fn begin<T, F>(store: &Store, read: impl FnOnce(Store) -> F) -> Option<Pending<T>>
@@ -95,7 +96,7 @@ impl Preload {
 
     /// The published windows if they were asked for and stand; a failed read is only a
     /// slower start (the windows are read again), so it is logged, not returned.
-    pub(super) async fn windows(&mut self) -> Option<HashMap<ConnectionKey, Arc<History>>> {
+    pub(super) async fn windows(&mut self) -> Option<Windows> {
         self.windows.as_ref()?;
         match take(&mut self.windows).await {
             Ok(w) => w,
