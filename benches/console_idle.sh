@@ -58,8 +58,9 @@ import sqlite3, sys, time
 db, n, minutes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 now = int(time.time() * 1000)
 c = sqlite3.connect(db)
+# Oldest first, as a daemon writes them: row ids follow time, which the start's replay reads by.
 rows = ((f"c{i:05}", "default", now - k * 30_000 - (i * 997) % 30_000, "rest", 1, 5 + i % 40)
-        for k in range(minutes * 2) for i in range(n))
+        for k in reversed(range(minutes * 2)) for i in range(n))
 c.executemany("INSERT INTO probes (connector, account, at, via, ok, latency_ms) VALUES (?,?,?,?,?,?)", rows)
 c.commit()
 print(f"  seeded {minutes * 2 * n} probe rows ({minutes} min of {n} connections)")
@@ -83,7 +84,7 @@ PY
     echo "  (daemon SIGTERM to exit: $(python3 -c "print(round(($t1-$t0)*1000))") ms)"
   fi
   # The log lines the console writes on its way to the first frame and out.
-  grep -h "console starting\|console: first frame\|console closed" "$data"/*.log* 2>/dev/null \
+  grep -h "console starting\|engine started\|console: first frame\|console closed" "$data"/*.log* 2>/dev/null \
     | sed 's/^/  log: /' || true
 }
 
