@@ -14,7 +14,8 @@
 # started beside a daemon that has run a while reads before its first frame (the engine loads
 # the last hour of probes).
 # Numbers go to BENCHMARKS.md.
-# Usage: [SEED_MINUTES=M] benches/console_idle.sh [N] [SECONDS] [BINARY] [MODE]
+# SETTLE=S (environment, follower mode) starts the console S seconds after the daemon (3).
+# Usage: [SEED_MINUTES=M] [SETTLE=S] benches/console_idle.sh [N] [SECONDS] [BINARY] [MODE]
 #        (default 100 60 target/release/switchboard both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,8 +72,9 @@ PY
     daemon_pid=$!
     for _ in $(seq 600); do grep -q "switchboard daemon:" "$work/daemon.err" 2>/dev/null && break; sleep 0.1; done
     # The daemon takes the lease on its first scheduler pass; a console started before that
-    # could lead instead.
-    sleep 3
+    # could lead instead. SETTLE=S waits longer: past the daemon's own start (its first probe
+    # round and window read), which otherwise shares the two cores with the console's.
+    sleep "${SETTLE:-3}"
   fi
   python3 benches/console_probe.py "$sock" "$BIN" "$work/config.toml" "$data" "$N" "$SECS" "$mode"
   if [ -n "$daemon_pid" ]; then

@@ -185,18 +185,27 @@ pub async fn oneshot_engine_with(
     Ok((running, workspace))
 }
 
-/// The config and the workspace, with the engine's store reads begun before the config is
-/// parsed so the two overlap (`engine::Preload`). A config error still comes first: it is the
-/// one to fix, whatever the data directory says.
+/// The config and the workspace. A data directory that holds a store already is opened first
+/// and the engine's store reads begin while the config parses (`engine::Preload`: at 10,000
+/// connections each takes about 100 ms); a new one is created only for a config that loads,
+/// so a typo leaves nothing behind. Either way a config error comes first: it is the one to
+/// fix, whatever the data directory says.
 pub fn load_and_open(
     global: &Global,
     options: &EngineOptions,
 ) -> Result<(Config, Workspace, engine::Preload), Exit> {
     config_exists(global)?;
-    let opened = open_workspace(global);
-    let preload = opened.as_ref().ok().map(|w| w.preload(options));
+    let existing = engine::open::has_store(&engine::open::data_dir(global.data_dir.as_deref()));
+    let opened = existing.then(|| open_workspace(global));
+    let preload = match &opened {
+        Some(Ok(w)) => Some(w.preload(options)),
+        _ => None,
+    };
     let config = load_config(global)?;
-    let workspace = opened?;
+    let workspace = match opened {
+        Some(opened) => opened?,
+        None => open_workspace(global)?,
+    };
     let preload = preload.unwrap_or_else(|| workspace.preload(options));
     Ok((config, workspace, preload))
 }

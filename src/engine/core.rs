@@ -157,6 +157,9 @@ pub struct Engine {
     pub(super) snapshot_tx: watch::Sender<Arc<Snapshot>>,
     pub(super) events_tx: broadcast::Sender<Event>,
     pub(super) leader: AtomicBool,
+    /// Wakes the history reader for a read now: this process just became the leader, and the
+    /// others wait for its published windows (`history.rs`).
+    pub(super) history_now: Notify,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
     pub(super) rearm: Notify,
     /// Which connections' deadlines to recompute (`true`: all of them).

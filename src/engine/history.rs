@@ -33,21 +33,25 @@ impl Engine {
             }
         };
         let took = started.elapsed();
-        if leader {
-            let rows: Vec<_> = all
-                .iter()
+        let encoded: Vec<_> = if leader {
+            all.iter()
                 .map(|(k, h)| (k.clone(), crate::store::windows::encode(h)))
-                .collect();
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Into the rows before the publication is awaited: the read's map is gone by then.
+        self.take_history(all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect());
+        if leader {
             // They stand until the next read is due, with slack for a busy store.
             let until = now.saturating_add(
                 i64::try_from((history_every(took) + PUBLISHED_SLACK).as_millis())
                     .unwrap_or(i64::MAX),
             );
-            if let Err(e) = self.store.publish_windows(rows, now, until).await {
+            if let Err(e) = self.store.publish_windows(encoded, now, until).await {
                 tracing::warn!("could not publish the connections' windows: {e}");
             }
         }
-        self.take_history(all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect());
         took
     }
 
@@ -191,21 +195,33 @@ pub(super) async fn republish(engine: Arc<Engine>, due: bool, cancel: Cancellati
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
+            // Just became the leader: read and publish now, not at the next tick.
+            _ = engine.history_now.notified() => {
+                let started = tokio::time::Instant::now();
+                let Some(took) = read_now(&engine, &cancel).await else { break };
+                next_history = started + history_every(took);
+                engine.touch_all();
+            }
             tick = every.tick() => {
                 // From the tick, not the read's start: a read due at the next tick must not
                 // miss it by the few ms between the two and wait a whole interval more.
                 if tick >= next_history {
-                    let started = tick;
-                    // A whole-fleet read can take a while: a shutdown does not wait for it.
-                    let took = tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        took = engine.load_history() => took,
-                    };
-                    trim_heap();
-                    next_history = started + history_every(took);
+                    let Some(took) = read_now(&engine, &cancel).await else { break };
+                    next_history = tick + history_every(took);
                 }
                 engine.touch_all();
             }
         }
     }
+}
+
+/// One whole-fleet read, then the read's memory given back; `None` if the engine stopped
+/// first: a shutdown does not wait for a read, which can take a while.
+async fn read_now(engine: &Engine, cancel: &CancellationToken) -> Option<Duration> {
+    let took = tokio::select! {
+        _ = cancel.cancelled() => return None,
+        took = engine.load_history() => took,
+    };
+    trim_heap();
+    Some(took)
 }

@@ -84,6 +84,9 @@ pub fn retention(config: &crate::config::StoreConfig) -> Retention {
 
 /// How much of the probe log a starting engine replays into its windows.
 const REPLAY_MS: i64 = 5 * 60_000;
+/// How many of its last probes a connection with none in the replay takes instead: enough for
+/// every threshold of the health machine (`DOWN_AFTER` failures in a row and the like).
+const LAST_PROBES: u32 = 8;
 
 /// How long the engine's own tasks get to stop, together.
 const STOP_WITHIN: Duration = Duration::from_millis(1500);
@@ -221,7 +224,33 @@ pub async fn start_preloaded(
     for (_, row) in rows.iter_mut() {
         row.window.set_complete_from(preload.replay_from);
     }
-    for (key, probes) in preload.probes().await.map_err(store_failure)? {
+    let mut replayed = preload.probes().await.map_err(store_failure)?;
+    // A connection with nothing in the replay still shows its last probes, whenever they ran.
+    let quiet: Vec<ConnectionKey> = keys
+        .iter()
+        .filter(|k| !replayed.contains_key(*k))
+        .cloned()
+        .collect();
+    if !quiet.is_empty() {
+        // Enough for the strictest threshold configured (bounded: each is a lookup's rows).
+        let per = specs
+            .iter()
+            .map(|s| {
+                s.health
+                    .thresholds
+                    .down_after
+                    .max(s.health.thresholds.up_after)
+            })
+            .max()
+            .unwrap_or(0)
+            .clamp(LAST_PROBES, 64);
+        let older = store
+            .last_probes(quiet, per, preload.replay_from)
+            .await
+            .map_err(store_failure)?;
+        replayed.extend(older);
+    }
+    for (key, probes) in replayed {
         if let Some(row) = rows.get_mut(&key)
             && let Some(spec) = spec_of.get(key.connector.as_str())
         {
@@ -286,6 +315,7 @@ pub async fn start_preloaded(
         events_tx: events_tx.clone(),
         leader: AtomicBool::new(false),
         rearm: Notify::new(),
+        history_now: Notify::new(),
         rearm_keys: Mutex::new((false, Vec::new())),
         elicitations: elicit::Elicitations::default(),
         retention: opts.retention,

@@ -22,8 +22,8 @@ type Windows = HashMap<ConnectionKey, Arc<History>>;
 pub struct Preload {
     pub(super) replay_from: UnixMs,
     connections: Option<Pending<Vec<StoredConnection>>>,
-    /// Each connection's probes, oldest first: grouped here, beside the config's parse, so
-    /// the start looks each connection up once rather than once per probe.
+    /// Each connection's probes, oldest first, grouped on the store's thread so the start
+    /// looks each connection up once rather than once per probe.
     probes: Option<Pending<HashMap<ConnectionKey, Vec<ProbeResult>>>>,
     refresh_stats: Option<Pending<Vec<(ConnectionKey, UnixMs, u64)>>>,
     paused: Option<Pending<HashMap<ConnectionKey, UnixMs>>>,
@@ -55,11 +55,7 @@ impl Preload {
             replay_from,
             connections: begin(store, |s| async move { s.connections().await }),
             probes: begin(store, move |s| async move {
-                let mut by_key: HashMap<ConnectionKey, Vec<ProbeResult>> = HashMap::new();
-                for (key, p) in s.probes_since(replay_from).await? {
-                    by_key.entry(key).or_default().push(p);
-                }
-                Ok(by_key)
+                s.probes_since_by_key(replay_from).await
             }),
             refresh_stats: begin(store, |s| async move { s.refresh_stats().await }),
             paused: begin(store, |s| async move { s.paused().await }),

@@ -65,6 +65,7 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                         set.spawn(roll_up(engine.clone(), token.clone()));
                         leading = Some((token, set));
                         engine.notice(Level::Info, "this process runs the scheduler");
+                        engine.history_now.notify_one();
                         engine.touch_all();
                     }
                     (false, true) => {
