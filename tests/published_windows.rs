@@ -1,0 +1,100 @@
+//! The leader's window read is shared through the store (issue 16): reading every window of a
+//! large fleet costs the store a second, so the leader publishes what it read and a one-shot
+//! `status`, a follower or a console takes that instead of reading the raw rows again. Two
+//! engines on one real store, the leader probing a real HTTP endpoint.
+
+mod support;
+
+use std::time::Duration;
+
+use support::hostile::{Hostile, Reply};
+use switchboard::domain::{ConnectionKey, now_ms};
+use switchboard::engine::{self, EngineOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
+    let api = Hostile::start(|_| Reply::json(200, serde_json::json!({"ok": true}))).await;
+    let config = switchboard::config::parse_str(
+        &format!(
+            "[[connectors]]\nid = \"api\"\nkind = \"rest\"\n[connectors.rest]\nbase_url = \"{}\"\nhealth_path = \"/health\"\n[connectors.schedule]\nprobe = \"1s\"\n",
+            api.url("")
+        ),
+        None,
+        &|_| None,
+    )
+    .expect("config");
+    let data = tempfile::tempdir().expect("tempdir");
+    let key = ConnectionKey::new("api", "default");
+
+    // What an earlier run left: a probe a minute ago.
+    let earlier = support::open_store(data.path());
+    let probe = switchboard::domain::ProbeResult {
+        at: now_ms() - 60_000,
+        via: switchboard::domain::ProbeVia::Rest,
+        latency_ms: 7,
+        failure: None,
+        primary_failure: None,
+    };
+    earlier
+        .record_observation(&key, &probe, None)
+        .await
+        .expect("probe written");
+    drop(earlier);
+
+    let leader = engine::start(
+        support::open_store(data.path()),
+        engine::fleet::from_config(&config),
+        EngineOptions {
+            scheduler: true,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .expect("leader starts");
+    // Taking the lease makes it read and publish at once, not at its next 30 s tick.
+    let observer = support::open_store(data.path());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let published = loop {
+        if let Some(all) = observer
+            .published_windows(now_ms())
+            .await
+            .expect("readable")
+            && all.contains_key(&key)
+        {
+            break all;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new leader published no windows"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let theirs = &published[&key];
+    assert!(theirs.probes.five_minutes.samples >= 1, "{theirs:?}");
+    // Let the probes go on past the publication: a one-shot that read the store itself would
+    // count them and stamp its own time.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let one_shot = engine::start(
+        support::open_store(data.path()),
+        engine::fleet::from_config(&config),
+        EngineOptions {
+            history: true,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .expect("one-shot starts");
+    let snapshot = one_shot.handle.snapshot();
+    let shown = snapshot
+        .get(&key)
+        .and_then(|c| c.history.clone())
+        .expect("the one-shot shows windows");
+    assert_eq!(
+        shown.as_of, theirs.as_of,
+        "the leader's read, as of its time"
+    );
+    assert_eq!(shown.probes, theirs.probes);
+    one_shot.shutdown().await;
+    leader.shutdown().await;
+}
