@@ -184,13 +184,10 @@ const HISTORY_EVERY: Duration = Duration::from_secs(30);
 /// How long past the leader's next read its published windows still stand.
 const PUBLISHED_SLACK: Duration = Duration::from_secs(30);
 
-/// `due`: start-up did not read the windows, so the first read is now.
-pub(super) async fn republish(engine: Arc<Engine>, due: bool, cancel: CancellationToken) {
+pub(super) async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
     let mut every = tokio::time::interval(HISTORY_EVERY);
-    // The first tick is now; unless a read is due, start-up has just made it.
-    if !due {
-        every.tick().await;
-    }
+    // The first tick is now, and start-up has just read the windows.
+    every.tick().await;
     let mut next_history = tokio::time::Instant::now();
     loop {
         tokio::select! {

@@ -320,23 +320,15 @@ pub async fn start_preloaded(
         elicitations: elicit::Elicitations::default(),
         retention: opts.retention,
     });
-    // A scheduled engine (the daemon, a console) shows its first snapshot without waiting for
-    // a whole-fleet read of the store, which takes a second at 10,000 connections with hours of
-    // probes: it takes the leader's published windows if they stand, else its history reader
-    // reads them at once. Until then only the up/degraded line can differ (the hour's rate
-    // comes from the last minutes), and that line alerts nobody. A one-shot command prints
-    // once, so it waits for the windows.
-    let mut history_due = false;
+    // The windows before the first snapshot, even for a scheduled engine: besides the rates
+    // shown, each connection's refresh plan rests on its token endpoint's figures in them.
+    // The leader's published read if it stands (one row per connection); else the store's.
     if opts.scheduler || opts.history {
-        let published = preload.windows().await;
-        let taken = published.is_some();
-        if let Some(all) = published {
-            engine.take_history(all);
-        }
-        if opts.scheduler {
-            history_due = !taken;
-        } else if !taken {
-            engine.load_history().await;
+        match preload.windows().await {
+            Some(all) => engine.take_history(all),
+            None => {
+                engine.load_history().await;
+            }
         }
         engine.load_leader_risk().await;
     }
@@ -371,11 +363,7 @@ pub async fn start_preloaded(
     // Keeps the windows (rates and percentiles, from the store) current even when nothing happens.
     tasks.push((
         "history reader",
-        tokio::spawn(history::republish(
-            engine.clone(),
-            history_due,
-            cancel.clone(),
-        )),
+        tokio::spawn(history::republish(engine.clone(), cancel.clone())),
     ));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
     history::trim_heap();
