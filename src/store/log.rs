@@ -1,6 +1,5 @@
 //! The log side of the store: probe results and the append-only event log.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
@@ -73,45 +72,6 @@ fn via_to_str(v: ProbeVia) -> &'static str {
         ProbeVia::Rest => "rest",
         ProbeVia::RestFallback => "rest_fallback",
     }
-}
-
-/// The columns every probe read selects, in the order `probe_of` reads them (`id` last).
-const PROBE_COLUMNS: &str = "connector, account, at, via, latency_ms, class, message, \
-     retry_after_ms, primary_class, primary_message, id";
-
-/// The probes since `?1`. Rows are written in about time order, so they are a run of ids:
-/// read in table order, no index lookup per row. INDEXED BY: left to itself SQLite finds
-/// MIN(id) by walking the table from its first row, which is every probe kept (48 h of a
-/// fleet).
-const SINCE: &str = "id >= (SELECT COALESCE(MIN(id), 0) FROM probes INDEXED BY \
-     probes_by_time_covering WHERE at >= ?1) AND at >= ?1";
-
-/// A probes row (selected as `PROBE_COLUMNS`) as a result.
-fn probe_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProbeResult> {
-    let mut failure = failure_from(r.get(5)?, r.get(6)?);
-    if let Some(f) = failure.as_mut() {
-        f.retry_after_ms = r.get::<_, Option<i64>>(7)?.map(|v| v.max(0) as u64);
-    }
-    Ok(ProbeResult {
-        at: r.get(2)?,
-        via: via_from_str(r.get_ref(3)?.as_str().unwrap_or("")),
-        latency_ms: r.get::<_, i64>(4)?.max(0) as u64,
-        failure,
-        primary_failure: failure_from(r.get(8)?, r.get(9)?),
-    })
-}
-
-fn via_from_str(s: &str) -> ProbeVia {
-    match s {
-        "rest" => ProbeVia::Rest,
-        "rest_fallback" => ProbeVia::RestFallback,
-        _ => ProbeVia::Mcp,
-    }
-}
-
-fn failure_from(class: Option<String>, message: Option<String>) -> Option<Failure> {
-    let class = class.as_deref().and_then(class_from_str)?;
-    Some(Failure::new(class, message.unwrap_or_default()))
 }
 
 /// A probe result waiting for the store thread, with the caller waiting for its commit.
@@ -231,137 +191,6 @@ impl Store {
         }
         let result = rx.await.map_err(|_| StoreError::Closed)?;
         self.explain(result.map_err(StoreError::Batch))
-    }
-
-    /// Probe results since `since`, oldest first: what the health windows are rebuilt from.
-    pub async fn probes_since(
-        &self,
-        since: UnixMs,
-    ) -> Result<Vec<(ConnectionKey, ProbeResult)>, StoreError> {
-        // Rows are written in about time order, so the rows since `since` are a run of ids:
-        // read them in table order (no index lookup per row), then order by time here.
-        let mut rows = self.probes_where(SINCE, since).await?;
-        rows.sort_by_key(|(id, _, p)| (p.at, *id));
-        Ok(rows.into_iter().map(|(_, k, p)| (k, p)).collect())
-    }
-
-    /// `probes_since`, grouped by connection on the store's thread: a start looks each
-    /// connection up once, and a row's names are read without being copied (at 10,000
-    /// connections the last five minutes are 100,000 rows).
-    pub async fn probes_since_by_key(
-        &self,
-        since: UnixMs,
-    ) -> Result<HashMap<ConnectionKey, Vec<ProbeResult>>, StoreError> {
-        self.call(move |c| {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT {PROBE_COLUMNS} FROM probes WHERE {SINCE}"))?;
-            let mut rows = stmt.query([since])?;
-            // Room for a 30 s schedule's five minutes at once: growing 10,000 small vectors
-            // of 200-byte results a step at a time was most of a 10,000-connection start's
-            // replay.
-            const RUN: usize = 16;
-            let mut by_name: HashMap<String, HashMap<String, Vec<ProbeResult>>> = HashMap::new();
-            let mut runs = 0;
-            while let Some(r) = rows.next()? {
-                let probe = probe_of(r)?;
-                let connector = r.get_ref(0)?.as_str().unwrap_or("");
-                let account = r.get_ref(1)?.as_str().unwrap_or("");
-                let accounts = match by_name.get_mut(connector) {
-                    Some(a) => a,
-                    None => by_name.entry(connector.to_owned()).or_default(),
-                };
-                match accounts.get_mut(account) {
-                    Some(run) => run.push(probe),
-                    None => {
-                        let mut run = Vec::with_capacity(RUN);
-                        run.push(probe);
-                        accounts.insert(account.to_owned(), run);
-                        runs += 1;
-                    }
-                }
-            }
-            let mut out = HashMap::with_capacity(runs);
-            for (connector, accounts) in by_name {
-                for (account, mut run) in accounts {
-                    // Rows came in id order; a stable sort by time keeps it among equal times.
-                    run.sort_by_key(|p| p.at);
-                    out.insert(ConnectionKey::new(connector.clone(), account), run);
-                }
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    /// The newest `per` probes before `before` of each of `keys`, oldest first: for the
-    /// connections a start's replay found nothing for (probed less often than the replay
-    /// reaches back, backed off, or the process was down a while), so they still show their
-    /// last probe and its verdict. One index lookup each.
-    pub async fn last_probes(
-        &self,
-        keys: Vec<ConnectionKey>,
-        per: u32,
-        before: UnixMs,
-    ) -> Result<Vec<(ConnectionKey, Vec<ProbeResult>)>, StoreError> {
-        self.call(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {PROBE_COLUMNS} FROM probes
-                 WHERE connector = ?1 AND account = ?2 AND at < ?3 ORDER BY at DESC LIMIT ?4"
-            ))?;
-            let mut out = Vec::new();
-            for key in keys {
-                let mut run = stmt
-                    .query_map(params![key.connector, key.account, before, per], |r| {
-                        probe_of(r)
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                if run.is_empty() {
-                    continue;
-                }
-                run.reverse();
-                out.push((key, run));
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    /// Probe results written after row `after` (a `probe_cursor`), in the order they were
-    /// written, each with its row id. What a follower reads: a probe is stamped when it starts
-    /// and written when it ends, so a slow one (a timeout: a connection going down) lands
-    /// after faster ones that started later, and a cursor on `at` skipped it.
-    pub async fn probes_after(
-        &self,
-        after: i64,
-    ) -> Result<Vec<(i64, ConnectionKey, ProbeResult)>, StoreError> {
-        self.probes_where("id > ?1 ORDER BY id", after).await
-    }
-
-    /// The newest probe row's id (0 when there is none): where following starts.
-    pub async fn probe_cursor(&self) -> Result<i64, StoreError> {
-        self.call(|c| Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM probes", [], |r| r.get(0))?))
-            .await
-    }
-
-    async fn probes_where(
-        &self,
-        condition: &'static str,
-        value: i64,
-    ) -> Result<Vec<(i64, ConnectionKey, ProbeResult)>, StoreError> {
-        self.call(move |c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {PROBE_COLUMNS} FROM probes WHERE {condition}"
-            ))?;
-            let rows = stmt.query_map([value], |r| {
-                Ok((
-                    r.get::<_, i64>(10)?,
-                    ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                    probe_of(r)?,
-                ))
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
     }
 
     pub async fn append_event(&self, e: EventRecord) -> Result<(), StoreError> {

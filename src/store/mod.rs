@@ -12,6 +12,7 @@ mod mcp_auth;
 mod migrations;
 mod paused;
 pub mod private;
+mod probes_read;
 mod queries;
 mod recipes;
 mod revoked;
