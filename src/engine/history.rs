@@ -41,7 +41,7 @@ impl Engine {
             Vec::new()
         };
         // Into the rows before the publication is awaited: the read's map is gone by then.
-        self.take_history(all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect());
+        self.take_history(all);
         if leader {
             // They stand until the next read is due, with slack for a busy store.
             let until = now.saturating_add(
@@ -59,7 +59,7 @@ impl Engine {
     pub(crate) async fn take_published_history(&self) -> bool {
         match self.store.published_windows(now_ms()).await {
             Ok(Some(all)) => {
-                self.take_history(all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect());
+                self.take_history(all);
                 true
             }
             Ok(None) => false,
@@ -74,12 +74,12 @@ impl Engine {
         &self,
         mut all: std::collections::HashMap<
             crate::domain::ConnectionKey,
-            Arc<crate::domain::history::History>,
+            crate::domain::history::History,
         >,
     ) {
         if let Ok(mut rows) = self.rows.lock() {
             for (key, row) in rows.iter_mut() {
-                row.history = all.remove(key);
+                row.history = all.remove(key).map(Arc::new);
             }
         }
     }

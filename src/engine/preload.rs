@@ -6,7 +6,6 @@
 //! one-shot `status` or a console's first frame waits for the longer of the two, not both.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -17,7 +16,7 @@ use crate::domain::{ConnectionKey, ProbeResult, UnixMs, now_ms};
 use crate::store::{Store, StoreError, StoredConnection};
 
 type Pending<T> = JoinHandle<Result<T, StoreError>>;
-type Windows = HashMap<ConnectionKey, Arc<History>>;
+type Windows = HashMap<ConnectionKey, History>;
 
 pub struct Preload {
     pub(super) replay_from: UnixMs,
@@ -61,10 +60,10 @@ impl Preload {
             paused: begin(store, |s| async move { s.paused().await }),
             windows: windows
                 .then(|| {
-                    begin(store, |s| async move {
-                        let all = s.published_windows(now_ms()).await?;
-                        Ok(all.map(|all| all.into_iter().map(|(k, h)| (k, Arc::new(h))).collect()))
-                    })
+                    begin(
+                        store,
+                        |s| async move { s.published_windows(now_ms()).await },
+                    )
                 })
                 .flatten(),
         }

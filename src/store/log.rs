@@ -267,9 +267,10 @@ mod tests {
             primary_failure: None,
         };
         store.record_probe(&key, &p).await.unwrap();
+        let replayed = store.probes_since_by_key(0).await.unwrap();
         assert_eq!(
-            store.probes_since(0).await.unwrap(),
-            vec![(key.clone(), p.clone())]
+            replayed.into_iter().collect::<Vec<_>>(),
+            vec![(key.clone(), vec![p.clone()])]
         );
         // A probe that started earlier but was written later still follows the cursor.
         let cursor = store.probe_cursor().await.unwrap();

@@ -362,9 +362,11 @@ mod tests {
         for r in futures::future::join_all(writes).await {
             r.unwrap();
         }
-        let probes = store.probes_since(0).await.unwrap();
+        let mut replayed = store.probes_since_by_key(0).await.unwrap();
+        let probes = replayed.remove(&key).unwrap_or_default();
+        assert!(replayed.is_empty());
         assert_eq!(probes.len(), 50);
-        let ats: Vec<_> = probes.iter().map(|(_, p)| p.at).collect();
+        let ats: Vec<_> = probes.iter().map(|p| p.at).collect();
         assert_eq!(ats, (1_000..1_050).collect::<Vec<_>>());
         let events: i64 = store
             .call(|c| {

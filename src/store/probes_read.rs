@@ -49,19 +49,8 @@ fn failure_from(class: Option<String>, message: Option<String>) -> Option<Failur
 }
 
 impl Store {
-    /// Probe results since `since`, oldest first: what the health windows are rebuilt from.
-    pub async fn probes_since(
-        &self,
-        since: UnixMs,
-    ) -> Result<Vec<(ConnectionKey, ProbeResult)>, StoreError> {
-        // Rows are written in about time order, so the rows since `since` are a run of ids:
-        // read them in table order (no index lookup per row), then order by time here.
-        let mut rows = self.probes_where(SINCE, since).await?;
-        rows.sort_by_key(|(id, _, p)| (p.at, *id));
-        Ok(rows.into_iter().map(|(_, k, p)| (k, p)).collect())
-    }
-
-    /// `probes_since`, grouped by connection on the store's thread: a start looks each
+    /// Each connection's probe results since `since`, oldest first: what a start replays into
+    /// its windows. Grouped by connection on the store's thread, so the start looks each
     /// connection up once, and a row's names are read without being copied (at 10,000
     /// connections the last five minutes are 100,000 rows).
     pub async fn probes_since_by_key(

@@ -9,20 +9,28 @@ use switchboard::mcp::{McpPool, Target};
 
 use crate::support::*;
 
+/// A pool over an authorized connection to the lab's MCP server, and its target.
+async fn pool_at(
+    lab: &switchboard::lab::Lab,
+    data: &std::path::Path,
+) -> (McpPool, switchboard::domain::ConnectionKey, Target) {
+    let store = open_store(data);
+    let http = http();
+    let key = key("lab-mcp");
+    let spec = code_spec(lab, PUBLIC_CLIENT);
+    let b = broker(&store, &http, &key, &spec).await;
+    authorized(&b, &http, &key, &spec).await;
+    let target = Target::StreamableHttp {
+        url: lab.mcp_url.clone(),
+    };
+    (McpPool::new(b, store, http), key, target)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_reinitializes_without_failing_the_probe() {
     let lab = lab(30).await;
     let (_tmp, data) = data_dir();
-    let store = open_store(&data);
-    let http = http();
-    let key = key("lab-mcp");
-    let spec = code_spec(&lab, PUBLIC_CLIENT);
-    let b = broker(&store, &http, &key, &spec).await;
-    authorized(&b, &http, &key, &spec).await;
-    let pool = McpPool::new(b, store, http);
-    let target = Target::StreamableHttp {
-        url: lab.mcp_url.clone(),
-    };
+    let (pool, key, target) = pool_at(&lab, &data).await;
     let timeout = Duration::from_secs(5);
 
     pool.ping(&key, &target, timeout).await.expect("first ping");
@@ -44,16 +52,8 @@ async fn an_expired_session_reinitializes_without_failing_the_probe() {
 async fn concurrent_first_uses_open_one_session() {
     let lab = lab(30).await;
     let (_tmp, data) = data_dir();
-    let store = open_store(&data);
-    let http = http();
-    let key = key("lab-mcp");
-    let spec = code_spec(&lab, PUBLIC_CLIENT);
-    let b = broker(&store, &http, &key, &spec).await;
-    authorized(&b, &http, &key, &spec).await;
-    let pool = Arc::new(McpPool::new(b, store, http));
-    let target = Target::StreamableHttp {
-        url: lab.mcp_url.clone(),
-    };
+    let (pool, key, target) = pool_at(&lab, &data).await;
+    let pool = Arc::new(pool);
     let uses: Vec<_> = (0..8)
         .map(|_| {
             let (pool, key, target) = (pool.clone(), key.clone(), target.clone());
