@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::REPLAY_MS;
+use super::start::REPLAY_MS;
 use crate::domain::history::History;
 use crate::domain::{ConnectionKey, ProbeResult, UnixMs, now_ms};
 use crate::store::{Store, StoreError, StoredConnection};

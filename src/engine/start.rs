@@ -1,0 +1,243 @@
+//! Starting an engine: the fleet from the config and the store, the last minutes of probes
+//! replayed, the windows read, the first snapshot, then the engine's tasks.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::core::{self, Engine};
+use super::{
+    ConnectorSpec, EngineHandle, EngineOptions, Preload, Running, command_loop, elicit, fleet,
+    history, http_client, preload, protocol, publish, scheduler,
+};
+use crate::auth::Broker;
+use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot};
+use crate::mcp::McpPool;
+use crate::probe::Prober;
+use crate::store::Store;
+
+/// How much of the probe log a starting engine replays into its windows.
+pub(super) const REPLAY_MS: i64 = 5 * 60_000;
+/// How many of its last probes a connection with none in the replay takes instead: enough for
+/// every threshold of the health machine (`DOWN_AFTER` failures in a row and the like).
+const LAST_PROBES: u32 = 8;
+
+pub(super) fn store_failure(e: crate::store::StoreError) -> Failure {
+    Failure::new(ErrorClass::Config, e.to_string())
+}
+
+/// Loads the fleet from the store and starts the engine.
+pub async fn start(
+    store: Store,
+    specs: Vec<ConnectorSpec>,
+    opts: EngineOptions,
+) -> Result<Running, Failure> {
+    let preload = Preload::begin(&store, opts.scheduler || opts.history);
+    start_preloaded(store, specs, opts, preload).await
+}
+
+/// `start`, with the store's reads begun earlier (`Preload`: while the config was parsed).
+pub async fn start_preloaded(
+    store: Store,
+    specs: Vec<ConnectorSpec>,
+    opts: EngineOptions,
+    mut preload: Preload,
+) -> Result<Running, Failure> {
+    let mut steps = preload::Steps::new();
+    let http = http_client()?;
+    let broker = Broker::new(store.clone(), http.clone());
+    let stored = preload.connections().await.map_err(store_failure)?;
+    // By connector once: a search of every stored connection per connector was 10^8 string
+    // comparisons at 10,000 authorized connections.
+    let mut stored_of: HashMap<&str, Vec<_>> = HashMap::new();
+    for c in &stored {
+        stored_of
+            .entry(c.key.connector.as_str())
+            .or_default()
+            .push(c);
+    }
+    steps.mark("connections");
+
+    let mut keys = Vec::new();
+    let mut entries = Vec::new();
+    for spec in &specs {
+        let mut accounts = stored_of.remove(spec.id.as_str()).unwrap_or_default();
+        accounts.sort_by_key(|c| (c.key.account != DEFAULT_ACCOUNT, c.key.account.clone()));
+        let accounts_of: Vec<(ConnectionKey, bool)> = if accounts.is_empty() {
+            vec![(ConnectionKey::new(spec.id.clone(), DEFAULT_ACCOUNT), false)]
+        } else {
+            accounts
+                .iter()
+                .map(|c| (c.key.clone(), c.needs_reauth))
+                .collect()
+        };
+        for (key, needs_reauth) in accounts_of {
+            entries.push((key.clone(), spec.auth.clone(), needs_reauth));
+            keys.push(key);
+        }
+    }
+    broker.register_all(entries).await?;
+    steps.mark("tokens");
+
+    let mut rows = core::Rows::new(&keys);
+    let spec_of: HashMap<&str, &ConnectorSpec> = specs.iter().map(|s| (s.id.as_str(), s)).collect();
+    // The last minutes, not the hour: enough for the hysteresis and the last probe, and a
+    // start costs the same at steady state as on a fresh store (an hour of 10,000
+    // connections probed every 30 s is 1.2 million rows). The hour's rate comes from the
+    // store's windows until the window holds a whole hour.
+    for (_, row) in rows.iter_mut() {
+        row.window.set_complete_from(preload.replay_from);
+    }
+    let mut replayed = preload.probes().await.map_err(store_failure)?;
+    // A connection with nothing in the replay still shows its last probes, whenever they ran.
+    let quiet: Vec<ConnectionKey> = keys
+        .iter()
+        .filter(|k| !replayed.contains_key(*k))
+        .cloned()
+        .collect();
+    if !quiet.is_empty() {
+        // Enough for the strictest threshold configured (bounded: each is a lookup's rows).
+        let per = specs
+            .iter()
+            .map(|s| {
+                s.health
+                    .thresholds
+                    .down_after
+                    .max(s.health.thresholds.up_after)
+            })
+            .max()
+            .unwrap_or(0)
+            .clamp(LAST_PROBES, 64);
+        let older = store
+            .last_probes(quiet, per, preload.replay_from)
+            .await
+            .map_err(store_failure)?;
+        replayed.extend(older);
+    }
+    for (key, probes) in replayed {
+        if let Some(row) = rows.get_mut(&key)
+            && let Some(spec) = spec_of.get(key.connector.as_str())
+        {
+            for p in probes {
+                row.record_probe(p, spec);
+            }
+        }
+    }
+
+    steps.mark("replay");
+    for (key, at, count) in preload.refresh_stats().await.map_err(store_failure)? {
+        if let Some(row) = rows.get_mut(&key) {
+            row.last_refresh_at = Some(at);
+            row.refresh_count = count;
+        }
+    }
+    for (key, at) in preload.paused().await.map_err(store_failure)? {
+        if let Some(row) = rows.get_mut(&key) {
+            row.paused_at = Some(at);
+        }
+    }
+
+    let (elicit, asks) = opts.elicit.clone().connect_front_ends();
+    let (events_tx, _) = broadcast::channel(512);
+    let mcp = Arc::new(
+        McpPool::new(broker.clone(), store.clone(), http.clone())
+            .with_elicitor(elicit)
+            .with_transcripts(protocol::transcripts(events_tx.clone()))
+            // Without a scheduler this is a one-shot command's engine: whatever its sessions
+            // do, someone at the command line asked for it.
+            .with_actor(if opts.scheduler {
+                Actor::Scheduler
+            } else {
+                Actor::Cli
+            })
+            .with_protocols(
+                specs
+                    .iter()
+                    .filter_map(|s| Some((s.id.clone(), s.protocol_version.clone()?))),
+            )
+            .with_roots(
+                specs
+                    .iter()
+                    .filter(|s| !s.roots.is_empty())
+                    .map(|s| (s.id.clone(), s.roots.clone())),
+            ),
+    );
+    drop(spec_of);
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let (commands_tx, commands_rx) = mpsc::channel(256);
+    let engine = Arc::new(Engine {
+        specs: fleet::Specs::new(specs),
+        keys,
+        prober: Prober::new(broker.clone(), mcp.clone(), http),
+        broker,
+        mcp,
+        store,
+        rows: Mutex::new(rows),
+        pace: Mutex::new(publish::Pace::default()),
+        publish_wake: Notify::new(),
+        snapshot_tx,
+        events_tx: events_tx.clone(),
+        leader: AtomicBool::new(false),
+        rearm: Notify::new(),
+        history_now: Notify::new(),
+        rearm_keys: Mutex::new((false, Vec::new())),
+        elicitations: elicit::Elicitations::default(),
+        retention: opts.retention,
+    });
+    // The windows before the first snapshot, even for a scheduled engine: besides the rates
+    // shown, each connection's refresh plan rests on its token endpoint's figures in them.
+    // The leader's published read if it stands (one row per connection); else the store's.
+    if opts.scheduler || opts.history {
+        match preload.windows().await {
+            Some(all) => engine.take_history(all),
+            None => {
+                engine.load_history().await;
+            }
+        }
+        engine.load_leader_risk().await;
+    }
+    drop(preload);
+    steps.mark("history");
+    engine.publish_now();
+    steps.mark("snapshot");
+    tracing::debug!(connections = engine.keys.len(), "engine started: {steps}");
+
+    let cancel = CancellationToken::new();
+    let mut tasks = vec![(
+        "command loop",
+        tokio::spawn(command_loop(engine.clone(), commands_rx, cancel.clone())),
+    )];
+    if opts.scheduler {
+        let holder = crate::store::lease::holder_id();
+        tasks.push((
+            "scheduler",
+            tokio::spawn(scheduler::run(engine.clone(), holder, cancel.clone(), true)),
+        ));
+    }
+    if let Some(asks) = asks {
+        tasks.push((
+            "elicitation relay",
+            tokio::spawn(elicit::relay(engine.clone(), asks, cancel.clone())),
+        ));
+    }
+    tasks.push((
+        "publisher",
+        tokio::spawn(publish::run(engine.clone(), cancel.clone())),
+    ));
+    // Keeps the windows (rates and percentiles, from the store) current even when nothing happens.
+    tasks.push((
+        "history reader",
+        tokio::spawn(history::republish(engine.clone(), cancel.clone())),
+    ));
+    let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
+    history::trim_heap();
+    Ok(Running {
+        handle,
+        engine,
+        cancel,
+        tasks,
+    })
+}
