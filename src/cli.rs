@@ -249,7 +249,8 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Machine-readable output: a JSON array, one object per connection.
+    /// Machine-readable output: a JSON array, one object per connection; indented on a
+    /// terminal, compact when piped (pipe through `jq` to read it indented).
     #[arg(long)]
     pub json: bool,
     /// Exit non-zero when any connection is down, at risk or needs re-auth (for cron and CI).

@@ -70,16 +70,14 @@ impl Engine {
         }
     }
 
-    pub(super) fn take_history(
+    /// Every row's windows, as read (`History`) or as published (already shared).
+    pub(super) fn take_history<H: Into<Arc<crate::domain::history::History>>>(
         &self,
-        mut all: std::collections::HashMap<
-            crate::domain::ConnectionKey,
-            crate::domain::history::History,
-        >,
+        mut all: std::collections::HashMap<crate::domain::ConnectionKey, H>,
     ) {
         if let Ok(mut rows) = self.rows.lock() {
             for (key, row) in rows.iter_mut() {
-                row.history = all.remove(key).map(Arc::new);
+                row.history = all.remove(key).map(Into::into);
             }
         }
     }

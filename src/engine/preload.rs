@@ -6,24 +6,29 @@
 //! one-shot `status` or a console's first frame waits for the longer of the two, not both.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
 use super::start::REPLAY_MS;
 use crate::domain::history::History;
-use crate::domain::{ConnectionKey, ProbeResult, UnixMs, now_ms};
-use crate::store::{Store, StoreError, StoredConnection};
+use crate::domain::{ConnectionKey, UnixMs, now_ms};
+use crate::store::{Replayed, Store, StoreError, StoredConnection};
 
-type Pending<T> = JoinHandle<Result<T, StoreError>>;
-type Windows = HashMap<ConnectionKey, History>;
+/// A read queued on the store's thread, and when it finished (for the start's step log).
+type Pending<T> = JoinHandle<(Result<T, StoreError>, Instant)>;
+type Windows = HashMap<ConnectionKey, Arc<History>>;
 
 pub struct Preload {
     pub(super) replay_from: UnixMs,
+    begun: Instant,
+    /// When the last of the reads taken so far finished, after `begun`.
+    pub(super) done_after: Duration,
     connections: Option<Pending<Vec<StoredConnection>>>,
     /// Each connection's probes, oldest first, grouped on the store's thread so the start
     /// looks each connection up once rather than once per probe.
-    probes: Option<Pending<HashMap<ConnectionKey, Vec<ProbeResult>>>>,
+    probes: Option<Pending<HashMap<ConnectionKey, Vec<Replayed>>>>,
     refresh_stats: Option<Pending<Vec<(ConnectionKey, UnixMs, u64)>>>,
     paused: Option<Pending<HashMap<ConnectionKey, UnixMs>>>,
     /// The leader's published windows, for an engine that shows them (see `history.rs`).
@@ -35,23 +40,37 @@ where
     T: Send + 'static,
     F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
 {
-    Some(tokio::spawn(read(store.clone())))
-}
-
-/// Each read is taken once; a second take answers as a closed store would.
-async fn take<T>(slot: &mut Option<Pending<T>>) -> Result<T, StoreError> {
-    match slot.take() {
-        Some(pending) => pending.await.unwrap_or(Err(StoreError::Closed)),
-        None => Err(StoreError::Closed),
-    }
+    let read = read(store.clone());
+    Some(tokio::spawn(async move { (read.await, Instant::now()) }))
 }
 
 impl Preload {
+    /// Each read is taken once; a second take answers as a closed store would.
+    async fn take<T>(
+        &mut self,
+        slot: fn(&mut Self) -> &mut Option<Pending<T>>,
+    ) -> Result<T, StoreError> {
+        let Some(pending) = slot(self).take() else {
+            return Err(StoreError::Closed);
+        };
+        match pending.await {
+            Ok((read, at)) => {
+                self.done_after = self
+                    .done_after
+                    .max(at.saturating_duration_since(self.begun));
+                read
+            }
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
     /// Queues the reads on the store's thread; `windows`: the engine will show the windows.
     pub fn begin(store: &Store, windows: bool) -> Self {
         let replay_from = now_ms() - REPLAY_MS;
         Self {
             replay_from,
+            begun: Instant::now(),
+            done_after: Duration::ZERO,
             connections: begin(store, |s| async move { s.connections().await }),
             probes: begin(store, move |s| async move {
                 s.probes_since_by_key(replay_from).await
@@ -70,30 +89,30 @@ impl Preload {
     }
 
     pub(super) async fn connections(&mut self) -> Result<Vec<StoredConnection>, StoreError> {
-        take(&mut self.connections).await
+        self.take(|p| &mut p.connections).await
     }
 
     pub(super) async fn probes(
         &mut self,
-    ) -> Result<HashMap<ConnectionKey, Vec<ProbeResult>>, StoreError> {
-        take(&mut self.probes).await
+    ) -> Result<HashMap<ConnectionKey, Vec<Replayed>>, StoreError> {
+        self.take(|p| &mut p.probes).await
     }
 
     pub(super) async fn refresh_stats(
         &mut self,
     ) -> Result<Vec<(ConnectionKey, UnixMs, u64)>, StoreError> {
-        take(&mut self.refresh_stats).await
+        self.take(|p| &mut p.refresh_stats).await
     }
 
     pub(super) async fn paused(&mut self) -> Result<HashMap<ConnectionKey, UnixMs>, StoreError> {
-        take(&mut self.paused).await
+        self.take(|p| &mut p.paused).await
     }
 
     /// The published windows if they were asked for and stand; a failed read is only a
     /// slower start (the windows are read again), so it is logged, not returned.
     pub(super) async fn windows(&mut self) -> Option<Windows> {
         self.windows.as_ref()?;
-        match take(&mut self.windows).await {
+        match self.take(|p| &mut p.windows).await {
             Ok(w) => w,
             Err(e) => {
                 tracing::debug!("reading the leader's published windows: {e}");

@@ -92,6 +92,7 @@ pub async fn start_preloaded(
         row.window.set_complete_from(preload.replay_from);
     }
     let mut replayed = preload.probes().await.map_err(store_failure)?;
+    steps.mark("replay read");
     // A connection with nothing in the replay still shows its last probes, whenever they ran.
     let quiet: Vec<ConnectionKey> = keys
         .iter()
@@ -121,8 +122,9 @@ pub async fn start_preloaded(
         if let Some(row) = rows.get_mut(&key)
             && let Some(spec) = spec_of.get(key.connector.as_str())
         {
+            row.window.reserve(probes.len());
             for p in probes {
-                row.record_probe(p, spec);
+                row.record_probe(p.into_result(), spec);
             }
         }
     }
@@ -199,11 +201,16 @@ pub async fn start_preloaded(
         }
         engine.load_leader_risk().await;
     }
+    let reads_took = preload.done_after;
     drop(preload);
     steps.mark("history");
     engine.publish_now();
     steps.mark("snapshot");
-    tracing::debug!(connections = engine.keys.len(), "engine started: {steps}");
+    tracing::debug!(
+        connections = engine.keys.len(),
+        "engine started: {steps} (its store reads took {} ms from when they began)",
+        reads_took.as_millis()
+    );
 
     let cancel = CancellationToken::new();
     let mut tasks = vec![(
@@ -233,7 +240,11 @@ pub async fn start_preloaded(
         tokio::spawn(history::republish(engine.clone(), cancel.clone())),
     ));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
-    history::trim_heap();
+    // A process that stays hands its start-up's transient memory back; a one-shot command
+    // (no scheduler) is about to exit and would only fault it in again.
+    if opts.scheduler {
+        history::trim_heap();
+    }
     Ok(Running {
         handle,
         engine,

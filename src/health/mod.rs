@@ -61,6 +61,11 @@ impl ProbeWindow {
         self.last = Some(result);
     }
 
+    /// Room for `n` more probes at once (a start's replay knows how many it brings).
+    pub fn reserve(&mut self, n: usize) {
+        self.samples.reserve(n.min(MAX_SAMPLES));
+    }
+
     /// The window holds every probe since `at`, and none known before it.
     pub fn set_complete_from(&mut self, at: UnixMs) {
         self.complete_from = Some(at);

@@ -270,7 +270,12 @@ mod tests {
         let replayed = store.probes_since_by_key(0).await.unwrap();
         assert_eq!(
             replayed.into_iter().collect::<Vec<_>>(),
-            vec![(key.clone(), vec![p.clone()])]
+            vec![(key.clone(), vec![crate::store::Replayed::from(p.clone())])]
+        );
+        assert_eq!(
+            crate::store::Replayed::from(p.clone()).into_result(),
+            p,
+            "a failed probe is replayed whole"
         );
         // A probe that started earlier but was written later still follows the cursor.
         let cursor = store.probe_cursor().await.unwrap();

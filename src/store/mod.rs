@@ -33,6 +33,7 @@ use tokio::sync::oneshot;
 pub use lease::LeaseOutcome;
 pub use log::EventRecord;
 pub use mcp_auth::McpAuthRecord;
+pub use probes_read::Replayed;
 pub use queries::{NewToken, StoredConnection, StoredToken};
 pub use vault::{KeySource, KeyringEntry, Vault, VaultError};
 
@@ -366,7 +367,7 @@ mod tests {
         let probes = replayed.remove(&key).unwrap_or_default();
         assert!(replayed.is_empty());
         assert_eq!(probes.len(), 50);
-        let ats: Vec<_> = probes.iter().map(|p| p.at).collect();
+        let ats: Vec<_> = probes.iter().map(Replayed::at).collect();
         assert_eq!(ats, (1_000..1_050).collect::<Vec<_>>());
         let events: i64 = store
             .call(|c| {

@@ -10,6 +10,7 @@
 //! read's time (`History::as_of`), so nobody shows them as newer than they are.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -138,7 +139,7 @@ fn publish(
 fn published(
     c: &Connection,
     now: UnixMs,
-) -> rusqlite::Result<Option<HashMap<ConnectionKey, History>>> {
+) -> rusqlite::Result<Option<HashMap<ConnectionKey, Arc<History>>>> {
     let (Some(as_of), Some(until)) = (meta(c, AS_OF)?, meta(c, UNTIL)?) else {
         return Ok(None);
     };
@@ -148,8 +149,8 @@ fn published(
     }
     let mut stmt = c.prepare_cached("SELECT connector, account, body FROM windows")?;
     let mut rows = stmt.query([])?;
-    // Gathered first so the map is built at its size: growing it moves every History
-    // (700 bytes each) at each doubling.
+    // Each History (700 bytes) is put where the rows will share it at once, and gathered
+    // first so the map is built at its size.
     let mut found = Vec::new();
     while let Some(r) = rows.next()? {
         let Some(h) = decode(r.get_ref(2)?.as_blob().unwrap_or(&[]), as_of) else {
@@ -157,7 +158,7 @@ fn published(
         };
         found.push((
             ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-            h,
+            Arc::new(h),
         ));
     }
     Ok(Some(found.into_iter().collect()))
@@ -180,7 +181,7 @@ impl Store {
     pub async fn published_windows(
         &self,
         now: UnixMs,
-    ) -> Result<Option<HashMap<ConnectionKey, History>>, StoreError> {
+    ) -> Result<Option<HashMap<ConnectionKey, Arc<History>>>, StoreError> {
         self.call(move |c| Ok(published(c, now)?)).await
     }
 }
