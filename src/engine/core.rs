@@ -129,16 +129,34 @@ impl Row {
             spec.health.thresholds,
             spec.backoff(),
         );
-        if let Some(f) = result.failure.as_ref().or(result.primary_failure.as_ref())
-            && self
-                .last_error
-                .as_ref()
-                .is_none_or(|(at, _)| result.at >= *at)
-        {
-            self.last_error = Some((result.at, f.clone()));
-        }
-        self.window.push(result);
+        note_probe(&mut self.window, &mut self.last_error, result);
     }
+
+    /// A start's replay: the window and last error were built from it while the config was
+    /// read (they need no spec); the tracker, which does, sees each outcome in turn now.
+    pub(crate) fn take_replay(&mut self, replay: super::preload::Replay, spec: &ConnectorSpec) {
+        let (thresholds, backoff) = (spec.health.thresholds, spec.backoff());
+        for (at, ok) in replay.outcomes {
+            self.tracker.observe(ok, at, thresholds, backoff);
+        }
+        self.window = replay.window;
+        self.last_error = replay.last_error;
+    }
+}
+
+/// The part of recording a probe that needs no spec: into the window, and a failure (or a
+/// fallback's primary failure) newer than the last error becomes it.
+pub(crate) fn note_probe(
+    window: &mut ProbeWindow,
+    last_error: &mut Option<(UnixMs, Failure)>,
+    result: ProbeResult,
+) {
+    if let Some(f) = result.failure.as_ref().or(result.primary_failure.as_ref())
+        && last_error.as_ref().is_none_or(|(at, _)| result.at >= *at)
+    {
+        *last_error = Some((result.at, f.clone()));
+    }
+    window.push(result);
 }
 
 /// Private to the engine (the scheduler is a part of it): front-ends hold an `EngineHandle`.

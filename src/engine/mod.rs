@@ -44,6 +44,7 @@ pub use crate::mcp::Target as McpTarget;
 pub use authorize::{ReauthMethod, ReauthOutcome, ReauthProgress, RevokeOutcome};
 pub use open::{LogOptions, Opening, Workspace};
 pub use preload::Preload;
+use preload::Replay;
 pub use ready::{Need, NotReady};
 pub use requests::ToolCall;
 pub use start::{start, start_preloaded};

@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 
 use super::start::REPLAY_MS;
 use crate::domain::history::History;
-use crate::domain::{ConnectionKey, UnixMs, now_ms};
+use crate::domain::{ConnectionKey, Failure, UnixMs, now_ms};
+use crate::health::ProbeWindow;
 use crate::store::{Replayed, Store, StoreError, StoredConnection};
 
 /// A read queued on the store's thread, and when it finished (for the start's step log).
@@ -27,8 +28,8 @@ pub struct Preload {
     pub(super) done_after: Duration,
     connections: Option<Pending<Vec<StoredConnection>>>,
     /// Each connection's probes, oldest first, grouped on the store's thread so the start
-    /// looks each connection up once rather than once per probe.
-    probes: Option<Pending<HashMap<ConnectionKey, Vec<Replayed>>>>,
+    /// looks each connection up once rather than once per probe, then made into windows.
+    probes: Option<Pending<HashMap<ConnectionKey, Replay>>>,
     refresh_stats: Option<Pending<Vec<(ConnectionKey, UnixMs, u64)>>>,
     paused: Option<Pending<HashMap<ConnectionKey, UnixMs>>>,
     /// The leader's published windows, for an engine that shows them (see `history.rs`).
@@ -73,7 +74,11 @@ impl Preload {
             done_after: Duration::ZERO,
             connections: begin(store, |s| async move { s.connections().await }),
             probes: begin(store, move |s| async move {
-                s.probes_since_by_key(replay_from).await
+                let runs = s.probes_since_by_key(replay_from).await?;
+                Ok(runs
+                    .into_iter()
+                    .map(|(key, run)| (key, Replay::of(run, replay_from)))
+                    .collect())
             }),
             refresh_stats: begin(store, |s| async move { s.refresh_stats().await }),
             paused: begin(store, |s| async move { s.paused().await }),
@@ -92,9 +97,7 @@ impl Preload {
         self.take(|p| &mut p.connections).await
     }
 
-    pub(super) async fn probes(
-        &mut self,
-    ) -> Result<HashMap<ConnectionKey, Vec<Replayed>>, StoreError> {
+    pub(super) async fn probes(&mut self) -> Result<HashMap<ConnectionKey, Replay>, StoreError> {
         self.take(|p| &mut p.probes).await
     }
 
@@ -134,6 +137,37 @@ impl Drop for Preload {
         ];
         for p in pending.into_iter().flatten() {
             p.abort();
+        }
+    }
+}
+
+/// One connection's replayed probes, made into its window and last error off the start's
+/// critical path: they need no spec, and at 10,000 connections the 100,000 probes of five
+/// minutes took 15–20 ms of the start after the config was read. The tracker's part, which
+/// needs the connector's thresholds, is what stays (`Row::take_replay`).
+pub struct Replay {
+    pub(super) outcomes: Vec<(UnixMs, bool)>,
+    pub(super) window: ProbeWindow,
+    pub(super) last_error: Option<(UnixMs, Failure)>,
+}
+
+impl Replay {
+    /// `run` oldest first; the window holds every probe since `complete_from`.
+    pub(super) fn of(run: Vec<Replayed>, complete_from: UnixMs) -> Self {
+        let mut window = ProbeWindow::default();
+        window.set_complete_from(complete_from);
+        window.reserve(run.len());
+        let mut last_error = None;
+        let mut outcomes = Vec::with_capacity(run.len());
+        for p in run {
+            let p = p.into_result();
+            outcomes.push((p.at, p.ok()));
+            super::core::note_probe(&mut window, &mut last_error, p);
+        }
+        Self {
+            outcomes,
+            window,
+            last_error,
         }
     }
 }

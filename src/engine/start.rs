@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::core::{self, Engine};
 use super::{
-    ConnectorSpec, EngineHandle, EngineOptions, Preload, Running, command_loop, elicit, fleet,
+    ConnectorSpec, EngineHandle, EngineOptions, Preload, Replay, Running, command_loop, elicit, fleet,
     history, http_client, preload, protocol, publish, scheduler,
 };
 use crate::auth::Broker;
@@ -116,16 +116,17 @@ pub async fn start_preloaded(
             .last_probes(quiet, per, preload.replay_from)
             .await
             .map_err(store_failure)?;
-        replayed.extend(older);
+        replayed.extend(
+            older
+                .into_iter()
+                .map(|(key, run)| (key, Replay::of(run, preload.replay_from))),
+        );
     }
-    for (key, probes) in replayed {
+    for (key, replay) in replayed {
         if let Some(row) = rows.get_mut(&key)
             && let Some(spec) = spec_of.get(key.connector.as_str())
         {
-            row.window.reserve(probes.len());
-            for p in probes {
-                row.record_probe(p.into_result(), spec);
-            }
+            row.take_replay(replay, spec);
         }
     }
 
