@@ -14,6 +14,9 @@ pub async fn console(global: &Global, read_only: bool) -> Outcome {
     // Where the time to the first frame goes, in the log: at 10,000 connections each step
     // is worth knowing (BENCHMARKS.md, issue 16).
     let started = Instant::now();
+    // The start's transient memory is reused, not faulted in again; the engine hands it back
+    // once it runs (`engine::heap`).
+    crate::engine::heap::hold();
     let engine_options = console_engine_options();
     let (config, workspace, preload) = super::load_and_open(global, &engine_options)?;
     let read_at = started.elapsed();

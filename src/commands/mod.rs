@@ -169,7 +169,8 @@ pub async fn oneshot_engine_with(
         scheduler: false,
         ..options
     };
-    keep_freed_memory();
+    // About to exit: what the start frees is kept for reuse, never handed back.
+    engine::heap::hold();
     let started = std::time::Instant::now();
     let (config, workspace, preload) = load_and_open(global, &options)?;
     let read_at = started.elapsed();
@@ -184,21 +185,6 @@ pub async fn oneshot_engine_with(
         (started.elapsed() - read_at).as_millis()
     );
     Ok((running, workspace))
-}
-
-/// A one-shot command lives for a moment: the memory its config parse frees (at 10,000
-/// connectors a 22 MB token list, then the parsed tree) is worth keeping for the engine's
-/// start rather than handing back to the kernel and faulting in again, page by page (a tenth
-/// of a large `status`). The daemon and the console keep glibc's defaults and trim.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt takes no pointers; it only changes when glibc returns memory.
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        // glibc's ceiling for this one on 64-bit: 32 MiB.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
-    }
 }
 
 /// The config and the workspace. A data directory that holds a store already is opened first

@@ -160,17 +160,6 @@ impl Engine {
     }
 }
 
-/// Hands memory freed by a large transient (start-up's reads, a whole-fleet history read) back
-/// to the OS. glibc keeps freed small chunks in its arenas, so without this a daemon's RSS
-/// stays at its start-up peak: at 10,000 connections that was 40 MB above the live heap.
-pub(super) fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointers and only returns free pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// How long until the next whole-fleet window read after one that took `took`: reading every
 /// window of a large fleet takes the store a while (about a second for 10,000 connections with
 /// two partial hours of raw probes), so it stays under 5% of the store's time.
@@ -217,6 +206,6 @@ async fn read_now(engine: &Engine, cancel: &CancellationToken) -> Option<Duratio
         _ = cancel.cancelled() => return None,
         took = engine.load_history() => took,
     };
-    trim_heap();
+    super::heap::trim();
     Some(took)
 }

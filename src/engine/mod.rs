@@ -11,6 +11,7 @@ mod catalogue;
 pub(crate) mod core;
 mod elicit;
 pub mod fleet;
+pub mod heap;
 mod history;
 mod logging;
 pub mod open;

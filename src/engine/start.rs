@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::core::{self, Engine};
 use super::{
-    ConnectorSpec, EngineHandle, EngineOptions, Preload, Replay, Running, command_loop, elicit, fleet,
-    history, http_client, preload, protocol, publish, scheduler,
+    ConnectorSpec, EngineHandle, EngineOptions, Preload, Replay, Running, command_loop, elicit,
+    fleet, history, http_client, preload, protocol, publish, scheduler,
 };
 use crate::auth::Broker;
 use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot};
@@ -93,12 +93,17 @@ pub async fn start_preloaded(
     }
     let mut replayed = preload.probes().await.map_err(store_failure)?;
     steps.mark("replay read");
-    // A connection with nothing in the replay still shows its last probes, whenever they ran.
-    let quiet: Vec<ConnectionKey> = keys
-        .iter()
-        .filter(|k| !replayed.contains_key(*k))
-        .cloned()
-        .collect();
+    // One pass in the fleet's order, one lookup a row; a connection with nothing in the
+    // replay still shows its last probes, whenever they ran.
+    let mut quiet = Vec::new();
+    for (key, row) in rows.iter_mut() {
+        match (replayed.remove(key), spec_of.get(key.connector.as_str())) {
+            (Some(replay), Some(spec)) => row.take_replay(replay, spec),
+            (None, Some(_)) => quiet.push(key.clone()),
+            _ => {}
+        }
+    }
+    drop(replayed);
     if !quiet.is_empty() {
         // Enough for the strictest threshold configured (bounded: each is a lookup's rows).
         let per = specs
@@ -116,17 +121,12 @@ pub async fn start_preloaded(
             .last_probes(quiet, per, preload.replay_from)
             .await
             .map_err(store_failure)?;
-        replayed.extend(
-            older
-                .into_iter()
-                .map(|(key, run)| (key, Replay::of(run, preload.replay_from))),
-        );
-    }
-    for (key, replay) in replayed {
-        if let Some(row) = rows.get_mut(&key)
-            && let Some(spec) = spec_of.get(key.connector.as_str())
-        {
-            row.take_replay(replay, spec);
+        for (key, run) in older {
+            if let Some(row) = rows.get_mut(&key)
+                && let Some(spec) = spec_of.get(key.connector.as_str())
+            {
+                row.take_replay(Replay::of(run, preload.replay_from), spec);
+            }
         }
     }
 
@@ -241,10 +241,11 @@ pub async fn start_preloaded(
         tokio::spawn(history::republish(engine.clone(), cancel.clone())),
     ));
     let handle = EngineHandle::from_parts(commands_tx, snapshot_rx, events_tx);
-    // A process that stays hands its start-up's transient memory back; a one-shot command
-    // (no scheduler) is about to exit and would only fault it in again.
+    // A process that stays hands its start-up's transient memory back, off the way to its
+    // first frame (a trim walks the whole heap); a one-shot command (no scheduler) is about
+    // to exit and would only fault it in again.
     if opts.scheduler {
-        history::trim_heap();
+        tokio::task::spawn_blocking(super::heap::release);
     }
     Ok(Running {
         handle,
