@@ -343,8 +343,12 @@ mod tests {
             name: format!("Connector \"{i}\""),
             transport: Transport::Rest,
             auth: AuthKind::OAuth2,
-            health: if i % 7 == 0 { Health::Down } else { Health::Up },
-            detail: (i % 3 == 0).then(|| format!("detail {i}")),
+            health: if i.is_multiple_of(7) {
+                Health::Down
+            } else {
+                Health::Up
+            },
+            detail: i.is_multiple_of(3).then(|| format!("detail {i}")),
             token: None,
             next_refresh_at: Some(1_700_000_000_000 + i as i64),
             last_refresh_at: None,
