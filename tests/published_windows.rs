@@ -98,3 +98,77 @@ async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
     one_shot.shutdown().await;
     leader.shutdown().await;
 }
+
+/// A process that stays starts on the token endpoints' figures (its refresh plans rest on
+/// them) and takes the probes' windows, the fleet's raw hour, from its history reader straight
+/// after, not at its next 30 s tick, even when it does not lead (and so is not asked to read by
+/// taking the lease). Only the store's rows can fill the hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_start_takes_the_probe_windows_straight_after_its_first_snapshot() {
+    let api = Hostile::start(|_| Reply::json(200, serde_json::json!({"ok": true}))).await;
+    let config = switchboard::config::parse_str(
+        &format!(
+            "[[connectors]]\nid = \"api\"\nkind = \"rest\"\n[connectors.rest]\nbase_url = \"{}\"\nhealth_path = \"/health\"\n[connectors.schedule]\nprobe = \"1h\"\n",
+            api.url("")
+        ),
+        None,
+        &|_| None,
+    )
+    .expect("config");
+    let data = tempfile::tempdir().expect("tempdir");
+    let key = ConnectionKey::new("api", "default");
+    // An earlier run's probes, 10 to 50 minutes ago: outside the start's 5-minute replay.
+    let earlier = support::open_store(data.path());
+    for i in 0..20i64 {
+        let probe = switchboard::domain::ProbeResult {
+            at: now_ms() - 600_000 - i * 120_000,
+            via: switchboard::domain::ProbeVia::Rest,
+            latency_ms: 7,
+            failure: None,
+            primary_failure: None,
+        };
+        earlier
+            .record_observation(&key, &probe, None)
+            .await
+            .expect("probe written");
+    }
+    // A daemon on another host leads, so only the start itself can ask for the read.
+    let leads = earlier
+        .acquire_lease("scheduler", "1:00000000@another-host#elsewhere", 120_000)
+        .await
+        .expect("lease");
+    assert!(
+        matches!(leads, switchboard::store::LeaseOutcome::Acquired),
+        "the other daemon leads"
+    );
+    drop(earlier);
+
+    let running = engine::start(
+        support::open_store(data.path()),
+        engine::fleet::from_config(&config),
+        EngineOptions {
+            scheduler: true,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .expect("starts");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let hour = running
+            .handle
+            .snapshot()
+            .get(&key)
+            .and_then(|c| c.history.clone())
+            .map(|h| h.probes.hour.samples);
+        if hour.is_some_and(|n| n >= 20) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the probes' windows never came: {hour:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.shutdown().await;
+}

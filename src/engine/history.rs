@@ -55,6 +55,20 @@ impl Engine {
         took
     }
 
+    /// A scheduled start without standing published windows: the refreshes' and tool calls'
+    /// windows now (a few rows of events), then the whole read from the history reader.
+    pub(crate) async fn load_event_history(&self) {
+        match self
+            .store
+            .history_of(None, now_ms(), &crate::store::history::EVENT_KINDS)
+            .await
+        {
+            Ok(all) => self.take_history(all),
+            Err(e) => tracing::warn!("could not read the connections' history: {e}"),
+        }
+        self.history_now.notify_one();
+    }
+
     /// Takes the leader's published windows if they stand; `false` when there are none.
     pub(crate) async fn take_published_history(&self) -> bool {
         match self.store.published_windows(now_ms()).await {

@@ -192,10 +192,15 @@ pub async fn start_preloaded(
     });
     // The windows before the first snapshot, even for a scheduled engine: besides the rates
     // shown, each connection's refresh plan rests on its token endpoint's figures in them.
-    // The leader's published read if it stands (one row per connection); else the store's.
+    // The leader's published read if it stands (one row per connection); else the store's:
+    // all of it for a one-shot `status`, which shows it and exits; for a process that stays,
+    // the token endpoints' figures now and the probes' from its history reader at once (an
+    // hour of a 10,000-connection fleet is 1.2 million raw probes, most of a second; until
+    // then the rates shown are the replay's).
     if opts.scheduler || opts.history {
         match preload.windows().await {
             Some(all) => engine.take_history(all),
+            None if opts.scheduler => engine.load_event_history().await,
             None => {
                 engine.load_history().await;
             }

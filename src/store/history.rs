@@ -70,9 +70,22 @@ fn watermark(c: &Connection) -> rusqlite::Result<Option<UnixMs>> {
 fn each_raw(
     c: &Connection,
     key: Option<&ConnectionKey>,
+    (from, to): (UnixMs, UnixMs),
+    probes_too: bool,
+    mut f: impl FnMut(&str, &str, Kind, UnixMs, bool, Option<u64>),
+) -> rusqlite::Result<()> {
+    if probes_too {
+        each_raw_probe(c, key, from, to, &mut f)?;
+    }
+    each_raw_event(c, key, from, to, f)
+}
+
+fn each_raw_probe(
+    c: &Connection,
+    key: Option<&ConnectionKey>,
     from: UnixMs,
     to: UnixMs,
-    mut f: impl FnMut(&str, &str, Kind, UnixMs, bool, Option<u64>),
+    f: &mut impl FnMut(&str, &str, Kind, UnixMs, bool, Option<u64>),
 ) -> rusqlite::Result<()> {
     // Two statements rather than `?3 IS NULL OR ...`, which keeps SQLite from the per-connection
     // index: one connection's rows come from (connector, account, at), the fleet's from (at).
@@ -102,6 +115,16 @@ fn each_raw(
             Some(latency),
         );
     }
+    Ok(())
+}
+
+fn each_raw_event(
+    c: &Connection,
+    key: Option<&ConnectionKey>,
+    from: UnixMs,
+    to: UnixMs,
+    mut f: impl FnMut(&str, &str, Kind, UnixMs, bool, Option<u64>),
+) -> rusqlite::Result<()> {
     // A tool that ran and answered `isError` is a failed call from the caller's side.
     let mut events = match key {
         Some(_) => c.prepare_cached(
@@ -139,8 +162,8 @@ fn each_raw(
 fn each_rollup(
     c: &Connection,
     key: Option<&ConnectionKey>,
-    from: UnixMs,
-    to: UnixMs,
+    (from, to): (UnixMs, UnixMs),
+    kinds: &[Kind],
     mut f: impl FnMut((ConnectionKey, Kind), UnixMs, Tally),
 ) -> rusqlite::Result<()> {
     let mut stmt = match key {
@@ -161,6 +184,9 @@ fn each_rollup(
         let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
             continue;
         };
+        if !kinds.contains(&kind) {
+            continue;
+        }
         let mut t = Tally {
             ok: r.get::<_, i64>(4)?.max(0) as u64,
             failed: r.get::<_, i64>(5)?.max(0) as u64,
@@ -251,10 +277,15 @@ pub(super) fn roll_up(
 }
 
 /// Every window for one connection (or all of them) as of `now`.
+/// What a window read covers: `Kind::ALL`, or `EVENT_KINDS` for a start that needs the
+/// token endpoints' figures at once and the probes' (the fleet's raw hour) a moment later.
+pub const EVENT_KINDS: [Kind; 2] = [Kind::Refresh, Kind::ToolCall];
+
 pub(super) fn history(
     c: &Connection,
     key: Option<&ConnectionKey>,
     now: UnixMs,
+    kinds: &[Kind],
 ) -> rusqlite::Result<HashMap<ConnectionKey, History>> {
     // No rollup yet: every window is answered from raw rows.
     let wm = watermark(c)?.unwrap_or(i64::MIN);
@@ -283,33 +314,41 @@ pub(super) fn history(
     let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
     let mut found: Vec<(ConnectionKey, [[Tally; 4]; 3])> = Vec::new();
     for (from, to) in merged {
-        each_raw(c, key, from, to, |connector, account, kind, at, ok, ms| {
-            let counts =
-                |&(s, whole): &(UnixMs, UnixMs)| at >= s && at <= now && (at < whole || at >= wm);
-            if !bounds.iter().any(counts) {
-                return;
-            }
-            let Some(k) = Kind::ALL.iter().position(|&k| k == kind) else {
-                return;
-            };
-            let at_ = match index.get(connector).and_then(|m| m.get(account)) {
-                Some(&i) => i,
-                None => {
-                    found.push((ConnectionKey::new(connector, account), Default::default()));
-                    index
-                        .entry(connector.to_owned())
-                        .or_default()
-                        .insert(account.to_owned(), found.len() - 1);
-                    found.len() - 1
+        let probes_too = kinds.contains(&Kind::Probe);
+        each_raw(
+            c,
+            key,
+            (from, to),
+            probes_too,
+            |connector, account, kind, at, ok, ms| {
+                let counts = |&(s, whole): &(UnixMs, UnixMs)| {
+                    at >= s && at <= now && (at < whole || at >= wm)
+                };
+                if !bounds.iter().any(counts) {
+                    return;
                 }
-            };
-            let spans = &mut found[at_].1[k];
-            for (slot, bound) in bounds.iter().enumerate() {
-                if counts(bound) {
-                    spans[slot].record(ok, ms);
+                let Some(k) = Kind::ALL.iter().position(|&k| k == kind) else {
+                    return;
+                };
+                let at_ = match index.get(connector).and_then(|m| m.get(account)) {
+                    Some(&i) => i,
+                    None => {
+                        found.push((ConnectionKey::new(connector, account), Default::default()));
+                        index
+                            .entry(connector.to_owned())
+                            .or_default()
+                            .insert(account.to_owned(), found.len() - 1);
+                        found.len() - 1
+                    }
+                };
+                let spans = &mut found[at_].1[k];
+                for (slot, bound) in bounds.iter().enumerate() {
+                    if counts(bound) {
+                        spans[slot].record(ok, ms);
+                    }
                 }
-            }
-        })?;
+            },
+        )?;
     }
     for (who, kinds) in found {
         for (spans, kind) in kinds.into_iter().zip(Kind::ALL) {
@@ -320,8 +359,8 @@ pub(super) fn history(
     }
 
     // Finished hours: from the day and week sums where they are current, else hour by hour.
-    if !spans::add_finished_hours(c, key, wm, &starts, &mut tallies)? {
-        each_rollup(c, key, ceil_hour(earliest), wm, |who, start, t| {
+    if !spans::add_finished_hours(c, key, wm, &starts, kinds, &mut tallies)? {
+        each_rollup(c, key, (ceil_hour(earliest), wm), kinds, |who, start, t| {
             let spans = tallies.entry(who).or_default();
             for (slot, &(_, s)) in starts.iter().enumerate() {
                 if start >= ceil_hour(s) {
@@ -364,8 +403,19 @@ impl Store {
         key: Option<&ConnectionKey>,
         now: UnixMs,
     ) -> Result<HashMap<ConnectionKey, History>, StoreError> {
+        self.history_of(key, now, &Kind::ALL).await
+    }
+
+    /// `history` for `kinds` only (`EVENT_KINDS`: without the probes, which are most rows).
+    pub async fn history_of(
+        &self,
+        key: Option<&ConnectionKey>,
+        now: UnixMs,
+        kinds: &'static [Kind],
+    ) -> Result<HashMap<ConnectionKey, History>, StoreError> {
         let key = key.cloned();
-        self.call(move |c| Ok(history(c, key.as_ref(), now)?)).await
+        self.call(move |c| Ok(history(c, key.as_ref(), now, kinds)?))
+            .await
     }
 }
 

@@ -8,6 +8,15 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 /// A fixed "now" a little past an hour boundary, so windows start mid-hour.
 const NOW: i64 = 1_000 * DAY_MS + 10 * HOUR_MS + 17 * MINUTE_MS + 4_321;
 
+/// Every kind, as the engine's periodic read asks.
+fn history(
+    c: &Connection,
+    key: Option<&ConnectionKey>,
+    now: UnixMs,
+) -> rusqlite::Result<HashMap<ConnectionKey, History>> {
+    super::history(c, key, now, &Kind::ALL)
+}
+
 fn db() -> Connection {
     let mut c = Connection::open_in_memory().unwrap();
     crate::store::migrations::migrate(&mut c).unwrap();

@@ -86,8 +86,8 @@ pub(super) fn hour_step(
         super::each_raw(
             tx,
             Some(&key),
-            hour,
-            hour + HOUR_MS,
+            (hour, hour + HOUR_MS),
+            true,
             |_, _, kind, _, ok, ms| {
                 tallies.entry(kind).or_default().record(ok, ms);
                 rows += 1;

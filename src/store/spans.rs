@@ -202,6 +202,7 @@ pub(super) fn add_finished_hours(
     key: Option<&ConnectionKey>,
     wm: UnixMs,
     starts: &[(Span, UnixMs)],
+    kinds: &[Kind],
     tallies: &mut HashMap<(ConnectionKey, Kind), [Tally; 4]>,
 ) -> rusqlite::Result<bool> {
     let Some(built) = meta_i64(c, BUILT)? else {
@@ -232,6 +233,9 @@ pub(super) fn add_finished_hours(
         let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
             continue;
         };
+        if !kinds.contains(&kind) {
+            continue;
+        }
         let k = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
         let blob = |i| r.get_ref(i).map(|v| v.as_blob().unwrap_or(&[]));
         let day = tally(r.get(4)?, r.get(5)?, blob(6)?);
@@ -278,7 +282,7 @@ pub(super) fn add_finished_hours(
         upto_of.insert(who, upto);
     }
     for hour in wanted {
-        super::each_rollup(c, key, hour, hour + HOUR_MS, |who, start, t| {
+        super::each_rollup(c, key, (hour, hour + HOUR_MS), kinds, |who, start, t| {
             let upto = upto_of.get(&who).copied().unwrap_or(built);
             let Some(fixes) = corrections.get(&upto) else {
                 return;
