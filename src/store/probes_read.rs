@@ -181,6 +181,18 @@ impl Store {
         before: UnixMs,
     ) -> Result<Vec<(ConnectionKey, Vec<Replayed>)>, StoreError> {
         self.call(move |c| {
+            // A new store (or one whose probes all came since) answers for the whole fleet
+            // at once: a lookup per connection for nothing was 130 ms of a 10,000-connection
+            // first start.
+            let older: bool = c
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM probes INDEXED BY probes_by_time_covering
+                     WHERE at < ?1)",
+                )?
+                .query_row([before], |r| r.get(0))?;
+            if !older {
+                return Ok(Vec::new());
+            }
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {PROBE_COLUMNS} FROM probes
                  WHERE connector = ?1 AND account = ?2 AND at < ?3 ORDER BY at DESC LIMIT ?4"
