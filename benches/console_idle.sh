@@ -15,6 +15,7 @@
 # the last hour of probes).
 # Numbers go to BENCHMARKS.md.
 # SETTLE=S (environment, follower mode) starts the console S seconds after the daemon (3).
+# STARTS=K (environment) times the start K times (median, min, max); the rest on the last.
 # Usage: [SEED_MINUTES=M] [SETTLE=S] benches/console_idle.sh [N] [SECONDS] [BINARY] [MODE]
 #        (default 100 60 target/release/switchboard both)
 set -euo pipefail
