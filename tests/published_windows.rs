@@ -11,12 +11,19 @@ use support::hostile::{Hostile, Reply};
 use switchboard::domain::{ConnectionKey, now_ms};
 use switchboard::engine::{self, EngineOptions};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
+/// One REST connector, `api`, probing a real endpoint every `every`; a data directory.
+async fn one_api(
+    every: &str,
+) -> (
+    Hostile,
+    switchboard::config::Config,
+    tempfile::TempDir,
+    ConnectionKey,
+) {
     let api = Hostile::start(|_| Reply::json(200, serde_json::json!({"ok": true}))).await;
     let config = switchboard::config::parse_str(
         &format!(
-            "[[connectors]]\nid = \"api\"\nkind = \"rest\"\n[connectors.rest]\nbase_url = \"{}\"\nhealth_path = \"/health\"\n[connectors.schedule]\nprobe = \"1s\"\n",
+            "[[connectors]]\nid = \"api\"\nkind = \"rest\"\n[connectors.rest]\nbase_url = \"{}\"\nhealth_path = \"/health\"\n[connectors.schedule]\nprobe = \"{every}\"\n",
             api.url("")
         ),
         None,
@@ -24,7 +31,12 @@ async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
     )
     .expect("config");
     let data = tempfile::tempdir().expect("tempdir");
-    let key = ConnectionKey::new("api", "default");
+    (api, config, data, ConnectionKey::new("api", "default"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
+    let (_api, config, data, key) = one_api("1s").await;
 
     // What an earlier run left: a probe a minute ago.
     let earlier = support::open_store(data.path());
@@ -105,18 +117,7 @@ async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
 /// taking the lease). Only the store's rows can fill the hour.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_start_takes_the_probe_windows_straight_after_its_first_snapshot() {
-    let api = Hostile::start(|_| Reply::json(200, serde_json::json!({"ok": true}))).await;
-    let config = switchboard::config::parse_str(
-        &format!(
-            "[[connectors]]\nid = \"api\"\nkind = \"rest\"\n[connectors.rest]\nbase_url = \"{}\"\nhealth_path = \"/health\"\n[connectors.schedule]\nprobe = \"1h\"\n",
-            api.url("")
-        ),
-        None,
-        &|_| None,
-    )
-    .expect("config");
-    let data = tempfile::tempdir().expect("tempdir");
-    let key = ConnectionKey::new("api", "default");
+    let (_api, config, data, key) = one_api("1h").await;
     // An earlier run's probes, 10 to 50 minutes ago: outside the start's 5-minute replay.
     let earlier = support::open_store(data.path());
     for i in 0..20i64 {

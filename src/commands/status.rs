@@ -335,34 +335,21 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::domain::{AuthKind, ConnectionKey, Transport};
+    use crate::tui::tests::fixtures::conn;
 
     fn view(i: usize) -> Arc<ConnectionView> {
-        Arc::new(ConnectionView {
-            key: ConnectionKey::new(format!("c{i:05}"), "default"),
-            name: format!("Connector \"{i}\""),
-            transport: Transport::Rest,
-            auth: AuthKind::OAuth2,
-            health: if i.is_multiple_of(7) {
-                Health::Down
-            } else {
-                Health::Up
-            },
-            detail: i.is_multiple_of(3).then(|| format!("detail {i}")),
-            token: None,
-            next_refresh_at: Some(1_700_000_000_000 + i as i64),
-            last_refresh_at: None,
-            refresh_count: 0,
-            success_rate_1h: Some(i as f64 / 10_000.0),
-            probes_1h: i as u32,
-            last_probe: None,
-            last_error: None,
-            busy: false,
-            history: None,
-            next_refresh_why: None,
-            next_probe_at: None,
-            paused: false,
-        })
+        let health = if i.is_multiple_of(7) {
+            Health::Down
+        } else {
+            Health::Up
+        };
+        let name = format!("Connector \"{i}\"");
+        let mut c = conn(&format!("c{i:05}"), "default", &name, health);
+        c.detail = i.is_multiple_of(3).then(|| format!("detail {i}"));
+        c.next_refresh_at = Some(1_700_000_000_000 + i as i64);
+        c.success_rate_1h = Some(i as f64 / 10_000.0);
+        c.probes_1h = i as u32;
+        Arc::new(c)
     }
 
     #[test]

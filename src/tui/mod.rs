@@ -25,7 +25,7 @@ pub mod view_keys;
 pub mod views;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::time::Duration;
 

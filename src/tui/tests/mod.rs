@@ -3,7 +3,7 @@
 mod arguments;
 mod control;
 mod elicit;
-mod fixtures;
+pub(crate) mod fixtures;
 mod fleet_keys;
 mod form;
 mod frames;
