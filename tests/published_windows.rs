@@ -34,35 +34,48 @@ async fn one_api(
     (api, config, data, ConnectionKey::new("api", "default"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
-    let (_api, config, data, key) = one_api("1s").await;
-
-    // What an earlier run left: a probe a minute ago.
-    let earlier = support::open_store(data.path());
+/// What an earlier run left: a passed probe at `at`.
+async fn passed_probe(store: &switchboard::store::Store, key: &ConnectionKey, at: i64) {
     let probe = switchboard::domain::ProbeResult {
-        at: now_ms() - 60_000,
+        at,
         via: switchboard::domain::ProbeVia::Rest,
         latency_ms: 7,
         failure: None,
         primary_failure: None,
     };
-    earlier
-        .record_observation(&key, &probe, None)
+    store
+        .record_observation(key, &probe, None)
         .await
         .expect("probe written");
-    drop(earlier);
+}
 
-    let leader = engine::start(
-        support::open_store(data.path()),
-        engine::fleet::from_config(&config),
+/// A process that stays (a daemon or console's engine) on the data directory's store.
+async fn scheduled(
+    config: &switchboard::config::Config,
+    data: &std::path::Path,
+) -> engine::Running {
+    engine::start(
+        support::open_store(data),
+        engine::fleet::from_config(config),
         EngineOptions {
             scheduler: true,
             ..EngineOptions::default()
         },
     )
     .await
-    .expect("leader starts");
+    .expect("a scheduled engine starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_publishes_its_windows_and_a_one_shot_takes_them() {
+    let (_api, config, data, key) = one_api("1s").await;
+
+    // What an earlier run left: a probe a minute ago.
+    let earlier = support::open_store(data.path());
+    passed_probe(&earlier, &key, now_ms() - 60_000).await;
+    drop(earlier);
+
+    let leader = scheduled(&config, data.path()).await;
     // Taking the lease makes it read and publish at once, not at its next 30 s tick.
     let observer = support::open_store(data.path());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -121,17 +134,7 @@ async fn a_scheduled_start_takes_the_probe_windows_straight_after_its_first_snap
     // An earlier run's probes, 10 to 50 minutes ago: outside the start's 5-minute replay.
     let earlier = support::open_store(data.path());
     for i in 0..20i64 {
-        let probe = switchboard::domain::ProbeResult {
-            at: now_ms() - 600_000 - i * 120_000,
-            via: switchboard::domain::ProbeVia::Rest,
-            latency_ms: 7,
-            failure: None,
-            primary_failure: None,
-        };
-        earlier
-            .record_observation(&key, &probe, None)
-            .await
-            .expect("probe written");
+        passed_probe(&earlier, &key, now_ms() - 600_000 - i * 120_000).await;
     }
     // A daemon on another host leads, so only the start itself can ask for the read.
     let leads = earlier
@@ -144,16 +147,7 @@ async fn a_scheduled_start_takes_the_probe_windows_straight_after_its_first_snap
     );
     drop(earlier);
 
-    let running = engine::start(
-        support::open_store(data.path()),
-        engine::fleet::from_config(&config),
-        EngineOptions {
-            scheduler: true,
-            ..EngineOptions::default()
-        },
-    )
-    .await
-    .expect("starts");
+    let running = scheduled(&config, data.path()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let hour = running
