@@ -89,22 +89,6 @@ impl From<ProbeResult> for Replayed {
     }
 }
 
-/// A probes row (selected as `PROBE_COLUMNS`) as a replay keeps it: the failure columns are
-/// read only when a failure is there to read.
-fn replayed_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Replayed> {
-    let failed = |i| -> rusqlite::Result<bool> {
-        Ok(!matches!(r.get_ref(i)?, rusqlite::types::ValueRef::Null))
-    };
-    if failed(5)? || failed(8)? {
-        return Ok(Replayed::Whole(Box::new(probe_of(r)?)));
-    }
-    Ok(Replayed::Passed {
-        at: r.get(2)?,
-        via: via_from_str(r.get_ref(3)?.as_str().unwrap_or("")),
-        latency_ms: r.get::<_, i64>(4)?.max(0) as u64,
-    })
-}
-
 fn via_from_str(s: &str) -> ProbeVia {
     match s {
         "rest" => ProbeVia::Rest,
@@ -139,7 +123,8 @@ impl Store {
             let mut runs: Vec<(ConnectionKey, Vec<Replayed>)> = Vec::new();
             let mut name = String::new();
             while let Some(r) = rows.next()? {
-                let probe = replayed_of(r)?;
+                // A passed row reads no failure text, so this allocates nothing for it.
+                let probe = Replayed::from(probe_of(r)?);
                 let connector = r.get_ref(0)?.as_str().unwrap_or("");
                 let account = r.get_ref(1)?.as_str().unwrap_or("");
                 name.clear();
@@ -201,7 +186,7 @@ impl Store {
             for key in keys {
                 let mut run = stmt
                     .query_map(params![key.connector, key.account, before, per], |r| {
-                        replayed_of(r)
+                        probe_of(r).map(Replayed::from)
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 if run.is_empty() {
