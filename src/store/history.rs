@@ -276,11 +276,11 @@ pub(super) fn roll_up(
     Ok(report)
 }
 
-/// Every window for one connection (or all of them) as of `now`.
 /// What a window read covers: `Kind::ALL`, or `EVENT_KINDS` for a start that needs the
 /// token endpoints' figures at once and the probes' (the fleet's raw hour) a moment later.
 pub const EVENT_KINDS: [Kind; 2] = [Kind::Refresh, Kind::ToolCall];
 
+/// Every window of `kinds` for one connection (or all of them) as of `now`.
 pub(super) fn history(
     c: &Connection,
     key: Option<&ConnectionKey>,
@@ -313,8 +313,8 @@ pub(super) fn history(
     let bounds: Vec<(UnixMs, UnixMs)> = starts.iter().map(|&(_, s)| (s, ceil_hour(s))).collect();
     let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
     let mut found: Vec<(ConnectionKey, [[Tally; 4]; 3])> = Vec::new();
+    let probes_too = kinds.contains(&Kind::Probe);
     for (from, to) in merged {
-        let probes_too = kinds.contains(&Kind::Probe);
         each_raw(
             c,
             key,
