@@ -77,7 +77,7 @@ impl Preload {
                 let runs = s.probes_since_by_key(replay_from).await?;
                 Ok(runs
                     .into_iter()
-                    .map(|(key, run)| (key, Replay::of(run, replay_from)))
+                    .map(|(key, run)| (key, Replay::of(run)))
                     .collect())
             }),
             refresh_stats: begin(store, |s| async move { s.refresh_stats().await }),
@@ -152,10 +152,9 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// `run` oldest first; the window holds every probe since `complete_from`.
-    pub(super) fn of(run: Vec<Replayed>, complete_from: UnixMs) -> Self {
+    /// `run` oldest first.
+    pub(super) fn of(run: Vec<Replayed>) -> Self {
         let mut window = ProbeWindow::default();
-        window.set_complete_from(complete_from);
         window.reserve(run.len());
         let mut last_error = None;
         let mut outcomes = Vec::with_capacity(run.len());

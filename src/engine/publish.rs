@@ -18,6 +18,7 @@ use crate::health::{Standing, endpoint_stats, predict, verdict};
 /// Snapshots built per second at most, on average: ten a second is more than a person reads,
 /// and bounds the cost whatever the fleet's event rate.
 const PER_SECOND: f64 = 10.0;
+
 /// Builds allowed back to back before the rate bound applies: a small fleet's events (a probe
 /// starting, then ending) each get their snapshot at once, as a front-end waiting on one
 /// expects; only a sustained rate is coalesced.
@@ -219,6 +220,7 @@ impl Engine {
         now: UnixMs,
     ) -> ConnectionView {
         row.window.prune(now);
+        let hour_rate = crate::health::stored_hour(&mut row.window, row.history.as_deref(), now);
         let meta = self.broker.meta(key);
         let generation = meta.as_ref().map(|(_, g)| *g);
         let meta = meta.map(|(m, _)| m);
@@ -244,20 +246,6 @@ impl Engine {
                     reason,
                 })
             })
-        };
-        // A process replays only the last minutes of probes at start (an hour of a large fleet
-        // is millions of rows); until its window holds the hour, the store's figure for the
-        // hour (read with the windows) is the exact one.
-        let hour_rate = match &row.history {
-            Some(h) if !row.window.holds_hour(now) && h.probes.hour.samples > 0 => {
-                // The store's hour as of its read, plus what this process saw since.
-                let stored = u32::try_from(h.probes.hour.samples).unwrap_or(u32::MAX);
-                let stored_ok = h.probes.hour.success_rate.unwrap_or(0.0) * f64::from(stored);
-                let (ok, n) = row.window.counts_after(h.as_of);
-                let total = stored.saturating_add(n);
-                Some((Some((stored_ok + f64::from(ok)) / f64::from(total)), total))
-            }
-            _ => None,
         };
         let standing = Standing {
             missing_env: match &spec.problem {

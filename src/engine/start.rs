@@ -87,10 +87,7 @@ pub async fn start_preloaded(
     // The last minutes, not the hour: enough for the hysteresis and the last probe, and a
     // start costs the same at steady state as on a fresh store (an hour of 10,000
     // connections probed every 30 s is 1.2 million rows). The hour's rate comes from the
-    // store's windows until the window holds a whole hour.
-    for (_, row) in rows.iter_mut() {
-        row.window.set_complete_from(preload.replay_from);
-    }
+    // store's windows (`ProbeWindow::forget_counted`).
     let mut replayed = preload.probes().await.map_err(store_failure)?;
     steps.mark("replay read");
     // One pass in the fleet's order, one lookup a row; a connection with nothing in the
@@ -125,7 +122,7 @@ pub async fn start_preloaded(
             if let Some(row) = rows.get_mut(&key)
                 && let Some(spec) = spec_of.get(key.connector.as_str())
             {
-                row.take_replay(Replay::of(run, preload.replay_from), spec);
+                row.take_replay(Replay::of(run), spec);
             }
         }
     }

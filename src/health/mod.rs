@@ -27,20 +27,20 @@ struct Sample {
     ok: bool,
 }
 
-/// The last hour of probes for one connection. Bounded by time, and by count so a
+/// A connection's recent probes: at most the last hour, and only minutes of it once the
+/// store's windows count the rest (`forget_counted`). Also bounded by count, so a
 /// misconfigured one-second probe cannot grow it without limit.
 #[derive(Debug, Clone, Default)]
 pub struct ProbeWindow {
     samples: VecDeque<Sample>,
-    /// Since when the window holds every probe (a process replays only the last minutes of
-    /// the store at start); `None`: since the process began probing, which is all there was.
-    complete_from: Option<UnixMs>,
     consecutive_failures: u32,
     last: Option<ProbeResult>,
     last_failure: Option<Failure>,
 }
 
 const MAX_SAMPLES: usize = 4096;
+/// See `ProbeWindow::forget_counted`.
+pub const COUNTED_MARGIN_MS: i64 = 2 * 60_000;
 
 impl ProbeWindow {
     pub fn push(&mut self, result: ProbeResult) {
@@ -66,11 +66,6 @@ impl ProbeWindow {
         self.samples.reserve(n.min(MAX_SAMPLES));
     }
 
-    /// The window holds every probe since `at`, and none known before it.
-    pub fn set_complete_from(&mut self, at: UnixMs) {
-        self.complete_from = Some(at);
-    }
-
     /// (passed, total) of the probes after `after`.
     pub fn counts_after(&self, after: UnixMs) -> (u32, u32) {
         self.samples
@@ -79,15 +74,27 @@ impl ProbeWindow {
             .fold((0, 0), |(ok, n), s| (ok + s.ok as u32, n + 1))
     }
 
-    /// Whether `success_rate(now)` covers the whole last hour.
-    pub fn holds_hour(&self, now: UnixMs) -> bool {
-        self.complete_from
-            .is_none_or(|from| from <= now - WINDOW_MS)
+    /// Drops the probes older than the hour.
+    pub fn prune(&mut self, now: UnixMs) {
+        self.forget_before(now - WINDOW_MS);
     }
 
-    pub fn prune(&mut self, now: UnixMs) {
-        while self.samples.front().is_some_and(|s| s.at < now - WINDOW_MS) {
+    /// Drops the probes the store's windows, read as of `as_of`, already count, keeping
+    /// `COUNTED_MARGIN_MS` before it for windows taken later from an older read (a leader's
+    /// publication). Once the store answers for the hour, an hour of samples per connection
+    /// is memory held for nothing: at 10,000 connections probed every 30 s, about 20 MB.
+    pub fn forget_counted(&mut self, as_of: UnixMs) {
+        self.forget_before(as_of.saturating_sub(COUNTED_MARGIN_MS));
+    }
+
+    fn forget_before(&mut self, cutoff: UnixMs) {
+        while self.samples.front().is_some_and(|s| s.at < cutoff) {
             self.samples.pop_front();
+        }
+        // A deque keeps its largest size: give back what an hour (or a start's replay) grew.
+        let len = self.samples.len();
+        if self.samples.capacity() > 4 * len + 16 {
+            self.samples.shrink_to(2 * len + 8);
         }
     }
 
@@ -113,6 +120,28 @@ impl ProbeWindow {
     pub fn consecutive_failures(&self) -> u32 {
         self.consecutive_failures
     }
+}
+
+/// The store's windows stop answering for the hour when their read is older than this (the
+/// history reader has failed for a while): the window then grows back to the hour on its own.
+pub const STORED_FRESH_MS: i64 = 10 * 60_000;
+
+/// The last hour's (success rate, samples) from the store's windows, read as of `as_of`, plus
+/// the probes the window holds since; `None` when the windows are stale or hold no probe of
+/// the hour (the window's own rate stands). Where the store answers, the window forgets what
+/// the store counts (`ProbeWindow::forget_counted`).
+pub fn stored_hour(
+    window: &mut ProbeWindow,
+    stored: Option<&History>,
+    now: UnixMs,
+) -> Option<(Option<f64>, u32)> {
+    let h = stored.filter(|h| h.probes.hour.samples > 0 && h.as_of > now - STORED_FRESH_MS)?;
+    window.forget_counted(h.as_of);
+    let samples = u32::try_from(h.probes.hour.samples).unwrap_or(u32::MAX);
+    let passed = h.probes.hour.success_rate.unwrap_or(0.0) * f64::from(samples);
+    let (ok, n) = window.counts_after(h.as_of);
+    let total = samples.saturating_add(n);
+    Some((Some((passed + f64::from(ok)) / f64::from(total)), total))
 }
 
 /// A connector's health rules, from `[connectors.health]` and `[connectors.schedule]`.
@@ -186,9 +215,9 @@ pub struct Standing {
     pub at_risk: Option<Risk>,
     /// An operator paused the connection (since then).
     pub paused_at: Option<UnixMs>,
-    /// The last hour's success rate and sample count from the store, for a process whose
-    /// window does not hold the whole hour yet (it replays only the last minutes at start);
-    /// `None`: the window's own.
+    /// The last hour's success rate and sample count: the store's windows plus the probes
+    /// since their read (the window keeps only those, see `ProbeWindow::forget_counted`);
+    /// `None` while the store has no probes of the hour for it: the window's own.
     pub hour_rate: Option<(Option<f64>, u32)>,
 }
 
@@ -363,14 +392,11 @@ mod tests {
     }
 
     #[test]
-    fn the_stores_hour_decides_while_the_window_holds_only_minutes() {
+    fn the_stores_hour_decides_when_it_has_one() {
         let mut w = ProbeWindow::default();
         for at in 0..10 {
             w.push(probe(at, true));
         }
-        w.set_complete_from(0);
-        assert!(!w.holds_hour(10));
-        assert!(w.holds_hour(WINDOW_MS));
         // The replayed minutes were fine; the hour the store holds was not.
         let s = Standing {
             hour_rate: Some((Some(0.5), 120)),
@@ -378,6 +404,67 @@ mod tests {
         };
         assert_eq!(verdict(&s, &w, 10).0, Health::Degraded);
         assert_eq!(verdict(&Standing::default(), &w, 10).0, Health::Up);
+    }
+
+    fn stored(as_of: UnixMs, samples: u64, rate: f64) -> History {
+        let mut h = History {
+            as_of,
+            ..History::default()
+        };
+        h.probes.hour.samples = samples;
+        h.probes.hour.success_rate = Some(rate);
+        h
+    }
+
+    #[test]
+    fn where_the_store_answers_for_the_hour_the_window_keeps_only_minutes() {
+        const MIN: i64 = 60_000;
+        let now = 2 * WINDOW_MS;
+        let mut w = ProbeWindow::default();
+        // An hour of probes every 30 s, all failing but the last ten minutes'.
+        for i in 0..120 {
+            let at = now - WINDOW_MS + i * 30_000;
+            w.push(probe(at, at >= now - 10 * MIN));
+        }
+        let grown = w.samples.capacity();
+        // The store read them all a minute ago: 120 samples, five in six failed.
+        let h = stored(now - MIN, 120, 20.0 / 120.0);
+        let (rate, n) = stored_hour(&mut w, Some(&h), now).expect("the store answers");
+        // Plus the probe since its read, passed.
+        assert_eq!(n, 121);
+        assert!(
+            (rate.unwrap_or_default() - 21.0 / 121.0).abs() < 1e-9,
+            "{rate:?}"
+        );
+        // Kept: the read's margin and what came after it; the hour's room is given back.
+        assert_eq!(w.samples.len(), 6, "{:?}", w.samples);
+        assert!(
+            w.samples
+                .iter()
+                .all(|s| s.at >= h.as_of - COUNTED_MARGIN_MS)
+        );
+        assert!(w.samples.capacity() < grown / 4, "{}", w.samples.capacity());
+        // The last probe and the run of failures are the window's, not the store's.
+        assert_eq!(w.last().map(|p| p.at), Some(now - 30_000));
+        assert_eq!(w.consecutive_failures(), 0);
+    }
+
+    #[test]
+    fn a_stale_or_empty_store_leaves_the_hour_to_the_window() {
+        let now = 2 * WINDOW_MS;
+        let mut w = ProbeWindow::default();
+        for i in 0..120 {
+            w.push(probe(now - WINDOW_MS + i * 30_000, true));
+        }
+        let stale = stored(now - STORED_FRESH_MS - 1, 120, 0.5);
+        assert_eq!(stored_hour(&mut w, Some(&stale), now), None);
+        let empty = History {
+            as_of: now,
+            ..History::default()
+        };
+        assert_eq!(stored_hour(&mut w, Some(&empty), now), None);
+        assert_eq!(stored_hour(&mut w, None, now), None);
+        assert_eq!(w.success_rate(now), (Some(1.0), 120), "nothing forgotten");
     }
 
     #[test]
