@@ -102,9 +102,17 @@ c1=$(cpu_of "$daemon_pid"); l1=$(cpu_of "$lab_pid"); t1=$(now)
 rss=$(kib_of "$daemon_pid" VmRSS); hwm=$(kib_of "$daemon_pid" VmHWM)
 load=$(cut -d' ' -f1 /proc/loadavg)
 fds=$(ls "/proc/$daemon_pid/fd" | wc -l)
+# The first `status` pays for whatever of the binary's 40-odd MB of code the page cache
+# lost (builds and test runs push it out); the next five show the steady cost.
 s0=$(now)
 "${SB[@]}" status --json >"$work/status.json" 2>"$work/status.err" || true
 s1=$(now)
+warm=""
+for _ in 1 2 3 4 5; do
+	w0=$(now)
+	"${SB[@]}" status --json >/dev/null 2>&1 || true
+	warm="$warm $(python3 -c "print($(now) - $w0)")"
+done
 curl -sf "$issuer/admin/stats" >"$work/stats.json" || echo '{}' >"$work/stats.json"
 curl -sf "$issuer/admin/clients" >"$work/clients.json" || echo '{}' >"$work/clients.json"
 # SIGTERM → exit, bounded: a daemon that hangs is killed and reported as such.
@@ -120,7 +128,7 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=""
 lost=$(cat "$work"/data/*.log* "$work/daemon.err" 2>/dev/null | grep -c "still running at shutdown" || true)
 
-export CONCURRENCY load MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 k0 exited lost seed_secs
+export CONCURRENCY load MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 warm k0 exited lost seed_secs
 python3 - <<'PY'
 import json, os, sqlite3
 e = os.environ
@@ -174,7 +182,9 @@ try:
     health = ", ".join(f"{v:,} {k}" for k, v in sorted(by.items()))
 except Exception as e:
     health = f"unreadable ({e})"
-row("`status --json`", f"{s1 - s0:.2f} s", "≤ 0.2 s")
+warm = sorted(float(w) for w in e["warm"].split())
+row("`status --json`: the first / the median of the next five",
+    f"{s1 - s0:.2f} s / {warm[len(warm) // 2]:.2f} s" if warm else f"{s1 - s0:.2f} s", "≤ 0.2 s")
 row("health at the end", health)
 row("SIGTERM → exit", f"{float(exited) - k0:.2f} s" if exited else "> 60 s (killed)", "≤ 2 s")
 row("'still running at shutdown' in the log", lost, "0")
