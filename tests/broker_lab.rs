@@ -485,10 +485,11 @@ async fn a_new_authorization_waits_for_a_refresh_in_flight_elsewhere() {
     // Another process (on another host, so it cannot be declared dead) is mid-refresh.
     let lease = format!("refresh:{}/{}", key.connector, key.account);
     let other = "4242:deadbeef@another-host";
-    assert_eq!(
-        store.acquire_lease(&lease, other, 30_000).await.unwrap(),
-        LeaseOutcome::Acquired
-    );
+    let LeaseOutcome::Acquired { fence } =
+        store.acquire_lease(&lease, other, 30_000).await.unwrap()
+    else {
+        panic!("the lease is free");
+    };
     let fresh = authorize(&http, &spec).await;
     let install = {
         let (b, key, fresh) = (b.clone(), key.clone(), fresh.clone());
@@ -508,7 +509,7 @@ async fn a_new_authorization_waits_for_a_refresh_in_flight_elsewhere() {
         issued_at: now_ms(),
         scopes: vec![],
     };
-    store.save_token(&key, stale).await.unwrap();
+    store.save_token_fenced(&key, stale, fence).await.unwrap();
     store.release_lease(&lease, other).await.unwrap();
 
     tokio::time::timeout(Duration::from_secs(5), install)

@@ -142,7 +142,7 @@ async fn a_scheduled_start_takes_the_probe_windows_straight_after_its_first_snap
         .await
         .expect("lease");
     assert!(
-        matches!(leads, switchboard::store::LeaseOutcome::Acquired),
+        matches!(leads, switchboard::store::LeaseOutcome::Acquired { .. }),
         "the other daemon leads"
     );
     drop(earlier);

@@ -10,8 +10,16 @@ use crate::domain::{UnixMs, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
-    Acquired,
-    HeldBy { holder: String, expires_at: UnixMs },
+    /// `fence` numbers this tenure: it grows each time the lease passes to a new tenure (another
+    /// holder, or the same one after it lapsed or was released), never on a renewal, so a write
+    /// can be refused when a newer tenure has written (`Store::save_token_fenced`).
+    Acquired {
+        fence: i64,
+    },
+    HeldBy {
+        holder: String,
+        expires_at: UnixMs,
+    },
 }
 
 impl Store {
@@ -26,52 +34,59 @@ impl Store {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = now_ms();
-            let current: Option<(String, i64)> = tx
+            let current: Option<(String, i64, i64)> = tx
                 .query_row(
-                    "SELECT holder, expires_at FROM leases WHERE name = ?1",
+                    "SELECT holder, expires_at, fence FROM leases WHERE name = ?1",
                     [&name],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            if let Some((h, exp)) = current
-                && h != holder
-                && exp > now
-            {
-                return Ok(LeaseOutcome::HeldBy {
-                    holder: h,
-                    expires_at: exp,
-                });
-            }
+            let fence = match current {
+                Some((h, exp, _)) if h != holder && exp > now => {
+                    return Ok(LeaseOutcome::HeldBy {
+                        holder: h,
+                        expires_at: exp,
+                    });
+                }
+                Some((_, exp, fence)) if exp > now => fence,
+                Some((_, _, fence)) => fence.saturating_add(1),
+                None => 1,
+            };
             tx.execute(
-                "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET holder = ?2, expires_at = ?3",
-                params![name, holder, now + ttl_ms],
+                "INSERT INTO leases (name, holder, expires_at, fence) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET holder = ?2, expires_at = ?3, fence = ?4",
+                params![name, holder, now.saturating_add(ttl_ms), fence],
             )?;
             tx.commit()?;
-            Ok(LeaseOutcome::Acquired)
+            Ok(LeaseOutcome::Acquired { fence })
         })
         .await
     }
 
-    /// Takes a lease from a holder known to be dead, only if that holder still has it.
+    /// Takes a lease from a holder known to be dead, only if that holder still has it; the new
+    /// tenure's fence, or `None` when the lease had moved on.
     pub async fn steal_lease(
         &self,
         name: &str,
         dead_holder: &str,
         holder: &str,
         ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let (name, dead, holder) = (
             name.to_string(),
             dead_holder.to_string(),
             holder.to_string(),
         );
         self.call(move |c| {
-            let n = c.execute(
-                "UPDATE leases SET holder = ?3, expires_at = ?4 WHERE name = ?1 AND holder = ?2",
-                params![name, dead, holder, now_ms() + ttl_ms],
-            )?;
-            Ok(n == 1)
+            let fence = c
+                .query_row(
+                    "UPDATE leases SET holder = ?3, expires_at = ?4, fence = fence + 1
+                     WHERE name = ?1 AND holder = ?2 RETURNING fence",
+                    params![name, dead, holder, now_ms().saturating_add(ttl_ms)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(fence)
         })
         .await
     }
@@ -113,8 +128,9 @@ impl Store {
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         let (name, holder) = (name.to_string(), holder.to_string());
         self.call(move |c| {
+            // The row stays, holder cleared: its fence must keep growing.
             c.execute(
-                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                "UPDATE leases SET holder = '', expires_at = 0 WHERE name = ?1 AND holder = ?2",
                 params![name, holder],
             )?;
             Ok(())
@@ -222,29 +238,52 @@ mod tests {
     use crate::store::test_store as open;
 
     #[tokio::test]
-    async fn leases_exclude_others_until_expiry_or_release() {
+    async fn leases_exclude_others_until_expiry_or_release_and_each_tenure_is_numbered_higher() {
         let (_dir, store) = open();
+        let acquire = |holder: &'static str, ttl: i64| {
+            let store = store.clone();
+            async move { store.acquire_lease("refresh:x", holder, ttl).await.unwrap() }
+        };
         assert_eq!(
-            store.acquire_lease("refresh:x", "a", 60_000).await.unwrap(),
-            LeaseOutcome::Acquired
+            acquire("a", 60_000).await,
+            LeaseOutcome::Acquired { fence: 1 }
         );
         assert!(matches!(
-            store.acquire_lease("refresh:x", "b", 60_000).await.unwrap(),
+            acquire("b", 60_000).await,
             LeaseOutcome::HeldBy { .. }
         ));
+        // A renewal by the holder is the same tenure.
         assert_eq!(
-            store.acquire_lease("refresh:x", "a", 60_000).await.unwrap(),
-            LeaseOutcome::Acquired
+            acquire("a", 60_000).await,
+            LeaseOutcome::Acquired { fence: 1 }
         );
         store.release_lease("refresh:x", "a").await.unwrap();
+        assert_eq!(acquire("b", -1).await, LeaseOutcome::Acquired { fence: 2 });
+        // b's lease is already expired (ttl -1): a may take it, as a new tenure.
         assert_eq!(
-            store.acquire_lease("refresh:x", "b", -1).await.unwrap(),
-            LeaseOutcome::Acquired
+            acquire("a", 1000).await,
+            LeaseOutcome::Acquired { fence: 3 }
         );
-        // b's lease is already expired (ttl -1): a may take it.
+        // Released and taken again by the same holder: still a new tenure.
+        store.release_lease("refresh:x", "a").await.unwrap();
         assert_eq!(
-            store.acquire_lease("refresh:x", "a", 1000).await.unwrap(),
-            LeaseOutcome::Acquired
+            acquire("a", 1000).await,
+            LeaseOutcome::Acquired { fence: 4 }
+        );
+        // Taken from a dead holder: a new tenure; from one that no longer holds it: nothing.
+        assert_eq!(
+            store
+                .steal_lease("refresh:x", "a", "c", 1000)
+                .await
+                .unwrap(),
+            Some(5)
+        );
+        assert_eq!(
+            store
+                .steal_lease("refresh:x", "a", "d", 1000)
+                .await
+                .unwrap(),
+            None
         );
     }
 

@@ -273,6 +273,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connector, account)
     ) WITHOUT ROWID;
     "#,
+    // 16: fencing (issue 14). Each new tenure of a lease gets a number that only grows, so a
+    // release keeps the row (holder cleared) rather than deleting it; each connection keeps the
+    // highest tenure that saved its token, and a save from an older tenure (a process paused
+    // past its lease) is refused instead of writing over a newer grant.
+    r#"
+    ALTER TABLE leases ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE connections ADD COLUMN token_fence INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub fn latest() -> i64 {

@@ -66,6 +66,16 @@ pub enum StoreError {
         /// The unreadable row's generation: a newer one is a new grant worth reading.
         generation: i64,
     },
+    /// A save from an older tenure of the refresh lease than the one that last saved the
+    /// connection's token (`Store::save_token_fenced`).
+    #[error(
+        "the new token of {key} was not saved: this process held its refresh lease in tenure {fence}, which lapsed (the process was paused or starved), and tenure {newer} has saved a newer token since, which stands; if this repeats, look for a stopped or overloaded switchboard process"
+    )]
+    Fenced {
+        key: crate::domain::ConnectionKey,
+        fence: i64,
+        newer: i64,
+    },
     #[error("the store has shut down")]
     Closed,
     /// A batched write failed (the batch's callers share one error, hence a message).

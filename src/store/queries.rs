@@ -166,6 +166,27 @@ impl Store {
         key: &ConnectionKey,
         token: NewToken,
     ) -> Result<StoredToken, StoreError> {
+        self.save(key, token, None).await
+    }
+
+    /// `save_token` by the holder of the connection's refresh lease in tenure `fence`: refused
+    /// (`StoreError::Fenced`, nothing written) when a newer tenure has saved a token for it,
+    /// that is when this process was paused past its lease and another one went on.
+    pub async fn save_token_fenced(
+        &self,
+        key: &ConnectionKey,
+        token: NewToken,
+        fence: i64,
+    ) -> Result<StoredToken, StoreError> {
+        self.save(key, token, Some(fence)).await
+    }
+
+    async fn save(
+        &self,
+        key: &ConnectionKey,
+        token: NewToken,
+        fence: Option<i64>,
+    ) -> Result<StoredToken, StoreError> {
         let key = key.clone();
         let sealed_json = serde_json::to_vec(&SealedSecrets {
             a: token.access.expose().to_string(),
@@ -176,6 +197,19 @@ impl Store {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = now_ms();
+            if let Some(fence) = fence {
+                let newer: Option<i64> = tx
+                    .query_row(
+                        "SELECT token_fence FROM connections
+                         WHERE connector = ?1 AND account = ?2 AND token_fence > ?3",
+                        params![key.connector, key.account, fence],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(newer) = newer {
+                    return Err(StoreError::Fenced { key, fence, newer });
+                }
+            }
             // Past the stored token's generation and past any revoked one's (migration 2).
             let generation: i64 = tx.query_row(
                 "SELECT MAX(
@@ -203,11 +237,12 @@ impl Store {
                 ],
             )?;
             tx.execute(
-                "INSERT INTO connections (connector, account, state, created_at, updated_at)
-                 VALUES (?1, ?2, 'active', ?3, ?3)
+                "INSERT INTO connections (connector, account, state, created_at, updated_at, token_fence)
+                 VALUES (?1, ?2, 'active', ?3, ?3, ?4)
                  ON CONFLICT (connector, account) DO UPDATE
-                 SET state = 'active', state_reason = NULL, updated_at = ?3",
-                params![key.connector, key.account, now],
+                 SET state = 'active', state_reason = NULL, updated_at = ?3,
+                     token_fence = MAX(token_fence, ?4)",
+                params![key.connector, key.account, now, fence.unwrap_or(0)],
             )?;
             tx.commit()?;
             Ok(StoredToken {

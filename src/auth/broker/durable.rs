@@ -34,6 +34,9 @@ pub(super) enum FirstOutcome {
     Failed(TokenError),
     /// The lease was lost or the stored token moved before the request went out.
     NotSent(String),
+    /// The answer came, but this process's tenure of the lease had lapsed and a newer one has
+    /// saved a token since (`StoreError::Fenced`): that token stands, this one is dropped.
+    Superseded(String),
 }
 
 pub(super) struct Request {
@@ -112,7 +115,11 @@ async fn run<F>(
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        match lease.store.save_token(key, token.clone()).await {
+        match lease
+            .store
+            .save_token_fenced(key, token.clone(), lease.fence)
+            .await
+        {
             Ok(saved) => {
                 tracing::debug!(
                     "{key}: token answer after {} ms, saved {} us later",
@@ -125,6 +132,15 @@ async fn run<F>(
                     }
                     // The caller went on with the token in hand; now the store has it too.
                     None => landed_late(key, slot, notices, saved, attempts),
+                }
+                return;
+            }
+            // Not retried: no retry can make this tenure the newest again.
+            Err(e @ StoreError::Fenced { .. }) => {
+                tracing::error!("{key}: {e}");
+                slot.unsaved.store(false, Ordering::SeqCst);
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(FirstOutcome::Superseded(e.to_string()));
                 }
                 return;
             }
@@ -204,7 +220,7 @@ mod tests {
     use super::*;
     use crate::auth::AuthSpec;
     use crate::secret::Secret;
-    use crate::store::{Store, test_store};
+    use crate::store::{LeaseOutcome, Store, test_store};
 
     fn token(rt: &str) -> NewToken {
         NewToken {
@@ -217,12 +233,36 @@ mod tests {
     }
 
     async fn attempt(store: &Store, holder: &str, generation: i64) -> (FirstOutcome, bool) {
+        attempt_while(store, holder, generation, async {}).await
+    }
+
+    /// `attempt`, with `meanwhile` run while the request is in flight (as if the process had
+    /// been paused there); the lease's fence is what the store answers now.
+    async fn attempt_while<M>(
+        store: &Store,
+        holder: &str,
+        generation: i64,
+        meanwhile: M,
+    ) -> (FirstOutcome, bool)
+    where
+        M: std::future::Future<Output = ()> + Send + 'static,
+    {
         let key = ConnectionKey::new("c", "default");
+        let fence = match store
+            .acquire_lease("refresh:c/default", holder, 60_000)
+            .await
+            .unwrap()
+        {
+            LeaseOutcome::Acquired { fence } => fence,
+            // Another holder: the attempt must not send, whatever fence it would carry.
+            LeaseOutcome::HeldBy { .. } => 0,
+        };
         let lease = Lease {
             store: store.clone(),
             name: "refresh:c/default".into(),
             holder: holder.into(),
             ttl_ms: 60_000,
+            fence,
         };
         let sent = Arc::new(AtomicBool::new(false));
         let flag = sent.clone();
@@ -235,10 +275,82 @@ mod tests {
         };
         let outcome = request_and_save(request, async move {
             flag.store(true, Ordering::SeqCst);
+            meanwhile.await;
             Ok(token("rt-new"))
         })
         .await;
         (outcome, sent.load(Ordering::SeqCst))
+    }
+
+    /// While "me" is paused with its request in flight, its lease lapses and "other" takes it,
+    /// as a newer tenure; `other_saves`: "other" also refreshes and saves.
+    fn takeover(store: &Store, other_saves: bool) -> impl Future<Output = ()> + Send + 'static {
+        let store = store.clone();
+        async move {
+            let key = ConnectionKey::new("c", "default");
+            store
+                .renew_lease("refresh:c/default", "me", -1)
+                .await
+                .unwrap();
+            let LeaseOutcome::Acquired { fence } = store
+                .acquire_lease("refresh:c/default", "other", 60_000)
+                .await
+                .unwrap()
+            else {
+                panic!("the lapsed lease is free to take");
+            };
+            if other_saves {
+                store
+                    .save_token_fenced(&key, token("rt-other"), fence)
+                    .await
+                    .unwrap();
+            }
+            store
+                .release_lease("refresh:c/default", "other")
+                .await
+                .unwrap();
+        }
+    }
+
+    fn stored_refresh(store: &Store) -> impl Future<Output = (i64, String)> + '_ {
+        async move {
+            let t = store
+                .load_token(&ConnectionKey::new("c", "default"))
+                .await
+                .unwrap()
+                .expect("a stored token");
+            let rt = t
+                .refresh
+                .map(|r| r.expose().to_string())
+                .unwrap_or_default();
+            (t.generation, rt)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenure_that_lapsed_in_flight_does_not_write_over_a_newer_ones_token() {
+        let (_dir, store) = test_store();
+        let key = ConnectionKey::new("c", "default");
+        store.save_token(&key, token("rt-1")).await.unwrap();
+        let (outcome, sent) = attempt_while(&store, "me", 1, takeover(&store, true)).await;
+        assert!(sent);
+        match outcome {
+            FirstOutcome::Superseded(why) => assert!(why.contains("tenure"), "{why}"),
+            _ => panic!("expected the stale save refused"),
+        }
+        assert_eq!(stored_refresh(&store).await, (2, "rt-other".into()));
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_tenure_still_saves_when_the_newer_one_saved_nothing() {
+        // The newer tenure's request failed (the provider had rotated to our answer): ours is
+        // the grant, and refusing it would lose it.
+        let (_dir, store) = test_store();
+        let key = ConnectionKey::new("c", "default");
+        store.save_token(&key, token("rt-1")).await.unwrap();
+        let (outcome, _) = attempt_while(&store, "me", 1, takeover(&store, false)).await;
+        assert!(matches!(outcome, FirstOutcome::Saved(_)));
+        assert_eq!(stored_refresh(&store).await, (2, "rt-new".into()));
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub(super) struct Lease {
     pub(super) name: String,
     pub(super) holder: String,
     pub(super) ttl_ms: i64,
+    /// This tenure's number: the token save checks it (`Store::save_token_fenced`).
+    pub(super) fence: i64,
 }
 
 impl Lease {
@@ -67,11 +69,12 @@ impl Broker {
     ) -> Result<Lease, Failure> {
         let name = format!("refresh:{}/{}", key.connector, key.account);
         let ttl_ms = i64::try_from(self.lease_ttl.as_millis()).unwrap_or(i64::MAX);
-        let lease = Lease {
+        let lease = |fence| Lease {
             store: self.store.clone(),
             name: name.clone(),
             holder: self.holder.clone(),
             ttl_ms,
+            fence,
         };
         let deadline = Instant::now() + self.lease_ttl + Duration::from_secs(5);
         loop {
@@ -81,20 +84,22 @@ impl Broker {
                 .await
                 .map_err(store_failure)?
             {
-                LeaseOutcome::Acquired => return Ok(lease),
+                LeaseOutcome::Acquired { fence } => return Ok(lease(fence)),
                 // A holder killed mid-refresh would block us until its lease expires.
                 LeaseOutcome::HeldBy { holder, .. }
-                    if crate::store::lease::holder_is_dead(&holder)
-                        && self
-                            .store
-                            .steal_lease(&name, &holder, &self.holder, ttl_ms)
-                            .await
-                            .map_err(store_failure)? =>
+                    if crate::store::lease::holder_is_dead(&holder) =>
                 {
-                    tracing::warn!(
-                        "took over the refresh lease for {key} from {holder}, which died"
-                    );
-                    return Ok(lease);
+                    if let Some(fence) = self
+                        .store
+                        .steal_lease(&name, &holder, &self.holder, ttl_ms)
+                        .await
+                        .map_err(store_failure)?
+                    {
+                        tracing::warn!(
+                            "took over the refresh lease for {key} from {holder}, which died"
+                        );
+                        return Ok(lease(fence));
+                    }
                 }
                 LeaseOutcome::HeldBy { .. } if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;

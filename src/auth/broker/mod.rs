@@ -304,7 +304,7 @@ impl Broker {
         let lease = self.acquire_refresh_lease(key).await?;
         let stored = self
             .store
-            .save_token(key, token)
+            .save_token_fenced(key, token, lease.fence)
             .await
             .map_err(store_failure);
         lease.release(key).await;

@@ -276,7 +276,7 @@ impl Broker {
                 tracing::error!("{key}: refreshed, but the store refused the new token ({e})");
                 Ok(token.access)
             }
-            FirstOutcome::NotSent(why) => {
+            FirstOutcome::NotSent(why) | FirstOutcome::Superseded(why) => {
                 if let Some(t) = self.reload_if_newer(key, slot).await? {
                     return Ok(t.access);
                 }

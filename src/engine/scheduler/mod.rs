@@ -47,10 +47,10 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
             _ = cancel.cancelled() => break,
             _ = heartbeat.tick(), if may_lead => {
                 let lead = match engine.store.acquire_lease(LEADER_LEASE, &holder, LEADER_TTL_MS).await {
-                    Ok(LeaseOutcome::Acquired) => true,
+                    Ok(LeaseOutcome::Acquired { .. }) => true,
                     // The leader was killed: take over now rather than when its lease expires.
                     Ok(LeaseOutcome::HeldBy { holder: dead, .. }) if crate::store::lease::holder_is_dead(&dead) => {
-                        matches!(engine.store.steal_lease(LEADER_LEASE, &dead, &holder, LEADER_TTL_MS).await, Ok(true))
+                        matches!(engine.store.steal_lease(LEADER_LEASE, &dead, &holder, LEADER_TTL_MS).await, Ok(Some(_)))
                     }
                     _ => false,
                 };
