@@ -312,19 +312,14 @@ mod tests {
         }
     }
 
-    fn stored_refresh(store: &Store) -> impl Future<Output = (i64, String)> + '_ {
-        async move {
-            let t = store
-                .load_token(&ConnectionKey::new("c", "default"))
-                .await
-                .unwrap()
-                .expect("a stored token");
-            let rt = t
-                .refresh
-                .map(|r| r.expose().to_string())
-                .unwrap_or_default();
-            (t.generation, rt)
-        }
+    async fn stored_refresh(store: &Store) -> (i64, String) {
+        let t = store
+            .load_token(&ConnectionKey::new("c", "default"))
+            .await
+            .unwrap()
+            .expect("a stored token");
+        let rt = t.refresh.map(|r| r.expose().to_string());
+        (t.generation, rt.unwrap_or_default())
     }
 
     #[tokio::test]
