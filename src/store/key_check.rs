@@ -26,7 +26,7 @@ pub(super) fn verify(
     path: &Path,
 ) -> Result<Option<String>, rusqlite::Error> {
     if let Some(sealed) = stored(conn)? {
-        return Ok((!fits(vault, &sealed)).then(|| mismatch(vault, path, None)));
+        return Ok((!fits(vault, &sealed)).then(|| mismatch(vault, &path.display(), None)));
     }
     // A database from before the check: the key fits if it opens any token (one corrupted row
     // must not lock out the key that wrote the others).
@@ -47,15 +47,15 @@ pub(super) fn verify(
         }
     }
     if tokens > 0 && !opened {
-        return Ok(Some(mismatch(vault, path, Some(tokens))));
+        return Ok(Some(mismatch(vault, &path.display(), Some(tokens))));
     }
     conn.execute(
         "INSERT OR IGNORE INTO meta (name, value, updated_at) VALUES (?1, ?2, ?3)",
-        params![NAME, vault.seal(AAD, PLAINTEXT), now_ms()],
+        params![NAME, sealed_value(vault), now_ms()],
     )?;
     // Another process may have written its own value first: that one is the truth.
     match stored(conn)? {
-        Some(sealed) if !fits(vault, &sealed) => Ok(Some(mismatch(vault, path, None))),
+        Some(sealed) if !fits(vault, &sealed) => Ok(Some(mismatch(vault, &path.display(), None))),
         _ => Ok(None),
     }
 }
@@ -67,7 +67,12 @@ fn stored(conn: &Connection) -> Result<Option<Vec<u8>>, rusqlite::Error> {
     .optional()
 }
 
-fn fits(vault: &Vault, sealed: &[u8]) -> bool {
+/// The check value a new database gets, sealed with this vault's key.
+pub(super) fn sealed_value(vault: &Vault) -> Vec<u8> {
+    vault.seal(AAD, PLAINTEXT)
+}
+
+pub(super) fn fits(vault: &Vault, sealed: &[u8]) -> bool {
     vault
         .open_sealed(AAD, sealed)
         .is_ok_and(|plain| plain == PLAINTEXT)
@@ -75,7 +80,11 @@ fn fits(vault: &Vault, sealed: &[u8]) -> bool {
 
 /// What the operator reads: which key this process used, that the database wants another,
 /// and how to give it that one.
-fn mismatch(vault: &Vault, path: &Path, tokens: Option<usize>) -> String {
+pub(super) fn mismatch(
+    vault: &Vault,
+    place: &dyn std::fmt::Display,
+    tokens: Option<usize>,
+) -> String {
     let evidence = match tokens {
         Some(n) => format!(
             "none of its {n} stored token{} decrypt with this process's vault key ({})",
@@ -100,8 +109,7 @@ fn mismatch(vault: &Vault, path: &Path, tokens: Option<usize>) -> String {
         ),
     };
     format!(
-        "refusing to use {}: {evidence}; nothing was written. To fix: {fix}; or pass --data-dir to use another data directory. Only if that key is lost for good: move the database aside and re-authorize every connection",
-        path.display()
+        "refusing to use {place}: {evidence}; nothing was written. To fix: {fix}; or pass --data-dir to use another data directory. Only if that key is lost for good: move the database aside and re-authorize every connection"
     )
 }
 

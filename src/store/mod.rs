@@ -2,6 +2,7 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 mod alerts;
+pub mod backend;
 mod catalogues;
 mod events_prune;
 pub mod history;
@@ -11,6 +12,7 @@ mod log;
 mod mcp_auth;
 mod migrations;
 mod paused;
+pub mod pg;
 pub mod private;
 mod probes_read;
 mod queries;
@@ -76,6 +78,11 @@ pub enum StoreError {
         fence: i64,
         newer: i64,
     },
+    /// PostgreSQL said no, or could not be reached (the message never holds the password).
+    #[error(
+        "database error: {0}; if it persists, check the PostgreSQL server and run `switchboard status`"
+    )]
+    Postgres(String),
     #[error("the store has shut down")]
     Closed,
     /// A batched write failed (the batch's callers share one error, hence a message).

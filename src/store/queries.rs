@@ -62,6 +62,16 @@ pub(super) struct SealedSecrets {
     pub(super) r: Option<String>,
 }
 
+/// The token's secrets sealed by the vault, bound to its connection.
+pub(super) fn seal_token(vault: &super::Vault, key: &ConnectionKey, token: &NewToken) -> Vec<u8> {
+    let sealed_json = serde_json::to_vec(&SealedSecrets {
+        a: token.access.expose().to_string(),
+        r: token.refresh.as_ref().map(|s| s.expose().to_string()),
+    })
+    .unwrap_or_default();
+    vault.seal(&aad(key), &sealed_json)
+}
+
 pub(super) fn aad(key: &ConnectionKey) -> String {
     token_aad(&key.connector, &key.account)
 }
@@ -188,12 +198,7 @@ impl Store {
         fence: Option<i64>,
     ) -> Result<StoredToken, StoreError> {
         let key = key.clone();
-        let sealed_json = serde_json::to_vec(&SealedSecrets {
-            a: token.access.expose().to_string(),
-            r: token.refresh.as_ref().map(|s| s.expose().to_string()),
-        })
-        .unwrap_or_default();
-        let sealed = self.vault.seal(&aad(&key), &sealed_json);
+        let sealed = seal_token(&self.vault, &key, &token);
         self.call(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = now_ms();

@@ -10,14 +10,14 @@ use super::{Store, StoreError, StoredToken};
 use crate::domain::{ConnectionKey, TokenMeta};
 use crate::secret::Secret;
 
-/// A `tokens` row as read, before the vault opens it.
-struct TokenRow {
-    generation: i64,
-    sealed: Vec<u8>,
-    expires_at: Option<i64>,
-    issued_at: i64,
-    has_refresh: bool,
-    scopes: String,
+/// A `tokens` row as read (from either backend), before the vault opens it.
+pub(super) struct TokenRow {
+    pub(super) generation: i64,
+    pub(super) sealed: Vec<u8>,
+    pub(super) expires_at: Option<i64>,
+    pub(super) issued_at: i64,
+    pub(super) has_refresh: bool,
+    pub(super) scopes: String,
 }
 
 impl TokenRow {
@@ -82,31 +82,38 @@ impl Store {
     }
 
     fn open_token(&self, key: &ConnectionKey, row: TokenRow) -> Result<StoredToken, StoreError> {
-        // Per row, by name: one unreadable token must cost that connection only.
-        let unreadable = || StoreError::TokenUnreadable {
-            key: key.clone(),
-            generation: row.generation,
-        };
-        let plain = self
-            .vault
-            .open_sealed(&aad(key), &row.sealed)
-            .map_err(|_| unreadable())?;
-        let secrets: SealedSecrets = serde_json::from_slice(&plain).map_err(|_| unreadable())?;
-        Ok(StoredToken {
-            access: Secret::from(secrets.a),
-            refresh: secrets.r.map(Secret::from),
-            meta: TokenMeta {
-                expires_at: row.expires_at,
-                issued_at: Some(row.issued_at),
-                has_refresh_token: row.has_refresh,
-                scopes: row
-                    .scopes
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            },
-            generation: row.generation,
-        })
+        open_row(&self.vault, key, row)
     }
+}
+
+/// Opens one token row; per row, by name: one unreadable token must cost that connection only.
+pub(super) fn open_row(
+    vault: &super::Vault,
+    key: &ConnectionKey,
+    row: TokenRow,
+) -> Result<StoredToken, StoreError> {
+    let unreadable = || StoreError::TokenUnreadable {
+        key: key.clone(),
+        generation: row.generation,
+    };
+    let plain = vault
+        .open_sealed(&aad(key), &row.sealed)
+        .map_err(|_| unreadable())?;
+    let secrets: SealedSecrets = serde_json::from_slice(&plain).map_err(|_| unreadable())?;
+    Ok(StoredToken {
+        access: Secret::from(secrets.a),
+        refresh: secrets.r.map(Secret::from),
+        meta: TokenMeta {
+            expires_at: row.expires_at,
+            issued_at: Some(row.issued_at),
+            has_refresh_token: row.has_refresh,
+            scopes: row
+                .scopes
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        },
+        generation: row.generation,
+    })
 }

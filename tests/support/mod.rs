@@ -6,6 +6,7 @@
 
 pub mod everything;
 pub mod hostile;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
