@@ -22,6 +22,7 @@ mod publish;
 pub mod ready;
 mod requests;
 mod scheduler;
+pub mod shares;
 mod start;
 mod token;
 mod tools;

@@ -42,6 +42,11 @@ pub trait Coordination: Send + Sync {
         name: &str,
         holder: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every unexpired lease whose name starts with `prefix`: (name, holder), by name.
+    fn live_leases(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
     fn save_token(
         &self,
         key: &ConnectionKey,
@@ -106,6 +111,12 @@ macro_rules! coordination_for {
                 holder: &str,
             ) -> impl Future<Output = Result<(), StoreError>> + Send {
                 <$t>::release_lease(self, name, holder)
+            }
+            fn live_leases(
+                &self,
+                prefix: &str,
+            ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send {
+                <$t>::live_leases(self, prefix)
             }
             fn save_token(
                 &self,

@@ -125,6 +125,20 @@ impl Store {
         .await
     }
 
+    /// Every unexpired lease whose name starts with `prefix`: (name, holder), by name.
+    pub async fn live_leases(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = prefix.to_string();
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT name, holder FROM leases
+                 WHERE substr(name, 1, length(?1)) = ?1 AND expires_at > ?2 ORDER BY name",
+            )?;
+            let rows = stmt.query_map(params![prefix, now_ms()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         let (name, holder) = (name.to_string(), holder.to_string());
         self.call(move |c| {

@@ -275,6 +275,22 @@ impl PgStore {
         Ok(row.is_some())
     }
 
+    /// As `Store::live_leases`.
+    pub async fn live_leases(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT name, holder FROM leases
+                 WHERE left(name, length($1)) = $1 AND expires_at > switchboard_now_ms()
+                 ORDER BY name",
+                &[&prefix],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         // The row stays, holder cleared: its fence must keep growing.
         self.client()
