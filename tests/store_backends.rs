@@ -391,3 +391,77 @@ async fn daemons_on_three_hosts_share_the_partitions_and_take_over_a_dead_ones()
     }
     assert_split(&[&b, &c]);
 }
+
+async fn next(
+    changes: &mut tokio::sync::mpsc::Receiver<switchboard::store::pg::Change>,
+) -> switchboard::store::pg::Change {
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv())
+        .await
+        .expect("a notice within 5 s, not a poll")
+        .expect("still listening")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_host_hears_a_new_token_at_commit_and_nothing_of_a_refused_save() {
+    use switchboard::store::pg::Change;
+    let server = Postgres::start();
+    let url = server.database("notify");
+    let writer = PgStore::connect(&url, vault(5)).await.unwrap();
+    let reader = PgStore::connect(&url, vault(5)).await.unwrap();
+    let mut changes = reader.listen().await.expect("listen");
+    let jira = ConnectionKey::new("jira", "ops");
+    writer.save_token(&jira, token("rt-1")).await.unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        Change::Token {
+            key: jira.clone(),
+            generation: 1
+        }
+    );
+
+    // A refused save announces nothing; the save after it is the next notice heard.
+    let LeaseOutcome::Acquired { fence: old } = writer
+        .acquire_lease("refresh:jira/ops", "me", 60_000)
+        .await
+        .unwrap()
+    else {
+        panic!("free");
+    };
+    writer
+        .renew_lease("refresh:jira/ops", "me", -1)
+        .await
+        .unwrap();
+    let LeaseOutcome::Acquired { fence: new } = writer
+        .acquire_lease("refresh:jira/ops", "other", 60_000)
+        .await
+        .unwrap()
+    else {
+        panic!("lapsed");
+    };
+    writer
+        .save_token_fenced(&jira, token("rt-2"), new)
+        .await
+        .unwrap();
+    assert!(matches!(
+        writer
+            .save_token_fenced(&jira, token("rt-stale"), old)
+            .await,
+        Err(StoreError::Fenced { .. })
+    ));
+    let zoom = ConnectionKey::new("zoom", "default");
+    writer.save_token(&zoom, token("rt-z")).await.unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        Change::Token {
+            key: jira,
+            generation: 2
+        }
+    );
+    assert_eq!(
+        next(&mut changes).await,
+        Change::Token {
+            key: zoom,
+            generation: 1
+        }
+    );
+}

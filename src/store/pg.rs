@@ -74,6 +74,8 @@ const POOL_SIZE: usize = 8;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// For `listen`'s own connection, outside the pool.
+    config: Arc<tokio_postgres::Config>,
     vault: Arc<Vault>,
     /// The URL without its password, for messages.
     place: Arc<str>,
@@ -103,6 +105,7 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
+        let shared = Arc::new(config.clone());
         let manager = Manager::from_config(
             config,
             tls()?,
@@ -119,6 +122,7 @@ impl PgStore {
             })?;
         let store = PgStore {
             pool,
+            config: shared,
             vault: Arc::new(vault),
             place,
         };
@@ -392,6 +396,14 @@ impl PgStore {
         )
         .await
         .map_err(pg)?;
+        // Delivered to every listener at commit, and only if it commits.
+        tx.execute(
+            "SELECT pg_notify($1, json_build_object('kind', 'token', 'connector', $2::text,
+                 'account', $3::text, 'generation', $4::bigint)::text)",
+            &[&CHANNEL, &key.connector, &key.account, &generation],
+        )
+        .await
+        .map_err(pg)?;
         tx.commit().await.map_err(pg)?;
         Ok(StoredToken {
             meta: token.meta(),
@@ -441,6 +453,82 @@ impl PgStore {
             .map_err(pg)?;
         Ok(row.map(|r| r.get(0)))
     }
+}
+
+/// The `LISTEN` channel every change is announced on.
+const CHANNEL: &str = "switchboard";
+
+/// A change another process committed, as `PgStore::listen` hears it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Token { key: ConnectionKey, generation: i64 },
+}
+
+#[derive(serde::Deserialize)]
+struct Notice {
+    kind: String,
+    connector: String,
+    account: String,
+    generation: i64,
+}
+
+impl PgStore {
+    /// Changes as they commit, from any process on this database (`LISTEN`), instead of
+    /// polling. On a connection of its own, outside the pool; the channel closes when that
+    /// connection is lost, and the caller listens again (and reads what it may have missed).
+    pub async fn listen(&self) -> Result<tokio::sync::mpsc::Receiver<Change>, StoreError> {
+        let (client, mut connection) = self.config.connect(tls()?).await.map_err(|e| {
+            StoreError::Postgres(format!("cannot listen on {}: {}", self.place, describe(&e)))
+        })?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let place = self.place.clone();
+        // The connection yields notifications only to whoever polls it, from before `LISTEN`.
+        let poller = tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            loop {
+                let message = tokio::select! {
+                    _ = tx.closed() => return,
+                    m = messages.next() => m,
+                };
+                match message {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                        let Some(change) = parse_notice(n.payload()) else {
+                            tracing::debug!("an unreadable change notice on {place}");
+                            continue;
+                        };
+                        if tx.send(change).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!("listening on {place} stopped: {}", describe(&e));
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(pg)?;
+        // The client keeps the connection open: it lives until the listener goes away.
+        tokio::spawn(async move {
+            let _client = client;
+            let _ = poller.await;
+        });
+        Ok(rx)
+    }
+}
+
+fn parse_notice(payload: &str) -> Option<Change> {
+    let n: Notice = serde_json::from_str(payload).ok()?;
+    (n.kind == "token").then(|| Change::Token {
+        key: ConnectionKey::new(n.connector, n.account),
+        generation: n.generation,
+    })
 }
 
 async fn migrate(client: &mut deadpool_postgres::Object, place: &str) -> Result<(), StoreError> {
