@@ -178,6 +178,9 @@ pub struct Engine {
     /// Wakes the history reader for a read now: this process just became the leader, and the
     /// others wait for its published windows (`history.rs`).
     pub(super) history_now: Notify,
+    /// A scheduled start read only the events' windows; the scheduler asks for the probes'
+    /// once it knows whether this process leads (`Engine::load_event_history`).
+    pub(super) probe_windows_wanted: AtomicBool,
     /// Woken whenever a token changes, so the refresh loop recomputes its next deadline.
     pub(super) rearm: Notify,
     /// Which connections' deadlines to recompute (`true`: all of them).

@@ -3,6 +3,7 @@
 //! the task that re-reads the windows (and gives the read's memory back) while nothing happens.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -20,8 +21,7 @@ impl Engine {
     /// store themselves only when no live leader has published.
     pub(crate) async fn load_history(&self) -> Duration {
         let now = now_ms();
-        let leader = self.is_leader();
-        if !leader && self.take_published_history().await {
+        if !self.is_leader() && self.take_published_history().await {
             return Duration::ZERO;
         }
         let started = std::time::Instant::now();
@@ -33,6 +33,13 @@ impl Engine {
             }
         };
         let took = started.elapsed();
+        // Asked after the read: a process that took the lease while reading publishes it.
+        let leader = self.is_leader();
+        tracing::debug!(
+            "read every connection's windows in {} ms{}",
+            took.as_millis(),
+            if leader { ", to publish" } else { "" }
+        );
         let encoded: Vec<_> = if leader {
             all.iter()
                 .map(|(k, h)| (k.clone(), crate::store::windows::encode(h)))
@@ -66,7 +73,16 @@ impl Engine {
             Ok(all) => self.take_history(all),
             Err(e) => tracing::warn!("could not read the connections' history: {e}"),
         }
-        self.history_now.notify_one();
+        // The probes' windows are read once the scheduler knows whether this process leads
+        // (`scheduler::run`): a leader's read is published, and read twice it would cost the
+        // store twice (0.6 s at 10,000 connections with an hour stored).
+        self.probe_windows_wanted.store(true, Ordering::Relaxed);
+    }
+
+    /// For the scheduler, once it knows whether it leads: the start left the probes' windows
+    /// to read.
+    pub(crate) fn take_probe_windows_wanted(&self) -> bool {
+        self.probe_windows_wanted.swap(false, Ordering::Relaxed)
     }
 
     /// Takes the leader's published windows if they stand; `false` when there are none.
@@ -193,7 +209,8 @@ pub(super) async fn republish(engine: Arc<Engine>, cancel: CancellationToken) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            // Just became the leader: read and publish now, not at the next tick.
+            // Just became the leader, or a start asks: read (and publish) now, not at the
+            // next tick.
             _ = engine.history_now.notified() => {
                 let started = tokio::time::Instant::now();
                 let Some(took) = read_now(&engine, &cancel).await else { break };

@@ -183,6 +183,7 @@ pub async fn start_preloaded(
         leader: AtomicBool::new(false),
         rearm: Notify::new(),
         history_now: Notify::new(),
+        probe_windows_wanted: AtomicBool::new(false),
         rearm_keys: Mutex::new((false, Vec::new())),
         elicitations: elicit::Elicitations::default(),
         retention: opts.retention,

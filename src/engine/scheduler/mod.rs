@@ -42,6 +42,9 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut follow = tokio::time::interval(FOLLOW_EVERY);
     follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    if !may_lead && engine.take_probe_windows_wanted() {
+        engine.history_now.notify_one();
+    }
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -54,6 +57,11 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                     }
                     _ => false,
                 };
+                // The start's read of the probes' windows, left for this first answer: a
+                // leader's read (asked for below) is published, a follower's is its own.
+                if engine.take_probe_windows_wanted() && !lead {
+                    engine.history_now.notify_one();
+                }
                 match (lead, leading.is_some()) {
                     (true, false) => {
                         engine.set_leader(true);
