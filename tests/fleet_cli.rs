@@ -183,6 +183,7 @@ fn a_database_from_before_the_key_check_takes_it_from_the_key_that_opens_it() {
          DROP TRIGGER events_no_delete; DROP TABLE events_prune_permit;
          DROP TABLE alert_outbox; DROP TABLE alert_incidents; DROP TABLE alert_deliveries;
          DROP TRIGGER events_refresh_stats; DROP TABLE refresh_stats; DROP TABLE rollup_spans; DROP TABLE windows;
+         ALTER TABLE leases DROP COLUMN fence; ALTER TABLE connections DROP COLUMN token_fence;
          PRAGMA user_version = 5;",
     )
     .expect("downgrade");
