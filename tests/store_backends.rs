@@ -465,3 +465,35 @@ async fn another_host_hears_a_new_token_at_commit_and_nothing_of_a_refused_save(
         }
     );
 }
+
+#[tokio::test]
+async fn tls_to_postgres_is_verified_against_the_named_authority() {
+    let (server, ca) = Postgres::start_tls();
+    let base = server.database("tls");
+    let plain = base.replace("?sslmode=disable", "");
+    // libpq's spelling: verify-full, and the CA to trust as sslrootcert.
+    let url = format!("{plain}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let store = PgStore::connect(&url, vault(6))
+        .await
+        .expect("TLS connects");
+    assert!(
+        store.encrypted().await.unwrap(),
+        "the connection is encrypted"
+    );
+    assert!(!store.place().contains(PASSWORD));
+
+    // Required, but nothing this host trusts signed the server's certificate: refused, saying
+    // what to do.
+    let err = PgStore::connect(&format!("{plain}?sslmode=require"), vault(6))
+        .await
+        .expect_err("an unknown authority must be refused");
+    let msg = err.to_string();
+    assert!(msg.contains("sslrootcert"), "{msg}");
+    assert!(!msg.contains(PASSWORD), "{msg}");
+
+    // Without TLS asked for, the same server still answers in the clear.
+    let clear = PgStore::connect(&base, vault(6))
+        .await
+        .expect("plain connects");
+    assert!(!clear.encrypted().await.unwrap());
+}

@@ -76,6 +76,7 @@ pub struct PgStore {
     pool: Pool,
     /// For `listen`'s own connection, outside the pool.
     config: Arc<tokio_postgres::Config>,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     vault: Arc<Vault>,
     /// The URL without its password, for messages.
     place: Arc<str>,
@@ -95,6 +96,7 @@ impl PgStore {
     /// before anything is written.
     pub async fn connect(url: &str, vault: Vault) -> Result<PgStore, StoreError> {
         let place: Arc<str> = redact(url).into();
+        let (url, root_cert) = tls_options(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Open {
             path: place.to_string().into(),
             message: format!(
@@ -106,9 +108,13 @@ impl PgStore {
             config.connect_timeout(Duration::from_secs(10));
         }
         let shared = Arc::new(config.clone());
+        let tls = tls(root_cert.as_deref()).map_err(|message| StoreError::Open {
+            path: place.to_string().into(),
+            message,
+        })?;
         let manager = Manager::from_config(
             config,
-            tls()?,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -123,19 +129,41 @@ impl PgStore {
         let store = PgStore {
             pool,
             config: shared,
+            tls,
             vault: Arc::new(vault),
             place,
         };
         let mut client = store.pool.get().await.map_err(|e| StoreError::Open {
             path: store.place.to_string().into(),
-            message: format!(
-                "{}; check that the server is up and that the URL's user, password and database are right",
-                pool_error(&e)
-            ),
+            message: {
+                let why = pool_error(&e);
+                let tls_hint = if why.contains("certificate") {
+                    "; for TLS, the server's certificate must be signed by a certificate authority this host trusts, or one named in the URL with sslrootcert=PATH"
+                } else {
+                    ""
+                };
+                format!(
+                    "{why}; check that the server is up and that the URL's user, password and database are right{tls_hint}"
+                )
+            },
         })?;
         migrate(&mut client, &store.place).await?;
         store.check_key(&mut client).await?;
         Ok(store)
+    }
+
+    /// Whether this process's connections to the database are encrypted (TLS).
+    pub async fn encrypted(&self) -> Result<bool, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.get(0))
     }
 
     /// The URL it was opened with, password removed.
@@ -477,9 +505,10 @@ impl PgStore {
     /// polling. On a connection of its own, outside the pool; the channel closes when that
     /// connection is lost, and the caller listens again (and reads what it may have missed).
     pub async fn listen(&self) -> Result<tokio::sync::mpsc::Receiver<Change>, StoreError> {
-        let (client, mut connection) = self.config.connect(tls()?).await.map_err(|e| {
-            StoreError::Postgres(format!("cannot listen on {}: {}", self.place, describe(&e)))
-        })?;
+        let (client, mut connection) =
+            self.config.connect(self.tls.clone()).await.map_err(|e| {
+                StoreError::Postgres(format!("cannot listen on {}: {}", self.place, describe(&e)))
+            })?;
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         let place = self.place.clone();
         // The connection yields notifications only to whoever polls it, from before `LISTEN`.
@@ -578,17 +607,84 @@ async fn migrate(client: &mut deadpool_postgres::Object, place: &str) -> Result<
     tx.commit().await.map_err(pg)
 }
 
-/// Certificates checked by the platform's verifier, as every other TLS connection here; the
-/// URL's `sslmode` decides whether TLS is used (`require`), tried (`prefer`, the default) or not.
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+/// Certificates checked against `root_cert` (PEM, the URL's `sslrootcert`) when given, else by
+/// the platform's verifier, as every other TLS connection here; host names are always checked.
+/// The URL's `sslmode` decides whether TLS is used (`require`), tried (`prefer`, the default) or
+/// not (`disable`).
+fn tls(
+    root_cert: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_platform_verifier())
-        .map_err(|e| StoreError::Postgres(format!("cannot set up TLS: {e}")))?
-        .with_no_client_auth();
+        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+    let config = match root_cert {
+        Some(path) => {
+            let unreadable = |e: &dyn std::fmt::Display| {
+                format!(
+                    "cannot read sslrootcert {}: {e}; give the PEM file of the certificate authority that signed the server's certificate",
+                    path.display()
+                )
+            };
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+                let cert = cert.map_err(|e| unreadable(&e))?;
+                roots.add(cert).map_err(|e| unreadable(&e))?;
+            }
+            if roots.is_empty() {
+                return Err(unreadable(&"no certificate in it"));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .with_platform_verifier()
+            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .with_no_client_auth(),
+    };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Takes out what libpq users write and tokio-postgres does not read: `sslrootcert=PATH` (the
+/// CA to trust, returned) and `sslmode=verify-ca` / `verify-full` (here `require`: the
+/// certificate and host name are always verified).
+fn tls_options(url: &str) -> (String, Option<std::path::PathBuf>) {
+    let mut root = None;
+    let mut keep = |key: &str, value: String| -> Option<String> {
+        match (key, value.as_str()) {
+            ("sslrootcert", _) => {
+                root = Some(std::path::PathBuf::from(value));
+                None
+            }
+            ("sslmode", "verify-ca" | "verify-full") => Some("require".into()),
+            _ => Some(value),
+        }
+    };
+    let text = if is_url(url) {
+        match url::Url::parse(url) {
+            Ok(mut u) => {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .filter_map(|(k, v)| keep(&k, v.into_owned()).map(|v| (k.into_owned(), v)))
+                    .collect();
+                u.set_query(None);
+                if !pairs.is_empty() {
+                    u.query_pairs_mut().extend_pairs(pairs);
+                }
+                u.to_string()
+            }
+            Err(_) => url.to_string(),
+        }
+    } else {
+        map_pairs(url, |key, value| keep(key, value).map(|v| quote(&v)))
+    };
+    (text, root)
+}
+
+fn is_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
 }
 
 fn pool_error(e: &deadpool_postgres::PoolError) -> String {
@@ -626,7 +722,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 /// `url` with its password replaced, in either form PostgreSQL takes (a URL, or `key=value`
 /// pairs), for every message and log line that names the database.
 pub fn redact(url: &str) -> String {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_url(url) {
         return match url::Url::parse(url) {
             Ok(mut u) => {
                 if u.password().is_some() {
@@ -653,45 +749,55 @@ pub fn redact(url: &str) -> String {
             Err(_) => "postgres://(unreadable URL)".into(),
         };
     }
-    redact_pairs(url)
+    map_pairs(url, |key, value| {
+        Some(if key == "password" {
+            "***".into()
+        } else {
+            quote(&value)
+        })
+    })
 }
 
-/// `key=value` pairs, a value bare or in single quotes with backslash escapes (libpq's rules).
-fn redact_pairs(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// A value as libpq reads it back: bare when it can be, else in single quotes.
+fn quote(value: &str) -> String {
+    if !value.is_empty() && !value.contains([' ', '\'', '\\', '\t', '\n']) {
+        return value.to_string();
+    }
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `key=value` pairs (a value bare or in single quotes with backslash escapes: libpq's rules),
+/// each value unquoted and passed to `f`, which gives the text to write back (`None`: drop the
+/// pair).
+fn map_pairs(text: &str, mut f: impl FnMut(&str, String) -> Option<String>) -> String {
+    let mut out: Vec<String> = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
-        while let Some(c) = chars.next_if(|c| c.is_whitespace()) {
-            out.push(c);
-        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut key = String::new();
         while let Some(c) = chars.next_if(|&c| c != '=' && !c.is_whitespace()) {
             key.push(c);
         }
         if key.is_empty() && chars.peek().is_none() {
-            return out;
+            return out.join(" ");
         }
-        out.push_str(&key);
-        while let Some(c) = chars.next_if(|c| c.is_whitespace()) {
-            out.push(c);
-        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next_if_eq(&'=').is_none() {
+            // Not a pair: kept as it was, for the parser to refuse with its own words.
+            out.push(key);
             if chars.peek().is_none() {
-                return out;
+                return out.join(" ");
             }
             continue;
         }
-        out.push('=');
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
         if chars.next_if_eq(&'\'').is_some() {
-            value.push('\'');
             while let Some(c) = chars.next() {
-                value.push(c);
                 match c {
                     '\\' => value.extend(chars.next()),
                     '\'' => break,
-                    _ => {}
+                    c => value.push(c),
                 }
             }
         } else {
@@ -699,13 +805,56 @@ fn redact_pairs(text: &str) -> String {
                 value.push(c);
             }
         }
-        out.push_str(if key == "password" { "***" } else { &value });
+        if let Some(v) = f(&key, value) {
+            out.push(format!("{key}={v}"));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libpq_tls_options_are_read_and_taken_out() {
+        assert_eq!(
+            tls_options(
+                "postgres://sw@db/x?sslmode=verify-full&sslrootcert=/etc/ca.pem&connect_timeout=5"
+            ),
+            (
+                "postgres://sw@db/x?sslmode=require&connect_timeout=5".into(),
+                Some("/etc/ca.pem".into())
+            )
+        );
+        assert_eq!(
+            tls_options(r"host=db sslmode=verify-ca sslrootcert='/a dir/ca.pem' user=sw"),
+            (
+                "host=db sslmode=require user=sw".into(),
+                Some("/a dir/ca.pem".into())
+            )
+        );
+        assert_eq!(
+            tls_options("postgres://sw@db/x"),
+            ("postgres://sw@db/x".into(), None)
+        );
+        // What it parses back to is what was meant.
+        let (text, _) = tls_options(r"host=db options='-c x=1' sslrootcert=/ca");
+        let config: tokio_postgres::Config = text.parse().expect("parses");
+        assert_eq!(config.get_options(), Some("-c x=1"));
+    }
+
+    #[test]
+    fn an_unreadable_root_certificate_says_what_is_wanted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("ca.pem");
+        std::fs::write(&empty, "not a certificate").expect("write");
+        let err = tls(Some(&empty)).err().expect("refused");
+        assert!(err.contains("certificate authority"), "{err}");
+        let err = tls(Some(&dir.path().join("missing.pem")))
+            .err()
+            .expect("refused");
+        assert!(err.contains("missing.pem"), "{err}");
+    }
 
     #[test]
     fn passwords_never_reach_a_message() {
@@ -723,7 +872,7 @@ mod tests {
         );
         assert_eq!(
             redact(r"host=db password = 'hunter 2 \' x' dbname=x"),
-            "host=db password =*** dbname=x"
+            "host=db password=*** dbname=x"
         );
         assert!(!redact("postgres://sw:hunter2@[::1:5432/x").contains("hunter2"));
         assert_eq!(

@@ -20,6 +20,17 @@ pub struct Postgres {
 impl Postgres {
     /// Fails (never skips) when PostgreSQL is not installed.
     pub fn start() -> Postgres {
+        Self::start_with(false).0
+    }
+
+    /// A server that also takes TLS, its certificate (for 127.0.0.1) signed by a test CA made
+    /// here with openssl; the CA's PEM file, to trust as `sslrootcert`.
+    pub fn start_tls() -> (Postgres, PathBuf) {
+        let (pg, ca) = Self::start_with(true);
+        (pg, ca.expect("a CA"))
+    }
+
+    fn start_with(tls: bool) -> (Postgres, Option<PathBuf>) {
         let bin = bindir();
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
@@ -54,7 +65,9 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let child = as_server_user(Command::new(bin.join("postgres")), ids)
+        let ca = tls.then(|| certificates(dir.path(), ids));
+        let mut server = as_server_user(Command::new(bin.join("postgres")), ids);
+        server
             .arg("-D")
             .arg(&data)
             .args(["-p", &port.to_string(), "-k"])
@@ -66,7 +79,20 @@ impl Postgres {
                 "fsync=off",
                 "-c",
                 "max_connections=200",
-            ])
+            ]);
+        if tls {
+            server.args(["-c", "ssl=on", "-c"]);
+            server.arg(format!(
+                "ssl_cert_file={}",
+                dir.path().join("server.crt").display()
+            ));
+            server.arg("-c");
+            server.arg(format!(
+                "ssl_key_file={}",
+                dir.path().join("server.key").display()
+            ));
+        }
+        let child = server
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -77,7 +103,7 @@ impl Postgres {
             port,
         };
         pg.wait_ready(&bin);
-        pg
+        (pg, ca)
     }
 
     /// A URL for the test role on database `postgres`.
@@ -146,6 +172,85 @@ impl Drop for Postgres {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it, in `dir`; the CA's path.
+fn certificates(dir: &Path, ids: Option<(u32, u32)>) -> PathBuf {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (tests/run installs it with the other tools)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=switchboard test CA",
+    ];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&ca);
+    let mut csr = vec!["req", "-subj", "/CN=127.0.0.1"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    openssl(&csr);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write the extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    // PostgreSQL refuses a key others can read, and must own it.
+    let key = dir.join("server.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    if let Some((uid, gid)) = ids {
+        for f in ["server.key", "server.crt"] {
+            std::os::unix::fs::chown(dir.join(f), Some(uid), Some(gid)).expect("chown");
+        }
+    }
+    dir.join("ca.pem")
 }
 
 /// The newest installed server's binaries.
