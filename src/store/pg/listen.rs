@@ -1,0 +1,83 @@
+//! Change notification: what one process commits, the others hear at once (`LISTEN`), instead
+//! of polling.
+
+use super::{PgStore, describe, pg};
+use crate::domain::ConnectionKey;
+use crate::store::StoreError;
+
+/// The `LISTEN` channel every change is announced on.
+pub(super) const CHANNEL: &str = "switchboard";
+
+/// A change another process committed, as `PgStore::listen` hears it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Token { key: ConnectionKey, generation: i64 },
+}
+
+#[derive(serde::Deserialize)]
+struct Notice {
+    kind: String,
+    connector: String,
+    account: String,
+    generation: i64,
+}
+
+impl PgStore {
+    /// Changes as they commit, from any process on this database (`LISTEN`), instead of
+    /// polling. On a connection of its own, outside the pool; the channel closes when that
+    /// connection is lost, and the caller listens again (and reads what it may have missed).
+    pub async fn listen(&self) -> Result<tokio::sync::mpsc::Receiver<Change>, StoreError> {
+        let (client, mut connection) =
+            self.config.connect(self.tls.clone()).await.map_err(|e| {
+                StoreError::Postgres(format!("cannot listen on {}: {}", self.place, describe(&e)))
+            })?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let place = self.place.clone();
+        // The connection yields notifications only to whoever polls it, from before `LISTEN`.
+        let poller = tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            loop {
+                let message = tokio::select! {
+                    _ = tx.closed() => return,
+                    m = messages.next() => m,
+                };
+                match message {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                        let Some(change) = parse_notice(n.payload()) else {
+                            tracing::debug!("an unreadable change notice on {place}");
+                            continue;
+                        };
+                        if tx.send(change).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!("listening on {place} stopped: {}", describe(&e));
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(pg)?;
+        // The client keeps the connection open: it lives until the listener goes away.
+        tokio::spawn(async move {
+            let _client = client;
+            let _ = poller.await;
+        });
+        Ok(rx)
+    }
+}
+
+fn parse_notice(payload: &str) -> Option<Change> {
+    let n: Notice = serde_json::from_str(payload).ok()?;
+    (n.kind == "token").then(|| Change::Token {
+        key: ConnectionKey::new(n.connector, n.account),
+        generation: n.generation,
+    })
+}

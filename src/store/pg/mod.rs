@@ -1,0 +1,201 @@
+//! The PostgreSQL store (issue 14), for deployments past one SQLite file: daemons on several
+//! hosts, consoles on operators' laptops. It holds, so far, what those processes must agree on:
+//! the leases with their fences, the connections and their tokens (sealed by the same vault as
+//! in SQLite), and the vault key check. Probes, events and windows stay in SQLite until the
+//! rest of the store moves (`ARCHITECTURE.md`, "PostgreSQL").
+//!
+//! Time on leases is the database's clock (`switchboard_now_ms()`), not each host's: expiry is
+//! compared across hosts, and one clock cannot disagree with itself.
+
+mod leases;
+mod listen;
+mod schema;
+mod tokens;
+mod url;
+
+pub use listen::Change;
+pub use url::redact;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+
+use super::{StoreError, Vault};
+use schema::migrate;
+use url::{tls, tls_options};
+
+/// Where the deployment's database is, when it is not the data directory's SQLite file.
+pub const DATABASE_URL_ENV: &str = "SWITCHBOARD_DATABASE_URL";
+const POOL_SIZE: usize = 8;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    /// For `listen`'s own connection, outside the pool.
+    config: Arc<tokio_postgres::Config>,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    vault: Arc<Vault>,
+    /// The URL without its password, for messages.
+    place: Arc<str>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects (TLS as the URL's `sslmode` says, verified against the platform's roots),
+    /// migrates, and checks the vault key against the database's. A wrong key is refused
+    /// before anything is written.
+    pub async fn connect(url: &str, vault: Vault) -> Result<PgStore, StoreError> {
+        let place: Arc<str> = redact(url).into();
+        let (url, root_cert) = tls_options(url);
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Open {
+            path: place.to_string().into(),
+            message: format!(
+                "not a PostgreSQL URL ({e}); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+            ),
+        })?;
+        config.application_name("switchboard");
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let shared = Arc::new(config.clone());
+        let tls = tls(root_cert.as_deref()).map_err(|message| StoreError::Open {
+            path: place.to_string().into(),
+            message,
+        })?;
+        let manager = Manager::from_config(
+            config,
+            tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Open {
+                path: place.to_string().into(),
+                message: e.to_string(),
+            })?;
+        let store = PgStore {
+            pool,
+            config: shared,
+            tls,
+            vault: Arc::new(vault),
+            place,
+        };
+        let mut client = store.pool.get().await.map_err(|e| StoreError::Open {
+            path: store.place.to_string().into(),
+            message: {
+                let why = pool_error(&e);
+                let tls_hint = if why.contains("certificate") {
+                    "; for TLS, the server's certificate must be signed by a certificate authority this host trusts, or one named in the URL with sslrootcert=PATH"
+                } else {
+                    ""
+                };
+                format!(
+                    "{why}; check that the server is up and that the URL's user, password and database are right{tls_hint}"
+                )
+            },
+        })?;
+        migrate(&mut client, &store.place).await?;
+        store.check_key(&mut client).await?;
+        Ok(store)
+    }
+
+    /// Whether this process's connections to the database are encrypted (TLS).
+    pub async fn encrypted(&self) -> Result<bool, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.get(0))
+    }
+
+    /// The URL it was opened with, password removed.
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| {
+            StoreError::Postgres(format!(
+                "no connection to {}: {}",
+                self.place,
+                pool_error(&e)
+            ))
+        })
+    }
+
+    async fn check_key(&self, client: &mut deadpool_postgres::Object) -> Result<(), StoreError> {
+        let sealed = super::key_check::sealed_value(&self.vault);
+        client
+            .execute(
+                "INSERT INTO meta (name, value, updated_at) VALUES ('key_check', $1, switchboard_now_ms())
+                 ON CONFLICT (name) DO NOTHING",
+                &[&sealed],
+            )
+            .await
+            .map_err(pg)?;
+        // Another process may have written its own value first: that one is the truth.
+        let row = client
+            .query_one("SELECT value FROM meta WHERE name = 'key_check'", &[])
+            .await
+            .map_err(pg)?;
+        let stored: Vec<u8> = row.get(0);
+        if super::key_check::fits(&self.vault, &stored) {
+            Ok(())
+        } else {
+            Err(StoreError::WrongKey(super::key_check::mismatch(
+                &self.vault,
+                &self.place,
+                None,
+            )))
+        }
+    }
+}
+
+fn pool_error(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => describe(e),
+        other => other.to_string(),
+    }
+}
+
+fn pg(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Postgres(describe(&e))
+}
+
+/// The server's own words when it sent some (its code and message), else the client's.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE => format!(
+            "{} (the URL's user lacks a privilege it needs: grant it, or use the database's owner)",
+            db.message()
+        ),
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        // "error connecting to server" says little without its cause ("Connection refused").
+        None => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text = format!("{text}: {c}");
+                cause = c.source();
+            }
+            text
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Tokens on PostgreSQL: sealed by the same vault as SQLite's, saved under the connection's
+//! row lock, fenced, and announced at commit (`listen`).
+
+use super::listen::CHANNEL;
+use super::{PgStore, pg};
+use crate::domain::ConnectionKey;
+use crate::store::StoreError;
+use crate::store::queries::{NewToken, StoredToken, seal_token};
+use crate::store::tokens_read::{TokenRow, open_row};
+
+impl PgStore {
+    pub async fn save_token(
+        &self,
+        key: &ConnectionKey,
+        token: NewToken,
+    ) -> Result<StoredToken, StoreError> {
+        self.save(key, token, None).await
+    }
+
+    /// As `Store::save_token_fenced`.
+    pub async fn save_token_fenced(
+        &self,
+        key: &ConnectionKey,
+        token: NewToken,
+        fence: i64,
+    ) -> Result<StoredToken, StoreError> {
+        self.save(key, token, Some(fence)).await
+    }
+
+    async fn save(
+        &self,
+        key: &ConnectionKey,
+        token: NewToken,
+        fence: Option<i64>,
+    ) -> Result<StoredToken, StoreError> {
+        let sealed = seal_token(&self.vault, key, &token);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // The connection's row, locked: saves of one connection go one at a time, on any host.
+        tx.execute(
+            "INSERT INTO connections (connector, account, created_at, updated_at)
+             VALUES ($1, $2, switchboard_now_ms(), switchboard_now_ms())
+             ON CONFLICT (connector, account) DO NOTHING",
+            &[&key.connector, &key.account],
+        )
+        .await
+        .map_err(pg)?;
+        let row = tx
+            .query_one(
+                "SELECT c.token_fence, GREATEST(c.token_generation, COALESCE(t.generation, 0))
+                 FROM connections c
+                 LEFT JOIN tokens t ON t.connector = c.connector AND t.account = c.account
+                 WHERE c.connector = $1 AND c.account = $2
+                 FOR UPDATE OF c",
+                &[&key.connector, &key.account],
+            )
+            .await
+            .map_err(pg)?;
+        let (stored_fence, last): (i64, i64) = (row.get(0), row.get(1));
+        if let Some(fence) = fence
+            && stored_fence > fence
+        {
+            return Err(StoreError::Fenced {
+                key: key.clone(),
+                fence,
+                newer: stored_fence,
+            });
+        }
+        let generation = last + 1;
+        let scopes = token.scopes.join(" ");
+        tx.execute(
+            "INSERT INTO tokens (connector, account, generation, sealed, expires_at, issued_at, has_refresh, scopes, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, switchboard_now_ms())
+             ON CONFLICT (connector, account) DO UPDATE SET
+               generation = EXCLUDED.generation, sealed = EXCLUDED.sealed,
+               expires_at = EXCLUDED.expires_at, issued_at = EXCLUDED.issued_at,
+               has_refresh = EXCLUDED.has_refresh, scopes = EXCLUDED.scopes,
+               updated_at = EXCLUDED.updated_at",
+            &[
+                &key.connector,
+                &key.account,
+                &generation,
+                &sealed,
+                &token.expires_at,
+                &token.issued_at,
+                &token.refresh.is_some(),
+                &scopes,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "UPDATE connections SET state = 'active', state_reason = NULL,
+               token_fence = GREATEST(token_fence, $3), updated_at = switchboard_now_ms()
+             WHERE connector = $1 AND account = $2",
+            &[&key.connector, &key.account, &fence.unwrap_or(0)],
+        )
+        .await
+        .map_err(pg)?;
+        // Delivered to every listener at commit, and only if it commits.
+        tx.execute(
+            "SELECT pg_notify($1, json_build_object('kind', 'token', 'connector', $2::text,
+                 'account', $3::text, 'generation', $4::bigint)::text)",
+            &[&CHANNEL, &key.connector, &key.account, &generation],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(StoredToken {
+            meta: token.meta(),
+            access: token.access,
+            refresh: token.refresh,
+            generation,
+        })
+    }
+
+    pub async fn load_token(&self, key: &ConnectionKey) -> Result<Option<StoredToken>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT generation, sealed, expires_at, issued_at, has_refresh, scopes
+                 FROM tokens WHERE connector = $1 AND account = $2",
+                &[&key.connector, &key.account],
+            )
+            .await
+            .map_err(pg)?;
+        row.map(|r| {
+            open_row(
+                &self.vault,
+                key,
+                TokenRow {
+                    generation: r.get(0),
+                    sealed: r.get(1),
+                    expires_at: r.get(2),
+                    issued_at: r.get(3),
+                    has_refresh: r.get(4),
+                    scopes: r.get(5),
+                },
+            )
+        })
+        .transpose()
+    }
+
+    pub async fn token_generation(&self, key: &ConnectionKey) -> Result<Option<i64>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT generation FROM tokens WHERE connector = $1 AND account = $2",
+                &[&key.connector, &key.account],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
