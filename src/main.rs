@@ -5,6 +5,7 @@ use switchboard::commands::{
 };
 
 fn main() {
+    switchboard::engine::heap::limit_arenas();
     let cli = Cli::parse_args();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
