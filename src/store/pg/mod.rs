@@ -26,8 +26,6 @@ use super::{StoreError, Vault};
 use schema::migrate;
 use url::{tls, tls_options};
 
-/// Where the deployment's database is, when it is not the data directory's SQLite file.
-pub const DATABASE_URL_ENV: &str = "SWITCHBOARD_DATABASE_URL";
 const POOL_SIZE: usize = 8;
 
 #[derive(Clone)]
