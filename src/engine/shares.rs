@@ -84,10 +84,6 @@ impl<C: Coordination> Shares<C> {
         self.held.keys().copied()
     }
 
-    pub fn holds(&self, key: &ConnectionKey) -> bool {
-        self.held.contains_key(&partition_of(key, self.partitions))
-    }
-
     /// The fence of this daemon's tenure of `partition`, while it holds it.
     pub fn fence_of(&self, partition: u32) -> Option<i64> {
         self.held.get(&partition).copied()
