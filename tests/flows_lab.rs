@@ -202,7 +202,7 @@ async fn revocation_kills_the_grant_and_forgets_the_token() {
     } = authorized_connection(30, "lab", PUBLIC_CLIENT).await;
     let old_rt = installed.refresh.expect("a refresh token");
 
-    let outcome = revoke::revoke_connection(&store, &http, oauth(&spec), &key, Actor::Cli)
+    let outcome = revoke::revoke_connection(&store, &switchboard::store::Grants::Local(store.clone()), &http, oauth(&spec), &key, Actor::Cli)
         .await
         .expect("revoke");
     assert_eq!(
@@ -236,7 +236,7 @@ async fn revocation_kills_the_grant_and_forgets_the_token() {
     );
 
     // Nothing left: a second revoke is a no-op.
-    let again = revoke::revoke_connection(&store, &http, oauth(&spec), &key, Actor::Cli).await;
+    let again = revoke::revoke_connection(&store, &switchboard::store::Grants::Local(store.clone()), &http, oauth(&spec), &key, Actor::Cli).await;
     assert_eq!(again.expect("second revoke"), Revoked::NothingStored);
 }
 
@@ -256,7 +256,7 @@ async fn other_processes_notice_the_revocation() {
 
     // `switchboard revoke` in a third process.
     let cli_store = open_store(&data);
-    revoke::revoke_connection(&cli_store, &http, oauth(&spec), &key, Actor::Cli)
+    revoke::revoke_connection(&cli_store, &switchboard::store::Grants::Local(cli_store.clone()), &http, oauth(&spec), &key, Actor::Cli)
         .await
         .expect("revoke");
 
@@ -298,7 +298,7 @@ async fn without_a_revocation_endpoint_the_token_is_forgotten_locally() {
     let b = broker(&store, &http, &key, &spec).await;
     let installed = authorized(&b, &http, &key, &spec).await;
 
-    let outcome = revoke::revoke_connection(&store, &http, oauth(&spec), &key, Actor::Cli)
+    let outcome = revoke::revoke_connection(&store, &switchboard::store::Grants::Local(store.clone()), &http, oauth(&spec), &key, Actor::Cli)
         .await
         .expect("revoke");
     assert_eq!(outcome, Revoked::LocalOnly);

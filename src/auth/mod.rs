@@ -24,5 +24,5 @@ pub mod spec;
 pub mod step_up;
 pub mod token_response;
 
-pub use broker::{Broker, BrokerNotice, Credential, Need, REFRESHES_PER_ENDPOINT};
+pub use broker::{Broker, BrokerNotice, Credential, LEASE_TTL, Need, REFRESHES_PER_ENDPOINT};
 pub use spec::{AuthSpec, McpServer, OAuthEndpoints, OAuthSpec, TokenAuth};

@@ -11,7 +11,7 @@ use super::form::post_form;
 use super::spec::OAuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure};
 use crate::secret::Secret;
-use crate::store::{EventRecord, Store};
+use crate::store::{EventRecord, Grants, Store};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Rounds of "revoke, then forget if nobody rotated meanwhile" before giving up.
@@ -34,12 +34,13 @@ pub enum Revoked {
 
 pub async fn revoke_connection(
     store: &Store,
+    grants: &Grants,
     http: &reqwest::Client,
     spec: &OAuthSpec,
     key: &ConnectionKey,
     actor: Actor,
 ) -> Result<Revoked, Failure> {
-    let result = revoke_inner(store, http, spec, key).await;
+    let result = revoke_inner(store, grants, http, spec, key).await;
     let event = match &result {
         Ok(Revoked::NothingStored) => None,
         Ok(r) => Some(
@@ -60,19 +61,20 @@ pub async fn revoke_connection(
 
 async fn revoke_inner(
     store: &Store,
+    grants: &Grants,
     http: &reqwest::Client,
     spec: &OAuthSpec,
     key: &ConnectionKey,
 ) -> Result<Revoked, Failure> {
     let store_err = |e: crate::store::StoreError| Failure::new(ErrorClass::Config, e.to_string());
-    match store.load_token(key).await {
+    match grants.load_token(key).await {
         Ok(Some(_)) => {}
         Ok(None) => return Ok(Revoked::NothingStored),
         // Without the plaintext there is nothing to send the AS; forgetting the row is what
         // lets `auth` start over, and the operator is told the grant was not revoked there.
         Err(crate::store::StoreError::TokenUnreadable { generation, .. }) => {
             let reason = "forgotten: the stored token could not be decrypted";
-            return match store.forget_token(key, generation, reason).await {
+            return match grants.forget_token(key, generation, reason).await {
                 Ok(true) => Ok(Revoked::Unreadable),
                 Ok(false) => Err(changed_meanwhile(key)),
                 Err(e) => Err(store_err(e)),
@@ -84,7 +86,7 @@ async fn revoke_inner(
     let spec = &super::mcp_auth::effective(store, &key.connector, spec).await?;
     let mut outcome = Revoked::NothingStored;
     for _ in 0..ROUNDS {
-        let Some(token) = store.load_token(key).await.map_err(store_err)? else {
+        let Some(token) = grants.load_token(key).await.map_err(store_err)? else {
             return Ok(outcome);
         };
         let endpoints = spec.resolve_endpoints(http).await?;
@@ -107,7 +109,7 @@ async fn revoke_inner(
             Revoked::AtServer { .. } => "revoked",
             _ => "forgotten (the authorization server has no revocation endpoint)",
         };
-        if store
+        if grants
             .forget_token(key, token.generation, reason)
             .await
             .map_err(store_err)?

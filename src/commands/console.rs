@@ -201,7 +201,11 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     };
     let listening = exporter.as_ref().and_then(Exporter::local_addr);
     let serving = exporter.map(Exporter::start);
-    let running = start_engine(&config, &workspace, scheduled()).await?;
+    let options = EngineOptions {
+        share_work: true,
+        ..scheduled()
+    };
+    let running = start_engine(&config, &workspace, options).await?;
     if let Some(serving) = &serving {
         serving.attach(&running.handle);
         serving.outbox_depth(outbox_depth(&running.handle));

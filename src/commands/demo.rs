@@ -202,6 +202,8 @@ pub async fn demo(global: &Global, args: DemoArgs) -> Outcome {
     // the directory.
     let opening = crate::engine::Opening {
         key_in_dir: temporary,
+        // The demo's fleet is its own: never the operator's shared database.
+        local_only: true,
         ..Default::default()
     };
     let result = match open_workspace_at(&data_dir, opening) {

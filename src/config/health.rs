@@ -43,6 +43,12 @@ pub struct StoreConfig {
     /// Hourly rollups (success counts and latency sketches) are kept this long.
     #[serde(default = "five_weeks", deserialize_with = "rollup_retention")]
     pub rollup_retention: Duration,
+    /// A PostgreSQL database (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) holding the
+    /// tokens, refresh leases and work partitions that daemons on several hosts share
+    /// (`SWITCHBOARD_DATABASE_URL` overrides it). Write the password as `${VAR}`: the URL is a
+    /// secret, never printed.
+    #[serde(default)]
+    pub url: Option<crate::secret::Secret>,
 }
 
 impl Default for StoreConfig {
@@ -50,6 +56,7 @@ impl Default for StoreConfig {
         Self {
             raw_retention: two_days(),
             rollup_retention: five_weeks(),
+            url: None,
         }
     }
 }

@@ -189,6 +189,8 @@ pub struct Engine {
     pub(super) elicitations: Elicitations,
     /// What the leader keeps of observations (`[store]`).
     pub(super) retention: crate::store::history::Retention,
+    /// Which connections this process schedules, when daemons share the fleet (`sharing`).
+    pub(super) work: super::sharing::Work,
 }
 
 impl Engine {

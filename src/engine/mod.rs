@@ -23,6 +23,7 @@ pub mod ready;
 mod requests;
 mod scheduler;
 pub mod shares;
+mod sharing;
 mod start;
 mod token;
 mod tools;
@@ -70,6 +71,10 @@ pub struct EngineOptions {
     /// Read every connection's windows from the store at start, as `status` shows them. A
     /// scheduled engine always does; a one-shot `call` or `probe` need not pay for the read.
     pub history: bool,
+    /// With the grants in a shared database (`[store] url`): take a share of the fleet's
+    /// partitions and schedule only those (a daemon). A console leaves it off: it probes what
+    /// it shows, and the daemons refresh.
+    pub share_work: bool,
 }
 
 /// The store's retention as `[store]` configures it.

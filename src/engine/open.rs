@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use super::{EngineOptions, Running, fleet};
 use crate::config::Config;
 use crate::domain::{ErrorClass, Failure};
-use crate::store::Store;
+use crate::store::{Grants, Store};
 
 /// An open data directory: what an engine runs on.
 pub struct Workspace {
     data_dir: PathBuf,
     store: Store,
+    /// Never the shared database, whatever `[store] url` or the environment say (the demo).
+    local_only: bool,
 }
 
 /// How a data directory is opened.
@@ -27,6 +29,9 @@ pub struct Opening {
     pub key_in_dir: bool,
     /// The log's format and level (`daemon --log-format`, `--log-level`).
     pub log: LogOptions,
+    /// Keep everything in the directory even when a shared database is configured: for a
+    /// throwaway fleet (the demo's).
+    pub local_only: bool,
 }
 
 /// How the log file is written.
@@ -76,6 +81,7 @@ impl Workspace {
         Ok(Workspace {
             data_dir: data_dir.to_path_buf(),
             store,
+            local_only: how.local_only,
         })
     }
 
@@ -110,8 +116,10 @@ impl Workspace {
             retention: super::retention(&config.store),
             ..options
         };
+        let grants = self.grants(config).await?;
         super::start_preloaded(
             self.store.clone(),
+            grants,
             fleet::from_config(config),
             options,
             preload,
@@ -119,6 +127,31 @@ impl Workspace {
         .await
     }
 }
+
+impl Workspace {
+    /// Where tokens and refresh leases live: `$SWITCHBOARD_DATABASE_URL` or `[store] url` (a
+    /// PostgreSQL database shared by hosts), else this directory's store. The database must
+    /// take the same vault key: a wrong one is refused before anything is written.
+    pub async fn grants(&self, config: &Config) -> Result<Grants, Failure> {
+        let url = std::env::var(DATABASE_URL_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .or_else(|| config.store.url.as_ref().map(|u| u.expose().to_string()));
+        match url {
+            Some(url) if !self.local_only => {
+                let db = crate::store::pg::PgStore::connect(&url, self.store.shared_vault())
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                tracing::info!("tokens and refresh leases are in {}", db.place());
+                Ok(Grants::Shared(db))
+            }
+            _ => Ok(Grants::Local(self.store.clone())),
+        }
+    }
+}
+
+/// The environment variable naming the shared database; it overrides `[store] url`.
+pub const DATABASE_URL_ENV: &str = "SWITCHBOARD_DATABASE_URL";
 
 /// Logs go to a file in the data directory, never to the terminal (the console draws on it):
 /// `switchboard.YYYY-MM-DD.log` (text) or `switchboard.YYYY-MM-DD.jsonl` (`--log-format json`,

@@ -17,7 +17,7 @@ use crate::auth::Broker;
 use crate::domain::{Actor, ConnectionKey, DEFAULT_ACCOUNT, ErrorClass, Failure, Snapshot};
 use crate::mcp::McpPool;
 use crate::probe::Prober;
-use crate::store::Store;
+use crate::store::{Grants, Store};
 
 /// How much of the probe log a starting engine replays into its windows.
 pub(super) const REPLAY_MS: i64 = 5 * 60_000;
@@ -36,20 +36,33 @@ pub async fn start(
     opts: EngineOptions,
 ) -> Result<Running, Failure> {
     let preload = Preload::begin(&store, opts.scheduler || opts.history);
-    start_preloaded(store, specs, opts, preload).await
+    let grants = Grants::Local(store.clone());
+    start_preloaded(store, grants, specs, opts, preload).await
 }
 
-/// `start`, with the store's reads begun earlier (`Preload`: while the config was parsed).
+/// `start`, with the store's reads begun earlier (`Preload`: while the config was parsed),
+/// and the grants where `[store] url` says.
 pub async fn start_preloaded(
     store: Store,
+    grants: Grants,
     specs: Vec<ConnectorSpec>,
     opts: EngineOptions,
     mut preload: Preload,
 ) -> Result<Running, Failure> {
     let mut steps = preload::Steps::new();
     let http = http_client()?;
-    let broker = Broker::new(store.clone(), http.clone());
-    let stored = preload.connections().await.map_err(store_failure)?;
+    let shared = grants.is_shared();
+    let broker = Broker::with_grants(
+        store.clone(),
+        grants.clone(),
+        http.clone(),
+        crate::auth::LEASE_TTL,
+    );
+    let mut stored = preload.connections().await.map_err(store_failure)?;
+    // Accounts and re-auth marks are the shared database's, like the tokens.
+    if shared {
+        stored = grants.connections().await.map_err(store_failure)?;
+    }
     // By connector once: a search of every stored connection per connector was 10^8 string
     // comparisons at 10,000 authorized connections.
     let mut stored_of: HashMap<&str, Vec<_>> = HashMap::new();
@@ -187,6 +200,7 @@ pub async fn start_preloaded(
         rearm_keys: Mutex::new((false, Vec::new())),
         elicitations: elicit::Elicitations::default(),
         retention: opts.retention,
+        work: super::sharing::Work::new(shared, opts.share_work),
     });
     // The windows before the first snapshot, even for a scheduled engine: besides the rates
     // shown, each connection's refresh plan rests on its token endpoint's figures in them.
@@ -226,6 +240,12 @@ pub async fn start_preloaded(
         tasks.push((
             "scheduler",
             tokio::spawn(scheduler::run(engine.clone(), holder, cancel.clone(), true)),
+        ));
+    }
+    if shared {
+        tasks.push((
+            "shared database listener",
+            tokio::spawn(super::sharing::listen(engine.clone(), cancel.clone())),
         ));
     }
     if let Some(asks) = asks {

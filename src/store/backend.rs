@@ -151,3 +151,4 @@ macro_rules! coordination_for {
 
 coordination_for!(Store);
 coordination_for!(PgStore);
+coordination_for!(super::grants::Grants);

@@ -2,6 +2,7 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 mod alerts;
+pub mod grants;
 pub mod backend;
 mod catalogues;
 mod events_prune;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+pub use grants::Grants;
 pub use lease::LeaseOutcome;
 pub use log::EventRecord;
 pub use mcp_auth::McpAuthRecord;
@@ -274,6 +276,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The vault, for a shared database's store: one key seals both.
+    pub fn shared_vault(&self) -> Arc<Vault> {
+        self.vault.clone()
     }
 
     pub fn vault(&self) -> &Vault {

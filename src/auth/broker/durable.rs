@@ -258,7 +258,7 @@ mod tests {
             LeaseOutcome::HeldBy { .. } => 0,
         };
         let lease = Lease {
-            store: store.clone(),
+            store: crate::store::Grants::Local(store.clone()),
             name: "refresh:c/default".into(),
             holder: holder.into(),
             ttl_ms: 60_000,

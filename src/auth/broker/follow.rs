@@ -12,7 +12,7 @@ impl Broker {
     /// here. Marks are cleared by the new grant itself: `sync_all` adopts it and resets the
     /// connection's health, so call that first.
     pub async fn sync_reauth_marks(&self) -> Result<Vec<ConnectionKey>, Failure> {
-        let stored = self.store.connections().await.map_err(store_failure)?;
+        let stored = self.grants.connections().await.map_err(store_failure)?;
         let mut marked = Vec::new();
         for c in stored.into_iter().filter(|c| c.needs_reauth) {
             let Ok(slot) = self.slot(&c.key) else {

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use super::Broker;
 use super::state::store_failure;
 use crate::domain::{ConnectionKey, ErrorClass, Failure};
-use crate::store::{LeaseOutcome, Store};
+use crate::store::{Grants, LeaseOutcome};
 
 /// How long a refresh lease lasts unless renewed.
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// The refresh lease held by this process for one connection.
 pub(super) struct Lease {
-    pub(super) store: Store,
+    pub(super) store: Grants,
     pub(super) name: String,
     pub(super) holder: String,
     pub(super) ttl_ms: i64,
@@ -70,7 +70,7 @@ impl Broker {
         let name = format!("refresh:{}/{}", key.connector, key.account);
         let ttl_ms = i64::try_from(self.lease_ttl.as_millis()).unwrap_or(i64::MAX);
         let lease = |fence| Lease {
-            store: self.store.clone(),
+            store: self.grants.clone(),
             name: name.clone(),
             holder: self.holder.clone(),
             ttl_ms,
@@ -79,7 +79,7 @@ impl Broker {
         let deadline = Instant::now() + self.lease_ttl + Duration::from_secs(5);
         loop {
             match self
-                .store
+                .grants
                 .acquire_lease(&name, &self.holder, ttl_ms)
                 .await
                 .map_err(store_failure)?
@@ -90,7 +90,7 @@ impl Broker {
                     if crate::store::lease::holder_is_dead(&holder) =>
                 {
                     if let Some(fence) = self
-                        .store
+                        .grants
                         .steal_lease(&name, &holder, &self.holder, ttl_ms)
                         .await
                         .map_err(store_failure)?

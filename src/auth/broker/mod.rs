@@ -13,6 +13,7 @@
 mod durable;
 mod follow;
 mod lease;
+pub use lease::LEASE_TTL;
 mod limit;
 mod refresh;
 mod state;
@@ -26,7 +27,7 @@ use tokio::sync::broadcast;
 use super::spec::AuthSpec;
 use crate::domain::{Actor, ConnectionKey, ErrorClass, Failure, TokenMeta, UnixMs, now_ms};
 use crate::secret::Secret;
-use crate::store::{EventRecord, NewToken, Store, StoreError, StoredToken};
+use crate::store::{EventRecord, Grants, NewToken, Store, StoreError, StoredToken};
 use state::{Health, Slot, satisfied, store_failure};
 pub use state::{backoff_ms, effective_margin};
 
@@ -72,7 +73,10 @@ pub enum Need {
 }
 
 pub struct Broker {
+    /// The data directory's store: events, MCP registrations, recipes.
     store: Store,
+    /// Tokens, refresh leases and re-auth marks: the same store, or PostgreSQL shared by hosts.
+    grants: Grants,
     http: reqwest::Client,
     holder: String,
     slots: RwLock<HashMap<ConnectionKey, Arc<Slot>>>,
@@ -98,10 +102,23 @@ impl Broker {
         http: reqwest::Client,
         lease_ttl: std::time::Duration,
     ) -> Arc<Broker> {
+        let grants = Grants::Local(store.clone());
+        Broker::with_grants(store, grants, http, lease_ttl)
+    }
+
+    /// A broker whose tokens and refresh leases live in `grants` (PostgreSQL, shared by
+    /// several hosts) while the rest stays in the data directory's `store`.
+    pub fn with_grants(
+        store: Store,
+        grants: Grants,
+        http: reqwest::Client,
+        lease_ttl: std::time::Duration,
+    ) -> Arc<Broker> {
         let (notices, _) = broadcast::channel(256);
         let holder = crate::store::lease::holder_id();
         Arc::new(Broker {
             store,
+            grants,
             http,
             holder,
             slots: RwLock::new(HashMap::new()),
@@ -121,6 +138,10 @@ impl Broker {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn grants(&self) -> &Grants {
+        &self.grants
     }
 
     /// Registers a connection and loads its stored token and re-auth state.
@@ -148,7 +169,7 @@ impl Broker {
         entries: Vec<(ConnectionKey, AuthSpec, bool)>,
     ) -> Result<(), Failure> {
         let mut stored = if entries.iter().any(|(_, spec, _)| spec.is_managed()) {
-            self.store.load_tokens().await.map_err(store_failure)?
+            self.grants.load_tokens().await.map_err(store_failure)?
         } else {
             Default::default()
         };
@@ -303,7 +324,7 @@ impl Broker {
         // save before us, not over us.
         let lease = self.acquire_refresh_lease(key).await?;
         let stored = self
-            .store
+            .grants
             .save_token_fenced(key, token, lease.fence)
             .await
             .map_err(store_failure);
@@ -349,7 +370,7 @@ impl Broker {
     /// query for the lot; only changed connections are read). Returns the changed ones.
     pub async fn sync_all(&self) -> Result<Vec<ConnectionKey>, Failure> {
         let stored = self
-            .store
+            .grants
             .token_generations()
             .await
             .map_err(store_failure)?;

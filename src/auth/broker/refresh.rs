@@ -158,7 +158,7 @@ impl Broker {
             .map(|c| c.generation)
             .unwrap_or(0);
         let stored_gen = self
-            .store
+            .grants
             .token_generation(key)
             .await
             .map_err(store_failure)?;
@@ -337,7 +337,7 @@ impl Broker {
             h.needs_reauth = true;
             h.last_failure = Some(f.clone().with_reason(Reason::NeedsReauth));
         }
-        if let Err(e) = self.store.set_needs_reauth(key, &f.message).await {
+        if let Err(e) = self.grants.set_needs_reauth(key, &f.message).await {
             tracing::error!("could not persist the re-auth mark for {key}: {e}");
         }
         self.log(EventRecord::new(Some(key), "reauth_needed", actor, "failed").failure(&f))

@@ -16,7 +16,7 @@ impl Broker {
         key: &ConnectionKey,
         slot: &Slot,
     ) -> Result<Option<StoredToken>, Failure> {
-        match self.store.load_token(key).await {
+        match self.grants.load_token(key).await {
             Ok(t) => Ok(t),
             Err(e @ StoreError::TokenUnreadable { generation, .. }) => {
                 mark_unreadable(slot, generation, &e);

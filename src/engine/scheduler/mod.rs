@@ -71,6 +71,9 @@ pub async fn run(engine: Arc<Engine>, holder: String, cancel: CancellationToken,
                         set.spawn(probes::run(engine.clone(), token.clone()));
                         set.spawn(removed::run(engine.clone(), token.clone()));
                         set.spawn(roll_up(engine.clone(), token.clone()));
+                        if engine.work.is_member() {
+                            set.spawn(crate::engine::sharing::keep_share(engine.clone(), holder.clone(), token.clone()));
+                        }
                         leading = Some((token, set));
                         engine.notice(Level::Info, "this process runs the scheduler");
                         engine.history_now.notify_one();

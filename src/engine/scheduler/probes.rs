@@ -186,7 +186,12 @@ fn spawn_probe(engine: &Arc<Engine>, key: ConnectionKey, permit: OwnedSemaphoreP
         || (matches!(engine.spec(&key).map(|s| &s.auth), Some(AuthSpec::OAuth(_)))
             && engine.broker.meta(&key).is_none());
     // A down connection's breaker holds its probes back until the backoff is over.
-    if already || waiting_for_human || engine.is_paused(&key) || !engine.may_probe(&key) {
+    if already
+        || waiting_for_human
+        || engine.is_paused(&key)
+        || !engine.may_probe(&key)
+        || !engine.work.probes(&key)
+    {
         return;
     }
     let engine = engine.clone();

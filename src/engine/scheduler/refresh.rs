@@ -97,6 +97,7 @@ fn deadline(engine: &Engine, i: usize, now: UnixMs) -> Option<UnixMs> {
         || !spec.auth.is_managed()
         || engine.broker.needs_reauth(key)
         || engine.is_paused(key)
+        || !engine.work.refreshes(key)
     {
         None
     } else {

@@ -130,7 +130,7 @@ async fn revoke(engine: &Engine, key: &ConnectionKey) {
         }
     };
     let http = engine.broker.http();
-    match revoke_connection(&engine.store, http, &spec, key, Actor::Scheduler).await {
+    match revoke_connection(&engine.store, engine.broker.grants(), http, &spec, key, Actor::Scheduler).await {
         Ok(Revoked::AtServer { endpoint, .. }) => engine.notice(
             Level::Info,
             format!("{key} was removed from the config; its grant is revoked at {endpoint}"),

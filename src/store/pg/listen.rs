@@ -12,6 +12,8 @@ pub(super) const CHANNEL: &str = "switchboard";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Token { key: ConnectionKey, generation: i64 },
+    /// A connection marked as needing re-auth.
+    Reauth { key: ConnectionKey },
 }
 
 #[derive(serde::Deserialize)]
@@ -76,8 +78,13 @@ impl PgStore {
 
 fn parse_notice(payload: &str) -> Option<Change> {
     let n: Notice = serde_json::from_str(payload).ok()?;
-    (n.kind == "token").then(|| Change::Token {
-        key: ConnectionKey::new(n.connector, n.account),
-        generation: n.generation,
-    })
+    let key = ConnectionKey::new(n.connector, n.account);
+    match n.kind.as_str() {
+        "token" => Some(Change::Token {
+            key,
+            generation: n.generation,
+        }),
+        "reauth" => Some(Change::Reauth { key }),
+        _ => None,
+    }
 }

@@ -7,6 +7,7 @@
 //! Time on leases is the database's clock (`switchboard_now_ms()`), not each host's: expiry is
 //! compared across hosts, and one clock cannot disagree with itself.
 
+mod grants;
 mod leases;
 mod listen;
 mod schema;
@@ -51,7 +52,10 @@ impl PgStore {
     /// Connects (TLS as the URL's `sslmode` says, verified against the platform's roots),
     /// migrates, and checks the vault key against the database's. A wrong key is refused
     /// before anything is written.
-    pub async fn connect(url: &str, vault: Vault) -> Result<PgStore, StoreError> {
+    pub async fn connect(
+        url: &str,
+        vault: impl Into<Arc<Vault>>,
+    ) -> Result<PgStore, StoreError> {
         let place: Arc<str> = redact(url).into();
         let (url, root_cert) = tls_options(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Open {
@@ -87,7 +91,7 @@ impl PgStore {
             pool,
             config: shared,
             tls,
-            vault: Arc::new(vault),
+            vault: vault.into(),
             place,
         };
         let mut client = store.pool.get().await.map_err(|e| StoreError::Open {

@@ -1,7 +1,7 @@
 //! Tokens on PostgreSQL: sealed by the same vault as SQLite's, saved under the connection's
 //! row lock, fenced, and announced at commit (`listen`).
 
-use super::listen::CHANNEL;
+use super::grants::announce;
 use super::{PgStore, pg};
 use crate::domain::ConnectionKey;
 use crate::store::StoreError;
@@ -98,13 +98,7 @@ impl PgStore {
         .await
         .map_err(pg)?;
         // Delivered to every listener at commit, and only if it commits.
-        tx.execute(
-            "SELECT pg_notify($1, json_build_object('kind', 'token', 'connector', $2::text,
-                 'account', $3::text, 'generation', $4::bigint)::text)",
-            &[&CHANNEL, &key.connector, &key.account, &generation],
-        )
-        .await
-        .map_err(pg)?;
+        announce(&tx, "token", key, generation).await?;
         tx.commit().await.map_err(pg)?;
         Ok(StoredToken {
             meta: token.meta(),
