@@ -202,9 +202,16 @@ async fn revocation_kills_the_grant_and_forgets_the_token() {
     } = authorized_connection(30, "lab", PUBLIC_CLIENT).await;
     let old_rt = installed.refresh.expect("a refresh token");
 
-    let outcome = revoke::revoke_connection(&store, &switchboard::store::Grants::Local(store.clone()), &http, oauth(&spec), &key, Actor::Cli)
-        .await
-        .expect("revoke");
+    let outcome = revoke::revoke_connection(
+        &store,
+        &switchboard::store::Grants::Local(store.clone()),
+        &http,
+        oauth(&spec),
+        &key,
+        Actor::Cli,
+    )
+    .await
+    .expect("revoke");
     assert_eq!(
         outcome,
         Revoked::AtServer {
@@ -236,7 +243,15 @@ async fn revocation_kills_the_grant_and_forgets_the_token() {
     );
 
     // Nothing left: a second revoke is a no-op.
-    let again = revoke::revoke_connection(&store, &switchboard::store::Grants::Local(store.clone()), &http, oauth(&spec), &key, Actor::Cli).await;
+    let again = revoke::revoke_connection(
+        &store,
+        &switchboard::store::Grants::Local(store.clone()),
+        &http,
+        oauth(&spec),
+        &key,
+        Actor::Cli,
+    )
+    .await;
     assert_eq!(again.expect("second revoke"), Revoked::NothingStored);
 }
 
@@ -256,9 +271,16 @@ async fn other_processes_notice_the_revocation() {
 
     // `switchboard revoke` in a third process.
     let cli_store = open_store(&data);
-    revoke::revoke_connection(&cli_store, &switchboard::store::Grants::Local(cli_store.clone()), &http, oauth(&spec), &key, Actor::Cli)
-        .await
-        .expect("revoke");
+    revoke::revoke_connection(
+        &cli_store,
+        &switchboard::store::Grants::Local(cli_store.clone()),
+        &http,
+        oauth(&spec),
+        &key,
+        Actor::Cli,
+    )
+    .await
+    .expect("revoke");
 
     assert!(
         follower.sync_from_store(&key).await.expect("sync"),
@@ -298,9 +320,16 @@ async fn without_a_revocation_endpoint_the_token_is_forgotten_locally() {
     let b = broker(&store, &http, &key, &spec).await;
     let installed = authorized(&b, &http, &key, &spec).await;
 
-    let outcome = revoke::revoke_connection(&store, &switchboard::store::Grants::Local(store.clone()), &http, oauth(&spec), &key, Actor::Cli)
-        .await
-        .expect("revoke");
+    let outcome = revoke::revoke_connection(
+        &store,
+        &switchboard::store::Grants::Local(store.clone()),
+        &http,
+        oauth(&spec),
+        &key,
+        Actor::Cli,
+    )
+    .await
+    .expect("revoke");
     assert_eq!(outcome, Revoked::LocalOnly);
     assert!(store.load_token(&key).await.expect("load").is_none());
     // Not revoked at the AS: the grant still works there, as the command's output warns.

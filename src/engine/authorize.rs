@@ -252,8 +252,15 @@ impl Engine {
                 None => return Ok(RevokeOutcome::Unknown),
             },
         };
-        let outcome =
-            revoke::revoke_connection(&self.store, self.broker.grants(), self.broker.http(), &oauth, key, actor).await?;
+        let outcome = revoke::revoke_connection(
+            &self.store,
+            self.broker.grants(),
+            self.broker.http(),
+            &oauth,
+            key,
+            actor,
+        )
+        .await?;
         // The broker's copy of the token is gone from the store: let it know.
         if self.broker.spec(key).is_some() {
             let _ = self.broker.sync_from_store(key).await;

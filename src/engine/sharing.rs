@@ -126,7 +126,10 @@ pub(super) async fn keep_share(engine: Arc<Engine>, holder: String, cancel: Canc
                 failing = true;
                 engine.notice(
                     Level::Warn,
-                    format!("cannot renew this daemon's share of the fleet: {e}; retrying every {} s", SHARE_STEP.as_secs()),
+                    format!(
+                        "cannot renew this daemon's share of the fleet: {e}; retrying every {} s",
+                        SHARE_STEP.as_secs()
+                    ),
                 );
             }
             Err(e) => tracing::debug!("renewing the share of the fleet: {e}"),

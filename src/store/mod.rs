@@ -2,10 +2,10 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 mod alerts;
-pub mod grants;
 pub mod backend;
 mod catalogues;
 mod events_prune;
+pub mod grants;
 pub mod history;
 mod key_check;
 pub mod lease;

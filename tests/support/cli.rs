@@ -15,6 +15,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "SWITCHBOARD_CONFIG",
     "SWITCHBOARD_DATA_DIR",
     "SWITCHBOARD_KEY",
+    "SWITCHBOARD_DATABASE_URL",
     "SWITCHBOARD_LOG",
     "BROWSER",
     "http_proxy",

@@ -2,6 +2,9 @@
 //! process, its scripted browser (browser.mjs), and a runner for the real `switchboard` binary.
 //! Used by tests/oidc_provider.rs through `#[path]`.
 
+// Shared by several test binaries; each uses a subset.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdout, Stdio};

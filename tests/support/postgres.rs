@@ -3,6 +3,9 @@
 //! authentication over TCP, stopped when dropped. As root, the server runs as the `postgres`
 //! user (PostgreSQL refuses to run as root).
 
+// Shared by several test binaries; each uses a subset.
+#![allow(dead_code)]
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -254,7 +257,7 @@ fn certificates(dir: &Path, ids: Option<(u32, u32)>) -> PathBuf {
 }
 
 /// The newest installed server's binaries.
-fn bindir() -> PathBuf {
+pub fn bindir() -> PathBuf {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()

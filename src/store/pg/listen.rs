@@ -11,9 +11,14 @@ pub(super) const CHANNEL: &str = "switchboard";
 /// A change another process committed, as `PgStore::listen` hears it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Token { key: ConnectionKey, generation: i64 },
+    Token {
+        key: ConnectionKey,
+        generation: i64,
+    },
     /// A connection marked as needing re-auth.
-    Reauth { key: ConnectionKey },
+    Reauth {
+        key: ConnectionKey,
+    },
 }
 
 #[derive(serde::Deserialize)]

@@ -52,10 +52,7 @@ impl PgStore {
     /// Connects (TLS as the URL's `sslmode` says, verified against the platform's roots),
     /// migrates, and checks the vault key against the database's. A wrong key is refused
     /// before anything is written.
-    pub async fn connect(
-        url: &str,
-        vault: impl Into<Arc<Vault>>,
-    ) -> Result<PgStore, StoreError> {
+    pub async fn connect(url: &str, vault: impl Into<Arc<Vault>>) -> Result<PgStore, StoreError> {
         let place: Arc<str> = redact(url).into();
         let (url, root_cert) = tls_options(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Open {

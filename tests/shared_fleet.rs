@@ -1,0 +1,417 @@
+//! Several switchboard processes on several data directories sharing one fleet through a real
+//! PostgreSQL (issue 14), against a real OpenID provider (oidc-provider: refresh tokens rotate
+//! on every use, and a used one presented again revokes the whole grant, with no grace).
+//!
+//! What must hold: every rotation is made by exactly one process (the provider never sees a
+//! used refresh token, never revokes a grant), whatever the processes do: refresh at once, get
+//! killed with SIGKILL and restarted, or stopped with SIGSTOP past their leases and resumed.
+
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/oidc.rs"]
+mod oidc;
+#[path = "support/postgres.rs"]
+mod postgres;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cli::{BIN, KillOnDrop, log_text, scrubbed};
+use oidc::{OidcProvider, PUBLIC_CLIENT, Stats, files_under};
+use postgres::Postgres;
+use switchboard::auth::flows::{self, Opener};
+use switchboard::auth::{AuthSpec, Broker, Credential, LEASE_TTL, Need, OAuthSpec};
+use switchboard::domain::{Actor, ConnectionKey};
+use switchboard::store::pg::PgStore;
+use switchboard::store::{Grants, KeySource, Store, Vault};
+
+const KEY: [u8; 32] = [0x5a; 32];
+const ACTOR: Actor = Actor::Cli;
+
+fn vault() -> Vault {
+    Vault::from_key(&KEY, KeySource::Env)
+}
+
+fn hex_key() -> String {
+    KEY.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn assert_no_failed_refresh(stats: &Stats) {
+    assert_eq!(
+        stats.failed_total(),
+        0,
+        "the provider recorded failed token requests: {:?}",
+        stats.failures()
+    );
+    assert_eq!(
+        stats.reuse_detected(),
+        0,
+        "a used refresh token was presented again"
+    );
+    assert_eq!(stats.grants_revoked(), 0, "a grant was revoked");
+}
+
+fn code_spec(p: &OidcProvider) -> AuthSpec {
+    AuthSpec::OAuth(OAuthSpec {
+        endpoints: None,
+        issuer: Some(p.issuer.clone()),
+        client_id: PUBLIC_CLIENT.into(),
+        client_secret: None,
+        scopes: vec!["openid".into(), "offline_access".into(), "profile".into()],
+        pkce: true,
+        extra_params: vec![("prompt".into(), "consent".into())],
+        redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
+    })
+}
+
+/// A broker as a process on its own host would have: its own data directory, and the grants
+/// in the shared database through a pool of its own.
+async fn host(dir: &Path, url: &str, spec: &AuthSpec, key: &ConnectionKey) -> Arc<Broker> {
+    let store = Store::open_with_vault(dir, vault()).expect("store opens");
+    let db = PgStore::connect(url, vault()).await.expect("the database");
+    let b = Broker::with_grants(store, Grants::Shared(db), oidc::http(), LEASE_TTL);
+    b.register(key.clone(), spec.clone(), false)
+        .await
+        .expect("register");
+    b
+}
+
+async fn access_token(b: &Broker, key: &ConnectionKey) -> String {
+    match b
+        .obtain(key, ACTOR, Need::ValidFor(1_000))
+        .await
+        .expect("a token")
+    {
+        Credential::Bearer(t) => t.expose().to_string(),
+        other => panic!("expected a bearer token, got {other:?}"),
+    }
+}
+
+async fn authorize(spec: &AuthSpec, log: &Path) -> switchboard::store::NewToken {
+    let browser: Arc<Mutex<Option<oidc::KillOnDrop>>> = Arc::default();
+    let slot = browser.clone();
+    let log = log.to_path_buf();
+    let on_url = move |url: &str| {
+        *slot.lock().expect("browser slot") = Some(oidc::spawn_browser(url, &log));
+    };
+    let http = oidc::http();
+    let flow = flows::authorization_code(
+        &http,
+        spec.oauth().expect("an OAuth spec"),
+        Opener::PrintOnly,
+        &on_url,
+    );
+    tokio::time::timeout(Duration::from_secs(30), flow)
+        .await
+        .expect("the authorization code flow finished within 30 s")
+        .expect("authorization code + PKCE against oidc-provider")
+        .token
+}
+
+/// Two hosts' brokers, each with its own SQLite data directory, share one grant through
+/// PostgreSQL: forced refreshes from both at once, and hot-path callers on both, rotate it once
+/// per cycle; the provider never sees a used refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hosts_rotate_one_grant_once_per_cycle() {
+    const CYCLES: u64 = 6;
+    let pg = Postgres::start();
+    let url = pg.database("two_hosts");
+    let p = OidcProvider::start(6);
+    let spec = code_spec(&p);
+    let key = ConnectionKey::new("oidc", "default");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = host(&dir.path().join("a"), &url, &spec, &key).await;
+    let b = host(&dir.path().join("b"), &url, &spec, &key).await;
+    let token = authorize(&spec, &dir.path().join("browser.log")).await;
+    a.install(&key, token, ACTOR).await.expect("install");
+    assert!(
+        b.sync_from_store(&key).await.expect("sync"),
+        "the other host reads the grant from the shared database"
+    );
+    let start = p.stats().await;
+    for cycle in 0..CYCLES {
+        let (ra, rb, ta, tb) = tokio::join!(
+            a.refresh_now(&key, ACTOR),
+            b.refresh_now(&key, ACTOR),
+            access_token(&a, &key),
+            access_token(&b, &key),
+        );
+        ra.unwrap_or_else(|f| panic!("cycle {cycle}, a: {f}"));
+        rb.unwrap_or_else(|f| panic!("cycle {cycle}, b: {f}"));
+        assert!(!ta.is_empty() && !tb.is_empty());
+    }
+    let end = p.stats().await;
+    assert_eq!(
+        end.ok("refresh_token") - start.ok("refresh_token"),
+        CYCLES,
+        "one rotation per cycle, whichever host made it"
+    );
+    assert_no_failed_refresh(&end);
+    // Each host hands out the newest token, and the provider takes it.
+    b.sync_from_store(&key).await.expect("sync");
+    a.sync_from_store(&key).await.expect("sync");
+    let (ta, tb) = (access_token(&a, &key).await, access_token(&b, &key).await);
+    assert_eq!(ta, tb, "both hosts hold the same grant");
+    assert_eq!(p.userinfo_status(&ta).await, 200);
+    // Sealed at rest in the database too: no token the provider issued is in it in clear.
+    let dump = Command::new(postgres::bindir().join("pg_dump"))
+        .args(["--data-only", &url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    for t in end.issued_tokens() {
+        assert!(!dump.contains(&t), "a token in clear in the database");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// three daemons
+
+const CONNECTIONS: usize = 6;
+
+fn fleet_config(p: &OidcProvider) -> String {
+    let issuer = &p.issuer;
+    (0..CONNECTIONS)
+        .map(|i| {
+            format!(
+                r#"[[connectors]]
+id = "oidc-{i}"
+kind = "rest"
+[connectors.rest]
+base_url = "{issuer}"
+health_path = "/me"
+[connectors.auth]
+type = "oauth2"
+issuer = "{issuer}"
+client_id = "{PUBLIC_CLIENT}"
+scopes = ["openid", "offline_access", "profile"]
+extra_params = {{ prompt = "consent" }}
+
+"#
+            )
+        })
+        .collect()
+}
+
+struct Daemon {
+    data_dir: PathBuf,
+    child: Option<KillOnDrop>,
+    config: PathBuf,
+    url: String,
+}
+
+impl Daemon {
+    fn start(config: &Path, data_dir: PathBuf, url: &str) -> Daemon {
+        let mut d = Daemon {
+            data_dir,
+            child: None,
+            config: config.to_path_buf(),
+            url: url.to_string(),
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.data_dir).expect("data dir");
+        let err = std::fs::File::create(self.data_dir.join("daemon.err")).expect("stderr file");
+        let child = scrubbed(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("daemon")
+            .env("SWITCHBOARD_KEY", hex_key())
+            .env("SWITCHBOARD_DATABASE_URL", &self.url)
+            .env("SWITCHBOARD_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("the daemon starts");
+        self.child = Some(KillOnDrop(child));
+    }
+
+    fn pid(&self) -> i32 {
+        i32::try_from(self.child.as_ref().expect("running").0.id()).expect("a pid")
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({sig})");
+    }
+
+    fn kill_9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.0.kill().expect("SIGKILL");
+            let _ = c.0.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        log_text(&self.data_dir)
+    }
+
+    /// Token answers this daemon saved (the broker logs each, at debug).
+    fn refreshes(&self) -> usize {
+        self.log().matches("token answer after").count()
+    }
+
+    fn share(&self) -> Option<usize> {
+        let log = self.log();
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("this daemon now schedules"))?;
+        let after = line.split("schedules ").nth(1)?;
+        after.split(' ').next()?.parse().ok()
+    }
+}
+
+fn wait_for(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Three daemons on three data directories and one PostgreSQL, six connections with 8 s access
+/// tokens that rotate on every refresh. They split the partitions; one is stopped (SIGSTOP)
+/// past its share's lease and resumed, one is killed (SIGKILL) and restarted. Through all of it
+/// the provider never sees a used refresh token, and every grant still works at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_daemons_share_a_fleet_through_stops_and_kills() {
+    let pg = Postgres::start();
+    let url = pg.database("three_daemons");
+    let p = OidcProvider::start(8);
+    let mut s = oidc::session(&fleet_config(&p));
+    s.env.push(("SWITCHBOARD_KEY".into(), hex_key().into()));
+    s.env
+        .push(("SWITCHBOARD_DATABASE_URL".into(), url.clone().into()));
+    for i in 0..CONNECTIONS {
+        s.expect(&["auth", &format!("oidc-{i}")], 0);
+    }
+    let authorized = p.stats().await;
+    assert_eq!(authorized.ok("authorization_code"), CONNECTIONS as u64);
+
+    let root = s.dir.path().to_path_buf();
+    let mut daemons: Vec<Daemon> = (0..3)
+        .map(|i| Daemon::start(&s.config, root.join(format!("host{i}")), &url))
+        .collect();
+    wait_for(
+        "the three daemons to split the partitions",
+        Duration::from_secs(40),
+        || {
+            let shares: Vec<Option<usize>> = daemons.iter().map(Daemon::share).collect();
+            shares.iter().all(|s| s.is_some_and(|n| n >= 21))
+        },
+    );
+    // Two token lifetimes with everyone up.
+    std::thread::sleep(Duration::from_secs(16));
+
+    // SIGSTOP past the share's lease (15 s): the others take its partitions, then it resumes
+    // believing it still holds them until its next step.
+    daemons[1].signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(24));
+    daemons[1].signal(libc::SIGCONT);
+    wait_for(
+        "the resumed daemon to take a share again",
+        Duration::from_secs(40),
+        || {
+            daemons[1]
+                .log()
+                .matches("this daemon now schedules")
+                .count()
+                >= 2
+        },
+    );
+
+    // An operator on a fourth data directory (a console's or a one-shot's) sees the same fleet
+    // and acts on it: a forced refresh there is one more rotation, which the daemons adopt.
+    let before = p.stats().await.ok("refresh_token");
+    let run = s.expect(&["refresh", "oidc-0"], 0);
+    assert!(run.stdout.starts_with("refreshed oidc-0"), "{run}");
+    assert!(p.stats().await.ok("refresh_token") > before);
+    let run = s.expect(&["status", "--json"], 0);
+    let rows = cli::parse_json(&run.stdout);
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), CONNECTIONS, "{run}");
+    for r in rows {
+        assert!(
+            r["expires_at"].is_string(),
+            "not authorized as seen from elsewhere: {r}"
+        );
+        assert_ne!(r["health"], "needs_reauth", "{r}");
+    }
+
+    // SIGKILL, and a restart on the same data directory.
+    daemons[2].kill_9();
+    std::thread::sleep(Duration::from_secs(4));
+    daemons[2].spawn();
+    std::thread::sleep(Duration::from_secs(20));
+
+    let end = p.stats().await;
+    assert_no_failed_refresh(&end);
+    let rotations = end.ok("refresh_token") - authorized.ok("refresh_token");
+    let by: Vec<usize> = daemons.iter().map(Daemon::refreshes).collect();
+    // Over about 80 s, 6 connections with 8 s tokens rotate dozens of times; each rotation is
+    // one token request from one daemon.
+    assert!(
+        rotations >= 6 * 4,
+        "only {rotations} rotations in the run (by daemon: {by:?})"
+    );
+    eprintln!(
+        "three daemons: {rotations} rotations at the provider, token answers saved by daemon {by:?}, \
+         final shares {:?}",
+        daemons.iter().map(Daemon::share).collect::<Vec<_>>()
+    );
+    assert!(
+        by.iter().filter(|&&n| n > 0).count() >= 2,
+        "the work was not shared: refreshes by daemon {by:?}"
+    );
+    for d in &daemons {
+        let log = d.log();
+        assert!(!log.contains("panicked"), "{log}");
+        // Logs, the SQLite files and stderr: no token in clear anywhere a daemon writes.
+        for f in files_under(&d.data_dir) {
+            let bytes =
+                String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
+            for t in end.issued_tokens() {
+                assert!(!bytes.contains(&t), "a token in clear in {}", f.display());
+            }
+        }
+    }
+
+    // Every grant works: a one-shot command on a fourth data directory reads it from the
+    // database, and the provider takes it.
+    let mut stopped = Vec::new();
+    for mut d in daemons {
+        d.signal(libc::SIGTERM);
+        if let Some(mut c) = d.child.take() {
+            stopped.push(c.0.wait().expect("wait"));
+        }
+    }
+    assert!(stopped.iter().all(|st| st.success()), "{stopped:?}");
+    for i in 0..CONNECTIONS {
+        let run = s.expect(&["token", &format!("oidc-{i}")], 0);
+        let token = run.stdout.trim();
+        assert_eq!(
+            p.userinfo_status(token).await,
+            200,
+            "oidc-{i}'s grant does not work after the run"
+        );
+    }
+    assert_no_failed_refresh(&p.stats().await);
+}
