@@ -11,7 +11,7 @@
 //! again within a few steps. Each partition's lease carries a fence (`LeaseOutcome::Acquired`)
 //! for the writes made under it.
 //!
-//! Not wired yet: the scheduler still runs the whole fleet in the one leader (`scheduler/`).
+//! The engine keeps a share with it in `sharing.rs` (daemons on shared grants only).
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,7 @@
 //! What processes sharing a store must agree on, as both backends answer it: leases numbered
 //! by tenure (their fences) and fenced token saves. SQLite (`Store`) and PostgreSQL
 //! (`pg::PgStore`) implement it alike, and one test suite runs against both
-//! (`tests/store_backends.rs`). It is where the store's interface across backends begins
-//! (issue 14); the broker still holds a `Store`.
+//! (`tests/store_backends.rs`); so does `Grants`, the one the broker and the shares hold.
 
 use std::future::Future;
 
