@@ -211,6 +211,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AlertsCommand,
     },
+    /// The store: move a data directory's tokens into a shared PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Work with the config file.
     Config {
         #[command(subcommand)]
@@ -291,6 +296,23 @@ pub struct EventsArgs {
     /// account, kind, actor, outcome, latency_ms, class, detail.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy this data directory's tokens and re-auth marks into a PostgreSQL database that
+    /// daemons on several hosts share. Tokens stay sealed by the vault key on the way, and each
+    /// is read back and compared before the next; a token the database already has is kept.
+    /// Stop the daemon and consoles on this directory first.
+    #[command(
+        after_help = "Example: SWITCHBOARD_DATABASE_URL=postgres://switchboard:PASSWORD@db:5432/switchboard switchboard store migrate"
+    )]
+    Migrate {
+        /// The database: postgres://USER:PASSWORD@HOST:PORT/DATABASE (prefer the environment
+        /// variable: it keeps the password out of `ps`).
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true, value_parser = parse_secret, value_name = "URL")]
+        to: Option<Secret>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,6 @@
-use switchboard::cli::{AlertsCommand, Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand};
+use switchboard::cli::{
+    AlertsCommand, Cli, Command, ConfigCommand, EXIT_FAILED, LabCommand, StoreCommand,
+};
 use switchboard::commands::{
     self, Exit, Outcome, authorize, console, demo, events, interruptible, oneshot, status, token,
     tools,
@@ -71,6 +73,9 @@ fn main() {
             Some(Command::Alerts {
                 command: AlertsCommand::Test { channel, json },
             }) => interruptible(commands::alerts::test(&global, &channel, json)).await,
+            Some(Command::Store {
+                command: StoreCommand::Migrate { to },
+            }) => interruptible(commands::store::migrate(&global, to)).await,
             Some(Command::Config {
                 command: ConfigCommand::Check,
             }) => oneshot::config_check(&global),

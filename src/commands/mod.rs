@@ -15,6 +15,7 @@ pub mod lab_seed;
 pub mod oneshot;
 pub use crate::toolkit::qr;
 pub mod status;
+pub mod store;
 pub mod token;
 pub mod tools;
 

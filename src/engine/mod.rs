@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod heap;
 mod history;
 mod logging;
+pub mod migrate;
 pub mod open;
 mod pause;
 mod preload;

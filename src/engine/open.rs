@@ -89,6 +89,10 @@ impl Workspace {
         &self.data_dir
     }
 
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Where the vault key comes from, for `status`.
     pub fn vault_source(&self) -> String {
         self.store.vault().source.to_string()

@@ -4,6 +4,7 @@
 mod alerts;
 pub mod backend;
 mod catalogues;
+pub mod copy;
 mod events_prune;
 pub mod grants;
 pub mod history;

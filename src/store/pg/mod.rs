@@ -7,6 +7,7 @@
 //! Time on leases is the database's clock (`switchboard_now_ms()`), not each host's: expiry is
 //! compared across hosts, and one clock cannot disagree with itself.
 
+mod copy;
 mod grants;
 mod leases;
 mod listen;
@@ -14,6 +15,7 @@ mod schema;
 mod tokens;
 mod url;
 
+pub use copy::Imported;
 pub use listen::Change;
 pub use url::redact;
 
