@@ -356,6 +356,23 @@ async fn three_daemons_share_a_fleet_through_stops_and_kills() {
         assert_ne!(r["health"], "needs_reauth", "{r}");
     }
 
+    // `status` says where the tokens are and how the daemons split the fleet: on a daemon's
+    // host, that its health covers the daemon's share; elsewhere, that no daemon runs there.
+    let run = s.expect(&["status"], 0);
+    assert!(
+        run.stdout
+            .contains("3 daemons share the fleet, none on this data directory"),
+        "{run}"
+    );
+    assert!(!run.stdout.contains(postgres::PASSWORD), "{run}");
+    let run = command(&daemons[0].data_dir, &s.config, &url, &["status"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout
+            .contains("3 daemons share 64 partitions, this host's holds"),
+        "{run}"
+    );
+
     // SIGKILL, and a restart on the same data directory.
     daemons[2].kill_9();
     std::thread::sleep(Duration::from_secs(4));
@@ -438,8 +455,27 @@ fn migrate(data_dir: &Path, url: &str, key: &str) -> cli::Run {
         .env("SWITCHBOARD_DATABASE_URL", url)
         .output()
         .expect("switchboard runs");
+    ran("store migrate", out)
+}
+
+/// `switchboard ARGS` on another data directory, sharing the database and the vault key.
+fn command(data_dir: &Path, config: &Path, url: &str, args: &[&str]) -> cli::Run {
+    let out = scrubbed(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("SWITCHBOARD_KEY", hex_key())
+        .env("SWITCHBOARD_DATABASE_URL", url)
+        .output()
+        .expect("switchboard runs");
+    ran(&args.join(" "), out)
+}
+
+fn ran(args: &str, out: std::process::Output) -> cli::Run {
     cli::Run {
-        args: "store migrate".into(),
+        args: args.into(),
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

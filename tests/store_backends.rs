@@ -76,6 +76,25 @@ async fn leases<S: Coordination>(s: &S) {
     );
     // Leases are independent of each other.
     assert_eq!(acquired(s, "refresh:y", "a", 60_000).await, 1);
+    // Many renewed at once: only those still the holder's, none taken by it.
+    s.renew_lease("refresh:y", "a", -1).await.unwrap();
+    assert!(!s.lease_held("refresh:y", "a").await.unwrap());
+    let names = ["refresh:x", "refresh:y", "refresh:none"].map(String::from);
+    let mut renewed = s.renew_leases(&names, "a", 60_000).await.unwrap();
+    renewed.sort();
+    assert_eq!(
+        renewed,
+        ["refresh:y"],
+        "x is c's now; a lapsed lease nobody took is still a's tenure; none does not exist"
+    );
+    assert!(s.lease_held("refresh:y", "a").await.unwrap());
+    assert!(s.lease_held("refresh:x", "c").await.unwrap());
+    assert_eq!(
+        acquired(s, "refresh:y", "a", 60_000).await,
+        1,
+        "the same tenure"
+    );
+    assert!(s.renew_leases(&[], "a", 60_000).await.unwrap().is_empty());
 }
 
 /// A tenure that lapsed cannot write over a newer one's token, but may save when the newer
@@ -364,17 +383,40 @@ async fn another_host_hears_a_new_token_at_commit_and_nothing_of_a_refused_save(
     assert_eq!(
         next(&mut changes).await,
         Change::Token {
-            key: jira,
+            key: jira.clone(),
             generation: 2
         }
     );
     assert_eq!(
         next(&mut changes).await,
         Change::Token {
-            key: zoom,
+            key: zoom.clone(),
             generation: 1
         }
     );
+
+    // A re-auth mark and a revocation are heard too: neither is a newer generation, and a
+    // listener that skipped what it holds must not skip them.
+    writer
+        .set_needs_reauth(&jira, "invalid_grant")
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        Change::Reauth { key: jira.clone() }
+    );
+    assert!(writer.forget_token(&zoom, 1, "revoked").await.unwrap());
+    assert_eq!(
+        next(&mut changes).await,
+        Change::Revoked { key: zoom.clone() }
+    );
+    assert!(writer.load_token(&zoom).await.unwrap().is_none());
+    let marks = reader.connections().await.unwrap();
+    assert!(
+        marks.iter().any(|c| c.key == jira && c.needs_reauth),
+        "{marks:?}"
+    );
+    assert!(!marks.iter().any(|c| c.key == zoom && c.needs_reauth));
 }
 
 #[tokio::test]

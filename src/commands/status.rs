@@ -69,6 +69,8 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
 struct Read {
     snapshot: std::sync::Arc<Snapshot>,
     vault: String,
+    /// With a shared database, how the fleet is split (`Workspace::sharing`).
+    sharing: Option<String>,
     alerts: Vec<String>,
 }
 
@@ -88,6 +90,7 @@ async fn read(global: &Global, alerts: bool) -> Result<Read, Exit> {
     running.shutdown().await;
     Ok(Read {
         snapshot,
+        sharing: workspace.sharing().await,
         vault: workspace.vault_source(),
         alerts,
     })
@@ -100,12 +103,16 @@ pub async fn status(global: &Global, args: StatusArgs) -> Outcome {
     let Read {
         snapshot,
         vault,
+        sharing,
         alerts,
     } = read(global, !args.json).await?;
     // JSON stays an array of connections: its consumers parse exactly that.
     if args.json {
         write_json(&snapshot)?;
     } else {
+        if let Some(line) = sharing {
+            println!("{line}");
+        }
         print!("{}", table(&snapshot, &vault));
         for line in alerts {
             println!("{line}");
@@ -252,6 +259,7 @@ async fn watch(global: &Global, every: std::time::Duration) -> Outcome {
         let Read {
             snapshot,
             vault,
+            sharing,
             alerts,
         } = read(global, true).await?;
         let mut screen = String::from("\x1b[H\x1b[2J");
@@ -261,6 +269,9 @@ async fn watch(global: &Global, every: std::time::Duration) -> Outcome {
             rfc3339(now_ms()),
             humantime::format_duration(every)
         );
+        if let Some(line) = sharing {
+            let _ = writeln!(screen, "{line}");
+        }
         screen.push_str(&table(&snapshot, &vault));
         for line in alerts {
             let _ = writeln!(screen, "{line}");

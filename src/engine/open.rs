@@ -16,6 +16,8 @@ pub struct Workspace {
     store: Store,
     /// Never the shared database, whatever `[store] url` or the environment say (the demo).
     local_only: bool,
+    /// The shared database the engine started on, for `sharing`.
+    shared: std::sync::OnceLock<crate::store::pg::PgStore>,
 }
 
 /// How a data directory is opened.
@@ -82,6 +84,7 @@ impl Workspace {
             data_dir: data_dir.to_path_buf(),
             store,
             local_only: how.local_only,
+            shared: std::sync::OnceLock::new(),
         })
     }
 
@@ -91,6 +94,43 @@ impl Workspace {
 
     pub(super) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// With a shared database, a line for `status`: where it is, how the daemons split the
+    /// fleet, and what of it this host's health covers (each daemon probes its share only).
+    pub async fn sharing(&self) -> Option<String> {
+        let db = self.shared.get()?;
+        let place = db.place();
+        let (members, partitions, local) = match tokio::join!(
+            db.live_leases("member:"),
+            db.live_leases("partition:"),
+            self.store.live_leases("scheduler"),
+        ) {
+            (Ok(m), Ok(p), Ok(l)) => (m, p, l),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                return Some(format!(
+                    "tokens and leases: {place} (cannot read how daemons share the fleet: {e})"
+                ));
+            }
+        };
+        let here = local.first().map(|(_, holder)| holder.as_str());
+        let held = here.map_or(0, |h| {
+            partitions.iter().filter(|(_, holder)| holder == h).count()
+        });
+        Some(match (members.len(), here) {
+            (0, _) => format!(
+                "tokens and leases: {place}; no daemon shares the fleet now, so nothing refreshes ahead of expiry"
+            ),
+            (n, Some(_)) if held > 0 => format!(
+                "tokens and leases: {place}; {n} daemon{} share {} partitions, this host's holds {held}: health below is for those, the rest is probed on the other hosts",
+                if n == 1 { "" } else { "s" },
+                super::shares::PARTITIONS
+            ),
+            (n, _) => format!(
+                "tokens and leases: {place}; {n} daemon{} share the fleet, none on this data directory: health below is only what this command probes",
+                if n == 1 { "" } else { "s" }
+            ),
+        })
     }
 
     /// Where the vault key comes from, for `status`.
@@ -121,6 +161,9 @@ impl Workspace {
             ..options
         };
         let grants = self.grants(config).await?;
+        if let Grants::Shared(db) = &grants {
+            let _ = self.shared.set(db.clone());
+        }
         super::start_preloaded(
             self.store.clone(),
             grants,

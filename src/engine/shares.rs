@@ -111,12 +111,17 @@ impl<C: Coordination> Shares<C> {
         let index = members.iter().position(|m| *m == self.me).unwrap_or(0);
         let target = usize::try_from(share(self.partitions, members.len(), index)).unwrap_or(0);
 
+        // One statement for all of them: a daemon holding hundreds of partitions renews them
+        // every step.
+        let names: Vec<String> = self.held.keys().map(|&p| name(p)).collect();
+        let renewed: std::collections::HashSet<String> = self
+            .store
+            .renew_leases(&names, &self.me, self.ttl_ms)
+            .await?
+            .into_iter()
+            .collect();
         for p in self.held.keys().copied().collect::<Vec<_>>() {
-            if !self
-                .store
-                .renew_lease(&name(p), &self.me, self.ttl_ms)
-                .await?
-            {
+            if !renewed.contains(&name(p)) {
                 self.held.remove(&p);
                 step.lost.push(p);
             }

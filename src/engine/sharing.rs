@@ -162,7 +162,18 @@ pub(super) async fn listen(engine: Arc<Engine>, cancel: CancellationToken) {
                         c = changes.recv() => c,
                     };
                     match change {
-                        Some(Change::Token { key, .. }) => adopt(&engine, &key).await,
+                        // Most are this process's own saves, or ones it already adopted: no
+                        // read for a generation it holds.
+                        Some(Change::Token { key, generation }) => {
+                            if engine
+                                .broker
+                                .generation(&key)
+                                .is_none_or(|g| g < generation)
+                            {
+                                adopt(&engine, &key).await;
+                            }
+                        }
+                        Some(Change::Revoked { key }) => adopt(&engine, &key).await,
                         Some(Change::Reauth { .. }) => {
                             if let Ok(marked) = engine.broker.sync_reauth_marks().await {
                                 marked.iter().for_each(|k| engine.touch(k));

@@ -31,6 +31,13 @@ pub trait Coordination: Send + Sync {
         holder: &str,
         ttl_ms: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Renews many at once: the names still ours.
+    fn renew_leases(
+        &self,
+        names: &[String],
+        holder: &str,
+        ttl_ms: i64,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     fn lease_held(
         &self,
         name: &str,
@@ -96,6 +103,14 @@ macro_rules! coordination_for {
                 ttl_ms: i64,
             ) -> impl Future<Output = Result<bool, StoreError>> + Send {
                 <$t>::renew_lease(self, name, holder, ttl_ms)
+            }
+            fn renew_leases(
+                &self,
+                names: &[String],
+                holder: &str,
+                ttl_ms: i64,
+            ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+                <$t>::renew_leases(self, names, holder, ttl_ms)
             }
             fn lease_held(
                 &self,

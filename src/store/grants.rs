@@ -70,6 +70,15 @@ impl Grants {
         both!(self, s => s.renew_lease(name, holder, ttl_ms))
     }
 
+    pub async fn renew_leases(
+        &self,
+        names: &[String],
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        both!(self, s => s.renew_leases(names, holder, ttl_ms))
+    }
+
     pub async fn lease_held(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
         both!(self, s => s.lease_held(name, holder))
     }

@@ -215,6 +215,11 @@ impl Broker {
         c.as_ref().map(|c| (c.meta.clone(), c.generation))
     }
 
+    /// The generation of the token this process holds for `key`, if any.
+    pub fn generation(&self, key: &ConnectionKey) -> Option<i64> {
+        self.meta(key).map(|(_, g)| g)
+    }
+
     pub fn needs_reauth(&self, key: &ConnectionKey) -> bool {
         self.slot(key)
             .ok()

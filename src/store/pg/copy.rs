@@ -1,7 +1,7 @@
 //! Taking grants copied from an SQLite store (`Store::export_grants`), sealed as they were.
 
 use super::grants::announce;
-use super::{PgStore, pg};
+use super::{PgStore, exec, fetch_one, pg};
 use crate::store::StoreError;
 use crate::store::copy::GrantRow;
 
@@ -21,30 +21,29 @@ impl PgStore {
         let key = &g.key;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO connections (connector, account, created_at, updated_at)
              VALUES ($1, $2, switchboard_now_ms(), switchboard_now_ms())
              ON CONFLICT (connector, account) DO NOTHING",
             &[&key.connector, &key.account],
         )
-        .await
-        .map_err(pg)?;
-        let has_token = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM tokens WHERE connector = $1 AND account = $2)
+        .await?;
+        let has_token = fetch_one(
+            &tx,
+            "SELECT EXISTS (SELECT 1 FROM tokens WHERE connector = $1 AND account = $2)
                  FROM connections WHERE connector = $1 AND account = $2 FOR UPDATE",
-                &[&key.connector, &key.account],
-            )
-            .await
-            .map_err(pg)?
-            .get::<_, bool>(0);
+            &[&key.connector, &key.account],
+        )
+        .await?
+        .get::<_, bool>(0);
         if has_token {
             tx.commit().await.map_err(pg)?;
             return Ok(Imported::Kept);
         }
         let generation = g.token.as_ref().map_or(0, |t| t.generation);
         if let Some(t) = &g.token {
-            tx.execute(
+            exec(&tx,
                 "INSERT INTO tokens (connector, account, generation, sealed, expires_at, issued_at, has_refresh, scopes, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, switchboard_now_ms())",
                 &[
@@ -58,10 +57,10 @@ impl PgStore {
                     &t.scopes,
                 ],
             )
-            .await
-            .map_err(pg)?;
+            .await?;
         }
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE connections SET state = $3, state_reason = $4,
                token_generation = GREATEST(token_generation, $5), updated_at = switchboard_now_ms()
              WHERE connector = $1 AND account = $2",
@@ -73,8 +72,7 @@ impl PgStore {
                 &generation,
             ],
         )
-        .await
-        .map_err(pg)?;
+        .await?;
         announce(&tx, "token", key, generation).await?;
         tx.commit().await.map_err(pg)?;
         Ok(Imported::Copied)

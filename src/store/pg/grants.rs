@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::listen::CHANNEL;
-use super::{PgStore, pg};
+use super::{PgStore, exec, fetch_opt, pg};
 use crate::domain::ConnectionKey;
 use crate::store::tokens_read::{TokenRow, open_row};
 use crate::store::{StoreError, StoredConnection, StoredToken};
@@ -16,16 +16,13 @@ impl PgStore {
         &self,
     ) -> Result<HashMap<ConnectionKey, Result<StoredToken, StoreError>>, StoreError> {
         let rows = self
-            .client()
-            .await?
             .query(
                 "SELECT generation, sealed, expires_at, issued_at, has_refresh, scopes,
                         connector, account
                  FROM tokens",
                 &[],
             )
-            .await
-            .map_err(pg)?;
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -50,11 +47,8 @@ impl PgStore {
     /// As `Store::token_generations`.
     pub async fn token_generations(&self) -> Result<HashMap<ConnectionKey, i64>, StoreError> {
         let rows = self
-            .client()
-            .await?
             .query("SELECT connector, account, generation FROM tokens", &[])
-            .await
-            .map_err(pg)?;
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -69,15 +63,12 @@ impl PgStore {
     /// As `Store::connections`.
     pub async fn connections(&self) -> Result<Vec<StoredConnection>, StoreError> {
         let rows = self
-            .client()
-            .await?
             .query(
                 "SELECT connector, account, state, state_reason FROM connections
                  ORDER BY connector, account",
                 &[],
             )
-            .await
-            .map_err(pg)?;
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| StoredConnection {
@@ -96,15 +87,14 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        tx.execute(
+        exec(&tx,
             "INSERT INTO connections (connector, account, state, state_reason, created_at, updated_at)
              VALUES ($1, $2, 'needs_reauth', $3, switchboard_now_ms(), switchboard_now_ms())
              ON CONFLICT (connector, account) DO UPDATE
              SET state = 'needs_reauth', state_reason = $3, updated_at = switchboard_now_ms()",
             &[&key.connector, &key.account, &reason],
         )
-        .await
-        .map_err(pg)?;
+        .await?;
         announce(&tx, "reauth", key, 0).await?;
         tx.commit().await.map_err(pg)
     }
@@ -118,24 +108,23 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        let stored: Option<i64> = tx
-            .query_opt(
-                "SELECT generation FROM tokens WHERE connector = $1 AND account = $2 FOR UPDATE",
-                &[&key.connector, &key.account],
-            )
-            .await
-            .map_err(pg)?
-            .map(|r| r.get(0));
+        let stored: Option<i64> = fetch_opt(
+            &tx,
+            "SELECT generation FROM tokens WHERE connector = $1 AND account = $2 FOR UPDATE",
+            &[&key.connector, &key.account],
+        )
+        .await?
+        .map(|r| r.get(0));
         if stored.is_some_and(|g| g != generation) {
             return Ok(false);
         }
-        tx.execute(
+        exec(
+            &tx,
             "DELETE FROM tokens WHERE connector = $1 AND account = $2",
             &[&key.connector, &key.account],
         )
-        .await
-        .map_err(pg)?;
-        tx.execute(
+        .await?;
+        exec(&tx,
             "INSERT INTO connections (connector, account, state, state_reason, token_generation, created_at, updated_at)
              VALUES ($1, $2, 'revoked', $3, $4, switchboard_now_ms(), switchboard_now_ms())
              ON CONFLICT (connector, account) DO UPDATE
@@ -144,9 +133,8 @@ impl PgStore {
                  updated_at = switchboard_now_ms()",
             &[&key.connector, &key.account, &reason, &generation],
         )
-        .await
-        .map_err(pg)?;
-        announce(&tx, "token", key, generation).await?;
+        .await?;
+        announce(&tx, "revoked", key, generation).await?;
         tx.commit().await.map_err(pg)?;
         Ok(true)
     }
@@ -159,12 +147,12 @@ pub(super) async fn announce(
     key: &ConnectionKey,
     generation: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "SELECT pg_notify($1, json_build_object('kind', $2::text, 'connector', $3::text,
              'account', $4::text, 'generation', $5::bigint)::text)",
         &[&CHANNEL, &kind, &key.connector, &key.account, &generation],
     )
-    .await
-    .map_err(pg)?;
+    .await?;
     Ok(())
 }

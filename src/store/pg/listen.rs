@@ -15,6 +15,10 @@ pub enum Change {
         key: ConnectionKey,
         generation: i64,
     },
+    /// A connection's token revoked and forgotten.
+    Revoked {
+        key: ConnectionKey,
+    },
     /// A connection marked as needing re-auth.
     Reauth {
         key: ConnectionKey,
@@ -90,6 +94,7 @@ fn parse_notice(payload: &str) -> Option<Change> {
             generation: n.generation,
         }),
         "reauth" => Some(Change::Reauth { key }),
+        "revoked" => Some(Change::Revoked { key }),
         _ => None,
     }
 }

@@ -114,21 +114,58 @@ impl PgStore {
 
     /// Whether this process's connections to the database are encrypted (TLS).
     pub async fn encrypted(&self) -> Result<bool, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_one(
-                "SELECT COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+        let row = self.query_one("SELECT COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
                 &[],
             )
-            .await
-            .map_err(pg)?;
+            .await?;
         Ok(row.get(0))
     }
 
     /// The URL it was opened with, password removed.
     pub fn place(&self) -> &str {
         &self.place
+    }
+
+    /// One statement on a pooled connection, prepared once per connection: preparing it on
+    /// every call is one more round trip, and one more (implicit) transaction on the server.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+        client.query(&statement, params).await.map_err(pg)
+    }
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+        client.query_opt(&statement, params).await.map_err(pg)
+    }
+
+    async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+        client.query_one(&statement, params).await.map_err(pg)
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+        client.execute(&statement, params).await.map_err(pg)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -167,6 +204,34 @@ impl PgStore {
             )))
         }
     }
+}
+
+/// A statement in a transaction, prepared once per connection (as `PgStore::query`).
+async fn exec(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let statement = tx.prepare_cached(sql).await.map_err(pg)?;
+    tx.execute(&statement, params).await.map_err(pg)
+}
+
+async fn fetch_one(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<tokio_postgres::Row, StoreError> {
+    let statement = tx.prepare_cached(sql).await.map_err(pg)?;
+    tx.query_one(&statement, params).await.map_err(pg)
+}
+
+async fn fetch_opt(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<tokio_postgres::Row>, StoreError> {
+    let statement = tx.prepare_cached(sql).await.map_err(pg)?;
+    tx.query_opt(&statement, params).await.map_err(pg)
 }
 
 fn pool_error(e: &deadpool_postgres::PoolError) -> String {

@@ -2,7 +2,7 @@
 //! row lock, fenced, and announced at commit (`listen`).
 
 use super::grants::announce;
-use super::{PgStore, pg};
+use super::{PgStore, exec, fetch_one, pg};
 use crate::domain::ConnectionKey;
 use crate::store::StoreError;
 use crate::store::queries::{NewToken, StoredToken, seal_token};
@@ -37,25 +37,24 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         // The connection's row, locked: saves of one connection go one at a time, on any host.
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO connections (connector, account, created_at, updated_at)
              VALUES ($1, $2, switchboard_now_ms(), switchboard_now_ms())
              ON CONFLICT (connector, account) DO NOTHING",
             &[&key.connector, &key.account],
         )
-        .await
-        .map_err(pg)?;
-        let row = tx
-            .query_one(
-                "SELECT c.token_fence, GREATEST(c.token_generation, COALESCE(t.generation, 0))
+        .await?;
+        let row = fetch_one(
+            &tx,
+            "SELECT c.token_fence, GREATEST(c.token_generation, COALESCE(t.generation, 0))
                  FROM connections c
                  LEFT JOIN tokens t ON t.connector = c.connector AND t.account = c.account
                  WHERE c.connector = $1 AND c.account = $2
                  FOR UPDATE OF c",
-                &[&key.connector, &key.account],
-            )
-            .await
-            .map_err(pg)?;
+            &[&key.connector, &key.account],
+        )
+        .await?;
         let (stored_fence, last): (i64, i64) = (row.get(0), row.get(1));
         if let Some(fence) = fence
             && stored_fence > fence
@@ -68,7 +67,7 @@ impl PgStore {
         }
         let generation = last + 1;
         let scopes = token.scopes.join(" ");
-        tx.execute(
+        exec(&tx,
             "INSERT INTO tokens (connector, account, generation, sealed, expires_at, issued_at, has_refresh, scopes, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, switchboard_now_ms())
              ON CONFLICT (connector, account) DO UPDATE SET
@@ -87,16 +86,15 @@ impl PgStore {
                 &scopes,
             ],
         )
-        .await
-        .map_err(pg)?;
-        tx.execute(
+        .await?;
+        exec(
+            &tx,
             "UPDATE connections SET state = 'active', state_reason = NULL,
                token_fence = GREATEST(token_fence, $3), updated_at = switchboard_now_ms()
              WHERE connector = $1 AND account = $2",
             &[&key.connector, &key.account, &fence.unwrap_or(0)],
         )
-        .await
-        .map_err(pg)?;
+        .await?;
         // Delivered to every listener at commit, and only if it commits.
         announce(&tx, "token", key, generation).await?;
         tx.commit().await.map_err(pg)?;
@@ -110,15 +108,12 @@ impl PgStore {
 
     pub async fn load_token(&self, key: &ConnectionKey) -> Result<Option<StoredToken>, StoreError> {
         let row = self
-            .client()
-            .await?
             .query_opt(
                 "SELECT generation, sealed, expires_at, issued_at, has_refresh, scopes
                  FROM tokens WHERE connector = $1 AND account = $2",
                 &[&key.connector, &key.account],
             )
-            .await
-            .map_err(pg)?;
+            .await?;
         row.map(|r| {
             open_row(
                 &self.vault,
@@ -138,14 +133,11 @@ impl PgStore {
 
     pub async fn token_generation(&self, key: &ConnectionKey) -> Result<Option<i64>, StoreError> {
         let row = self
-            .client()
-            .await?
             .query_opt(
                 "SELECT generation FROM tokens WHERE connector = $1 AND account = $2",
                 &[&key.connector, &key.account],
             )
-            .await
-            .map_err(pg)?;
+            .await?;
         Ok(row.map(|r| r.get(0)))
     }
 }
