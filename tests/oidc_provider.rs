@@ -17,17 +17,17 @@ mod cli;
 mod oidc;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use oidc::{
-    Kill, OidcProvider, PUBLIC_CLIENT, Session, Stats, config_for, files_under, parse_json,
+    Kill, OidcProvider, Session, Stats, assert_no_failed_refresh, authorize, code_spec, config_for,
+    files_under, parse_json,
 };
 use switchboard::auth::broker::{EXPIRY_SKEW_MS, effective_margin};
-use switchboard::auth::flows::{self, Opener};
-use switchboard::auth::{AuthSpec, Broker, Credential, OAuthSpec};
+use switchboard::auth::{AuthSpec, Broker, Credential};
 use switchboard::domain::{Actor, ConnectionKey, now_ms};
-use switchboard::store::{KeySource, NewToken, Store, Vault};
+use switchboard::store::{KeySource, Store, Vault};
 
 const ACTOR: Actor = Actor::Cli;
 /// Every store in a test uses this key, so two stores on one directory are two "processes".
@@ -44,23 +44,6 @@ fn key() -> ConnectionKey {
     ConnectionKey::new("oidc", "default")
 }
 
-fn code_spec(p: &OidcProvider) -> AuthSpec {
-    AuthSpec::OAuth(OAuthSpec {
-        endpoints: None,
-        issuer: Some(p.issuer.clone()),
-        client_id: PUBLIC_CLIENT.into(),
-        client_secret: None,
-        scopes: vec!["openid".into(), "offline_access".into(), "profile".into()],
-        pkce: true,
-        extra_params: vec![("prompt".into(), "consent".into())],
-        redirect_port: None,
-        token_auth: None,
-        scope_separator: " ".into(),
-        resource: None,
-        mcp: None,
-    })
-}
-
 fn open_store(dir: &Path) -> Store {
     Store::open_with_vault(dir, Vault::from_key(&VAULT_KEY, KeySource::Env)).expect("store opens")
 }
@@ -71,29 +54,6 @@ async fn broker(store: &Store, spec: &AuthSpec) -> Arc<Broker> {
         .await
         .expect("register");
     b
-}
-
-/// The library's authorization code + PKCE flow, with the scripted browser opening the URL.
-async fn authorize(spec: &AuthSpec, log: &Path) -> NewToken {
-    let browser: Arc<Mutex<Option<oidc::KillOnDrop>>> = Arc::default();
-    let slot = browser.clone();
-    let log = log.to_path_buf();
-    let on_url = move |url: &str| {
-        *slot.lock().expect("browser slot") = Some(oidc::spawn_browser(url, &log));
-    };
-    let http = oidc::http();
-    let flow = flows::authorization_code(
-        &http,
-        spec.oauth().expect("an OAuth spec"),
-        Opener::PrintOnly,
-        &on_url,
-    );
-    let outcome = tokio::time::timeout(Duration::from_secs(30), flow)
-        .await
-        .expect("the authorization code flow finished within 30 s")
-        .expect("authorization code + PKCE against oidc-provider");
-    assert!(outcome.token.refresh.is_some(), "no refresh token issued");
-    outcome.token
 }
 
 fn bearer(c: Credential) -> String {
@@ -120,22 +80,6 @@ async fn wait_until_refresh_due(b: &Broker) {
         exp - now_ms() > 300,
         "the token must still be valid after waiting for its refresh window"
     );
-}
-
-#[track_caller]
-fn assert_no_failed_refresh(stats: &Stats) {
-    assert_eq!(
-        stats.failed_total(),
-        0,
-        "the provider recorded failed token requests: {:?}",
-        stats.failures()
-    );
-    assert_eq!(
-        stats.reuse_detected(),
-        0,
-        "a used refresh token was presented again"
-    );
-    assert_eq!(stats.grants_revoked(), 0, "a grant was revoked");
 }
 
 /// No token the provider issued appears in clear in the data directory (the vault key aside),

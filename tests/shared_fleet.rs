@@ -15,14 +15,15 @@ mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cli::{BIN, KillOnDrop, log_text, scrubbed};
-use oidc::{OidcProvider, PUBLIC_CLIENT, Stats, files_under};
+use oidc::{
+    OidcProvider, PUBLIC_CLIENT, assert_no_failed_refresh, authorize, code_spec, files_under,
+};
 use postgres::Postgres;
-use switchboard::auth::flows::{self, Opener};
-use switchboard::auth::{AuthSpec, Broker, Credential, LEASE_TTL, Need, OAuthSpec};
+use switchboard::auth::{AuthSpec, Broker, Credential, LEASE_TTL, Need};
 use switchboard::domain::{Actor, ConnectionKey};
 use switchboard::store::pg::PgStore;
 use switchboard::store::{Grants, KeySource, Store, Vault};
@@ -36,38 +37,6 @@ fn vault() -> Vault {
 
 fn hex_key() -> String {
     KEY.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn assert_no_failed_refresh(stats: &Stats) {
-    assert_eq!(
-        stats.failed_total(),
-        0,
-        "the provider recorded failed token requests: {:?}",
-        stats.failures()
-    );
-    assert_eq!(
-        stats.reuse_detected(),
-        0,
-        "a used refresh token was presented again"
-    );
-    assert_eq!(stats.grants_revoked(), 0, "a grant was revoked");
-}
-
-fn code_spec(p: &OidcProvider) -> AuthSpec {
-    AuthSpec::OAuth(OAuthSpec {
-        endpoints: None,
-        issuer: Some(p.issuer.clone()),
-        client_id: PUBLIC_CLIENT.into(),
-        client_secret: None,
-        scopes: vec!["openid".into(), "offline_access".into(), "profile".into()],
-        pkce: true,
-        extra_params: vec![("prompt".into(), "consent".into())],
-        redirect_port: None,
-        token_auth: None,
-        scope_separator: " ".into(),
-        resource: None,
-        mcp: None,
-    })
 }
 
 /// A broker as a process on its own host would have: its own data directory, and the grants
@@ -91,27 +60,6 @@ async fn access_token(b: &Broker, key: &ConnectionKey) -> String {
         Credential::Bearer(t) => t.expose().to_string(),
         other => panic!("expected a bearer token, got {other:?}"),
     }
-}
-
-async fn authorize(spec: &AuthSpec, log: &Path) -> switchboard::store::NewToken {
-    let browser: Arc<Mutex<Option<oidc::KillOnDrop>>> = Arc::default();
-    let slot = browser.clone();
-    let log = log.to_path_buf();
-    let on_url = move |url: &str| {
-        *slot.lock().expect("browser slot") = Some(oidc::spawn_browser(url, &log));
-    };
-    let http = oidc::http();
-    let flow = flows::authorization_code(
-        &http,
-        spec.oauth().expect("an OAuth spec"),
-        Opener::PrintOnly,
-        &on_url,
-    );
-    tokio::time::timeout(Duration::from_secs(30), flow)
-        .await
-        .expect("the authorization code flow finished within 30 s")
-        .expect("authorization code + PKCE against oidc-provider")
-        .token
 }
 
 /// Two hosts' brokers, each with its own SQLite data directory, share one grant through

@@ -12,6 +12,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
+use switchboard::auth::flows::{self, Opener};
+use switchboard::auth::{AuthSpec, OAuthSpec};
+use switchboard::store::NewToken;
 
 pub use super::cli::{KillOnDrop, Run, Session, files_under, parse_json, scrubbed};
 
@@ -338,4 +341,63 @@ client_secret = "{SERVICE_SECRET}"
 scopes = ["api:read"]
 "#
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// library helpers shared by the tests that drive a `Broker` against the provider
+
+pub fn code_spec(p: &OidcProvider) -> AuthSpec {
+    AuthSpec::OAuth(OAuthSpec {
+        endpoints: None,
+        issuer: Some(p.issuer.clone()),
+        client_id: PUBLIC_CLIENT.into(),
+        client_secret: None,
+        scopes: vec!["openid".into(), "offline_access".into(), "profile".into()],
+        pkce: true,
+        extra_params: vec![("prompt".into(), "consent".into())],
+        redirect_port: None,
+        token_auth: None,
+        scope_separator: " ".into(),
+        resource: None,
+        mcp: None,
+    })
+}
+
+/// The library's authorization code + PKCE flow, with the scripted browser opening the URL.
+pub async fn authorize(spec: &AuthSpec, log: &Path) -> NewToken {
+    let browser: std::sync::Arc<std::sync::Mutex<Option<KillOnDrop>>> = Default::default();
+    let slot = browser.clone();
+    let log = log.to_path_buf();
+    let on_url = move |url: &str| {
+        *slot.lock().expect("browser slot") = Some(spawn_browser(url, &log));
+    };
+    let http = http();
+    let flow = flows::authorization_code(
+        &http,
+        spec.oauth().expect("an OAuth spec"),
+        Opener::PrintOnly,
+        &on_url,
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(30), flow)
+        .await
+        .expect("the authorization code flow finished within 30 s")
+        .expect("authorization code + PKCE against oidc-provider");
+    assert!(outcome.token.refresh.is_some(), "no refresh token issued");
+    outcome.token
+}
+
+#[track_caller]
+pub fn assert_no_failed_refresh(stats: &Stats) {
+    assert_eq!(
+        stats.failed_total(),
+        0,
+        "the provider recorded failed token requests: {:?}",
+        stats.failures()
+    );
+    assert_eq!(
+        stats.reuse_detected(),
+        0,
+        "a used refresh token was presented again"
+    );
+    assert_eq!(stats.grants_revoked(), 0, "a grant was revoked");
 }

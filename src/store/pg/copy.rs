@@ -1,7 +1,7 @@
 //! Taking grants copied from an SQLite store (`Store::export_grants`), sealed as they were.
 
 use super::grants::announce;
-use super::{PgStore, exec, fetch_one, pg};
+use super::{PgStore, exec, fetch_one, lock_connection, pg};
 use crate::store::StoreError;
 use crate::store::copy::GrantRow;
 
@@ -21,18 +21,10 @@ impl PgStore {
         let key = &g.key;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        exec(
-            &tx,
-            "INSERT INTO connections (connector, account, created_at, updated_at)
-             VALUES ($1, $2, switchboard_now_ms(), switchboard_now_ms())
-             ON CONFLICT (connector, account) DO NOTHING",
-            &[&key.connector, &key.account],
-        )
-        .await?;
+        lock_connection(&tx, key).await?;
         let has_token = fetch_one(
             &tx,
-            "SELECT EXISTS (SELECT 1 FROM tokens WHERE connector = $1 AND account = $2)
-                 FROM connections WHERE connector = $1 AND account = $2 FOR UPDATE",
+            "SELECT EXISTS (SELECT 1 FROM tokens WHERE connector = $1 AND account = $2)",
             &[&key.connector, &key.account],
         )
         .await?

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use super::listen::CHANNEL;
-use super::{PgStore, exec, fetch_opt, pg};
+use super::{PgStore, exec, fetch_opt, pg, token_row};
 use crate::domain::ConnectionKey;
-use crate::store::tokens_read::{TokenRow, open_row};
+use crate::store::tokens_read::open_row;
 use crate::store::{StoreError, StoredConnection, StoredToken};
 
 impl PgStore {
@@ -27,18 +27,7 @@ impl PgStore {
             .into_iter()
             .map(|r| {
                 let key = ConnectionKey::new(r.get::<_, String>(6), r.get::<_, String>(7));
-                let token = open_row(
-                    &self.vault,
-                    &key,
-                    TokenRow {
-                        generation: r.get(0),
-                        sealed: r.get(1),
-                        expires_at: r.get(2),
-                        issued_at: r.get(3),
-                        has_refresh: r.get(4),
-                        scopes: r.get(5),
-                    },
-                );
+                let token = open_row(&self.vault, &key, token_row(&r));
                 (key, token)
             })
             .collect())

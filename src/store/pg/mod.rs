@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::{StoreError, Vault};
@@ -126,45 +127,34 @@ impl PgStore {
         &self.place
     }
 
-    /// One statement on a pooled connection, prepared once per connection: preparing it on
-    /// every call is one more round trip, and one more (implicit) transaction on the server.
-    async fn query(
+    /// A pooled connection with `sql` prepared on it: once per connection, since preparing it
+    /// on every call is one more round trip, and one more (implicit) transaction on the server.
+    async fn prepared(
         &self,
         sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    ) -> Result<(deadpool_postgres::Object, tokio_postgres::Statement), StoreError> {
         let client = self.client().await?;
         let statement = client.prepare_cached(sql).await.map_err(pg)?;
+        Ok((client, statement))
+    }
+
+    async fn query(&self, sql: &str, params: &[&Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        let (client, statement) = self.prepared(sql).await?;
         client.query(&statement, params).await.map_err(pg)
     }
 
-    async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+    async fn query_opt(&self, sql: &str, params: &[&Param<'_>]) -> Result<Option<Row>, StoreError> {
+        let (client, statement) = self.prepared(sql).await?;
         client.query_opt(&statement, params).await.map_err(pg)
     }
 
-    async fn query_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<tokio_postgres::Row, StoreError> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+    async fn query_one(&self, sql: &str, params: &[&Param<'_>]) -> Result<Row, StoreError> {
+        let (client, statement) = self.prepared(sql).await?;
         client.query_one(&statement, params).await.map_err(pg)
     }
 
-    async fn execute(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+    async fn execute(&self, sql: &str, params: &[&Param<'_>]) -> Result<u64, StoreError> {
+        let (client, statement) = self.prepared(sql).await?;
         client.execute(&statement, params).await.map_err(pg)
     }
 
@@ -206,32 +196,67 @@ impl PgStore {
     }
 }
 
-/// A statement in a transaction, prepared once per connection (as `PgStore::query`).
-async fn exec(
-    tx: &deadpool_postgres::Transaction<'_>,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<u64, StoreError> {
+type Param<'a> = dyn tokio_postgres::types::ToSql + Sync + 'a;
+type Transaction<'a> = deadpool_postgres::Transaction<'a>;
+
+/// A statement in a transaction, prepared once per connection (as `PgStore::prepared`).
+async fn exec(tx: &Transaction<'_>, sql: &str, params: &[&Param<'_>]) -> Result<u64, StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(pg)?;
     tx.execute(&statement, params).await.map_err(pg)
 }
 
 async fn fetch_one(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<tokio_postgres::Row, StoreError> {
+    params: &[&Param<'_>],
+) -> Result<Row, StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(pg)?;
     tx.query_one(&statement, params).await.map_err(pg)
 }
 
 async fn fetch_opt(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Option<tokio_postgres::Row>, StoreError> {
+    params: &[&Param<'_>],
+) -> Result<Option<Row>, StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(pg)?;
     tx.query_opt(&statement, params).await.map_err(pg)
+}
+
+/// A row of `tokens`' usual six columns (generation, sealed, expires_at, issued_at,
+/// has_refresh, scopes), first in `r`.
+fn token_row(r: &Row) -> super::tokens_read::TokenRow {
+    super::tokens_read::TokenRow {
+        generation: r.get(0),
+        sealed: r.get(1),
+        expires_at: r.get(2),
+        issued_at: r.get(3),
+        has_refresh: r.get(4),
+        scopes: r.get(5),
+    }
+}
+
+/// The connection's row, made if missing and locked until `tx` ends: saves and copies of one
+/// connection go one at a time, on any host.
+async fn lock_connection(
+    tx: &Transaction<'_>,
+    key: &crate::domain::ConnectionKey,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "INSERT INTO connections (connector, account, created_at, updated_at)
+         VALUES ($1, $2, switchboard_now_ms(), switchboard_now_ms())
+         ON CONFLICT (connector, account) DO NOTHING",
+        &[&key.connector, &key.account],
+    )
+    .await?;
+    fetch_one(
+        tx,
+        "SELECT 1 FROM connections WHERE connector = $1 AND account = $2 FOR UPDATE",
+        &[&key.connector, &key.account],
+    )
+    .await
+    .map(drop)
 }
 
 fn pool_error(e: &deadpool_postgres::PoolError) -> String {

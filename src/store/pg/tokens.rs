@@ -2,11 +2,11 @@
 //! row lock, fenced, and announced at commit (`listen`).
 
 use super::grants::announce;
-use super::{PgStore, exec, fetch_one, pg};
+use super::{PgStore, exec, fetch_one, lock_connection, pg, token_row};
 use crate::domain::ConnectionKey;
 use crate::store::StoreError;
 use crate::store::queries::{NewToken, StoredToken, seal_token};
-use crate::store::tokens_read::{TokenRow, open_row};
+use crate::store::tokens_read::open_row;
 
 impl PgStore {
     pub async fn save_token(
@@ -36,22 +36,13 @@ impl PgStore {
         let sealed = seal_token(&self.vault, key, &token);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        // The connection's row, locked: saves of one connection go one at a time, on any host.
-        exec(
-            &tx,
-            "INSERT INTO connections (connector, account, created_at, updated_at)
-             VALUES ($1, $2, switchboard_now_ms(), switchboard_now_ms())
-             ON CONFLICT (connector, account) DO NOTHING",
-            &[&key.connector, &key.account],
-        )
-        .await?;
+        lock_connection(&tx, key).await?;
         let row = fetch_one(
             &tx,
             "SELECT c.token_fence, GREATEST(c.token_generation, COALESCE(t.generation, 0))
                  FROM connections c
                  LEFT JOIN tokens t ON t.connector = c.connector AND t.account = c.account
-                 WHERE c.connector = $1 AND c.account = $2
-                 FOR UPDATE OF c",
+                 WHERE c.connector = $1 AND c.account = $2",
             &[&key.connector, &key.account],
         )
         .await?;
@@ -114,21 +105,8 @@ impl PgStore {
                 &[&key.connector, &key.account],
             )
             .await?;
-        row.map(|r| {
-            open_row(
-                &self.vault,
-                key,
-                TokenRow {
-                    generation: r.get(0),
-                    sealed: r.get(1),
-                    expires_at: r.get(2),
-                    issued_at: r.get(3),
-                    has_refresh: r.get(4),
-                    scopes: r.get(5),
-                },
-            )
-        })
-        .transpose()
+        row.map(|r| open_row(&self.vault, key, token_row(&r)))
+            .transpose()
     }
 
     pub async fn token_generation(&self, key: &ConnectionKey) -> Result<Option<i64>, StoreError> {
