@@ -25,7 +25,8 @@ pub const EXIT_HUMAN: i32 = 3;
         demo fleet on loopback.",
     after_help = "Exit codes: 0 success, 1 the operation failed, 2 usage or config error, 3 a human is needed (re-auth).\n\
         Environment: SWITCHBOARD_CONFIG (config file), SWITCHBOARD_DATA_DIR (data directory), \
-        SWITCHBOARD_KEY (vault key, 32 bytes base64 or hex), SWITCHBOARD_LOG (log filter, e.g. debug)."
+        SWITCHBOARD_KEY (vault key, 32 bytes base64 or hex), SWITCHBOARD_LOG (log filter, e.g. debug), \
+        SWITCHBOARD_DATABASE_URL (a PostgreSQL shared by daemons on several hosts: postgres://USER:PASSWORD@HOST:PORT/DB)."
 )]
 pub struct Cli {
     #[command(flatten)]
