@@ -8,14 +8,14 @@ mod support;
 use support::postgres::Postgres;
 use switchboard::engine::shares::{PARTITIONS, Shares};
 use switchboard::store::pg::PgStore;
-use switchboard::store::{KeySource, Vault};
+use switchboard::store::{Grants, KeySource, Vault};
 
 fn vault(byte: u8) -> Vault {
     Vault::from_key(&[byte; 32], KeySource::Env)
 }
 
 /// Every partition held by exactly one member; shares differ by at most one.
-fn assert_split(members: &[&Shares<PgStore>]) {
+fn assert_split(members: &[&Shares]) {
     let mut seen = std::collections::HashSet::new();
     for m in members {
         for p in m.held() {
@@ -37,7 +37,7 @@ async fn daemons_on_three_hosts_share_the_partitions_and_take_over_a_dead_ones()
         let url = url.clone();
         async move {
             Shares::new(
-                PgStore::connect(&url, vault(4)).await.expect("connect"),
+                Grants::Shared(PgStore::connect(&url, vault(4)).await.expect("connect")),
                 name,
                 PARTITIONS,
                 1_500,

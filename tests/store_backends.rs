@@ -10,9 +10,8 @@ mod support;
 use support::postgres::{PASSWORD, Postgres};
 use switchboard::domain::{ConnectionKey, now_ms};
 use switchboard::secret::Secret;
-use switchboard::store::backend::Coordination;
 use switchboard::store::pg::PgStore;
-use switchboard::store::{KeySource, LeaseOutcome, NewToken, Store, StoreError, Vault};
+use switchboard::store::{Grants, KeySource, LeaseOutcome, NewToken, Store, StoreError, Vault};
 
 fn vault(byte: u8) -> Vault {
     Vault::from_key(&[byte; 32], KeySource::Env)
@@ -28,7 +27,7 @@ fn token(rt: &str) -> NewToken {
     }
 }
 
-async fn acquired<S: Coordination>(s: &S, name: &str, holder: &str, ttl: i64) -> i64 {
+async fn acquired(s: &Grants, name: &str, holder: &str, ttl: i64) -> i64 {
     match s.acquire_lease(name, holder, ttl).await.expect("acquire") {
         LeaseOutcome::Acquired { fence } => fence,
         other => panic!("{holder} expected {name}, got {other:?}"),
@@ -36,7 +35,7 @@ async fn acquired<S: Coordination>(s: &S, name: &str, holder: &str, ttl: i64) ->
 }
 
 /// Exclusion, expiry, release and tenure numbers.
-async fn leases<S: Coordination>(s: &S) {
+async fn leases(s: &Grants) {
     assert_eq!(acquired(s, "refresh:x", "a", 60_000).await, 1);
     assert!(matches!(
         s.acquire_lease("refresh:x", "b", 60_000).await.unwrap(),
@@ -99,7 +98,7 @@ async fn leases<S: Coordination>(s: &S) {
 
 /// A tenure that lapsed cannot write over a newer one's token, but may save when the newer
 /// one saved nothing; generations only grow; secrets round-trip.
-async fn fenced_saves<S: Coordination>(s: &S) {
+async fn fenced_saves(s: &Grants) {
     let key = ConnectionKey::new("jira", "ops");
     let first = s.save_token(&key, token("rt-1")).await.unwrap();
     assert_eq!(first.generation, 1);
@@ -154,6 +153,7 @@ async fn fenced_saves<S: Coordination>(s: &S) {
 async fn sqlite_and_postgres_agree_on_leases_and_fenced_saves() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = Store::open_with_vault(dir.path(), vault(1)).expect("sqlite store");
+    let sqlite = Grants::Local(sqlite);
     leases(&sqlite).await;
     fenced_saves(&sqlite).await;
 
@@ -161,6 +161,7 @@ async fn sqlite_and_postgres_agree_on_leases_and_fenced_saves() {
     let pg = PgStore::connect(&server.database("agree"), vault(1))
         .await
         .expect("postgres store");
+    let pg = Grants::Shared(pg);
     leases(&pg).await;
     fenced_saves(&pg).await;
 }

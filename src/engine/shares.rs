@@ -16,8 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::ConnectionKey;
-use crate::store::backend::Coordination;
-use crate::store::{LeaseOutcome, StoreError};
+use crate::store::{Grants, LeaseOutcome, StoreError};
 
 /// Enough for 64 daemons; few enough that a step's renewals stay a few statements.
 pub const PARTITIONS: u32 = 64;
@@ -59,8 +58,8 @@ pub struct Step {
     pub members: usize,
 }
 
-pub struct Shares<C> {
-    store: C,
+pub struct Shares {
+    store: Grants,
     me: String,
     partitions: u32,
     ttl_ms: i64,
@@ -68,9 +67,9 @@ pub struct Shares<C> {
     held: BTreeMap<u32, i64>,
 }
 
-impl<C: Coordination> Shares<C> {
+impl Shares {
     /// `ttl_ms`: how long a lease lasts unrenewed; step at least three times in that.
-    pub fn new(store: C, me: impl Into<String>, partitions: u32, ttl_ms: i64) -> Self {
+    pub fn new(store: Grants, me: impl Into<String>, partitions: u32, ttl_ms: i64) -> Self {
         Self {
             store,
             me: me.into(),
@@ -217,7 +216,7 @@ mod tests {
     }
 
     /// Every partition held by exactly one of `members`.
-    fn assert_split(members: &[&Shares<crate::store::Store>], partitions: u32) {
+    fn assert_split(members: &[&Shares], partitions: u32) {
         let mut seen = std::collections::HashSet::new();
         for m in members {
             for p in m.held() {
@@ -233,6 +232,7 @@ mod tests {
     #[tokio::test]
     async fn daemons_that_join_and_leave_share_the_partitions_evenly() {
         let (_dir, store) = test_store();
+        let store = Grants::Local(store);
         let mut a = Shares::new(store.clone(), "a", 16, 60_000);
         let mut b = Shares::new(store.clone(), "b", 16, 60_000);
         let mut c = Shares::new(store.clone(), "c", 16, 60_000);

@@ -2,7 +2,6 @@
 //! closures (`Store::call`). WAL lets other processes read while this one writes.
 
 mod alerts;
-pub mod backend;
 mod catalogues;
 pub mod copy;
 mod events_prune;
