@@ -302,14 +302,34 @@ async fn three_daemons_share_a_fleet_through_stops_and_kills() {
             "not authorized as seen from elsewhere: {r}"
         );
         assert_ne!(r["health"], "needs_reauth", "{r}");
+        // Nothing probes on this data directory: what it shows, the daemons probed (the feed).
+        assert_ne!(r["health"], "pending", "the daemons' probes not shown here: {r}");
     }
 
-    // `status` says where the tokens are and how the daemons split the fleet: on a daemon's
-    // host, that its health covers the daemon's share; elsewhere, that no daemon runs there.
+    // The operator's refresh is in the event log of a daemon's data directory too.
+    let cli_refreshes = |dir: &Path| -> i64 {
+        rusqlite::Connection::open(dir.join("switchboard.db"))
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT count(*) FROM events WHERE kind = 'refresh' AND actor = 'cli'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    wait_for(
+        "the operator's refresh to reach a daemon's event log",
+        Duration::from_secs(10),
+        || cli_refreshes(&daemons[0].data_dir) >= 1,
+    );
+
+    // `status` says where the tokens are and how the daemons split the fleet.
     let run = s.expect(&["status"], 0);
     assert!(
-        run.stdout
-            .contains("3 daemons share the fleet, none on this data directory"),
+        run.stdout.contains(
+            "3 daemons share the fleet, none on this data directory; health below is what they probed"
+        ),
         "{run}"
     );
     assert!(!run.stdout.contains(postgres::PASSWORD), "{run}");

@@ -267,18 +267,25 @@ impl Engine {
 
     /// Probe results another process recorded, oldest first: each newer than its row's last
     /// is added (a probe this process recorded itself is in its window already). `followed_to`
-    /// moves past every one seen.
-    /// Probes another process stored, by row id (`followed_to` is the last id seen).
+    /// (a store row id) moves past every one seen.
     pub(super) fn adopt_probes(
         &self,
         probes: Vec<(i64, ConnectionKey, ProbeResult)>,
         followed_to: &mut i64,
     ) {
+        if let Some(last) = probes.iter().map(|p| p.0).max() {
+            *followed_to = (*followed_to).max(last);
+        }
+        self.adopt_observed(probes.into_iter().map(|(_, key, p)| (key, p)));
+    }
+
+    /// Probe results observed elsewhere (the store, another host's feed), oldest first; one
+    /// not newer than its row's last probe is already counted, or too late to matter.
+    pub(super) fn adopt_observed(&self, probes: impl IntoIterator<Item = (ConnectionKey, ProbeResult)>) {
         let Ok(mut rows) = self.rows.lock() else {
             return;
         };
-        for (id, key, p) in probes {
-            *followed_to = (*followed_to).max(id);
+        for (key, p) in probes {
             if let Some(row) = rows.get_mut(&key)
                 && let Some(spec) = self.specs.get(&key.connector)
                 && row.window.last().is_none_or(|last| p.at > last.at)

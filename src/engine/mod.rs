@@ -10,6 +10,7 @@ pub mod authorize;
 mod catalogue;
 pub(crate) mod core;
 mod elicit;
+mod feed;
 pub mod fleet;
 pub mod heap;
 mod history;

@@ -96,8 +96,8 @@ impl Workspace {
         &self.store
     }
 
-    /// With a shared database, a line for `status`: where it is, how the daemons split the
-    /// fleet, and what of it this host's health covers (each daemon probes its share only).
+    /// With a shared database, a line for `status`: where it is and how the daemons split the
+    /// fleet (each probes its share and publishes what it saw: `engine::feed`).
     pub async fn sharing(&self) -> Option<String> {
         let db = self.shared.get()?;
         let place = db.place();
@@ -122,12 +122,12 @@ impl Workspace {
                 "tokens and leases: {place}; no daemon shares the fleet now, so nothing refreshes ahead of expiry"
             ),
             (n, Some(_)) if held > 0 => format!(
-                "tokens and leases: {place}; {n} daemon{} share {} partitions, this host's holds {held}: health below is for those, the rest is probed on the other hosts",
+                "tokens and leases: {place}; {n} daemon{} share {} partitions, this host's holds {held}; health below is what they all probed",
                 if n == 1 { "" } else { "s" },
                 super::shares::PARTITIONS
             ),
             (n, _) => format!(
-                "tokens and leases: {place}; {n} daemon{} share the fleet, none on this data directory: health below is only what this command probes",
+                "tokens and leases: {place}; {n} daemon{} share the fleet, none on this data directory; health below is what they probed",
                 if n == 1 { "" } else { "s" }
             ),
         })

@@ -39,6 +39,11 @@ pub fn partition_of(key: &ConnectionKey, partitions: u32) -> u32 {
     u32::try_from(h % u64::from(partitions.max(1))).unwrap_or(0)
 }
 
+/// How many daemons share the fleet now (live member leases).
+pub async fn live_members(grants: &Grants) -> Result<usize, StoreError> {
+    Ok(grants.live_leases(MEMBER).await?.len())
+}
+
 /// The share of member number `index` (in name order) among `members`: the partitions split
 /// as evenly as they go, the first ones taking one more.
 pub fn share(partitions: u32, members: usize, index: usize) -> u32 {

@@ -14,7 +14,8 @@
 //! is refused by those checks, not by the partition.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -24,37 +25,72 @@ use super::core::Engine;
 use super::shares::{PARTITIONS, Shares, partition_of};
 use crate::domain::ConnectionKey;
 use crate::store::Grants;
-use crate::store::pg::Change;
+use crate::store::pg::{Change, FeedKind};
 
 /// How long a member's and a partition's lease lasts unrenewed; a daemon that stops (killed,
 /// paused, cut off) loses its partitions this long after its last step.
 pub const SHARE_TTL: Duration = Duration::from_secs(15);
 /// Three steps a lease: two can fail (a slow database) before a live daemon loses its share.
-const SHARE_STEP: Duration = Duration::from_secs(5);
+pub(super) const SHARE_STEP: Duration = Duration::from_secs(5);
 /// The longest wait before listening again after the database dropped the connection.
 const LISTEN_RETRY_CAP: Duration = Duration::from_secs(30);
 
-/// Which partitions this process schedules.
+/// Which partitions this process schedules, and where it stands in the shared feed
+/// (`engine::feed`).
 pub struct Work {
+    shared: bool,
     /// Takes a share of the partitions (a daemon with shared grants).
     member: bool,
     /// Refreshes on schedule: not a console on shared grants (daemons do that).
     refreshes: bool,
     held: Vec<AtomicBool>,
+    /// Daemons share the fleet (a non-member sees live members): they probe it, and this
+    /// process shows their results.
+    pub(super) daemons_probe: AtomicBool,
+    /// This data directory's id in the feed, once read from its store.
+    origin: OnceLock<Arc<str>>,
+    /// The last feed id whose probe results this process has taken in (-1: none yet).
+    probes_seen: AtomicI64,
 }
 
 impl Work {
     pub fn new(shared: bool, member: bool) -> Work {
         let member = shared && member;
         Work {
+            shared,
             member,
             refreshes: !shared || member,
             held: (0..PARTITIONS).map(|_| AtomicBool::new(false)).collect(),
+            daemons_probe: AtomicBool::new(false),
+            origin: OnceLock::new(),
+            probes_seen: AtomicI64::new(-1),
         }
     }
 
     pub fn is_member(&self) -> bool {
         self.member
+    }
+
+    /// Shows other hosts' probe results: a process on shared grants that probes no share of
+    /// its own (a console, `status`).
+    pub(super) fn shows_feed(&self) -> bool {
+        self.shared && !self.member
+    }
+
+    pub(super) fn origin(&self) -> Option<Arc<str>> {
+        self.origin.get().cloned()
+    }
+
+    pub(super) fn set_origin(&self, origin: &str) {
+        let _ = self.origin.set(origin.into());
+    }
+
+    pub(super) fn probes_seen(&self) -> i64 {
+        self.probes_seen.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_probes_seen(&self, at: i64) {
+        self.probes_seen.fetch_max(at, Ordering::Relaxed);
     }
 
     fn holds(&self, key: &ConnectionKey) -> bool {
@@ -64,9 +100,14 @@ impl Work {
             .is_some_and(|h| h.load(Ordering::Relaxed))
     }
 
-    /// Whether the scheduler probes `key` here.
+    /// Whether the scheduler probes `key` here: a member its share; anyone else all, unless
+    /// daemons share the fleet.
     pub fn probes(&self, key: &ConnectionKey) -> bool {
-        !self.member || self.holds(key)
+        if self.member {
+            self.holds(key)
+        } else {
+            !self.daemons_probe.load(Ordering::Relaxed)
+        }
     }
 
     /// Whether the scheduler refreshes `key` here ahead of its expiry.
@@ -156,6 +197,8 @@ pub(super) async fn listen(engine: Arc<Engine>, cancel: CancellationToken) {
             Ok(mut changes) => {
                 wait = Duration::from_secs(1);
                 adopt_all(&engine).await;
+                super::feed::take_probes(&engine, &db).await;
+                super::feed::take_events(&engine, &db).await;
                 loop {
                     let change = tokio::select! {
                         _ = cancel.cancelled() => return,
@@ -174,6 +217,14 @@ pub(super) async fn listen(engine: Arc<Engine>, cancel: CancellationToken) {
                             }
                         }
                         Some(Change::Revoked { key }) => adopt(&engine, &key).await,
+                        Some(Change::Feed { kind: FeedKind::Probe, upto }) => {
+                            if upto > engine.work.probes_seen() {
+                                super::feed::take_probes(&engine, &db).await;
+                            }
+                        }
+                        Some(Change::Feed { kind: FeedKind::Event, .. }) => {
+                            super::feed::take_events(&engine, &db).await;
+                        }
                         Some(Change::Reauth { .. }) => {
                             if let Ok(marked) = engine.broker.sync_reauth_marks().await {
                                 marked.iter().for_each(|k| engine.touch(k));

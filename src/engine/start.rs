@@ -58,6 +58,10 @@ pub async fn start_preloaded(
         http.clone(),
         crate::auth::LEASE_TTL,
     );
+    if shared {
+        // From the start: what a one-shot command does is news to the other hosts too.
+        store.start_feed();
+    }
     let mut stored = preload.connections().await.map_err(store_failure)?;
     // Accounts and re-auth marks are the shared database's, like the tokens.
     if shared {
@@ -219,6 +223,19 @@ pub async fn start_preloaded(
         }
         engine.load_leader_risk().await;
     }
+    if let Grants::Shared(db) = &grants {
+        match engine.store.feed_origin().await {
+            Ok(origin) => engine.work.set_origin(&origin),
+            Err(e) => tracing::warn!(
+                "cannot read this data directory's id for the shared feed: {e}; this host's probes are not shown elsewhere"
+            ),
+        }
+        // A one-shot `status` shows what the daemons probed in the last minutes; a console
+        // takes it in as it starts listening, after its first frame.
+        if !opts.scheduler && opts.history {
+            super::feed::take_probes(&engine, db).await;
+        }
+    }
     let reads_took = preload.done_after;
     drop(preload);
     steps.mark("history");
@@ -242,11 +259,29 @@ pub async fn start_preloaded(
             tokio::spawn(scheduler::run(engine.clone(), holder, cancel.clone(), true)),
         ));
     }
-    if shared {
+    if let Grants::Shared(db) = &grants {
         tasks.push((
             "shared database listener",
             tokio::spawn(super::sharing::listen(engine.clone(), cancel.clone())),
         ));
+        tasks.push((
+            "feed publisher",
+            tokio::spawn(super::feed::publish(
+                engine.clone(),
+                db.clone(),
+                cancel.clone(),
+            )),
+        ));
+        if opts.scheduler && !engine.work.is_member() {
+            tasks.push((
+                "daemon watcher",
+                tokio::spawn(super::feed::watch_members(
+                    engine.clone(),
+                    super::sharing::SHARE_STEP,
+                    cancel.clone(),
+                )),
+            ));
+        }
     }
     if let Some(asks) = asks {
         tasks.push((

@@ -133,7 +133,7 @@ fn insert_probe(c: &Connection, key: &ConnectionKey, p: &ProbeResult) -> rusqlit
     Ok(())
 }
 
-fn insert_event(c: &Connection, e: &EventRecord) -> rusqlite::Result<()> {
+pub(super) fn insert_event(c: &Connection, e: &EventRecord) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO events (at, connector, account, kind, actor, outcome, latency_ms, class, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -171,6 +171,13 @@ impl Store {
         p: &ProbeResult,
         event: Option<EventRecord>,
     ) -> Result<(), StoreError> {
+        self.tap(|| super::FeedItem::Probe {
+            key: key.clone(),
+            probe: p.clone(),
+        });
+        if let Some(e) = &event {
+            self.tap(|| super::FeedItem::Event { event: e.clone() });
+        }
         let (tx, rx) = oneshot::channel();
         let first = {
             let Ok(mut queue) = self.observations.lock() else {
@@ -194,6 +201,7 @@ impl Store {
     }
 
     pub async fn append_event(&self, e: EventRecord) -> Result<(), StoreError> {
+        self.tap(|| super::FeedItem::Event { event: e.clone() });
         self.call(move |c| {
             insert_event(c, &e)?;
             Ok(())

@@ -5,6 +5,7 @@ mod alerts;
 mod catalogues;
 pub mod copy;
 mod events_prune;
+mod feed;
 pub mod grants;
 pub mod history;
 mod key_check;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+pub use feed::{FEED_BACKLOG, FeedItem};
 pub use grants::Grants;
 pub use lease::LeaseOutcome;
 pub use log::EventRecord;
@@ -104,6 +106,8 @@ pub struct Store {
     jobs: std::sync::mpsc::Sender<Job>,
     /// Probe results waiting to be written together (`record_observation`).
     observations: log::Observations,
+    /// What this process observed, kept for the shared feed's publisher (`feed`).
+    feed: feed::Tap,
     /// The last `PRAGMA data_version` seen by `changed_elsewhere` (`i64::MIN`: never read).
     seen_version: Arc<std::sync::atomic::AtomicI64>,
     vault: Arc<Vault>,
@@ -250,6 +254,7 @@ impl Store {
         Ok(Store {
             jobs: tx,
             observations: Default::default(),
+            feed: Default::default(),
             seen_version: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             vault: Arc::new(vault),
             path: Arc::new(path),

@@ -23,6 +23,11 @@ pub enum Change {
     Reauth {
         key: ConnectionKey,
     },
+    /// Observations another host published (`PgStore::publish`), up to id `upto`.
+    Feed {
+        kind: super::FeedKind,
+        upto: i64,
+    },
 }
 
 #[derive(serde::Deserialize)]
@@ -95,6 +100,14 @@ fn parse_notice(payload: &str) -> Option<Change> {
         }),
         "reauth" => Some(Change::Reauth { key }),
         "revoked" => Some(Change::Revoked { key }),
+        "probe" => Some(Change::Feed {
+            kind: super::FeedKind::Probe,
+            upto: n.generation,
+        }),
+        "event" => Some(Change::Feed {
+            kind: super::FeedKind::Event,
+            upto: n.generation,
+        }),
         _ => None,
     }
 }

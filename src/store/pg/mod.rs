@@ -8,6 +8,7 @@
 //! compared across hosts, and one clock cannot disagree with itself.
 
 mod copy;
+mod feed;
 mod grants;
 mod leases;
 mod listen;
@@ -16,6 +17,7 @@ mod tokens;
 mod url;
 
 pub use copy::Imported;
+pub use feed::FeedKind;
 pub use listen::Change;
 pub use url::redact;
 

@@ -48,6 +48,19 @@ const MIGRATIONS: &[&str] = &[
         updated_at bigint NOT NULL
     );
     "#,
+    // 2: the feed (`pg::feed`): what each host observed, for the others to show. News, not
+    // history: kept minutes. Ids are handed out under a lock held to commit (`feed::publish`),
+    // so a reader past id N has seen everything up to N.
+    r#"
+    CREATE TABLE feed (
+        id      bigserial PRIMARY KEY,
+        written bigint NOT NULL,
+        origin  text NOT NULL,
+        kind    text NOT NULL,
+        body    jsonb NOT NULL
+    );
+    CREATE INDEX feed_written ON feed (written);
+    "#,
 ];
 
 /// Serializes migrations across processes starting at once (any number, fixed: "sw").
