@@ -12,6 +12,9 @@ mod cli;
 mod oidc;
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/tmux.rs"]
+#[allow(dead_code)]
+mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -303,7 +306,10 @@ async fn three_daemons_share_a_fleet_through_stops_and_kills() {
         );
         assert_ne!(r["health"], "needs_reauth", "{r}");
         // Nothing probes on this data directory: what it shows, the daemons probed (the feed).
-        assert_ne!(r["health"], "pending", "the daemons' probes not shown here: {r}");
+        assert_ne!(
+            r["health"], "pending",
+            "the daemons' probes not shown here: {r}"
+        );
     }
 
     // The operator's refresh is in the event log of a daemon's data directory too.
@@ -340,6 +346,60 @@ async fn three_daemons_share_a_fleet_through_stops_and_kills() {
             .contains("3 daemons share 64 partitions, this host's holds"),
         "{run}"
     );
+
+    // A console on an operator's laptop (a data directory of its own, the same database):
+    // every connection up as the daemons probed it, none probed by the console itself; and
+    // what it does reaches the daemons' hosts.
+    let laptop = root.join("laptop");
+    let key = hex_key();
+    let console = tmux::Tmux::console_with(
+        "shared-fleet",
+        &s.config,
+        &laptop,
+        (120, 40),
+        &[
+            ("SWITCHBOARD_KEY", key.as_str()),
+            ("SWITCHBOARD_DATABASE_URL", url.as_str()),
+        ],
+    );
+    console.wait_until(
+        "the six connections up, as the daemons probed them",
+        |screen| {
+            (0..CONNECTIONS).all(|i| {
+                screen
+                    .lines()
+                    .any(|l| l.contains(&format!("oidc-{i} ")) && l.contains("● up"))
+            })
+        },
+    );
+    let console_probes = |dir: &Path| -> i64 {
+        rusqlite::Connection::open(dir.join("switchboard.db"))
+            .and_then(|db| db.query_row("SELECT count(*) FROM probes", [], |r| r.get(0)))
+            .unwrap_or(-1)
+    };
+    assert_eq!(
+        console_probes(&laptop),
+        0,
+        "the console probed on schedule beside the daemons"
+    );
+    let console_refreshes = |dir: &Path| -> i64 {
+        rusqlite::Connection::open(dir.join("switchboard.db"))
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT count(*) FROM events WHERE kind = 'refresh' AND actor = 'console' AND outcome = 'ok'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    console.keys(&["r"]);
+    wait_for(
+        "the console's refresh to reach a daemon's event log",
+        Duration::from_secs(15),
+        || console_refreshes(&daemons[0].data_dir) >= 1,
+    );
+    drop(console);
 
     // SIGKILL, and a restart on the same data directory.
     daemons[2].kill_9();

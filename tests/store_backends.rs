@@ -510,7 +510,11 @@ async fn the_feed_carries_one_hosts_observations_to_the_others() {
         .feed_after(start, "dir-b", FeedKind::Probe, 100)
         .await
         .unwrap();
-    assert_eq!(probes, vec![probe(1, true), probe(2, false)], "whole, in order");
+    assert_eq!(
+        probes,
+        vec![probe(1, true), probe(2, false)],
+        "whole, in order"
+    );
     assert_eq!((upto, read), (3, 2));
     let (events, _, _) = host_b
         .feed_after(start, "dir-b", FeedKind::Event, 100)
@@ -522,7 +526,11 @@ async fn the_feed_carries_one_hosts_observations_to_the_others() {
         .feed_after(start, "dir-a", FeedKind::Probe, 100)
         .await
         .unwrap();
-    assert_eq!((own.len(), upto, read), (0, 3, 2), "skipped, but the mark moves");
+    assert_eq!(
+        (own.len(), upto, read),
+        (0, 3, 2),
+        "skipped, but the mark moves"
+    );
     // A limit reads part, and the mark says where to go on.
     let (first, upto, read) = host_b
         .feed_after(start, "dir-b", FeedKind::Probe, 1)
@@ -565,7 +573,11 @@ async fn the_feed_carries_one_hosts_observations_to_the_others() {
     // Rows are news: a reader from a minute ago starts after them once they are old.
     assert!(host_b.feed_start(60_000).await.unwrap() < 3);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(host_a.prune_feed(60_000).await.unwrap(), 0, "young rows stay");
+    assert_eq!(
+        host_a.prune_feed(60_000).await.unwrap(),
+        0,
+        "young rows stay"
+    );
     assert_eq!(host_a.prune_feed(100).await.unwrap(), 103);
     assert_eq!(
         host_a.publish("dir-a", &[probe(500, true)]).await.unwrap(),

@@ -281,7 +281,10 @@ impl Engine {
 
     /// Probe results observed elsewhere (the store, another host's feed), oldest first; one
     /// not newer than its row's last probe is already counted, or too late to matter.
-    pub(super) fn adopt_observed(&self, probes: impl IntoIterator<Item = (ConnectionKey, ProbeResult)>) {
+    pub(super) fn adopt_observed(
+        &self,
+        probes: impl IntoIterator<Item = (ConnectionKey, ProbeResult)>,
+    ) {
         let Ok(mut rows) = self.rows.lock() else {
             return;
         };

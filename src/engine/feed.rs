@@ -205,11 +205,7 @@ pub(super) async fn take_events(engine: &Engine, db: &PgStore) {
 
 /// Whether daemons share the fleet (live members): a console then shows their probes instead of
 /// probing every connection itself. Checked every `every` until `cancel`.
-pub(super) async fn watch_members(
-    engine: Arc<Engine>,
-    every: Duration,
-    cancel: CancellationToken,
-) {
+pub(super) async fn watch_members(engine: Arc<Engine>, every: Duration, cancel: CancellationToken) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -14,8 +14,8 @@
 //! is refused by those checks, not by the partition.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -217,12 +217,18 @@ pub(super) async fn listen(engine: Arc<Engine>, cancel: CancellationToken) {
                             }
                         }
                         Some(Change::Revoked { key }) => adopt(&engine, &key).await,
-                        Some(Change::Feed { kind: FeedKind::Probe, upto }) => {
+                        Some(Change::Feed {
+                            kind: FeedKind::Probe,
+                            upto,
+                        }) => {
                             if upto > engine.work.probes_seen() {
                                 super::feed::take_probes(&engine, &db).await;
                             }
                         }
-                        Some(Change::Feed { kind: FeedKind::Event, .. }) => {
+                        Some(Change::Feed {
+                            kind: FeedKind::Event,
+                            ..
+                        }) => {
                             super::feed::take_events(&engine, &db).await;
                         }
                         Some(Change::Reauth { .. }) => {

@@ -2,7 +2,7 @@
 //! replayed, the windows read, the first snapshot, then the engine's tasks.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, broadcast, mpsc, watch};
@@ -229,6 +229,14 @@ pub async fn start_preloaded(
             Err(e) => tracing::warn!(
                 "cannot read this data directory's id for the shared feed: {e}; this host's probes are not shown elsewhere"
             ),
+        }
+        // Before the scheduler's first round: a console beside running daemons probes
+        // nothing on schedule, not even once.
+        if opts.scheduler
+            && !engine.work.is_member()
+            && let Ok(n) = super::shares::live_members(&grants).await
+        {
+            engine.work.daemons_probe.store(n > 0, Ordering::Relaxed);
         }
         // A one-shot `status` shows what the daemons probed in the last minutes; a console
         // takes it in as it starts listening, after its first frame.

@@ -105,9 +105,11 @@ impl Store {
                 "INSERT OR IGNORE INTO meta (name, value, updated_at) VALUES (?1, ?2, ?3)",
                 params![ORIGIN, fresh, now_ms()],
             )?;
-            Ok(c.query_row("SELECT value FROM meta WHERE name = ?1", [ORIGIN], |r| {
-                r.get::<_, String>(0)
-            })?)
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE name = ?1", [ORIGIN], |r| {
+                    r.get::<_, String>(0)
+                })?,
+            )
         })
         .await
     }
@@ -115,9 +117,11 @@ impl Store {
     /// The feed id this event log has taken in up to; `None` before the first time.
     pub async fn feed_events_upto(&self) -> Result<Option<i64>, StoreError> {
         self.call(|c| {
-            Ok(c.query_row("SELECT value FROM meta WHERE name = ?1", [EVENTS_UPTO], |r| {
-                r.get::<_, i64>(0)
-            })
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                [EVENTS_UPTO],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?)
         })
         .await
@@ -185,7 +189,11 @@ mod tests {
             .append_event(EventRecord::new(Some(&key), "refresh", Actor::Cli, "ok"))
             .await
             .unwrap();
-        assert_eq!(store.take_feed(), (vec![], 0), "local grants publish nothing");
+        assert_eq!(
+            store.take_feed(),
+            (vec![], 0),
+            "local grants publish nothing"
+        );
 
         store.start_feed();
         store

@@ -76,6 +76,24 @@ impl Tmux {
         Tmux::start(tag, &command, width, height)
     }
 
+    /// `console` with more environment (a shared database's URL and key, say).
+    #[allow(dead_code)]
+    pub fn console_with(
+        tag: &str,
+        config: &Path,
+        data: &Path,
+        (width, height): (u16, u16),
+        env: &[(&str, &str)],
+    ) -> Tmux {
+        let env: String = env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
+        let command = format!(
+            "env SWITCHBOARD_KEYRING=off {env}{BIN} --config {} --data-dir {}",
+            config.display(),
+            data.display()
+        );
+        Tmux::start(tag, &command, width, height)
+    }
+
     fn start(tag: &str, command: &str, width: u16, height: u16) -> Tmux {
         assert!(
             Command::new("tmux")
