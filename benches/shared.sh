@@ -87,9 +87,12 @@ declare -A c0
 for p in "${pids[@]}"; do c0[$p]=$(cpu_of "$p"); done
 g0=$(pg_cpu); l0=$(cpu_of "$lab_pid"); t0=$(now)
 x0=$(psql "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'")
+f0=$(psql "SELECT COALESCE(max(id), 0) FROM feed")
 sleep "$SECS"
 t1=$(now); g1=$(pg_cpu); l1=$(cpu_of "$lab_pid")
 x1=$(psql "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'")
+f1=$(psql "SELECT COALESCE(max(id), 0) FROM feed")
+feed_mb=$(psql "SELECT round(pg_total_relation_size('feed') / 1048576.0, 1)")
 per=""
 for p in "${pids[@]}"; do
 	per="$per $(cpu_of "$p"):${c0[$p]}:$(kib_of "$p" VmRSS):$(kib_of "$p" VmHWM)"
@@ -101,7 +104,7 @@ for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
 
-export D N SECS TTL work start t0 t1 ticks g0 g1 l0 l1 x0 x1 per parts seed_secs
+export D N SECS TTL work start t0 t1 ticks g0 g1 l0 l1 x0 x1 f0 f1 feed_mb per parts seed_secs
 python3 - <<'PY'
 import json, os, sqlite3, glob
 e = os.environ
@@ -110,14 +113,17 @@ t0, t1, start = float(e["t0"]), float(e["t1"]), float(e["start"])
 wall, ticks = t1 - t0, int(e["ticks"])
 def row(k, v): print(f"| {d} | {n:,} | {k} | {v} |")
 born = int(start * 1000)
-got, failed = {}, 0
+# Each daemon's log also holds the others' lines (the feed), so a refresh counts once by its
+# connection and instant.
+got, failed = {}, set()
 for db in sorted(glob.glob(f"{e['work']}/d*/switchboard.db")) + [f"{e['work']}/seed/switchboard.db"]:
     c = sqlite3.connect(db)
     for key, at in c.execute("SELECT connector, at FROM events WHERE kind IN ('refresh', 'auth') AND outcome = 'ok'"):
-        got.setdefault(key, []).append(at)
-    failed += c.execute("SELECT count(*) FROM events WHERE kind = 'refresh' AND outcome != 'ok'").fetchone()[0]
+        got.setdefault(key, set()).add(at)
+    failed |= set(c.execute("SELECT connector, at FROM events WHERE kind = 'refresh' AND outcome != 'ok'"))
+failed = len(failed)
 end = int(t1 * 1000)
-for ts in got.values(): ts.sort()
+got = {k: sorted(v) for k, v in got.items()}
 late = sum(1 for ts in got.values() for a, b in zip(ts, ts[1:]) if b - a > ttl * 1000 and a > born)
 late += sum(1 for ts in got.values() if end - ts[-1] > ttl * 1000)
 late += n - len(got)
@@ -140,6 +146,7 @@ for i, item in enumerate(e["per"].split()):
     row(f"daemon {i + 1}: CPU / RSS (peak)", f"{100 * (c1 - c0) / ticks / wall:.1f} % / {rss // 1024} MiB ({int(hwm) // 1024})")
 row("PostgreSQL CPU (all its processes)", f"{100 * (int(e['g1']) - int(e['g0'])) / ticks / wall:.1f} %")
 row("PostgreSQL transactions per second", f"{(int(e['x1']) - int(e['x0'])) / wall:.1f}")
+row("feed rows published per second / its table at the end", f"{(int(e['f1']) - int(e['f0'])) / wall:.1f} / {e['feed_mb']} MiB")
 row("lab CPU", f"{100 * (int(e['l1']) - int(e['l0'])) / ticks / wall:.1f} %")
 row("partitions held at the end (per daemon)", " ".join(p.split("|")[1] for p in e["parts"].split()) or "—")
 row(f"seeding {n:,} grants into PostgreSQL", f"{e['seed_secs']} s")

@@ -11,7 +11,7 @@
 //!   whoever probes the connection.
 //! - The process that leads its data directory writes other hosts' event log lines into that
 //!   directory's log once (`take_events`), so `events` and the console's log show the fleet.
-//! - Rows from this data directory are skipped: they are in its store already.
+//! - Event lines from this data directory are skipped: they are in its log already.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -32,6 +32,8 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 const FEED_KEEP: Duration = Duration::from_secs(10 * 60);
 /// How often a daemon forgets rows past `FEED_KEEP`.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// No data directory's id: `feed_after` skips none.
+const ANY_ORIGIN: &str = "";
 /// Rows read at a time: bounded memory and one short query each.
 const READ_BATCH: i64 = 5_000;
 
@@ -105,11 +107,11 @@ pub(super) async fn start_probes(engine: &Engine, db: &PgStore) {
     }
 }
 
-/// Takes in other hosts' probe results after the last seen, in batches; true when any.
+/// Takes in probe results published after the last seen, in batches; true when any.
+/// This data directory's own are taken in too: a console beside a daemon sees the daemon's
+/// probes at once rather than at its next read of the store, and one it already has (its own,
+/// or read from the store first) is not newer than its row's last, so it is not counted twice.
 pub(super) async fn take_probes(engine: &Engine, db: &PgStore) -> bool {
-    let Some(origin) = engine.work.origin() else {
-        return false;
-    };
     if !engine.work.shows_feed() {
         return false;
     }
@@ -118,7 +120,7 @@ pub(super) async fn take_probes(engine: &Engine, db: &PgStore) -> bool {
     loop {
         let after = engine.work.probes_seen();
         let (items, upto, read) = match db
-            .feed_after(after, &origin, FeedKind::Probe, READ_BATCH)
+            .feed_after(after, ANY_ORIGIN, FeedKind::Probe, READ_BATCH)
             .await
         {
             Ok(read) => read,

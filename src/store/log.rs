@@ -175,7 +175,11 @@ impl Store {
             key: key.clone(),
             probe: p.clone(),
         });
-        if let Some(e) = &event {
+        // The probe itself is published; its log line only when it failed: other hosts' logs
+        // carry what an operator looks for, not a line per passed probe of the whole fleet.
+        if let Some(e) = &event
+            && e.outcome != "ok"
+        {
             self.tap(|| super::FeedItem::Event { event: e.clone() });
         }
         let (tx, rx) = oneshot::channel();
