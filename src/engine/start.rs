@@ -56,7 +56,7 @@ pub async fn start_preloaded(
         store.clone(),
         grants.clone(),
         http.clone(),
-        crate::auth::LEASE_TTL,
+        opts.refresh_lease,
     );
     let mut stored = preload.connections().await.map_err(store_failure)?;
     // Accounts and re-auth marks are the shared database's, like the tokens.
