@@ -164,8 +164,8 @@ fn refresh_lease<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> 
     }
     if v > most {
         return Err(de::Error::custom(format!(
-            "\"{s}\" is too long: {range} (a process killed mid-refresh holds its \
-             connection's refresh this long)"
+            "\"{s}\" is too long: {range} (a process that dies mid-refresh keeps its \
+             connection from refreshing this long)"
         )));
     }
     Ok(v)
