@@ -696,11 +696,16 @@ async fn a_resumed_daemons_stale_save_is_refused_by_its_fence() {
     let stop = stopped.elapsed();
     a.signal(libc::SIGCONT);
 
+    // Its save, refused or (were the fence not checked) landed.
     let refused = format!("the new token of {key} was not saved");
+    let saved = format!("{key}: token answer after");
     wait_for(
-        "the resumed daemon's save to be refused",
+        "the resumed daemon to act on its answer",
         Duration::from_secs(20),
-        || a.log().contains(&refused),
+        || {
+            let log = a.log();
+            log.contains(&refused) || log.contains(&saved)
+        },
     );
     // Time to act on the refusal: a save written over the newer one, a second request, a
     // retry would all land by now.
@@ -712,6 +717,7 @@ async fn a_resumed_daemons_stale_save_is_refused_by_its_fence() {
         "the newer token stands; daemon log:\n{}",
         a.log()
     );
+    assert!(a.log().contains(&refused), "{}", a.log());
     let presented: Vec<String> = peer
         .requests_to("/token")
         .iter()
