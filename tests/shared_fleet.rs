@@ -550,6 +550,9 @@ fn refresh_token(n: usize) -> String {
     format!("fence-rt-{n}")
 }
 
+/// Short enough that a stop past it ends well inside the token request's 20 s timeout.
+const STALE_LEASE_SECS: u64 = 6;
+
 fn stale_save_config(base: &str) -> String {
     format!(
         r#"[store]
@@ -572,8 +575,6 @@ probe = "1s"
 "#
     )
 }
-
-const STALE_LEASE_SECS: u64 = 6;
 
 /// Every thread of `pid` is stopped: a signal is delivered after `kill` returns, and until then
 /// the process could still read its socket.
@@ -615,11 +616,12 @@ fn probe_bearers(peer: &Hostile) -> Vec<String> {
 /// save it: the fence refuses it, the newer token stands, and A hands out the newer token.
 ///
 /// Deterministic because of the short lease (`[store] refresh_lease`): with the default 30 s, A
-/// would have to stay stopped past 30 s, beyond its request's own 20 s timeout, and would wake
-/// to a timeout instead of an answer. Here the whole stop is about 10 s, so when A resumes its
-/// request's timer has not run out and the answer is already in its socket buffer: the read
-/// completes with the answer (tokio's timeout also polls the request before its timer, but the
-/// margin is what this rests on, not that order).
+/// would have to stay stopped past 30 s, beyond its request's own 20 s timeout (which runs from
+/// the send, and on through the stop), and would wake to a timeout instead of an answer. Here
+/// the stop is the 6 s lease, 2 s of margin and the one-shot's run, about 8 s: when A resumes,
+/// its request's timer has not run out and the answer is already in its socket buffer, so the
+/// read completes with the answer. (tokio's timeout also polls the request before its timer,
+/// but what this rests on is the margin, not that order.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumed_daemons_stale_save_is_refused_by_its_fence() {
     let pg = Postgres::start();
@@ -758,6 +760,11 @@ async fn a_resumed_daemons_stale_save_is_refused_by_its_fence() {
         .args(["--data-only", &url])
         .output()
         .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
     let mut places = vec![(
         "pg_dump".to_string(),
         String::from_utf8_lossy(&dump.stdout).into_owned(),
