@@ -14,7 +14,8 @@ use support::hostile::{Hostile, Reply, Request};
 use support::{ACTOR, http, key, open_store};
 use switchboard::auth::{AuthSpec, Broker};
 use switchboard::domain::now_ms;
-use switchboard::store::NewToken;
+use switchboard::store::{LeaseOutcome, NewToken, Store};
+use tokio::sync::Semaphore;
 
 /// What the rotating server remembers: the one live refresh token, every refresh token it ever
 /// saw presented, and whether it revoked the grant for a reuse.
@@ -200,6 +201,108 @@ async fn a_slow_refresh_keeps_its_lease_and_nobody_spends_the_token_twice() {
     let g = grant.lock().unwrap();
     assert!(!g.revoked, "presented: {:?}", g.presented);
     assert_eq!(g.presented, ["rt-0"], "one refresh for both processes");
+}
+
+/// What another process does while this one is paused with its request out: takes the lapsed
+/// refresh lease under a newer tenure and saves a new grant under it.
+async fn take_over(store: &Store, access: &str, refresh: &str) {
+    let name = "refresh:hostile/default";
+    let LeaseOutcome::HeldBy { holder, .. } =
+        store.acquire_lease(name, "other", 60_000).await.unwrap()
+    else {
+        panic!("the paused process holds the lease");
+    };
+    store.renew_lease(name, &holder, -1).await.unwrap();
+    let LeaseOutcome::Acquired { fence } =
+        store.acquire_lease(name, "other", 60_000).await.unwrap()
+    else {
+        panic!("a lapsed lease is free to take");
+    };
+    store
+        .save_token_fenced(
+            &key("hostile"),
+            support::grant(access, Some(refresh), 600_000),
+            fence,
+        )
+        .await
+        .unwrap();
+    store.release_lease(name, "other").await.unwrap();
+}
+
+/// A process paused with its request out loses its lease, and another saves a newer grant,
+/// which this process's follower adopts as soon as it commits (on PostgreSQL, `LISTEN` hears it
+/// first when the process resumes) before the request comes back. Whatever the answer then, a
+/// token the fence refuses or `invalid_grant` for the refresh token the other spent, the grant
+/// that stands is the outcome: the caller gets it, no failure or backoff is recorded, nothing
+/// is marked for re-auth. (Only a reload that found the newer grant itself counted before.)
+#[tokio::test]
+async fn a_superseded_refresh_hands_out_the_grant_that_stands_though_already_adopted() {
+    let answers = [
+        (
+            "a token whose save is refused",
+            Reply::json(
+                200,
+                serde_json::json!({"access_token": "at-late", "token_type": "bearer", "refresh_token": "rt-late", "expires_in": 600}),
+            ),
+        ),
+        (
+            "invalid_grant",
+            Reply::json(
+                400,
+                serde_json::json!({"error": "invalid_grant", "error_description": "already used"}),
+            ),
+        ),
+    ];
+    for (what, answer) in answers {
+        let gate = Arc::new(Semaphore::new(0));
+        let peer = {
+            let gate = gate.clone();
+            Hostile::start(move |_: &Request| Reply::Gated(gate.clone(), Box::new(answer.clone())))
+                .await
+        };
+        let (_tmp, dir) = support::data_dir();
+        let store = open_store(&dir);
+        // Longer than the test: only the takeover ends this tenure.
+        let a = Broker::with_lease_ttl(store.clone(), http(), Duration::from_secs(60));
+        installed(&a, &spec(peer.url("/token"))).await;
+        let refresh = {
+            let a = a.clone();
+            tokio::spawn(async move { a.refresh_now(&key("hostile"), ACTOR).await })
+        };
+        peer.arrived("/token", Duration::from_secs(20)).await;
+        take_over(&store, "at-other", "rt-other").await;
+        assert!(
+            a.sync_from_store(&key("hostile")).await.expect("sync"),
+            "{what}: the follower adopts the newer grant"
+        );
+        gate.add_permits(1);
+        refresh
+            .await
+            .unwrap()
+            .unwrap_or_else(|f| panic!("{what}: the refresh failed: {f}"));
+        assert_eq!(
+            support::token(&a, &key("hostile")).await,
+            "at-other",
+            "{what}"
+        );
+        assert!(!a.needs_reauth(&key("hostile")), "{what}");
+        assert_eq!(
+            (
+                a.failures_in_row(&key("hostile")),
+                a.retry_at(&key("hostile"))
+            ),
+            (0, None),
+            "{what}: backing off after a refresh that another one's grant answered"
+        );
+        let stored = store.load_token(&key("hostile")).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.access.expose(), stored.generation),
+            ("at-other", 2),
+            "{what}"
+        );
+        let marked = store.connections().await.unwrap();
+        assert!(marked.iter().all(|c| !c.needs_reauth), "{what}: {marked:?}");
+    }
 }
 
 /// Lifetimes that mean "already expired" made the scheduler refresh in a loop. Through the real

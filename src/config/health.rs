@@ -49,6 +49,13 @@ pub struct StoreConfig {
     /// secret, never printed.
     #[serde(default)]
     pub url: Option<crate::secret::Secret>,
+    /// How long a connection's refresh lease lasts unless renewed (it is renewed every third
+    /// of this while a token request is in flight). A process stopped longer than this (paused,
+    /// cut off from the database) loses the lease to another; a shorter one hands a killed
+    /// process's refresh to another process sooner. Every process sharing grants should use
+    /// the same value.
+    #[serde(default = "default_refresh_lease", deserialize_with = "refresh_lease")]
+    pub refresh_lease: Duration,
 }
 
 impl Default for StoreConfig {
@@ -57,6 +64,7 @@ impl Default for StoreConfig {
             raw_retention: two_days(),
             rollup_retention: five_weeks(),
             url: None,
+            refresh_lease: default_refresh_lease(),
         }
     }
 }
@@ -71,6 +79,10 @@ fn two() -> u32 {
 
 fn ten_minutes() -> Duration {
     Duration::from_secs(600)
+}
+
+fn default_refresh_lease() -> Duration {
+    crate::auth::LEASE_TTL
 }
 
 fn two_days() -> Duration {
@@ -129,6 +141,34 @@ fn rollup_retention<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Erro
         Duration::from_secs(8 * 24 * 3600),
         "the 7-day window reads rollups",
     )
+}
+
+/// The shortest and longest `[store] refresh_lease`.
+const REFRESH_LEASE_RANGE: (Duration, Duration) =
+    (Duration::from_secs(3), Duration::from_secs(600));
+
+fn refresh_lease<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    let v = parse_duration(&s).map_err(de::Error::custom)?;
+    let (least, most) = REFRESH_LEASE_RANGE;
+    let range = format!(
+        "use {} to {}",
+        humantime::format_duration(least),
+        humantime::format_duration(most)
+    );
+    if v < least {
+        return Err(de::Error::custom(format!(
+            "\"{s}\" is too short: {range} (a lease is renewed every third of it, so a busy \
+             database would let it lapse mid-request)"
+        )));
+    }
+    if v > most {
+        return Err(de::Error::custom(format!(
+            "\"{s}\" is too long: {range} (a process that dies mid-refresh keeps its \
+             connection from refreshing this long)"
+        )));
+    }
+    Ok(v)
 }
 
 pub(super) fn default_refresh_share() -> f64 {

@@ -58,7 +58,7 @@ use crate::domain::{ErrorClass, Failure, Snapshot};
 pub use crate::mcp::elicit::{ElicitPolicy, Elicitor, Operator, OperatorAsk};
 use crate::store::history::Retention;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// Run (or stand by to run) the scheduler: refresh deadlines and probe schedules. One-shot
     /// commands leave it off and act only on what they are asked.
@@ -77,6 +77,21 @@ pub struct EngineOptions {
     /// partitions and schedule only those (a daemon). A console leaves it off: it probes what
     /// it shows, and the daemons refresh.
     pub share_work: bool,
+    /// How long a refresh lease lasts unless renewed (`[store] refresh_lease`).
+    pub refresh_lease: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            scheduler: false,
+            elicit: Elicitor::default(),
+            retention: Retention::default(),
+            history: false,
+            share_work: false,
+            refresh_lease: crate::auth::LEASE_TTL,
+        }
+    }
 }
 
 /// The store's retention as `[store]` configures it.

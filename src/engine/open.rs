@@ -158,6 +158,7 @@ impl Workspace {
     ) -> Result<Running, Failure> {
         let options = EngineOptions {
             retention: super::retention(&config.store),
+            refresh_lease: config.store.refresh_lease,
             ..options
         };
         let grants = self.grants(config).await?;

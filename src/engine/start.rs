@@ -56,7 +56,7 @@ pub async fn start_preloaded(
         store.clone(),
         grants.clone(),
         http.clone(),
-        crate::auth::LEASE_TTL,
+        opts.refresh_lease,
     );
     if shared {
         // From the start: what a one-shot command does is news to the other hosts too.

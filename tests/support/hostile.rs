@@ -65,6 +65,9 @@ pub enum Reply {
     Stall,
     /// Wait, then reply.
     After(Duration, Box<Reply>),
+    /// Hold the reply until the test adds a permit to the gate: the request has arrived (it is
+    /// recorded) and the test acts on the client before the answer is written.
+    Gated(Arc<tokio::sync::Semaphore>, Box<Reply>),
 }
 
 impl Reply {
@@ -222,6 +225,13 @@ async fn serve(
             match reply {
                 Reply::After(d, next) => {
                     tokio::time::sleep(d).await;
+                    reply = *next;
+                }
+                Reply::Gated(gate, next) => {
+                    // Each permit opens the gate for one reply.
+                    if let Ok(permit) = gate.acquire().await {
+                        permit.forget();
+                    }
                     reply = *next;
                 }
                 Reply::Http {

@@ -196,6 +196,23 @@ impl Broker {
         Ok(Some(c))
     }
 
+    /// A token newer than generation `spent` (the one whose refresh token this request
+    /// presented): one another process stored, read now, or already adopted while the request
+    /// was out (on PostgreSQL the listener hears the save the moment it commits, and after a
+    /// pause it is often first). Either way that grant stands, and this refresh is answered.
+    async fn newer_than(
+        &self,
+        key: &ConnectionKey,
+        slot: &Slot,
+        spent: i64,
+    ) -> Result<Option<StoredToken>, Failure> {
+        if let Some(t) = self.reload_if_newer(key, slot).await? {
+            return Ok(Some(t));
+        }
+        let cached = slot.cached.read().map_err(|_| poisoned())?.clone();
+        Ok(cached.filter(|c| c.generation > spent))
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn refresh_with_lease(
         &self,
@@ -277,7 +294,7 @@ impl Broker {
                 Ok(token.access)
             }
             FirstOutcome::NotSent(why) | FirstOutcome::Superseded(why) => {
-                if let Some(t) = self.reload_if_newer(key, slot).await? {
+                if let Some(t) = self.newer_than(key, slot, generation).await? {
                     return Ok(t.access);
                 }
                 let f = Failure::new(ErrorClass::Timeout, why);
@@ -285,7 +302,7 @@ impl Broker {
                 still_valid(cached.as_ref(), need).ok_or(f)
             }
             FirstOutcome::Failed(TokenError::InvalidGrant(msg)) => {
-                if let Some(t) = self.reload_if_newer(key, slot).await? {
+                if let Some(t) = self.newer_than(key, slot, generation).await? {
                     return Ok(t.access);
                 }
                 let f = TokenError::InvalidGrant(msg).failure();

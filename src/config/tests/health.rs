@@ -21,12 +21,13 @@ fn defaults_when_absent() {
         c.store.rollup_retention,
         Duration::from_secs(35 * 24 * 3600)
     );
+    assert_eq!(c.store.refresh_lease, Duration::from_secs(30));
 }
 
 #[test]
 fn values_are_read() {
     let c = parse(&format!(
-        "[store]\nraw_retention = \"6h\"\nrollup_retention = \"90d\"\n{REST}[connectors.health]\ndown_after = 5\nup_after = 1\nmax_backoff = \"2m\"\n[connectors.schedule]\nrefresh_share = 0.25\nrefresh_attempts = 5\nrefresh_idle = \"14d\"\n"
+        "[store]\nraw_retention = \"6h\"\nrollup_retention = \"90d\"\nrefresh_lease = \"6s\"\n{REST}[connectors.health]\ndown_after = 5\nup_after = 1\nmax_backoff = \"2m\"\n[connectors.schedule]\nrefresh_share = 0.25\nrefresh_attempts = 5\nrefresh_idle = \"14d\"\n"
     ));
     let h = &c.connectors[0].health;
     assert_eq!(
@@ -38,6 +39,15 @@ fn values_are_read() {
     assert_eq!(s.refresh_attempts, 5);
     assert_eq!(s.refresh_idle, Some(Duration::from_secs(14 * 86400)));
     assert_eq!(c.store.raw_retention, Duration::from_secs(6 * 3600));
+    assert_eq!(c.store.refresh_lease, Duration::from_secs(6));
+}
+
+#[test]
+fn the_refresh_lease_takes_its_whole_range() {
+    for (value, secs) in [("3s", 3), ("10m", 600), ("90s", 90)] {
+        let c = parse(&format!("[store]\nrefresh_lease = \"{value}\"\n{REST}"));
+        assert_eq!(c.store.refresh_lease, Duration::from_secs(secs), "{value}");
+    }
 }
 
 #[test]
@@ -101,4 +111,22 @@ fn nonsense_is_a_located_error() {
     assert_error(&e, 2, 17, "store.raw_retention", &["too short", "1h"]);
     let e = error("[store]\nrollup_retention = \"1d\"\n");
     assert_error(&e, 2, 20, "store.rollup_retention", &["7-day window"]);
+    for (value, fragment) in [
+        ("2s", "too short"),
+        ("2999ms", "too short"),
+        ("0s", "too short"),
+        ("10m 1s", "too long"),
+        ("1h", "too long"),
+    ] {
+        let e = error(&format!("[store]\nrefresh_lease = \"{value}\"\n"));
+        assert_error(
+            &e,
+            2,
+            17,
+            "store.refresh_lease",
+            &[fragment, "use 3s to 10m"],
+        );
+    }
+    let e = error("[store]\nrefresh_lease = 30\n");
+    assert_error(&e, 2, 17, "store.refresh_lease", &[]);
 }

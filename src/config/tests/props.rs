@@ -50,6 +50,7 @@ const KEYS: &[(&str, &str)] = &[
     ("connectors.health", "max_backoff"),
     ("store", "raw_retention"),
     ("store", "rollup_retention"),
+    ("store", "refresh_lease"),
 ];
 
 /// A config that loads, with `key` in `table` set to `value` (replacing any default line).
