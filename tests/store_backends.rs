@@ -276,7 +276,10 @@ async fn daemons_starting_at_once_migrate_once_and_share_leases_on_one_clock() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 2, "every migration, once: grants (1) and the feed (2)");
+    assert_eq!(
+        version, 2,
+        "every migration, once: grants (1) and the feed (2)"
+    );
     let rows: i64 = client
         .query_one("SELECT count(*) FROM switchboard_schema", &[])
         .await
