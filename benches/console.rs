@@ -74,6 +74,7 @@ fn connection(i: usize) -> ConnectionView {
         next_refresh_why: Some("lead 5m".into()),
         next_probe_at: None,
         paused: false,
+        probed_elsewhere: false,
     }
 }
 

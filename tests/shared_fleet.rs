@@ -222,6 +222,23 @@ async fn three_daemons_share_a_fleet_through_stops_and_kills() {
         );
     }
 
+    // Every daemon serves the whole fleet as it stands, up: its own share as it probed it, the
+    // rest as the daemons holding it did (the feed).
+    wait_for(
+        "every daemon's /metrics to show all six connections up",
+        Duration::from_secs(40),
+        || {
+            daemons.iter().all(|d| {
+                let metrics = d.metrics().unwrap_or_default();
+                (0..CONNECTIONS).all(|i| {
+                    metrics.contains(&format!(
+                        "switchboard_connection_health{{connector=\"oidc-{i}\",account=\"default\",state=\"up\"}} 1"
+                    ))
+                })
+            })
+        },
+    );
+
     // The operator's refresh is in the event log of a daemon's data directory too.
     let cli_refreshes = |dir: &Path| -> i64 {
         rusqlite::Connection::open(dir.join("switchboard.db"))

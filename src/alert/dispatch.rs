@@ -93,18 +93,7 @@ impl Dispatcher {
 
     /// Runs the rules and saves what they decided; false when it could not be saved.
     async fn evaluate(&self, tracker: &mut Tracker, snapshot: &Snapshot, now: UnixMs) -> bool {
-        let fleet: Vec<Observation> = snapshot
-            .connections
-            .iter()
-            .map(|c| Observation {
-                key: c.key.clone(),
-                name: c.name.clone(),
-                health: c.health,
-                detail: c.detail.clone(),
-                expires_at: c.token.as_ref().and_then(|t| t.expires_at),
-                tags: self.tags.get(&c.key.connector).cloned().unwrap_or_default(),
-            })
-            .collect();
+        let fleet = observed(snapshot, &self.tags);
         let step = tracker.observe(&self.channels, &fleet, now);
         if step.is_empty() {
             return true;
@@ -298,9 +287,43 @@ async fn settle(handle: &EngineHandle, id: i64, settle: Settle, delivery: Delive
     }
 }
 
+/// What the rules look at: every connection this process probes. One another daemon probes
+/// (shared grants) is that daemon's to alert on; a console beside daemons alerts on none.
+fn observed(snapshot: &Snapshot, tags: &HashMap<String, Vec<String>>) -> Vec<Observation> {
+    snapshot
+        .connections
+        .iter()
+        .filter(|c| !c.probed_elsewhere)
+        .map(|c| Observation {
+            key: c.key.clone(),
+            name: c.name.clone(),
+            health: c.health,
+            detail: c.detail.clone(),
+            expires_at: c.token.as_ref().and_then(|t| t.expires_at),
+            tags: tags.get(&c.key.connector).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_this_process_probes_is_alerted_on() {
+        use crate::domain::Health;
+        use crate::tui::tests::fixtures::conn;
+        let mut here = conn("jira", "default", "Jira", Health::Down);
+        let mut there = conn("zoom", "default", "Zoom", Health::Down);
+        here.probed_elsewhere = false;
+        there.probed_elsewhere = true;
+        let snapshot = Snapshot::new(0, vec![here, there], true);
+        let tags = HashMap::from([("jira".to_string(), vec!["team-a".to_string()])]);
+        let seen = observed(&snapshot, &tags);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].key.connector, "jira");
+        assert_eq!(seen[0].tags, ["team-a"]);
+    }
 
     #[test]
     fn backoff_doubles_up_to_retry_max_and_a_receivers_retry_after_is_capped_there_too() {

@@ -243,6 +243,10 @@ pub struct ConnectionView {
     /// Paused by an operator (`Command::SetPaused`): nothing automatic touches it.
     #[serde(default)]
     pub paused: bool,
+    /// Another daemon probes it (the grants are shared and its partition is not this
+    /// process's): what is shown came from the feed, and whoever probes it alerts on it.
+    #[serde(default)]
+    pub probed_elsewhere: bool,
 }
 
 /// The fleet at one instant. Cheap to clone behind an `Arc`; front-ends read only this.

@@ -5,10 +5,11 @@
 //!
 //! - Every process on shared grants publishes, batched (`publish`): one transaction and one
 //!   `NOTIFY` per kind per half second, whatever the fleet's size.
-//! - A process that is not a member (a console, `status`) takes in other hosts' probe
-//!   results (`take_probes`) at start and as they are announced. A member does not: it shows,
-//!   serves as metrics and alerts on its own share, so a fleet's alerts are sent once, by
-//!   whoever probes the connection.
+//! - Every process takes in the probe results of the connections it does not probe itself
+//!   (`take_probes`; `Work::probed_elsewhere`): a console or `status` beside daemons all of
+//!   them, a daemon the other daemons' shares. So every host shows, and serves as metrics, the
+//!   whole fleet as it stands; only whoever probes a connection alerts on it
+//!   (`ConnectionView::probed_elsewhere`), so a fleet's alerts are sent once.
 //! - The process that leads its data directory writes other hosts' event log lines into that
 //!   directory's log once (`take_events`), so `events` and the console's log show the fleet.
 //! - Event lines from this data directory are skipped: they are in its log already.
@@ -131,9 +132,12 @@ pub(super) async fn take_probes(engine: &Engine, db: &PgStore) -> bool {
         };
         let full = read >= READ_BATCH;
         any |= !items.is_empty();
+        // A member's own share is what it probed itself; the rest, the other daemons did.
         engine.adopt_observed(items.into_iter().filter_map(|item| match item {
-            FeedItem::Probe { key, probe } => Some((key, probe)),
-            FeedItem::Event { .. } => None,
+            FeedItem::Probe { key, probe } if engine.work.probed_elsewhere(&key) => {
+                Some((key, probe))
+            }
+            FeedItem::Probe { .. } | FeedItem::Event { .. } => None,
         }));
         engine.work.set_probes_seen(upto);
         if !full {

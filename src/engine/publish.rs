@@ -317,6 +317,7 @@ impl Engine {
                 _ => None,
             },
             paused: row.paused_at.is_some(),
+            probed_elsewhere: self.work.probed_elsewhere(key),
         }
     }
 }

@@ -71,10 +71,10 @@ impl Work {
         self.member
     }
 
-    /// Shows other hosts' probe results: a process on shared grants that probes no share of
-    /// its own (a console, `status`).
+    /// Shows probe results from the feed: every process on shared grants, for what it does
+    /// not probe itself (`probed_elsewhere`).
     pub(super) fn shows_feed(&self) -> bool {
-        self.shared && !self.member
+        self.shared
     }
 
     pub(super) fn origin(&self) -> Option<Arc<str>> {
@@ -108,6 +108,11 @@ impl Work {
         } else {
             !self.daemons_probe.load(Ordering::Relaxed)
         }
+    }
+
+    /// Another process probes `key` on schedule: a daemon holding its partition.
+    pub fn probed_elsewhere(&self, key: &ConnectionKey) -> bool {
+        self.shared && !self.probes(key)
     }
 
     /// Whether the scheduler refreshes `key` here ahead of its expiry.

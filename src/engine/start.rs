@@ -231,9 +231,8 @@ pub async fn start_preloaded(
             ),
         }
         // Before the scheduler's first round: a console beside running daemons probes
-        // nothing on schedule, not even once.
-        if opts.scheduler
-            && !engine.work.is_member()
+        // nothing on schedule, not even once, and `status` shows what they probed.
+        if !engine.work.is_member()
             && let Ok(n) = super::shares::live_members(&grants).await
         {
             engine.work.daemons_probe.store(n > 0, Ordering::Relaxed);

@@ -29,6 +29,7 @@ fn view(connector: &str, account: &str, health: Health, expires_at: Option<i64>)
         next_refresh_why: None,
         next_probe_at: None,
         paused: false,
+        probed_elsewhere: false,
     }
 }
 

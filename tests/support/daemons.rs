@@ -46,7 +46,7 @@ impl Daemon {
             .arg(&self.config)
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .arg("daemon")
+            .args(["daemon", "--listen", "127.0.0.1:0"])
             .env("SWITCHBOARD_KEY", hex_key())
             .env("SWITCHBOARD_DATABASE_URL", &self.url)
             .env("SWITCHBOARD_LOG", "debug")
@@ -72,6 +72,23 @@ impl Daemon {
             c.0.kill().expect("SIGKILL");
             let _ = c.0.wait();
         }
+    }
+
+    /// Its `/metrics` now, once it has said where it serves them.
+    pub fn metrics(&self) -> Option<String> {
+        use std::io::{Read, Write};
+        let err = std::fs::read_to_string(self.data_dir.join("daemon.err")).ok()?;
+        let addr = err.split("metrics on http://").nth(1)?.split('/').next()?;
+        let mut conn = std::net::TcpStream::connect(addr).ok()?;
+        conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            conn,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut body = String::new();
+        conn.read_to_string(&mut body).ok()?;
+        Some(body)
     }
 
     pub fn log(&self) -> String {

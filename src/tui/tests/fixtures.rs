@@ -51,6 +51,7 @@ pub fn conn(connector: &str, account: &str, name: &str, health: Health) -> Conne
         next_refresh_why: None,
         next_probe_at: None,
         paused: false,
+        probed_elsewhere: false,
     }
 }
 
