@@ -14,7 +14,7 @@ use super::rules::{Observation, Tracker};
 use super::send::{self, Attempt};
 use crate::config::AlertChannel;
 use crate::domain::alert::{Delivery, Notice, OutboxItem, Settle};
-use crate::domain::{Snapshot, UnixMs, now_ms};
+use crate::domain::{ConnectionKey, Snapshot, UnixMs, now_ms};
 use crate::engine::EngineHandle;
 use crate::engine::alerts::{AlertAnswer, AlertOp, unexpected};
 
@@ -93,7 +93,7 @@ impl Dispatcher {
 
     /// Runs the rules and saves what they decided; false when it could not be saved.
     async fn evaluate(&self, tracker: &mut Tracker, snapshot: &Snapshot, now: UnixMs) -> bool {
-        let fleet = observed(snapshot, &self.tags);
+        let fleet = observed(snapshot, &self.tags, |key| tracker.is_open(key));
         let step = tracker.observe(&self.channels, &fleet, now);
         if step.is_empty() {
             return true;
@@ -288,12 +288,20 @@ async fn settle(handle: &EngineHandle, id: i64, settle: Settle, delivery: Delive
 }
 
 /// What the rules look at: every connection this process probes. One another daemon probes
-/// (shared grants) is that daemon's to alert on; a console beside daemons alerts on none.
-fn observed(snapshot: &Snapshot, tags: &HashMap<String, Vec<String>>) -> Vec<Observation> {
+/// (shared grants) is that daemon's to alert on, and a console beside daemons alerts on none;
+/// but an incident this process opened stays its own until it resolves (`is_open`), from the
+/// feed's view of the connection, so every trigger it sent gets its resolve even after the
+/// connection's partition moved. (The new holder, which cannot see this incident, may trigger
+/// its own: incidents are per data directory.)
+fn observed(
+    snapshot: &Snapshot,
+    tags: &HashMap<String, Vec<String>>,
+    is_open: impl Fn(&ConnectionKey) -> bool,
+) -> Vec<Observation> {
     snapshot
         .connections
         .iter()
-        .filter(|c| !c.probed_elsewhere)
+        .filter(|c| !c.probed_elsewhere || is_open(&c.key))
         .map(|c| Observation {
             key: c.key.clone(),
             name: c.name.clone(),
@@ -319,10 +327,13 @@ mod tests {
         there.probed_elsewhere = true;
         let snapshot = Snapshot::new(0, vec![here, there], true);
         let tags = HashMap::from([("jira".to_string(), vec!["team-a".to_string()])]);
-        let seen = observed(&snapshot, &tags);
+        let seen = observed(&snapshot, &tags, |_| false);
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].key.connector, "jira");
         assert_eq!(seen[0].tags, ["team-a"]);
+        // Its own incident, opened before the partition moved, it follows to the resolve.
+        let seen = observed(&snapshot, &tags, |k| k.connector == "zoom");
+        assert_eq!(seen.len(), 2);
     }
 
     #[test]

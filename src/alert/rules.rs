@@ -108,6 +108,11 @@ impl Tracker {
         self.open.len()
     }
 
+    /// Whether any channel has an incident open for `key`.
+    pub fn is_open(&self, key: &ConnectionKey) -> bool {
+        !self.open.is_empty() && self.open.keys().any(|(_, k)| k == key)
+    }
+
     /// Looks at every connection through every channel at `now`.
     pub fn observe(
         &mut self,

@@ -161,9 +161,12 @@ fn a_restarted_leader_carries_open_incidents_on_without_firing_again() {
                 .is_empty()
         );
     }
+    assert!(second.is_open(&obs("jira", Health::Down).key));
+    assert!(!second.is_open(&obs("zoom", Health::Down).key));
     second.observe(&ch, &[obs("jira", Health::Up)], 301 * S);
     let resolved = second.observe(&ch, &[obs("jira", Health::Up)], 311 * S);
     assert_eq!(resolved.notices[0].1.incident, step.notices[0].1.incident);
+    assert!(!second.is_open(&obs("jira", Health::Up).key), "resolved");
 }
 
 #[test]
