@@ -16,7 +16,6 @@ mod oidc;
 #[path = "support/postgres.rs"]
 mod postgres;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -247,19 +246,7 @@ async fn a_resumed_daemons_stale_save_is_refused_by_its_fence() {
     let exit = a.child.take().expect("running").0.wait().expect("wait");
     assert!(exit.success(), "{exit:?}; daemon log:\n{log}");
     // Nothing the server issued is in clear in either data directory or the database.
-    let dump = Command::new(postgres::bindir().join("pg_dump"))
-        .args(["--data-only", &url])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let mut places = vec![(
-        "pg_dump".to_string(),
-        String::from_utf8_lossy(&dump.stdout).into_owned(),
-    )];
+    let mut places = vec![("pg_dump".to_string(), postgres::dump(&url))];
     for f in files_under(dir.path()).into_iter().filter(|f| *f != config) {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
         places.push((f.display().to_string(), text));

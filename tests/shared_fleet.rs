@@ -20,11 +20,10 @@ mod postgres;
 mod tmux;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use daemons::{Daemon, command, hex_key, vault, wait_for};
+use daemons::{Daemon, command, hex_key, logged, vault, wait_for};
 use oidc::{
     OidcProvider, PUBLIC_CLIENT, assert_no_failed_refresh, authorize, code_spec, files_under,
 };
@@ -105,16 +104,7 @@ async fn two_hosts_rotate_one_grant_once_per_cycle() {
     assert_eq!(ta, tb, "both hosts hold the same grant");
     assert_eq!(p.userinfo_status(&ta).await, 200);
     // Sealed at rest in the database too: no token the provider issued is in it in clear.
-    let dump = Command::new(postgres::bindir().join("pg_dump"))
-        .args(["--data-only", &url])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let dump = String::from_utf8_lossy(&dump.stdout);
+    let dump = postgres::dump(&url);
     for t in end.issued_tokens() {
         assert!(!dump.contains(&t), "a token in clear in the database");
     }
@@ -240,21 +230,10 @@ async fn three_daemons_share_a_fleet_through_stops_and_kills() {
     );
 
     // The operator's refresh is in the event log of a daemon's data directory too.
-    let cli_refreshes = |dir: &Path| -> i64 {
-        rusqlite::Connection::open(dir.join("switchboard.db"))
-            .and_then(|db| {
-                db.query_row(
-                    "SELECT count(*) FROM events WHERE kind = 'refresh' AND actor = 'cli'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0)
-    };
     wait_for(
         "the operator's refresh to reach a daemon's event log",
         Duration::from_secs(10),
-        || cli_refreshes(&daemons[0].data_dir) >= 1,
+        || logged(&daemons[0].data_dir, "refresh", "cli", "ok") >= 1,
     );
 
     // `status` says where the tokens are and how the daemons split the fleet.
@@ -309,22 +288,11 @@ async fn three_daemons_share_a_fleet_through_stops_and_kills() {
         0,
         "the console probed on schedule beside the daemons"
     );
-    let console_refreshes = |dir: &Path| -> i64 {
-        rusqlite::Connection::open(dir.join("switchboard.db"))
-            .and_then(|db| {
-                db.query_row(
-                    "SELECT count(*) FROM events WHERE kind = 'refresh' AND actor = 'console' AND outcome = 'ok'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0)
-    };
     console.keys(&["r"]);
     wait_for(
         "the console's refresh to reach a daemon's event log",
         Duration::from_secs(15),
-        || console_refreshes(&daemons[0].data_dir) >= 1,
+        || logged(&daemons[0].data_dir, "refresh", "console", "ok") >= 1,
     );
     drop(console);
 

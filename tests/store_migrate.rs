@@ -10,7 +10,6 @@ mod daemons;
 mod postgres;
 
 use std::path::Path;
-use std::process::Command;
 
 use cli::{BIN, scrubbed};
 use daemons::{hex_key, ran, vault};
@@ -103,11 +102,7 @@ async fn store_migrate_copies_sealed_tokens_and_verifies_them() {
         "{marks:?}"
     );
     // Sealed at rest: no secret in a dump of the database.
-    let dump = Command::new(postgres::bindir().join("pg_dump"))
-        .args(["--data-only", &url])
-        .output()
-        .expect("pg_dump runs");
-    let dump = String::from_utf8_lossy(&dump.stdout);
+    let dump = postgres::dump(&url);
     for secret in ["rt-a", "rt-b2", "access-for-rt-a"] {
         assert!(!dump.contains(secret), "{secret} in clear in the database");
     }

@@ -111,6 +111,20 @@ impl Daemon {
     }
 }
 
+/// How many `kind` events by `actor` with `outcome` the event log in `dir` holds (0 while it
+/// cannot be read).
+pub fn logged(dir: &Path, kind: &str, actor: &str, outcome: &str) -> i64 {
+    rusqlite::Connection::open(dir.join("switchboard.db"))
+        .and_then(|db| {
+            db.query_row(
+                "SELECT count(*) FROM events WHERE kind = ?1 AND actor = ?2 AND outcome = ?3",
+                [kind, actor, outcome],
+                |r| r.get(0),
+            )
+        })
+        .unwrap_or(0)
+}
+
 pub fn wait_for(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !ok() {

@@ -257,6 +257,20 @@ fn certificates(dir: &Path, ids: Option<(u32, u32)>) -> PathBuf {
 }
 
 /// The newest installed server's binaries.
+/// The database's rows, as `pg_dump --data-only` writes them: where a secret in clear would show.
+pub fn dump(url: &str) -> String {
+    let out = Command::new(bindir().join("pg_dump"))
+        .args(["--data-only", url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn bindir() -> PathBuf {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
