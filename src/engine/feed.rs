@@ -98,7 +98,7 @@ pub(super) async fn publish(engine: Arc<Engine>, db: PgStore, cancel: Cancellati
 
 /// Where a reader of other hosts' probes starts: the replay's minutes, as a start from this
 /// data directory's store has them.
-pub(super) async fn start_probes(engine: &Engine, db: &PgStore) {
+async fn start_probes(engine: &Engine, db: &PgStore) {
     if engine.work.probes_seen() >= 0 {
         return;
     }
