@@ -108,14 +108,28 @@ async fn start_probes(engine: &Engine, db: &PgStore) {
     }
 }
 
-/// Takes in probe results published after the last seen, in batches; true when any.
+/// Up to `READ_BATCH` rows of `kind` after `after`, but `skip`'s, and whether there may be
+/// more; `None` (logged) when the database did not answer.
+async fn read(
+    db: &PgStore,
+    after: i64,
+    skip: &str,
+    kind: FeedKind,
+) -> Option<(Vec<FeedItem>, i64, bool)> {
+    match db.feed_after(after, skip, kind, READ_BATCH).await {
+        Ok((items, upto, read)) => Some((items, upto, read >= READ_BATCH)),
+        Err(e) => {
+            tracing::debug!("reading the feed's {kind:?} rows: {e}");
+            None
+        }
+    }
+}
+
+/// Takes in probe results published after the last seen, in batches.
 /// This data directory's own are taken in too: a console beside a daemon sees the daemon's
 /// probes at once rather than at its next read of the store, and one it already has (its own,
 /// or read from the store first) is not newer than its row's last, so it is not counted twice.
-pub(super) async fn take_probes(engine: &Engine, db: &PgStore) -> bool {
-    if !engine.work.shows_feed() {
-        return false;
-    }
+pub(super) async fn take_probes(engine: &Engine, db: &PgStore) {
     // A daemon's own rows are its share, in its rows already: not read back at all (at 10,000
     // connections that was every probe it made, decoded and dropped).
     let skip: Arc<str> = match engine.work.origin() {
@@ -125,18 +139,11 @@ pub(super) async fn take_probes(engine: &Engine, db: &PgStore) -> bool {
     start_probes(engine, db).await;
     let mut any = false;
     loop {
-        let after = engine.work.probes_seen();
-        let (items, upto, read) = match db
-            .feed_after(after, &skip, FeedKind::Probe, READ_BATCH)
-            .await
-        {
-            Ok(read) => read,
-            Err(e) => {
-                tracing::debug!("reading other hosts' probes: {e}");
-                return any;
-            }
+        let Some((items, upto, full)) =
+            read(db, engine.work.probes_seen(), &skip, FeedKind::Probe).await
+        else {
+            break;
         };
-        let full = read >= READ_BATCH;
         any |= !items.is_empty();
         // A member's own share is what it probed itself; the rest, the other daemons did.
         engine.adopt_observed(items.into_iter().filter_map(|item| match item {
@@ -153,7 +160,6 @@ pub(super) async fn take_probes(engine: &Engine, db: &PgStore) -> bool {
     if any {
         engine.publish();
     }
-    any
 }
 
 /// Writes other hosts' event log lines into this data directory's log, if this process leads
@@ -183,20 +189,12 @@ pub(super) async fn take_events(engine: &Engine, db: &PgStore) {
                 }
             },
         };
-        let (items, upto, read) = match db
-            .feed_after(after, &origin, FeedKind::Event, READ_BATCH)
-            .await
-        {
-            Ok(read) => read,
-            Err(e) => {
-                tracing::debug!("reading other hosts' events: {e}");
-                return;
-            }
+        let Some((items, upto, full)) = read(db, after, &origin, FeedKind::Event).await else {
+            return;
         };
         if upto == after && from.is_some() {
             return;
         }
-        let full = read >= READ_BATCH;
         let events = items
             .into_iter()
             .filter_map(|item| match item {

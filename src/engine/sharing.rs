@@ -71,12 +71,6 @@ impl Work {
         self.member
     }
 
-    /// Shows probe results from the feed: every process on shared grants, for what it does
-    /// not probe itself (`probed_elsewhere`).
-    pub(super) fn shows_feed(&self) -> bool {
-        self.shared
-    }
-
     pub(super) fn origin(&self) -> Option<Arc<str>> {
         self.origin.get().cloned()
     }
@@ -222,19 +216,24 @@ pub(super) async fn listen(engine: Arc<Engine>, cancel: CancellationToken) {
                             }
                         }
                         Some(Change::Revoked { key }) => adopt(&engine, &key).await,
-                        Some(Change::Feed {
-                            kind: FeedKind::Probe,
-                            upto,
-                        }) => {
-                            if upto > engine.work.probes_seen() {
-                                super::feed::take_probes(&engine, &db).await;
+                        Some(Change::Feed { kind, upto, origin }) => {
+                            // A notice of this data directory's own rows has nothing to read
+                            // for a daemon (its probes and lines are its own) nor for any
+                            // event log (it holds them). A console beside a daemon shares its
+                            // origin and does want the daemon's probes.
+                            let own = engine.work.origin().is_some_and(|o| *o == *origin);
+                            match kind {
+                                FeedKind::Probe
+                                    if !(own && engine.work.is_member())
+                                        && upto > engine.work.probes_seen() =>
+                                {
+                                    super::feed::take_probes(&engine, &db).await;
+                                }
+                                FeedKind::Event if !own => {
+                                    super::feed::take_events(&engine, &db).await;
+                                }
+                                FeedKind::Probe | FeedKind::Event => {}
                             }
-                        }
-                        Some(Change::Feed {
-                            kind: FeedKind::Event,
-                            ..
-                        }) => {
-                            super::feed::take_events(&engine, &db).await;
                         }
                         Some(Change::Reauth { .. }) => {
                             if let Ok(marked) = engine.broker.sync_reauth_marks().await {

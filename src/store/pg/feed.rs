@@ -71,8 +71,8 @@ impl PgStore {
                 exec(
                     &tx,
                     "SELECT pg_notify($1, json_build_object('kind', $2::text, 'connector', '',
-                         'account', '', 'generation', $3::bigint)::text)",
-                    &[&CHANNEL, &kind.as_str(), &last],
+                         'account', '', 'generation', $3::bigint, 'origin', $4::text)::text)",
+                    &[&CHANNEL, &kind.as_str(), &last, &origin],
                 )
                 .await?;
             }

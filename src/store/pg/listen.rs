@@ -23,10 +23,12 @@ pub enum Change {
     Reauth {
         key: ConnectionKey,
     },
-    /// Observations another host published (`PgStore::publish`), up to id `upto`.
+    /// Observations a data directory (`origin`) published (`PgStore::publish`), up to id
+    /// `upto`.
     Feed {
         kind: super::FeedKind,
         upto: i64,
+        origin: String,
     },
 }
 
@@ -36,6 +38,9 @@ struct Notice {
     connector: String,
     account: String,
     generation: i64,
+    /// The publishing data directory, for the feed's notices.
+    #[serde(default)]
+    origin: String,
 }
 
 impl PgStore {
@@ -103,10 +108,12 @@ fn parse_notice(payload: &str) -> Option<Change> {
         "probe" => Some(Change::Feed {
             kind: super::FeedKind::Probe,
             upto: n.generation,
+            origin: n.origin,
         }),
         "event" => Some(Change::Feed {
             kind: super::FeedKind::Event,
             upto: n.generation,
+            origin: n.origin,
         }),
         _ => None,
     }
