@@ -5,8 +5,8 @@
 #
 # Usage: benches/fleet.sh MODE N [SECONDS]
 #   rest N [60]      N REST connections probing the lab's /health every 30 s: probes run /
-#                    configured, on time (each connection's probe gaps 30 s ± 1 s), RSS, CPU,
-#                    fds, `status --json`, SIGTERM → exit.
+#                    configured, on time (each connection's probe gaps 30 s ± 1 s), RSS (every
+#                    10 s and at the end), CPU, fds, `status --json`, SIGTERM → exit.
 #   cc N [330]       N client-credentials connections (one lab client each) probing /api/me
 #                    with 5-minute tokens: every token replaced before expiry, token requests per
 #                    connection counted at the lab, refreshes per second, bring-up time.
@@ -97,7 +97,14 @@ daemon_pid=$!
 lc_start=$(cpu_of "$lab_pid")
 sleep "$WARM"
 c0=$(cpu_of "$daemon_pid"); l0=$(cpu_of "$lab_pid"); t0=$(now)
-sleep "$SECS"
+# RSS every 10 s through the window, not only at its end: the whole-fleet window reads
+# (every 30 s or more) peak between two samples of the end.
+samples=""
+for _ in $(seq $((SECS / 10))); do
+	sleep 10
+	samples="$samples $(kib_of "$daemon_pid" VmRSS)"
+done
+sleep $((SECS % 10))
 c1=$(cpu_of "$daemon_pid"); l1=$(cpu_of "$lab_pid"); t1=$(now)
 rss=$(kib_of "$daemon_pid" VmRSS); hwm=$(kib_of "$daemon_pid" VmHWM)
 load=$(cut -d' ' -f1 /proc/loadavg)
@@ -128,7 +135,7 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=""
 lost=$(cat "$work"/data/*.log* "$work/daemon.err" 2>/dev/null | grep -c "still running at shutdown" || true)
 
-export CONCURRENCY load MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 warm k0 exited lost seed_secs
+export samples CONCURRENCY load MODE N SECS TTL work start t0 t1 ticks c0 c1 l0 l1 lc_start rss hwm fds s0 s1 warm k0 exited lost seed_secs
 python3 - <<'PY'
 import json, os, sqlite3
 e = os.environ
@@ -169,6 +176,11 @@ if len(up) == n:
     row("start → every connection probed ok", f"{max(up) / 1000 - start:.1f} s")
 row("daemon RSS (peak)", f"{rss / 1024:.0f} MiB ({hwm / 1024:.0f} MiB)",
     {"rest": "≤ 128 MiB", "cc": "≤ 256 MiB", "refresh": "≤ 256 MiB"}.get(mode, ""))
+rs = sorted(int(x) for x in e["samples"].split())
+if rs:
+    row("daemon RSS every 10 s over the window: min / median / max",
+        f"{rs[0] / 1024:.0f} / {rs[len(rs) // 2] / 1024:.0f} / {rs[-1] / 1024:.0f} MiB",
+        "max ≤ 128 MiB" if mode == "rest" else "")
 row("daemon CPU over the window (one core = 100 %)", f"{(c1 - c0) / ticks / (t1 - t0) * 100:.1f} %",
     "≤ 25 %" if mode == "rest" else "")
 row("daemon open fds", f"{fds:,}")

@@ -29,8 +29,22 @@ pub struct Sketch {
     zero: u64,
     /// The index of `counts[0]`.
     offset: i32,
-    counts: Vec<u64>,
+    /// Four bytes a bucket: a fleet's window read holds four sketches for every connection at
+    /// once, and no bucket of one connection's week comes near `u32::MAX`. A bucket that
+    /// would overflow saturates, and `count` counts only what the buckets took.
+    counts: Vec<u32>,
     count: u64,
+}
+
+/// Buckets added past the need on the side an array grows, so a sketch that widens one bucket
+/// at a time is not copied for every bucket (`cover`).
+const SLACK: i32 = 8;
+
+/// Adds `n` to a bucket; answers how much it took (less than `n` only at `u32::MAX`).
+fn bump(c: &mut u32, n: u64) -> u64 {
+    let before = *c;
+    *c = u32::try_from(u64::from(before).saturating_add(n)).unwrap_or(u32::MAX);
+    u64::from(*c - before)
 }
 
 /// Two sketches are equal when they hold the same counts, however wide their arrays grew.
@@ -57,19 +71,22 @@ impl Sketch {
         if ms.is_nan() || ms <= MIN_MS {
             self.zero = self.zero.saturating_add(n);
         } else {
-            let c = self.slot(index_of(ms));
-            *c = c.saturating_add(n);
+            let took = bump(self.slot(index_of(ms)), n);
+            self.count = self.count.saturating_add(took);
+            return;
         }
         self.count = self.count.saturating_add(n);
     }
 
     /// The counter of bucket `i`, growing the array to reach it (`i` is within the range).
-    fn slot(&mut self, i: i32) -> &mut u64 {
+    fn slot(&mut self, i: i32) -> &mut u32 {
         self.cover(i, i);
         &mut self.counts[(i - self.offset) as usize]
     }
 
-    /// Grows the array to span `lo..=hi` as well as what it spans now.
+    /// Grows the array to span `lo..=hi` as well as what it spans now. The new array is sized
+    /// to the need plus `SLACK` on the side that grew, not doubled as `Vec` would: at 10,000
+    /// connections the doubling's spare half was the largest single cost of a window read.
     fn cover(&mut self, lo: i32, hi: i32) {
         if self.counts.is_empty() {
             self.offset = lo;
@@ -77,15 +94,25 @@ impl Sketch {
             return;
         }
         let top = self.offset + self.counts.len() as i32 - 1;
-        if lo < self.offset {
-            let grow = (self.offset - lo) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.offset = lo;
+        if lo >= self.offset && hi <= top {
+            return;
         }
-        if hi > top {
-            self.counts
-                .resize(self.counts.len() + (hi - top) as usize, 0);
-        }
+        let new_lo = if lo < self.offset {
+            (lo - SLACK).max(LOWEST)
+        } else {
+            self.offset
+        };
+        let new_top = if hi > top {
+            (hi + SLACK).min(HIGHEST)
+        } else {
+            top
+        };
+        let mut counts = Vec::with_capacity((new_top - new_lo) as usize + 1);
+        counts.resize((self.offset - new_lo) as usize, 0);
+        counts.extend_from_slice(&self.counts);
+        counts.resize((new_top - new_lo) as usize + 1, 0);
+        self.counts = counts;
+        self.offset = new_lo;
     }
 
     /// The non-empty buckets, lowest first, as (index, count).
@@ -94,21 +121,23 @@ impl Sketch {
             .iter()
             .enumerate()
             .filter(|&(_, &n)| n > 0)
-            .map(|(at, &n)| (self.offset + at as i32, n))
+            .map(|(at, &n)| (self.offset + at as i32, u64::from(n)))
     }
 
     pub fn merge(&mut self, other: &Sketch) {
         self.zero = self.zero.saturating_add(other.zero);
-        self.count = self.count.saturating_add(other.count);
+        self.count = self.count.saturating_add(other.zero);
         if other.counts.is_empty() {
             return;
         }
         let other_top = other.offset + other.counts.len() as i32 - 1;
         self.cover(other.offset, other_top);
         let from = (other.offset - self.offset) as usize;
+        let mut took: u64 = 0;
         for (mine, &theirs) in self.counts[from..].iter_mut().zip(&other.counts) {
-            *mine = mine.saturating_add(theirs);
+            took = took.saturating_add(bump(mine, u64::from(theirs)));
         }
+        self.count = self.count.saturating_add(took);
     }
 
     /// Takes out a sketch that was merged in before: a sum of hours less the hour that left the
@@ -123,13 +152,13 @@ impl Sketch {
                 continue;
             };
             if let Some(c) = self.counts.get_mut(at) {
-                *c = c.saturating_sub(n);
+                *c = c.saturating_sub(u32::try_from(n).unwrap_or(u32::MAX));
             }
         }
         self.count = self
             .counts
             .iter()
-            .fold(self.zero, |sum, &n| sum.saturating_add(n));
+            .fold(self.zero, |sum, &n| sum.saturating_add(u64::from(n)));
     }
 
     pub fn count(&self) -> u64 {
@@ -202,9 +231,7 @@ impl Sketch {
         let counts = &mut self.counts;
         let mut added: u64 = 0;
         scan(bytes, |i, n| {
-            let c = &mut counts[(i - offset) as usize];
-            *c = c.saturating_add(n);
-            added = added.saturating_add(n);
+            added = added.saturating_add(bump(&mut counts[(i - offset) as usize], n));
         })?;
         self.zero = self.zero.saturating_add(zero);
         self.count = self.count.saturating_add(zero).saturating_add(added);
@@ -447,6 +474,26 @@ mod tests {
         let d = Sketch::decode(&far).unwrap();
         assert_eq!(d.count(), 2);
         assert!(d.counts.len() <= MAX_BUCKETS);
+    }
+
+    #[test]
+    fn a_full_bucket_saturates_and_the_count_says_what_it_holds() {
+        // A blob may hold any count; a bucket holds at most u32::MAX.
+        let mut big = vec![ENCODING_VERSION, 0, 1];
+        put_varint(&mut big, zigzag(index_of(100.0) as i64));
+        put_varint(&mut big, u64::from(u32::MAX) - 1);
+        let mut s = Sketch::decode(&big).unwrap();
+        assert_eq!(s.count(), u64::from(u32::MAX) - 1);
+        let other = Sketch::decode(&big).unwrap();
+        s.merge(&other);
+        s.merge_encoded(&big).unwrap();
+        s.add_ms(100.0);
+        s.add_ms(0.0);
+        let held: u64 = s.buckets().map(|(_, n)| n).sum();
+        assert_eq!(held, u64::from(u32::MAX));
+        assert_eq!(s.count(), held + 1);
+        assert!(within(s.quantile(0.5).unwrap(), 100.0));
+        assert_eq!(Sketch::decode(&s.encode()).unwrap(), s);
     }
 
     proptest! {

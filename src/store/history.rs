@@ -143,6 +143,75 @@ pub(super) fn roll_up(
 /// token endpoints' figures at once and the probes' (the fleet's raw hour) a moment later.
 pub const EVENT_KINDS: [Kind; 2] = [Kind::Refresh, Kind::ToolCall];
 
+/// Where a connection's three kinds sit in `Tallies::entries` (`ABSENT`: not yet found).
+const ABSENT: u32 = u32::MAX;
+
+/// Each connection's tallies by kind while a window read adds them up. Rows find theirs through
+/// borrowed names, so a fleet's read allocates no key per row, and an entry exists only for a
+/// kind a connection has: a REST fleet holds one `[Tally; 4]` a connection, not three (at
+/// 10,000 connections the read's transient was half the daemon's peak heap).
+#[derive(Default)]
+pub(super) struct Tallies {
+    entries: Vec<(ConnectionKey, Kind, [Tally; 4])>,
+    index: HashMap<String, HashMap<String, [u32; 3]>>,
+}
+
+impl Tallies {
+    /// The entry of `connector`, `account` and `kind`, made empty when there is none.
+    pub(super) fn slot(&mut self, connector: &str, account: &str, kind: Kind) -> usize {
+        let k = kind_slot(kind);
+        if let Some(&i) = self
+            .index
+            .get(connector)
+            .and_then(|m| m.get(account))
+            .map(|ids| &ids[k])
+            .filter(|&&i| i != ABSENT)
+        {
+            return i as usize;
+        }
+        let i = self.entries.len();
+        self.entries.push((
+            ConnectionKey::new(connector, account),
+            kind,
+            Default::default(),
+        ));
+        if !self.index.contains_key(connector) {
+            self.index.insert(connector.to_owned(), HashMap::new());
+        }
+        if let Some(accounts) = self.index.get_mut(connector) {
+            if !accounts.contains_key(account) {
+                accounts.insert(account.to_owned(), [ABSENT; 3]);
+            }
+            if let Some(ids) = accounts.get_mut(account) {
+                // A read finds far fewer than 4 billion entries; past that it stops indexing.
+                ids[k] = u32::try_from(i).unwrap_or(ABSENT);
+            }
+        }
+        i
+    }
+
+    pub(super) fn get(&mut self, i: usize) -> &mut [Tally; 4] {
+        &mut self.entries[i].2
+    }
+
+    pub(super) fn at(&mut self, connector: &str, account: &str, kind: Kind) -> &mut [Tally; 4] {
+        let i = self.slot(connector, account, kind);
+        self.get(i)
+    }
+
+    fn connections(&self) -> usize {
+        self.index.values().map(HashMap::len).sum()
+    }
+}
+
+fn kind_slot(kind: Kind) -> usize {
+    match kind {
+        Kind::Probe => 0,
+        Kind::Refresh => 1,
+        Kind::ToolCall => 2,
+    }
+}
+
 /// Every window of `kinds` for one connection (or all of them) as of `now`.
 pub(super) fn history(
     c: &Connection,
@@ -153,7 +222,7 @@ pub(super) fn history(
     // No rollup yet: every window is answered from raw rows.
     let wm = watermark(c)?.unwrap_or(i64::MIN);
     let starts: Vec<(Span, UnixMs)> = Span::ALL.iter().map(|&s| (s, now - s.ms())).collect();
-    let mut tallies: HashMap<(ConnectionKey, Kind), [Tally; 4]> = HashMap::new();
+    let mut tallies = Tallies::default();
 
     // Raw rows count for a window from its start to its first whole hour, and after the
     // watermark. Fetch the union of those stretches once.
@@ -172,10 +241,7 @@ pub(super) fn history(
             _ => merged.push((a, b)),
         }
     }
-    // Each connection's tallies by kind, found through its borrowed names (see `each_raw`).
     let bounds: Vec<(UnixMs, UnixMs)> = starts.iter().map(|&(_, s)| (s, ceil_hour(s))).collect();
-    let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
-    let mut found: Vec<(ConnectionKey, [[Tally; 4]; 3])> = Vec::new();
     let probes_too = kinds.contains(&Kind::Probe);
     for (from, to) in merged {
         each_raw(
@@ -190,21 +256,7 @@ pub(super) fn history(
                 if !bounds.iter().any(counts) {
                     return;
                 }
-                let Some(k) = Kind::ALL.iter().position(|&k| k == kind) else {
-                    return;
-                };
-                let at_ = match index.get(connector).and_then(|m| m.get(account)) {
-                    Some(&i) => i,
-                    None => {
-                        found.push((ConnectionKey::new(connector, account), Default::default()));
-                        index
-                            .entry(connector.to_owned())
-                            .or_default()
-                            .insert(account.to_owned(), found.len() - 1);
-                        found.len() - 1
-                    }
-                };
-                let spans = &mut found[at_].1[k];
+                let spans = tallies.at(connector, account, kind);
                 for (slot, bound) in bounds.iter().enumerate() {
                     if counts(bound) {
                         spans[slot].record(ok, ms);
@@ -213,28 +265,27 @@ pub(super) fn history(
             },
         )?;
     }
-    for (who, kinds) in found {
-        for (spans, kind) in kinds.into_iter().zip(Kind::ALL) {
-            if spans.iter().any(|t| t.samples() > 0) {
-                tallies.insert((who.clone(), kind), spans);
-            }
-        }
-    }
 
     // Finished hours: from the day and week sums where they are current, else hour by hour.
     if !spans::add_finished_hours(c, key, wm, &starts, kinds, &mut tallies)? {
-        each_rollup(c, key, (ceil_hour(earliest), wm), kinds, |who, start, t| {
-            let spans = tallies.entry(who).or_default();
-            for (slot, &(_, s)) in starts.iter().enumerate() {
-                if start >= ceil_hour(s) {
-                    spans[slot].merge(&t);
+        each_rollup(
+            c,
+            key,
+            (ceil_hour(earliest), wm),
+            kinds,
+            |connector, account, kind, start, t| {
+                let spans = tallies.at(connector, account, kind);
+                for (slot, &(_, s)) in starts.iter().enumerate() {
+                    if start >= ceil_hour(s) {
+                        spans[slot].merge(&t);
+                    }
                 }
-            }
-        })?;
+            },
+        )?;
     }
 
-    let mut out: HashMap<ConnectionKey, History> = HashMap::new();
-    for ((k, kind), spans) in tallies {
+    let mut out: HashMap<ConnectionKey, History> = HashMap::with_capacity(tallies.connections());
+    for (k, kind, spans) in tallies.entries {
         // A kind whose last hour just left the week has a sum of nothing: no history, as before.
         if spans.iter().all(|t| t.samples() == 0) {
             continue;
@@ -277,8 +328,13 @@ impl Store {
         kinds: &'static [Kind],
     ) -> Result<HashMap<ConnectionKey, History>, StoreError> {
         let key = key.cloned();
-        self.call(move |c| Ok(history(c, key.as_ref(), now, kinds)?))
-            .await
+        self.call(move |c| {
+            // One snapshot: the sums, the hours that correct them and the raw rows agree even
+            // while another process rolls up or writes.
+            let read = c.transaction()?;
+            Ok(history(&read, key.as_ref(), now, kinds)?)
+        })
+        .await
     }
 }
 

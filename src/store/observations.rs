@@ -100,13 +100,14 @@ fn each_raw_event(
     Ok(())
 }
 
-/// Hourly rollups with `start` in `[from, to)`, `f((key, kind), start, tally)` for each.
+/// Hourly rollups with `start` in `[from, to)`, `f(connector, account, kind, start, tally)`
+/// for each (names borrowed, as in `each_raw`).
 pub(super) fn each_rollup(
     c: &Connection,
     key: Option<&ConnectionKey>,
     (from, to): (UnixMs, UnixMs),
     kinds: &[Kind],
-    mut f: impl FnMut((ConnectionKey, Kind), UnixMs, Tally),
+    mut f: impl FnMut(&str, &str, Kind, UnixMs, Tally),
 ) -> rusqlite::Result<()> {
     let mut stmt = match key {
         Some(_) => c.prepare_cached(
@@ -138,8 +139,13 @@ pub(super) fn each_rollup(
         let _ = t
             .latency
             .merge_encoded(r.get_ref(6)?.as_blob().unwrap_or(&[]));
-        let who = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
-        f((who, kind), r.get(3)?, t);
+        f(
+            r.get_ref(0)?.as_str().unwrap_or(""),
+            r.get_ref(1)?.as_str().unwrap_or(""),
+            kind,
+            r.get(3)?,
+            t,
+        );
     }
     Ok(())
 }

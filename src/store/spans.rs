@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::Tallies;
 use crate::domain::{ConnectionKey, UnixMs};
 use crate::health::history::{HOUR_MS, Kind, Span, Tally};
 
@@ -197,13 +198,14 @@ fn correction(held: (UnixMs, UnixMs), needed: (UnixMs, UnixMs)) -> Correction {
 
 /// Adds every slot's finished hours (`[ceil_hour(start), wm)`) to `tallies` from the sums.
 /// `Ok(false)` (and nothing added) when the sums cannot answer: the caller merges the hours.
+/// The caller reads in one transaction, so the two passes over the sums see the same rows.
 pub(super) fn add_finished_hours(
     c: &Connection,
     key: Option<&ConnectionKey>,
     wm: UnixMs,
     starts: &[(Span, UnixMs)],
     kinds: &[Kind],
-    tallies: &mut HashMap<(ConnectionKey, Kind), [Tally; 4]>,
+    tallies: &mut Tallies,
 ) -> rusqlite::Result<bool> {
     let Some(built) = meta_i64(c, BUILT)? else {
         return Ok(false);
@@ -213,43 +215,31 @@ pub(super) fn add_finished_hours(
         .map(|&(_, s)| (super::ceil_hour(s).min(wm), wm))
         .collect();
 
-    let mut stmt = match key {
-        Some(_) => c.prepare_cached(
-            "SELECT connector, account, kind, upto, day_ok, day_failed, day_sketch,
-                    week_ok, week_failed, week_sketch
-             FROM rollup_spans WHERE connector = ?1 AND account = ?2",
-        )?,
-        None => c.prepare_cached(
-            "SELECT connector, account, kind, upto, day_ok, day_failed, day_sketch,
-                    week_ok, week_failed, week_sketch FROM rollup_spans",
-        )?,
-    };
-    let mut rows = match key {
-        Some(k) => stmt.query(params![k.connector, k.account])?,
-        None => stmt.query([])?,
-    };
-    let mut sums: Vec<((ConnectionKey, Kind), UnixMs, [Tally; 2])> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
-            continue;
+    // First the watermarks the sums were taken at (mostly one or two): whether corrections can
+    // answer is known before anything is added, without holding every connection's sums.
+    let mut uptos = vec![built];
+    {
+        let mut stmt = match key {
+            Some(_) => c.prepare_cached(
+                "SELECT DISTINCT kind, upto FROM rollup_spans WHERE connector = ?1 AND account = ?2",
+            )?,
+            None => c.prepare_cached("SELECT DISTINCT kind, upto FROM rollup_spans")?,
         };
-        if !kinds.contains(&kind) {
-            continue;
+        let mut rows = match key {
+            Some(k) => stmt.query(params![k.connector, k.account])?,
+            None => stmt.query([])?,
+        };
+        while let Some(r) = rows.next()? {
+            if Kind::parse(r.get_ref(0)?.as_str().unwrap_or("")).is_some_and(|k| kinds.contains(&k))
+            {
+                uptos.push(r.get(1)?);
+            }
         }
-        let k = ConnectionKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
-        let blob = |i| r.get_ref(i).map(|v| v.as_blob().unwrap_or(&[]));
-        let day = tally(r.get(4)?, r.get(5)?, blob(6)?);
-        let week = tally(r.get(7)?, r.get(8)?, blob(9)?);
-        sums.push(((k, kind), r.get(3)?, [day, week]));
     }
-
-    // Each distinct watermark the sums were taken at gets its corrections; mostly one or two.
+    uptos.sort_unstable();
+    uptos.dedup();
     let mut corrections: HashMap<UnixMs, Vec<Correction>> = HashMap::new();
-    let uptos = sums.iter().map(|s| s.1).chain([built]);
     for upto in uptos {
-        if corrections.contains_key(&upto) {
-            continue;
-        }
         let per_slot: Vec<Correction> = starts
             .iter()
             .zip(&needed)
@@ -269,9 +259,40 @@ pub(super) fn add_finished_hours(
     wanted.sort_unstable();
     wanted.dedup();
 
-    let mut upto_of: HashMap<(ConnectionKey, Kind), UnixMs> = HashMap::with_capacity(sums.len());
-    for (who, upto, [day, week]) in sums {
-        let spans = tallies.entry(who.clone()).or_default();
+    let mut stmt = match key {
+        Some(_) => c.prepare_cached(
+            "SELECT connector, account, kind, upto, day_ok, day_failed, day_sketch,
+                    week_ok, week_failed, week_sketch
+             FROM rollup_spans WHERE connector = ?1 AND account = ?2",
+        )?,
+        None => c.prepare_cached(
+            "SELECT connector, account, kind, upto, day_ok, day_failed, day_sketch,
+                    week_ok, week_failed, week_sketch FROM rollup_spans",
+        )?,
+    };
+    let mut rows = match key {
+        Some(k) => stmt.query(params![k.connector, k.account])?,
+        None => stmt.query([])?,
+    };
+    // The watermark of each entry's sums, where it is not `built`.
+    let mut upto_of: HashMap<usize, UnixMs> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let Some(kind) = Kind::parse(r.get_ref(2)?.as_str().unwrap_or("")) else {
+            continue;
+        };
+        if !kinds.contains(&kind) {
+            continue;
+        }
+        let blob = |i| r.get_ref(i).map(|v| v.as_blob().unwrap_or(&[]));
+        let day = tally(r.get(4)?, r.get(5)?, blob(6)?);
+        let week = tally(r.get(7)?, r.get(8)?, blob(9)?);
+        let upto: UnixMs = r.get(3)?;
+        let i = tallies.slot(
+            r.get_ref(0)?.as_str().unwrap_or(""),
+            r.get_ref(1)?.as_str().unwrap_or(""),
+            kind,
+        );
+        let spans = tallies.get(i);
         for (slot, &(span, _)) in starts.iter().enumerate() {
             match span {
                 Span::Day => spans[slot].merge(&day),
@@ -279,23 +300,33 @@ pub(super) fn add_finished_hours(
                 Span::FiveMinutes | Span::Hour => {}
             }
         }
-        upto_of.insert(who, upto);
+        if upto != built {
+            upto_of.insert(i, upto);
+        }
     }
     for hour in wanted {
-        super::each_rollup(c, key, (hour, hour + HOUR_MS), kinds, |who, start, t| {
-            let upto = upto_of.get(&who).copied().unwrap_or(built);
-            let Some(fixes) = corrections.get(&upto) else {
-                return;
-            };
-            let spans = tallies.entry(who).or_default();
-            for (slot, fix) in fixes.iter().enumerate() {
-                if fix.add.contains(&start) {
-                    spans[slot].merge(&t);
-                } else if fix.take.contains(&start) {
-                    spans[slot].subtract(&t);
+        super::each_rollup(
+            c,
+            key,
+            (hour, hour + HOUR_MS),
+            kinds,
+            |connector, account, kind, start, t| {
+                let i = tallies.slot(connector, account, kind);
+                let upto = upto_of.get(&i).copied().unwrap_or(built);
+                // A sum written between the two passes (the read is one snapshot, so none is).
+                let Some(fixes) = corrections.get(&upto) else {
+                    return;
+                };
+                let spans = tallies.get(i);
+                for (slot, fix) in fixes.iter().enumerate() {
+                    if fix.add.contains(&start) {
+                        spans[slot].merge(&t);
+                    } else if fix.take.contains(&start) {
+                        spans[slot].subtract(&t);
+                    }
                 }
-            }
-        })?;
+            },
+        )?;
     }
     Ok(true)
 }
