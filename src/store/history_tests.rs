@@ -13,7 +13,7 @@ fn history(
     c: &Connection,
     key: Option<&ConnectionKey>,
     now: UnixMs,
-) -> rusqlite::Result<HashMap<ConnectionKey, History>> {
+) -> rusqlite::Result<HashMap<ConnectionKey, Arc<History>>> {
     super::history(c, key, now, &Kind::ALL)
 }
 
@@ -218,8 +218,8 @@ fn both_ways(
     c: &Connection,
     now: i64,
 ) -> (
-    HashMap<ConnectionKey, History>,
-    HashMap<ConnectionKey, History>,
+    HashMap<ConnectionKey, Arc<History>>,
+    HashMap<ConnectionKey, Arc<History>>,
 ) {
     let sums = history(c, None, now).unwrap();
     c.execute(

@@ -33,7 +33,7 @@ impl Broker {
         slot: &Slot,
         spec: &OAuthSpec,
     ) -> Result<TokenClient, Failure> {
-        if let Some(built) = slot.client.read().ok().and_then(|c| c.clone()) {
+        if let Some(built) = slot.client.read().ok().and_then(|c| c.as_deref().cloned()) {
             return Ok(built);
         }
         let spec = match &slot.spec {
@@ -52,7 +52,7 @@ impl Broker {
         }
         let built = (client, spec.token_params(), spec.assertion(&endpoints));
         if let Ok(mut slot) = slot.client.write() {
-            *slot = Some(built.clone());
+            *slot = Some(Box::new(built.clone()));
         }
         Ok(built)
     }
