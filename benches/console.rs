@@ -26,8 +26,8 @@ fn connection(i: usize) -> ConnectionView {
     let figures = Figures {
         samples: 120,
         success_rate: Some(0.97),
-        p50_ms: Some(40 + (i % 50) as u64),
-        p95_ms: Some(90 + (i % 300) as u64),
+        p50_ms: Some(40 + (i % 50) as u32),
+        p95_ms: Some(90 + (i % 300) as u32),
         p99_ms: Some(400),
     };
     let windows = Windows {

@@ -74,9 +74,11 @@ pub struct Figures {
     pub samples: u64,
     /// `None` with no samples: "no data" is not "0% success".
     pub success_rate: Option<f64>,
-    pub p50_ms: Option<u64>,
-    pub p95_ms: Option<u64>,
-    pub p99_ms: Option<u64>,
+    /// `u32` (49 days): a latency is bounded by a request's timeout, and at 12 figures in every
+    /// connection's `History` the narrower type is 2.9 MB less per copy of a 10,000 fleet.
+    pub p50_ms: Option<u32>,
+    pub p95_ms: Option<u32>,
+    pub p99_ms: Option<u32>,
 }
 
 /// Every window of one kind.

@@ -45,7 +45,8 @@ impl Tally {
 
     pub fn figures(&self) -> Figures {
         let n = self.samples();
-        let pct = |q: f64| self.latency.quantile(q).map(|v| v.round() as u64);
+        // `as` saturates: a sketch never holds more than a request timeout, but no value wraps.
+        let pct = |q: f64| self.latency.quantile(q).map(|v| v.round() as u32);
         Figures {
             samples: n,
             success_rate: (n > 0).then(|| self.ok as f64 / n as f64),

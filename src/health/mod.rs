@@ -194,7 +194,7 @@ pub fn endpoint_stats(history: Option<&History>) -> EndpointStats {
     };
     EndpointStats {
         samples: day.samples,
-        p95_ms: day.p95_ms,
+        p95_ms: day.p95_ms.map(u64::from),
         failure_rate: day.success_rate.map(|r| 1.0 - r),
     }
 }

@@ -45,7 +45,7 @@ pub(crate) fn encode(h: &History) -> Vec<u8> {
                 None => out.push(0),
             }
             for p in [f.p50_ms, f.p95_ms, f.p99_ms] {
-                put_varint(&mut out, p.map_or(0, |v| v.saturating_add(1)));
+                put_varint(&mut out, p.map_or(0, |v| u64::from(v) + 1));
             }
         }
     }
@@ -86,7 +86,11 @@ pub(crate) fn decode(bytes: &[u8], as_of: UnixMs) -> Option<History> {
             };
             let mut p = [None; 3];
             for slot in &mut p {
-                *slot = r.varint().ok()?.checked_sub(1);
+                // Past u32 is not a latency this version writes: the row is not used.
+                *slot = match r.varint().ok()?.checked_sub(1) {
+                    None => None,
+                    Some(v) => Some(u32::try_from(v).ok()?),
+                };
             }
             *h.windows_mut(kind).get_mut(span) = Figures {
                 samples,
@@ -238,6 +242,19 @@ mod tests {
         let mut h = sample();
         h.probes.hour.success_rate = Some(2.0);
         assert_eq!(decode(&encode(&h), 5), None);
+        // Neither is a latency past u32 milliseconds, which no version writes.
+        let mut far = vec![VERSION];
+        put_varint(&mut far, 1);
+        far.push(0);
+        for p in [1 << 33, 0, 0] {
+            put_varint(&mut far, p);
+        }
+        far.extend([0; 11]);
+        assert_eq!(decode(&far, 5), None);
+        // The largest that fits comes back.
+        h.probes.hour.success_rate = None;
+        h.probes.hour.p99_ms = Some(u32::MAX);
+        assert_eq!(decode(&encode(&h), 5), Some(h));
     }
 
     #[tokio::test]

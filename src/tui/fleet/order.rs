@@ -90,7 +90,7 @@ pub fn display_name(conn: &ConnectionView) -> String {
 }
 
 pub fn p95_ms(conn: &ConnectionView) -> Option<u64> {
-    conn.history.as_ref()?.probes.hour.p95_ms
+    conn.history.as_ref()?.probes.hour.p95_ms.map(u64::from)
 }
 
 fn compare(sort: SortBy, a: &ConnectionView, b: &ConnectionView) -> Ordering {

@@ -19,7 +19,7 @@ use crate::tui::log::LogLine;
 use crate::tui::theme::Theme;
 use crate::tui::view;
 
-fn figures(samples: u64, rate: f64, p50: u64, p95: u64, p99: u64) -> Figures {
+fn figures(samples: u64, rate: f64, p50: u32, p95: u32, p99: u32) -> Figures {
     Figures {
         samples,
         success_rate: Some(rate),
@@ -29,7 +29,7 @@ fn figures(samples: u64, rate: f64, p50: u64, p95: u64, p99: u64) -> Figures {
     }
 }
 
-fn windows(rate: f64, p95: u64) -> Windows {
+fn windows(rate: f64, p95: u32) -> Windows {
     Windows {
         five_minutes: figures(5, rate, p95 / 2, p95, p95 + 10),
         hour: figures(60, rate, p95 / 2, p95, p95 + 20),
@@ -41,7 +41,7 @@ fn windows(rate: f64, p95: u64) -> Windows {
 /// The fixture fleet with history on the rows that have probes, so p95 shows.
 fn rich_fleet() -> Vec<ConnectionView> {
     let mut rows = fleet();
-    for (i, p95) in [(0usize, 48u64), (1, 1400), (2, 5000)] {
+    for (i, p95) in [(0usize, 48u32), (1, 1400), (2, 5000)] {
         rows[i].history = Some(std::sync::Arc::new(History {
             probes: windows(rows[i].success_rate_1h.unwrap_or(1.0), p95),
             refreshes: windows(1.0, 120),

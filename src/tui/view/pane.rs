@@ -43,7 +43,7 @@ pub fn figures(f: &Figures) -> String {
     let rate = f.success_rate.map_or("—".to_owned(), |r| {
         format!("{:.0}%", (r.clamp(0.0, 1.0) * 100.0).floor())
     });
-    let q = |v: Option<u64>| v.map_or("—".to_owned(), fmt_ms);
+    let q = |v: Option<u32>| v.map_or("—".to_owned(), |v| fmt_ms(u64::from(v)));
     format!(
         "{rate} of {}, p50 {}, p95 {}, p99 {}",
         f.samples,
