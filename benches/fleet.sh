@@ -18,7 +18,8 @@
 # lifetime in seconds, default 300), WARM (seconds before the measured window, default 35: past
 # the start round and each connection's first probe at its phase, so every gap measured is one
 # of the schedule's), CONCURRENCY (the daemon's probe gate, for the implied warm MCP round),
-# KEEP=1 keeps the work directory.
+# KEEP=1 keeps the work directory, PROFILE_STATUS=1 records one more `status --json` under
+# `perf` into it (status.perf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:?usage: benches/fleet.sh rest|cc|refresh|mcp N [SECONDS]}
@@ -120,6 +121,12 @@ for _ in 1 2 3 4 5; do
 	"${SB[@]}" status --json >/dev/null 2>&1 || true
 	warm="$warm $(python3 -c "print($(now) - $w0)")"
 done
+# PROFILE_STATUS=1: one more `status`, under perf, kept with the work directory.
+if [ "${PROFILE_STATUS:-0}" = 1 ]; then
+	perf record -q -F 4000 --call-graph dwarf,32768 -o "$work/status.perf" -- \
+		"${SB[@]}" status --json >/dev/null 2>"$work/perf.err" || true
+	KEEP=1
+fi
 curl -sf "$issuer/admin/stats" >"$work/stats.json" || echo '{}' >"$work/stats.json"
 curl -sf "$issuer/admin/clients" >"$work/clients.json" || echo '{}' >"$work/clients.json"
 # SIGTERM → exit, bounded: a daemon that hangs is killed and reported as such.
