@@ -285,7 +285,7 @@ pub(super) fn history(
         )?;
     }
 
-    // Each History (880 bytes) goes where the rows will share it: a map of them by value was
+    // Each History (584 bytes) goes where the rows will share it: a map of them by value was
     // 15 MB at 10,000 connections (rounded up to 16,384 slots) beside the rows' copies.
     let mut out: HashMap<ConnectionKey, Arc<History>> =
         HashMap::with_capacity(tallies.connections());
