@@ -36,6 +36,10 @@ CONCURRENCY=${CONCURRENCY:-128}
 BIN=${BIN:-${SWITCHBOARD_BIN:-target/release/switchboard}}
 if [ ! -x "$BIN" ]; then cargo build --release --bin switchboard; fi
 command -v python3 >/dev/null || { echo "fleet.sh needs python3" >&2; exit 2; }
+if [ "${PROFILE_STATUS:-0}" = 1 ] && ! command -v perf >/dev/null; then
+	echo "PROFILE_STATUS=1 needs perf (Debian: apt-get install linux-perf)" >&2
+	exit 2
+fi
 
 work=$(mktemp -d)
 lab_pid="" daemon_pid=""

@@ -100,14 +100,17 @@ impl Engine {
         }
     }
 
-    /// Every row's windows, as read (`History`) or as published (already shared).
-    pub(super) fn take_history<H: Into<Arc<crate::domain::history::History>>>(
+    /// Every row's windows, read or published; the rows take the read's `Arc`s as they are.
+    pub(super) fn take_history(
         &self,
-        mut all: std::collections::HashMap<crate::domain::ConnectionKey, H>,
+        mut all: std::collections::HashMap<
+            crate::domain::ConnectionKey,
+            Arc<crate::domain::history::History>,
+        >,
     ) {
         if let Ok(mut rows) = self.rows.lock() {
             for (key, row) in rows.iter_mut() {
-                row.history = all.remove(key).map(Into::into);
+                row.history = all.remove(key);
             }
         }
     }

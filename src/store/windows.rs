@@ -87,10 +87,13 @@ pub(crate) fn decode(bytes: &[u8], as_of: UnixMs) -> Option<History> {
             let mut p = [None; 3];
             for slot in &mut p {
                 // Past u32 is not a latency this version writes: the row is not used.
-                *slot = match r.varint().ok()?.checked_sub(1) {
-                    None => None,
-                    Some(v) => Some(u32::try_from(v).ok()?),
-                };
+                *slot = r
+                    .varint()
+                    .ok()?
+                    .checked_sub(1)
+                    .map(u32::try_from)
+                    .transpose()
+                    .ok()?;
             }
             *h.windows_mut(kind).get_mut(span) = Figures {
                 samples,
