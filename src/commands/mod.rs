@@ -171,7 +171,7 @@ pub async fn oneshot_engine_with(
         ..options
     };
     // About to exit: what the start frees is kept for reuse, never handed back.
-    engine::heap::hold();
+    engine::heap::hold_for_exit();
     let started = std::time::Instant::now();
     let (config, workspace, preload) = load_and_open(global, &options)?;
     let read_at = started.elapsed();

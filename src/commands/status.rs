@@ -74,8 +74,9 @@ struct Read {
     alerts: Vec<String>,
 }
 
-/// `alerts`: whether the alert channels' lines are wanted (the table shows them; JSON does not).
-async fn read(global: &Global, alerts: bool) -> Result<Read, Exit> {
+/// `alerts`: whether the alert channels' lines are wanted (the table shows them; JSON does not);
+/// `exiting`: the process exits after this read (not `--watch`).
+async fn read(global: &Global, alerts: bool, exiting: bool) -> Result<Read, Exit> {
     let options = EngineOptions {
         history: true,
         ..EngineOptions::default()
@@ -87,7 +88,11 @@ async fn read(global: &Global, alerts: bool) -> Result<Read, Exit> {
     } else {
         Vec::new()
     };
-    running.shutdown().await;
+    if exiting {
+        running.shutdown_before_exit().await;
+    } else {
+        running.shutdown().await;
+    }
     Ok(Read {
         snapshot,
         sharing: workspace.sharing().await,
@@ -105,7 +110,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> Outcome {
         vault,
         sharing,
         alerts,
-    } = read(global, !args.json).await?;
+    } = read(global, !args.json, true).await?;
     // JSON stays an array of connections: its consumers parse exactly that.
     if args.json {
         write_json(&snapshot)?;
@@ -261,7 +266,7 @@ async fn watch(global: &Global, every: std::time::Duration) -> Outcome {
             vault,
             sharing,
             alerts,
-        } = read(global, true).await?;
+        } = read(global, true, false).await?;
         let mut screen = String::from("\x1b[H\x1b[2J");
         let _ = writeln!(
             screen,

@@ -120,6 +120,24 @@ impl Running {
     /// exception: they finish and are saved (`auth::critical`), within the token request's own
     /// timeout; the scheduler stops sending new ones at once.
     pub async fn shutdown(self) {
+        drop(self.stop().await);
+    }
+
+    /// `shutdown` for a command that exits next: its rows and specs (10,000 of each at fleet
+    /// scale, tens of MB in small allocations) go with the process rather than one free at a
+    /// time, which was a twentieth of a `status` at 10,000 connections. What holds a file, a
+    /// socket or the store's thread is dropped as usual. Not for a loop (`status --watch`):
+    /// each turn would keep its rows.
+    pub async fn shutdown_before_exit(self) {
+        if let Ok(engine) = Arc::try_unwrap(self.stop().await) {
+            let Engine {
+                rows, specs, keys, ..
+            } = engine;
+            std::mem::forget((rows, specs, keys));
+        }
+    }
+
+    async fn stop(self) -> Arc<Engine> {
         let started = tokio::time::Instant::now();
         self.cancel.cancel();
         let deadline = started + STOP_WITHIN;
@@ -142,6 +160,7 @@ impl Running {
             );
         }
         tracing::info!("engine stopped in {} ms", started.elapsed().as_millis());
+        self.engine
     }
 
     pub fn cancelled(&self) -> CancellationToken {

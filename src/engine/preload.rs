@@ -72,7 +72,6 @@ impl Preload {
             replay_from,
             begun: Instant::now(),
             done_after: Duration::ZERO,
-            connections: begin(store, |s| async move { s.connections().await }),
             probes: begin(store, move |s| async move {
                 let runs = s.probes_since_by_key(replay_from).await?;
                 Ok(runs
@@ -80,6 +79,7 @@ impl Preload {
                     .map(|(key, run)| (key, Replay::of(run)))
                     .collect())
             }),
+            connections: begin(store, |s| async move { s.connections().await }),
             refresh_stats: begin(store, |s| async move { s.refresh_stats().await }),
             paused: begin(store, |s| async move { s.paused().await }),
             windows: windows
