@@ -232,3 +232,29 @@ url = "{}"
     assert!(!run.stderr.contains("auth:"), "{run}");
     assert!(!peer.requests_to("/mcp").is_empty(), "the peer was asked");
 }
+
+/// `status` at a fleet's scale leaves its engine's rows to the process's exit
+/// (`Running::shutdown_before_exit`): every connection is still shown, in the config's order,
+/// on a new data directory and again on the store the first run made, and the table too.
+#[test]
+fn a_large_fleets_status_shows_every_connection() {
+    const N: usize = 3_000;
+    let mut config = String::new();
+    for i in 0..N {
+        config.push_str(&format!(
+            "[[connectors]]\nid = \"c{i:05}\"\nkind = \"rest\"\n[connectors.rest]\n\
+             base_url = \"http://127.0.0.1:9/api\"\nhealth_path = \"/health\"\n\n"
+        ));
+    }
+    let mut s = Session::new(&config);
+    for _ in 0..2 {
+        let rows = status(&mut s);
+        assert_eq!(rows.len(), N);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r["connection"], format!("c{i:05}"), "{r}");
+            assert_eq!(r["health"], "pending", "{r}");
+        }
+    }
+    let table = s.expect(&["status"], 0);
+    assert!(table.stdout.contains("c00000") && table.stdout.contains("c02999"));
+}

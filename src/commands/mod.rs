@@ -73,10 +73,6 @@ pub async fn interruptible(command: impl std::future::Future<Output = Outcome>) 
     }
 }
 
-/// A config this large (about 1,500 connectors) starts a one-shot engine that builds tens of
-/// MB: see `engine::heap::hold_for_exit`.
-const LARGE_CONFIG: u64 = 256 << 10;
-
 pub fn config_path(global: &Global) -> PathBuf {
     global
         .config
@@ -174,15 +170,8 @@ pub async fn oneshot_engine_with(
         scheduler: false,
         ..options
     };
-    // About to exit: what the start frees is kept for reuse, never handed back. A large
-    // fleet's start builds tens of MB on this thread, faulted in 2 MiB at a time; a small
-    // one's would only pay for zeroing pages it barely uses (16.0 ms against 14.2 ms for a
-    // `status` of 100 connections).
-    if std::fs::metadata(config_path(global)).is_ok_and(|m| m.len() >= LARGE_CONFIG) {
-        engine::heap::hold_for_exit();
-    } else {
-        engine::heap::hold();
-    }
+    // About to exit: what the start frees is kept for reuse, never handed back.
+    engine::heap::hold();
     let started = std::time::Instant::now();
     let (config, workspace, preload) = load_and_open(global, &options)?;
     let read_at = started.elapsed();

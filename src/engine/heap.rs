@@ -39,49 +39,6 @@ pub fn hold() {
     }
 }
 
-/// `hold`, for a one-shot command, which exits when done: the main heap grows now by
-/// `RESERVE` and that part is asked for transparent huge pages, so what the start builds on
-/// the main thread faults in 2 MiB at a time instead of 4 KiB. At 10,000 connections a
-/// `status` took ~17,000 page faults, most of its system time (BENCHMARKS.md, issue 16). A
-/// process that stays does not do this: huge pages would hold its RSS above its live heap.
-pub fn hold_for_exit() {
-    hold();
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    huge_reserve();
-}
-
-/// The main heap's growth for a one-shot start: below glibc's mmap threshold as `hold` sets
-/// it, so it comes from the program break; with `hold`'s top pad the heap grows by ~90 MiB.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const RESERVE: usize = 24 << 20;
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn huge_reserve() {
-    const HUGE: usize = 2 << 20;
-    // SAFETY: sbrk(0) only reads the program break. The block is freed at once and never
-    // touched by us; `hold`'s trim threshold keeps the heap's top where it is. madvise is
-    // given a range inside what the break just grew by (page aligned, mapped, ours) and only
-    // changes how its future faults are served; it fails harmlessly where THP is off.
-    unsafe {
-        let before = libc::sbrk(0) as usize;
-        // black_box: an allocation nothing reads is otherwise removed with its free.
-        let block = std::hint::black_box(libc::malloc(RESERVE));
-        if block.is_null() {
-            return;
-        }
-        libc::free(block);
-        let after = libc::sbrk(0) as usize;
-        // Another thread's allocation may have moved the break too; the range stays ours
-        // either way, since the break only grows while `hold` is in force.
-        let start = before.next_multiple_of(HUGE);
-        let end = after - after % HUGE;
-        if before == usize::MAX || after <= before || end <= start {
-            return;
-        }
-        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-    }
-}
-
 /// Back to glibc's defaults if `hold` changed them (its documented values; its sliding mmap
 /// threshold stays fixed from then on, which a steady process does not miss), then `trim`.
 pub(crate) fn release() {
