@@ -72,6 +72,9 @@ impl Preload {
             replay_from,
             begun: Instant::now(),
             done_after: Duration::ZERO,
+            // Spawned in this order, so usually queued on the store's thread in it: the replay,
+            // the longest read, first; the others (a few ms each) then run there while its
+            // windows are built on a worker.
             probes: begin(store, move |s| async move {
                 let runs = s.probes_since_by_key(replay_from).await?;
                 Ok(runs
