@@ -268,6 +268,11 @@ pub struct StatusArgs {
     /// How often --watch redraws.
     #[arg(long, default_value = "2s", value_parser = parse_duration, requires = "watch")]
     pub interval: Duration,
+    /// Read the store here even when a daemon on this data directory could answer. A daemon
+    /// answers only for the config file and environment it runs with; otherwise, or with no
+    /// daemon, `status` reads the store itself (slower at thousands of connections).
+    #[arg(long)]
+    pub no_daemon: bool,
 }
 
 #[derive(Debug, Args)]

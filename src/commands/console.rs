@@ -212,6 +212,13 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     }
     let alerts =
         crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
+    let workspace = std::sync::Arc::new(workspace);
+    let answering = super::status::serve::answer(
+        workspace.clone(),
+        running.handle.clone(),
+        config.fingerprint.clone(),
+    )
+    .await;
     let connectors = config.connectors.len();
     // The engine and the alerts hold what they need; the parsed file is megabytes at scale.
     drop(config);
@@ -224,6 +231,7 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     );
     wait_for_stop(&running).await;
     tracing::info!("daemon stopping");
+    drop(answering);
     if let Some(alerts) = alerts {
         alerts.stop().await;
     }

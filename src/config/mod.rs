@@ -8,6 +8,7 @@
 mod alerts;
 mod duration;
 mod error;
+mod fingerprint;
 mod health;
 mod interp;
 mod keys;
@@ -28,6 +29,7 @@ use toml::de::DeTable;
 pub use alerts::{AlertChannel, AlertKind, AlertOn, PAGERDUTY_URL, SmtpTls};
 pub use duration::{ProbeSchedule, parse_duration, validate_cron};
 pub use error::ConfigError;
+pub use fingerprint::fingerprint;
 pub use health::{HealthConfig, StoreConfig};
 pub use presets::{Preset, ResolvedAuth, preset, preset_names};
 pub use schema::{
@@ -38,7 +40,10 @@ pub use schema::{
 /// Reads, parses, interpolates (from the process environment) and validates a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
-    parse_str(&text, Some(path), &|name| std::env::var(name).ok())
+    let env = |name: &str| std::env::var(name).ok();
+    let mut config = parse_str(&text, Some(path), &env)?;
+    config.fingerprint = fingerprint(&text, &env);
+    Ok(config)
 }
 
 /// Like [`load`] but from text, with the environment supplied by the caller so tests never

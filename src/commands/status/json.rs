@@ -63,24 +63,16 @@ fn row(c: &ConnectionView) -> StatusRow<'_> {
 /// instead of 25 MB, written in a third of the time). A reader that stops early (`| head`) is
 /// not an error.
 pub(super) fn write(snapshot: &Snapshot) -> Result<(), Exit> {
-    struct Rows<'a>(&'a [std::sync::Arc<ConnectionView>]);
-    impl Serialize for Rows<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(self.0.iter().map(|c| row(c)))
-        }
-    }
     let stdout = std::io::stdout();
-    let terminal = std::io::IsTerminal::is_terminal(&stdout);
+    let pretty = std::io::IsTerminal::is_terminal(&stdout);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let written = if terminal {
-        serde_json::to_writer_pretty(&mut out, &Rows(&snapshot.connections))
-            .map_err(std::io::Error::from)
-    } else {
-        write_compact(&mut out, &snapshot.connections)
-    };
-    let written = written
-        .and_then(|()| std::io::Write::write_all(&mut out, b"\n"))
+    let written = to_writer(&mut out, snapshot, pretty, workers())
         .and_then(|()| std::io::Write::flush(&mut out));
+    stdout_result(written)
+}
+
+/// What a write to stdout came to: a reader that went away (`| head`) is not an error.
+pub(super) fn stdout_result(written: std::io::Result<()>) -> Result<(), Exit> {
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Exit::new(
             EXIT_FAILED,
@@ -90,12 +82,41 @@ pub(super) fn write(snapshot: &Snapshot) -> Result<(), Exit> {
     }
 }
 
+/// The array and its closing newline; compact runs serialized on up to `workers` threads.
+pub(super) fn to_writer(
+    out: &mut impl std::io::Write,
+    snapshot: &Snapshot,
+    pretty: bool,
+    workers: usize,
+) -> std::io::Result<()> {
+    struct Rows<'a>(&'a [std::sync::Arc<ConnectionView>]);
+    impl Serialize for Rows<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|c| row(c)))
+        }
+    }
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, &Rows(&snapshot.connections))?;
+    } else {
+        write_compact(out, &snapshot.connections, workers)?;
+    }
+    out.write_all(b"\n")
+}
+
+/// The cores a one-shot may use: it has nothing else to do by then.
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 4)
+}
+
 /// The compact array, its rows serialized on every core in runs of `RUN` and written in order:
 /// at 10,000 connections serializing them is a fifth of a `status`, and nothing else is left
 /// to do by then. Each run waits in memory only until its turn (about 1 MB).
 fn write_compact(
     out: &mut impl std::io::Write,
     rows: &[std::sync::Arc<ConnectionView>],
+    workers: usize,
 ) -> std::io::Result<()> {
     const RUN: usize = 512;
     let serialize = |run: &[std::sync::Arc<ConnectionView>]| -> std::io::Result<Vec<u8>> {
@@ -109,9 +130,6 @@ fn write_compact(
         Ok(buf)
     };
     let runs: Vec<_> = rows.chunks(RUN).collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, 4);
     out.write_all(b"[")?;
     if workers == 1 || runs.len() < 2 {
         for (i, run) in runs.iter().enumerate() {
@@ -184,15 +202,17 @@ mod tests {
     fn the_compact_array_holds_every_row_in_order_whatever_the_runs() {
         for n in [0, 1, 511, 512, 513, 2_000] {
             let rows: Vec<_> = (0..n).map(view).collect();
-            let mut out = Vec::new();
-            write_compact(&mut out, &rows).expect("written");
-            let parsed: Vec<serde_json::Value> =
-                serde_json::from_slice(&out).expect("one JSON array");
             let expected: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|c| serde_json::to_value(row(c)).expect("a row"))
                 .collect();
-            assert_eq!(parsed, expected, "{n} rows");
+            for workers in [1, 3] {
+                let mut out = Vec::new();
+                write_compact(&mut out, &rows, workers).expect("written");
+                let parsed: Vec<serde_json::Value> =
+                    serde_json::from_slice(&out).expect("one JSON array");
+                assert_eq!(parsed, expected, "{n} rows on {workers} threads");
+            }
         }
     }
 
@@ -214,7 +234,7 @@ mod tests {
             }
         }
         let rows: Vec<_> = (0..20_000).map(view).collect();
-        let err = write_compact(&mut Closed(3), &rows).expect_err("the pipe closed");
+        let err = write_compact(&mut Closed(3), &rows, 2).expect_err("the pipe closed");
         assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }
