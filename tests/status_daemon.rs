@@ -64,6 +64,17 @@ fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+fn sigterm(daemon: &KillOnDrop) {
+    let pid = daemon.0.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+}
+
 fn daemon(s: &Session) -> KillOnDrop {
     let (mut cmd, _, _) = s.command(&["daemon"]);
     KillOnDrop(cmd.spawn().expect("start the daemon"))
@@ -151,6 +162,25 @@ fn a_running_daemon_answers_status_for_its_own_config_only() {
     s.env.pop();
     s.env.push(("HEALTH_PATH".into(), "health".into()));
 
+    // A daemon started beside a live one leaves its socket alone, also when it stops.
+    let mut beside = daemon(&s);
+    wait_for(
+        "the daemon beside to see the socket taken",
+        Duration::from_secs(20),
+        || support::log_text(&s.data_dir).contains("another daemon answers status"),
+    );
+    sigterm(&beside);
+    wait_for("the daemon beside to stop", Duration::from_secs(10), || {
+        beside.0.try_wait().ok().flatten().is_some()
+    });
+    assert!(
+        socket.exists(),
+        "the daemon beside removed the live one's socket"
+    );
+    let answered = answered_in_log(&s);
+    healths(&mut s, &[]);
+    assert_eq!(answered_in_log(&s), answered + 1, "the first still answers");
+
     // A daemon killed with -9 leaves its socket: `status` reads the store without a word,
     // and the next daemon takes the name over.
     second.0.kill().expect("kill -9");
@@ -172,14 +202,7 @@ fn a_running_daemon_answers_status_for_its_own_config_only() {
     );
 
     // SIGTERM: the daemon takes its socket with it.
-    let pid = first.0.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    sigterm(&first);
     wait_for("the daemon to stop", Duration::from_secs(10), || {
         first.0.try_wait().ok().flatten().is_some()
     });

@@ -76,14 +76,26 @@ pub(super) struct Answer {
 /// socket file.
 pub struct Answering {
     path: PathBuf,
+    /// The socket file's device and inode as bound, so that only ours is removed.
+    bound: Option<(u64, u64)>,
     task: JoinHandle<()>,
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 impl Drop for Answering {
     fn drop(&mut self) {
         self.task.abort();
-        // Only ours: another daemon may have taken the name since (see `answer`).
-        let _ = std::fs::remove_file(&self.path);
+        // Another daemon takes the name only once ours stops answering (a stall long enough
+        // to look dead, say): its socket is not ours to remove.
+        if self.bound.is_some() && identity(&self.path) == self.bound {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -110,6 +122,15 @@ pub async fn answer(
             );
             return None;
         }
+        use std::os::unix::fs::FileTypeExt;
+        let is_socket = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket());
+        if !is_socket {
+            tracing::warn!(
+                "{} is not a socket; status is not answered by this daemon until it is moved away",
+                path.display()
+            );
+            return None;
+        }
         // Left by a daemon that did not stop cleanly.
         let _ = std::fs::remove_file(&path);
     }
@@ -130,6 +151,7 @@ pub async fn answer(
         }
     }
     tracing::debug!("answering status at {}", path.display());
+    let bound = identity(&path);
     let shared = Arc::new(Shared {
         workspace,
         handle,
@@ -154,7 +176,7 @@ pub async fn answer(
             });
         }
     });
-    Some(Answering { path, task })
+    Some(Answering { path, bound, task })
 }
 
 struct Shared {
