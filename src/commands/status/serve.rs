@@ -243,6 +243,7 @@ async fn respond(request: Request, shared: &Shared) -> (Answer, Vec<u8>) {
         );
     };
     let snapshot = shared.handle.snapshot();
+    let connections = snapshot.connections.len();
     let (vault, sharing, alerts) = if request.format == Format::Table {
         (
             shared.workspace.vault_source(),
@@ -276,8 +277,7 @@ async fn respond(request: Request, shared: &Shared) -> (Answer, Vec<u8>) {
     match rendered {
         Ok(Ok((code, check, body))) => {
             tracing::debug!(
-                "answered status ({format:?}): {} connections, {} bytes in {} ms",
-                shared.handle.snapshot().connections.len(),
+                "answered status ({format:?}): {connections} connections, {} bytes in {} ms",
                 body.len(),
                 began.elapsed().as_millis()
             );
