@@ -113,7 +113,7 @@ pub async fn answer(
         );
         return None;
     };
-    let path = workspace.data_dir().join(SOCKET);
+    let path = socket_path(workspace.data_dir());
     if path.exists() {
         if UnixStream::connect(&path).await.is_ok() {
             tracing::info!(
