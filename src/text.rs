@@ -4,6 +4,16 @@
 //! they are shown, never interpreted. ratatui alone is not enough: it drops control characters
 //! silently, so the operator would see `[31m` with no hint that the server sent an escape.
 
+/// Lower-case hex of `bytes` (digests and signatures).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 /// `text` with every control character replaced by a visible stand-in: C0 controls and DEL by
 /// their Unicode control pictures (`␛` for ESC, `␇` for BEL), C1 controls (which some terminals
 /// obey as escapes) by `\u{9b}`-style escapes. `keep_newlines` keeps `\n` for multi-line text;

@@ -5,15 +5,13 @@
 
 use aws_lc_rs::hmac;
 
+use crate::text::hex;
+
 pub const SIGNATURE_HEADER: &str = "Switchboard-Signature";
 /// trigger | remind | resolve | test
 pub const EVENT_HEADER: &str = "Switchboard-Event";
 /// The message's dedup key, also in the body; the same on every retry of the message.
 pub const DEDUP_HEADER: &str = "Switchboard-Dedup-Key";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The header value for `body` sent at `t` (seconds since the epoch).
 pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {

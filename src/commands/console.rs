@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Exit, Outcome, load_config, start_engine};
+use super::{Exit, Outcome, start_engine};
 use crate::cli::{DaemonArgs, EXIT_FAILED, EXIT_USAGE, Global, LogFormat};
 use crate::config::Config;
 use crate::engine::{Elicitor, EngineHandle, EngineOptions, Running, Workspace};
@@ -181,7 +181,7 @@ pub fn check_theme(config: &Config) -> Result<(), String> {
 }
 
 pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
-    let config = load_config(global)?;
+    let (config, fingerprint) = super::load_config_fingerprinted(global)?;
     let workspace = super::open_workspace_logging(
         global,
         crate::engine::LogOptions {
@@ -213,12 +213,8 @@ pub async fn daemon(global: &Global, args: DaemonArgs) -> Outcome {
     let alerts =
         crate::alert::spawn(running.handle.clone(), &config).map_err(|f| Exit::failed(&f))?;
     let workspace = std::sync::Arc::new(workspace);
-    let answering = super::status::serve::answer(
-        workspace.clone(),
-        running.handle.clone(),
-        config.fingerprint.clone(),
-    )
-    .await;
+    let answering =
+        super::status::serve::answer(workspace.clone(), running.handle.clone(), fingerprint).await;
     let connectors = config.connectors.len();
     // The engine and the alerts hold what they need; the parsed file is megabytes at scale.
     drop(config);

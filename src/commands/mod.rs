@@ -85,6 +85,13 @@ pub fn load_config(global: &Global) -> Result<Config, Exit> {
     crate::config::load(&config_path(global)).map_err(|e| Exit::new(EXIT_USAGE, e.to_string()))
 }
 
+/// [`load_config`] with the text's fingerprint, for the daemon (`status/serve.rs`).
+pub fn load_config_fingerprinted(global: &Global) -> Result<(Config, Option<String>), Exit> {
+    config_exists(global)?;
+    crate::config::load_fingerprinted(&config_path(global))
+        .map_err(|e| Exit::new(EXIT_USAGE, e.to_string()))
+}
+
 fn config_exists(global: &Global) -> Result<(), Exit> {
     let path = config_path(global);
     if path.exists() {

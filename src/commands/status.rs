@@ -104,9 +104,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> Outcome {
 /// (`serve.rs`): at 10,000 connections that is a tenth of the CPU of reading it all here.
 async fn from_daemon(global: &Global, format: Format, check: bool) -> Option<ask::Answered> {
     let data_dir = crate::engine::open::data_dir(global.data_dir.as_deref());
-    // An unreadable config is for the store's path to report, with its usual words.
-    let text = std::fs::read_to_string(super::config_path(global)).ok()?;
-    ask::ask(&data_dir, &text, format, check).await
+    ask::ask(&data_dir, &super::config_path(global), format, check).await
 }
 
 fn print_body(body: &[u8]) -> std::io::Result<()> {

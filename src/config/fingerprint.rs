@@ -38,12 +38,7 @@ pub fn fingerprint(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<S
             None => hash.update([0]),
         }
     }
-    let digest = hash.finalize();
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    Some(hex)
+    Some(crate::text::hex(&hash.finalize()))
 }
 
 #[cfg(test)]

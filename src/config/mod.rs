@@ -40,10 +40,16 @@ pub use schema::{
 /// Reads, parses, interpolates (from the process environment) and validates a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+    parse_str(&text, Some(path), &|name| std::env::var(name).ok())
+}
+
+/// [`load`], with the [`fingerprint`] of the very text it parsed (a daemon's, for `status` to
+/// compare with: read twice, the file could change in between).
+pub fn load_fingerprinted(path: &Path) -> Result<(Config, Option<String>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
     let env = |name: &str| std::env::var(name).ok();
-    let mut config = parse_str(&text, Some(path), &env)?;
-    config.fingerprint = fingerprint(&text, &env);
-    Ok(config)
+    let config = parse_str(&text, Some(path), &env)?;
+    Ok((config, fingerprint(&text, &env)))
 }
 
 /// Like [`load`] but from text, with the environment supplied by the caller so tests never

@@ -37,9 +37,6 @@ pub struct Config {
     /// The file this was loaded from, so front-ends can say where to go and fix things.
     #[serde(skip)]
     pub source: Option<PathBuf>,
-    /// `fingerprint` of the text and environment this was loaded from (`load` only).
-    #[serde(skip)]
-    pub fingerprint: Option<String>,
 }
 
 impl Config {

@@ -26,19 +26,22 @@ pub(super) struct Answered {
 }
 
 /// The daemon's answer, or `None` when there is no daemon on `data_dir` or it will not answer
-/// for `config_text` (said on stderr when a daemon is there but refused or failed: the operator
+/// for the config at `config` (said on stderr when a daemon is there but refused or failed: the operator
 /// learns why `status` took the slow way, e.g. that the daemon runs an older config).
 pub(super) async fn ask(
     data_dir: &Path,
-    config_text: &str,
+    config: &Path,
     format: Format,
     check: bool,
 ) -> Option<Answered> {
     let path = super::serve::socket_path(data_dir);
+    // With no daemon the config is read once, by the store's path, not here as well.
     if !path.exists() {
         return None;
     }
-    let fingerprint = crate::config::fingerprint(config_text, &|name| std::env::var(name).ok())?;
+    // An unreadable config is for the store's path to report, with its usual words.
+    let text = std::fs::read_to_string(config).ok()?;
+    let fingerprint = crate::config::fingerprint(&text, &|name| std::env::var(name).ok())?;
     // A socket nobody listens on (a daemon killed with -9) refuses at once.
     let stream = UnixStream::connect(&path).await.ok()?;
     let request = Request {
@@ -126,6 +129,13 @@ mod tests {
 
     const CONFIG: &str = "[[connectors]]\nid = \"a\"\n";
 
+    /// The config a test's `status` names, written beside the socket.
+    fn config(dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, CONFIG).expect("config");
+        path
+    }
+
     /// A daemon that reads the request line, then answers with `reply`'s bytes.
     async fn daemon(dir: &Path, reply: Vec<u8>) -> tokio::task::JoinHandle<String> {
         let listener = UnixListener::bind(dir.join(super::super::serve::SOCKET)).expect("bind");
@@ -146,7 +156,7 @@ mod tests {
     async fn asked(reply: Vec<u8>) -> (Option<Answered>, serde_json::Value) {
         let dir = tempfile::tempdir().expect("tempdir");
         let served = daemon(dir.path(), reply).await;
-        let answered = ask(dir.path(), CONFIG, Format::Json, true).await;
+        let answered = ask(dir.path(), &config(dir.path()), Format::Json, true).await;
         let request = served.await.expect("served");
         (
             answered,
@@ -207,7 +217,7 @@ mod tests {
         // Accepts and holds the connection open without a word.
         let held = tokio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
         assert!(
-            ask(dir.path(), CONFIG, Format::Table, false)
+            ask(dir.path(), &config(dir.path()), Format::Table, false)
                 .await
                 .is_none()
         );
@@ -217,9 +227,17 @@ mod tests {
     #[tokio::test]
     async fn no_socket_or_a_dead_one_is_none_at_once() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(ask(dir.path(), CONFIG, Format::Json, false).await.is_none());
+        assert!(
+            ask(dir.path(), &config(dir.path()), Format::Json, false)
+                .await
+                .is_none()
+        );
         // A socket file left by a daemon killed with -9: nobody listens.
         drop(UnixListener::bind(dir.path().join(super::super::serve::SOCKET)).expect("bind"));
-        assert!(ask(dir.path(), CONFIG, Format::Json, false).await.is_none());
+        assert!(
+            ask(dir.path(), &config(dir.path()), Format::Json, false)
+                .await
+                .is_none()
+        );
     }
 }

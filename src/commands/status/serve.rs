@@ -273,9 +273,11 @@ async fn respond(request: Request, shared: &Shared) -> (Answer, Vec<u8>) {
         };
         Ok::<_, std::io::Error>((code, check, body))
     })
-    .await;
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|rendered| rendered);
     match rendered {
-        Ok(Ok((code, check, body))) => {
+        Ok((code, check, body)) => {
             tracing::debug!(
                 "answered status ({format:?}): {connections} connections, {} bytes in {} ms",
                 body.len(),
@@ -292,7 +294,6 @@ async fn respond(request: Request, shared: &Shared) -> (Answer, Vec<u8>) {
                 body,
             )
         }
-        Ok(Err(e)) => (refuse(format!("rendering the status: {e}")), Vec::new()),
         Err(e) => (refuse(format!("rendering the status: {e}")), Vec::new()),
     }
 }
